@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's one context: event loop, bus connections (system bus and peer-to-peer clients), the listener
+ * registry, pending registrations and limits. Owned by run() in main.c; everything else borrows it. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "rule.h"
+
+#define BROKER_BUS_NAME "org.sysbroker.Broker1"
+#define BROKER_OBJECT_PATH "/org/sysbroker/Broker1"
+#define BROKER_MANAGER_INTERFACE "org.sysbroker.Broker1.Manager"
+#define BROKER_LISTENER_INTERFACE "org.sysbroker.Broker1.Listener"
+#define BROKER_LISTENER_PATH_PREFIX "/org/sysbroker/Broker1/listener"
+
+#define BROKER_ERROR_NOT_A_LISTENER "org.sysbroker.Broker1.Error.NotAListener"
+#define BROKER_ERROR_INVALID_RULE "org.sysbroker.Broker1.Error.InvalidRule"
+
+typedef struct Listener Listener;
+typedef struct Registration Registration;
+typedef struct Connection Connection;
+
+typedef struct BrokerLimits {
+        RuleLimits rules;
+        unsigned max_listeners;
+        unsigned max_listeners_per_user;
+        unsigned max_connections;
+        size_t max_description;
+} BrokerLimits;
+
+typedef struct Broker {
+        sd_event *event;
+        sd_bus *system_bus;
+        sd_id128_t server_id;
+
+        sd_event_source *accept_source;  /* the socket-activated peer-to-peer socket, if any */
+        Connection *connections;
+        unsigned n_connections;
+
+        Listener *listeners;             /* every listener whose thread still runs, visible or not */
+        unsigned n_listeners;            /* visible on the bus (not yet removed) */
+        uint64_t next_listener_id;
+
+        Registration *registrations;     /* waiting for polkit */
+        unsigned n_registrations;
+        unsigned n_polkit_queries;       /* of any kind; idle exit waits for them */
+
+        BrokerLimits limits;
+        unsigned kernel_features;
+
+        bool idle_exit;
+        uint64_t idle_timeout_usec;
+        uint64_t last_activity_usec;
+} Broker;
+
+/* Callers: who is on the other end of a method call. */
+typedef struct Caller {
+        uid_t uid;
+        pid_t pid;
+        const char *bus_name;            /* system bus: unique name; NULL on a peer-to-peer connection */
+        Connection *connection;          /* peer-to-peer: the connection, with its pidfd */
+} Caller;
+
+int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret);
+void broker_mark_active(Broker *b);
+
+int broker_add_objects(Broker *b, sd_bus *bus);
+void broker_emit_listener_added(Broker *b, Listener *l);
+void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason);
+
+/* manager.c */
+extern const sd_bus_vtable manager_vtable[];
+void registration_free_all(Broker *b);
+
+/* connection.c */
+int broker_start_accepting(Broker *b, int listen_fd);
+void connection_free_all(Broker *b);
+int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t *ret_start_time, int *ret_pidfd);
+Connection *broker_find_connection(Broker *b, sd_bus *bus);
+/* The system bus, then every peer-to-peer connection. */
+void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata);

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The peer-to-peer socket: each accepted connection is a private sd-bus server serving the same objects as
+ * the system bus. There is no bus daemon to vouch for the peer, so identity comes from the socket itself
+ * (SO_PEERCRED, SO_PEERPIDFD) and is fixed at accept time. */
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include "broker.h"
+#include "log.h"
+#include "seccomp-kernel.h"
+
+struct Connection {
+        Broker *broker;
+        sd_bus *bus;
+        sd_bus_slot *disconnect_slot;
+        sd_event_source *free_source;
+        pid_t pid;
+        uid_t uid;
+        uint64_t start_time;       /* clock ticks after boot, as /proc/<pid>/stat field 22 */
+        int pidfd;
+        Connection *next, *prev;
+};
+
+static Connection *connection_free(Connection *c) {
+        if (!c)
+                return NULL;
+        if (c->broker) {
+                Broker *b = c->broker;
+                if (c->prev)
+                        c->prev->next = c->next;
+                else if (b->connections == c)
+                        b->connections = c->next;
+                if (c->next)
+                        c->next->prev = c->prev;
+                b->n_connections--;
+        }
+        sd_bus_slot_unref(c->disconnect_slot);
+        sd_event_source_disable_unref(c->free_source);
+        if (c->bus) {
+                sd_bus_detach_event(c->bus);
+                sd_bus_flush_close_unref(c->bus);
+        }
+        safe_close(c->pidfd);
+        free(c);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Connection *, connection_free);
+
+void connection_free_all(Broker *b) {
+        while (b->connections)
+                connection_free(b->connections);
+        b->accept_source = sd_event_source_disable_unref(b->accept_source);
+}
+
+void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata) {
+        if (b->system_bus)
+                f(b->system_bus, userdata);
+        for (Connection *c = b->connections; c; c = c->next)
+                f(c->bus, userdata);
+}
+
+Connection *broker_find_connection(Broker *b, sd_bus *bus) {
+        for (Connection *c = b->connections; c; c = c->next)
+                if (c->bus == bus)
+                        return c;
+        return NULL;
+}
+
+int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t *ret_start_time, int *ret_pidfd) {
+        if (!c)
+                return -ENOTCONN;
+        *ret_pid = c->pid;
+        *ret_uid = c->uid;
+        *ret_start_time = c->start_time;
+        *ret_pidfd = c->pidfd;
+        return 0;
+}
+
+static int read_start_time(pid_t pid, uint64_t *ret) {
+        char path[32], buf[2048];
+        const char *p;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%i/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        safe_close(fd);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = 0;
+
+        /* The command name may hold spaces and parentheses: fields count from the last ')'. */
+        p = strrchr(buf, ')');
+        if (!p)
+                return -EIO;
+        p++;
+        for (unsigned field = 2; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EIO;
+        }
+        *ret = strtoull(p + 1, NULL, 10);
+        return 0;
+}
+
+static int on_free_connection(sd_event_source *s, void *userdata) {
+        connection_free(userdata);
+        return 0;
+}
+
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+
+        log_debug("Peer-to-peer client pid %i disconnected.", c->pid);
+        broker_mark_active(c->broker);
+        /* Not from inside the bus's own dispatch: free it on the next loop iteration. */
+        if (!c->free_source)
+                (void) sd_event_add_defer(c->broker->event, &c->free_source, on_free_connection, c);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        _cleanup_(connection_freep) Connection *c = NULL;
+        _cleanup_close_ int nfd = -EBADF;
+        Broker *b = userdata;
+        struct ucred ucred;
+        socklen_t l = sizeof ucred;
+        int r;
+
+        nfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (nfd < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        log_warning_errno(-errno, "Failed to accept connection, ignoring: %m");
+                return 0;
+        }
+        broker_mark_active(b);
+
+        if (b->n_connections >= b->limits.max_connections) {
+                log_warning("Too many peer-to-peer connections (%u), refusing one.", b->n_connections);
+                return 0;
+        }
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return log_oom(), 0;
+        c->pidfd = -EBADF;
+
+        if (getsockopt(nfd, SOL_SOCKET, SO_PEERCRED, &ucred, &l) < 0)
+                return log_warning_errno(-errno, "Failed to get peer credentials, refusing: %m"), 0;
+        c->pid = ucred.pid;
+        c->uid = ucred.uid;
+
+        /* The pidfd pins the peer process; a plain pid could be reused while polkit thinks. */
+        l = sizeof c->pidfd;
+        if (getsockopt(nfd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &l) < 0) {
+                c->pidfd = sys_pidfd_open(c->pid, 0);
+                if (c->pidfd < 0)
+                        return log_warning_errno(-errno, "Failed to pin peer pid %i, refusing: %m", c->pid), 0;
+        }
+        r = read_start_time(c->pid, &c->start_time);
+        if (r < 0 || sys_pidfd_send_signal(c->pidfd, 0, NULL, 0) < 0)
+                return log_warning_errno(r, "Peer pid %i went away while connecting.", c->pid), 0;
+
+        r = sd_bus_new(&c->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate bus: %m"), 0;
+        (void) sd_bus_set_description(c->bus, "peer");
+        r = sd_bus_set_fd(c->bus, nfd, nfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set connection fd: %m"), 0;
+        TAKE_FD(nfd);
+        r = sd_bus_set_server(c->bus, 1, b->server_id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make connection a server: %m"), 0;
+        r = sd_bus_negotiate_fds(c->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable fd passing: %m"), 0;
+
+        r = broker_add_objects(b, c->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add objects to connection: %m"), 0;
+        r = sd_bus_match_signal(c->bus, &c->disconnect_slot, NULL, "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for disconnection: %m"), 0;
+        r = sd_bus_start(c->bus);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to start connection from pid %i: %m", c->pid), 0;
+        r = sd_bus_attach_event(c->bus, b->event, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach connection to event loop: %m"), 0;
+
+        log_debug("Peer-to-peer client pid %i uid %u connected.", c->pid, c->uid);
+        c->broker = b;
+        c->next = b->connections;
+        if (b->connections)
+                b->connections->prev = c;
+        b->connections = c;
+        b->n_connections++;
+        TAKE_PTR(c);
+        return 0;
+}
+
+int broker_start_accepting(Broker *b, int listen_fd) {
+        int r;
+
+        r = sd_is_socket_unix(listen_fd, SOCK_STREAM, 1, NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to check the passed socket: %m");
+        if (r == 0)
+                return log_error_errno(-EINVAL, "The passed fd is not a listening AF_UNIX stream socket.");
+        (void) fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+
+        r = sd_event_add_io(b->event, &b->accept_source, listen_fd, EPOLLIN, on_accept, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the socket: %m");
+        /* The event source closes the fd when it goes. */
+        (void) sd_event_source_set_io_fd_own(b->accept_source, true);
+        return 0;
+}

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Listener lifecycle and its D-Bus object. */
+
+#include <inttypes.h>
+#include <sys/eventfd.h>
+
+#include "listener.h"
+#include "log.h"
+#include "polkit.h"
+#include "seccomp-kernel.h"
+#include "supervise.h"
+
+/* Listener threads need little stack: no recursion, PATH_MAX buffers at most. */
+#define LISTENER_THREAD_STACK (256 * 1024)
+
+static const char *const listener_end_table[_LISTENER_END_MAX] = {
+        [LISTENER_END_NONE] = "none",
+        [LISTENER_END_UNREGISTERED] = "unregistered",
+        [LISTENER_END_EXITED] = "exited",
+        [LISTENER_END_ERROR] = "error",
+};
+
+const char *listener_end_to_string(ListenerEnd e) {
+        return e < _LISTENER_END_MAX ? listener_end_table[e] : "error";
+}
+
+static void listener_unlink(Listener *l) {
+        Broker *b = l->broker;
+
+        if (l->prev)
+                l->prev->next = l->next;
+        else if (b->listeners == l)
+                b->listeners = l->next;
+        if (l->next)
+                l->next->prev = l->prev;
+        l->next = l->prev = NULL;
+}
+
+Listener *listener_free(Listener *l) {
+        if (!l)
+                return NULL;
+
+        if (l->thread_running) {
+                uint64_t one = 1;
+                /* Only at shutdown: ask and wait; a thread stuck in a blocking call is interrupted by its timer. */
+                (void) !write(l->stop_fd, &one, sizeof one);
+                (void) pthread_join(l->thread, NULL);
+        }
+        if (l->broker)
+                listener_unlink(l);
+        sd_event_source_disable_unref(l->done_source);
+        safe_close(l->done_fd);
+        safe_close(l->stop_fd);
+        safe_close(l->fd);
+        rule_set_free(l->rules);
+        free(l->description);
+        free(l->object_path);
+        free(l);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Listener *, listener_free);
+
+static int on_listener_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Listener *l = userdata;
+        ListenerEnd end;
+
+        (void) pthread_join(l->thread, NULL);
+        l->thread_running = false;
+
+        end = __atomic_load_n(&l->end, __ATOMIC_ACQUIRE);
+        if (!l->removed)
+                listener_remove(l, end);
+        log_debug("Listener %" PRIu64 " ended (%s).", l->id, listener_end_to_string(end));
+        listener_free(l);
+        return 0;
+}
+
+int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner_pid, const char *description,
+                 bool default_deny, Listener **ret) {
+        _cleanup_(listener_freep) Listener *l = NULL;
+        pthread_attr_t attr;
+        int r;
+
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        *l = (Listener) {
+                .id = ++b->next_listener_id,
+                .owner_uid = owner_uid,
+                .owner_pid = owner_pid,
+                .default_deny = default_deny,
+                .fd = -EBADF,
+                .stop_fd = -EBADF,
+                .done_fd = -EBADF,
+        };
+        l->description = strdup(strempty(description));
+        if (!l->description || asprintf(&l->object_path, BROKER_LISTENER_PATH_PREFIX "/%" PRIu64, l->id) < 0)
+                return -ENOMEM;
+
+        l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        l->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (l->stop_fd < 0 || l->done_fd < 0)
+                return -errno;
+
+        r = sd_event_add_io(b->event, &l->done_source, l->done_fd, EPOLLIN, on_listener_done, l);
+        if (r < 0)
+                return r;
+
+        /* The fast path: wake the supervising thread on the CPU the target runs on (6.6+). */
+        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0 && errno != EINVAL)
+                log_debug_errno(-errno, "Failed to set SYNC_WAKE_UP on listener, ignoring: %m");
+
+        /* From here on the listener owns fd and rules; nothing below can fail except starting the thread. */
+        l->fd = fd;
+        l->rules = rules;
+        l->broker = b;
+        l->next = b->listeners;
+        if (b->listeners)
+                b->listeners->prev = l;
+        b->listeners = l;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, LISTENER_THREAD_STACK);
+        r = -pthread_create(&l->thread, &attr, listener_thread, l);
+        pthread_attr_destroy(&attr);
+        if (r < 0) {
+                l->fd = -EBADF; /* ownership not taken after all */
+                l->rules = NULL;
+                return r;
+        }
+        l->thread_running = true;
+        b->n_listeners++;
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+void listener_remove(Listener *l, ListenerEnd reason) {
+        uint64_t one = 1;
+
+        if (l->removed)
+                return;
+        l->removed = true;
+        l->broker->n_listeners--;
+
+        log_info("Listener %" PRIu64 " (owner uid %u, '%s') removed: %s.", l->id, l->owner_uid, l->description,
+                 listener_end_to_string(reason));
+        broker_emit_listener_removed(l->broker, l, listener_end_to_string(reason));
+        broker_mark_active(l->broker);
+        (void) !write(l->stop_fd, &one, sizeof one);
+}
+
+void listener_free_all(Broker *b) {
+        while (b->listeners)
+                listener_free(b->listeners);
+}
+
+Listener *broker_find_listener(Broker *b, uint64_t id) {
+        for (Listener *l = b->listeners; l; l = l->next)
+                if (l->id == id && !l->removed)
+                        return l;
+        return NULL;
+}
+
+unsigned broker_count_listeners_of(Broker *b, uid_t uid) {
+        unsigned n = 0;
+
+        /* Removed ones whose thread still runs count too: they still hold a thread and an fd. */
+        for (Listener *l = b->listeners; l; l = l->next)
+                if (l->owner_uid == uid)
+                        n++;
+        return n;
+}
+
+static int listener_id_from_path(const char *path, uint64_t *ret) {
+        const char *e = startswith(path, BROKER_LISTENER_PATH_PREFIX "/");
+        char *end;
+        uint64_t id;
+
+        if (!e || *e < '1' || *e > '9')
+                return -ENOENT;
+        errno = 0;
+        id = strtoull(e, &end, 10);
+        if (errno != 0 || *end != 0)
+                return -ENOENT;
+        *ret = id;
+        return 0;
+}
+
+int listener_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                         sd_bus_error *error) {
+        Broker *b = userdata;
+        Listener *l;
+        uint64_t id;
+
+        if (listener_id_from_path(path, &id) < 0)
+                return 0;
+        l = broker_find_listener(b, id);
+        if (!l)
+                return 0;
+        *ret_found = l;
+        return 1;
+}
+
+int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes, sd_bus_error *error) {
+        Broker *b = userdata;
+        char **nodes;
+        size_t n = 0;
+
+        nodes = calloc(b->n_listeners + 1, sizeof *nodes);
+        if (!nodes)
+                return -ENOMEM;
+        for (Listener *l = b->listeners; l; l = l->next) {
+                if (l->removed)
+                        continue;
+                nodes[n] = strdup(l->object_path);
+                if (!nodes[n]) {
+                        while (n > 0)
+                                free(nodes[--n]);
+                        free(nodes);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *ret_nodes = nodes;
+        return 1;
+}
+
+static int property_get_default_action(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Listener *l = userdata;
+        return sd_bus_message_append(reply, "s", l->default_deny ? "deny" : "continue");
+}
+
+static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Listener *l = userdata;
+        return rule_set_append(reply, l->rules);
+}
+
+static int property_get_counter(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        uint64_t *counter = userdata; /* sd-bus passed the listener plus the property's offset */
+        return sd_bus_message_append(reply, "t", __atomic_load_n(counter, __ATOMIC_RELAXED));
+}
+
+static void on_unregister_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                     void *userdata);
+
+static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Listener *l = userdata;
+        Broker *b = l->broker;
+        Caller caller;
+        int r;
+
+        broker_mark_active(b);
+        r = broker_get_caller(b, m, &caller);
+        if (r < 0)
+                return r;
+
+        if (caller.uid != l->owner_uid && caller.uid != 0)
+                /* Someone else's listener: only with the manage action. Looked up again by id when polkit
+                 * answers, since the listener may be gone by then. */
+                return polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL,
+                                         on_unregister_authorized, (void *) (uintptr_t) l->id);
+
+        log_info("Listener %" PRIu64 " unregistered by uid %u.", l->id, caller.uid);
+        listener_remove(l, LISTENER_END_UNREGISTERED);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static void on_unregister_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                     void *userdata) {
+        uint64_t id = (uintptr_t) userdata;
+        Listener *l;
+
+        if (result != POLKIT_YES) {
+                (void) polkit_reply_denied(polkit_query_message(q), result, error, "Not authorized to unregister another user's listener");
+                return;
+        }
+        l = broker_find_listener(polkit_query_broker(q), id);
+        if (!l) {
+                (void) sd_bus_reply_method_errorf(polkit_query_message(q), SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                                  "Listener %" PRIu64 " is gone", id);
+                return;
+        }
+        log_info("Listener %" PRIu64 " unregistered by a manager.", l->id);
+        listener_remove(l, LISTENER_END_UNREGISTERED);
+        (void) sd_bus_reply_method_return(polkit_query_message(q), NULL);
+}
+
+const sd_bus_vtable listener_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "t", NULL, offsetof(Listener, id), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(Listener, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OwnerPID", "u", NULL, offsetof(Listener, owner_pid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Description", "s", NULL, offsetof(Listener, description), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DefaultAction", "s", property_get_default_action, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Rules", "aa{sv}", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        /* Counters change with every notification: no change signals (they would flood the bus). */
+        SD_BUS_PROPERTY("Notifications", "t", property_get_counter, offsetof(Listener, counters.notifications), 0),
+        SD_BUS_PROPERTY("Emulated", "t", property_get_counter, offsetof(Listener, counters.emulated), 0),
+        SD_BUS_PROPERTY("Denied", "t", property_get_counter, offsetof(Listener, counters.denied), 0),
+        SD_BUS_PROPERTY("Continued", "t", property_get_counter, offsetof(Listener, counters.continued), 0),
+        SD_BUS_PROPERTY("Failed", "t", property_get_counter, offsetof(Listener, counters.failed), 0),
+        SD_BUS_METHOD_WITH_ARGS("Unregister", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unregister,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A registered seccomp listener: its D-Bus object, its rules, and the thread that answers its notifications.
+ * The main loop owns the struct; the thread only reads the immutable fields and bumps the counters. */
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "broker.h"
+#include "rule.h"
+
+typedef enum ListenerEnd {
+        LISTENER_END_NONE,
+        LISTENER_END_UNREGISTERED,
+        LISTENER_END_EXITED,
+        LISTENER_END_ERROR,
+        _LISTENER_END_MAX,
+} ListenerEnd;
+
+const char *listener_end_to_string(ListenerEnd e);
+
+typedef struct ListenerCounters {
+        uint64_t notifications;
+        uint64_t emulated;
+        uint64_t denied;
+        uint64_t continued;
+        uint64_t failed;
+} ListenerCounters;
+
+struct Listener {
+        Broker *broker;
+        uint64_t id;
+        char *object_path;
+        uid_t owner_uid;
+        pid_t owner_pid;
+        char *description;
+        bool default_deny;
+        RuleSet *rules;
+        int fd;                    /* our own copy of the seccomp listener */
+
+        int stop_fd;               /* eventfd: main loop asks the thread to stop */
+        int done_fd;               /* eventfd: the thread says it stopped */
+        sd_event_source *done_source;
+        pthread_t thread;
+        bool thread_running;
+        ListenerEnd end;           /* written by the thread before done_fd, read by the main loop after */
+        bool removed;              /* gone from the bus; freed when the thread ends */
+
+        ListenerCounters counters; /* atomically updated by the thread, read by property getters */
+
+        Listener *next, *prev;
+};
+
+/* Takes ownership of fd and rules on success. */
+int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner_pid, const char *description,
+                 bool default_deny, Listener **ret);
+/* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */
+void listener_remove(Listener *l, ListenerEnd reason);
+Listener *listener_free(Listener *l);
+Listener *broker_find_listener(Broker *b, uint64_t id);
+unsigned broker_count_listeners_of(Broker *b, uid_t uid);
+void listener_free_all(Broker *b);
+
+extern const sd_bus_vtable listener_vtable[];
+int listener_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                         sd_bus_error *error);
+int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes, sd_bus_error *error);

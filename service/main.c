@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sysbrokerd: command line, the Broker context, bus setup, idle exit. */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "broker.h"
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "supervise.h"
+#include "target.h"
+
+#define DEFAULT_IDLE_TIMEOUT_SEC 30
+
+static bool arg_idle_exit = true;
+static uint64_t arg_idle_timeout_sec = DEFAULT_IDLE_TIMEOUT_SEC;
+static BrokerLimits arg_limits = {
+        .rules = { .max_rules = 256, .max_string_length = 4096 },
+        .max_listeners = 4096,
+        .max_listeners_per_user = 64,
+        .max_connections = 1024,
+        .max_description = 256,
+};
+
+void broker_mark_active(Broker *b) {
+        uint64_t now;
+
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0)
+                b->last_activity_usec = now;
+}
+
+int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(m);
+        uint64_t start_time;
+        int pidfd, r;
+
+        if (bus != b->system_bus) {
+                Connection *c = broker_find_connection(b, bus);
+                r = connection_get_peer(c, &ret->pid, &ret->uid, &start_time, &pidfd);
+                if (r < 0)
+                        return r;
+                ret->bus_name = NULL;
+                ret->connection = c;
+                return 0;
+        }
+
+        /* On the system bus the bus daemon vouches for the sender. */
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &ret->uid);
+        if (r < 0)
+                return r;
+        if (sd_bus_creds_get_pid(creds, &ret->pid) < 0)
+                ret->pid = 0;
+        ret->bus_name = sd_bus_message_get_sender(m);
+        ret->connection = NULL;
+        return ret->bus_name ? 0 : -ENXIO;
+}
+
+int broker_add_objects(Broker *b, sd_bus *bus) {
+        int r;
+
+        r = sd_bus_add_object_vtable(bus, NULL, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, manager_vtable, b);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_fallback_vtable(bus, NULL, BROKER_LISTENER_PATH_PREFIX, BROKER_LISTENER_INTERFACE,
+                                       listener_vtable, listener_object_find, b);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(bus, NULL, BROKER_LISTENER_PATH_PREFIX, listener_node_enumerator, b);
+}
+
+typedef struct Emission {
+        Listener *listener;
+        const char *reason;        /* NULL: ListenerAdded */
+} Emission;
+
+static void emit_on_bus(sd_bus *bus, void *userdata) {
+        const Emission *e = userdata;
+        int r;
+
+        if (e->reason)
+                r = sd_bus_emit_signal(bus, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "ListenerRemoved", "tos",
+                                       e->listener->id, e->listener->object_path, e->reason);
+        else
+                r = sd_bus_emit_signal(bus, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "ListenerAdded", "to",
+                                       e->listener->id, e->listener->object_path);
+        if (r >= 0)
+                r = sd_bus_emit_properties_changed(bus, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE,
+                                                   "NListeners", NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit signal, ignoring: %m");
+}
+
+void broker_emit_listener_added(Broker *b, Listener *l) {
+        broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l });
+}
+
+void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason) {
+        broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
+}
+
+static Broker *broker_free(Broker *b) {
+        if (!b)
+                return NULL;
+        registration_free_all(b);
+        listener_free_all(b);
+        connection_free_all(b);
+        sd_bus_flush_close_unref(b->system_bus);
+        sd_event_unref(b->event);
+        free(b);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Broker *, broker_free);
+
+static bool broker_is_idle(Broker *b) {
+        uint64_t now;
+
+        if (b->listeners || b->registrations || b->n_polkit_queries > 0 || b->connections)
+                return false;
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
+                return false;
+        return now - b->last_activity_usec >= b->idle_timeout_usec;
+}
+
+static int broker_connect_system_bus(Broker *b) {
+        int r;
+
+        r = sd_bus_open_system_with_description(&b->system_bus, "system");
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = broker_add_objects(b, b->system_bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add objects: %m");
+        r = sd_bus_attach_event(b->system_bus, b->event, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_bus_request_name(b->system_bus, BROKER_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to own the name " BROKER_BUS_NAME ": %m");
+        return 0;
+}
+
+static int broker_new(Broker **ret) {
+        _cleanup_(broker_freep) Broker *b = NULL;
+        int n, r;
+
+        b = calloc(1, sizeof *b);
+        if (!b)
+                return log_oom();
+        b->limits = arg_limits;
+        b->idle_exit = arg_idle_exit;
+        b->idle_timeout_usec = arg_idle_timeout_sec * USEC_PER_SEC;
+
+        r = sd_event_default(&b->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+        (void) sd_event_add_signal(b->event, NULL, SIGTERM, NULL, NULL);
+        (void) sd_event_add_signal(b->event, NULL, SIGINT, NULL, NULL);
+        r = sd_event_set_watchdog(b->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+        r = sd_id128_randomize(&b->server_id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to generate a server id: %m");
+
+        r = kernel_features_probe(&b->kernel_features);
+        if (r < 0)
+                log_warning_errno(r, "Failed to probe kernel features, assuming none: %m");
+        if (!(b->kernel_features & (1u << KERNEL_FEATURE_SYNC_WAKE_UP)))
+                log_notice("Kernel lacks SYNC_WAKE_UP (6.6+): notifications will be slower.");
+
+        r = target_setup_process();
+        if (r < 0)
+                return r;
+        r = supervise_setup();
+        if (r < 0)
+                return r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read passed file descriptors: %m");
+        if (n > 1)
+                return log_error_errno(-EINVAL, "Expected at most one socket, got %i.", n);
+        if (n == 1) {
+                r = broker_start_accepting(b, SD_LISTEN_FDS_START);
+                if (r < 0)
+                        return r;
+        }
+
+        r = broker_connect_system_bus(b);
+        if (r < 0)
+                return r;
+
+        broker_mark_active(b);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+static int broker_loop(Broker *b) {
+        int r;
+
+        for (;;) {
+                r = sd_event_get_state(b->event);
+                if (r < 0)
+                        return r;
+                if (r == SD_EVENT_FINISHED)
+                        return 0;
+
+                r = sd_event_run(b->event, b->idle_exit ? b->idle_timeout_usec : UINT64_MAX);
+                if (r < 0)
+                        return log_error_errno(r, "Event loop failed: %m");
+
+                if (b->idle_exit && broker_is_idle(b)) {
+                        log_info("Idle for %" PRIu64 " s, exiting.", b->idle_timeout_usec / USEC_PER_SEC);
+                        /* Give the name back first so a new call activates a new instance instead of
+                         * being lost, then answer whatever already arrived. */
+                        (void) sd_bus_release_name(b->system_bus, BROKER_BUS_NAME);
+                        while (sd_bus_process(b->system_bus, NULL) > 0)
+                                ;
+                        return 0;
+                }
+        }
+}
+
+static void help(void) {
+        printf("%s [OPTIONS...]\n\n"
+               "Performs privileged system calls for sandboxed processes, under polkit-authorized rules.\n\n"
+               "  -h --help                     Show this help\n"
+               "     --version                 Show package version\n"
+               "     --no-idle-exit            Keep running when idle\n"
+               "     --idle-timeout=SEC        Exit after SEC seconds idle (default: %u)\n"
+               "     --log-level=LEVEL         err, warning, notice, info (default), debug\n"
+               "     --max-listeners=N         Listeners in all (default: %u)\n"
+               "     --max-listeners-per-user=N\n"
+               "                               Listeners per owner uid (default: %u)\n"
+               "     --max-rules=N             Rules per listener (default: %zu)\n"
+               "     --max-string-length=N     Bytes per rule string (default: %zu)\n",
+               program_invocation_short_name, DEFAULT_IDLE_TIMEOUT_SEC, arg_limits.max_listeners,
+               arg_limits.max_listeners_per_user, arg_limits.rules.max_rules, arg_limits.rules.max_string_length);
+}
+
+static int parse_number(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || end == s || *end != 0 || s[0] == '-' || v < min || v > max)
+                return log_error_errno(-EINVAL, "Invalid value for --%s: '%s' (expected %" PRIu64 "…%" PRIu64 ").",
+                                       option, s, min, max);
+        *ret = v;
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_NO_IDLE_EXIT,
+                ARG_IDLE_TIMEOUT,
+                ARG_LOG_LEVEL,
+                ARG_MAX_LISTENERS,
+                ARG_MAX_LISTENERS_PER_USER,
+                ARG_MAX_RULES,
+                ARG_MAX_STRING_LENGTH,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "no-idle-exit", no_argument, NULL, ARG_NO_IDLE_EXIT },
+                { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "max-listeners", required_argument, NULL, ARG_MAX_LISTENERS },
+                { "max-listeners-per-user", required_argument, NULL, ARG_MAX_LISTENERS_PER_USER },
+                { "max-rules", required_argument, NULL, ARG_MAX_RULES },
+                { "max-string-length", required_argument, NULL, ARG_MAX_STRING_LENGTH },
+                {}
+        };
+        uint64_t v;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                const char *name = c >= ARG_VERSION ? options[c - ARG_VERSION + 1].name : "help";
+
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("sysbrokerd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_NO_IDLE_EXIT:
+                        arg_idle_exit = false;
+                        break;
+                case ARG_IDLE_TIMEOUT:
+                        r = parse_number(name, optarg, 1, 24 * 3600, &arg_idle_timeout_sec);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_LOG_LEVEL:
+                        r = log_parse_level(optarg);
+                        if (r < 0)
+                                return log_error_errno(r, "Unknown log level '%s'.", optarg);
+                        log_set_max_level(r);
+                        break;
+                case ARG_MAX_LISTENERS:
+                        r = parse_number(name, optarg, 1, 1 << 20, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.max_listeners = (unsigned) v;
+                        break;
+                case ARG_MAX_LISTENERS_PER_USER:
+                        r = parse_number(name, optarg, 1, 1 << 20, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.max_listeners_per_user = (unsigned) v;
+                        break;
+                case ARG_MAX_RULES:
+                        r = parse_number(name, optarg, 1, 1 << 16, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.rules.max_rules = v;
+                        break;
+                case ARG_MAX_STRING_LENGTH:
+                        r = parse_number(name, optarg, 16, 4096, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.rules.max_string_length = v;
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "%s takes no arguments.", program_invocation_short_name);
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(broker_freep) Broker *b = NULL;
+        sigset_t mask;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        /* Before any thread exists, so every thread inherits it: the main loop takes these via signalfd. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+        r = broker_new(&b);
+        if (r < 0)
+                return r;
+
+        log_info("sysbrokerd %s running%s.", PACKAGE_VERSION, b->accept_source ? " (with socket)" : "");
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving 0 listeners.");
+
+        r = broker_loop(b);
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down.");
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

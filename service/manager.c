@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners
+ * and the manager's properties. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <linux/kcmp.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "polkit.h"
+
+/* A RegisterListener call waiting for polkit. Nothing exists yet but this: on any "no" it is freed and the
+ * duplicated fd closed (invariant 1). */
+struct Registration {
+        Broker *broker;
+        sd_bus_message *call;
+        int fd;
+        RuleSet *rules;
+        char *description;
+        bool default_deny;
+        uid_t uid;
+        pid_t pid;
+        PolkitSubject subject;
+        size_t next_rule;          /* the rule the pending polkit query is about */
+        Registration *next, *prev;
+};
+
+static Registration *registration_free(Registration *reg) {
+        if (!reg)
+                return NULL;
+        if (reg->broker) {
+                Broker *b = reg->broker;
+                if (reg->prev)
+                        reg->prev->next = reg->next;
+                else if (b->registrations == reg)
+                        b->registrations = reg->next;
+                if (reg->next)
+                        reg->next->prev = reg->prev;
+                b->n_registrations--;
+        }
+        sd_bus_message_unref(reg->call);
+        safe_close(reg->fd);
+        rule_set_free(reg->rules);
+        free(reg->description);
+        polkit_subject_done(&reg->subject);
+        free(reg);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Registration *, registration_free);
+
+void registration_free_all(Broker *b) {
+        while (b->registrations)
+                registration_free(b->registrations);
+}
+
+static unsigned count_registrations_of(Broker *b, uid_t uid) {
+        unsigned n = 0;
+        for (Registration *reg = b->registrations; reg; reg = reg->next)
+                if (reg->uid == uid)
+                        n++;
+        return n;
+}
+
+static int read_options(sd_bus_message *m, const BrokerLimits *limits, char **ret_description,
+                        bool *ret_default_deny, sd_bus_error *error) {
+        _cleanup_free_ char *description = NULL;
+        bool default_deny = false;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key, *contents, *value;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+
+                if (!streq(key, "Description") && !streq(key, "DefaultAction"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'", key);
+                if (!streq(contents, "s"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' must be of type 's'", key);
+                r = sd_bus_message_read(m, "v", "s", &value);
+                if (r < 0)
+                        return r;
+
+                if (streq(key, "Description")) {
+                        if (strlen(value) > limits->max_description)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Option 'Description' is longer than %zu bytes",
+                                                         limits->max_description);
+                        free(description);
+                        description = strdup(value);
+                        if (!description)
+                                return -ENOMEM;
+                } else {
+                        if (streq(value, "deny"))
+                                default_deny = true;
+                        else if (streq(value, "continue"))
+                                default_deny = false;
+                        else
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Option 'DefaultAction' must be 'continue' or 'deny', not '%.32s'",
+                                                         value);
+                }
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        *ret_description = TAKE_PTR(description);
+        *ret_default_deny = default_deny;
+        return 0;
+}
+
+/* Two fds on the same open file: the same listener registered twice would have two threads answering it. */
+static bool listener_already_registered(Broker *b, int fd) {
+        pid_t self = getpid();
+
+        for (Listener *l = b->listeners; l; l = l->next)
+                if (syscall(SYS_kcmp, self, self, KCMP_FILE, l->fd, fd) == 0)
+                        return true;
+        for (Registration *reg = b->registrations; reg; reg = reg->next)
+                if (syscall(SYS_kcmp, self, self, KCMP_FILE, reg->fd, fd) == 0)
+                        return true;
+        return false;
+}
+
+static void registration_step(Registration *reg);
+
+static void on_registration_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                       void *userdata) {
+        Registration *reg = userdata;
+
+        if (result != POLKIT_YES) {
+                RuleAuthorization a;
+
+                if (reg->next_rule == 0)
+                        (void) polkit_reply_denied(reg->call, result, error,
+                                                   "Not authorized to register a listener (action org.sysbroker.Broker1.register)");
+                else {
+                        _cleanup_free_ char *what = rule_describe(&reg->rules->rules[reg->next_rule - 1]);
+                        rule_authorization(&reg->rules->rules[reg->next_rule - 1], &a);
+                        (void) polkit_reply_denied(reg->call, result, error,
+                                                   "Not authorized for rule %zu (%s): action %s",
+                                                   reg->next_rule - 1, strempty(what), a.action_id);
+                }
+                log_info("Registration by uid %u refused at step %zu (%s).", reg->uid, reg->next_rule,
+                         result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                         result == POLKIT_ERROR ? "polkit failed" : "not authorized");
+                registration_free(reg);
+                return;
+        }
+
+        registration_step(reg);
+}
+
+static void registration_finish(Registration *reg) {
+        Broker *b = reg->broker;
+        Listener *l;
+        int r;
+
+        r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->pid, reg->description, reg->default_deny, &l);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create listener for uid %u: %m", reg->uid);
+                (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to create listener: %m");
+                registration_free(reg);
+                return;
+        }
+        reg->fd = -EBADF;          /* owned by the listener now */
+        reg->rules = NULL;
+
+        log_info("Listener %" PRIu64 " registered by uid %u pid %i ('%s'), %zu rule(s), default %s.", l->id,
+                 l->owner_uid, l->owner_pid, l->description, l->rules->n_rules,
+                 l->default_deny ? "deny" : "continue");
+        (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
+        broker_emit_listener_added(b, l);
+        registration_free(reg);
+}
+
+/* One polkit query per step: step 0 is the register action, step i+1 the i-th rule; rules that grant
+ * nothing are skipped. The first "no" ends it. */
+static void registration_step(Registration *reg) {
+        int r;
+
+        for (;;) {
+                const char *const *details;
+                const char *action;
+                RuleAuthorization a;
+                char rules[32];
+                const char *register_details[7];
+                size_t n = 0;
+
+                if (reg->next_rule == 0) {
+                        snprintf(rules, sizeof rules, "%zu", reg->rules->n_rules);
+                        register_details[n++] = "default-action";
+                        register_details[n++] = reg->default_deny ? "deny" : "continue";
+                        register_details[n++] = "rules";
+                        register_details[n++] = rules;
+                        if (reg->description && reg->description[0]) {
+                                register_details[n++] = "description";
+                                register_details[n++] = reg->description;
+                        }
+                        register_details[n] = NULL;
+                        action = "org.sysbroker.Broker1.register";
+                        details = register_details;
+                } else if (reg->next_rule <= reg->rules->n_rules) {
+                        rule_authorization(&reg->rules->rules[reg->next_rule - 1], &a);
+                        if (!a.action_id) {
+                                reg->next_rule++;
+                                continue;
+                        }
+                        action = a.action_id;
+                        details = a.details;
+                } else {
+                        registration_finish(reg);
+                        return;
+                }
+
+                reg->next_rule++;
+                r = polkit_check(reg->broker, reg->call, &reg->subject, action, details,
+                                 on_registration_authorized, reg);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to ask polkit: %m");
+                        (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to ask polkit: %m");
+                        registration_free(reg);
+                }
+                return;
+        }
+}
+
+static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(registration_freep) Registration *reg = NULL;
+        _cleanup_free_ char *rule_error = NULL;
+        Broker *b = userdata;
+        Caller caller;
+        struct pollfd p;
+        int fd, r;
+
+        broker_mark_active(b);
+
+        /* Read and validate everything first; nothing changes state before polkit said yes. */
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+
+        reg = calloc(1, sizeof *reg);
+        if (!reg)
+                return -ENOMEM;
+        reg->fd = -EBADF;
+        reg->subject = POLKIT_SUBJECT_NULL;
+
+        r = rule_set_parse(m, &b->limits.rules, &reg->rules, &rule_error);
+        if (r == -E2BIG)
+                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, rule_error);
+        if (r == -EINVAL && rule_error)
+                return sd_bus_error_set(error, BROKER_ERROR_INVALID_RULE, rule_error);
+        if (r < 0)
+                return r;
+
+        r = read_options(m, &b->limits, &reg->description, &reg->default_deny, error);
+        if (r < 0)
+                return r;
+
+        r = fd_is_seccomp_listener(fd);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_set(error, BROKER_ERROR_NOT_A_LISTENER,
+                                        "The file descriptor is not a seccomp user-notification listener");
+        p = (struct pollfd) { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 0) < 0)
+                return -errno;
+        if ((p.revents & POLLHUP) && !(p.revents & POLLIN))
+                return sd_bus_error_set(error, BROKER_ERROR_NOT_A_LISTENER,
+                                        "The seccomp listener has no tasks left (the sandbox exited)");
+        if (listener_already_registered(b, fd))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "This listener is already registered");
+
+        r = broker_get_caller(b, m, &caller);
+        if (r < 0)
+                return r;
+
+        if (b->n_registrations + b->n_listeners >= b->limits.max_listeners)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many listeners (at most %u)",
+                                         b->limits.max_listeners);
+        if (broker_count_listeners_of(b, caller.uid) + count_registrations_of(b, caller.uid) >=
+            b->limits.max_listeners_per_user)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many listeners for uid %u (at most %u)", caller.uid,
+                                         b->limits.max_listeners_per_user);
+
+        reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (reg->fd < 0)
+                return -errno;
+        r = polkit_subject_from_caller(&caller, &reg->subject);
+        if (r < 0)
+                return r;
+        reg->uid = caller.uid;
+        reg->pid = caller.pid;
+        reg->call = sd_bus_message_ref(m);
+
+        reg->broker = b;
+        reg->next = b->registrations;
+        if (b->registrations)
+                b->registrations->prev = reg;
+        b->registrations = reg;
+        b->n_registrations++;
+
+        registration_step(TAKE_PTR(reg));
+        return 1;
+}
+
+static bool caller_sees_listener(const Caller *caller, const Listener *l, bool manage) {
+        return manage || caller->uid == 0 || caller->uid == l->owner_uid;
+}
+
+static int reply_listeners(sd_bus_message *call, Broker *b, const Caller *caller, bool manage) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tous)");
+        if (r < 0)
+                return r;
+        for (Listener *l = b->listeners; l; l = l->next) {
+                if (l->removed || !caller_sees_listener(caller, l, manage))
+                        continue;
+                r = sd_bus_message_append(reply, "(tous)", l->id, l->object_path, (uint32_t) l->owner_uid,
+                                          l->description);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void on_list_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata) {
+        sd_bus_message *call = polkit_query_message(q);
+        Caller caller;
+        int r;
+
+        /* Without manage the caller still gets its own listeners: not an error. */
+        r = broker_get_caller(polkit_query_broker(q), call, &caller);
+        if (r >= 0)
+                r = reply_listeners(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
+        if (r < 0)
+                (void) sd_bus_reply_method_errnof(call, r, "Failed to list listeners: %m");
+}
+
+static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Broker *b = userdata;
+        Caller caller;
+        bool foreign = false;
+        int r;
+
+        broker_mark_active(b);
+        r = broker_get_caller(b, m, &caller);
+        if (r < 0)
+                return r;
+
+        for (Listener *l = b->listeners; l; l = l->next)
+                if (!l->removed && !caller_sees_listener(&caller, l, false))
+                        foreign = true;
+        if (foreign)
+                return polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, on_list_authorized,
+                                         NULL);
+
+        return reply_listeners(m, b, &caller, false);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_kernel_features(sd_bus *bus, const char *path, const char *interface,
+                                        const char *property, sd_bus_message *reply, void *userdata,
+                                        sd_bus_error *error) {
+        Broker *b = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (KernelFeature f = 0; f < _KERNEL_FEATURE_MAX; f++)
+                if (b->kernel_features & (1u << f)) {
+                        r = sd_bus_message_append(reply, "s", kernel_feature_to_string(f));
+                        if (r < 0)
+                                return r;
+                }
+        return sd_bus_message_close_container(reply);
+}
+
+const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("KernelFeatures", "as", property_get_kernel_features, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NListeners", "u", NULL, offsetof(Broker, n_listeners),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("RegisterListener",
+                                SD_BUS_ARGS("h", listener, "aa{sv}", rules, "a{sv}", options),
+                                SD_BUS_RESULT("o", path, "t", id),
+                                method_register_listener,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListListeners",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(tous)", listeners),
+                                method_list_listeners,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ListenerAdded", SD_BUS_ARGS("t", id, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ListenerRemoved", SD_BUS_ARGS("t", id, "o", path, "s", reason), 0),
+        SD_BUS_VTABLE_END
+};

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Asynchronous polkit CheckAuthorization: the method call is kept and answered from the callback.
+ * Invariant 1: an absent or failing polkit is a "no". */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "broker.h"
+
+typedef enum PolkitResult {
+        POLKIT_YES,
+        POLKIT_NO,
+        POLKIT_CHALLENGE,          /* would be yes after interactive authentication */
+        POLKIT_ERROR,              /* polkit absent or failing: treated as no */
+} PolkitResult;
+
+/* Who is asking, in a form that outlives the connection: a bus name on the system bus, or a process
+ * (pid, start time, uid, and a pidfd to re-check it is still that process) on the peer-to-peer socket. */
+typedef struct PolkitSubject {
+        char *bus_name;
+        pid_t pid;
+        uint64_t start_time;
+        uid_t uid;
+        int pidfd;
+} PolkitSubject;
+
+#define POLKIT_SUBJECT_NULL ((PolkitSubject) { .pidfd = -EBADF })
+
+int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret);
+void polkit_subject_done(PolkitSubject *s);
+
+typedef struct PolkitQuery PolkitQuery;
+typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata);
+
+/* Asks polkit whether subject may do action (details: NULL-terminated key, value, ... list). Interactive
+ * only if call allows it. Returns 1: the reply to call is pending and will be sent by the callback. */
+int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
+                 const char *const *details, polkit_callback_t callback, void *userdata);
+/* The same for the caller of call. */
+int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
+                      const char *const *details, polkit_callback_t callback, void *userdata);
+
+sd_bus_message *polkit_query_message(PolkitQuery *q);
+Broker *polkit_query_broker(PolkitQuery *q);
+
+/* Answers call with AccessDenied or InteractiveAuthorizationRequired as the result says. */
+int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_error *error,
+                        const char *format, ...) _printf_(4, 5);

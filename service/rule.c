@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rule parsing from D-Bus, validation, matching and the polkit description of each rule. */
+
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "rule.h"
+
+static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
+        [RULE_SYSCALL_MKNOD] = "mknod",
+};
+
+static const char *const rule_action_table[_RULE_ACTION_MAX] = {
+        [RULE_ACTION_EMULATE] = "emulate",
+        [RULE_ACTION_DENY] = "deny",
+        [RULE_ACTION_CONTINUE] = "continue",
+};
+
+const char *rule_syscall_to_string(RuleSyscall s) {
+        return s >= 0 && s < _RULE_SYSCALL_MAX ? rule_syscall_table[s] : NULL;
+}
+
+RuleSyscall rule_syscall_from_string(const char *s) {
+        for (int i = 0; i < _RULE_SYSCALL_MAX; i++)
+                if (streq(s, rule_syscall_table[i]))
+                        return (RuleSyscall) i;
+        return _RULE_SYSCALL_INVALID;
+}
+
+const char *rule_action_to_string(RuleAction a) {
+        return a >= 0 && a < _RULE_ACTION_MAX ? rule_action_table[a] : NULL;
+}
+
+RuleAction rule_action_from_string(const char *s) {
+        for (int i = 0; i < _RULE_ACTION_MAX; i++)
+                if (streq(s, rule_action_table[i]))
+                        return (RuleAction) i;
+        return _RULE_ACTION_INVALID;
+}
+
+RuleSet *rule_set_free(RuleSet *set) {
+        if (!set)
+                return NULL;
+        for (size_t i = 0; i < set->n_rules; i++)
+                free(set->rules[i].path);
+        free(set->rules);
+        free(set);
+        return NULL;
+}
+
+/* Every key a rule may carry. `syscalls` says for which Syscall values the key is allowed. */
+typedef enum RuleKey {
+        KEY_SYSCALL,
+        KEY_ACTION,
+        KEY_ERRNO,
+        KEY_PATH,
+        KEY_TYPE,
+        KEY_MAJOR,
+        KEY_MINOR,
+        KEY_MODE,
+        _KEY_MAX,
+} RuleKey;
+
+#define SYSCALLS_ALL UINT64_MAX
+#define SYSCALL_BIT(s) (UINT64_C(1) << (s))
+
+static const struct {
+        const char *name;
+        const char *signature;
+        uint64_t syscalls;
+} rule_keys[_KEY_MAX] = {
+        [KEY_SYSCALL] = { "Syscall", "s", SYSCALLS_ALL },
+        [KEY_ACTION] = { "Action", "s", SYSCALLS_ALL },
+        [KEY_ERRNO] = { "Errno", "i", SYSCALLS_ALL },
+        [KEY_PATH] = { "Path", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+        [KEY_TYPE] = { "Type", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+        [KEY_MAJOR] = { "Major", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+        [KEY_MINOR] = { "Minor", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+        [KEY_MODE] = { "Mode", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+};
+
+/* The raw values of one rule's dictionary, before they are interpreted. */
+typedef struct RuleFields {
+        uint64_t present;          /* bit per RuleKey */
+        char *strings[_KEY_MAX];
+        uint32_t u32[_KEY_MAX];
+        int32_t i32[_KEY_MAX];
+} RuleFields;
+
+static void rule_fields_done(RuleFields *f) {
+        for (size_t i = 0; i < _KEY_MAX; i++)
+                free(f->strings[i]);
+}
+
+static int rule_error(char **ret_error, size_t index, const char *format, ...) _printf_(3, 4);
+static int rule_error(char **ret_error, size_t index, const char *format, ...) {
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&what, format, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        if (!what)
+                return -ENOMEM;
+        if (asprintf(ret_error, "Rule %zu: %s", index, what) < 0)
+                return -ENOMEM;
+        return -EINVAL;
+}
+
+static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *limits, RuleFields *f,
+                            char **ret_error) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                const char *key, *contents;
+                RuleKey k;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+
+                for (k = 0; k < _KEY_MAX; k++)
+                        if (streq(key, rule_keys[k].name))
+                                break;
+                if (k == _KEY_MAX)
+                        return rule_error(ret_error, index, "unknown key '%.64s'", key);
+                if (f->present & (UINT64_C(1) << k))
+                        return rule_error(ret_error, index, "duplicate key '%s'", key);
+
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, rule_keys[k].signature))
+                        return rule_error(ret_error, index, "key '%s' must be of type '%s', not '%.16s'",
+                                          key, rule_keys[k].signature, contents);
+
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+
+                switch (rule_keys[k].signature[0]) {
+                case 's': {
+                        const char *s;
+
+                        r = sd_bus_message_read(m, "s", &s);
+                        if (r < 0)
+                                return r;
+                        if (strlen(s) > limits->max_string_length)
+                                return rule_error(ret_error, index, "key '%s' is longer than %zu bytes",
+                                                  key, limits->max_string_length);
+                        f->strings[k] = strdup(s);
+                        if (!f->strings[k])
+                                return -ENOMEM;
+                        break;
+                }
+                case 'u':
+                        r = sd_bus_message_read(m, "u", &f->u32[k]);
+                        break;
+                case 'i':
+                        r = sd_bus_message_read(m, "i", &f->i32[k]);
+                        break;
+                default:
+                        return -EINVAL; /* the key table only names the types above */
+                }
+                if (r < 0)
+                        return r;
+
+                f->present |= UINT64_C(1) << k;
+
+                r = sd_bus_message_exit_container(m); /* v */
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m); /* e */
+                if (r < 0)
+                        return r;
+        }
+
+        return sd_bus_message_exit_container(m); /* a{sv} */
+}
+
+const char *rule_path_pattern_invalid(const char *pattern, size_t max_length) {
+        if (!pattern || pattern[0] != '/')
+                return "must be an absolute path";
+        if (strlen(pattern) > max_length)
+                return "is too long";
+
+        for (const char *p = pattern; *p; ) {
+                const char *end;
+                size_t l;
+
+                p++; /* skip the '/' */
+                end = strchrnul(p, '/');
+                l = end - p;
+                if (l == 0 && (*end || p != pattern + 1))
+                        return "must not contain empty components ('//' or a trailing '/')";
+                if ((l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+                        return "must not contain '.' or '..' components";
+                p = end;
+        }
+        return NULL;
+}
+
+static bool has(const RuleFields *f, RuleKey k) {
+        return f->present & (UINT64_C(1) << k);
+}
+
+static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
+                            char **ret_error) {
+        const char *why;
+
+        if (!has(f, KEY_SYSCALL))
+                return rule_error(ret_error, index, "missing key 'Syscall'");
+        rule->syscall = rule_syscall_from_string(f->strings[KEY_SYSCALL]);
+        if (rule->syscall < 0)
+                return rule_error(ret_error, index, "key 'Syscall' has unsupported value '%s'",
+                                  f->strings[KEY_SYSCALL]);
+
+        for (RuleKey k = 0; k < _KEY_MAX; k++)
+                if (has(f, k) && !(rule_keys[k].syscalls & SYSCALL_BIT(rule->syscall)))
+                        return rule_error(ret_error, index, "key '%s' does not apply to Syscall '%s'",
+                                          rule_keys[k].name, f->strings[KEY_SYSCALL]);
+
+        rule->action = RULE_ACTION_EMULATE;
+        if (has(f, KEY_ACTION)) {
+                rule->action = rule_action_from_string(f->strings[KEY_ACTION]);
+                if (rule->action < 0)
+                        return rule_error(ret_error, index,
+                                          "key 'Action' must be 'emulate', 'deny' or 'continue', not '%s'",
+                                          f->strings[KEY_ACTION]);
+        }
+
+        rule->deny_errno = EPERM;
+        if (has(f, KEY_ERRNO)) {
+                if (rule->action != RULE_ACTION_DENY)
+                        return rule_error(ret_error, index, "key 'Errno' applies only to Action 'deny'");
+                if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] > 4095)
+                        return rule_error(ret_error, index, "key 'Errno' must be between 1 and 4095");
+                rule->deny_errno = f->i32[KEY_ERRNO];
+        }
+
+        switch (rule->syscall) {
+        case RULE_SYSCALL_MKNOD:
+                if (!has(f, KEY_PATH))
+                        return rule_error(ret_error, index, "missing key 'Path'");
+                why = rule_path_pattern_invalid(f->strings[KEY_PATH], limits->max_string_length);
+                if (why)
+                        return rule_error(ret_error, index, "key 'Path' %s", why);
+                rule->path = TAKE_PTR(f->strings[KEY_PATH]);
+
+                rule->device_type = 'c';
+                if (has(f, KEY_TYPE)) {
+                        const char *t = f->strings[KEY_TYPE];
+                        if (!streq(t, "c") && !streq(t, "b"))
+                                return rule_error(ret_error, index, "key 'Type' must be 'c' or 'b', not '%s'", t);
+                        rule->device_type = t[0];
+                }
+
+                if (!has(f, KEY_MAJOR))
+                        return rule_error(ret_error, index, "missing key 'Major'");
+                if (!has(f, KEY_MINOR))
+                        return rule_error(ret_error, index, "missing key 'Minor'");
+                /* The kernel's mknod takes a 32-bit dev_t: 12 bits of major, 20 of minor. */
+                if (f->u32[KEY_MAJOR] > 0xfff)
+                        return rule_error(ret_error, index, "key 'Major' must be at most 4095");
+                if (f->u32[KEY_MINOR] > 0xfffff)
+                        return rule_error(ret_error, index, "key 'Minor' must be at most 1048575");
+                rule->major = f->u32[KEY_MAJOR];
+                rule->minor = f->u32[KEY_MINOR];
+
+                rule->max_mode = 0666;
+                if (has(f, KEY_MODE)) {
+                        if (f->u32[KEY_MODE] & ~07777u)
+                                return rule_error(ret_error, index,
+                                                  "key 'Mode' may only hold permission bits (07777)");
+                        rule->max_mode = f->u32[KEY_MODE];
+                }
+                break;
+
+        case _RULE_SYSCALL_MAX:
+        case _RULE_SYSCALL_INVALID:
+        default:
+                return rule_error(ret_error, index, "key 'Syscall' has unsupported value");
+        }
+
+        return 0;
+}
+
+int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, char **ret_error) {
+        _cleanup_(rule_set_freep) RuleSet *set = NULL;
+        int r;
+
+        set = calloc(1, sizeof *set);
+        if (!set)
+                return -ENOMEM;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                RuleFields f = {};
+
+                r = sd_bus_message_at_end(m, false);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+
+                if (set->n_rules >= limits->max_rules) {
+                        if (asprintf(ret_error, "At most %zu rules may be registered for one listener",
+                                     limits->max_rules) < 0)
+                                return -ENOMEM;
+                        return -E2BIG;
+                }
+
+                Rule *n = reallocarray(set->rules, set->n_rules + 1, sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                set->rules = n;
+                set->rules[set->n_rules] = (Rule) {};
+
+                r = rule_fields_read(m, set->n_rules, limits, &f, ret_error);
+                if (r >= 0)
+                        r = rule_from_fields(&f, set->n_rules, limits, &set->rules[set->n_rules], ret_error);
+                rule_fields_done(&f);
+                if (r < 0) {
+                        free(set->rules[set->n_rules].path);
+                        return r;
+                }
+
+                set->syscalls |= SYSCALL_BIT(set->rules[set->n_rules].syscall);
+                set->n_rules++;
+        }
+
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        if (set->n_rules == 0) {
+                *ret_error = strdup("At least one rule is needed");
+                return *ret_error ? -EINVAL : -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(set);
+        return 0;
+}
+
+int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < set->n_rules; i++) {
+                const Rule *rule = &set->rules[i];
+                char type[2] = { rule->device_type, 0 };
+
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_append(reply, "{sv}{sv}", "Syscall", "s", rule_syscall_to_string(rule->syscall),
+                                          "Action", "s", rule_action_to_string(rule->action));
+                if (r >= 0 && rule->action == RULE_ACTION_DENY)
+                        r = sd_bus_message_append(reply, "{sv}", "Errno", "i", (int32_t) rule->deny_errno);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD)
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}",
+                                                  "Path", "s", rule->path,
+                                                  "Type", "s", type,
+                                                  "Major", "u", rule->major,
+                                                  "Minor", "u", rule->minor,
+                                                  "Mode", "u", (uint32_t) rule->max_mode);
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+
+        return sd_bus_message_close_container(reply);
+}
+
+bool rule_path_matches(const char *pattern, const char *path) {
+        size_t l = strlen(pattern);
+
+        if (l >= 3 && streq(pattern + l - 3, "/**")) {
+                char prefix[l - 2];
+
+                /* "/dir" + slash-star-star: some leading part of path, ending at a '/', matches "/dir", and
+                 * something follows that '/'. The root's own form matches every path. */
+                memcpy(prefix, pattern, l - 3);
+                prefix[l - 3] = 0;
+                if (prefix[0] == 0)
+                        return path[0] == '/' && path[1] != 0;
+
+                size_t pl = strlen(path);
+                char buf[pl + 1];
+                memcpy(buf, path, pl + 1);
+                for (size_t i = 1; i < pl; i++) {
+                        if (buf[i] != '/' || buf[i + 1] == 0)
+                                continue;
+                        buf[i] = 0;
+                        bool m = fnmatch(prefix, buf, FNM_PATHNAME) == 0;
+                        buf[i] = '/';
+                        if (m)
+                                return true;
+                }
+                return false;
+        }
+
+        return fnmatch(pattern, path, FNM_PATHNAME) == 0;
+}
+
+bool rule_mknod_device_matches(const Rule *r, mode_t mode, uint32_t major, uint32_t minor) {
+        char type = S_ISCHR(mode) ? 'c' : S_ISBLK(mode) ? 'b' : 0;
+
+        return r->syscall == RULE_SYSCALL_MKNOD &&
+                r->device_type == type &&
+                r->major == major && r->minor == minor &&
+                (mode & 07777 & ~r->max_mode) == 0;
+}
+
+const Rule *rule_set_find_mknod_device(const RuleSet *set, mode_t mode, uint32_t major, uint32_t minor) {
+        for (size_t i = 0; i < set->n_rules; i++)
+                if (rule_mknod_device_matches(&set->rules[i], mode, major, minor))
+                        return &set->rules[i];
+        return NULL;
+}
+
+const Rule *rule_set_match_mknod(const RuleSet *set, const char *path, mode_t mode, uint32_t major,
+                                 uint32_t minor) {
+        for (size_t i = 0; i < set->n_rules; i++) {
+                const Rule *r = &set->rules[i];
+                if (rule_mknod_device_matches(r, mode, major, minor) && rule_path_matches(r->path, path))
+                        return r;
+        }
+        return NULL;
+}
+
+bool device_is_on_safe_list(char type, uint32_t major, uint32_t minor) {
+        static const struct {
+                uint32_t major, minor;
+        } safe[] = {
+                { 1, 3 }, /* null */
+                { 1, 5 }, /* zero */
+                { 1, 7 }, /* full */
+                { 1, 8 }, /* random */
+                { 1, 9 }, /* urandom */
+                { 5, 0 }, /* tty */
+                { 5, 2 }, /* ptmx */
+                { 0, 0 }, /* overlayfs whiteout */
+        };
+
+        if (type != 'c')
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(safe); i++)
+                if (safe[i].major == major && safe[i].minor == minor)
+                        return true;
+        return false;
+}
+
+void rule_authorization(const Rule *r, RuleAuthorization *ret) {
+        size_t n = 0;
+
+        *ret = (RuleAuthorization) {};
+
+        /* deny and continue hand out no privilege: nothing to authorize. */
+        if (r->action != RULE_ACTION_EMULATE)
+                return;
+
+        switch (r->syscall) {
+        case RULE_SYSCALL_MKNOD:
+                ret->action_id = device_is_on_safe_list(r->device_type, r->major, r->minor)
+                        ? "org.sysbroker.Broker1.mknod" : "org.sysbroker.Broker1.mknod-device";
+                snprintf(ret->device, sizeof ret->device, "%c %" PRIu32 ":%" PRIu32,
+                         r->device_type, r->major, r->minor);
+                snprintf(ret->mode, sizeof ret->mode, "%04o", (unsigned) r->max_mode);
+                ret->details[n++] = "syscall";
+                ret->details[n++] = "mknod";
+                ret->details[n++] = "path";
+                ret->details[n++] = r->path;
+                ret->details[n++] = "device";
+                ret->details[n++] = ret->device;
+                ret->details[n++] = "mode";
+                ret->details[n++] = ret->mode;
+                break;
+        case _RULE_SYSCALL_MAX:
+        case _RULE_SYSCALL_INVALID:
+        default:
+                break;
+        }
+        ret->details[n] = NULL;
+}
+
+char *rule_describe(const Rule *r) {
+        char *s = NULL;
+
+        switch (r->syscall) {
+        case RULE_SYSCALL_MKNOD:
+                if (asprintf(&s, "%s mknod %c %" PRIu32 ":%" PRIu32 " %s", rule_action_to_string(r->action),
+                             r->device_type, r->major, r->minor, r->path) < 0)
+                        return NULL;
+                return s;
+        case _RULE_SYSCALL_MAX:
+        case _RULE_SYSCALL_INVALID:
+        default:
+                return NULL;
+        }
+}

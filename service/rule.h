@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rules: what a listener's owner asked for, parsed from aa{sv}, validated, matched against decoded calls,
+ * and described to polkit. A rule set is immutable once a listener exists, so threads read it unlocked. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+
+typedef enum RuleSyscall {
+        RULE_SYSCALL_MKNOD,
+        _RULE_SYSCALL_MAX,
+        _RULE_SYSCALL_INVALID = -1,
+} RuleSyscall;
+
+typedef enum RuleAction {
+        RULE_ACTION_EMULATE,
+        RULE_ACTION_DENY,
+        RULE_ACTION_CONTINUE,
+        _RULE_ACTION_MAX,
+        _RULE_ACTION_INVALID = -1,
+} RuleAction;
+
+typedef struct Rule {
+        RuleSyscall syscall;
+        RuleAction action;
+        int deny_errno;            /* positive; only for RULE_ACTION_DENY */
+        char *path;                /* absolute pattern in the supervised process's view */
+
+        /* mknod */
+        char device_type;          /* 'c' or 'b' */
+        uint32_t major, minor;
+        mode_t max_mode;           /* permission bits the call may ask for */
+} Rule;
+
+typedef struct RuleLimits {
+        size_t max_rules;
+        size_t max_string_length;
+} RuleLimits;
+
+typedef struct RuleSet {
+        Rule *rules;
+        size_t n_rules;
+        uint64_t syscalls;         /* bit per RuleSyscall that some rule names */
+} RuleSet;
+
+const char *rule_syscall_to_string(RuleSyscall s);
+RuleSyscall rule_syscall_from_string(const char *s);
+const char *rule_action_to_string(RuleAction a);
+RuleAction rule_action_from_string(const char *s);
+
+RuleSet *rule_set_free(RuleSet *set);
+DEFINE_TRIVIAL_CLEANUP_FUNC(RuleSet *, rule_set_free);
+
+/* Reads aa{sv} from m. On invalid input returns -EINVAL with ret_error set to a message naming the rule
+ * index and key (for org.sysbroker.Broker1.Error.InvalidRule), or -E2BIG when over max_rules. */
+int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, char **ret_error);
+
+/* Checks a path pattern: absolute, no "." / ".." / empty components, bounded. NULL or a reason. */
+const char *rule_path_pattern_invalid(const char *pattern, size_t max_length);
+
+/* Appends the rule set as aa{sv}, with every default filled in. */
+int rule_set_append(sd_bus_message *reply, const RuleSet *set);
+
+/* fnmatch(FNM_PATHNAME); a pattern ending in slash-star-star matches anything below that directory. */
+bool rule_path_matches(const char *pattern, const char *path);
+
+/* The device fields of a mknod call, before any memory of the target is read. */
+bool rule_mknod_device_matches(const Rule *r, mode_t mode, uint32_t major, uint32_t minor);
+const Rule *rule_set_find_mknod_device(const RuleSet *set, mode_t mode, uint32_t major, uint32_t minor);
+const Rule *rule_set_match_mknod(const RuleSet *set, const char *path, mode_t mode, uint32_t major, uint32_t minor);
+
+/* The polkit action that authorizes a rule, and its details as NULL-terminated key/value pairs
+ * (strings owned by the caller's buffer `buf`). NULL action: the rule grants nothing, no check needed. */
+#define RULE_DETAILS_MAX 8
+typedef struct RuleAuthorization {
+        const char *action_id;
+        const char *details[RULE_DETAILS_MAX * 2 + 1];
+        char device[64];
+        char mode[16];
+} RuleAuthorization;
+void rule_authorization(const Rule *r, RuleAuthorization *ret);
+
+bool device_is_on_safe_list(char type, uint32_t major, uint32_t minor);
+char *rule_describe(const Rule *r);
