@@ -26,7 +26,7 @@ struct Registration {
         uid_t uid;
         pid_t pid;
         PolkitSubject subject;
-        size_t next_rule;          /* the rule the pending polkit query is about */
+        size_t step;               /* 0: the register action; i + 1: rule i */
         Registration *next, *prev;
 };
 
@@ -155,23 +155,25 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
         if (result != POLKIT_YES) {
                 RuleAuthorization a;
 
-                if (reg->next_rule == 0)
+                if (reg->step == 0)
                         (void) polkit_reply_denied(reg->call, result, error,
                                                    "Not authorized to register a listener (action org.sysbroker.Broker1.register)");
                 else {
-                        _cleanup_free_ char *what = rule_describe(&reg->rules->rules[reg->next_rule - 1]);
-                        rule_authorization(&reg->rules->rules[reg->next_rule - 1], &a);
+                        const Rule *rule = &reg->rules->rules[reg->step - 1];
+                        _cleanup_free_ char *what = rule_describe(rule);
+                        rule_authorization(rule, &a);
                         (void) polkit_reply_denied(reg->call, result, error,
                                                    "Not authorized for rule %zu (%s): action %s",
-                                                   reg->next_rule - 1, strempty(what), a.action_id);
+                                                   reg->step - 1, strempty(what), a.action_id);
                 }
-                log_info("Registration by uid %u refused at step %zu (%s).", reg->uid, reg->next_rule,
+                log_info("Registration by uid %u refused at step %zu (%s).", reg->uid, reg->step,
                          result == POLKIT_CHALLENGE ? "needs interactive authentication" :
                          result == POLKIT_ERROR ? "polkit failed" : "not authorized");
                 registration_free(reg);
                 return;
         }
 
+        reg->step++;
         registration_step(reg);
 }
 
@@ -211,7 +213,7 @@ static void registration_step(Registration *reg) {
                 const char *register_details[7];
                 size_t n = 0;
 
-                if (reg->next_rule == 0) {
+                if (reg->step == 0) {
                         snprintf(rules, sizeof rules, "%zu", reg->rules->n_rules);
                         register_details[n++] = "default-action";
                         register_details[n++] = reg->default_deny ? "deny" : "continue";
@@ -224,10 +226,10 @@ static void registration_step(Registration *reg) {
                         register_details[n] = NULL;
                         action = "org.sysbroker.Broker1.register";
                         details = register_details;
-                } else if (reg->next_rule <= reg->rules->n_rules) {
-                        rule_authorization(&reg->rules->rules[reg->next_rule - 1], &a);
+                } else if (reg->step <= reg->rules->n_rules) {
+                        rule_authorization(&reg->rules->rules[reg->step - 1], &a);
                         if (!a.action_id) {
-                                reg->next_rule++;
+                                reg->step++;
                                 continue;
                         }
                         action = a.action_id;
@@ -237,7 +239,6 @@ static void registration_step(Registration *reg) {
                         return;
                 }
 
-                reg->next_rule++;
                 r = polkit_check(reg->broker, reg->call, &reg->subject, action, details,
                                  on_registration_authorized, reg);
                 if (r < 0) {

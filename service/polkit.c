@@ -70,9 +70,10 @@ int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret) {
         PolkitSubject s = POLKIT_SUBJECT_NULL;
         int pidfd = -EBADF, r;
 
-        if (caller->bus_name)
+        if (caller->bus_name) {
                 s.bus_name = (char *) caller->bus_name;
-        else {
+                s.uid = caller->uid; /* for logs only: polkit asks the bus */
+        } else {
                 r = connection_get_peer(caller->connection, &s.pid, &s.uid, &s.start_time, &pidfd);
                 if (r < 0)
                         return r;
