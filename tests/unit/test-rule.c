@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rules: parsing aa{sv} (errors name the rule index and key), defaults, path patterns, matching, and the
+ * polkit action and details each rule is authorized with. */
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+
+#include "rule.h"
+#include "unit.h"
+
+static const RuleLimits limits = { .max_rules = 4, .max_string_length = 64 };
+
+/* sd-bus builds messages only for a started bus; one end of a socketpair is enough. */
+static sd_bus *test_bus(void) {
+        static sd_bus *bus;
+        int sp[2];
+
+        if (bus)
+                return bus;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || sd_bus_new(&bus) < 0 ||
+            sd_bus_set_fd(bus, sp[0], sp[0]) < 0 || sd_bus_start(bus) < 0)
+                abort();
+        return bus;
+}
+
+static sd_bus_message *new_message(void) {
+        sd_bus_message *m;
+
+        if (sd_bus_message_new_method_call(test_bus(), &m, "org.example", "/", "org.example", "Test") < 0)
+                abort();
+        return m;
+}
+
+/* Seals m and parses it back: what the daemon sees for a call's rules argument. */
+static int parse(sd_bus_message *m, RuleSet **ret, char **ret_error) {
+        int r;
+
+        if (sd_bus_message_seal(m, 1, 0) < 0 || sd_bus_message_rewind(m, true) < 0)
+                abort();
+        r = rule_set_parse(m, &limits, ret, ret_error);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+/* One rule given as "{sv}" pairs through the varargs of sd_bus_message_append. */
+#define ONE_RULE(n, ...)                                                                 \
+        ({                                                                               \
+                sd_bus_message *_m_ = new_message();                                     \
+                if (sd_bus_message_append(_m_, "aa{sv}", 1, n, __VA_ARGS__) < 0)         \
+                        abort();                                                         \
+                _m_;                                                                     \
+        })
+
+static void expect_invalid(sd_bus_message *m, const char *fragment) {
+        RuleSet *set = NULL;
+        char *error = NULL;
+        int r = parse(m, &set, &error);
+
+        CHECK(r == -EINVAL);
+        CHECK(set == NULL);
+        CHECK(error && strstr(error, fragment));
+        if (error && !strstr(error, fragment))
+                fprintf(stderr, "# error was: %s (wanted '%s')\n", error, fragment);
+        free(error);
+        rule_set_free(set);
+}
+
+static void test_mknod_rule_gets_defaults(void) {
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/dev/null", "Major", "u", 1,
+                             "Minor", "u", 3), &set, &error) == 0);
+        CHECK(error == NULL);
+        CHECK(set && set->n_rules == 1);
+        if (!set)
+                return;
+        CHECK(set->rules[0].syscall == RULE_SYSCALL_MKNOD);
+        CHECK(set->rules[0].action == RULE_ACTION_EMULATE);
+        CHECK(set->rules[0].device_type == 'c');
+        CHECK(set->rules[0].max_mode == 0666);
+        CHECK_STREQ(set->rules[0].path, "/dev/null");
+        rule_set_free(set);
+}
+
+static void test_unknown_key_names_rule_and_key(void) {
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/dev/null", "Major", "u", 1,
+                                "Minor", "u", 3, "Foo", "s", "x"), "Rule 0: unknown key 'Foo'");
+}
+
+static void test_wrong_type_names_key(void) {
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/dev/null", "Major", "i", 1,
+                                "Minor", "u", 3), "key 'Major' must be of type 'u'");
+}
+
+static void test_missing_major_is_invalid(void) {
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mknod", "Path", "s", "/dev/null", "Minor", "u", 3),
+                       "missing key 'Major'");
+}
+
+static void test_relative_path_is_invalid(void) {
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "dev/null", "Major", "u", 1,
+                                "Minor", "u", 3), "key 'Path' must be an absolute path");
+}
+
+static void test_dotdot_component_is_invalid(void) {
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/tmp/../dev/null", "Major", "u", 1,
+                                "Minor", "u", 3), "'..' components");
+}
+
+static void test_overlong_string_is_invalid(void) {
+        char path[100];
+
+        memset(path, 'a', sizeof path - 1);
+        path[0] = '/';
+        path[sizeof path - 1] = 0;
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", path, "Major", "u", 1, "Minor", "u", 3),
+                       "key 'Path' is longer than 64 bytes");
+}
+
+static void test_unsupported_syscall_is_invalid(void) {
+        expect_invalid(ONE_RULE(1, "Syscall", "s", "ptrace"), "key 'Syscall' has unsupported value 'ptrace'");
+}
+
+static void test_errno_only_with_deny(void) {
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/x", "Major", "u", 1, "Minor", "u", 3,
+                                "Errno", "i", 13), "'Errno' applies only to Action 'deny'");
+}
+
+static void test_second_rule_error_names_index_1(void) {
+        sd_bus_message *m = new_message();
+
+        if (sd_bus_message_append(m, "aa{sv}", 2,
+                                  4, "Syscall", "s", "mknod", "Path", "s", "/a", "Major", "u", 1, "Minor", "u", 3,
+                                  1, "Syscall", "s", "mknod") < 0)
+                abort();
+        expect_invalid(m, "Rule 1: missing key 'Path'");
+}
+
+static void test_empty_rule_set_is_invalid(void) {
+        sd_bus_message *m = new_message();
+
+        if (sd_bus_message_append(m, "aa{sv}", 0) < 0)
+                abort();
+        expect_invalid(m, "At least one rule");
+}
+
+static void test_too_many_rules_is_e2big(void) {
+        sd_bus_message *m = new_message();
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        if (sd_bus_message_open_container(m, 'a', "a{sv}") < 0)
+                abort();
+        for (int i = 0; i < 5; i++)
+                if (sd_bus_message_append(m, "a{sv}", 4, "Syscall", "s", "mknod", "Path", "s", "/a",
+                                          "Major", "u", 1, "Minor", "u", 3) < 0)
+                        abort();
+        if (sd_bus_message_close_container(m) < 0)
+                abort();
+        CHECK(parse(m, &set, &error) == -E2BIG);
+        CHECK(error && strstr(error, "At most 4 rules"));
+        free(error);
+        rule_set_free(set);
+}
+
+static void test_path_patterns(void) {
+        CHECK(rule_path_matches("/dev/null", "/dev/null"));
+        CHECK(!rule_path_matches("/dev/null", "/dev/nullx"));
+        CHECK(rule_path_matches("/tmp/*/null", "/tmp/a/null"));
+        CHECK(!rule_path_matches("/tmp/*/null", "/tmp/a/b/null"));    /* '*' stays in one component */
+        CHECK(rule_path_matches("/tmp/box/**", "/tmp/box/a"));
+        CHECK(rule_path_matches("/tmp/box/**", "/tmp/box/a/b/c"));
+        CHECK(!rule_path_matches("/tmp/box/**", "/tmp/box"));          /* below, not the directory itself */
+        CHECK(!rule_path_matches("/tmp/box/**", "/tmp/boxer/a"));
+        CHECK(rule_path_matches("/tmp/*/**", "/tmp/x/y"));
+        CHECK(rule_path_matches("/**", "/anything"));
+}
+
+static void test_pattern_validation(void) {
+        CHECK(rule_path_pattern_invalid("/a/b", 64) == NULL);
+        CHECK(rule_path_pattern_invalid("/", 64) == NULL);
+        CHECK(rule_path_pattern_invalid("/a/**", 64) == NULL);
+        CHECK(rule_path_pattern_invalid("a", 64) != NULL);
+        CHECK(rule_path_pattern_invalid("/a//b", 64) != NULL);
+        CHECK(rule_path_pattern_invalid("/a/", 64) != NULL);
+        CHECK(rule_path_pattern_invalid("/a/./b", 64) != NULL);
+        CHECK(rule_path_pattern_invalid("/a/..", 64) != NULL);
+        CHECK(rule_path_pattern_invalid("/a..b/c", 64) == NULL);
+}
+
+static void test_mknod_match_checks_type_device_and_mode(void) {
+        Rule r = { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 1, .minor = 3, .max_mode = 0666,
+                   .path = (char *) "/box/null" };
+        RuleSet set = { .rules = &r, .n_rules = 1 };
+
+        CHECK(rule_set_match_mknod(&set, "/box/null", S_IFCHR | 0666, 1, 3) == &r);
+        CHECK(rule_set_match_mknod(&set, "/box/null", S_IFCHR | 0600, 1, 3) == &r);
+        CHECK(!rule_set_match_mknod(&set, "/box/null", S_IFCHR | 04666, 1, 3)); /* setuid: beyond Mode */
+        CHECK(!rule_set_match_mknod(&set, "/box/null", S_IFBLK | 0666, 1, 3));
+        CHECK(!rule_set_match_mknod(&set, "/box/null", S_IFCHR | 0666, 1, 5));
+        CHECK(!rule_set_match_mknod(&set, "/box/zero", S_IFCHR | 0666, 1, 3));
+        CHECK(rule_set_find_mknod_device(&set, S_IFCHR | 0600, 1, 3) == &r);
+        CHECK(!rule_set_find_mknod_device(&set, S_IFIFO | 0600, 0, 0));
+}
+
+static void test_safe_list_devices_use_mknod_action(void) {
+        Rule r = { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 1, .minor = 3, .max_mode = 0666,
+                   .path = (char *) "/box/null" };
+        RuleAuthorization a;
+
+        rule_authorization(&r, &a);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod");
+        CHECK_STREQ(a.details[0], "syscall");
+        CHECK_STREQ(a.details[1], "mknod");
+        CHECK_STREQ(a.details[3], "/box/null");
+        CHECK_STREQ(a.details[4], "device");
+        CHECK_STREQ(a.details[5], "c 1:3");
+        CHECK_STREQ(a.details[7], "0666");
+        CHECK(a.details[8] == NULL);
+
+        r.device_type = 'b';
+        rule_authorization(&r, &a);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod-device");
+
+        r = (Rule) { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 10, .minor = 200 };
+        rule_authorization(&r, &a);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod-device");
+}
+
+static void test_deny_rules_need_no_authorization(void) {
+        Rule r = { .syscall = RULE_SYSCALL_MKNOD, .action = RULE_ACTION_DENY, .device_type = 'c', .major = 10,
+                   .minor = 200, .path = (char *) "/x" };
+        RuleAuthorization a;
+
+        rule_authorization(&r, &a);
+        CHECK(a.action_id == NULL);
+}
+
+static void test_rules_property_round_trips(void) {
+        RuleSet *set = NULL, *again = NULL;
+        sd_bus_message *m;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(6, "Syscall", "s", "mknod", "Action", "s", "deny", "Errno", "i", 13,
+                             "Path", "s", "/x/*", "Major", "u", 4, "Minor", "u", 64), &set, &error) == 0);
+        if (!set)
+                return;
+        m = new_message();
+        CHECK(rule_set_append(m, set) >= 0);
+        CHECK(parse(m, &again, &error) == 0);
+        if (again) {
+                CHECK(again->rules[0].action == RULE_ACTION_DENY);
+                CHECK(again->rules[0].deny_errno == 13);
+                CHECK(again->rules[0].major == 4 && again->rules[0].minor == 64);
+                CHECK_STREQ(again->rules[0].path, "/x/*");
+        }
+        rule_set_free(set);
+        rule_set_free(again);
+}
+
+UNIT_MAIN(
+        T(test_mknod_rule_gets_defaults),
+        T(test_unknown_key_names_rule_and_key),
+        T(test_wrong_type_names_key),
+        T(test_missing_major_is_invalid),
+        T(test_relative_path_is_invalid),
+        T(test_dotdot_component_is_invalid),
+        T(test_overlong_string_is_invalid),
+        T(test_unsupported_syscall_is_invalid),
+        T(test_errno_only_with_deny),
+        T(test_second_rule_error_names_index_1),
+        T(test_empty_rule_set_is_invalid),
+        T(test_too_many_rules_is_e2big),
+        T(test_path_patterns),
+        T(test_pattern_validation),
+        T(test_mknod_match_checks_type_device_and_mode),
+        T(test_safe_list_devices_use_mknod_action),
+        T(test_deny_rules_need_no_authorization),
+        T(test_rules_property_round_trips),
+)
