@@ -99,8 +99,9 @@ static int read_start_time(pid_t pid, uint64_t *ret) {
         p = strrchr(buf, ')');
         if (!p)
                 return -EIO;
+        /* p: the space before field 3; step to the space before field 22. */
         p++;
-        for (unsigned field = 2; field < 22; field++) {
+        for (unsigned field = 3; field < 22; field++) {
                 p = strchr(p + 1, ' ');
                 if (!p)
                         return -EIO;

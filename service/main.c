@@ -98,12 +98,18 @@ static void emit_on_bus(sd_bus *bus, void *userdata) {
                 log_debug_errno(r, "Failed to emit signal, ignoring: %m");
 }
 
+static void broker_notify_status(Broker *b) {
+        (void) sd_notifyf(false, "STATUS=Serving %u listener%s.", b->n_listeners, b->n_listeners == 1 ? "" : "s");
+}
+
 void broker_emit_listener_added(Broker *b, Listener *l) {
         broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l });
+        broker_notify_status(b);
 }
 
 void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason) {
         broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
+        broker_notify_status(b);
 }
 
 static Broker *broker_free(Broker *b) {
@@ -366,7 +372,8 @@ static int run(int argc, char *argv[]) {
                 return r;
 
         log_info("sysbrokerd %s running%s.", PACKAGE_VERSION, b->accept_source ? " (with socket)" : "");
-        (void) sd_notify(false, "READY=1\nSTATUS=Serving 0 listeners.");
+        (void) sd_notify(false, "READY=1");
+        broker_notify_status(b);
 
         r = broker_loop(b);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down.");

@@ -194,8 +194,10 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         if (r < 0)
                 return r;
 
-        log_debug("polkit: checking '%s' for %s%s (uid %u).", action, subject->bus_name ? "bus name " : "pid ",
-                  subject->bus_name ?: "", subject->uid);
+        if (subject->bus_name)
+                log_debug("polkit: checking '%s' for bus name %s (uid %u).", action, subject->bus_name, subject->uid);
+        else
+                log_debug("polkit: checking '%s' for pid %i (uid %u).", action, subject->pid, subject->uid);
         b->n_polkit_queries++;
         TAKE_PTR(q);
         return 1;

@@ -39,6 +39,7 @@ typedef struct Supervisor {
         NotifyBuffers buffers;
         timer_t timer;
         bool have_timer;
+        bool broken;               /* could not return to our own context: stop serving */
 } Supervisor;
 
 /* A decision: answer with a value, an errno, or CONTINUE. */
@@ -68,6 +69,14 @@ static Answer answer_rule(const Rule *r) {
                 /* An emulate rule is answered by its emulation, never by CONTINUE (invariant 5). */
                 return ANSWER_ERRNO_OF(EPERM);
         }
+}
+
+/* Back to the broker's own context. If that fails the thread's state is unknown: it answers this call with
+ * EIO and then stops, rather than emulate anything else from there. */
+static bool leave(Supervisor *s) {
+        if (target_leave() < 0)
+                s->broken = true;
+        return !s->broken;
 }
 
 static void arm_timer(Supervisor *s, bool on) {
@@ -151,7 +160,8 @@ static Answer handle_mknod(Supervisor *s, NotifySyscall call) {
 
         r = target_enter(&t, l->fd, req->id, dir_copy);
         if (r < 0) {
-                (void) target_leave();
+                if (!leave(s))
+                        return ANSWER_ERRNO_OF(EIO);
                 log_debug_errno(r, "Listener %" PRIu64 ": cannot enter the context of task %i: %m", l->id, t.tid);
                 return ANSWER_ERRNO_OF(r == -ENOENT ? ESRCH : -r);
         }
@@ -163,14 +173,14 @@ static Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         if (parent < 0 || fd_get_path(parent, &parent_path) < 0 ||
             asprintf(&full, "%s%s%s", parent_path, streq(parent_path, "/") ? "" : "/", name) < 0) {
                 full = NULL;
-                if (target_leave() < 0)
+                if (!leave(s))
                         return ANSWER_ERRNO_OF(EIO);
                 return answer_default(s);
         }
 
         rule = rule_set_match_mknod(l->rules, full, mode, major, minor);
         if (!rule || rule->action != RULE_ACTION_EMULATE) {
-                if (target_leave() < 0)
+                if (!leave(s))
                         return ANSWER_ERRNO_OF(EIO);
                 if (rule)
                         log_info("Listener %" PRIu64 ": mknod %c %u:%u '%s' by task %i: %s by rule.", l->id,
@@ -181,7 +191,8 @@ static Answer handle_mknod(Supervisor *s, NotifySyscall call) {
 
         r = target_is_controlled_by(&t, l->owner_uid);
         if (r <= 0) {
-                (void) target_leave();
+                if (!leave(s))
+                        return ANSWER_ERRNO_OF(EIO);
                 log_warning("Listener %" PRIu64 ": task %i (uid %u) is not controlled by the listener's owner "
                             "(uid %u), denying mknod '%s'.", l->id, t.tid, t.uid, l->owner_uid, full);
                 return ANSWER_ERRNO_OF(EPERM);
@@ -198,7 +209,7 @@ static Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                 });
         arm_timer(s, false);
 
-        if (target_leave() < 0)
+        if (!leave(s))
                 return ANSWER_ERRNO_OF(EIO);
 
         log_info("Listener %" PRIu64 ": mknod %c %u:%u '%s' for task %i: %s.", l->id, S_ISCHR(mode) ? 'c' : 'b',
@@ -312,6 +323,11 @@ void *listener_thread(void *userdata) {
                                 break;
                         }
                         handle_notification(&s);
+                        if (s.broken) {
+                                log_error("Listener %" PRIu64 ": cannot return to the broker's context, stopping.",
+                                          l->id);
+                                break;
+                        }
                         continue;
                 }
                 if (p[0].revents & (POLLHUP | POLLERR)) {
