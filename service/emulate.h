@@ -9,17 +9,21 @@
 #include "target.h"
 
 typedef enum EmulateOperation {
-        EMULATE_MKNOD,
+        EMULATE_MKNOD,             /* mknodat(dir_fd, name, mode, major:minor) with CAP_MKNOD */
+        EMULATE_OPEN_EXISTING,     /* reopen file_fd (O_PATH, resolved as the target) with flags */
+        EMULATE_OPEN_CREATE,       /* openat(dir_fd, name, flags | O_CREAT, mode), no symlink followed */
         _EMULATE_OPERATION_MAX,
 } EmulateOperation;
 
 typedef struct EmulateRequest {
         EmulateOperation operation;
         int dir_fd;                /* directory the name is created in, resolved in the target's view */
+        int file_fd;               /* EMULATE_OPEN_EXISTING: the file resolution reached */
         const char *name;          /* one path component */
+        int flags;                 /* open flags */
         mode_t mode;
         uint32_t major, minor;
 } EmulateRequest;
 
-/* The value the trapped call returns (>= 0), or a negative errno. */
+/* The value the trapped call returns (>= 0; for opens an fd of ours to hand over), or a negative errno. */
 int64_t emulate(const Target *t, const EmulateRequest *req);

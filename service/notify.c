@@ -99,6 +99,10 @@ int kernel_features_probe(unsigned *ret) {
 static const char *const notify_syscall_names[_NOTIFY_SYSCALL_MAX] = {
         [NOTIFY_SYSCALL_MKNOD] = "mknod",
         [NOTIFY_SYSCALL_MKNODAT] = "mknodat",
+        [NOTIFY_SYSCALL_OPEN] = "open",
+        [NOTIFY_SYSCALL_OPENAT] = "openat",
+        [NOTIFY_SYSCALL_OPENAT2] = "openat2",
+        [NOTIFY_SYSCALL_CREAT] = "creat",
 };
 
 static int native_nr[_NOTIFY_SYSCALL_MAX];
@@ -215,6 +219,32 @@ int notify_read_string(pid_t pid, uint64_t address, char *buf, size_t size) {
         }
 
         return -ENAMETOOLONG;
+}
+
+int notify_read_memory(pid_t pid, uint64_t address, void *buf, size_t size) {
+        struct iovec local = { .iov_base = buf, .iov_len = size };
+        struct iovec remote = { .iov_base = (void *) (uintptr_t) address, .iov_len = size };
+        ssize_t n;
+
+        if (size == 0)
+                return 0;
+        n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n < 0)
+                return errno == ESRCH ? -ESRCH : -EFAULT;
+        return (size_t) n == size ? 0 : -EFAULT;
+}
+
+int notify_add_fd_and_send(int listener_fd, uint64_t id, int fd, bool cloexec) {
+        struct seccomp_notif_addfd addfd = {
+                .id = id,
+                .flags = SECCOMP_ADDFD_FLAG_SEND,
+                .srcfd = fd,
+                .newfd_flags = cloexec ? O_CLOEXEC : 0,
+        };
+        int r;
+
+        r = ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+        return r < 0 ? -errno : r;
 }
 
 int fd_is_seccomp_listener(int fd) {

@@ -26,6 +26,10 @@ int kernel_features_probe(unsigned *ret);
 typedef enum NotifySyscall {
         NOTIFY_SYSCALL_MKNOD,
         NOTIFY_SYSCALL_MKNODAT,
+        NOTIFY_SYSCALL_OPEN,
+        NOTIFY_SYSCALL_OPENAT,
+        NOTIFY_SYSCALL_OPENAT2,
+        NOTIFY_SYSCALL_CREAT,
         _NOTIFY_SYSCALL_MAX,
         _NOTIFY_SYSCALL_UNKNOWN = -1,
 } NotifySyscall;
@@ -53,6 +57,13 @@ int notify_id_valid(int listener_fd, uint64_t id);
 /* Copies a NUL-terminated string of at most `size` bytes (including the NUL) from the target, a page at a
  * time so a string that ends just before an unmapped page is read. -ENAMETOOLONG if no NUL within size. */
 int notify_read_string(pid_t pid, uint64_t address, char *buf, size_t size);
+
+/* Copies exactly size bytes from the target. */
+int notify_read_memory(pid_t pid, uint64_t address, void *buf, size_t size);
+
+/* Installs fd in the target as the result of its call (ADDFD with SEND): returns the target's fd number.
+ * The kernel applies the target's RLIMIT_NOFILE (EMFILE). */
+int notify_add_fd_and_send(int listener_fd, uint64_t id, int fd, bool cloexec);
 
 /* Is fd a seccomp listener? 1 yes, 0 no. */
 int fd_is_seccomp_listener(int fd);

@@ -9,6 +9,7 @@
 
 static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
         [RULE_SYSCALL_MKNOD] = "mknod",
+        [RULE_SYSCALL_OPEN] = "open",
 };
 
 static const char *const rule_action_table[_RULE_ACTION_MAX] = {
@@ -42,8 +43,10 @@ RuleAction rule_action_from_string(const char *s) {
 RuleSet *rule_set_free(RuleSet *set) {
         if (!set)
                 return NULL;
-        for (size_t i = 0; i < set->n_rules; i++)
+        for (size_t i = 0; i < set->n_rules; i++) {
                 free(set->rules[i].path);
+                free(set->rules[i].host_path);
+        }
         free(set->rules);
         free(set);
         return NULL;
@@ -59,6 +62,9 @@ typedef enum RuleKey {
         KEY_MAJOR,
         KEY_MINOR,
         KEY_MODE,
+        KEY_ACCESS,
+        KEY_CREATE,
+        KEY_HOST_PATH,
         _KEY_MAX,
 } RuleKey;
 
@@ -73,11 +79,14 @@ static const struct {
         [KEY_SYSCALL] = { "Syscall", "s", SYSCALLS_ALL },
         [KEY_ACTION] = { "Action", "s", SYSCALLS_ALL },
         [KEY_ERRNO] = { "Errno", "i", SYSCALLS_ALL },
-        [KEY_PATH] = { "Path", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+        [KEY_PATH] = { "Path", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) | SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_TYPE] = { "Type", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
         [KEY_MAJOR] = { "Major", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
         [KEY_MINOR] = { "Minor", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
         [KEY_MODE] = { "Mode", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
+        [KEY_ACCESS] = { "Access", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
+        [KEY_CREATE] = { "Create", "b", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
+        [KEY_HOST_PATH] = { "HostPath", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
 };
 
 /* The raw values of one rule's dictionary, before they are interpreted. */
@@ -171,6 +180,12 @@ static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *l
                 case 'i':
                         r = sd_bus_message_read(m, "i", &f->i32[k]);
                         break;
+                case 'b': {
+                        int b;
+                        r = sd_bus_message_read(m, "b", &b);
+                        f->u32[k] = !!b;
+                        break;
+                }
                 default:
                         return -EINVAL; /* the key table only names the types above */
                 }
@@ -250,15 +265,16 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 rule->deny_errno = f->i32[KEY_ERRNO];
         }
 
+        /* Both kinds of rule name a path pattern. */
+        if (!has(f, KEY_PATH))
+                return rule_error(ret_error, index, "missing key 'Path'");
+        why = rule_path_pattern_invalid(f->strings[KEY_PATH], limits->max_string_length);
+        if (why)
+                return rule_error(ret_error, index, "key 'Path' %s", why);
+        rule->path = TAKE_PTR(f->strings[KEY_PATH]);
+
         switch (rule->syscall) {
         case RULE_SYSCALL_MKNOD:
-                if (!has(f, KEY_PATH))
-                        return rule_error(ret_error, index, "missing key 'Path'");
-                why = rule_path_pattern_invalid(f->strings[KEY_PATH], limits->max_string_length);
-                if (why)
-                        return rule_error(ret_error, index, "key 'Path' %s", why);
-                rule->path = TAKE_PTR(f->strings[KEY_PATH]);
-
                 rule->device_type = 'c';
                 if (has(f, KEY_TYPE)) {
                         const char *t = f->strings[KEY_TYPE];
@@ -285,6 +301,35 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                                 return rule_error(ret_error, index,
                                                   "key 'Mode' may only hold permission bits (07777)");
                         rule->max_mode = f->u32[KEY_MODE];
+                }
+                break;
+
+        case RULE_SYSCALL_OPEN:
+                rule->access = RULE_ACCESS_READ;
+                if (has(f, KEY_ACCESS)) {
+                        const char *a = f->strings[KEY_ACCESS];
+                        if (streq(a, "r"))
+                                rule->access = RULE_ACCESS_READ;
+                        else if (streq(a, "w"))
+                                rule->access = RULE_ACCESS_WRITE;
+                        else if (streq(a, "rw"))
+                                rule->access = RULE_ACCESS_READ | RULE_ACCESS_WRITE;
+                        else
+                                return rule_error(ret_error, index, "key 'Access' must be 'r', 'w' or 'rw', not '%s'", a);
+                }
+                rule->create = has(f, KEY_CREATE) && f->u32[KEY_CREATE];
+                if (has(f, KEY_HOST_PATH)) {
+                        why = rule_path_pattern_invalid(f->strings[KEY_HOST_PATH], limits->max_string_length);
+                        if (why)
+                                return rule_error(ret_error, index, "key 'HostPath' %s", why);
+                        if (!rule_pattern_is_literal(f->strings[KEY_HOST_PATH]))
+                                return rule_error(ret_error, index, "key 'HostPath' must be a literal path, not a pattern");
+                        /* The sandbox names a file it cannot see: nothing to match a pattern against. */
+                        if (!rule_pattern_is_literal(rule->path))
+                                return rule_error(ret_error, index, "key 'Path' must be a literal path when 'HostPath' is set");
+                        if (rule->create)
+                                return rule_error(ret_error, index, "key 'Create' cannot be combined with 'HostPath'");
+                        rule->host_path = TAKE_PTR(f->strings[KEY_HOST_PATH]);
                 }
                 break;
 
@@ -337,6 +382,7 @@ int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, c
                 rule_fields_done(&f);
                 if (r < 0) {
                         free(set->rules[set->n_rules].path);
+                        free(set->rules[set->n_rules].host_path);
                         return r;
                 }
 
@@ -355,6 +401,17 @@ int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, c
 
         *ret = TAKE_PTR(set);
         return 0;
+}
+
+static const char *rule_access_to_string(unsigned access) {
+        switch (access) {
+        case RULE_ACCESS_READ:
+                return "r";
+        case RULE_ACCESS_WRITE:
+                return "w";
+        default:
+                return "rw";
+        }
 }
 
 int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
@@ -376,6 +433,13 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                                           "Action", "s", rule_action_to_string(rule->action));
                 if (r >= 0 && rule->action == RULE_ACTION_DENY)
                         r = sd_bus_message_append(reply, "{sv}", "Errno", "i", (int32_t) rule->deny_errno);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN)
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
+                                                  "Path", "s", rule->path,
+                                                  "Access", "s", rule_access_to_string(rule->access),
+                                                  "Create", "b", (int) rule->create);
+                if (r >= 0 && rule->host_path)
+                        r = sd_bus_message_append(reply, "{sv}", "HostPath", "s", rule->host_path);
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD)
                         r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}",
                                                   "Path", "s", rule->path,
@@ -451,6 +515,48 @@ const Rule *rule_set_match_mknod(const RuleSet *set, const char *path, mode_t mo
         return NULL;
 }
 
+bool rule_pattern_is_literal(const char *pattern) {
+        return !strpbrk(pattern, "*?[\\");
+}
+
+static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
+        if (r->syscall != RULE_SYSCALL_OPEN)
+                return false;
+        if (req->access & ~r->access)
+                return false;
+        if (req->create && !r->create)
+                return false;
+        /* A FIFO can block its opener, a device is hardware: only a rule that names it exactly. */
+        if (req->special && !rule_pattern_is_literal(r->path))
+                return false;
+        return true;
+}
+
+const Rule *rule_set_match_open(const RuleSet *set, const char *path, const OpenRequest *req) {
+        for (size_t i = 0; i < set->n_rules; i++) {
+                const Rule *r = &set->rules[i];
+                if (!r->host_path && rule_open_allows(r, req) && rule_path_matches(r->path, path))
+                        return r;
+        }
+        return NULL;
+}
+
+const Rule *rule_set_match_open_host(const RuleSet *set, const char *path, const OpenRequest *req) {
+        for (size_t i = 0; i < set->n_rules; i++) {
+                const Rule *r = &set->rules[i];
+                if (r->host_path && rule_open_allows(r, req) && streq(r->path, path))
+                        return r;
+        }
+        return NULL;
+}
+
+bool rule_set_has_open_host(const RuleSet *set) {
+        for (size_t i = 0; i < set->n_rules; i++)
+                if (set->rules[i].host_path)
+                        return true;
+        return false;
+}
+
 bool device_is_on_safe_list(char type, uint32_t major, uint32_t minor) {
         static const struct {
                 uint32_t major, minor;
@@ -498,6 +604,22 @@ void rule_authorization(const Rule *r, RuleAuthorization *ret) {
                 ret->details[n++] = "mode";
                 ret->details[n++] = ret->mode;
                 break;
+        case RULE_SYSCALL_OPEN:
+                ret->action_id = "org.sysbroker.Broker1.open";
+                snprintf(ret->access, sizeof ret->access, "%s", rule_access_to_string(r->access));
+                ret->details[n++] = "syscall";
+                ret->details[n++] = "open";
+                ret->details[n++] = "path";
+                ret->details[n++] = r->path;
+                ret->details[n++] = "access";
+                ret->details[n++] = ret->access;
+                ret->details[n++] = "create";
+                ret->details[n++] = r->create ? "true" : "false";
+                if (r->host_path) {
+                        ret->details[n++] = "host-path";
+                        ret->details[n++] = r->host_path;
+                }
+                break;
         case _RULE_SYSCALL_MAX:
         case _RULE_SYSCALL_INVALID:
         default:
@@ -513,6 +635,12 @@ char *rule_describe(const Rule *r) {
         case RULE_SYSCALL_MKNOD:
                 if (asprintf(&s, "%s mknod %c %" PRIu32 ":%" PRIu32 " %s", rule_action_to_string(r->action),
                              r->device_type, r->major, r->minor, r->path) < 0)
+                        return NULL;
+                return s;
+        case RULE_SYSCALL_OPEN:
+                if (asprintf(&s, "%s open %s %s%s%s%s", rule_action_to_string(r->action), r->path,
+                             rule_access_to_string(r->access), r->create ? " create" : "",
+                             r->host_path ? " from host " : "", strempty(r->host_path)) < 0)
                         return NULL;
                 return s;
         case _RULE_SYSCALL_MAX:

@@ -11,6 +11,7 @@
 
 typedef enum RuleSyscall {
         RULE_SYSCALL_MKNOD,
+        RULE_SYSCALL_OPEN,
         _RULE_SYSCALL_MAX,
         _RULE_SYSCALL_INVALID = -1,
 } RuleSyscall;
@@ -33,7 +34,15 @@ typedef struct Rule {
         char device_type;          /* 'c' or 'b' */
         uint32_t major, minor;
         mode_t max_mode;           /* permission bits the call may ask for */
+
+        /* open */
+        unsigned access;           /* RULE_ACCESS_* */
+        bool create;               /* O_CREAT and O_TRUNC allowed */
+        char *host_path;           /* open this, in the broker's view, for the literal path */
 } Rule;
+
+#define RULE_ACCESS_READ 1u
+#define RULE_ACCESS_WRITE 2u
 
 typedef struct RuleLimits {
         size_t max_rules;
@@ -72,6 +81,20 @@ bool rule_mknod_device_matches(const Rule *r, mode_t mode, uint32_t major, uint3
 const Rule *rule_set_find_mknod_device(const RuleSet *set, mode_t mode, uint32_t major, uint32_t minor);
 const Rule *rule_set_match_mknod(const RuleSet *set, const char *path, mode_t mode, uint32_t major, uint32_t minor);
 
+/* What an open(2) asks for, from its flags: access bits, and whether it creates or truncates. */
+typedef struct OpenRequest {
+        unsigned access;
+        bool create;
+        bool special;              /* the file reached is a FIFO, socket or device node */
+} OpenRequest;
+bool rule_pattern_is_literal(const char *pattern);
+/* A rule without HostPath, for the path resolution reached. */
+const Rule *rule_set_match_open(const RuleSet *set, const char *path, const OpenRequest *req);
+/* A HostPath rule for the path as the process named it (made absolute, not resolved: it need not exist in the
+ * process's view). */
+const Rule *rule_set_match_open_host(const RuleSet *set, const char *path, const OpenRequest *req);
+bool rule_set_has_open_host(const RuleSet *set);
+
 /* The polkit action that authorizes a rule, and its details as NULL-terminated key/value pairs
  * (strings owned by the caller's buffer `buf`). NULL action: the rule grants nothing, no check needed. */
 #define RULE_DETAILS_MAX 8
@@ -80,6 +103,7 @@ typedef struct RuleAuthorization {
         const char *details[RULE_DETAILS_MAX * 2 + 1];
         char device[64];
         char mode[16];
+        char access[4];
 } RuleAuthorization;
 void rule_authorization(const Rule *r, RuleAuthorization *ret);
 

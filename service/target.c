@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <linux/nsfs.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -19,19 +20,21 @@
 
 #define TARGET_MAX_GROUPS 65536
 
-static int broker_mntns_fd = -EBADF;   /* where target_leave() returns to */
-static int broker_root_fd = -EBADF;
+static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
 static int proc_fd = -EBADF;           /* our /proc, usable after chroot into a target's root */
 static ino_t broker_userns_ino;
+static ino_t broker_mntns_ino;
 static struct __user_cap_data_struct broker_caps[_LINUX_CAPABILITY_U32S_3];
+
+/* The mount namespace this thread is in (it stays in the last target's between calls). Held by the thread
+ * itself, so the inode cannot be reused for another namespace while it is cached. */
+static __thread ino_t thread_mntns_ino;
+
 
 int target_setup_process(void) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct stat st;
 
-        broker_mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-        if (broker_mntns_fd < 0)
-                return log_error_errno(-errno, "Failed to open our mount namespace: %m");
         broker_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (broker_root_fd < 0)
                 return log_error_errno(-errno, "Failed to open our root directory: %m");
@@ -41,6 +44,9 @@ int target_setup_process(void) {
         if (stat("/proc/self/ns/user", &st) < 0)
                 return log_error_errno(-errno, "Failed to stat our user namespace: %m");
         broker_userns_ino = st.st_ino;
+        if (stat("/proc/self/ns/mnt", &st) < 0)
+                return log_error_errno(-errno, "Failed to stat our mount namespace: %m");
+        broker_mntns_ino = st.st_ino;
 
         if (syscall(SYS_capget, &h, broker_caps) < 0)
                 return log_error_errno(-errno, "Failed to read our capabilities: %m");
@@ -50,6 +56,23 @@ int target_setup_process(void) {
 int target_setup_thread(void) {
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
+        thread_mntns_ino = broker_mntns_ino;
+        return 0;
+}
+
+int broker_root_open(const char *path, int flags, int *ret) {
+        struct open_how how = {
+                .flags = (uint64_t) flags | O_CLOEXEC,
+                /* The broker's view: absolute paths and ".." stay below our own root, whatever root this
+                 * thread is chrooted into right now. */
+                .resolve = RESOLVE_IN_ROOT,
+        };
+        int fd;
+
+        fd = (int) syscall(SYS_openat2, broker_root_fd, path, &how, sizeof how);
+        if (fd < 0)
+                return -errno;
+        *ret = fd;
         return 0;
 }
 
@@ -151,14 +174,15 @@ static int target_read_status(Target *t) {
         return seen == 63 ? 0 : -ESRCH;
 }
 
-int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid) {
+int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid, uid_t owner) {
         char path[32];
         struct stat st;
-        int fd, r;
+        int r;
 
         t->tid = tid;
-        snprintf(path, sizeof path, "/proc/%i", (int) tid);
-        t->proc_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        /* Through our own /proc: this thread may be chrooted into the previous target's root. */
+        snprintf(path, sizeof path, "%i", (int) tid);
+        t->proc_fd = openat(proc_fd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (t->proc_fd < 0)
                 return -ESRCH;
 
@@ -171,14 +195,14 @@ int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid)
         if (r < 0)
                 return r;
 
-        fd = openat(t->proc_fd, "ns/user", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = fstat(fd, &st) < 0 ? -errno : 0;
-        safe_close(fd);
-        if (r < 0)
-                return r;
+        if (fstatat(t->proc_fd, "ns/user", &st, 0) < 0)
+                return -ESRCH;
         t->in_our_user_namespace = st.st_ino == broker_userns_ino;
+
+        r = target_is_controlled_by(t, owner);
+        if (r < 0)
+                log_debug_errno(r, "Cannot tell whether task %i is controlled by uid %u, assuming not: %m", tid, owner);
+        t->controlled_by_owner = r > 0;
         return 0;
 }
 
@@ -254,31 +278,53 @@ static int set_capabilities(uint64_t effective) {
         return 0;
 }
 
-int target_enter(const Target *t, int listener_fd, uint64_t notification_id, int dir_fd) {
-        _cleanup_close_ int mntns = -EBADF, root = -EBADF, cwd = -EBADF;
+int target_open_dir(Target *t, int listener_fd, uint64_t notification_id, int dirfd, int *ret) {
+        int fd, r;
+
+        if (dirfd != AT_FDCWD)
+                return target_get_fd(t, listener_fd, notification_id, dirfd, ret);
+
+        fd = openat(t->proc_fd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -ESRCH;
+        /* Invariant 2: after opening a /proc file of the target. */
+        r = notify_id_valid(listener_fd, notification_id);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        *ret = fd;
+        return 0;
+}
+
+int target_enter(const Target *t, int listener_fd, uint64_t notification_id) {
+        _cleanup_close_ int mntns = -EBADF, root = -EBADF;
+        struct stat st;
         int r;
 
-        mntns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
-        root = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (mntns < 0 || root < 0)
+        if (fstatat(t->proc_fd, "ns/mnt", &st, 0) < 0)
                 return -ESRCH;
-        if (dir_fd < 0) {
-                cwd = openat(t->proc_fd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (cwd < 0)
+        if (st.st_ino != thread_mntns_ino) {
+                mntns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
+                if (mntns < 0)
                         return -ESRCH;
-                dir_fd = cwd;
         }
+        root = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return -ESRCH;
 
         /* Invariant 2: what we just opened belongs to the trapped task, not a successor. */
         r = notify_id_valid(listener_fd, notification_id);
         if (r < 0)
                 return r;
 
-        if (setns(mntns, CLONE_NEWNS) < 0)
-                return -errno;
+        /* setns() is the expensive part: skip it while the thread already is in this namespace. */
+        if (mntns >= 0) {
+                if (setns(mntns, CLONE_NEWNS) < 0)
+                        return -errno;
+                thread_mntns_ino = st.st_ino;
+        }
         if (fchdir(root) < 0 || chroot(".") < 0)
-                return -errno;
-        if (fchdir(dir_fd) < 0)
                 return -errno;
         umask(t->umask);
 
@@ -317,12 +363,18 @@ int target_leave(void) {
         (void) syscall(SYS_setfsgid, 0);
         if (syscall(SYS_setgroups, 0, NULL) < 0)
                 return log_error_errno(-errno, "Failed to drop supplementary groups: %m");
-        if (setns(broker_mntns_fd, CLONE_NEWNS) < 0)
-                return log_error_errno(-errno, "Failed to return to our mount namespace: %m");
-        if (fchdir(broker_root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
-                return log_error_errno(-errno, "Failed to return to our root directory: %m");
-        umask(0022);
+        if ((uid_t) syscall(SYS_setfsuid, -1) != 0 || (gid_t) syscall(SYS_setfsgid, -1) != 0)
+                return log_error_errno(-EPERM, "Failed to return to our filesystem ids.");
+        /* The thread stays in the target's mount namespace and root: it only ever resolves paths relative to
+         * fds (ours via broker_root_fd and proc_fd), and the next target_enter() sets both again. */
         return 0;
+}
+
+int fd_reopen(int fd, int flags) {
+        char link[64];
+
+        snprintf(link, sizeof link, "thread-self/fd/%i", fd);
+        return openat(proc_fd, link, flags);
 }
 
 int fd_get_path(int fd, char **ret) {

@@ -20,6 +20,7 @@ typedef struct Target {
         mode_t umask;
         uint64_t cap_effective;
         bool in_our_user_namespace; /* its capabilities mean something to the host */
+        bool controlled_by_owner;   /* invariant 4, for the listener's owner */
 } Target;
 
 #define TARGET_NULL ((Target) { .proc_fd = -EBADF, .pidfd = -EBADF })
@@ -29,8 +30,9 @@ int target_setup_process(void);
 /* Per listener thread, once: own fs_struct (root, cwd, umask) so entering a target touches no other thread. */
 int target_setup_thread(void);
 
-/* Opens /proc/<tid>, reads its status, then confirms with ID_VALID that it is still the trapped task. */
-int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid);
+/* Opens /proc/<tid>, confirms with ID_VALID that it is still the trapped task, reads its status and works out
+ * whether the listener's owner controls it. */
+int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid, uid_t owner);
 void target_done(Target *t);
 
 /* Invariant 4: the owner is root, the task runs as the owner, or it lives in a user namespace the owner created. */
@@ -39,13 +41,23 @@ int target_is_controlled_by(const Target *t, uid_t owner);
 /* A copy of the target's file descriptor `fd` (for a dirfd argument), confirmed alive by ID_VALID. */
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret);
 
-/* Enters the target's mount namespace and root, changes to `dir_fd` (or the target's cwd if -1), takes its
- * umask, fsuid/fsgid/groups, and its capabilities (if they mean anything here) plus `extra_capability`
- * (-1 for none). target_leave() returns the thread to the broker's own context; it must follow every
- * target_enter(), successful or not. */
-int target_enter(const Target *t, int listener_fd, uint64_t notification_id, int dir_fd);
+/* The directory a relative path of the call starts at: the target's cwd for AT_FDCWD, else its dirfd. */
+int target_open_dir(Target *t, int listener_fd, uint64_t notification_id, int dirfd, int *ret);
+
+/* Enters the target's mount namespace and root, takes its umask, fsuid/fsgid/groups, and its capabilities
+ * if they mean anything here. target_raise_capability() then adds the one the operation needs.
+ * target_leave() restores the broker's ids and capabilities; it must follow every target_enter(),
+ * successful or not. Paths are then resolved only relative to fds: the thread's root is the target's. */
+int target_enter(const Target *t, int listener_fd, uint64_t notification_id);
 int target_raise_capability(const Target *t, int capability);
 int target_leave(void);
+
+/* Opens path in the broker's own view (for HostPath rules), with the broker's credentials. */
+int broker_root_open(const char *path, int flags, int *ret);
+
+/* Opens the file an O_PATH fd refers to again, with flags, through our /proc (the magic link of the fd):
+ * what the fd pins is what is opened. Sets errno, returns the fd or -1. */
+int fd_reopen(int fd, int flags);
 
 /* The absolute path of an fd as seen from the current root (the target's, between enter and leave). */
 int fd_get_path(int fd, char **ret);

@@ -260,6 +260,91 @@ static void test_rules_property_round_trips(void) {
         rule_set_free(again);
 }
 
+static void test_open_rule_gets_defaults(void) {
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(2, "Syscall", "s", "open", "Path", "s", "/srv/**"), &set, &error) == 0);
+        if (!set)
+                return;
+        CHECK(set->rules[0].access == RULE_ACCESS_READ);
+        CHECK(!set->rules[0].create);
+        CHECK(set->rules[0].host_path == NULL);
+        rule_set_free(set);
+}
+
+static void test_open_rule_keys_are_checked(void) {
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/x", "Access", "s", "x"),
+                       "key 'Access' must be 'r', 'w' or 'rw'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/x", "Create", "s", "yes"),
+                       "key 'Create' must be of type 'b'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/*", "HostPath", "s", "/dev/kvm"),
+                       "key 'Path' must be a literal path when 'HostPath' is set");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "dev/kvm"),
+                       "key 'HostPath' must be an absolute path");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "/dev/kvm",
+                                "Create", "b", 1), "'Create' cannot be combined with 'HostPath'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/x", "Major", "u", 1),
+                       "key 'Major' does not apply to Syscall 'open'");
+}
+
+static void test_read_only_rule_refuses_write_truncate_append_create(void) {
+        Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/**" };
+        RuleSet set = { .rules = &r, .n_rules = 1 };
+
+        CHECK(rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }) == &r);
+        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
+        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE }));
+        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ, .create = true }));
+        CHECK(!rule_set_match_open(&set, "/etc/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
+
+        r.access = RULE_ACCESS_WRITE;
+        r.create = true;
+        CHECK(rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true }) == &r);
+        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
+}
+
+static void test_special_files_need_a_literal_rule(void) {
+        Rule glob = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/run/*" };
+        Rule literal = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/run/fifo" };
+        RuleSet g = { .rules = &glob, .n_rules = 1 }, l = { .rules = &literal, .n_rules = 1 };
+        OpenRequest fifo = { .access = RULE_ACCESS_READ, .special = true };
+
+        CHECK(!rule_set_match_open(&g, "/run/fifo", &fifo));
+        CHECK(rule_set_match_open(&l, "/run/fifo", &fifo) == &literal);
+}
+
+static void test_host_path_rules_match_only_literally(void) {
+        Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE,
+                   .path = (char *) "/dev/kvm", .host_path = (char *) "/dev/kvm" };
+        RuleSet set = { .rules = &r, .n_rules = 1 };
+        OpenRequest rw = { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE, .special = true };
+
+        CHECK(rule_set_has_open_host(&set));
+        CHECK(rule_set_match_open_host(&set, "/dev/kvm", &rw) == &r);
+        CHECK(!rule_set_match_open_host(&set, "/dev/kvmx", &rw));
+        /* A HostPath rule is never used for a path resolved in the sandbox. */
+        CHECK(!rule_set_match_open(&set, "/dev/kvm", &rw));
+}
+
+static void test_open_rule_authorization_details(void) {
+        Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE,
+                   .path = (char *) "/dev/kvm", .host_path = (char *) "/dev/kvm" };
+        RuleAuthorization a;
+
+        rule_authorization(&r, &a);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.open");
+        CHECK_STREQ(a.details[1], "open");
+        CHECK_STREQ(a.details[3], "/dev/kvm");
+        CHECK_STREQ(a.details[4], "access");
+        CHECK_STREQ(a.details[5], "rw");
+        CHECK_STREQ(a.details[6], "create");
+        CHECK_STREQ(a.details[7], "false");
+        CHECK_STREQ(a.details[8], "host-path");
+        CHECK_STREQ(a.details[9], "/dev/kvm");
+        CHECK(a.details[10] == NULL);
+}
+
 UNIT_MAIN(
         T(test_mknod_rule_gets_defaults),
         T(test_unknown_key_names_rule_and_key),
@@ -279,4 +364,10 @@ UNIT_MAIN(
         T(test_safe_list_devices_use_mknod_action),
         T(test_deny_rules_need_no_authorization),
         T(test_rules_property_round_trips),
+        T(test_open_rule_gets_defaults),
+        T(test_open_rule_keys_are_checked),
+        T(test_read_only_rule_refuses_write_truncate_append_create),
+        T(test_special_files_need_a_literal_rule),
+        T(test_host_path_rules_match_only_literally),
+        T(test_open_rule_authorization_details),
 )
