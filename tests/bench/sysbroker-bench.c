@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,18 @@ typedef struct Measurement {
 
 static char node_path[4096];
 static unsigned long filter_flags;
+
+/* As the daemon's log_error_errno(): print a line, return the negative error, and %m means that error. */
+static _printf_(2, 3) int error_errno(int error, const char *format, ...) {
+        va_list ap;
+
+        errno = abs(error);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return -abs(error);
+}
 
 static uint64_t now_ns(void) {
         struct timespec ts;
@@ -225,7 +238,7 @@ static _Noreturn void target_main(int sock, Mode mode) {
         if (mode != MODE_NATIVE) {
                 int fd = install_filter();
                 if (fd < 0) {
-                        fprintf(stderr, "Failed to install the seccomp filter: %s\n", strerror(-fd));
+                        error_errno(fd, "Failed to install the seccomp filter: %m");
                         _exit(EXIT_FAILURE);
                 }
                 if (send_fd(sock, fd) < 0)
@@ -242,11 +255,13 @@ static _Noreturn void target_main(int sock, Mode mode) {
         if (write_full(sock, &c, 1) < 0)
                 _exit(EXIT_FAILURE);
 
-        for (unsigned i = 0; i < arg_warmup; i++)
-                if (trapped_call(AT_FDCWD) != result.probe_errno) {
+        for (unsigned i = 0; i < arg_warmup; i++) {
+                int e = trapped_call(AT_FDCWD);
+                if (e != result.probe_errno) {
                         result.mismatches++;
-                        result.mismatch_errno = errno;
+                        result.mismatch_errno = e;
                 }
+        }
 
         for (unsigned run = 0; run < arg_runs; run++) {
                 uint64_t start = now_ns();
@@ -365,12 +380,12 @@ static int broker_connect(Broker *b) {
                         return r;
                 r = sd_bus_start(b->bus);
                 if (r < 0)
-                        return fprintf(stderr, "Failed to connect to '%s': %s\n", arg_socket, strerror(-r)), r;
+                        return error_errno(r, "Failed to connect to '%s': %m", arg_socket);
                 b->destination = NULL;
         } else {
                 r = sd_bus_open_system(&b->bus);
                 if (r < 0)
-                        return fprintf(stderr, "Failed to connect to the system bus: %s\n", strerror(-r)), r;
+                        return error_errno(r, "Failed to connect to the system bus: %m");
                 b->destination = BROKER_NAME;
         }
 
@@ -385,7 +400,7 @@ static int broker_connect(Broker *b) {
         r = sd_bus_get_property(b->bus, b->destination, BROKER_PATH, MANAGER_IFACE, "KernelFeatures",
                                 &error, &reply, "as");
         if (r < 0)
-                return fprintf(stderr, "Failed to read KernelFeatures: %s\n", error.message), r;
+                return error_errno(r, "Failed to read KernelFeatures: %s", error.message ?: strerror(-r));
         r = sd_bus_message_enter_container(reply, 'a', "s");
         if (r < 0)
                 return r;
@@ -622,8 +637,7 @@ finish:
         } else if (raw_started) {
                 (void) pthread_join(raw_thread, NULL);
                 if (raw.error < 0) {
-                        fprintf(stderr, "The raw supervisor failed: %s\n", strerror(-raw.error));
-                        r = raw.error;
+                        r = error_errno(raw.error, "The raw supervisor failed: %m");
                 }
                 if (r >= 0 && raw.answered != calls_per_target() + 1) {
                         fprintf(stderr, "The raw supervisor answered %" PRIu64 " calls, expected %" PRIu64 ".\n",
@@ -686,15 +700,15 @@ static int parse_argv(int argc, char *argv[]) {
                         return 0;
                 case 'n':
                         if (parse_unsigned(optarg, 1, UINT32_MAX, &arg_iterations) < 0)
-                                return fprintf(stderr, "Invalid iteration count '%s'.\n", optarg), -EINVAL;
+                                return error_errno(EINVAL, "Invalid iteration count '%s'.", optarg);
                         break;
                 case 'r':
                         if (parse_unsigned(optarg, 1, MAX_RUNS, &arg_runs) < 0)
-                                return fprintf(stderr, "Invalid run count '%s'.\n", optarg), -EINVAL;
+                                return error_errno(EINVAL, "Invalid run count '%s'.", optarg);
                         break;
                 case 'w':
                         if (parse_unsigned(optarg, 0, UINT32_MAX, &arg_warmup) < 0)
-                                return fprintf(stderr, "Invalid warm-up count '%s'.\n", optarg), -EINVAL;
+                                return error_errno(EINVAL, "Invalid warm-up count '%s'.", optarg);
                         break;
                 case ARG_SOCKET:
                         arg_socket = optarg;
@@ -708,7 +722,7 @@ static int parse_argv(int argc, char *argv[]) {
                         return -EINVAL;
                 }
         if (optind < argc)
-                return fprintf(stderr, "Unexpected argument '%s'.\n", argv[optind]), -EINVAL;
+                return error_errno(EINVAL, "Unexpected argument '%s'.", argv[optind]);
         return 1;
 }
 
@@ -754,12 +768,13 @@ int main(int argc, char *argv[]) {
         /* A target that died shows up as an error from write(), not as our death. */
         (void) signal(SIGPIPE, SIG_IGN);
 
-        if (!mkdtemp(tmpdir))
-                return fprintf(stderr, "Failed to create a temporary directory: %m\n"), EXIT_FAILURE;
+        if (!mkdtemp(tmpdir)) {
+                error_errno(errno, "Failed to create a temporary directory: %m");
+                return EXIT_FAILURE;
+        }
         (void) snprintf(node_path, sizeof node_path, "%s/bench-node", tmpdir);
         if (mknod(node_path, S_IFIFO | 0600, 0) < 0) {
-                fprintf(stderr, "Failed to create '%s': %m\n", node_path);
-                r = -errno;
+                r = error_errno(errno, "Failed to create '%s': %m", node_path);
                 goto finish;
         }
 
@@ -784,7 +799,7 @@ int main(int argc, char *argv[]) {
         for (Mode mode = 0; mode < _MODE_MAX; mode++) {
                 r = measure(mode, &broker, &m[mode]);
                 if (r < 0) {
-                        fprintf(stderr, "Measuring %s failed: %s\n", mode_label[mode], strerror(-r));
+                        error_errno(r, "Measuring %s failed: %m", mode_label[mode]);
                         goto finish;
                 }
         }
