@@ -1174,6 +1174,8 @@ const char *const *harness_interface_xml_paths(void) {
 
 static void harness_run_test(gconstpointer user_data) {
         const HarnessTest *t = user_data;
+        g_autofree char *scratch = NULL;
+        g_autoptr(GError) error = NULL;
 
         if (g_test_subprocess()) {
                 Harness h = {};
@@ -1201,8 +1203,16 @@ static void harness_run_test(gconstpointer user_data) {
                 return;
         }
 
+        /* A failing test aborts before its teardown: give it a scratch TMPDIR (for its own files and
+         * GTestDBus's) that this side removes whatever happened. */
+        scratch = g_dir_make_tmp("sysbroker-dbus-run-XXXXXX", &error);
+        g_assert_no_error(error);
+        g_setenv("TMPDIR", scratch, TRUE);
+
         g_test_trap_subprocess(NULL, TEST_SUBPROCESS_TIMEOUT_USEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
         g_test_trap_assert_passed();
+
+        rm_rf(scratch);
 }
 
 void harness_add_test(const char *test_path, const HarnessOptions *options, HarnessTestFunc func,
