@@ -23,6 +23,8 @@ static int broker_mntns_fd = -EBADF;   /* where target_leave() returns to */
 static int broker_root_fd = -EBADF;
 static int proc_fd = -EBADF;           /* our /proc, usable after chroot into a target's root */
 static ino_t broker_userns_ino;
+static uid_t broker_fsuid;             /* what target_leave() returns to: 0, unless run unprivileged */
+static gid_t broker_fsgid;
 static struct __user_cap_data_struct broker_caps[_LINUX_CAPABILITY_U32S_3];
 
 int target_setup_process(void) {
@@ -42,6 +44,8 @@ int target_setup_process(void) {
                 return log_error_errno(-errno, "Failed to stat our user namespace: %m");
         broker_userns_ino = st.st_ino;
 
+        broker_fsuid = geteuid();
+        broker_fsgid = getegid();
         if (syscall(SYS_capget, &h, broker_caps) < 0)
                 return log_error_errno(-errno, "Failed to read our capabilities: %m");
         return 0;
@@ -313,9 +317,10 @@ int target_leave(void) {
         r = set_capabilities(all);
         if (r < 0)
                 return log_error_errno(r, "Failed to restore capabilities: %m");
-        (void) syscall(SYS_setfsuid, 0);
-        (void) syscall(SYS_setfsgid, 0);
-        if (syscall(SYS_setgroups, 0, NULL) < 0)
+        (void) syscall(SYS_setfsuid, broker_fsuid);
+        (void) syscall(SYS_setfsgid, broker_fsgid);
+        /* Unprivileged (the dbus test suite) there were no groups to set, and none to drop. */
+        if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
                 return log_error_errno(-errno, "Failed to drop supplementary groups: %m");
         if (setns(broker_mntns_fd, CLONE_NEWNS) < 0)
                 return log_error_errno(-errno, "Failed to return to our mount namespace: %m");
