@@ -16,6 +16,7 @@ struct Connection {
         sd_bus *bus;
         sd_bus_slot *disconnect_slot;
         sd_event_source *free_source;
+        sd_event_source *drain_source;
         pid_t pid;
         uid_t uid;
         uint64_t start_time;       /* clock ticks after boot, as /proc/<pid>/stat field 22 */
@@ -38,6 +39,7 @@ static Connection *connection_free(Connection *c) {
         }
         sd_bus_slot_unref(c->disconnect_slot);
         sd_event_source_disable_unref(c->free_source);
+        sd_event_source_disable_unref(c->drain_source);
         if (c->bus) {
                 sd_bus_detach_event(c->bus);
                 sd_bus_flush_close_unref(c->bus);
@@ -126,6 +128,27 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return 0;
 }
 
+/* sd-bus 252 as a server leaves bytes that arrived together with BEGIN in its read buffer and waits for the
+ * socket to become readable again, which may never happen: a call sent in the same write as BEGIN would
+ * not be answered. So after each loop iteration, until authentication is done, look at the connection;
+ * once it is, process what is already buffered and stop looking. */
+static int on_drain(sd_event_source *s, void *userdata) {
+        Connection *c = userdata;
+        int r;
+
+        r = sd_bus_is_ready(c->bus);
+        if (r == 0)
+                return 0;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (r < 0)
+                return 0;
+        while ((r = sd_bus_process(c->bus, NULL)) > 0)
+                ;
+        if (r < 0)
+                log_debug_errno(r, "Failed to process connection from pid %i: %m", c->pid);
+        return 0;
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         _cleanup_(connection_freep) Connection *c = NULL;
         _cleanup_close_ int nfd = -EBADF;
@@ -196,6 +219,10 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         r = sd_bus_attach_event(c->bus, b->event, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach connection to event loop: %m"), 0;
+
+        r = sd_event_add_post(b->event, &c->drain_source, on_drain, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the connection's authentication: %m"), 0;
 
         log_debug("Peer-to-peer client pid %i uid %u connected.", c->pid, c->uid);
         c->broker = b;

@@ -144,7 +144,7 @@ void listener_remove(Listener *l, ListenerEnd reason) {
         l->removed = true;
         l->broker->n_listeners--;
 
-        log_info("Listener %" PRIu64 " (owner uid %u, '%s') removed: %s.", l->id, l->owner_uid, l->description,
+        log_info("Listener %" PRIu64 " (owner uid %u) removed: %s.", l->id, l->owner_uid,
                  listener_end_to_string(reason));
         broker_emit_listener_removed(l->broker, l, listener_end_to_string(reason));
         broker_mark_active(l->broker);

@@ -166,9 +166,14 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
                                                    "Not authorized for rule %zu (%s): action %s",
                                                    reg->step - 1, strempty(what), a.action_id);
                 }
-                log_info("Registration by uid %u refused at step %zu (%s).", reg->uid, reg->step,
-                         result == POLKIT_CHALLENGE ? "needs interactive authentication" :
-                         result == POLKIT_ERROR ? "polkit failed" : "not authorized");
+                if (reg->step == 0)
+                        log_info("Registration by uid %u refused: %s for the listener.", reg->uid,
+                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized");
+                else
+                        log_info("Registration by uid %u refused: %s for rule %zu.", reg->uid,
+                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized", reg->step - 1);
                 registration_free(reg);
                 return;
         }
@@ -192,9 +197,9 @@ static void registration_finish(Registration *reg) {
         reg->fd = -EBADF;          /* owned by the listener now */
         reg->rules = NULL;
 
-        log_info("Listener %" PRIu64 " registered by uid %u pid %i ('%s'), %zu rule(s), default %s.", l->id,
-                 l->owner_uid, l->owner_pid, l->description, l->rules->n_rules,
-                 l->default_deny ? "deny" : "continue");
+        log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
+                 l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
+                 l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
         (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
         broker_emit_listener_added(b, l);
         registration_free(reg);

@@ -297,9 +297,11 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
 
                 rule->max_mode = 0666;
                 if (has(f, KEY_MODE)) {
-                        if (f->u32[KEY_MODE] & ~07777u)
+                        /* No setuid, setgid or sticky device nodes: nothing needs them, and the unit's
+                         * RestrictSUIDSGID= would refuse to create them anyway. */
+                        if (f->u32[KEY_MODE] & ~0777u)
                                 return rule_error(ret_error, index,
-                                                  "key 'Mode' may only hold permission bits (07777)");
+                                                  "key 'Mode' may only hold permission bits (0777)");
                         rule->max_mode = f->u32[KEY_MODE];
                 }
                 break;

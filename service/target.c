@@ -24,6 +24,8 @@ static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
 static int proc_fd = -EBADF;           /* our /proc, usable after chroot into a target's root */
 static ino_t broker_userns_ino;
 static ino_t broker_mntns_ino;
+static uid_t broker_fsuid;             /* what target_leave() returns to: 0, unless run unprivileged */
+static gid_t broker_fsgid;
 static struct __user_cap_data_struct broker_caps[_LINUX_CAPABILITY_U32S_3];
 
 /* The mount namespace this thread is in (it stays in the last target's between calls). Held by the thread
@@ -48,6 +50,8 @@ int target_setup_process(void) {
                 return log_error_errno(-errno, "Failed to stat our mount namespace: %m");
         broker_mntns_ino = st.st_ino;
 
+        broker_fsuid = geteuid();
+        broker_fsgid = getegid();
         if (syscall(SYS_capget, &h, broker_caps) < 0)
                 return log_error_errno(-errno, "Failed to read our capabilities: %m");
         return 0;
@@ -359,11 +363,12 @@ int target_leave(void) {
         r = set_capabilities(all);
         if (r < 0)
                 return log_error_errno(r, "Failed to restore capabilities: %m");
-        (void) syscall(SYS_setfsuid, 0);
-        (void) syscall(SYS_setfsgid, 0);
-        if (syscall(SYS_setgroups, 0, NULL) < 0)
+        (void) syscall(SYS_setfsuid, broker_fsuid);
+        (void) syscall(SYS_setfsgid, broker_fsgid);
+        /* Unprivileged (the dbus test suite) there were no groups to set, and none to drop. */
+        if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
                 return log_error_errno(-errno, "Failed to drop supplementary groups: %m");
-        if ((uid_t) syscall(SYS_setfsuid, -1) != 0 || (gid_t) syscall(SYS_setfsgid, -1) != 0)
+        if ((uid_t) syscall(SYS_setfsuid, -1) != broker_fsuid || (gid_t) syscall(SYS_setfsgid, -1) != broker_fsgid)
                 return log_error_errno(-EPERM, "Failed to return to our filesystem ids.");
         /* The thread stays in the target's mount namespace and root: it only ever resolves paths relative to
          * fds (ours via broker_root_fd and proc_fd), and the next target_enter() sets both again. */

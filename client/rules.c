@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rule set a launcher builds: generic rules of typed keys (so open and mount rules slot in later
+ * without new plumbing), per-syscall helpers that check what is obviously wrong, and the encoding
+ * into RegisterListener()'s "aa{sv} a{sv}". */
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "macro.h"
+#include "sysbroker-internal.h"
+
+/* The daemon's defaults; it checks again with its own, possibly configured, limits. */
+#define STRING_MAX 4096U
+#define DESCRIPTION_MAX 256U
+#define ERRNO_MAX 4095
+/* dev_t as the kernel's mknod takes it: 12 bits of major, 20 of minor. */
+#define MAJOR_MAX ((1U << 12) - 1)
+#define MINOR_MAX ((1U << 20) - 1)
+/* Enough for the biggest rule kind (mount: FsType, Source, Target, three flag/option lists). */
+#define RULE_KEYS_MAX 12
+
+typedef enum KeyType {
+        KEY_STRING,
+        KEY_UINT32,
+        KEY_BOOL,
+        KEY_STRV,
+} KeyType;
+
+typedef struct RuleKey {
+        const char *name; /* always a literal */
+        KeyType type;
+        union {
+                char *string;
+                uint32_t uint32;
+                bool boolean;
+                char **strv;
+        };
+} RuleKey;
+
+typedef struct Rule {
+        RuleSyscall syscall;
+        sysbroker_action action;
+        int error; /* 0: the daemon's default (EPERM) */
+        RuleKey keys[RULE_KEYS_MAX];
+        size_t n_keys;
+} Rule;
+
+struct sysbroker_rules {
+        Rule *rules;
+        size_t n_rules;
+        char *description;
+        sysbroker_action default_action;
+        bool default_action_set;
+        char error[512];
+};
+
+static const char *const action_table[] = {
+        [SYSBROKER_ACTION_EMULATE] = "emulate",
+        [SYSBROKER_ACTION_DENY] = "deny",
+        [SYSBROKER_ACTION_CONTINUE] = "continue",
+};
+
+static const char *const syscall_table[_RULE_SYSCALL_MAX] = {
+        [RULE_SYSCALL_MKNOD] = "mknod",
+        [RULE_SYSCALL_OPEN] = "open",
+        [RULE_SYSCALL_MOUNT] = "mount",
+};
+
+static const char *const trapped_mknod[] = { "mknod", "mknodat", NULL };
+static const char *const trapped_open[] = { "open", "openat", "openat2", "creat", NULL };
+static const char *const trapped_mount[] = { "mount", "umount2", NULL };
+
+const char *sysbroker_action_to_string(sysbroker_action action) {
+        if ((unsigned) action >= ELEMENTSOF(action_table))
+                return NULL;
+        return action_table[action];
+}
+
+int sysbroker_action_from_string(const char *s, sysbroker_action *ret) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(action_table); i++)
+                if (streq(s, action_table[i])) {
+                        if (ret)
+                                *ret = (sysbroker_action) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *rule_syscall_to_string(RuleSyscall s) {
+        if ((unsigned) s >= _RULE_SYSCALL_MAX)
+                return NULL;
+        return syscall_table[s];
+}
+
+const char *const *rule_syscall_trapped(RuleSyscall s) {
+        switch (s) {
+        case RULE_SYSCALL_MKNOD:
+                return trapped_mknod;
+        case RULE_SYSCALL_OPEN:
+                return trapped_open;
+        case RULE_SYSCALL_MOUNT:
+                return trapped_mount;
+        case _RULE_SYSCALL_MAX:
+                break;
+        }
+        return NULL;
+}
+
+static void rule_key_done(RuleKey *k) {
+        switch (k->type) {
+        case KEY_STRING:
+                free(k->string);
+                break;
+        case KEY_STRV:
+                if (k->strv)
+                        for (char **s = k->strv; *s; s++)
+                                free(*s);
+                free(k->strv);
+                break;
+        case KEY_UINT32:
+        case KEY_BOOL:
+                break;
+        }
+}
+
+static void rule_done(Rule *rule) {
+        for (size_t i = 0; i < rule->n_keys; i++)
+                rule_key_done(&rule->keys[i]);
+        rule->n_keys = 0;
+}
+
+static char **strv_copy(char *const *l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+
+        char **c = calloc(n + 1, sizeof(char *));
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                c[i] = strdup(l[i]);
+                if (!c[i]) {
+                        while (i > 0)
+                                free(c[--i]);
+                        free(c);
+                        return NULL;
+                }
+        }
+        return c;
+}
+
+/* Deep copy, so the caller's strings may go away after the call. */
+static int rule_key_copy(const RuleKey *from, RuleKey *to) {
+        *to = (RuleKey) { .name = from->name, .type = from->type };
+
+        switch (from->type) {
+        case KEY_STRING:
+                to->string = strdup(from->string);
+                if (!to->string)
+                        return -ENOMEM;
+                break;
+        case KEY_STRV:
+                to->strv = strv_copy(from->strv);
+                if (!to->strv)
+                        return -ENOMEM;
+                break;
+        case KEY_UINT32:
+                to->uint32 = from->uint32;
+                break;
+        case KEY_BOOL:
+                to->boolean = from->boolean;
+                break;
+        }
+        return 0;
+}
+
+int sysbroker_rules_new(sysbroker_rules **ret) {
+        if (!ret)
+                return -EINVAL;
+
+        sysbroker_rules *rules = calloc(1, sizeof(sysbroker_rules));
+        if (!rules)
+                return -ENOMEM;
+
+        *ret = rules;
+        return 0;
+}
+
+sysbroker_rules *sysbroker_rules_free(sysbroker_rules *rules) {
+        if (!rules)
+                return NULL;
+
+        for (size_t i = 0; i < rules->n_rules; i++)
+                rule_done(&rules->rules[i]);
+        free(rules->rules);
+        free(rules->description);
+        free(rules);
+        return NULL;
+}
+
+size_t sysbroker_rules_count(const sysbroker_rules *rules) {
+        return rules ? rules->n_rules : 0;
+}
+
+const char *sysbroker_rules_get_error(const sysbroker_rules *rules) {
+        if (!rules || rules->error[0] == '\0')
+                return NULL;
+        return rules->error;
+}
+
+static int rules_fail(sysbroker_rules *rules, int error, const char *format, ...) _printf_(3, 4);
+static int rules_fail(sysbroker_rules *rules, int error, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(rules->error, sizeof rules->error, format, ap);
+        va_end(ap);
+        return error;
+}
+
+static void rules_clear_error(sysbroker_rules *rules) {
+        rules->error[0] = '\0';
+}
+
+/* D-Bus strings must be valid UTF-8; saying so here beats a bare EINVAL from the message builder. */
+static bool utf8_is_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                unsigned n;
+                uint32_t c;
+
+                if (*p < 0x80) {
+                        p++;
+                        continue;
+                } else if ((*p & 0xe0) == 0xc0) {
+                        n = 1;
+                        c = *p & 0x1f;
+                } else if ((*p & 0xf0) == 0xe0) {
+                        n = 2;
+                        c = *p & 0x0f;
+                } else if ((*p & 0xf8) == 0xf0) {
+                        n = 3;
+                        c = *p & 0x07;
+                } else
+                        return false;
+
+                for (unsigned i = 1; i <= n; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        c = (c << 6) | (p[i] & 0x3f);
+                }
+                /* Overlong forms, surrogates and values past Unicode are not UTF-8. */
+                if ((n == 1 && c < 0x80) || (n == 2 && c < 0x800) || (n == 3 && c < 0x10000) ||
+                    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
+static bool path_has_dotdot(const char *path) {
+        for (const char *p = path; (p = strstr(p, "..")); p += 2)
+                if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+                        return true;
+        return false;
+}
+
+static int rules_check_path(sysbroker_rules *rules, const char *what, const char *path) {
+        if (!path || path[0] == '\0')
+                return rules_fail(rules, -EINVAL, "%s is empty", what);
+        if (strlen(path) > STRING_MAX)
+                return rules_fail(rules, -ENAMETOOLONG, "%s is longer than %u bytes", what, STRING_MAX);
+        if (!utf8_is_valid(path))
+                return rules_fail(rules, -EINVAL, "%s is not valid UTF-8", what);
+        /* Patterns are matched against the path as the kernel resolves it, which is always absolute. */
+        if (path[0] != '/')
+                return rules_fail(rules, -EINVAL, "%s '%s' is not absolute", what, path);
+        if (path_has_dotdot(path))
+                return rules_fail(rules, -EINVAL, "%s '%s' contains a '..' component", what, path);
+        return 0;
+}
+
+/* The generic adder every per-syscall helper ends in: copies the keys, so open and mount rules need
+ * only a helper that checks and names their keys. */
+static int rules_add(sysbroker_rules *rules, RuleSyscall syscall, sysbroker_action action,
+                     const RuleKey *keys, size_t n_keys) {
+        if (!rule_syscall_to_string(syscall) || n_keys > RULE_KEYS_MAX)
+                return -EINVAL;
+        if (!sysbroker_action_to_string(action))
+                return rules_fail(rules, -EINVAL, "unknown action %d", (int) action);
+        if (rules->n_rules >= INT_MAX)
+                return rules_fail(rules, -E2BIG, "too many rules");
+
+        Rule *n = reallocarray(rules->rules, rules->n_rules + 1, sizeof(Rule));
+        if (!n)
+                return -ENOMEM;
+        rules->rules = n;
+
+        Rule *rule = &rules->rules[rules->n_rules];
+        *rule = (Rule) { .syscall = syscall, .action = action };
+        for (size_t i = 0; i < n_keys; i++) {
+                int r = rule_key_copy(&keys[i], &rule->keys[i]);
+                if (r < 0) {
+                        rule_done(rule);
+                        return r;
+                }
+                rule->n_keys++;
+        }
+
+        return (int) rules->n_rules++;
+}
+
+int sysbroker_rules_add_mknod(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                char type,
+                uint32_t major,
+                uint32_t minor,
+                const char *path,
+                uint32_t mode) {
+
+        RuleKey keys[5];
+        size_t n = 0;
+        int r;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+
+        if (type != 'c' && type != 'b')
+                return rules_fail(rules, -EINVAL, "device type '%c' is neither 'c' nor 'b'", type);
+        if (major > MAJOR_MAX)
+                return rules_fail(rules, -ERANGE, "major %" PRIu32 " is larger than %u", major, MAJOR_MAX);
+        if (minor > MINOR_MAX)
+                return rules_fail(rules, -ERANGE, "minor %" PRIu32 " is larger than %u", minor, MINOR_MAX);
+        if (mode != SYSBROKER_MODE_DEFAULT && (mode & ~07777U) != 0)
+                return rules_fail(rules, -EINVAL, "mode %#" PRIo32 " has bits beyond 07777", mode);
+        r = rules_check_path(rules, "path", path);
+        if (r < 0)
+                return r;
+
+        keys[n++] = (RuleKey) { .name = "Path", .type = KEY_STRING, .string = (char *) path };
+        keys[n++] = (RuleKey) { .name = "Type", .type = KEY_STRING, .string = type == 'b' ? "b" : "c" };
+        keys[n++] = (RuleKey) { .name = "Major", .type = KEY_UINT32, .uint32 = major };
+        keys[n++] = (RuleKey) { .name = "Minor", .type = KEY_UINT32, .uint32 = minor };
+        if (mode != SYSBROKER_MODE_DEFAULT)
+                keys[n++] = (RuleKey) { .name = "Mode", .type = KEY_UINT32, .uint32 = mode };
+
+        return rules_add(rules, RULE_SYSCALL_MKNOD, action, keys, n);
+}
+
+/* Digits only: strtoul() alone would take signs, spaces and "0x". */
+static int parse_u32(const char *s, int base, uint32_t *ret) {
+        char *end;
+
+        if (!s || s[0] == '\0' || strspn(s, "0123456789") != strlen(s))
+                return -EINVAL;
+        if (base == 8 && strspn(s, "01234567") != strlen(s))
+                return -EINVAL;
+
+        errno = 0;
+        unsigned long v = strtoul(s, &end, base);
+        if (errno != 0 || *end != '\0')
+                return -EINVAL;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec) {
+        static const char separators[] = " \t";
+        _cleanup_free_ char *copy = NULL;
+        char *fields[5], *state = NULL;
+        size_t n = 0;
+        uint32_t major, minor, mode = SYSBROKER_MODE_DEFAULT;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+        if (!spec)
+                return rules_fail(rules, -EINVAL, "no mknod rule given");
+
+        copy = strdup(spec);
+        if (!copy)
+                return -ENOMEM;
+
+        for (char *f = strtok_r(copy, separators, &state); f; f = strtok_r(NULL, separators, &state)) {
+                if (n >= ELEMENTSOF(fields))
+                        break;
+                fields[n++] = f;
+        }
+        if (n < 3 || n > 4)
+                return rules_fail(rules, -EINVAL,
+                                  "rule '%s' is not of the form 'TYPE MAJ:MIN PATH [MODE]'", spec);
+
+        if (!streq(fields[0], "c") && !streq(fields[0], "b"))
+                return rules_fail(rules, -EINVAL, "rule '%s': device type '%s' is neither 'c' nor 'b'",
+                                  spec, fields[0]);
+
+        char *colon = strchr(fields[1], ':');
+        if (!colon)
+                return rules_fail(rules, -EINVAL, "rule '%s': device '%s' is not of the form MAJ:MIN",
+                                  spec, fields[1]);
+        *colon = '\0';
+        if (parse_u32(fields[1], 10, &major) < 0 || parse_u32(colon + 1, 10, &minor) < 0)
+                return rules_fail(rules, -EINVAL, "rule '%s': device '%s:%s' is not of the form MAJ:MIN",
+                                  spec, fields[1], colon + 1);
+
+        if (n == 4 && parse_u32(fields[3], 8, &mode) < 0)
+                return rules_fail(rules, -EINVAL, "rule '%s': mode '%s' is not an octal number",
+                                  spec, fields[3]);
+
+        int r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);
+        if (r < 0 && rules->error[0] != '\0') {
+                /* Say which rule: a command line may carry many. */
+                char detail[sizeof rules->error];
+
+                memcpy(detail, rules->error, sizeof detail);
+                (void) rules_fail(rules, r, "rule '%s': %s", spec, detail);
+        }
+        return r;
+}
+
+int sysbroker_rules_set_errno(sysbroker_rules *rules, size_t index, int error) {
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+
+        if (index >= rules->n_rules)
+                return rules_fail(rules, -ENOENT, "there is no rule %zu", index);
+        if (rules->rules[index].action != SYSBROKER_ACTION_DENY)
+                return rules_fail(rules, -EINVAL, "rule %zu is not a deny rule", index);
+        if (error <= 0 || error > ERRNO_MAX)
+                return rules_fail(rules, -ERANGE, "errno %d is not between 1 and %d", error, ERRNO_MAX);
+
+        rules->rules[index].error = error;
+        return 0;
+}
+
+int sysbroker_rules_set_description(sysbroker_rules *rules, const char *description) {
+        char *d = NULL;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+
+        if (description) {
+                if (strlen(description) > DESCRIPTION_MAX)
+                        return rules_fail(rules, -ENAMETOOLONG, "description is longer than %u bytes",
+                                          DESCRIPTION_MAX);
+                if (!utf8_is_valid(description))
+                        return rules_fail(rules, -EINVAL, "description is not valid UTF-8");
+                d = strdup(description);
+                if (!d)
+                        return -ENOMEM;
+        }
+
+        free(rules->description);
+        rules->description = d;
+        return 0;
+}
+
+int sysbroker_rules_set_default_action(sysbroker_rules *rules, sysbroker_action action) {
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+
+        /* Emulating a call no rule describes would mean guessing what was authorized. */
+        if (action != SYSBROKER_ACTION_CONTINUE && action != SYSBROKER_ACTION_DENY)
+                return rules_fail(rules, -EINVAL, "the default action must be 'continue' or 'deny'");
+
+        rules->default_action = action;
+        rules->default_action_set = true;
+        return 0;
+}
+
+unsigned rules_syscall_mask(const sysbroker_rules *rules) {
+        unsigned mask = 0;
+
+        if (!rules)
+                return 0;
+        for (size_t i = 0; i < rules->n_rules; i++)
+                mask |= 1u << rules->rules[i].syscall;
+        return mask;
+}
+
+/* A dict entry "{sv}" of the rule or option dict; the caller appends the value in between. */
+static int open_entry(sd_bus_message *m, const char *key, const char *signature) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', key);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(m, 'v', signature);
+}
+
+static int close_entry(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_entry(sd_bus_message *m, const char *key, const char *signature, ...) {
+        va_list ap;
+        int r;
+
+        r = open_entry(m, key, signature);
+        if (r < 0)
+                return r;
+        va_start(ap, signature);
+        r = sd_bus_message_appendv(m, signature, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return close_entry(m);
+}
+
+static int append_key(sd_bus_message *m, const RuleKey *k) {
+        int r;
+
+        switch (k->type) {
+        case KEY_STRING:
+                return append_entry(m, k->name, "s", k->string);
+        case KEY_UINT32:
+                return append_entry(m, k->name, "u", k->uint32);
+        case KEY_BOOL:
+                return append_entry(m, k->name, "b", (int) k->boolean);
+        case KEY_STRV:
+                r = open_entry(m, k->name, "as");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_strv(m, k->strv);
+                if (r < 0)
+                        return r;
+                return close_entry(m);
+        }
+        return -EINVAL;
+}
+
+int rules_append_to_message(const sysbroker_rules *rules, sd_bus_message *m) {
+        int r;
+
+        if (!rules || !m)
+                return -EINVAL;
+
+        r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rules->n_rules; i++) {
+                const Rule *rule = &rules->rules[i];
+
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+                if (r < 0)
+                        return r;
+                r = append_entry(m, "Syscall", "s", rule_syscall_to_string(rule->syscall));
+                if (r < 0)
+                        return r;
+                r = append_entry(m, "Action", "s", sysbroker_action_to_string(rule->action));
+                if (r < 0)
+                        return r;
+                if (rule->error > 0) {
+                        r = append_entry(m, "Errno", "i", (int32_t) rule->error);
+                        if (r < 0)
+                                return r;
+                }
+                for (size_t k = 0; k < rule->n_keys; k++) {
+                        r = append_key(m, &rule->keys[k]);
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+
+        /* Options the caller did not set are left out: the daemon's defaults apply. */
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (rules->description) {
+                r = append_entry(m, "Description", "s", rules->description);
+                if (r < 0)
+                        return r;
+        }
+        if (rules->default_action_set) {
+                r = append_entry(m, "DefaultAction", "s", sysbroker_action_to_string(rules->default_action));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}

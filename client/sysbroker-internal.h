@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the library's parts share and the public header does not show: which syscalls a rule kind
+ * traps, and how a rule set goes onto the wire. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "sysbroker.h"
+
+typedef enum RuleSyscall {
+        RULE_SYSCALL_MKNOD,
+        RULE_SYSCALL_OPEN,
+        RULE_SYSCALL_MOUNT,
+        _RULE_SYSCALL_MAX,
+} RuleSyscall;
+
+/* The value of the rule's Syscall key. */
+const char *rule_syscall_to_string(RuleSyscall s);
+
+/* The syscalls the filter must hand to the listener for this kind of rule, NULL-terminated. */
+const char *const *rule_syscall_trapped(RuleSyscall s);
+
+/* A bit (1u << RuleSyscall) for each kind of rule in the set. */
+unsigned rules_syscall_mask(const sysbroker_rules *rules);
+
+/* Appends the RegisterListener() arguments after the fd: the rules "aa{sv}" and the options "a{sv}". */
+int rules_append_to_message(const sysbroker_rules *rules, sd_bus_message *m);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libsysbroker: what a sandbox launcher needs to hand mknod (later open, mount) calls to sysbrokerd —
+ * build rules, install the seccomp filter in the child, register its listener fd over D-Bus. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Conventions: functions return a negative errno on failure; output parameters are named ret_…, come
+ * last, may be NULL when the caller does not want them and are left untouched on failure; destructors
+ * accept NULL and return NULL. */
+
+#define SYSBROKER_BUS_NAME "org.sysbroker.Broker1"
+#define SYSBROKER_OBJECT_PATH "/org/sysbroker/Broker1"
+#define SYSBROKER_MANAGER_INTERFACE "org.sysbroker.Broker1.Manager"
+#define SYSBROKER_LISTENER_INTERFACE "org.sysbroker.Broker1.Listener"
+#define SYSBROKER_LISTENER_PATH_PREFIX "/org/sysbroker/Broker1/listener/"
+
+typedef enum sysbroker_action {
+        SYSBROKER_ACTION_EMULATE,
+        SYSBROKER_ACTION_DENY,
+        SYSBROKER_ACTION_CONTINUE,
+} sysbroker_action;
+
+/* "emulate", "deny", "continue" — the strings the D-Bus API uses. */
+const char *sysbroker_action_to_string(sysbroker_action action);
+int sysbroker_action_from_string(const char *s, sysbroker_action *ret);
+
+/* Omit the Mode key of a mknod rule: the daemon's default (0666) applies. */
+#define SYSBROKER_MODE_DEFAULT UINT32_MAX
+
+/* ---- Rules and registration options ---- */
+
+typedef struct sysbroker_rules sysbroker_rules;
+
+int sysbroker_rules_new(sysbroker_rules **ret);
+sysbroker_rules *sysbroker_rules_free(sysbroker_rules *rules);
+
+size_t sysbroker_rules_count(const sysbroker_rules *rules);
+
+/* Why the last call on this object failed, in words fit for a user ("path 'x' is not absolute"), or
+ * NULL. Valid until the next call on the object. */
+const char *sysbroker_rules_get_error(const sysbroker_rules *rules);
+
+/* Adders return the new rule's index (>= 0). The checks here catch what is obviously wrong; the
+ * daemon validates everything again and is the authority. */
+int sysbroker_rules_add_mknod(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                char type,              /* 'c' or 'b' */
+                uint32_t major,
+                uint32_t minor,
+                const char *path,       /* absolute fnmatch pattern; a trailing slash-** means anything below */
+                uint32_t mode);         /* maximum permission bits, or SYSBROKER_MODE_DEFAULT */
+
+/* Parses the command line form 'TYPE MAJ:MIN PATH [MODE]', e.g. "c 1:3 /tmp/x/null" or
+ * "b 7:0 /dev/loop0 0660" (MODE in octal), and adds it as above. */
+int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
+
+/* The errno a deny rule answers with (default EPERM). */
+int sysbroker_rules_set_errno(sysbroker_rules *rules, size_t index, int error);
+
+/* Registration options: the listener's description (<= 256 bytes) and what happens to trapped calls no
+ * rule matches: SYSBROKER_ACTION_CONTINUE (the daemon's default) or SYSBROKER_ACTION_DENY. */
+int sysbroker_rules_set_description(sysbroker_rules *rules, const char *description);
+int sysbroker_rules_set_default_action(sysbroker_rules *rules, sysbroker_action action);
+
+/* ---- The seccomp filter ---- */
+
+enum {
+        /* Apply the filter to every thread of the calling process (for launchers with threads). */
+        SYSBROKER_FILTER_TSYNC = 1u << 0,
+        /* Do not force the speculative store bypass mitigation on the sandbox. */
+        SYSBROKER_FILTER_SPEC_ALLOW = 1u << 1,
+};
+
+/* To be called in the child, before exec: sets PR_SET_NO_NEW_PRIVS and installs a filter that hands the
+ * syscalls the rules need (mknod, mknodat for mknod rules) to a new listener, lets everything else
+ * through and kills the process on a foreign architecture. Returns the listener fd (O_CLOEXEC). Only
+ * one listener may exist in a task's filter chain: -EBUSY if an outer sandbox already has one. */
+int sysbroker_install_filter(const sysbroker_rules *rules, unsigned flags);
+
+/* ---- Talking to sysbrokerd ---- */
+
+typedef struct sysbroker_client sysbroker_client;
+
+/* The system bus (honours DBUS_SYSTEM_BUS_ADDRESS), or the daemon's peer-to-peer socket (path NULL:
+ * the built-in default, see sysbroker_default_socket_path()). */
+int sysbroker_client_open_system(sysbroker_client **ret);
+int sysbroker_client_open_socket(const char *path, sysbroker_client **ret);
+sysbroker_client *sysbroker_client_free(sysbroker_client *client);
+
+const char *sysbroker_default_socket_path(void);
+
+/* For calls of the caller's own: the connection, and the destination to put on messages (NULL on the
+ * peer-to-peer socket, where there are no bus names). */
+sd_bus *sysbroker_client_get_bus(sysbroker_client *client);
+const char *sysbroker_client_get_destination(sysbroker_client *client);
+
+enum {
+        /* Let polkit ask the user for a password (sets ALLOW_INTERACTIVE_AUTHORIZATION on the call). */
+        SYSBROKER_CALL_ALLOW_INTERACTIVE_AUTHORIZATION = 1u << 0,
+};
+
+/* RegisterListener(). The daemon takes its own copy of listener_fd; the caller closes its copy. When
+ * the daemon answered with an error, *error (if not NULL) holds it. ret_path is freed with free(). */
+int sysbroker_client_register(
+                sysbroker_client *client,
+                int listener_fd,
+                const sysbroker_rules *rules,
+                unsigned flags,
+                sd_bus_error *error,
+                char **ret_path,
+                uint64_t *ret_id);
+
+/* Unregister() on the listener object with this id. */
+int sysbroker_client_unregister(sysbroker_client *client, uint64_t id, unsigned flags, sd_bus_error *error);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sysbrokerctl: run a command under sysbrokerd's supervision, and inspect or drop registered listeners.
+ * `run` exits with the command's status, or 125 for its own failures, like env(1). */
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "macro.h"
+#include "sysbroker.h"
+
+#define EXIT_RUN_FAILURE 125
+#define EXIT_CANNOT_INVOKE 126
+#define EXIT_ENOENT 127
+
+#define PKTTYAGENT "/usr/bin/pkttyagent"
+
+typedef enum Transport {
+        TRANSPORT_SYSTEM,
+        TRANSPORT_SOCKET,
+} Transport;
+
+static Transport arg_transport = TRANSPORT_SYSTEM;
+static const char *arg_socket_path = NULL;
+static bool arg_ask_password = true;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
+
+static void error_msg(const char *format, ...) _printf_(1, 2);
+static void error_msg(const char *format, ...) {
+        va_list ap;
+
+        fputs("sysbrokerctl: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* The message the daemon sent if there is one, else what errno says. */
+static const char *bus_error_message(const sd_bus_error *error, int r) {
+        if (sd_bus_error_is_set(error) && error->message)
+                return error->message;
+        return strerror(abs(r));
+}
+
+/* Descriptions and patterns come from other users: keep their control characters off the terminal. */
+static void print_escaped(FILE *f, const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p < ' ' || *p == 0x7f || *p == '\\')
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+}
+
+static int help(void) {
+        printf("sysbrokerctl [OPTIONS...] COMMAND ...\n\n"
+               "Run a command whose mknod calls sysbrokerd answers, and manage registered listeners.\n\n"
+               "Commands:\n"
+               "  run [RUN OPTIONS...] [--] CMD [ARG...]\n"
+               "                            Run CMD with a seccomp filter registered with sysbrokerd\n"
+               "  list                      List registered listeners\n"
+               "  status ID                 Show all properties of a listener\n"
+               "  unregister ID             Unregister a listener\n\n"
+               "Options:\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the package version\n"
+               "     --system               Talk to sysbrokerd on the system bus (default)\n"
+               "     --socket[=PATH]        Talk to sysbrokerd on its socket (default: %s)\n"
+               "     --no-ask-password      Do not ask for a password when polkit wants one\n\n"
+               "Run options:\n"
+               "     --mknod='TYPE MAJ:MIN PATH [MODE]'\n"
+               "                            Create device nodes matching this rule (TYPE c or b,\n"
+               "                            PATH a pattern without spaces, MODE the maximum octal mode)\n"
+               "     --deny-mknod='TYPE MAJ:MIN PATH'\n"
+               "                            Fail mknod calls matching this rule with EPERM\n"
+               "     --default=continue|deny\n"
+               "                            What happens to mknod calls no rule matches\n"
+               "     --description=TEXT     Describe the listener for 'list'\n"
+               "     --tsync                Apply the filter to all threads\n\n"
+               "'run' exits with CMD's status (128+N if killed by signal N), 125 if sysbrokerctl\n"
+               "itself failed, 126 if CMD could not be executed, 127 if it was not found.\n",
+               SYSBROKER_SOCKET_PATH);
+        return 0;
+}
+
+/* Global options come before the command; report errors in the exit code of that command. */
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_SYSTEM,
+                ARG_SOCKET,
+                ARG_NO_ASK_PASSWORD,
+        };
+        static const struct option options[] = {
+                { "help",            no_argument,       NULL, 'h'                 },
+                { "version",         no_argument,       NULL, ARG_VERSION         },
+                { "system",          no_argument,       NULL, ARG_SYSTEM          },
+                { "socket",          optional_argument, NULL, ARG_SOCKET          },
+                { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
+                {}
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        return help();
+                case ARG_VERSION:
+                        printf("sysbrokerctl %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_SYSTEM:
+                        arg_transport = TRANSPORT_SYSTEM;
+                        arg_socket_path = NULL;
+                        break;
+                case ARG_SOCKET:
+                        arg_transport = TRANSPORT_SOCKET;
+                        arg_socket_path = optarg;
+                        break;
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
+                        break;
+                case ':':
+                        error_msg("Option '%s' needs an argument.", argv[optind - 1]);
+                        return -EINVAL;
+                case '?':
+                default:
+                        error_msg("Unknown option '%s'.", argv[optind - 1]);
+                        return -EINVAL;
+                }
+
+        /* Asking makes sense only if someone can answer. */
+        if (arg_ask_password && !isatty(STDIN_FILENO))
+                arg_ask_password = false;
+        return 1;
+}
+
+static unsigned call_flags(void) {
+        return arg_ask_password ? SYSBROKER_CALL_ALLOW_INTERACTIVE_AUTHORIZATION : 0;
+}
+
+static int connect_broker(sysbroker_client **ret) {
+        int r;
+
+        switch (arg_transport) {
+        case TRANSPORT_SYSTEM:
+                r = sysbroker_client_open_system(ret);
+                if (r < 0)
+                        error_msg("Failed to connect to the system bus: %s", strerror(-r));
+                return r;
+        case TRANSPORT_SOCKET:
+                r = sysbroker_client_open_socket(arg_socket_path, ret);
+                if (r < 0)
+                        error_msg("Failed to connect to '%s': %s",
+                                  arg_socket_path ?: sysbroker_default_socket_path(), strerror(-r));
+                return r;
+        }
+        return -EINVAL;
+}
+
+/* A text-mode polkit agent, so that a password can be asked on this terminal if no graphical agent
+ * runs. Best effort: without one polkit simply says no. Returns the agent's pid, or 0. */
+static pid_t polkit_agent_open(void) {
+        _cleanup_close_ int notify_read = -EBADF, notify_write = -EBADF;
+        int pipe_fds[2];
+        pid_t agent, parent = getpid();
+
+        if (!arg_ask_password || access(PKTTYAGENT, X_OK) < 0)
+                return 0;
+
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+                return 0;
+        notify_read = pipe_fds[0];
+        notify_write = pipe_fds[1];
+
+        agent = fork();
+        if (agent < 0)
+                return 0;
+        if (agent == 0) {
+                char fd_str[12], pid_str[12];
+                /* The write end must survive the exec; the copy F_DUPFD makes has no O_CLOEXEC. */
+                int fd = fcntl(notify_write, F_DUPFD, 3);
+
+                if (fd < 0)
+                        _exit(EXIT_FAILURE);
+                (void) snprintf(fd_str, sizeof fd_str, "%d", fd);
+                (void) snprintf(pid_str, sizeof pid_str, "%d", (int) parent);
+                execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", fd_str, "--fallback", "--process", pid_str,
+                      (char *) NULL);
+                _exit(EXIT_FAILURE);
+        }
+
+        /* The agent writes (or exits, closing the pipe) once it has registered with polkit. */
+        notify_write = safe_close(notify_write);
+        struct pollfd p = { .fd = notify_read, .events = POLLIN };
+        (void) poll(&p, 1, 10 * 1000);
+        return agent;
+}
+
+static void polkit_agent_close(pid_t agent) {
+        if (agent <= 0)
+                return;
+        (void) kill(agent, SIGTERM);
+        (void) kill(agent, SIGCONT);
+        while (waitpid(agent, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+static int send_fd(int sock, int fd) {
+        char byte = 0;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+
+        while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        return 0;
+}
+
+static int receive_fd(int sock) {
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        ssize_t n;
+        int fd = -EBADF;
+
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+                    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+
+        if (n == 0 || fd < 0)
+                return -EPIPE; /* the child gave up, and said why */
+        if (msg.msg_flags & MSG_CTRUNC) {
+                safe_close(fd);
+                return -EBADMSG;
+        }
+        return fd;
+}
+
+/* In the forked child: filter, hand the listener over, wait for the go, exec. Never returns. */
+static _Noreturn void run_child(int sock, const sysbroker_rules *rules, unsigned filter_flags, char **cmd) {
+        int fd, r;
+        char go;
+
+        fd = sysbroker_install_filter(rules, filter_flags);
+        if (fd < 0) {
+                if (fd == -EBUSY)
+                        error_msg("Failed to install the seccomp filter: "
+                                  "this process already runs under a seccomp listener.");
+                else
+                        error_msg("Failed to install the seccomp filter: %s", strerror(-fd));
+                _exit(EXIT_RUN_FAILURE);
+        }
+
+        r = send_fd(sock, fd);
+        if (r < 0) {
+                error_msg("Failed to pass the listener to the parent: %s", strerror(-r));
+                _exit(EXIT_RUN_FAILURE);
+        }
+        /* Only sysbrokerd may hold the listener: whoever holds it can answer our calls. */
+        safe_close(fd);
+
+        /* No go (the parent refused or died): the command must not run unsupervised-but-filtered. */
+        ssize_t n;
+        do
+                n = read(sock, &go, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                _exit(EXIT_RUN_FAILURE);
+        safe_close(sock);
+
+        execvp(cmd[0], cmd);
+        r = errno;
+        error_msg("Failed to execute '%s': %s", cmd[0], strerror(r));
+        _exit(r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE);
+}
+
+static volatile sig_atomic_t child_pid = 0;
+
+static void forward_signal(int sig) {
+        if (child_pid > 0)
+                (void) kill(child_pid, sig);
+}
+
+static int wait_child(pid_t pid) {
+        int status;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return EXIT_RUN_FAILURE;
+
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return EXIT_RUN_FAILURE;
+}
+
+static int verb_run(int argc, char *argv[]) {
+        enum {
+                ARG_MKNOD = 0x100,
+                ARG_DENY_MKNOD,
+                ARG_DEFAULT,
+                ARG_DESCRIPTION,
+                ARG_TSYNC,
+        };
+        static const struct option options[] = {
+                { "help",        no_argument,       NULL, 'h'             },
+                { "mknod",       required_argument, NULL, ARG_MKNOD       },
+                { "deny-mknod",  required_argument, NULL, ARG_DENY_MKNOD  },
+                { "default",     required_argument, NULL, ARG_DEFAULT     },
+                { "description", required_argument, NULL, ARG_DESCRIPTION },
+                { "tsync",       no_argument,       NULL, ARG_TSYNC       },
+                {}
+        };
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_close_ int listener = -EBADF, sock = -EBADF;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        unsigned filter_flags = 0;
+        sysbroker_action action;
+        int pair[2], c, r;
+        uint64_t id;
+        pid_t pid, agent;
+
+        r = sysbroker_rules_new(&rules);
+        if (r < 0) {
+                error_msg("Failed to allocate rules: %s", strerror(-r));
+                return EXIT_RUN_FAILURE;
+        }
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        return help();
+                case ARG_MKNOD:
+                case ARG_DENY_MKNOD:
+                        r = sysbroker_rules_add_mknod_spec(
+                                        rules, c == ARG_MKNOD ? SYSBROKER_ACTION_EMULATE : SYSBROKER_ACTION_DENY,
+                                        optarg);
+                        if (r < 0) {
+                                error_msg("Invalid --%s: %s", c == ARG_MKNOD ? "mknod" : "deny-mknod",
+                                          sysbroker_rules_get_error(rules) ?: strerror(-r));
+                                return EXIT_RUN_FAILURE;
+                        }
+                        break;
+                case ARG_DEFAULT:
+                        if (sysbroker_action_from_string(optarg, &action) < 0 ||
+                            sysbroker_rules_set_default_action(rules, action) < 0) {
+                                error_msg("Invalid --default '%s': expected 'continue' or 'deny'.", optarg);
+                                return EXIT_RUN_FAILURE;
+                        }
+                        break;
+                case ARG_DESCRIPTION:
+                        r = sysbroker_rules_set_description(rules, optarg);
+                        if (r < 0) {
+                                error_msg("Invalid --description: %s",
+                                          sysbroker_rules_get_error(rules) ?: strerror(-r));
+                                return EXIT_RUN_FAILURE;
+                        }
+                        break;
+                case ARG_TSYNC:
+                        filter_flags |= SYSBROKER_FILTER_TSYNC;
+                        break;
+                case ':':
+                        error_msg("Option '%s' needs an argument.", argv[optind - 1]);
+                        return EXIT_RUN_FAILURE;
+                case '?':
+                default:
+                        error_msg("Unknown option '%s'.", argv[optind - 1]);
+                        return EXIT_RUN_FAILURE;
+                }
+
+        if (optind >= argc) {
+                error_msg("No command given: 'run [OPTIONS] -- CMD [ARG...]'.");
+                return EXIT_RUN_FAILURE;
+        }
+        if (sysbroker_rules_count(rules) == 0) {
+                error_msg("No rules given: use --mknod or --deny-mknod.");
+                return EXIT_RUN_FAILURE;
+        }
+
+        /* Connect first: if sysbrokerd cannot be reached, the command never starts. */
+        if (connect_broker(&client) < 0)
+                return EXIT_RUN_FAILURE;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+                error_msg("Failed to create a socket pair: %m");
+                return EXIT_RUN_FAILURE;
+        }
+        sock = pair[0];
+
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                error_msg("Failed to fork: %m");
+                safe_close(pair[1]);
+                return EXIT_RUN_FAILURE;
+        }
+        if (pid == 0) {
+                safe_close(sock);
+                run_child(pair[1], rules, filter_flags, argv + optind);
+        }
+        safe_close(pair[1]);
+
+        listener = receive_fd(sock);
+        if (listener < 0) {
+                /* The child has said why; pass on its exit code. */
+                if (listener != -EPIPE)
+                        error_msg("Failed to receive the listener: %s", strerror(-listener));
+                (void) kill(pid, SIGKILL);
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
+
+        agent = polkit_agent_open();
+        r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
+        polkit_agent_close(agent);
+        listener = safe_close(listener);
+        client = sysbroker_client_free(client);
+        if (r < 0) {
+                if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
+                        error_msg("Registration refused: %s: %s", error.name, strempty(error.message));
+                else
+                        error_msg("Failed to register the listener: %s", bus_error_message(&error, r));
+                (void) kill(pid, SIGKILL);
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
+
+        /* From now on the command's fate is ours: Ctrl-C reaches it through the terminal already, the
+         * signals aimed at us only are passed on. */
+        child_pid = pid;
+        struct sigaction forward = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+        struct sigaction ignore = { .sa_handler = SIG_IGN };
+        (void) sigaction(SIGTERM, &forward, NULL);
+        (void) sigaction(SIGHUP, &forward, NULL);
+        (void) sigaction(SIGINT, &ignore, NULL);
+        (void) sigaction(SIGQUIT, &ignore, NULL);
+
+        char go = 1;
+        if (write(sock, &go, 1) != 1) {
+                error_msg("Failed to start the command: %m");
+                (void) kill(pid, SIGKILL);
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
+        sock = safe_close(sock);
+
+        return wait_child(pid);
+}
+
+static int parse_id(const char *s, uint64_t *ret) {
+        char *end;
+
+        if (!s || strspn(s, "0123456789") != strlen(s) || s[0] == '\0')
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v == 0)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int new_call(sysbroker_client *client, const char *path, const char *interface, const char *member,
+                    sd_bus_message **ret) {
+        int r;
+
+        r = sd_bus_message_new_method_call(sysbroker_client_get_bus(client), ret,
+                                           sysbroker_client_get_destination(client), path, interface, member);
+        if (r < 0)
+                return r;
+        return sd_bus_message_set_allow_interactive_authorization(*ret, arg_ask_password);
+}
+
+static int verb_list(int argc, char *argv[]) {
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r, w_id = 2, w_owner = 5, w_path = 4;
+        pid_t agent;
+
+        if (argc > 1) {
+                error_msg("'list' takes no arguments.");
+                return EXIT_FAILURE;
+        }
+        if (connect_broker(&client) < 0)
+                return EXIT_FAILURE;
+
+        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "ListListeners", &m);
+        if (r >= 0) {
+                agent = polkit_agent_open();
+                r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, &error, &reply);
+                polkit_agent_close(agent);
+        }
+        if (r < 0) {
+                error_msg("Failed to list listeners: %s", bus_error_message(&error, r));
+                return EXIT_FAILURE;
+        }
+
+        /* Two passes: the first sizes the columns. */
+        for (int pass = 0; pass < 2; pass++) {
+                uint64_t id;
+                const char *path, *description;
+                uint32_t uid;
+
+                if (pass == 1)
+                        printf("%-*s %-*s %-*s %s\n", w_id, "ID", w_owner, "OWNER", w_path, "PATH", "DESCRIPTION");
+
+                r = sd_bus_message_enter_container(reply, 'a', "(tous)");
+                if (r < 0)
+                        goto parse_error;
+                while ((r = sd_bus_message_read(reply, "(tous)", &id, &path, &uid, &description)) > 0) {
+                        char id_str[21], uid_str[11];
+
+                        (void) snprintf(id_str, sizeof id_str, "%" PRIu64, id);
+                        (void) snprintf(uid_str, sizeof uid_str, "%" PRIu32, uid);
+                        if (pass == 0) {
+                                w_id = MAX(w_id, (int) strlen(id_str));
+                                w_owner = MAX(w_owner, (int) strlen(uid_str));
+                                w_path = MAX(w_path, (int) strlen(path));
+                                continue;
+                        }
+                        printf("%-*s %-*s %-*s ", w_id, id_str, w_owner, uid_str, w_path, path);
+                        print_escaped(stdout, description);
+                        putchar('\n');
+                }
+                if (r < 0)
+                        goto parse_error;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        goto parse_error;
+                r = sd_bus_message_rewind(reply, true);
+                if (r < 0)
+                        goto parse_error;
+        }
+        return EXIT_SUCCESS;
+
+parse_error:
+        error_msg("Failed to parse the list of listeners: %s", strerror(-r));
+        return EXIT_FAILURE;
+}
+
+/* One value of a variant, of the types the listener's properties and rules use. */
+static int print_basic_value(FILE *f, sd_bus_message *m, const char *key, char type) {
+        union {
+                const char *s;
+                uint32_t u;
+                int32_t i;
+                uint64_t t;
+                int64_t x;
+                int b;
+                uint8_t y;
+                uint16_t q;
+                int16_t n;
+                double d;
+        } v;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
+                return r;
+
+        switch (type) {
+        case 's':
+        case 'o':
+        case 'g':
+                print_escaped(f, v.s);
+                break;
+        case 'u':
+                /* Permission bits read best in octal, errno values by name. */
+                if (key && streq(key, "Mode"))
+                        fprintf(f, "0%" PRIo32, v.u);
+                else
+                        fprintf(f, "%" PRIu32, v.u);
+                break;
+        case 'i':
+                name = key && streq(key, "Errno") ? strerrorname_np(v.i) : NULL;
+                if (name)
+                        fputs(name, f);
+                else
+                        fprintf(f, "%" PRIi32, v.i);
+                break;
+        case 't':
+                fprintf(f, "%" PRIu64, v.t);
+                break;
+        case 'x':
+                fprintf(f, "%" PRIi64, v.x);
+                break;
+        case 'b':
+                fputs(v.b ? "yes" : "no", f);
+                break;
+        case 'y':
+                fprintf(f, "%u", (unsigned) v.y);
+                break;
+        case 'q':
+                fprintf(f, "%u", (unsigned) v.q);
+                break;
+        case 'n':
+                fprintf(f, "%d", (int) v.n);
+                break;
+        case 'd':
+                fprintf(f, "%g", v.d);
+                break;
+        default:
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* The value inside the variant the message is positioned at: basic types and arrays of them. */
+static int print_variant(FILE *f, sd_bus_message *m, const char *key) {
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+
+        if (contents[0] == 'a' && contents[1] != '\0' && contents[2] == '\0') {
+                bool first = true;
+
+                r = sd_bus_message_enter_container(m, 'a', contents + 1);
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_peek_type(m, &type, NULL)) > 0) {
+                        if (!first)
+                                fputc(',', f);
+                        first = false;
+                        r = print_basic_value(f, m, key, type);
+                        if (r < 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+        } else if (contents[0] != '\0' && contents[1] == '\0')
+                r = print_basic_value(f, m, key, contents[0]);
+        else {
+                fprintf(f, "(%s)", contents);
+                r = sd_bus_message_skip(m, contents);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* A rule on one line: "mknod emulate Path=/dev/null Type=c Major=1 Minor=3 Mode=0666". Syscall and
+ * Action lead; every other key, including ones this version does not know, follows as sent. */
+static int print_rule(sd_bus_message *m) {
+        _cleanup_free_ char *rest = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        const char *key, *contents, *syscall = "?", *action = "emulate";
+        size_t size;
+        int r;
+
+        f = open_memstream(&rest, &size);
+        if (!f)
+                return -ENOMEM;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read_basic(m, 's', &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+
+                if (streq(key, "Syscall") && streq(contents, "s"))
+                        r = sd_bus_message_read(m, "v", "s", &syscall);
+                else if (streq(key, "Action") && streq(contents, "s"))
+                        r = sd_bus_message_read(m, "v", "s", &action);
+                else {
+                        fprintf(f, " %s=", key);
+                        r = print_variant(f, m, key);
+                }
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        print_escaped(stdout, syscall);
+        putchar(' ');
+        print_escaped(stdout, action);
+        fputs(rest, stdout);
+        return 0;
+}
+
+static int print_rules(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "aa{sv}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0;; i++) {
+                r = sd_bus_message_at_end(m, false);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+                printf("        %u: ", i);
+                r = print_rule(m);
+                if (r < 0)
+                        return r;
+                putchar('\n');
+        }
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int verb_status(int argc, char *argv[]) {
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char path[sizeof(SYSBROKER_LISTENER_PATH_PREFIX) + 20];
+        const char *name;
+        uint64_t id;
+        int r;
+
+        if (argc != 2 || parse_id(argv[1], &id) < 0) {
+                error_msg("'status' takes one listener ID, a positive number.");
+                return EXIT_FAILURE;
+        }
+        if (connect_broker(&client) < 0)
+                return EXIT_FAILURE;
+
+        (void) snprintf(path, sizeof path, SYSBROKER_LISTENER_PATH_PREFIX "%" PRIu64, id);
+        r = new_call(client, path, "org.freedesktop.DBus.Properties", "GetAll", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", SYSBROKER_LISTENER_INTERFACE);
+        if (r >= 0)
+                r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, &error, &reply);
+        if (r < 0) {
+                error_msg("Failed to get the properties of listener %" PRIu64 ": %s", id,
+                          bus_error_message(&error, r));
+                return EXIT_FAILURE;
+        }
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                goto parse_error;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                r = sd_bus_message_read_basic(reply, 's', &name);
+                if (r < 0)
+                        goto parse_error;
+
+                if (streq(name, "Rules")) {
+                        printf("%s:\n", name);
+                        r = print_rules(reply);
+                } else {
+                        printf("%s: ", name);
+                        r = print_variant(stdout, reply, name);
+                        putchar('\n');
+                }
+                if (r < 0)
+                        goto parse_error;
+
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        goto parse_error;
+        }
+        if (r < 0)
+                goto parse_error;
+        return EXIT_SUCCESS;
+
+parse_error:
+        fflush(stdout);
+        error_msg("Failed to parse the properties of listener %" PRIu64 ": %s", id, strerror(-r));
+        return EXIT_FAILURE;
+}
+
+static int verb_unregister(int argc, char *argv[]) {
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t id;
+        pid_t agent;
+        int r;
+
+        if (argc != 2 || parse_id(argv[1], &id) < 0) {
+                error_msg("'unregister' takes one listener ID, a positive number.");
+                return EXIT_FAILURE;
+        }
+        if (connect_broker(&client) < 0)
+                return EXIT_FAILURE;
+
+        agent = polkit_agent_open();
+        r = sysbroker_client_unregister(client, id, call_flags(), &error);
+        polkit_agent_close(agent);
+        if (r < 0) {
+                error_msg("Failed to unregister listener %" PRIu64 ": %s", id, bus_error_message(&error, r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* The command is the first argument that is not an option (no global option takes a separate value). */
+static const char *find_verb(int argc, char *argv[]) {
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "--"))
+                        return i + 1 < argc ? argv[i + 1] : NULL;
+                if (argv[i][0] != '-')
+                        return argv[i];
+        }
+        return NULL;
+}
+
+int main(int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*func)(int argc, char *argv[]);
+        } verbs[] = {
+                { "run",        verb_run        },
+                { "list",       verb_list       },
+                { "status",     verb_status     },
+                { "unregister", verb_unregister },
+        };
+        const char *verb = find_verb(argc, argv);
+        int failure = streq_ptr(verb, "run") ? EXIT_RUN_FAILURE : EXIT_FAILURE;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r < 0)
+                return failure;
+        if (r == 0)
+                return EXIT_SUCCESS;
+
+        if (optind >= argc) {
+                error_msg("No command given; see --help.");
+                return EXIT_FAILURE;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(argv[optind], verbs[i].name))
+                        return verbs[i].func(argc - optind, argv + optind);
+
+        error_msg("Unknown command '%s'; see --help.", argv[optind]);
+        return EXIT_FAILURE;
+}

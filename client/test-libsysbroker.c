@@ -1,0 +1,836 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libsysbroker through its exported ABI, and sysbrokerctl, without a daemon: rule checks, the filter in
+ * a forked child with a minimal supervisor answering its trapped calls, and the D-Bus side against an
+ * in-process fake sysbrokerd on a peer-to-peer socket that records what it was sent. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-id128.h>
+
+#include "config.h"
+#include "macro.h"
+#include "seccomp-kernel.h"
+#include "sysbroker.h"
+
+#define ASSERT(expr)                                                                            \
+        do {                                                                                    \
+                if (!(expr)) {                                                                  \
+                        fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #expr); \
+                        abort();                                                                \
+                }                                                                               \
+        } while (0)
+
+#define ASSERT_STREQ(a, b)                                                                      \
+        do {                                                                                    \
+                const char *_a_ = (a), *_b_ = (b);                                              \
+                if (!streq_ptr(_a_, _b_)) {                                                     \
+                        fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__,             \
+                                strempty(_a_), strempty(_b_));                                  \
+                        abort();                                                                \
+                }                                                                               \
+        } while (0)
+
+/* The errno the minimal supervisor answers with: no real mknod would fail with it here. */
+#define TRAPPED_ERRNO EXDEV
+
+static const char *sysbrokerctl_path;
+static char tmpdir[] = "/tmp/test-libsysbroker.XXXXXX";
+static char socket_path[PATH_MAX];
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
+
+static sysbroker_rules *rules_new(void) {
+        sysbroker_rules *rules = NULL;
+
+        ASSERT(sysbroker_rules_new(&rules) == 0);
+        ASSERT(rules);
+        return rules;
+}
+
+static void test_mknod_specs_become_rules(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/x/null") == 0);
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_DENY, "b\t7:0   /dev/loop* 0660") == 1);
+        ASSERT(sysbroker_rules_add_mknod(rules, SYSBROKER_ACTION_CONTINUE, 'c', 4095, (1u << 20) - 1,
+                                         "/srv/**", SYSBROKER_MODE_DEFAULT) == 2);
+        ASSERT(sysbroker_rules_count(rules) == 3);
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+}
+
+static void test_bad_mknod_specs_are_refused_with_a_reason(void) {
+        static const struct {
+                const char *spec;
+                int error;
+                const char *reason;
+        } cases[] = {
+                { "c 1:3 tmp/x",          -EINVAL,       "is not absolute"               },
+                { "c 1:3 /a/../b",        -EINVAL,       "'..' component"                },
+                { "c 1:3 /a/..",          -EINVAL,       "'..' component"                },
+                { "c 1:3",                -EINVAL,       "not of the form"               },
+                { "c 1:3 /a 0666 extra",  -EINVAL,       "not of the form"               },
+                { "",                     -EINVAL,       "not of the form"               },
+                { "p 1:3 /a",             -EINVAL,       "neither 'c' nor 'b'"           },
+                { "cc 1:3 /a",            -EINVAL,       "neither 'c' nor 'b'"           },
+                { "c 13 /a",              -EINVAL,       "MAJ:MIN"                       },
+                { "c -1:3 /a",            -EINVAL,       "MAJ:MIN"                       },
+                { "c 1:0x3 /a",           -EINVAL,       "MAJ:MIN"                       },
+                { "c 4096:0 /a",          -ERANGE,       "major 4096"                    },
+                { "c 1:1048576 /a",       -ERANGE,       "minor 1048576"                 },
+                { "c 1:3 /a 0668",        -EINVAL,       "not an octal number"           },
+                { "c 1:3 /a 17777",       -EINVAL,       "beyond 07777"                  },
+                { "c 1:3 /a\xff",         -EINVAL,       "UTF-8"                         },
+        };
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r = sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, cases[i].spec);
+                const char *e = sysbroker_rules_get_error(rules);
+
+                if (r != cases[i].error || !e || !strstr(e, cases[i].reason)) {
+                        fprintf(stderr, "spec '%s': got %d '%s', expected %d '...%s...'\n", cases[i].spec, r,
+                                strempty(e), cases[i].error, cases[i].reason);
+                        abort();
+                }
+        }
+        ASSERT(sysbroker_rules_count(rules) == 0);
+
+        /* A good rule after bad ones clears the error. */
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:5 /dev/zero") == 0);
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+}
+
+static void test_errno_and_options_are_checked(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        char long_description[258];
+        sysbroker_action a = SYSBROKER_ACTION_EMULATE;
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /a") == 0);
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_DENY, "c 1:5 /a") == 1);
+        ASSERT(sysbroker_rules_set_errno(rules, 0, EACCES) == -EINVAL); /* not a deny rule */
+        ASSERT(sysbroker_rules_set_errno(rules, 2, EACCES) == -ENOENT);
+        ASSERT(sysbroker_rules_set_errno(rules, 1, 0) == -ERANGE);
+        ASSERT(sysbroker_rules_set_errno(rules, 1, 4096) == -ERANGE);
+        ASSERT(sysbroker_rules_set_errno(rules, 1, EACCES) == 0);
+
+        ASSERT(sysbroker_rules_set_default_action(rules, SYSBROKER_ACTION_EMULATE) == -EINVAL);
+        ASSERT(sysbroker_rules_set_default_action(rules, SYSBROKER_ACTION_DENY) == 0);
+
+        memset(long_description, 'x', sizeof long_description - 1);
+        long_description[sizeof long_description - 1] = '\0';
+        ASSERT(sysbroker_rules_set_description(rules, long_description) == -ENAMETOOLONG);
+        long_description[256] = '\0';
+        ASSERT(sysbroker_rules_set_description(rules, long_description) == 0);
+        ASSERT(sysbroker_rules_set_description(rules, NULL) == 0);
+
+        ASSERT(sysbroker_action_from_string("continue", &a) == 0 && a == SYSBROKER_ACTION_CONTINUE);
+        ASSERT(sysbroker_action_from_string("allow", &a) == -EINVAL && a == SYSBROKER_ACTION_CONTINUE);
+        ASSERT_STREQ(sysbroker_action_to_string(SYSBROKER_ACTION_DENY), "deny");
+        ASSERT(sysbroker_action_to_string((sysbroker_action) 17) == NULL);
+
+        /* Destructors take NULL. */
+        ASSERT(sysbroker_rules_free(NULL) == NULL);
+        ASSERT(sysbroker_client_free(NULL) == NULL);
+}
+
+static int send_fd(int sock, int fd) {
+        char byte = 0;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control,
+        };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+static int receive_fd(int sock) {
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control,
+        };
+        struct cmsghdr *cmsg;
+        int fd;
+
+        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
+                return -EBADMSG;
+        cmsg = CMSG_FIRSTHDR(&msg);
+        if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+                return -EBADMSG;
+        memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+        return fd;
+}
+
+/* What the supervised child checks, from its own side. Exit codes name the failed check. */
+static void *child_calls(void) {
+        char path[PATH_MAX];
+
+        (void) snprintf(path, sizeof path, "%s/node", tmpdir);
+
+        /* Untrapped calls go through untouched. */
+        if (getpid() <= 0 || access("/", F_OK) < 0)
+                return (void *) 20;
+#ifdef SYS_mknod
+        if (syscall(SYS_mknod, path, S_IFCHR | 0666, makedev(1, 3)) != -1 || errno != TRAPPED_ERRNO)
+                return (void *) 21;
+#endif
+        if (mknodat(AT_FDCWD, path, S_IFCHR | 0666, makedev(1, 3)) != -1 || errno != TRAPPED_ERRNO)
+                return (void *) 22;
+        return NULL;
+}
+
+static void *thread_calls(void *userdata) {
+        int *go = userdata;
+        char c;
+
+        if (read(*go, &c, 1) != 1)
+                return (void *) 40;
+        return child_calls();
+}
+
+static int expected_notifications(void) {
+#ifdef SYS_mknod
+        return 2;
+#else
+        return 1;
+#endif
+}
+
+/* Forks a child that installs the filter (from a second thread's point of view too, with TSYNC), and
+ * supervises it: every notification must be a mknod call. Returns 77 if the kernel cannot do this. */
+static int run_supervised_child(unsigned flags) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_close_ int listener = -EBADF;
+        int pair[2], status, n = 0;
+        pid_t pid;
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/**") == 0);
+        ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                pthread_t thread;
+                void *result = NULL;
+                int fd, go[2];
+                char c = 0;
+
+                /* With TSYNC the calls come from a thread that existed before the filter: only the
+                 * synchronization puts the filter on it. */
+                if (flags & SYSBROKER_FILTER_TSYNC) {
+                        if (pipe(go) < 0 || pthread_create(&thread, NULL, thread_calls, &go[0]) != 0)
+                                _exit(30);
+                }
+
+                fd = sysbroker_install_filter(rules, flags);
+                if (fd == -EBUSY || fd == -ENOSYS)
+                        _exit(77);
+                if (fd < 0)
+                        _exit(10);
+                if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+                        _exit(11);
+                if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+                        _exit(12);
+                if (send_fd(pair[1], fd) < 0)
+                        _exit(13);
+
+                if (flags & SYSBROKER_FILTER_TSYNC) {
+                        if (write(go[1], &c, 1) != 1 || pthread_join(thread, &result) != 0)
+                                _exit(31);
+                } else
+                        result = child_calls();
+                _exit((int) (intptr_t) result);
+        }
+        safe_close(pair[1]);
+
+        listener = receive_fd(pair[0]);
+        safe_close(pair[0]);
+        if (listener < 0) {
+                ASSERT(waitpid(pid, &status, 0) == pid);
+                ASSERT(WIFEXITED(status));
+                if (WEXITSTATUS(status) == 77)
+                        return 77;
+                fprintf(stderr, "child failed before handing over the listener: exit %d\n", WEXITSTATUS(status));
+                abort();
+        }
+
+        while (n < expected_notifications()) {
+                struct seccomp_notif req = {};
+                struct seccomp_notif_resp resp = {};
+
+                ASSERT(ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0);
+#ifdef SYS_mknod
+                ASSERT(req.data.nr == (n == 0 ? SYS_mknod : SYS_mknodat));
+#else
+                ASSERT(req.data.nr == SYS_mknodat);
+#endif
+                resp.id = req.id;
+                resp.error = -TRAPPED_ERRNO;
+                ASSERT(ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0);
+                n++;
+        }
+
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "supervised child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                abort();
+        }
+        return 0;
+}
+
+static int test_filter_traps_mknod_and_nothing_else(void) {
+        return run_supervised_child(0);
+}
+
+static int test_filter_with_tsync_covers_other_threads(void) {
+        return run_supervised_child(SYSBROKER_FILTER_TSYNC);
+}
+
+static void test_filter_needs_rules_and_known_flags(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+
+        ASSERT(sysbroker_install_filter(NULL, 0) == -EINVAL);
+        ASSERT(sysbroker_install_filter(rules, 0) == -EINVAL);
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /a") == 0);
+        ASSERT(sysbroker_install_filter(rules, 1u << 7) == -EINVAL);
+        /* Refused before anything happened to this process. */
+        ASSERT(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0);
+}
+
+/* The loaded program, read back from the kernel (needs CAP_SYS_ADMIN): a foreign architecture must end
+ * in KILL_PROCESS, and the trapped calls in USER_NOTIF. */
+static int test_filter_kills_foreign_architectures(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        struct sock_filter insns[BPF_MAXINSNS];
+        bool kill_process = false, user_notif = false;
+        int pair[2], status;
+        long n;
+        pid_t pid;
+
+        if (geteuid() != 0)
+                return 77;
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /a") == 0);
+        ASSERT(pipe2(pair, O_CLOEXEC) == 0);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                int fd = sysbroker_install_filter(rules, 0);
+
+                if (write(pair[1], fd >= 0 ? "y" : "n", 1) != 1)
+                        _exit(1);
+                pause();
+                _exit(0);
+        }
+        safe_close(pair[1]);
+
+        char c = 0;
+        ASSERT(read(pair[0], &c, 1) == 1);
+        safe_close(pair[0]);
+        ASSERT(c == 'y');
+
+        ASSERT(ptrace(PTRACE_SEIZE, pid, 0, 0) == 0);
+        ASSERT(ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0);
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, insns);
+        (void) kill(pid, SIGKILL);
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        if (n < 0 && errno == EINVAL)
+                return 77; /* no CONFIG_CHECKPOINT_RESTORE */
+        ASSERT(n > 0);
+
+        /* The program starts by loading the architecture (offset 4 of seccomp_data). */
+        ASSERT(insns[0].code == (BPF_LD | BPF_W | BPF_ABS) && insns[0].k == 4);
+        for (long i = 0; i < n; i++) {
+                if (insns[i].code != (BPF_RET | BPF_K))
+                        continue;
+                kill_process = kill_process || insns[i].k == SECCOMP_RET_KILL_PROCESS;
+                user_notif = user_notif || insns[i].k == SECCOMP_RET_USER_NOTIF;
+        }
+        ASSERT(kill_process);
+        ASSERT(user_notif);
+        return 0;
+}
+
+/* ---- A fake sysbrokerd on a peer-to-peer socket ---- */
+
+typedef struct Fake {
+        pthread_mutex_t lock;
+        int listen_fd;
+        char rules[2048];       /* "Key=value ...;" per rule, as received */
+        char options[512];
+        bool got_fd;
+        int interactive;
+        uint64_t unregistered;
+        unsigned registrations;
+} Fake;
+
+static Fake fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .listen_fd = -EBADF };
+
+static void append(char *buf, size_t size, const char *format, ...) _printf_(3, 4);
+static void append(char *buf, size_t size, const char *format, ...) {
+        size_t l = strlen(buf);
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(buf + l, size - l, format, ap);
+        va_end(ap);
+}
+
+/* One {sv} dict as "Key=value Key=value": the values the client sends are s, u, i, b. */
+static int read_dict(sd_bus_message *m, char *buf, size_t size) {
+        const char *key, *contents, *s;
+        uint32_t u;
+        int32_t i;
+        int b, r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (streq(contents, "s")) {
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        append(buf, size, "%s=%s ", key, s);
+                } else if (streq(contents, "u")) {
+                        r = sd_bus_message_read(m, "v", "u", &u);
+                        append(buf, size, "%s=%" PRIu32 " ", key, u);
+                } else if (streq(contents, "i")) {
+                        r = sd_bus_message_read(m, "v", "i", &i);
+                        append(buf, size, "%s=i%" PRIi32 " ", key, i);
+                } else if (streq(contents, "b")) {
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        append(buf, size, "%s=%s ", key, b ? "true" : "false");
+                } else
+                        return -EBADMSG;
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        char rules[sizeof fake.rules] = "", options[sizeof fake.options] = "";
+        struct stat st;
+        int fd, r;
+
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                r = read_dict(m, rules, sizeof rules);
+                if (r < 0)
+                        return r;
+                append(rules, sizeof rules, ";");
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        r = read_dict(m, options, sizeof options);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&fake.lock);
+        memcpy(fake.rules, rules, sizeof rules);
+        memcpy(fake.options, options, sizeof options);
+        fake.got_fd = fstat(fd, &st) == 0;
+        fake.interactive = sd_bus_message_get_allow_interactive_authorization(m);
+        fake.registrations++;
+        pthread_mutex_unlock(&fake.lock);
+
+        /* The test's way of asking for a refusal, so both outcomes can be checked. */
+        if (strstr(options, "Description=refuse "))
+                return sd_bus_error_set(error, "org.sysbroker.Broker1.Error.InvalidRule",
+                                        "Rule 0: refused by the fake broker");
+
+        return sd_bus_reply_method_return(m, "ot", SYSBROKER_LISTENER_PATH_PREFIX "7", (uint64_t) 7);
+}
+
+static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        pthread_mutex_lock(&fake.lock);
+        fake.unregistered = 7;
+        pthread_mutex_unlock(&fake.lock);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("RegisterListener", "haa{sv}a{sv}", "ot", method_register_listener,
+                      SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable listener_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Unregister", NULL, NULL, method_unregister, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* Serves one connection until the peer hangs up. */
+static void fake_serve(int fd) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        sd_id128_t id;
+
+        ASSERT(sd_id128_randomize(&id) >= 0);
+        ASSERT(sd_bus_new(&bus) >= 0);
+        ASSERT(sd_bus_set_fd(bus, fd, fd) >= 0);
+        ASSERT(sd_bus_set_server(bus, true, id) >= 0);
+        ASSERT(sd_bus_negotiate_fds(bus, true) >= 0);
+        ASSERT(sd_bus_add_object_vtable(bus, NULL, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE,
+                                        manager_vtable, NULL) >= 0);
+        ASSERT(sd_bus_add_object_vtable(bus, NULL, SYSBROKER_LISTENER_PATH_PREFIX "7",
+                                        SYSBROKER_LISTENER_INTERFACE, listener_vtable, NULL) >= 0);
+        ASSERT(sd_bus_start(bus) >= 0);
+
+        for (;;) {
+                int r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break; /* the client went away */
+                if (r > 0)
+                        continue;
+                if (sd_bus_wait(bus, UINT64_MAX) < 0)
+                        break;
+        }
+}
+
+static void *fake_thread(void *userdata) {
+        for (;;) {
+                int fd = accept4(fake.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        return NULL; /* shut down by the test */
+                fake_serve(fd);
+        }
+}
+
+static void fake_start(pthread_t *ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        (void) snprintf(socket_path, sizeof socket_path, "%s/io socket", tmpdir);
+        ASSERT(strlen(socket_path) < sizeof sa.sun_path);
+        strcpy(sa.sun_path, socket_path);
+
+        fake.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT(fake.listen_fd >= 0);
+        ASSERT(bind(fake.listen_fd, (struct sockaddr *) &sa, sizeof sa) == 0);
+        ASSERT(listen(fake.listen_fd, 8) == 0);
+        ASSERT(pthread_create(ret, NULL, fake_thread, NULL) == 0);
+}
+
+static void fake_stop(pthread_t thread) {
+        /* Wakes the accept() up with EINVAL. */
+        ASSERT(shutdown(fake.listen_fd, SHUT_RDWR) == 0);
+        ASSERT(pthread_join(thread, NULL) == 0);
+        fake.listen_fd = safe_close(fake.listen_fd);
+}
+
+static void fake_snapshot(Fake *ret) {
+        pthread_mutex_lock(&fake.lock);
+        memcpy(ret, &fake, sizeof fake);
+        pthread_mutex_unlock(&fake.lock);
+}
+
+static void test_register_sends_rules_and_options(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t id = 0;
+        int r;
+        Fake seen;
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/x/null") == 0);
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_DENY, "b 7:0 /dev/loop0 0660") == 1);
+        ASSERT(sysbroker_rules_set_errno(rules, 1, ENXIO) == 0);
+        ASSERT(sysbroker_rules_set_description(rules, "unit test") == 0);
+        ASSERT(sysbroker_rules_set_default_action(rules, SYSBROKER_ACTION_DENY) == 0);
+
+        /* The path has a space in it: the D-Bus address must escape it. */
+        ASSERT(sysbroker_client_open_socket(socket_path, &client) == 0);
+        ASSERT(sysbroker_client_get_bus(client));
+        ASSERT(sysbroker_client_get_destination(client) == NULL);
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* the fake only checks that an fd arrives */
+        ASSERT(fd >= 0);
+        ASSERT(sysbroker_client_register(client, fd, rules, SYSBROKER_CALL_ALLOW_INTERACTIVE_AUTHORIZATION,
+                                         &error, &path, &id) == 0);
+        ASSERT(!sd_bus_error_is_set(&error));
+        ASSERT_STREQ(path, SYSBROKER_LISTENER_PATH_PREFIX "7");
+        ASSERT(id == 7);
+
+        fake_snapshot(&seen);
+        ASSERT(seen.got_fd);
+        ASSERT(seen.interactive > 0);
+        ASSERT_STREQ(seen.rules,
+                     "Syscall=mknod Action=emulate Path=/tmp/x/null Type=c Major=1 Minor=3 ;"
+                     "Syscall=mknod Action=deny Errno=i6 Path=/dev/loop0 Type=b Major=7 Minor=0 Mode=432 ;");
+        ASSERT_STREQ(seen.options, "Description=unit test DefaultAction=deny ");
+
+        /* Without the flag the message says so too, and unset options are left to the daemon. */
+        ASSERT(sysbroker_rules_set_description(rules, NULL) == 0);
+        ASSERT(sysbroker_client_register(client, fd, rules, 0, NULL, NULL, NULL) == 0);
+        fake_snapshot(&seen);
+        ASSERT(seen.interactive == 0);
+        ASSERT_STREQ(seen.options, "DefaultAction=deny ");
+
+        ASSERT(sysbroker_client_register(client, fd, rules, 1u << 5, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_client_register(client, -1, rules, 0, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_client_unregister(client, 0, 0, NULL) == -EINVAL);
+
+        r = sysbroker_client_unregister(client, 7, 0, &error);
+        if (r < 0)
+                fprintf(stderr, "unregister: %d %s: %s\n", r, strempty(error.name), strempty(error.message));
+        ASSERT(r == 0);
+        fake_snapshot(&seen);
+        ASSERT(seen.unregistered == 7);
+}
+
+static void test_refusal_is_returned_and_outputs_are_untouched(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *path = (char *) "untouched";
+        uint64_t id = 42;
+        int r;
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/x/null") == 0);
+        ASSERT(sysbroker_rules_set_description(rules, "refuse") == 0);
+        ASSERT(sysbroker_client_open_socket(socket_path, &client) == 0);
+
+        r = sysbroker_client_register(client, STDIN_FILENO, rules, 0, &error, &path, &id);
+        ASSERT(r < 0);
+        ASSERT(sd_bus_error_has_name(&error, "org.sysbroker.Broker1.Error.InvalidRule"));
+        ASSERT_STREQ(error.message, "Rule 0: refused by the fake broker");
+        ASSERT_STREQ(path, "untouched");
+        ASSERT(id == 42);
+}
+
+static void test_connecting_to_nothing_fails_cleanly(void) {
+        sysbroker_client *client = NULL;
+        char path[PATH_MAX];
+
+        (void) snprintf(path, sizeof path, "%s/nothing-here", tmpdir);
+        ASSERT(sysbroker_client_open_socket(path, &client) == -ENOENT);
+        ASSERT(client == NULL);
+        ASSERT(sysbroker_client_open_socket("", &client) == -EINVAL);
+        ASSERT(sysbroker_default_socket_path()[0] == '/');
+}
+
+/* ---- sysbrokerctl against the fake ---- */
+
+static char *read_file(const char *path) {
+        char buf[8192];
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        ASSERT(fd >= 0);
+        n = read(fd, buf, sizeof buf - 1);
+        ASSERT(n >= 0);
+        buf[n] = '\0';
+        return strdup(buf);
+}
+
+/* Runs sysbrokerctl with stdin from /dev/null; returns its exit status, its stdout (if ret_stdout) and
+ * its stderr. */
+static int ctl_full(char **ret_stdout, char **ret_stderr, const char *const *args) {
+        char *argv[32], out_path[PATH_MAX];
+        int pipe_fds[2], status;
+        size_t n = 0;
+        pid_t pid;
+
+        argv[n++] = (char *) sysbrokerctl_path;
+        for (; *args; args++) {
+                ASSERT(n < ELEMENTSOF(argv) - 1);
+                argv[n++] = (char *) *args;
+        }
+        argv[n] = NULL;
+        (void) snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
+
+        ASSERT(pipe2(pipe_fds, O_CLOEXEC) == 0);
+        fflush(NULL);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY);
+                int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                if (null < 0 || out < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+                    dup2(pipe_fds[1], STDERR_FILENO) < 0)
+                        _exit(99);
+                execv(argv[0], argv);
+                _exit(98);
+        }
+        safe_close(pipe_fds[1]);
+
+        char buf[4096];
+        size_t l = 0;
+        ssize_t k;
+        while ((k = read(pipe_fds[0], buf + l, sizeof buf - 1 - l)) > 0)
+                l += k;
+        buf[l] = '\0';
+        safe_close(pipe_fds[0]);
+
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        if (ret_stderr)
+                *ret_stderr = strdup(buf);
+        if (ret_stdout)
+                *ret_stdout = read_file(out_path);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define CTL_FULL(ret_stdout, ret_stderr, ...) \
+        ctl_full(ret_stdout, ret_stderr, (const char *const[]) { __VA_ARGS__, NULL })
+#define CTL(ret_stderr, ...) CTL_FULL(NULL, ret_stderr, __VA_ARGS__)
+
+static void test_sysbrokerctl_run_exit_codes(void) {
+        _cleanup_free_ char *socket_arg = NULL, *marker = NULL, *script = NULL;
+        char *err = NULL, *out = NULL;
+        Fake before, after;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+        ASSERT(asprintf(&marker, "%s/ran", tmpdir) > 0);
+        ASSERT(asprintf(&script, "touch '%s'; exit 3", marker) > 0);
+
+        /* Registered: the command runs and its status is ours. */
+        fake_snapshot(&before);
+        ASSERT(CTL(&err, socket_arg, "--no-ask-password", "run", "--mknod", "c 1:3 /tmp/x/null",
+                   "--description", "ctl test", "--", "sh", "-c", script) == 3);
+        ASSERT_STREQ(err, "");
+        free(err);
+        ASSERT(access(marker, F_OK) == 0);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations + 1);
+        ASSERT(after.got_fd);
+        ASSERT(after.interactive == 0);
+        ASSERT_STREQ(after.rules, "Syscall=mknod Action=emulate Path=/tmp/x/null Type=c Major=1 Minor=3 ;");
+        ASSERT_STREQ(after.options, "Description=ctl test ");
+        ASSERT(unlink(marker) == 0);
+
+        /* Killed by a signal: 128+N. */
+        ASSERT(CTL(NULL, socket_arg, "run", "--mknod", "c 1:3 /a", "--", "sh", "-c", "kill -USR1 $$") ==
+               128 + SIGUSR1);
+
+        /* Refused: one plain line, 125, and the command never ran. */
+        ASSERT(CTL(&err, socket_arg, "run", "--mknod", "c 1:3 /a", "--description", "refuse", "--", "sh",
+                   "-c", script) == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Registration refused: org.sysbroker.Broker1.Error.InvalidRule: "
+                          "Rule 0: refused by the fake broker\n");
+        free(err);
+        ASSERT(access(marker, F_OK) < 0 && errno == ENOENT);
+
+        /* Own failures are 125, like env(1); a command that cannot run is 126 or 127. */
+        ASSERT(CTL(&err, socket_arg, "run", "--mknod", "c 1:3 relative", "--", "true") == 125);
+        ASSERT(strstr(err, "is not absolute"));
+        free(err);
+        ASSERT(CTL(NULL, socket_arg, "run", "--", "true") == 125);
+        ASSERT(CTL(NULL, socket_arg, "run", "--mknod", "c 1:3 /a") == 125);
+        ASSERT(CTL(NULL, socket_arg, "run", "--default", "emulate", "--mknod", "c 1:3 /a", "--", "true") == 125);
+        ASSERT(CTL(NULL, socket_arg, "--bogus", "run", "--mknod", "c 1:3 /a", "--", "true") == 125);
+        ASSERT(CTL(NULL, "--socket=/nonexistent/socket", "run", "--mknod", "c 1:3 /a", "--", "true") == 125);
+        ASSERT(CTL(NULL, socket_arg, "run", "--mknod", "c 1:3 /a", "--", "/nonexistent/command") == 127);
+        ASSERT(CTL(NULL, socket_arg, "run", "--mknod", "c 1:3 /a", "--", "/dev/null") == 126);
+
+        /* The other commands fail with 1. */
+        ASSERT(CTL(NULL, socket_arg, "unregister", "7") == 0);
+        ASSERT(CTL(NULL, socket_arg, "unregister", "0") == 1);
+        ASSERT(CTL(NULL, socket_arg, "status", "x") == 1);
+        ASSERT(CTL(NULL, "--socket=/nonexistent/socket", "list") == 1);
+        ASSERT(CTL(NULL, "frobnicate") == 1);
+        ASSERT(CTL_FULL(&out, NULL, "--help") == 0);
+        ASSERT(strstr(out, "run [RUN OPTIONS...] [--] CMD [ARG...]"));
+        free(out);
+        ASSERT(CTL_FULL(&out, NULL, "--version") == 0);
+        ASSERT_STREQ(out, "sysbrokerctl " PACKAGE_VERSION "\n");
+        free(out);
+}
+
+static int rm_rf(const char *path) {
+        char cmd[PATH_MAX + 16];
+
+        (void) snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+        return system(cmd);
+}
+
+int main(int argc, char *argv[]) {
+        pthread_t thread;
+        int r, skipped = 0;
+
+        if (argc != 2) {
+                fprintf(stderr, "Usage: %s PATH-TO-SYSBROKERCTL\n", argv[0]);
+                return EXIT_FAILURE;
+        }
+        sysbrokerctl_path = argv[1];
+        ASSERT(mkdtemp(tmpdir));
+
+        test_mknod_specs_become_rules();
+        test_bad_mknod_specs_are_refused_with_a_reason();
+        test_errno_and_options_are_checked();
+        test_filter_needs_rules_and_known_flags();
+
+        /* The filter tests fork; run them before the fake's thread exists. */
+        r = test_filter_traps_mknod_and_nothing_else();
+        if (r == 77) {
+                printf("# skip: this process cannot get a seccomp listener (kernel, or an outer one)\n");
+                skipped++;
+        } else {
+                ASSERT(test_filter_with_tsync_covers_other_threads() == 0);
+        }
+        if (test_filter_kills_foreign_architectures() == 77) {
+                printf("# skip: reading the loaded filter back needs root\n");
+                skipped++;
+        }
+
+        fake_start(&thread);
+        test_register_sends_rules_and_options();
+        test_refusal_is_returned_and_outputs_are_untouched();
+        test_connecting_to_nothing_fails_cleanly();
+        if (r != 77) /* sysbrokerctl run needs the filter too */
+                test_sysbrokerctl_run_exit_codes();
+        fake_stop(thread);
+
+        (void) rm_rf(tmpdir);
+        printf("ok (%d part(s) skipped)\n", skipped);
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* RegisterListener against a mocked polkit: which questions sysbrokerd asks, in which order, what it does
+ * with each answer, and how it refuses bad input without leaving anything behind. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RULE_DEV_NULL \
+        "{'Syscall': <'mknod'>, 'Path': <'/dev/null'>, 'Major': <uint32 1>, 'Minor': <uint32 3>}"
+#define RULE_TUN \
+        "{'Syscall': <'mknod'>, 'Path': <'/dev/net/tun'>, 'Major': <uint32 10>, 'Minor': <uint32 200>}"
+#define RULE_DEV_ZERO \
+        "{'Syscall': <'mknod'>, 'Path': <'/dev/zero'>, 'Major': <uint32 1>, 'Minor': <uint32 5>}"
+#define NO_OPTIONS "@a{sv} {}"
+
+/* ---- the questions ---- */
+
+static void test_register_asks_register_then_each_emulate_rule_in_order(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *inv;
+
+        call = harness_register_async(
+                h, h->client, c->listener_fd,
+                parse_variant("[" RULE_DEV_NULL ","
+                      /* deny and continue rules grant nothing: polkit is not asked about them */
+                      " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Path': <'/dev/mem'>,"
+                      "  'Major': <uint32 1>, 'Minor': <uint32 1>},"
+                      " {'Syscall': <'mknod'>, 'Path': <'/dev/net/tun'>, 'Major': <uint32 10>,"
+                      "  'Minor': <uint32 200>, 'Mode': <uint32 384>},"
+                      /* 1:3 is on the safe list as a character device only */
+                      " {'Syscall': <'mknod'>, 'Type': <'b'>, 'Path': <'/dev/sandbox/*'>,"
+                      "  'Major': <uint32 1>, 'Minor': <uint32 3>},"
+                      " {'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/tmp/**'>,"
+                      "  'Major': <uint32 5>, 'Minor': <uint32 1>}]"),
+                parse_variant("{'Description': <'test sandbox'>, 'DefaultAction': <'deny'>}"),
+                G_DBUS_CALL_FLAGS_NONE);
+
+        inv = harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                         STRV("default-action", "deny", "rules", "5",
+                                              "description", "test sandbox"));
+        /* One question at a time: nothing more is asked while this one is open. */
+        harness_assert_no_polkit_call(h);
+        polkit_answer(inv, TRUE, FALSE);
+
+        inv = harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                         STRV("syscall", "mknod", "path", "/dev/null",
+                                              "device", "c 1:3", "mode", "0666"));
+        harness_assert_no_polkit_call(h);
+        polkit_answer(inv, TRUE, FALSE);
+
+        inv = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                         STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                              "device", "c 10:200", "mode", "0600"));
+        harness_assert_no_polkit_call(h);
+        polkit_answer(inv, TRUE, FALSE);
+
+        inv = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                         STRV("syscall", "mknod", "path", "/dev/sandbox/*",
+                                              "device", "b 1:3", "mode", "0666"));
+        polkit_answer(inv, TRUE, FALSE);
+
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+        harness_assert_no_polkit_call(h);
+}
+
+static void test_register_details_omit_unset_description(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "1")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/null",
+                                                      "device", "c 1:3", "mode", "0666")),
+                      TRUE, FALSE);
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+}
+
+static void test_register_interactive_call_allows_user_interaction(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_TUN "]"),
+                                      parse_variant("{'DefaultAction': <'continue'>}"),
+                                      G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                                                 STRV("default-action", "continue", "rules", "1")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                                                 STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                                      "device", "c 10:200", "mode", "0666")),
+                      TRUE, FALSE);
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+}
+
+static void test_register_only_safe_list_devices_use_mknod_action(Harness *h, gconstpointer data) {
+        static const struct {
+                char type;
+                unsigned major, minor;
+                const char *action;
+        } devices[] = {
+                { 'c', 1, 3, ACTION_MKNOD },          /* null */
+                { 'c', 1, 5, ACTION_MKNOD },          /* zero */
+                { 'c', 1, 7, ACTION_MKNOD },          /* full */
+                { 'c', 1, 8, ACTION_MKNOD },          /* random */
+                { 'c', 1, 9, ACTION_MKNOD },          /* urandom */
+                { 'c', 5, 0, ACTION_MKNOD },          /* tty */
+                { 'c', 5, 2, ACTION_MKNOD },          /* ptmx */
+                { 'c', 0, 0, ACTION_MKNOD },          /* whiteout */
+                { 'c', 1, 1, ACTION_MKNOD_DEVICE },   /* mem */
+                { 'c', 1, 2, ACTION_MKNOD_DEVICE },
+                { 'c', 5, 1, ACTION_MKNOD_DEVICE },   /* console */
+                { 'b', 1, 5, ACTION_MKNOD_DEVICE },
+                { 'b', 0, 0, ACTION_MKNOD_DEVICE },
+        };
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autofree char *n_rules = g_strdup_printf("%zu", G_N_ELEMENTS(devices));
+        GVariantBuilder rules;
+
+        g_variant_builder_init(&rules, G_VARIANT_TYPE("aa{sv}"));
+        for (size_t i = 0; i < G_N_ELEMENTS(devices); i++) {
+                g_autofree char *path = g_strdup_printf("/dev/node%zu", i);
+                char type[2] = { devices[i].type, 0 };
+
+                g_variant_builder_open(&rules, G_VARIANT_TYPE("a{sv}"));
+                g_variant_builder_add(&rules, "{sv}", "Syscall", g_variant_new_string("mknod"));
+                g_variant_builder_add(&rules, "{sv}", "Path", g_variant_new_string(path));
+                g_variant_builder_add(&rules, "{sv}", "Type", g_variant_new_string(type));
+                g_variant_builder_add(&rules, "{sv}", "Major", g_variant_new_uint32(devices[i].major));
+                g_variant_builder_add(&rules, "{sv}", "Minor", g_variant_new_uint32(devices[i].minor));
+                g_variant_builder_close(&rules);
+        }
+
+        call = harness_register_async(h, h->client, c->listener_fd, g_variant_builder_end(&rules),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", n_rules)),
+                      TRUE, FALSE);
+        for (size_t i = 0; i < G_N_ELEMENTS(devices); i++) {
+                g_autofree char *path = g_strdup_printf("/dev/node%zu", i);
+                g_autofree char *device = g_strdup_printf("%c %u:%u", devices[i].type, devices[i].major,
+                                                          devices[i].minor);
+
+                polkit_answer(harness_expect_polkit_call(h, devices[i].action, 0,
+                                                         STRV("syscall", "mknod", "path", path,
+                                                              "device", device, "mode", "0666")),
+                              TRUE, FALSE);
+        }
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+}
+
+/* ---- "yes" ---- */
+
+static void test_register_authorized_creates_and_announces_listener(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autoptr(BrokerSignal) added = NULL, changed = NULL;
+        g_autoptr(GVariant) list = NULL, changed_props = NULL, n = NULL;
+        g_autofree char *expected_path = NULL;
+        const char *path, *signal_path, *changed_interface, *entry_path, *entry_description;
+        guint64 id, signal_id, entry_id;
+        guint32 entry_uid;
+
+        g_assert_cmpuint(harness_n_listeners(h), ==, 0);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant("{'Description': <'my sandbox'>}"), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+
+        g_variant_get(call->reply, "(&ot)", &path, &id);
+        g_assert_cmpuint(id, >=, 1);
+        expected_path = g_strdup_printf(BROKER_LISTENER_PATH_PREFIX "%" G_GUINT64_FORMAT, id);
+        g_assert_cmpstr(path, ==, expected_path);
+
+        added = harness_wait_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded");
+        g_assert_cmpstr(added->path, ==, BROKER_OBJECT_PATH);
+        g_assert_cmpstr(g_variant_get_type_string(added->parameters), ==, "(to)");
+        g_variant_get(added->parameters, "(t&o)", &signal_id, &signal_path);
+        g_assert_cmpuint(signal_id, ==, id);
+        g_assert_cmpstr(signal_path, ==, path);
+
+        changed = harness_wait_signal(h, "org.freedesktop.DBus.Properties", "PropertiesChanged");
+        g_assert_cmpstr(changed->path, ==, BROKER_OBJECT_PATH);
+        g_variant_get(changed->parameters, "(&s@a{sv}@as)", &changed_interface, &changed_props, NULL);
+        g_assert_cmpstr(changed_interface, ==, BROKER_MANAGER_INTERFACE);
+        n = g_variant_lookup_value(changed_props, "NListeners", G_VARIANT_TYPE_UINT32);
+        g_assert_nonnull(n);
+        g_assert_cmpuint(g_variant_get_uint32(n), ==, 1);
+
+        g_assert_cmpuint(harness_n_listeners(h), ==, 1);
+
+        list = harness_list_listeners(h, h->client);
+        g_assert_cmpuint(g_variant_n_children(list), ==, 1);
+        g_variant_get_child(list, 0, "(t&ou&s)", &entry_id, &entry_path, &entry_uid, &entry_description);
+        g_assert_cmpuint(entry_id, ==, id);
+        g_assert_cmpstr(entry_path, ==, path);
+        g_assert_cmpuint(entry_uid, ==, getuid());
+        g_assert_cmpstr(entry_description, ==, "my sandbox");
+}
+
+static void test_register_listener_properties_describe_registration(Harness *h, gconstpointer data) {
+        static const char *const counters[] = { "Notifications", "Emulated", "Denied", "Continued", "Failed" };
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autofree char *path = NULL;
+        g_autoptr(GVariant) v = NULL, rules = NULL, expected = NULL;
+        guint64 id;
+
+        path = harness_register_ok(
+                h, h->client, c,
+                parse_variant("[" RULE_DEV_NULL ","
+                      " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Path': <'/dev/block/*'>, 'Type': <'b'>,"
+                      "  'Major': <uint32 8>, 'Minor': <uint32 0>, 'Mode': <uint32 416>},"
+                      " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/dev/x'>,"
+                      "  'Major': <uint32 1>, 'Minor': <uint32 1>},"
+                      " {'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/run/**'>,"
+                      "  'Major': <uint32 5>, 'Minor': <uint32 1>}]"),
+                parse_variant("{'Description': <'props'>, 'DefaultAction': <'deny'>}"), &id);
+
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Id");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "t");
+        g_assert_cmpuint(g_variant_get_uint64(v), ==, id);
+        g_clear_pointer(&v, g_variant_unref);
+
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "OwnerUID");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "u");
+        g_assert_cmpuint(g_variant_get_uint32(v), ==, getuid());
+        g_clear_pointer(&v, g_variant_unref);
+
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "OwnerPID");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "u");
+        g_assert_cmpuint(g_variant_get_uint32(v), ==, getpid());
+        g_clear_pointer(&v, g_variant_unref);
+
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Description");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "s");
+        g_assert_cmpstr(g_variant_get_string(v, NULL), ==, "props");
+        g_clear_pointer(&v, g_variant_unref);
+
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "DefaultAction");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "s");
+        g_assert_cmpstr(g_variant_get_string(v, NULL), ==, "deny");
+        g_clear_pointer(&v, g_variant_unref);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(counters); i++)
+                harness_assert_counter(h, path, counters[i], 0);
+
+        /* Every default filled in; Errno only where the action is deny. */
+        rules = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Rules");
+        g_assert_cmpstr(g_variant_get_type_string(rules), ==, "aa{sv}");
+        expected = parse_variant(
+                "[{'Syscall': <'mknod'>, 'Action': <'emulate'>, 'Path': <'/dev/null'>, 'Type': <'c'>,"
+                "  'Major': <uint32 1>, 'Minor': <uint32 3>, 'Mode': <uint32 438>},"
+                " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/dev/block/*'>,"
+                "  'Type': <'b'>, 'Major': <uint32 8>, 'Minor': <uint32 0>, 'Mode': <uint32 416>},"
+                " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/dev/x'>,"
+                "  'Type': <'c'>, 'Major': <uint32 1>, 'Minor': <uint32 1>, 'Mode': <uint32 438>},"
+                " {'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/run/**'>, 'Type': <'c'>,"
+                "  'Major': <uint32 5>, 'Minor': <uint32 1>, 'Mode': <uint32 438>}]");
+        g_assert_cmpuint(g_variant_n_children(rules), ==, g_variant_n_children(expected));
+        for (gsize i = 0; i < g_variant_n_children(expected); i++) {
+                g_autoptr(GVariant) a = g_variant_get_child_value(rules, i);
+                g_autoptr(GVariant) e = g_variant_get_child_value(expected, i);
+                g_autofree char *what = g_strdup_printf("Rules[%zu]", (size_t) i);
+
+                assert_vardict_equal(a, e, what);
+        }
+}
+
+/* ---- anything but "yes" ---- */
+
+static void assert_nothing_created(Harness *h, guint fds_before) {
+        harness_assert_no_polkit_call(h);
+        harness_assert_no_listeners(h);
+        harness_assert_no_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded");
+        harness_assert_daemon_fd_count(h, fds_before);
+}
+
+static guint warm_up_and_count_fds(Harness *h) {
+        /* A first call may make the daemon set up per-peer state; count after it. */
+        harness_assert_no_listeners(h);
+        return harness_daemon_fd_count(h);
+}
+
+static void test_register_refused_is_access_denied(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), FALSE, FALSE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_REGISTER));
+        assert_nothing_created(h, fds);
+}
+
+static void test_register_rule_refused_stops_checks(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autofree char *message = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd,
+                                      parse_variant("[" RULE_DEV_NULL "," RULE_TUN "," RULE_DEV_ZERO "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "3")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/null",
+                                                      "device", "c 1:3", "mode", "0666")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                                      "device", "c 10:200", "mode", "0666")),
+                      FALSE, FALSE);
+        /* No question about rule 2 after rule 1 was refused. */
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_MKNOD_DEVICE));
+        message = g_ascii_strdown(call->error->message, -1);
+        if (!strstr(message, "rule 1"))
+                harness_fail("error message \"%s\" does not name rule 1", call->error->message);
+        assert_nothing_created(h, fds);
+}
+
+static void test_register_challenge_without_interactive_requires_it(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "1")),
+                      FALSE, TRUE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, NULL);
+        assert_nothing_created(h, fds);
+}
+
+static void test_register_rule_challenge_without_interactive_requires_it(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_TUN "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                                      "device", "c 10:200", "mode", "0666")),
+                      FALSE, TRUE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, NULL);
+        assert_nothing_created(h, fds);
+}
+
+static void test_register_polkit_error_is_access_denied(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer_error(harness_pop_polkit_call(h, NULL), "org.freedesktop.PolicyKit1.Error.Failed",
+                            "Action org.sysbroker.Broker1.register is not registered");
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV("Authorization check failed"));
+        assert_nothing_created(h, fds);
+}
+
+static void test_register_rule_polkit_error_is_access_denied(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "," RULE_TUN "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
+        polkit_answer_error(harness_pop_polkit_call(h, NULL), "org.freedesktop.PolicyKit1.Error.Failed",
+                            "Something went wrong");
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV("Authorization check failed"));
+        assert_nothing_created(h, fds);
+}
+
+static const HarnessOptions without_polkit = { .no_polkit = TRUE };
+
+static void test_register_polkit_absent_is_access_denied(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV("Authorization check failed"));
+        assert_nothing_created(h, fds);
+}
+
+/* ---- bad input ---- */
+
+typedef enum BadFd {
+        BAD_FD_NONE,          /* a good listener */
+        BAD_FD_PIPE,          /* not a seccomp listener at all */
+        BAD_FD_EXITED,        /* a listener whose only task is gone */
+} BadFd;
+
+typedef struct BadInput {
+        const char *name;
+        const HarnessOptions *options;
+        BadFd fd;
+        const char *rules;
+        const char *options_text;
+        const char *error;
+        const char *const *fragments;
+} BadInput;
+
+static const HarnessOptions small_limits = {
+        .daemon_args = (const char *const[]) { "--max-string-length=64", "--max-rules=2", NULL },
+};
+
+#define LONG_PATH "/dev/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static const BadInput bad_inputs[] = {
+        { "pipe-is-not-a-listener", NULL, BAD_FD_PIPE, "[" RULE_DEV_NULL "]", NO_OPTIONS,
+          BROKER_ERROR_NOT_A_LISTENER, NULL },
+        { "exited-listener-is-not-a-listener", NULL, BAD_FD_EXITED, "[" RULE_DEV_NULL "]", NO_OPTIONS,
+          BROKER_ERROR_NOT_A_LISTENER, STRV("no tasks left") },
+        { "unknown-rule-key", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Path': <'/dev/zero'>, 'Major': <uint32 1>,"
+          " 'Minor': <uint32 5>, 'Foo': <'bar'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Foo'") },
+        { "rule-key-of-wrong-type", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Path': <'/dev/zero'>, 'Major': <'1'>,"
+          " 'Minor': <uint32 5>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Major'") },
+        { "rule-without-major", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Path': <'/dev/zero'>, 'Minor': <uint32 5>}]",
+          NO_OPTIONS, BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Major'") },
+        { "rule-with-relative-path", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Path': <'dev/zero'>, 'Major': <uint32 1>,"
+          " 'Minor': <uint32 5>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Path'") },
+        { "rule-with-dotdot-component", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Path': <'/dev/../etc/zero'>, 'Major': <uint32 1>,"
+          " 'Minor': <uint32 5>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Path'") },
+        { "rule-with-overlong-string", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Path': <'" LONG_PATH "'>, 'Major': <uint32 1>,"
+          " 'Minor': <uint32 5>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Path'") },
+        { "rule-with-unknown-syscall", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'reboot'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Syscall'") },
+        { "rule-without-syscall", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Path': <'/dev/zero'>, 'Major': <uint32 1>, 'Minor': <uint32 5>}]",
+          NO_OPTIONS, BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Syscall'") },
+        { "rule-with-unknown-action", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mknod'>, 'Action': <'allow'>, 'Path': <'/dev/zero'>,"
+          " 'Major': <uint32 1>, 'Minor': <uint32 5>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Action'") },
+        { "first-rule-bad-names-index-0", &small_limits, BAD_FD_NONE,
+          "[{'Syscall': <'mknod'>, 'Path': <'/dev/null'>, 'Major': <uint32 1>, 'Minor': <uint32 3>,"
+          " 'Bar': <uint32 1>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Bar'") },
+        { "no-rules", NULL, BAD_FD_NONE, "@aa{sv} []", NO_OPTIONS, BROKER_ERROR_INVALID_RULE, NULL },
+        { "too-many-rules", &small_limits, BAD_FD_NONE,
+          "[" RULE_DEV_NULL "," RULE_DEV_ZERO "," RULE_TUN "]", NO_OPTIONS, DBUS_ERROR_LIMITS_EXCEEDED, NULL },
+        { "unknown-option", NULL, BAD_FD_NONE, "[" RULE_DEV_NULL "]", "{'Foo': <'bar'>}",
+          DBUS_ERROR_INVALID_ARGS, NULL },
+        { "unknown-default-action", NULL, BAD_FD_NONE, "[" RULE_DEV_NULL "]", "{'DefaultAction': <'emulate'>}",
+          DBUS_ERROR_INVALID_ARGS, NULL },
+        { "option-of-wrong-type", NULL, BAD_FD_NONE, "[" RULE_DEV_NULL "]", "{'Description': <uint32 1>}",
+          DBUS_ERROR_INVALID_ARGS, NULL },
+        { "overlong-description", NULL, BAD_FD_NONE, "[" RULE_DEV_NULL "]",
+          "{'Description': <'"
+          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" "x'>}",
+          DBUS_ERROR_INVALID_ARGS, NULL },
+};
+
+static void test_register_rejects_bad_input(Harness *h, gconstpointer data) {
+        const BadInput *b = data;
+        g_autoptr(PendingCall) call = NULL;
+        ListenerChild *c = NULL;
+        int fd, pipe_fds[2] = { -1, -1 };
+        guint fds, n_polkit;
+
+        switch (b->fd) {
+        case BAD_FD_PIPE:
+                g_assert_cmpint(pipe2(pipe_fds, O_CLOEXEC), ==, 0);
+                fd = pipe_fds[0];
+                break;
+        case BAD_FD_EXITED:
+                c = harness_spawn_listener_child(h);
+                fd = c->listener_fd;
+                c->listener_fd = -1;
+                listener_child_kill(c);
+                c->listener_fd = fd;
+                break;
+        case BAD_FD_NONE:
+        default:
+                c = harness_spawn_listener_child(h);
+                fd = c->listener_fd;
+                break;
+        }
+
+        fds = warm_up_and_count_fds(h);
+        call = harness_register_async(h, h->client, fd, parse_variant(b->rules), parse_variant(b->options_text),
+                                      G_DBUS_CALL_FLAGS_NONE);
+        /* Should sysbrokerd ask polkit anyway, "yes" must not rescue bad input: check the error first. */
+        n_polkit = harness_wait_answering(h, call, TRUE);
+        harness_assert_call_error(call, b->error, b->fragments);
+        /* Input is validated before anyone is asked to authorize it (and perhaps to authenticate). */
+        if (n_polkit > 0)
+                harness_fail("sysbrokerd asked polkit %u time(s) before refusing bad input", n_polkit);
+        assert_nothing_created(h, fds);
+
+        if (pipe_fds[0] >= 0) {
+                close(pipe_fds[0]);
+                close(pipe_fds[1]);
+        }
+}
+
+static void test_register_same_listener_twice_is_invalid(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autofree char *path = NULL;
+        g_autoptr(GVariant) list = NULL;
+        guint fds;
+
+        path = harness_register_ok(h, h->client, c, parse_variant("[" RULE_DEV_NULL "]"), parse_variant(NO_OPTIONS), NULL);
+        broker_signal_free(harness_wait_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded"));
+        fds = harness_daemon_fd_count(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        harness_wait_answering(h, call, TRUE);
+        harness_assert_call_error(call, DBUS_ERROR_INVALID_ARGS, NULL);
+
+        g_assert_cmpuint(harness_n_listeners(h), ==, 1);
+        list = harness_list_listeners(h, h->client);
+        g_assert_cmpuint(g_variant_n_children(list), ==, 1);
+        harness_assert_no_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded");
+        harness_assert_daemon_fd_count(h, fds);
+}
+
+static const HarnessOptions one_listener_per_user = {
+        .daemon_args = (const char *const[]) { "--max-listeners-per-user=1", NULL },
+};
+static const HarnessOptions one_listener = {
+        .daemon_args = (const char *const[]) { "--max-listeners=1", NULL },
+};
+
+static void test_register_beyond_listener_limit_is_refused(Harness *h, gconstpointer data) {
+        ListenerChild *first = harness_spawn_listener_child(h), *second = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autofree char *path = NULL;
+        g_autoptr(GVariant) list = NULL;
+        guint fds, n_polkit;
+
+        path = harness_register_ok(h, h->client, first, parse_variant("[" RULE_DEV_NULL "]"), parse_variant(NO_OPTIONS), NULL);
+        broker_signal_free(harness_wait_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded"));
+        fds = harness_daemon_fd_count(h);
+
+        call = harness_register_async(h, h->client, second->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        n_polkit = harness_wait_answering(h, call, TRUE);
+        harness_assert_call_error(call, DBUS_ERROR_LIMITS_EXCEEDED, NULL);
+        if (n_polkit > 0)
+                harness_fail("sysbrokerd asked polkit %u time(s) before refusing a registration over the limit",
+                             n_polkit);
+
+        g_assert_cmpuint(harness_n_listeners(h), ==, 1);
+        list = harness_list_listeners(h, h->client);
+        g_assert_cmpuint(g_variant_n_children(list), ==, 1);
+        harness_assert_no_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded");
+        harness_assert_daemon_fd_count(h, fds);
+}
+
+int main(int argc, char **argv) {
+        harness_init(&argc, &argv);
+
+        harness_add_test("/register/polkit/asks-register-then-each-emulate-rule-in-order", NULL,
+                         test_register_asks_register_then_each_emulate_rule_in_order, NULL);
+        harness_add_test("/register/polkit/details-omit-unset-description", NULL,
+                         test_register_details_omit_unset_description, NULL);
+        harness_add_test("/register/polkit/interactive-call-allows-user-interaction", NULL,
+                         test_register_interactive_call_allows_user_interaction, NULL);
+        harness_add_test("/register/polkit/only-safe-list-devices-use-mknod-action", NULL,
+                         test_register_only_safe_list_devices_use_mknod_action, NULL);
+
+        harness_add_test("/register/authorized/creates-and-announces-listener", NULL,
+                         test_register_authorized_creates_and_announces_listener, NULL);
+        harness_add_test("/register/authorized/listener-properties-describe-registration", NULL,
+                         test_register_listener_properties_describe_registration, NULL);
+
+        harness_add_test("/register/unauthorized/register-refused-is-access-denied", NULL,
+                         test_register_refused_is_access_denied, NULL);
+        harness_add_test("/register/unauthorized/rule-refused-stops-further-checks", NULL,
+                         test_register_rule_refused_stops_checks, NULL);
+        harness_add_test("/register/unauthorized/challenge-without-interactive-requires-interaction", NULL,
+                         test_register_challenge_without_interactive_requires_it, NULL);
+        harness_add_test("/register/unauthorized/rule-challenge-without-interactive-requires-interaction", NULL,
+                         test_register_rule_challenge_without_interactive_requires_it, NULL);
+        harness_add_test("/register/unauthorized/polkit-error-is-access-denied", NULL,
+                         test_register_polkit_error_is_access_denied, NULL);
+        harness_add_test("/register/unauthorized/rule-polkit-error-is-access-denied", NULL,
+                         test_register_rule_polkit_error_is_access_denied, NULL);
+        harness_add_test("/register/unauthorized/polkit-absent-is-access-denied", &without_polkit,
+                         test_register_polkit_absent_is_access_denied, NULL);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad_inputs); i++) {
+                g_autofree char *path = g_strdup_printf("/register/bad-input/%s", bad_inputs[i].name);
+
+                harness_add_test(path, bad_inputs[i].options, test_register_rejects_bad_input, &bad_inputs[i]);
+        }
+        harness_add_test("/register/bad-input/same-listener-twice", NULL,
+                         test_register_same_listener_twice_is_invalid, NULL);
+        harness_add_test("/register/limits/listeners-per-user", &one_listener_per_user,
+                         test_register_beyond_listener_limit_is_refused, NULL);
+        harness_add_test("/register/limits/listeners-in-all", &one_listener,
+                         test_register_beyond_listener_limit_is_refused, NULL);
+
+        return g_test_run();
+}

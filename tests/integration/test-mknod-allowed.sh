@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# An allowed device node is created by the broker for a process in an unprivileged user namespace:
+# char device, rdev 1:3, owned by the caller's host uid/gid, permission bits cut by the caller's umask.
+set -euo pipefail
+. "$SRCDIR/tests/integration/lib.sh"
+sb_init "$@"
+sb_start_all "$SB_RULES/allow-all.rules"
+
+D=$T/work/dev
+run_as_user mkdir "$D"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "umask 022; mknod '$D/null' c 1 3 && echo created" 2>&1) || rc=$?
+assert_eq "sysbrokerctl run exits 0" 0 "$rc"
+assert_contains "mknod in the user namespace succeeds" "$out" created
+assert_eq "node is a character device" "character special file" "$(stat -c %F "$D/null" 2>&1)"
+assert_eq "node rdev is 1:3" "1:3" "$(stat -c '%Hr:%Lr' "$D/null" 2>&1)"
+assert_eq "node is owned by the caller's host uid:gid" "$SB_TEST_UID:$SB_TEST_GID" \
+        "$(stat -c '%u:%g' "$D/null" 2>&1)"
+assert_eq "mode 0666 is cut by umask 022" 644 "$(stat -c %a "$D/null" 2>&1)"
+
+# A different umask and an explicit mode: both must reach the node as the kernel would apply them.
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null2" -- \
+        unshare -Ur sh -c "umask 077; mknod '$D/null2' c 1 3 && echo created" 2>&1) || rc=$?
+assert_eq "second run exits 0" 0 "$rc"
+assert_eq "mode 0666 is cut by umask 077" 600 "$(stat -c %a "$D/null2" 2>&1)"
+
+# Reading it gives EOF, as /dev/null does (read as root: only the creator owns it).
+assert_eq "the node behaves as /dev/null" "" "$(head -c 16 "$D/null" 2>&1)"
+
+# The listener went away with its tasks.
+assert_true "no listener left after the sandbox exited" sb_wait_nlisteners 0
+assert_true "sysbrokerd still running" sb_broker_alive
+
+sb_finish

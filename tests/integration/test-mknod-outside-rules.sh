@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Calls no rule matches get the kernel's own answer (default action: continue), which in an unprivileged
+# user namespace is EPERM: a device outside the rules and an allowed device at another path create nothing.
+# With --default=deny or a deny rule the broker itself says EPERM, even where the kernel would say yes.
+set -euo pipefail
+. "$SRCDIR/tests/integration/lib.sh"
+sb_init "$@"
+sb_start_all "$SB_RULES/allow-all.rules"
+
+D=$T/work/dev
+run_as_user mkdir "$D"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "mknod '$D/zero' c 1 5; echo mknod-exit=\$?" 2>&1) || rc=$?
+assert_eq "sysbrokerctl run exits 0" 0 "$rc"
+assert_contains "c 1:5 when only 1:3 is allowed fails" "$out" "mknod-exit=1"
+assert_contains "with EPERM" "$out" "Operation not permitted"
+assert_false "no node left for c 1:5" test -e "$D/zero"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "mknod '$D/elsewhere' c 1 3; echo mknod-exit=\$?" 2>&1) || rc=$?
+assert_contains "allowed device at a path outside the rule fails" "$out" "mknod-exit=1"
+assert_contains "with EPERM too" "$out" "Operation not permitted"
+assert_false "no node left at the other path" test -e "$D/elsewhere"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "mknod '$D/null' b 1 3; echo mknod-exit=\$?" 2>&1) || rc=$?
+assert_contains "block device where the rule says char fails" "$out" "Operation not permitted"
+assert_false "no block node left" test -e "$D/null"
+
+# A FIFO needs no privilege: with the default action (continue) the kernel creates it ...
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
+        sh -c "mkfifo '$D/fifo' && echo created" 2>&1) || rc=$?
+assert_contains "default continue: an unprivileged mkfifo still works" "$out" created
+assert_true "default continue: the FIFO exists" test -p "$D/fifo"
+
+# ... with --default=deny the broker refuses it (EPERM) and nothing is created.
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --default=deny --mknod "c 1:3 $D/null" -- \
+        sh -c "mkfifo '$D/fifo2'; echo mkfifo-exit=\$?" 2>&1) || rc=$?
+assert_contains "default deny: mkfifo fails with EPERM" "$out" "Operation not permitted"
+assert_false "default deny: no FIFO" test -e "$D/fifo2"
+
+# A deny rule wins over what the kernel would allow, too.
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --deny-mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "mknod '$D/null' c 1 3; echo mknod-exit=\$?" 2>&1) || rc=$?
+assert_contains "deny rule: EPERM" "$out" "Operation not permitted"
+assert_false "deny rule: no node" test -e "$D/null"
+
+# The listener's counters while its sandbox is still alive: one emulated, two continued, one denied.
+rm -f "$T/work/go"
+run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/counted" --deny-mknod "c 1:7 $D/full" -- \
+        unshare -Ur sh -c "mknod '$D/counted' c 1 3; mknod '$D/zero' c 1 5; mkfifo '$D/fifo3';
+                           mknod '$D/full' c 1 7; touch '$T/work/ready';
+                           while [ ! -e '$T/work/go' ]; do sleep 0.05; done" >"$T/counted.log" 2>&1 &
+ctl=$!
+if sb_poll 10 test -e "$T/work/ready"; then
+    lpath=$(busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager \
+            ListListeners | grep -o '"/org/sysbroker/Broker1/listener/[0-9]*"' | tr -d '"' | tail -n 1)
+    counters=
+    for c in Notifications Emulated Continued Denied Failed; do
+        counters+="$c=$(sb_broker_property "$lpath" org.sysbroker.Broker1.Listener "$c" 2>&1) "
+    done
+    assert_eq "listener counters" "Notifications=4 Emulated=1 Continued=2 Denied=1 Failed=0 " "$counters"
+else
+    sb_not_ok "listener counters" "the sandbox never got ready: $(cat "$T/counted.log")"
+fi
+touch "$T/work/go"
+wait "$ctl" || true
+
+# The broker keeps working after refusing: the allowed call still goes through.
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "mknod '$D/null' c 1 3 && echo created" 2>&1) || rc=$?
+assert_contains "the allowed call still works" "$out" created
+assert_eq "and creates 1:3" "character special file 1:3" "$(stat -c '%F %Hr:%Lr' "$D/null" 2>&1)"
+
+sb_finish

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The peer-to-peer socket endpoint (socket activation) does what the bus does: the same registration,
+# the same emulation, and polkit decides with a unix-process subject.
+set -euo pipefail
+. "$SRCDIR/tests/integration/lib.sh"
+sb_init "$@"
+sb_start_all "$SB_RULES/deny-mknod-device.rules"
+
+D=$T/work/dev
+run_as_user mkdir "$D"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "umask 027; mknod '$D/null' c 1 3 && echo created" 2>&1) || rc=$?
+assert_eq "socket: sysbrokerctl run exits 0" 0 "$rc"
+assert_contains "socket: mknod succeeds" "$out" created
+assert_eq "socket: char 1:3 owned by the caller, umask applied" \
+        "character special file 1:3 $SB_TEST_UID:$SB_TEST_GID 640" \
+        "$(stat -c '%F %Hr:%Lr %u:%g %a' "$D/null" 2>&1)"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" run --mknod "c 1:3 $D/null" -- \
+        unshare -Ur sh -c "mknod '$D/zero' c 1 5; echo mknod-exit=\$?" 2>&1) || rc=$?
+assert_contains "socket: a device outside the rules gets EPERM" "$out" "Operation not permitted"
+assert_false "socket: no node left" test -e "$D/zero"
+
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" run --mknod "c 10:200 $D/tun" -- \
+        sh -c "touch '$T/work/ran'" 2>&1) || rc=$?
+assert_eq "socket: registration refused by polkit exits 125" 125 "$rc"
+assert_contains "socket: with AccessDenied" "$out" \
+        "sysbrokerctl: Registration refused: org.freedesktop.DBus.Error.AccessDenied: "
+assert_false "socket: the command did not run" test -e "$T/work/ran"
+
+# The socket's clients are unprivileged: a connection from the test user is served.
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" list 2>&1) || rc=$?
+assert_eq "socket: 'sysbrokerctl list' works for the test user" 0 "$rc"
+
+assert_true "socket: listeners of exited sandboxes are removed" sb_wait_nlisteners 0
+assert_true "sysbrokerd still running" sb_broker_alive
+
+sb_finish
