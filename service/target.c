@@ -23,14 +23,10 @@
 static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
 static int proc_fd = -EBADF;           /* our /proc, usable after chroot into a target's root */
 static ino_t broker_userns_ino;
-static ino_t broker_mntns_ino;
 static uid_t broker_fsuid;             /* what target_leave() returns to: 0, unless run unprivileged */
 static gid_t broker_fsgid;
 static struct __user_cap_data_struct broker_caps[_LINUX_CAPABILITY_U32S_3];
 
-/* The mount namespace this thread is in (it stays in the last target's between calls). Held by the thread
- * itself, so the inode cannot be reused for another namespace while it is cached. */
-static __thread ino_t thread_mntns_ino;
 
 
 int target_setup_process(void) {
@@ -46,9 +42,7 @@ int target_setup_process(void) {
         if (stat("/proc/self/ns/user", &st) < 0)
                 return log_error_errno(-errno, "Failed to stat our user namespace: %m");
         broker_userns_ino = st.st_ino;
-        if (stat("/proc/self/ns/mnt", &st) < 0)
-                return log_error_errno(-errno, "Failed to stat our mount namespace: %m");
-        broker_mntns_ino = st.st_ino;
+
 
         broker_fsuid = geteuid();
         broker_fsgid = getegid();
@@ -60,7 +54,6 @@ int target_setup_process(void) {
 int target_setup_thread(void) {
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
-        thread_mntns_ino = broker_mntns_ino;
         return 0;
 }
 
@@ -178,10 +171,8 @@ static int target_read_status(Target *t) {
         return seen == 63 ? 0 : -ESRCH;
 }
 
-int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid, uid_t owner) {
+int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid) {
         char path[32];
-        struct stat st;
-        int r;
 
         t->tid = tid;
         /* Through our own /proc: this thread may be chrooted into the previous target's root. */
@@ -191,9 +182,12 @@ int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid,
                 return -ESRCH;
 
         /* Invariant 2: the number may have been reused between RECV and open; now it is pinned. */
-        r = notify_id_valid(listener_fd, notification_id);
-        if (r < 0)
-                return r;
+        return notify_id_valid(listener_fd, notification_id);
+}
+
+int target_read_identity(Target *t, uid_t owner) {
+        struct stat st;
+        int r;
 
         r = target_read_status(t);
         if (r < 0)
@@ -205,7 +199,8 @@ int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid,
 
         r = target_is_controlled_by(t, owner);
         if (r < 0)
-                log_debug_errno(r, "Cannot tell whether task %i is controlled by uid %u, assuming not: %m", tid, owner);
+                log_debug_errno(r, "Cannot tell whether task %i is controlled by uid %u, assuming not: %m",
+                                t->tid, owner);
         t->controlled_by_owner = r > 0;
         return 0;
 }
@@ -301,18 +296,10 @@ int target_open_dir(Target *t, int listener_fd, uint64_t notification_id, int di
         return 0;
 }
 
-int target_enter(const Target *t, int listener_fd, uint64_t notification_id) {
-        _cleanup_close_ int mntns = -EBADF, root = -EBADF;
-        struct stat st;
+int target_enter_root(const Target *t, int listener_fd, uint64_t notification_id) {
+        _cleanup_close_ int root = -EBADF;
         int r;
 
-        if (fstatat(t->proc_fd, "ns/mnt", &st, 0) < 0)
-                return -ESRCH;
-        if (st.st_ino != thread_mntns_ino) {
-                mntns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
-                if (mntns < 0)
-                        return -ESRCH;
-        }
         root = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return -ESRCH;
@@ -322,20 +309,48 @@ int target_enter(const Target *t, int listener_fd, uint64_t notification_id) {
         if (r < 0)
                 return r;
 
-        /* setns() is the expensive part: skip it while the thread already is in this namespace. */
-        if (mntns >= 0) {
-                if (setns(mntns, CLONE_NEWNS) < 0)
-                        return -errno;
-                thread_mntns_ino = st.st_ino;
-        }
+        /* The root is a directory of the target's mount namespace: a path walk from it follows that
+         * namespace's mounts, exactly as the target's own would. No setns() needed for lookups. */
         if (fchdir(root) < 0 || chroot(".") < 0)
                 return -errno;
+        return 0;
+}
+
+/* The groups this thread holds now: target_leave() keeps them (with fsuid 0 and full capabilities they
+ * grant nothing more), so the next target of the same user costs no setgroups(). */
+static __thread gid_t *thread_groups;
+static __thread size_t thread_n_groups;
+static __thread bool thread_groups_known;
+
+static int set_groups(const gid_t *groups, size_t n) {
+        if (thread_groups_known && n == thread_n_groups &&
+            (n == 0 || memcmp(groups, thread_groups, n * sizeof *groups) == 0))
+                return 0;
+
+        thread_groups_known = false;
+        if (syscall(SYS_setgroups, n, groups) < 0)
+                return -errno;
+        gid_t *copy = reallocarray(thread_groups, MAX(n, (size_t) 1), sizeof *copy);
+        if (!copy)
+                return 0; /* merely not cached */
+        if (n > 0)
+                memcpy(copy, groups, n * sizeof *copy);
+        thread_groups = copy;
+        thread_n_groups = n;
+        thread_groups_known = true;
+        return 0;
+}
+
+int target_take_credentials(const Target *t) {
+        int r;
+
         umask(t->umask);
 
         /* fs ids first: moving the fsuid away from 0 clears the file capabilities from the effective set,
          * so they are set (in target_raise_capability) only after this. */
-        if (syscall(SYS_setgroups, t->n_groups, t->groups) < 0)
-                return -errno;
+        r = set_groups(t->groups, t->n_groups);
+        if (r < 0)
+                return r;
         (void) syscall(SYS_setfsgid, t->fsgid);
         (void) syscall(SYS_setfsuid, t->fsuid);
         if ((uid_t) syscall(SYS_setfsuid, -1) != t->fsuid || (gid_t) syscall(SYS_setfsgid, -1) != t->fsgid)
@@ -365,13 +380,10 @@ int target_leave(void) {
                 return log_error_errno(r, "Failed to restore capabilities: %m");
         (void) syscall(SYS_setfsuid, broker_fsuid);
         (void) syscall(SYS_setfsgid, broker_fsgid);
-        /* Unprivileged (the dbus test suite) there were no groups to set, and none to drop. */
-        if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
-                return log_error_errno(-errno, "Failed to drop supplementary groups: %m");
         if ((uid_t) syscall(SYS_setfsuid, -1) != broker_fsuid || (gid_t) syscall(SYS_setfsgid, -1) != broker_fsgid)
                 return log_error_errno(-EPERM, "Failed to return to our filesystem ids.");
-        /* The thread stays in the target's mount namespace and root: it only ever resolves paths relative to
-         * fds (ours via broker_root_fd and proc_fd), and the next target_enter() sets both again. */
+        /* The thread stays chrooted in the target's root: it only ever resolves paths relative to fds (ours
+         * via broker_root_fd and proc_fd), and the next target_enter_root() sets it again. */
         return 0;
 }
 

@@ -30,9 +30,11 @@ int target_setup_process(void);
 /* Per listener thread, once: own fs_struct (root, cwd, umask) so entering a target touches no other thread. */
 int target_setup_thread(void);
 
-/* Opens /proc/<tid>, confirms with ID_VALID that it is still the trapped task, reads its status and works out
- * whether the listener's owner controls it. */
-int target_open(Target *t, int listener_fd, uint64_t notification_id, pid_t tid, uid_t owner);
+/* Opens /proc/<tid> and confirms with ID_VALID that it is still the trapped task: from here on t->proc_fd
+ * refers to that task or to nothing, whatever happens to the number. */
+int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid);
+/* Reads its credentials from /proc/<tid>/status and works out whether the listener's owner controls it. */
+int target_read_identity(Target *t, uid_t owner);
 void target_done(Target *t);
 
 /* Invariant 4: the owner is root, the task runs as the owner, or it lives in a user namespace the owner created. */
@@ -44,11 +46,13 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
 /* The directory a relative path of the call starts at: the target's cwd for AT_FDCWD, else its dirfd. */
 int target_open_dir(Target *t, int listener_fd, uint64_t notification_id, int dirfd, int *ret);
 
-/* Enters the target's mount namespace and root, takes its umask, fsuid/fsgid/groups, and its capabilities
- * if they mean anything here. target_raise_capability() then adds the one the operation needs.
- * target_leave() restores the broker's ids and capabilities; it must follow every target_enter(),
- * successful or not. Paths are then resolved only relative to fds: the thread's root is the target's. */
-int target_enter(const Target *t, int listener_fd, uint64_t notification_id);
+/* Makes the target's root this thread's root (chroot to /proc/<tid>/root): absolute paths and ".." resolve
+ * as for the target, through its mount namespace's mounts. With the broker's credentials still. */
+int target_enter_root(const Target *t, int listener_fd, uint64_t notification_id);
+/* Takes the target's umask, fsuid/fsgid/groups, and its capabilities if they mean anything here;
+ * target_raise_capability() then adds the one the operation needs. target_leave() restores the broker's
+ * ids and capabilities and must follow, successful or not. */
+int target_take_credentials(const Target *t);
 int target_raise_capability(const Target *t, int capability);
 int target_leave(void);
 

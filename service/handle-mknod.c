@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev): device nodes a rule allows, created in the
+ * target's view with its credentials and CAP_MKNOD. */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "emulate.h"
+#include "log.h"
+#include "supervisor.h"
+
+Answer handle_mknod(Supervisor *s, NotifySyscall call) {
+        Listener *l = s->listener;
+        const struct seccomp_notif *req = s->buffers.req;
+        const __u64 *args = req->data.args;
+        bool is_at = call == NOTIFY_SYSCALL_MKNODAT;
+        int dirfd = is_at ? (int) args[0] : AT_FDCWD;
+        uint64_t path_address = args[is_at ? 1 : 0];
+        /* The kernel takes umode_t and a 32-bit dev: truncate exactly as it does. */
+        mode_t mode = (mode_t) (uint16_t) args[is_at ? 2 : 1];
+        uint32_t dev = (uint32_t) args[is_at ? 3 : 2];
+        uint32_t major = (dev & 0xfff00) >> 8, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+        char type = S_ISCHR(mode) ? 'c' : 'b';
+        _cleanup_(target_done) Target t = TARGET_NULL;
+        _cleanup_close_ int start = -EBADF, parent = -EBADF;
+        _cleanup_free_ char *full = NULL;
+        char path[PATH_MAX];
+        const char *dir, *name;
+        const Rule *rule;
+        int64_t result;
+        int r;
+
+        /* Cheap first: without a rule for this device nothing needs the target's memory. */
+        if (!S_ISCHR(mode) && !S_ISBLK(mode))
+                return answer_default(s);
+        if (!rule_set_find_mknod_device(l->rules, mode, major, minor))
+                return answer_default(s);
+
+        r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = supervisor_read_path(s, &t, path_address, path, sizeof path);
+        if (r < 0)
+                return answer_failure(r);
+        if (!split_last_component(path, &dir, &name))
+                return answer_default(s);
+        r = supervisor_lookup_start(s, &t, path, dirfd, &start);
+        if (r < 0)
+                return answer_default(s); /* a bad dirfd: the kernel says it best */
+        r = target_read_identity(&t, l->owner_uid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = target_enter_root(&t, l->fd, req->id);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+
+        r = target_take_credentials(&t);
+        if (r < 0) {
+                log_debug_errno(r, "Listener %" PRIu64 ": cannot take the credentials of task %i: %m", l->id, t.tid);
+                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+        }
+
+        /* Resolve the directory as the target would, then match the path it actually reaches. */
+        supervisor_arm_timer(s, true);
+        parent = openat(at_fd(start), dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        supervisor_arm_timer(s, false);
+        if (parent < 0 || join_path(parent, name, &full) < 0)
+                return supervisor_leave(s) ? answer_default(s) : ANSWER_ERRNO_OF(EIO);
+
+        rule = rule_set_match_mknod(l->rules, full, mode, major, minor);
+        if (!rule || rule->action != RULE_ACTION_EMULATE) {
+                if (!supervisor_leave(s))
+                        return ANSWER_ERRNO_OF(EIO);
+                if (!rule)
+                        return answer_default(s);
+                log_info("Listener %" PRIu64 ": mknod %c %u:%u '%s' by task %i: %s by rule.", l->id, type, major,
+                         minor, full, t.tid, rule_action_to_string(rule->action));
+                return answer_rule(rule);
+        }
+
+        if (!supervisor_target_may_use(s, &t, "mknod", full))
+                return supervisor_leave(s) ? ANSWER_ERRNO_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+
+        supervisor_arm_timer(s, true);
+        result = emulate(&t, &(EmulateRequest) {
+                        .operation = EMULATE_MKNOD,
+                        .dir_fd = parent,
+                        .file_fd = -EBADF,
+                        .name = name,
+                        .mode = mode,
+                        .major = major,
+                        .minor = minor,
+                });
+        supervisor_arm_timer(s, false);
+        if (!supervisor_leave(s))
+                return ANSWER_ERRNO_OF(EIO);
+
+        log_info("Listener %" PRIu64 ": mknod %c %u:%u '%s' for task %i: %s.", l->id, type, major, minor, full,
+                 t.tid, result < 0 ? strerror((int) -result) : "created");
+        if (result < 0)
+                return ANSWER_ERRNO_OF((int) -result);
+        return (Answer) { .kind = ANSWER_VALUE, .value = result };
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* open, openat, openat2 and creat: files a rule allows, opened in the target's view with its credentials plus
+ * the one capability the access needs, and installed in the target with ADDFD. */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "emulate.h"
+#include "log.h"
+#include "supervisor.h"
+
+/* The first struct open_how (5.6); the kernel refuses anything shorter. */
+#define OPEN_HOW_SIZE_VER0 24
+
+/* The open flags this daemon knows; open() and openat() ignore any others, as the kernel does. */
+#define OPEN_FLAGS_KNOWN                                                                                    \
+        (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC |     \
+         O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH |      \
+         __O_TMPFILE)
+
+#define RESOLVE_KNOWN                                                                                       \
+        (RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | \
+         RESOLVE_CACHED)
+
+/* The arguments of open, openat, openat2 and creat in one form. */
+typedef struct OpenCall {
+        int dirfd;
+        uint64_t path_address;
+        int flags;
+        mode_t mode;
+        uint64_t resolve;          /* openat2's RESOLVE_* */
+} OpenCall;
+
+/* What resolving the call's path reached: an existing file, or the directory a new one would be made in. */
+typedef struct Resolution {
+        int file;                  /* O_PATH, or -EBADF */
+        int parent;                /* O_PATH directory for O_CREAT of a missing name, or -EBADF */
+        char name[NAME_MAX + 1];   /* that name */
+        char *path;                /* absolute, in the target's view */
+        bool special;              /* a FIFO, socket or device node */
+} Resolution;
+
+#define RESOLUTION_NULL ((Resolution) { .file = -EBADF, .parent = -EBADF })
+
+static void resolution_done(Resolution *r) {
+        r->file = safe_close(r->file);
+        r->parent = safe_close(r->parent);
+        r->path = mfree_ptr(r->path);
+}
+
+/* Copies openat2's struct open_how as the kernel does: the size the caller passed, never less than the
+ * first version, bytes beyond what we know must be zero, unknown flags refused. A positive errno for a
+ * malformed struct, as the kernel would answer. */
+static int read_open_how(const Target *t, uint64_t address, uint64_t size, struct open_how *ret) {
+        static const uint8_t zeros[256];
+        uint8_t extra[256];
+        int r;
+
+        if (size < OPEN_HOW_SIZE_VER0)
+                return EINVAL;
+        if (size > (uint64_t) sysconf(_SC_PAGESIZE))
+                return E2BIG;
+
+        *ret = (struct open_how) {};
+        r = notify_read_memory(t->tid, address, ret, MIN(size, sizeof *ret));
+        if (r < 0)
+                return -r;
+        for (uint64_t offset = sizeof *ret; offset < size; offset += sizeof extra) {
+                size_t n = MIN(sizeof extra, size - offset);
+
+                r = notify_read_memory(t->tid, address + offset, extra, n);
+                if (r < 0)
+                        return -r;
+                if (memcmp(extra, zeros, n) != 0)
+                        return E2BIG;
+        }
+
+        if (ret->flags & ~(uint64_t) OPEN_FLAGS_KNOWN || ret->resolve & ~(uint64_t) RESOLVE_KNOWN)
+                return EINVAL;
+        if (ret->mode & ~(uint64_t) 07777 || (ret->mode != 0 && !(ret->flags & (O_CREAT | __O_TMPFILE))))
+                return EINVAL;
+        if ((ret->resolve & RESOLVE_BENEATH) && (ret->resolve & RESOLVE_IN_ROOT))
+                return EINVAL;
+        return 0;
+}
+
+/* What the flags ask of a rule. Truncating and appending write: a read-only rule refuses them. */
+static OpenRequest open_request_of(int flags, bool creates, bool special) {
+        OpenRequest q = { .special = special };
+
+        switch (flags & O_ACCMODE) {
+        case O_RDONLY:
+                q.access = RULE_ACCESS_READ;
+                break;
+        case O_WRONLY:
+                q.access = RULE_ACCESS_WRITE;
+                break;
+        default:
+                q.access = RULE_ACCESS_READ | RULE_ACCESS_WRITE;
+                break;
+        }
+        if (flags & (O_TRUNC | O_APPEND))
+                q.access |= RULE_ACCESS_WRITE;
+        q.create = creates || (flags & O_TRUNC);
+        return q;
+}
+
+/* Resolves the call's path from start with the thread's current credentials: its search permissions decide
+ * what is reachable. -errno when there is nothing a rule could apply to (the kernel will say why). */
+static int resolve(Supervisor *s, const OpenCall *c, int start, const char *path, Resolution *ret) {
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC | (c->flags & (O_NOFOLLOW | O_DIRECTORY)),
+                .resolve = c->resolve,
+        };
+        struct stat st;
+        int r;
+
+        *ret = RESOLUTION_NULL;
+
+        supervisor_arm_timer(s, true);
+        ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
+        r = ret->file < 0 ? -errno : 0;
+        supervisor_arm_timer(s, false);
+
+        if (r >= 0) {
+                /* O_EXCL on an existing file, or a symlink under O_NOFOLLOW: the kernel's answer, not ours. */
+                if ((c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+                        return -EEXIST;
+                if (fstat(ret->file, &st) < 0)
+                        return -errno;
+                if (S_ISLNK(st.st_mode))
+                        return -ELOOP;
+                ret->special = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) ||
+                               S_ISBLK(st.st_mode);
+                return fd_get_path(ret->file, &ret->path);
+        }
+
+        if (r != -ENOENT || !(c->flags & O_CREAT))
+                return r;
+
+        /* A new file: what counts is the directory it would be created in. */
+        char copy[PATH_MAX];
+        const char *dir, *name;
+
+        snprintf(copy, sizeof copy, "%s", path);
+        if (!split_last_component(copy, &dir, &name) || strlen(name) > NAME_MAX)
+                return -ENOENT;
+        how = (struct open_how) { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = c->resolve };
+        supervisor_arm_timer(s, true);
+        ret->parent = (int) syscall(SYS_openat2, at_fd(start), dir, &how, sizeof how);
+        r = ret->parent < 0 ? -errno : 0;
+        supervisor_arm_timer(s, false);
+        if (r < 0)
+                return r;
+        snprintf(ret->name, sizeof ret->name, "%s", name);
+        return join_path(ret->parent, ret->name, &ret->path);
+}
+
+static const Rule *match(const RuleSet *rules, const OpenCall *c, const Resolution *res) {
+        OpenRequest q = open_request_of(c->flags, res->file < 0, res->special);
+        return rule_set_match_open(rules, res->path, &q);
+}
+
+/* Turns "." and empty components away and makes the path absolute against start, for HostPath rules (a
+ * literal path the process may not be able to resolve). NULL if it holds ".." or is not valid. */
+static char *lexical_absolute_path(int start, const char *path) {
+        _cleanup_free_ char *base = NULL, *joined = NULL;
+        char *out, *o;
+
+        if (path[0] != '/') {
+                if (start < 0 || fd_get_path(start, &base) < 0)
+                        return NULL;
+                if (asprintf(&joined, "%s/%s", base, path) < 0)
+                        return NULL;
+                path = joined;
+        }
+
+        out = o = malloc(strlen(path) + 2);
+        if (!out)
+                return NULL;
+        for (const char *p = path; *p; ) {
+                const char *end;
+                size_t l;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                l = end - p;
+                if (l == 2 && p[0] == '.' && p[1] == '.')
+                        return mfree_ptr(out);
+                if (l > 0 && !(l == 1 && p[0] == '.')) {
+                        *o++ = '/';
+                        memcpy(o, p, l);
+                        o += l;
+                }
+                p = end;
+        }
+        if (o == out)
+                *o++ = '/';
+        *o = 0;
+        return out;
+}
+
+static Answer answer_fd(Supervisor *s, int fd, int flags) {
+        int r;
+
+        /* Our copy is closed whatever happens; the target gets its own. */
+        r = notify_add_fd_and_send(s->listener->fd, supervisor_id(s), fd, flags & O_CLOEXEC);
+        safe_close(fd);
+        if (r >= 0 || r == -ENOENT) /* ENOENT: the target is gone, nobody left to answer */
+                return (Answer) { .kind = ANSWER_SENT };
+        return ANSWER_ERRNO_OF(-r); /* EMFILE and friends, from the target's own limits */
+}
+
+/* A HostPath rule: opened in the broker's own view with the broker's credentials, as authorized. */
+static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule *rule, const char *path) {
+        Listener *l = s->listener;
+        int fd = -EBADF, r;
+
+        r = target_read_identity(t, l->owner_uid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        if (!supervisor_target_may_use(s, t, "open", path))
+                return ANSWER_ERRNO_OF(EPERM);
+        if (rule->action != RULE_ACTION_EMULATE)
+                return answer_rule(rule);
+
+        supervisor_arm_timer(s, true);
+        r = broker_root_open(rule->host_path, c->flags & ~(O_CREAT | O_EXCL | O_TRUNC), &fd);
+        supervisor_arm_timer(s, false);
+        log_info("Listener %" PRIu64 ": open '%s' as host '%s' for task %i: %s.", l->id, path, rule->host_path,
+                 t->tid, r < 0 ? strerror(-r) : "granted");
+        if (r < 0)
+                return ANSWER_ERRNO_OF(-r);
+        return answer_fd(s, fd, c->flags);
+}
+
+static int decode(Supervisor *s, NotifySyscall call, const Target *t, OpenCall *ret) {
+        const __u64 *args = s->buffers.req->data.args;
+
+        switch (call) {
+        case NOTIFY_SYSCALL_OPEN:
+                *ret = (OpenCall) { AT_FDCWD, args[0], (int) args[1] & OPEN_FLAGS_KNOWN, (mode_t) args[2] };
+                return 0;
+        case NOTIFY_SYSCALL_OPENAT:
+                *ret = (OpenCall) { (int) args[0], args[1], (int) args[2] & OPEN_FLAGS_KNOWN, (mode_t) args[3] };
+                return 0;
+        case NOTIFY_SYSCALL_CREAT:
+                *ret = (OpenCall) { AT_FDCWD, args[0], O_CREAT | O_WRONLY | O_TRUNC, (mode_t) args[1] };
+                return 0;
+        case NOTIFY_SYSCALL_OPENAT2: {
+                struct open_how how;
+                int r = read_open_how(t, args[2], args[3], &how);
+                if (r > 0)
+                        return -r;
+                *ret = (OpenCall) { (int) args[0], args[1], (int) how.flags, (mode_t) how.mode, how.resolve };
+                return 0;
+        }
+        case NOTIFY_SYSCALL_MKNOD:
+        case NOTIFY_SYSCALL_MKNODAT:
+        case _NOTIFY_SYSCALL_MAX:
+        case _NOTIFY_SYSCALL_UNKNOWN:
+        default:
+                return -ENOSYS;
+        }
+}
+
+Answer handle_open(Supervisor *s, NotifySyscall call) {
+        Listener *l = s->listener;
+        const struct seccomp_notif *req = s->buffers.req;
+        _cleanup_(target_done) Target t = TARGET_NULL;
+        _cleanup_(resolution_done) Resolution probe = RESOLUTION_NULL, res = RESOLUTION_NULL;
+        _cleanup_close_ int start = -EBADF;
+        char path[PATH_MAX];
+        const Rule *rule;
+        OpenCall c;
+        int64_t result;
+        int r;
+
+        r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = decode(s, call, &t, &c);
+        if (r == -ENOSYS)
+                return answer_default(s);
+        if (r < 0)
+                return r == -ESRCH ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(-r);
+
+        /* O_PATH needs no permission and O_TMPFILE names no file: nothing a rule could grant. */
+        if ((c.flags & O_PATH) || (c.flags & __O_TMPFILE) == __O_TMPFILE)
+                return answer_default(s);
+
+        r = supervisor_read_path(s, &t, c.path_address, path, sizeof path);
+        if (r < 0)
+                return answer_failure(r);
+        if (path[0] == 0)
+                return answer_default(s);
+        r = supervisor_lookup_start(s, &t, path, c.dirfd, &start);
+        if (r < 0)
+                return answer_default(s);
+        r = target_enter_root(&t, l->fd, req->id);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+
+        /* HostPath rules first: the process names a literal path that need not exist in its view. */
+        if (rule_set_has_open_host(l->rules)) {
+                _cleanup_free_ char *lexical = lexical_absolute_path(start, path);
+                OpenRequest q = open_request_of(c.flags, false, true);
+
+                rule = lexical ? rule_set_match_open_host(l->rules, lexical, &q) : NULL;
+                if (rule)
+                        return open_host(s, &t, &c, rule, lexical);
+        }
+
+        /* Most opens match no rule. Find that out cheaply first, resolving with our own credentials: the
+         * answer only decides whether the real check below is needed, and grants nothing. */
+        r = resolve(s, &c, start, path, &probe);
+        if (r < 0 || !match(l->rules, &c, &probe))
+                return answer_default(s);
+
+        /* The real check: resolve as the target would (its root, cwd or dirfd, RESOLVE_* flags, its search
+         * permissions), and match what resolution reached: a symlink or ".." leading elsewhere grants
+         * nothing, and a path it cannot reach it does not reach through us. */
+        r = target_read_identity(&t, l->owner_uid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = target_take_credentials(&t);
+        if (r < 0)
+                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+
+        r = resolve(s, &c, start, path, &res);
+        rule = r >= 0 ? match(l->rules, &c, &res) : NULL;
+        if (!rule || rule->action != RULE_ACTION_EMULATE) {
+                if (!supervisor_leave(s))
+                        return ANSWER_ERRNO_OF(EIO);
+                if (!rule)
+                        return answer_default(s);
+                log_info("Listener %" PRIu64 ": open '%s' by task %i: %s by rule.", l->id, res.path, t.tid,
+                         rule_action_to_string(rule->action));
+                return answer_rule(rule);
+        }
+
+        if (!supervisor_target_may_use(s, &t, "open", res.path))
+                return supervisor_leave(s) ? ANSWER_ERRNO_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+
+        supervisor_arm_timer(s, true);
+        if (res.file >= 0)
+                result = emulate(&t, &(EmulateRequest) {
+                                .operation = EMULATE_OPEN_EXISTING,
+                                .file_fd = res.file,
+                                .dir_fd = -EBADF,
+                                .flags = c.flags & ~O_CREAT,
+                        });
+        else
+                result = emulate(&t, &(EmulateRequest) {
+                                .operation = EMULATE_OPEN_CREATE,
+                                .file_fd = -EBADF,
+                                .dir_fd = res.parent,
+                                .name = res.name,
+                                .flags = c.flags,
+                                .mode = c.mode,
+                        });
+        supervisor_arm_timer(s, false);
+        if (!supervisor_leave(s)) {
+                if (result >= 0)
+                        safe_close((int) result);
+                return ANSWER_ERRNO_OF(EIO);
+        }
+
+        log_info("Listener %" PRIu64 ": open '%s' (flags 0%o) for task %i: %s.", l->id, res.path,
+                 (unsigned) c.flags, t.tid, result < 0 ? strerror((int) -result) : "granted");
+        if (result < 0)
+                return ANSWER_ERRNO_OF((int) -result);
+        return answer_fd(s, (int) result, c.flags);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the per-syscall handlers of a listener thread share: the thread's state, the answer they decide on,
+ * and the steps every path-taking handler goes through (read the path, find where its lookup starts). */
+#pragma once
+
+#include "listener.h"
+#include "notify.h"
+#include "rule.h"
+#include "target.h"
+
+typedef struct Supervisor {
+        Listener *listener;
+        NotifyBuffers buffers;
+        timer_t timer;
+        bool have_timer;
+        bool broken;               /* could not return to our own context: stop serving */
+} Supervisor;
+
+/* A decision: answer with a value, an errno, CONTINUE, or nothing more (ADDFD with SEND answered). */
+typedef struct Answer {
+        enum { ANSWER_VALUE, ANSWER_ERRNO, ANSWER_CONTINUE, ANSWER_SENT } kind;
+        int64_t value;             /* ANSWER_VALUE */
+        int error;                 /* ANSWER_ERRNO, positive */
+} Answer;
+
+#define ANSWER_CONTINUE_NOW ((Answer) { .kind = ANSWER_CONTINUE })
+#define ANSWER_ERRNO_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e) })
+
+static inline uint64_t supervisor_id(const Supervisor *s) {
+        return s->buffers.req->id;
+}
+
+/* No rule applies: the listener's default action. */
+Answer answer_default(Supervisor *s);
+/* A deny or continue rule matched. */
+Answer answer_rule(const Rule *r);
+/* Reading the target failed: EFAULT and ENAMETOOLONG as the kernel says them, else the target is gone. */
+Answer answer_failure(int r);
+
+/* Back to the broker's own credentials. If that fails the thread's state is unknown: the handler answers EIO
+ * and the thread stops, rather than emulate anything else from there. */
+bool supervisor_leave(Supervisor *s);
+/* Invariant 4, right before emulating: logged when refused. */
+bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
+/* Around anything that may block on the target's filesystem: interrupted with EINTR after a while. */
+void supervisor_arm_timer(Supervisor *s, bool on);
+
+/* Copies the call's path out of the target, once (invariant 2), and checks ID_VALID after. */
+int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size);
+/* Where a lookup of path starts: -EBADF for an absolute path (resolved against the thread's root, which
+ * target_enter_root() makes the target's), else a copy of the target's cwd or of the dirfd it passed. */
+int supervisor_lookup_start(Supervisor *s, Target *t, const char *path, int dirfd, int *ret);
+
+/* Splits path in place into directory and last component; false for names the kernel treats specially
+ * ("", trailing '/', ".", ".."), which handlers leave to the kernel. */
+bool split_last_component(char *path, const char **ret_dir, const char **ret_name);
+/* The absolute path of "dir_fd/name" in the current root's view. */
+int join_path(int dir_fd, const char *name, char **ret);
+
+static inline int at_fd(int fd) {
+        return fd >= 0 ? fd : AT_FDCWD;
+}
+
+Answer handle_mknod(Supervisor *s, NotifySyscall call);
+Answer handle_open(Supervisor *s, NotifySyscall call);
