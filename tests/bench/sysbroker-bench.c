@@ -53,14 +53,6 @@
 #define LISTENER_IFACE "org.sysbroker.Broker1.Listener"
 
 #define RATIO_TARGET 1.5
-#define IN_SET_MODE(x, ...) ({                                  \
-                        const Mode _set[] = { __VA_ARGS__ };    \
-                        bool _found = false;                    \
-                        for (size_t _i = 0; _i < ELEMENTSOF(_set); _i++) \
-                                if (_set[_i] == (x))            \
-                                        _found = true;          \
-                        _found;                                 \
-                })
 #define MAX_RUNS 101
 /* How long the first trapped call may take before we call the supervisor dead. */
 #define PROBE_TIMEOUT_MS 5000
@@ -126,15 +118,15 @@ static bool mode_is_open(Mode mode) {
 }
 
 static bool mode_is_native(Mode mode) {
-        return IN_SET_MODE(mode, MODE_NATIVE, MODE_OPEN_NATIVE);
+        return mode == MODE_NATIVE || mode == MODE_OPEN_NATIVE;
 }
 
 static bool mode_is_raw(Mode mode) {
-        return IN_SET_MODE(mode, MODE_RAW, MODE_OPEN_RAW_EMULATE, MODE_OPEN_RAW_CONTINUE);
+        return mode == MODE_RAW || mode == MODE_OPEN_RAW_EMULATE || mode == MODE_OPEN_RAW_CONTINUE;
 }
 
 static bool mode_is_broker(Mode mode) {
-        return IN_SET_MODE(mode, MODE_BROKER, MODE_OPEN_BROKER_EMULATE, MODE_OPEN_BROKER_CONTINUE);
+        return mode == MODE_BROKER || mode == MODE_OPEN_BROKER_EMULATE || mode == MODE_OPEN_BROKER_CONTINUE;
 }
 
 static bool mode_selected(Mode mode) {
