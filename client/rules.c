@@ -14,6 +14,8 @@
 #define STRING_MAX 4096U
 #define DESCRIPTION_MAX 256U
 #define ERRNO_MAX 4095
+/* How much of a spec an error message quotes. */
+#define SPEC_QUOTE_MAX 128U
 /* dev_t as the kernel's mknod takes it: 12 bits of major, 20 of minor. */
 #define MAJOR_MAX ((1U << 12) - 1)
 #define MINOR_MAX ((1U << 20) - 1)
@@ -61,6 +63,12 @@ static const char *const action_table[] = {
         [SYSBROKER_ACTION_CONTINUE] = "continue",
 };
 
+static const char *const access_table[] = {
+        [SYSBROKER_ACCESS_READ] = "r",
+        [SYSBROKER_ACCESS_WRITE] = "w",
+        [SYSBROKER_ACCESS_READ_WRITE] = "rw",
+};
+
 static const char *const syscall_table[_RULE_SYSCALL_MAX] = {
         [RULE_SYSCALL_MKNOD] = "mknod",
         [RULE_SYSCALL_OPEN] = "open",
@@ -84,6 +92,24 @@ int sysbroker_action_from_string(const char *s, sysbroker_action *ret) {
                 if (streq(s, action_table[i])) {
                         if (ret)
                                 *ret = (sysbroker_action) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *sysbroker_access_to_string(sysbroker_access access) {
+        if ((unsigned) access >= ELEMENTSOF(access_table))
+                return NULL;
+        return access_table[access]; /* NULL for 0 */
+}
+
+int sysbroker_access_from_string(const char *s, sysbroker_access *ret) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(access_table); i++)
+                if (access_table[i] && streq(s, access_table[i])) {
+                        if (ret)
+                                *ret = (sysbroker_access) i;
                         return 0;
                 }
         return -EINVAL;
@@ -226,6 +252,19 @@ static void rules_clear_error(sysbroker_rules *rules) {
         rules->error[0] = '\0';
 }
 
+/* Prefixes the error of a failed spec with the spec: a command line may carry many. */
+static int rules_fail_spec(sysbroker_rules *rules, int error, const char *spec) {
+        char detail[sizeof rules->error];
+
+        if (rules->error[0] == '\0')
+                return error;
+        memcpy(detail, rules->error, sizeof detail);
+        /* Enough of a long spec to recognize it; the reason after it must fit. */
+        if (strlen(spec) > SPEC_QUOTE_MAX)
+                return rules_fail(rules, error, "rule '%.*s...': %s", (int) SPEC_QUOTE_MAX - 3, spec, detail);
+        return rules_fail(rules, error, "rule '%s': %s", spec, detail);
+}
+
 /* D-Bus strings must be valid UTF-8; saying so here beats a bare EINVAL from the message builder. */
 static bool utf8_is_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
@@ -263,10 +302,20 @@ static bool utf8_is_valid(const char *s) {
         return true;
 }
 
-static bool path_has_dotdot(const char *path) {
-        for (const char *p = path; (p = strstr(p, "..")); p += 2)
-                if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+/* Whether some '/'-separated component of an absolute path is exactly name ("" for "//" or a trailing
+ * '/'; the root "/" alone has none). */
+static bool path_has_component(const char *path, const char *name) {
+        size_t l = strlen(name);
+
+        if (streq(path, "/"))
+                return false;
+        for (const char *p = path; *p == '/'; ) {
+                const char *end = strchrnul(p + 1, '/');
+
+                if ((size_t) (end - p - 1) == l && memcmp(p + 1, name, l) == 0)
                         return true;
+                p = end;
+        }
         return false;
 }
 
@@ -280,8 +329,14 @@ static int rules_check_path(sysbroker_rules *rules, const char *what, const char
         /* Patterns are matched against the path as the kernel resolves it, which is always absolute. */
         if (path[0] != '/')
                 return rules_fail(rules, -EINVAL, "%s '%s' is not absolute", what, path);
-        if (path_has_dotdot(path))
+        /* The daemon refuses these too; a pattern with them could never match a resolved path. */
+        if (path_has_component(path, ".."))
                 return rules_fail(rules, -EINVAL, "%s '%s' contains a '..' component", what, path);
+        if (path_has_component(path, "."))
+                return rules_fail(rules, -EINVAL, "%s '%s' contains a '.' component", what, path);
+        if (path_has_component(path, ""))
+                return rules_fail(rules, -EINVAL, "%s '%s' contains an empty component ('//' or a trailing '/')",
+                                  what, path);
         return 0;
 }
 
@@ -418,13 +473,134 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
                                   spec, fields[3]);
 
         int r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);
-        if (r < 0 && rules->error[0] != '\0') {
-                /* Say which rule: a command line may carry many. */
-                char detail[sizeof rules->error];
+        if (r < 0)
+                return rules_fail_spec(rules, r, spec);
+        return r;
+}
 
-                memcpy(detail, rules->error, sizeof detail);
-                (void) rules_fail(rules, r, "rule '%s': %s", spec, detail);
+static bool pattern_is_literal(const char *path) {
+        return !strpbrk(path, "*?[\\");
+}
+
+int sysbroker_rules_add_open(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                const char *path,
+                sysbroker_access access,
+                bool create,
+                const char *host_path) {
+
+        RuleKey keys[4];
+        size_t n = 0;
+        int r;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+
+        if (!sysbroker_access_to_string(access))
+                return rules_fail(rules, -EINVAL, "access %d is not one of r, w, rw", (int) access);
+        r = rules_check_path(rules, "path", path);
+        if (r < 0)
+                return r;
+        if (host_path) {
+                r = rules_check_path(rules, "host path", host_path);
+                if (r < 0)
+                        return r;
+                if (!pattern_is_literal(host_path))
+                        return rules_fail(rules, -EINVAL, "host path '%s' is a pattern, not a literal path",
+                                          host_path);
+                /* The process names a file it may not see: there is nothing to match a pattern against. */
+                if (!pattern_is_literal(path))
+                        return rules_fail(rules, -EINVAL,
+                                          "path '%s' is a pattern; with a host path it must be a literal path",
+                                          path);
+                if (create)
+                        return rules_fail(rules, -EINVAL, "a rule with a host path cannot create files");
         }
+
+        keys[n++] = (RuleKey) { .name = "Path", .type = KEY_STRING, .string = (char *) path };
+        keys[n++] = (RuleKey) { .name = "Access", .type = KEY_STRING,
+                                .string = (char *) sysbroker_access_to_string(access) };
+        keys[n++] = (RuleKey) { .name = "Create", .type = KEY_BOOL, .boolean = create };
+        if (host_path)
+                keys[n++] = (RuleKey) { .name = "HostPath", .type = KEY_STRING, .string = (char *) host_path };
+
+        return rules_add(rules, RULE_SYSCALL_OPEN, action, keys, n);
+}
+
+/* Cuts ":r", ":w" or ":rw" off the end of s, if it is there. */
+static void strip_access_suffix(char *s, sysbroker_access *access) {
+        char *colon = strrchr(s, ':');
+
+        if (colon && sysbroker_access_from_string(colon + 1, access) >= 0)
+                *colon = '\0';
+}
+
+int sysbroker_rules_add_open_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec) {
+        _cleanup_free_ char *copy = NULL;
+        sysbroker_access access = SYSBROKER_ACCESS_READ;
+        bool create = false;
+        char *colon;
+        int r;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+        if (!spec)
+                return rules_fail(rules, -EINVAL, "no open rule given");
+
+        copy = strdup(spec);
+        if (!copy)
+                return -ENOMEM;
+
+        /* From the end: paths may hold colons (/dev/disk/by-path/pci-0000:00:1f.2-ata-1). */
+        colon = strrchr(copy, ':');
+        if (colon && streq(colon + 1, "create")) {
+                create = true;
+                *colon = '\0';
+        }
+        strip_access_suffix(copy, &access);
+        /* "PATH:create:rw" would otherwise quietly become a rule for a file called "PATH:create". */
+        if (!create && endswith(copy, ":create"))
+                return rules_fail(rules, -EINVAL,
+                                  "rule '%s' is not of the form 'PATH[:r|w|rw][:create]': "
+                                  "':create' must come last", spec);
+
+        r = sysbroker_rules_add_open(rules, action, copy, access, create, NULL);
+        if (r < 0)
+                return rules_fail_spec(rules, r, spec);
+        return r;
+}
+
+int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec) {
+        _cleanup_free_ char *copy = NULL;
+        sysbroker_access access = SYSBROKER_ACCESS_READ;
+        char *host;
+        int r;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+        if (!spec)
+                return rules_fail(rules, -EINVAL, "no open rule given");
+
+        copy = strdup(spec);
+        if (!copy)
+                return -ENOMEM;
+
+        host = strchr(copy, '=');
+        if (!host)
+                return rules_fail(rules, -EINVAL, "rule '%s' is not of the form 'PATH=HOSTPATH[:r|w|rw]'", spec);
+        *host++ = '\0';
+
+        strip_access_suffix(host, &access);
+        if (endswith(host, ":create"))
+                return rules_fail(rules, -EINVAL, "rule '%s': a rule with a host path cannot create files", spec);
+
+        r = sysbroker_rules_add_open(rules, action, copy, access, false, host);
+        if (r < 0)
+                return rules_fail_spec(rules, r, spec);
         return r;
 }
 

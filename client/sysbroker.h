@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libsysbroker: what a sandbox launcher needs to hand mknod (later open, mount) calls to sysbrokerd —
+/* libsysbroker: what a sandbox launcher needs to hand mknod and open (later mount) calls to sysbrokerd —
  * build rules, install the seccomp filter in the child, register its listener fd over D-Bus. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -30,6 +31,18 @@ typedef enum sysbroker_action {
 /* "emulate", "deny", "continue" — the strings the D-Bus API uses. */
 const char *sysbroker_action_to_string(sysbroker_action action);
 int sysbroker_action_from_string(const char *s, sysbroker_action *ret);
+
+/* What an open rule lets a process open a file for: the rule's Access key. A call that truncates or appends
+ * writes; O_RDWR needs both. */
+typedef enum sysbroker_access {
+        SYSBROKER_ACCESS_READ = 1u << 0,
+        SYSBROKER_ACCESS_WRITE = 1u << 1,
+        SYSBROKER_ACCESS_READ_WRITE = SYSBROKER_ACCESS_READ | SYSBROKER_ACCESS_WRITE,
+} sysbroker_access;
+
+/* "r", "w", "rw" — the strings the D-Bus API uses. */
+const char *sysbroker_access_to_string(sysbroker_access access);
+int sysbroker_access_from_string(const char *s, sysbroker_access *ret);
 
 /* Omit the Mode key of a mknod rule: the daemon's default (0666) applies. */
 #define SYSBROKER_MODE_DEFAULT UINT32_MAX
@@ -62,6 +75,28 @@ int sysbroker_rules_add_mknod(
  * "b 7:0 /dev/loop0 0660" (MODE in octal), and adds it as above. */
 int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
 
+/* An open rule, for open, openat, openat2 and creat. path is an absolute pattern matched against the file
+ * the call reaches, in the process's view. create allows O_CREAT of a missing file and O_TRUNC (without it
+ * such calls do not match). With host_path (not NULL), the broker opens host_path in its own view
+ * instead, for calls naming exactly path: both must then be literal paths (no * ? [ \) and create false.
+ * A FIFO, socket or device node only matches a rule whose path is literal. */
+int sysbroker_rules_add_open(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                const char *path,
+                sysbroker_access access,
+                bool create,
+                const char *host_path);    /* or NULL */
+
+/* Parses the command line form 'PATH[:r|w|rw][:create]' (access r unless given), e.g. "/tmp/x/secret" or
+ * "/srv/data/x:rw:create". The suffixes are taken from the end, so PATH may contain colons; a PATH that
+ * itself ends in one of them needs an explicit access mode after it. */
+int sysbroker_rules_add_open_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
+
+/* Parses 'PATH=HOSTPATH[:r|w|rw]' (access r unless given), e.g. "/dev/kvm=/dev/kvm:rw": a HostPath rule.
+ * PATH ends at the first '='. */
+int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
+
 /* The errno a deny rule answers with (default EPERM). */
 int sysbroker_rules_set_errno(sysbroker_rules *rules, size_t index, int error);
 
@@ -80,7 +115,8 @@ enum {
 };
 
 /* To be called in the child, before exec: sets PR_SET_NO_NEW_PRIVS and installs a filter that hands the
- * syscalls the rules need (mknod, mknodat for mknod rules) to a new listener, lets everything else
+ * syscalls the rules need (mknod, mknodat for mknod rules; open, openat, openat2, creat for open rules;
+ * nothing for a kind of rule the set does not hold) to a new listener, lets everything else
  * through and kills the process on a foreign architecture. Returns the listener fd (O_CLOEXEC). Only
  * one listener may exist in a task's filter chain: -EBUSY if an outer sandbox already has one. */
 int sysbroker_install_filter(const sysbroker_rules *rules, unsigned flags);

@@ -61,7 +61,8 @@ static void print_escaped(FILE *f, const char *s) {
 
 static int help(void) {
         printf("sysbrokerctl [OPTIONS...] COMMAND ...\n\n"
-               "Run a command whose mknod calls sysbrokerd answers, and manage registered listeners.\n\n"
+               "Run a command whose mknod and open calls sysbrokerd answers, and manage registered\n"
+               "listeners.\n\n"
                "Commands:\n"
                "  run [RUN OPTIONS...] [--] CMD [ARG...]\n"
                "                            Run CMD with a seccomp filter registered with sysbrokerd\n"
@@ -74,16 +75,29 @@ static int help(void) {
                "     --system               Talk to sysbrokerd on the system bus (default)\n"
                "     --socket[=PATH]        Talk to sysbrokerd on its socket (default: %s)\n"
                "     --no-ask-password      Do not ask for a password when polkit wants one\n\n"
-               "Run options:\n"
+               "Run options (rules; the first that matches a call decides):\n"
                "     --mknod='TYPE MAJ:MIN PATH [MODE]'\n"
                "                            Create device nodes matching this rule (TYPE c or b,\n"
                "                            PATH a pattern without spaces, MODE the maximum octal mode)\n"
                "     --deny-mknod='TYPE MAJ:MIN PATH'\n"
                "                            Fail mknod calls matching this rule with EPERM\n"
+               "     --open='PATH[:r|w|rw][:create]'\n"
+               "                            Open files matching PATH for reading (r, the default),\n"
+               "                            writing (w) or both (rw), even without permission;\n"
+               "                            ':create' also allows O_CREAT of a missing file and O_TRUNC\n"
+               "     --open-host='PATH=HOSTPATH[:r|w|rw]'\n"
+               "                            Answer opens of the literal PATH with the file HOSTPATH as\n"
+               "                            sysbrokerd sees it (PATH ends at the first '=')\n"
+               "     --deny-open=PATH       Fail every open of files matching PATH with EPERM\n"
                "     --default=continue|deny\n"
-               "                            What happens to mknod calls no rule matches\n"
+               "                            What happens to trapped calls no rule matches\n"
                "     --description=TEXT     Describe the listener for 'list'\n"
                "     --tsync                Apply the filter to all threads\n\n"
+               "PATH is an absolute pattern in CMD's view: * and ? stay within one component,\n"
+               "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
+               "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
+               "read from the end, so PATH may contain ':'; one ending in ':r', ':w', ':rw' or\n"
+               "':create' needs an explicit access mode after it.\n\n"
                "'run' exits with CMD's status (128+N if killed by signal N), 125 if sysbrokerctl\n"
                "itself failed, 126 if CMD could not be executed, 127 if it was not found.\n",
                SYSBROKER_SOCKET_PATH);
@@ -338,6 +352,9 @@ static int verb_run(int argc, char *argv[]) {
         enum {
                 ARG_MKNOD = 0x100,
                 ARG_DENY_MKNOD,
+                ARG_OPEN,
+                ARG_OPEN_HOST,
+                ARG_DENY_OPEN,
                 ARG_DEFAULT,
                 ARG_DESCRIPTION,
                 ARG_TSYNC,
@@ -346,6 +363,9 @@ static int verb_run(int argc, char *argv[]) {
                 { "help",        no_argument,       NULL, 'h'             },
                 { "mknod",       required_argument, NULL, ARG_MKNOD       },
                 { "deny-mknod",  required_argument, NULL, ARG_DENY_MKNOD  },
+                { "open",        required_argument, NULL, ARG_OPEN        },
+                { "open-host",   required_argument, NULL, ARG_OPEN_HOST   },
+                { "deny-open",   required_argument, NULL, ARG_DENY_OPEN   },
                 { "default",     required_argument, NULL, ARG_DEFAULT     },
                 { "description", required_argument, NULL, ARG_DESCRIPTION },
                 { "tsync",       no_argument,       NULL, ARG_TSYNC       },
@@ -385,6 +405,33 @@ static int verb_run(int argc, char *argv[]) {
                                 return EXIT_RUN_FAILURE;
                         }
                         break;
+                case ARG_OPEN:
+                        r = sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, optarg);
+                        if (r < 0) {
+                                error_msg("Invalid --open: %s", sysbroker_rules_get_error(rules) ?: strerror(-r));
+                                return EXIT_RUN_FAILURE;
+                        }
+                        break;
+                case ARG_OPEN_HOST:
+                        r = sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, optarg);
+                        if (r < 0) {
+                                error_msg("Invalid --open-host: %s",
+                                          sysbroker_rules_get_error(rules) ?: strerror(-r));
+                                return EXIT_RUN_FAILURE;
+                        }
+                        break;
+                case ARG_DENY_OPEN:
+                        /* Every open of it: the daemon matches Access and Create as upper bounds, so a deny
+                         * rule that left out writing or creating would let those opens fall through to the
+                         * rules after it. PATH is taken as it is, colons and all. */
+                        r = sysbroker_rules_add_open(rules, SYSBROKER_ACTION_DENY, optarg,
+                                                     SYSBROKER_ACCESS_READ_WRITE, true, NULL);
+                        if (r < 0) {
+                                error_msg("Invalid --deny-open: %s",
+                                          sysbroker_rules_get_error(rules) ?: strerror(-r));
+                                return EXIT_RUN_FAILURE;
+                        }
+                        break;
                 case ARG_DEFAULT:
                         if (sysbroker_action_from_string(optarg, &action) < 0 ||
                             sysbroker_rules_set_default_action(rules, action) < 0) {
@@ -417,7 +464,7 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
         }
         if (sysbroker_rules_count(rules) == 0) {
-                error_msg("No rules given: use --mknod or --deny-mknod.");
+                error_msg("No rules given: use --mknod, --deny-mknod, --open, --open-host or --deny-open.");
                 return EXIT_RUN_FAILURE;
         }
 

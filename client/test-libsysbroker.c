@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <linux/filter.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-id128.h>
+#include <time.h>
 
 #include "config.h"
 #include "macro.h"
@@ -53,6 +55,15 @@ static char socket_path[PATH_MAX];
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
 
+typedef uint64_t usec_t;
+
+static usec_t now_usec(void) {
+        struct timespec ts;
+
+        ASSERT(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
 static sysbroker_rules *rules_new(void) {
         sysbroker_rules *rules = NULL;
 
@@ -81,6 +92,9 @@ static void test_bad_mknod_specs_are_refused_with_a_reason(void) {
                 { "c 1:3 tmp/x",          -EINVAL,       "is not absolute"               },
                 { "c 1:3 /a/../b",        -EINVAL,       "'..' component"                },
                 { "c 1:3 /a/..",          -EINVAL,       "'..' component"                },
+                { "c 1:3 /a/./b",         -EINVAL,       "'.' component"                 },
+                { "c 1:3 /a//b",          -EINVAL,       "empty component"               },
+                { "c 1:3 /a/",            -EINVAL,       "empty component"               },
                 { "c 1:3",                -EINVAL,       "not of the form"               },
                 { "c 1:3 /a 0666 extra",  -EINVAL,       "not of the form"               },
                 { "",                     -EINVAL,       "not of the form"               },
@@ -112,6 +126,137 @@ static void test_bad_mknod_specs_are_refused_with_a_reason(void) {
         /* A good rule after bad ones clears the error. */
         ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:5 /dev/zero") == 0);
         ASSERT(sysbroker_rules_get_error(rules) == NULL);
+}
+
+static void test_open_specs_become_rules(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        sysbroker_access a = SYSBROKER_ACCESS_READ;
+
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/tmp/x/secret") == 0);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/srv/data/**:rw:create") == 1);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_DENY, "/tmp/*:w") == 2);
+        ASSERT(sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, "/dev/kvm=/dev/kvm:rw") == 3);
+        ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_CONTINUE, "/", SYSBROKER_ACCESS_READ, false,
+                                        NULL) == 4);
+        ASSERT(sysbroker_rules_count(rules) == 5);
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+
+        ASSERT(sysbroker_access_from_string("rw", &a) == 0 && a == SYSBROKER_ACCESS_READ_WRITE);
+        ASSERT(sysbroker_access_from_string("wr", &a) == -EINVAL && a == SYSBROKER_ACCESS_READ_WRITE);
+        ASSERT(sysbroker_access_from_string("", &a) == -EINVAL);
+        ASSERT(sysbroker_access_from_string(NULL, &a) == -EINVAL);
+        ASSERT_STREQ(sysbroker_access_to_string(SYSBROKER_ACCESS_READ), "r");
+        ASSERT_STREQ(sysbroker_access_to_string(SYSBROKER_ACCESS_WRITE), "w");
+        ASSERT(sysbroker_access_to_string((sysbroker_access) 0) == NULL);
+        ASSERT(sysbroker_access_to_string((sysbroker_access) 4) == NULL);
+}
+
+typedef struct BadSpec {
+        const char *spec;
+        int error;
+        const char *message; /* the whole of it */
+} BadSpec;
+
+static void check_bad_specs(int (*add)(sysbroker_rules *, sysbroker_action, const char *),
+                            const BadSpec *cases, size_t n_cases) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+
+        for (size_t i = 0; i < n_cases; i++) {
+                int r = add(rules, SYSBROKER_ACTION_EMULATE, cases[i].spec);
+                const char *e = sysbroker_rules_get_error(rules);
+
+                if (r != cases[i].error || !streq_ptr(e, cases[i].message)) {
+                        fprintf(stderr, "spec '%s': got %d '%s', expected %d '%s'\n", cases[i].spec, r,
+                                strempty(e), cases[i].error, cases[i].message);
+                        abort();
+                }
+        }
+        ASSERT(sysbroker_rules_count(rules) == 0);
+}
+
+static void test_bad_open_specs_are_refused_with_a_reason(void) {
+        static const BadSpec open_cases[] = {
+                { "",                  -EINVAL, "rule '': path is empty" },
+                { ":rw",               -EINVAL, "rule ':rw': path is empty" },
+                { ":create",           -EINVAL, "rule ':create': path is empty" },
+                { "tmp/x",             -EINVAL, "rule 'tmp/x': path 'tmp/x' is not absolute" },
+                { "~/x:w",             -EINVAL, "rule '~/x:w': path '~/x' is not absolute" },
+                { "/tmp/../etc/shadow", -EINVAL,
+                  "rule '/tmp/../etc/shadow': path '/tmp/../etc/shadow' contains a '..' component" },
+                { "/tmp/./x:w",        -EINVAL, "rule '/tmp/./x:w': path '/tmp/./x' contains a '.' component" },
+                { "/tmp//x",           -EINVAL,
+                  "rule '/tmp//x': path '/tmp//x' contains an empty component ('//' or a trailing '/')" },
+                { "/tmp/x/:rw:create", -EINVAL,
+                  "rule '/tmp/x/:rw:create': path '/tmp/x/' contains an empty component ('//' or a trailing '/')" },
+                { "/tmp/x:create:rw",  -EINVAL,
+                  "rule '/tmp/x:create:rw' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last" },
+                { "/tmp/x:create:r",   -EINVAL,
+                  "rule '/tmp/x:create:r' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last" },
+                { "/tmp/\xff:r",       -EINVAL, "rule '/tmp/\xff:r': path is not valid UTF-8" },
+        };
+        static const BadSpec host_cases[] = {
+                { "/dev/kvm",          -EINVAL, "rule '/dev/kvm' is not of the form 'PATH=HOSTPATH[:r|w|rw]'" },
+                { "",                  -EINVAL, "rule '' is not of the form 'PATH=HOSTPATH[:r|w|rw]'" },
+                { "=/dev/kvm",         -EINVAL, "rule '=/dev/kvm': path is empty" },
+                { "/dev/kvm=",         -EINVAL, "rule '/dev/kvm=': host path is empty" },
+                { "/dev/kvm=:rw",      -EINVAL, "rule '/dev/kvm=:rw': host path is empty" },
+                { "/dev/kvm=dev/kvm",  -EINVAL, "rule '/dev/kvm=dev/kvm': host path 'dev/kvm' is not absolute" },
+                { "dev/kvm=/dev/kvm",  -EINVAL, "rule 'dev/kvm=/dev/kvm': path 'dev/kvm' is not absolute" },
+                { "/dev/kvm=/dev/../kvm", -EINVAL,
+                  "rule '/dev/kvm=/dev/../kvm': host path '/dev/../kvm' contains a '..' component" },
+                { "/dev/k*=/dev/kvm:rw", -EINVAL,
+                  "rule '/dev/k*=/dev/kvm:rw': path '/dev/k*' is a pattern; with a host path it must be a literal path" },
+                { "/dev/[k]vm=/dev/kvm", -EINVAL,
+                  "rule '/dev/[k]vm=/dev/kvm': path '/dev/[k]vm' is a pattern; with a host path it must be a literal path" },
+                { "/dev/kvm=/dev/kv?", -EINVAL,
+                  "rule '/dev/kvm=/dev/kv?': host path '/dev/kv?' is a pattern, not a literal path" },
+                { "/dev/kvm=/dev/kvm:rw:create", -EINVAL,
+                  "rule '/dev/kvm=/dev/kvm:rw:create': a rule with a host path cannot create files" },
+                { "/dev/kvm=/dev/kvm:create", -EINVAL,
+                  "rule '/dev/kvm=/dev/kvm:create': a rule with a host path cannot create files" },
+        };
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_free_ char *long_path = NULL;
+
+        check_bad_specs(sysbroker_rules_add_open_spec, open_cases, ELEMENTSOF(open_cases));
+        check_bad_specs(sysbroker_rules_add_open_host_spec, host_cases, ELEMENTSOF(host_cases));
+
+        /* The direct API checks the same, and says so without a spec. */
+        ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_EMULATE, "/x", (sysbroker_access) 0, false,
+                                        NULL) == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "access 0 is not one of r, w, rw");
+        ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_EMULATE, "/x", (sysbroker_access) 4, false,
+                                        NULL) == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "access 4 is not one of r, w, rw");
+        ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_EMULATE, "/x", SYSBROKER_ACCESS_READ, true,
+                                        "/y") == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "a rule with a host path cannot create files");
+        ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_EMULATE, NULL, SYSBROKER_ACCESS_READ, false,
+                                        NULL) == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "path is empty");
+        ASSERT(sysbroker_rules_add_open(rules, (sysbroker_action) 17, "/x", SYSBROKER_ACCESS_READ, false,
+                                        NULL) == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "unknown action 17");
+        ASSERT(sysbroker_rules_add_open(NULL, SYSBROKER_ACTION_EMULATE, "/x", SYSBROKER_ACCESS_READ, false,
+                                        NULL) == -EINVAL);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, NULL) == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "no open rule given");
+
+        long_path = malloc(4099);
+        ASSERT(long_path);
+        long_path[0] = '/';
+        memset(long_path + 1, 'x', 4097);
+        long_path[4098] = '\0';
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, long_path) == -ENAMETOOLONG);
+        ASSERT(startswith(sysbroker_rules_get_error(rules), "rule '/xxxxxxxxxx"));
+        ASSERT(endswith(sysbroker_rules_get_error(rules), "xxx...': path is longer than 4096 bytes"));
+        ASSERT(strlen(sysbroker_rules_get_error(rules)) == strlen("rule '': path is longer than 4096 bytes") + 128);
+        long_path[4096] = '\0';
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, long_path) == 0);
+
+        /* A good rule after bad ones clears the error. */
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+        ASSERT(sysbroker_rules_count(rules) == 1);
 }
 
 static void test_errno_and_options_are_checked(void) {
@@ -188,21 +333,87 @@ static int receive_fd(int sock) {
         return fd;
 }
 
-/* What the supervised child checks, from its own side. Exit codes name the failed check. */
+/* The calls whose trapping the filter decides, each with arguments the kernel itself refuses with a fixed
+ * errno, so an untrapped call is told apart from a trapped one (answered with TRAPPED_ERRNO) without
+ * creating or opening anything. */
+#define BAD_FD 987
+
+typedef enum TrapKind {
+        TRAP_MKNOD = 1u << 0,
+        TRAP_OPEN = 1u << 1,
+} TrapKind;
+
+typedef struct TrapCall {
+        const char *name;
+        long nr;
+        TrapKind kind;
+        int untrapped_errno;
+} TrapCall;
+
+static const TrapCall trap_calls[] = {
+#ifdef SYS_mknod
+        { "mknod",   SYS_mknod,   TRAP_MKNOD, ENOENT },
+#endif
+        { "mknodat", SYS_mknodat, TRAP_MKNOD, EBADF  },
+#ifdef SYS_open
+        { "open",    SYS_open,    TRAP_OPEN,  ENOENT },
+#endif
+        { "openat",  SYS_openat,  TRAP_OPEN,  EBADF  },
+        { "openat2", SYS_openat2, TRAP_OPEN,  EBADF  },
+#ifdef SYS_creat
+        { "creat",   SYS_creat,   TRAP_OPEN,  ENOENT },
+#endif
+};
+
+/* What the child expects trapped; set before the fork. */
+static unsigned child_trapped_kinds;
+
+static long trap_call_do(const TrapCall *c) {
+        char missing[PATH_MAX];
+        struct open_how how = { .flags = O_RDONLY };
+
+        /* A directory that does not exist, for the calls that take no dirfd. */
+        (void) snprintf(missing, sizeof missing, "%s/missing/file", tmpdir);
+
+        switch (c->nr) {
+#ifdef SYS_mknod
+        case SYS_mknod:
+                return syscall(SYS_mknod, missing, S_IFCHR | 0666, makedev(1, 3));
+#endif
+        case SYS_mknodat:
+                return syscall(SYS_mknodat, BAD_FD, "node", S_IFCHR | 0666, makedev(1, 3));
+#ifdef SYS_open
+        case SYS_open:
+                return syscall(SYS_open, missing, O_RDONLY | O_CLOEXEC);
+#endif
+        case SYS_openat:
+                return syscall(SYS_openat, BAD_FD, "file", O_RDONLY | O_CLOEXEC);
+        case SYS_openat2:
+                return syscall(SYS_openat2, BAD_FD, "file", &how, sizeof how);
+#ifdef SYS_creat
+        case SYS_creat:
+                return syscall(SYS_creat, missing, 0600);
+#endif
+        default:
+                errno = EINVAL;
+                return -1;
+        }
+}
+
+/* What the supervised child checks, from its own side. Exit codes name the failed check: 20 for the
+ * untrapped basics, 21 + the index in trap_calls for the others. */
 static void *child_calls(void) {
-        char path[PATH_MAX];
-
-        (void) snprintf(path, sizeof path, "%s/node", tmpdir);
-
         /* Untrapped calls go through untouched. */
         if (getpid() <= 0 || access("/", F_OK) < 0)
                 return (void *) 20;
-#ifdef SYS_mknod
-        if (syscall(SYS_mknod, path, S_IFCHR | 0666, makedev(1, 3)) != -1 || errno != TRAPPED_ERRNO)
-                return (void *) 21;
-#endif
-        if (mknodat(AT_FDCWD, path, S_IFCHR | 0666, makedev(1, 3)) != -1 || errno != TRAPPED_ERRNO)
-                return (void *) 22;
+
+        for (size_t i = 0; i < ELEMENTSOF(trap_calls); i++) {
+                const TrapCall *c = &trap_calls[i];
+                int expected = (child_trapped_kinds & c->kind) ? TRAPPED_ERRNO : c->untrapped_errno;
+
+                if (trap_call_do(c) != -1 || errno != expected)
+                        return (void *) (intptr_t) (21 + i);
+        }
         return NULL;
 }
 
@@ -215,23 +426,23 @@ static void *thread_calls(void *userdata) {
         return child_calls();
 }
 
-static int expected_notifications(void) {
-#ifdef SYS_mknod
-        return 2;
-#else
-        return 1;
-#endif
-}
-
-/* Forks a child that installs the filter (from a second thread's point of view too, with TSYNC), and
- * supervises it: every notification must be a mknod call. Returns 77 if the kernel cannot do this. */
-static int run_supervised_child(unsigned flags) {
+/* Forks a child that installs the filter for rules of the given kinds (from a second thread's point of
+ * view too, with TSYNC), and supervises it: the notifications must be exactly the calls of those kinds, in
+ * the order the child makes them. Returns 77 if the kernel cannot do this. */
+static int run_supervised_child(unsigned kinds, unsigned flags) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
         _cleanup_close_ int listener = -EBADF;
-        int pair[2], status, n = 0;
+        long seen[ELEMENTSOF(trap_calls) + 8];
+        size_t n_seen = 0, n_expected = 0;
+        int pair[2], status;
+        bool reaped = false;
         pid_t pid;
 
-        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/**") == 0);
+        if (kinds & TRAP_MKNOD)
+                ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/**") >= 0);
+        if (kinds & TRAP_OPEN)
+                ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/tmp/**:rw") >= 0);
+        child_trapped_kinds = kinds;
         ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
 
         pid = fork();
@@ -281,37 +492,74 @@ static int run_supervised_child(unsigned flags) {
                 abort();
         }
 
-        while (n < expected_notifications()) {
-                struct seccomp_notif req = {};
-                struct seccomp_notif_resp resp = {};
+        /* Answer whatever comes until the child is gone: an unexpected trap must show up in the list, not
+         * leave the child waiting. POLLHUP says its last task has let go of the filter, which can come a
+         * moment before waitpid() may reap it. */
+        for (usec_t deadline = now_usec() + 20 * USEC_PER_SEC; !reaped; ) {
+                struct pollfd p = { .fd = listener, .events = POLLIN };
 
-                ASSERT(ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0);
-#ifdef SYS_mknod
-                ASSERT(req.data.nr == (n == 0 ? SYS_mknod : SYS_mknodat));
-#else
-                ASSERT(req.data.nr == SYS_mknodat);
-#endif
-                resp.id = req.id;
-                resp.error = -TRAPPED_ERRNO;
-                ASSERT(ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0);
-                n++;
+                ASSERT(now_usec() < deadline);
+                ASSERT(poll(&p, 1, 100) >= 0);
+                if (p.revents & POLLIN) {
+                        struct seccomp_notif req = {};
+                        struct seccomp_notif_resp resp = {};
+
+                        ASSERT(ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0);
+                        ASSERT(n_seen < ELEMENTSOF(seen));
+                        seen[n_seen++] = req.data.nr;
+                        resp.id = req.id;
+                        resp.error = -TRAPPED_ERRNO;
+                        ASSERT(ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0);
+                        continue;
+                }
+                pid_t w = waitpid(pid, &status, (p.revents & POLLHUP) ? 0 : WNOHANG);
+                ASSERT(w >= 0);
+                reaped = w == pid;
         }
 
-        ASSERT(waitpid(pid, &status, 0) == pid);
+        for (size_t i = 0; i < ELEMENTSOF(trap_calls); i++) {
+                if (!(kinds & trap_calls[i].kind))
+                        continue;
+                if (n_expected >= n_seen || seen[n_expected] != trap_calls[i].nr) {
+                        fprintf(stderr, "rule kinds %#x: expected %s (%ld) as notification %zu, got %ld\n", kinds,
+                                trap_calls[i].name, trap_calls[i].nr, n_expected,
+                                n_expected < n_seen ? seen[n_expected] : -1L);
+                        abort();
+                }
+                n_expected++;
+        }
+        if (n_seen != n_expected) {
+                fprintf(stderr, "rule kinds %#x: %zu notifications, expected %zu; first extra: %ld\n", kinds,
+                        n_seen, n_expected, seen[n_expected]);
+                abort();
+        }
+
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                fprintf(stderr, "supervised child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+                fprintf(stderr, "supervised child (rule kinds %#x): %s %d%s%s\n", kinds,
+                        WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? code : WTERMSIG(status),
+                        code > 20 && code < 21 + (int) ELEMENTSOF(trap_calls) ? ", wrong errno from " : "",
+                        code > 20 && code < 21 + (int) ELEMENTSOF(trap_calls) ? trap_calls[code - 21].name : "");
                 abort();
         }
         return 0;
 }
 
-static int test_filter_traps_mknod_and_nothing_else(void) {
-        return run_supervised_child(0);
+static int test_filter_traps_mknod_only_for_mknod_rules(void) {
+        return run_supervised_child(TRAP_MKNOD, 0);
+}
+
+static int test_filter_traps_open_calls_only_for_open_rules(void) {
+        return run_supervised_child(TRAP_OPEN, 0);
+}
+
+static int test_filter_traps_both_for_both_kinds(void) {
+        return run_supervised_child(TRAP_MKNOD | TRAP_OPEN, 0);
 }
 
 static int test_filter_with_tsync_covers_other_threads(void) {
-        return run_supervised_child(SYSBROKER_FILTER_TSYNC);
+        return run_supervised_child(TRAP_MKNOD | TRAP_OPEN, SYSBROKER_FILTER_TSYNC);
 }
 
 static void test_filter_needs_rules_and_known_flags(void) {
@@ -503,8 +751,35 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* The Rules property as sysbrokerd sends it back: every default filled in, Errno only for deny rules. */
+static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(
+                        reply, "aa{sv}", 4,
+                        7, "Syscall", "s", "mknod", "Action", "s", "emulate", "Path", "s", "/tmp/x/null",
+                        "Type", "s", "c", "Major", "u", 1, "Minor", "u", 3, "Mode", "u", 0666,
+                        5, "Syscall", "s", "open", "Action", "s", "emulate", "Path", "s", "/tmp/x/secret",
+                        "Access", "s", "r", "Create", "b", 0,
+                        6, "Syscall", "s", "open", "Action", "s", "emulate", "Path", "s", "/dev/kvm",
+                        "Access", "s", "rw", "Create", "b", 0, "HostPath", "s", "/dev/kvm",
+                        6, "Syscall", "s", "open", "Action", "s", "deny", "Errno", "i", EACCES,
+                        "Path", "s", "/srv/**", "Access", "s", "rw", "Create", "b", 1);
+}
+
+typedef struct FakeListener {
+        uint64_t id;
+        uint32_t owner_uid;
+        uint64_t notifications;
+} FakeListener;
+
+static FakeListener fake_listener = { .id = 7, .owner_uid = 65534, .notifications = 12 };
+
 static const sd_bus_vtable listener_vtable[] = {
         SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "t", NULL, offsetof(FakeListener, id), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(FakeListener, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Rules", "aa{sv}", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Notifications", "t", NULL, offsetof(FakeListener, notifications), 0),
         SD_BUS_METHOD("Unregister", NULL, NULL, method_unregister, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
@@ -522,7 +797,7 @@ static void fake_serve(int fd) {
         ASSERT(sd_bus_add_object_vtable(bus, NULL, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE,
                                         manager_vtable, NULL) >= 0);
         ASSERT(sd_bus_add_object_vtable(bus, NULL, SYSBROKER_LISTENER_PATH_PREFIX "7",
-                                        SYSBROKER_LISTENER_INTERFACE, listener_vtable, NULL) >= 0);
+                                        SYSBROKER_LISTENER_INTERFACE, listener_vtable, &fake_listener) >= 0);
         ASSERT(sd_bus_start(bus) >= 0);
 
         for (;;) {
@@ -626,6 +901,40 @@ static void test_register_sends_rules_and_options(void) {
         ASSERT(r == 0);
         fake_snapshot(&seen);
         ASSERT(seen.unregistered == 7);
+}
+
+static void test_register_sends_open_rules(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        Fake seen;
+
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/tmp/x/secret") == 0);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/srv/**:rw:create") == 1);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE,
+                                             "/dev/disk/by-path/pci-0000:00:1f.2-ata-1:w") == 2);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/tmp/odd:r:r") == 3);
+        ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/tmp/x:y:create") == 4);
+        ASSERT(sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, "/dev/kvm=/dev/kvm:rw") == 5);
+        ASSERT(sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, "/run/a=/run/b=c") == 6);
+        ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_DENY, "/tmp/x/*", SYSBROKER_ACCESS_READ_WRITE,
+                                        true, NULL) == 7);
+        ASSERT(sysbroker_rules_set_errno(rules, 7, EACCES) == 0);
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/x/null") == 8);
+
+        ASSERT(sysbroker_client_open_socket(socket_path, &client) == 0);
+        ASSERT(sysbroker_client_register(client, STDIN_FILENO, rules, 0, NULL, NULL, NULL) == 0);
+        fake_snapshot(&seen);
+        ASSERT_STREQ(seen.rules,
+                     "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
+                     "Syscall=open Action=emulate Path=/srv/** Access=rw Create=true ;"
+                     "Syscall=open Action=emulate Path=/dev/disk/by-path/pci-0000:00:1f.2-ata-1 Access=w Create=false ;"
+                     "Syscall=open Action=emulate Path=/tmp/odd:r Access=r Create=false ;"
+                     "Syscall=open Action=emulate Path=/tmp/x:y Access=r Create=true ;"
+                     "Syscall=open Action=emulate Path=/dev/kvm Access=rw Create=false HostPath=/dev/kvm ;"
+                     "Syscall=open Action=emulate Path=/run/a Access=r Create=false HostPath=/run/b=c ;"
+                     "Syscall=open Action=deny Errno=i13 Path=/tmp/x/* Access=rw Create=true ;"
+                     "Syscall=mknod Action=emulate Path=/tmp/x/null Type=c Major=1 Minor=3 ;");
+        ASSERT_STREQ(seen.options, "");
 }
 
 static void test_refusal_is_returned_and_outputs_are_untouched(void) {
@@ -786,6 +1095,106 @@ static void test_sysbrokerctl_run_exit_codes(void) {
         free(out);
 }
 
+static void test_sysbrokerctl_open_options(void) {
+        _cleanup_free_ char *socket_arg = NULL;
+        char *err = NULL, *out = NULL;
+        Fake before, after;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+
+        /* Every form reaches the daemon as the keys it documents; the fake refuses, so nothing runs. */
+        fake_snapshot(&before);
+        ASSERT(CTL(&err, socket_arg, "run", "--open", "/tmp/x/secret", "--open", "/srv/**:rw:create",
+                   "--open-host", "/dev/kvm=/dev/kvm:rw", "--deny-open", "/tmp/x/*:rw",
+                   "--deny-mknod", "b 8:0 /**", "--description", "refuse", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Registration refused: org.sysbroker.Broker1.Error.InvalidRule: "
+                          "Rule 0: refused by the fake broker\n");
+        free(err);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations + 1);
+        /* --deny-open takes PATH as it is (":rw" included), and denies every open: Access rw, Create. */
+        ASSERT_STREQ(after.rules,
+                     "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
+                     "Syscall=open Action=emulate Path=/srv/** Access=rw Create=true ;"
+                     "Syscall=open Action=emulate Path=/dev/kvm Access=rw Create=false HostPath=/dev/kvm ;"
+                     "Syscall=open Action=deny Path=/tmp/x/*:rw Access=rw Create=true ;"
+                     "Syscall=mknod Action=deny Path=/** Type=b Major=8 Minor=0 ;");
+
+        /* Bad forms: one line naming the option and why, 125, no registration. */
+        fake_snapshot(&before);
+        ASSERT(CTL(&err, socket_arg, "run", "--open", "relative:rw", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open: rule 'relative:rw': path 'relative' is not absolute\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--open", "/a:create:w", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open: rule '/a:create:w' is not of the form "
+                          "'PATH[:r|w|rw][:create]': ':create' must come last\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--open-host", "/dev/kvm", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open-host: rule '/dev/kvm' is not of the form "
+                          "'PATH=HOSTPATH[:r|w|rw]'\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--open-host", "/dev/*=/dev/kvm", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open-host: rule '/dev/*=/dev/kvm': path '/dev/*' is a "
+                          "pattern; with a host path it must be a literal path\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--open-host", "/a=/b:create", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open-host: rule '/a=/b:create': a rule with a host path "
+                          "cannot create files\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--deny-open", "a/b", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --deny-open: path 'a/b' is not absolute\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--open", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open: rule '--': path '--' is not absolute\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--open") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: Option '--open' needs an argument.\n");
+        free(err);
+        ASSERT(CTL(&err, socket_arg, "run", "--", "true") == 125);
+        ASSERT_STREQ(err, "sysbrokerctl: No rules given: use --mknod, --deny-mknod, --open, --open-host or "
+                          "--deny-open.\n");
+        free(err);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations);
+
+        /* The grammar is in --help. */
+        ASSERT(CTL_FULL(&out, NULL, "--help") == 0);
+        ASSERT(strstr(out, "--open='PATH[:r|w|rw][:create]'"));
+        ASSERT(strstr(out, "--open-host='PATH=HOSTPATH[:r|w|rw]'"));
+        ASSERT(strstr(out, "--deny-open=PATH"));
+        free(out);
+}
+
+/* status prints every property, and each rule on one line with its keys, open rules' included. */
+static void test_sysbrokerctl_status_prints_rules(void) {
+        _cleanup_free_ char *socket_arg = NULL;
+        char *err = NULL, *out = NULL;
+        int r;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+        r = CTL_FULL(&out, &err, socket_arg, "status", "7");
+        if (r != 0)
+                fprintf(stderr, "status: %d: %s%s\n", r, err, out);
+        ASSERT(r == 0);
+        ASSERT_STREQ(err, "");
+        ASSERT_STREQ(out,
+                     "Id: 7\n"
+                     "OwnerUID: 65534\n"
+                     "Rules:\n"
+                     "        0: mknod emulate Path=/tmp/x/null Type=c Major=1 Minor=3 Mode=0666\n"
+                     "        1: open emulate Path=/tmp/x/secret Access=r Create=no\n"
+                     "        2: open emulate Path=/dev/kvm Access=rw Create=no HostPath=/dev/kvm\n"
+                     "        3: open deny Errno=EACCES Path=/srv/** Access=rw Create=yes\n"
+                     "Notifications: 12\n");
+        free(out);
+        free(err);
+
+        ASSERT(CTL_FULL(&out, &err, socket_arg, "status", "8") == 1);
+        ASSERT(startswith(err, "sysbrokerctl: Failed to get the properties of listener 8: "));
+        free(out);
+        free(err);
+}
+
 static int rm_rf(const char *path) {
         char cmd[PATH_MAX + 16];
 
@@ -806,15 +1215,19 @@ int main(int argc, char *argv[]) {
 
         test_mknod_specs_become_rules();
         test_bad_mknod_specs_are_refused_with_a_reason();
+        test_open_specs_become_rules();
+        test_bad_open_specs_are_refused_with_a_reason();
         test_errno_and_options_are_checked();
         test_filter_needs_rules_and_known_flags();
 
         /* The filter tests fork; run them before the fake's thread exists. */
-        r = test_filter_traps_mknod_and_nothing_else();
+        r = test_filter_traps_mknod_only_for_mknod_rules();
         if (r == 77) {
                 printf("# skip: this process cannot get a seccomp listener (kernel, or an outer one)\n");
                 skipped++;
         } else {
+                ASSERT(test_filter_traps_open_calls_only_for_open_rules() == 0);
+                ASSERT(test_filter_traps_both_for_both_kinds() == 0);
                 ASSERT(test_filter_with_tsync_covers_other_threads() == 0);
         }
         if (test_filter_kills_foreign_architectures() == 77) {
@@ -824,10 +1237,14 @@ int main(int argc, char *argv[]) {
 
         fake_start(&thread);
         test_register_sends_rules_and_options();
+        test_register_sends_open_rules();
         test_refusal_is_returned_and_outputs_are_untouched();
         test_connecting_to_nothing_fails_cleanly();
-        if (r != 77) /* sysbrokerctl run needs the filter too */
+        if (r != 77) { /* sysbrokerctl run needs the filter too */
                 test_sysbrokerctl_run_exit_codes();
+                test_sysbrokerctl_open_options();
+        }
+        test_sysbrokerctl_status_prints_rules();
         fake_stop(thread);
 
         (void) rm_rf(tmpdir);

@@ -56,21 +56,20 @@ void harness_fail_impl(const char *file, int line, const char *func, char *messa
 
 enum {
         CHILD_MKNOD = 1,
+        CHILD_OPENAT,
         CHILD_EXIT,
 };
 
 typedef struct ChildCommand {
         int op;
+        int flags;
         mode_t mode;
         dev_t dev;
         char path[1024];
 } ChildCommand;
 
-#ifdef __NR_mknod
-#  define MKNODAT_JUMP_TO_NOTIFY 2
-#else
-#  define MKNODAT_JUMP_TO_NOTIFY 1
-#endif
+/* The most system calls a child's filter traps. */
+#define CHILD_MAX_TRAPPED 4
 
 static void child_send_status(int sock, int status, int fd) {
         union {
@@ -95,21 +94,53 @@ static void child_send_status(int sock, int status, int fd) {
 }
 
 /* Runs in a child forked from a multi-threaded process: raw system calls only, no allocation. */
-__attribute__((noreturn)) static void listener_child_main(int sock, pid_t parent, uint32_t arch) {
-        struct sock_filter filter[] = {
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknodat, MKNODAT_JUMP_TO_NOTIFY, 0),
-#ifdef __NR_mknod
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknod, 1, 0),
-#endif
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-        };
-        struct sock_fprog prog = { .len = G_N_ELEMENTS(filter), .filter = filter };
+/* Opens as told and reports what the process got: the errno, or the fd's FD_CLOEXEC and what it reads. */
+static void child_openat(const ChildCommand *cmd, ListenerChildOpenResult *ret) {
+        int fd;
+
+        *ret = (ListenerChildOpenResult) { .fd_flags = -1, .n_read = -1 };
+        fd = openat(AT_FDCWD, cmd->path, cmd->flags, cmd->mode);
+        if (fd < 0) {
+                ret->error = errno;
+                return;
+        }
+        ret->fd_flags = fcntl(fd, F_GETFD);
+        if ((cmd->flags & O_ACCMODE) != O_WRONLY)
+                ret->n_read = (int) read(fd, ret->data, sizeof ret->data);
+        (void) close(fd);
+}
+
+__attribute__((noreturn)) static void listener_child_main(int sock, pid_t parent, uint32_t arch,
+                                                         ListenerChildTraps traps) {
+        /* arch check, then one jump per trapped system call to the final USER_NOTIF */
+        struct sock_filter filter[4 + CHILD_MAX_TRAPPED + 2];
+        uint32_t trapped[CHILD_MAX_TRAPPED];
+        size_t n_trapped = 0, n_filter = 0;
+        struct sock_fprog prog = { .filter = filter };
         int listener;
+
+        if (traps & LISTENER_CHILD_TRAP_MKNOD) {
+                trapped[n_trapped++] = __NR_mknodat;
+#ifdef __NR_mknod
+                trapped[n_trapped++] = __NR_mknod;
+#endif
+        }
+        /* glibc's open() and openat() both call openat. */
+        if (traps & LISTENER_CHILD_TRAP_OPEN)
+                trapped[n_trapped++] = __NR_openat;
+
+#define EMIT(insn) (filter[n_filter++] = (struct sock_filter) insn)
+        EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+        EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+        for (size_t i = 0; i < n_trapped; i++)
+                /* Past the remaining jumps and the ALLOW, to the USER_NOTIF at the end. */
+                EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, trapped[i], (uint8_t) (n_trapped - i), 0));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+#undef EMIT
+        prog.len = (unsigned short) n_filter;
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
@@ -150,11 +181,18 @@ __attribute__((noreturn)) static void listener_child_main(int sock, pid_t parent
                 if ((size_t) n != sizeof cmd)
                         _exit(2);
 
+                cmd.path[sizeof cmd.path - 1] = 0;
                 switch (cmd.op) {
                 case CHILD_MKNOD:
-                        cmd.path[sizeof cmd.path - 1] = 0;
                         result = mknodat(AT_FDCWD, cmd.path, cmd.mode, cmd.dev) < 0 ? errno : 0;
                         break;
+                case CHILD_OPENAT: {
+                        ListenerChildOpenResult open_result;
+
+                        child_openat(&cmd, &open_result);
+                        (void) send(sock, &open_result, sizeof open_result, MSG_NOSIGNAL);
+                        continue;
+                }
                 case CHILD_EXIT:
                         _exit(0);
                 default:
@@ -185,6 +223,10 @@ static gboolean wait_readable(int fd, gint64 timeout_usec) {
 }
 
 gboolean listener_child_start(ListenerChild *c, char **ret_reason) {
+        return listener_child_start_trapping(c, LISTENER_CHILD_TRAP_MKNOD, ret_reason);
+}
+
+gboolean listener_child_start_trapping(ListenerChild *c, ListenerChildTraps traps, char **ret_reason) {
         union {
                 struct cmsghdr header;
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -213,7 +255,7 @@ gboolean listener_child_start(ListenerChild *c, char **ret_reason) {
                 return FALSE;
         }
         if (pid == 0)
-                listener_child_main(sv[1], parent, arch);
+                listener_child_main(sv[1], parent, arch, traps);
 
         close(sv[1]);
         c->pid = pid;
@@ -260,6 +302,20 @@ int listener_child_mknod(ListenerChild *c, const char *path, mode_t mode, dev_t 
         return result;
 }
 
+void listener_child_openat(ListenerChild *c, const char *path, int flags, mode_t mode,
+                           ListenerChildOpenResult *ret) {
+        ChildCommand cmd = { .op = CHILD_OPENAT, .flags = flags, .mode = mode };
+
+        g_assert_cmpuint(strlen(path), <, sizeof cmd.path);
+        strcpy(cmd.path, path);
+        g_assert_cmpint(send(c->sock, &cmd, sizeof cmd, MSG_NOSIGNAL), ==, (ssize_t) sizeof cmd);
+        if (!wait_readable(c->sock, HARNESS_TIMEOUT_USEC))
+                harness_fail("the child's trapped openat('%s', 0%o) got no answer within %d s",
+                             path, (unsigned) flags, (int) (HARNESS_TIMEOUT_USEC / G_USEC_PER_SEC));
+        g_assert_cmpint(recv(c->sock, ret, sizeof *ret, 0), ==, (ssize_t) sizeof *ret);
+        g_assert_cmpint(ret->n_read, <=, (int) sizeof ret->data);
+}
+
 void listener_child_close_listener(ListenerChild *c) {
         if (c->listener_fd >= 0)
                 close(c->listener_fd);
@@ -287,10 +343,14 @@ static void listener_child_free(gpointer p) {
 }
 
 ListenerChild *harness_spawn_listener_child(Harness *h) {
+        return harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_MKNOD);
+}
+
+ListenerChild *harness_spawn_listener_child_trapping(Harness *h, ListenerChildTraps traps) {
         g_autofree char *reason = NULL;
         ListenerChild *c = g_new0(ListenerChild, 1);
 
-        if (!listener_child_start(c, &reason))
+        if (!listener_child_start_trapping(c, traps, &reason))
                 harness_fail("cannot start a seccomp listener child: %s", reason);
         g_ptr_array_add(h->children, c);
         return c;

@@ -29,6 +29,7 @@
 #define ACTION_REGISTER                 "org.sysbroker.Broker1.register"
 #define ACTION_MKNOD                    "org.sysbroker.Broker1.mknod"
 #define ACTION_MKNOD_DEVICE             "org.sysbroker.Broker1.mknod-device"
+#define ACTION_OPEN                     "org.sysbroker.Broker1.open"
 #define ACTION_MANAGE                   "org.sysbroker.Broker1.manage"
 
 /* polkit's CheckAuthorization flag for "the caller may be asked to authenticate" */
@@ -53,8 +54,14 @@ typedef struct HarnessOptions {
         const char *const *daemon_args;    /* extra options, NULL-terminated */
 } HarnessOptions;
 
-/* A forked child that installed a seccomp filter trapping mknod/mknodat with a listener, and that
- * runs mknodat for the test on request. */
+/* What a listener child's seccomp filter sends to its listener. */
+typedef enum ListenerChildTraps {
+        LISTENER_CHILD_TRAP_MKNOD = 1 << 0,  /* mknod, mknodat */
+        LISTENER_CHILD_TRAP_OPEN  = 1 << 1,  /* openat (what glibc's open() and openat() call) */
+} ListenerChildTraps;
+
+/* A forked child that installed a seccomp filter trapping some system calls with a listener, and that
+ * runs mknodat or openat for the test on request. */
 typedef struct ListenerChild {
         pid_t pid;
         int sock;            /* commands to the child and its answers */
@@ -202,11 +209,26 @@ char *harness_wait_notify(Harness *h);
 
 /* ---- listener children ---- */
 
-/* Starts a child without a harness; FALSE with a reason if seccomp user notification is unavailable. */
+/* What the child's openat() gave it. */
+typedef struct ListenerChildOpenResult {
+        int error;           /* its errno, 0 if it got an fd */
+        int fd_flags;        /* F_GETFD of that fd, -1 without one */
+        int n_read;          /* what read() of up to sizeof data returned; -1 if not readable or none */
+        char data[64];
+} ListenerChildOpenResult;
+
+/* Starts a child without a harness; FALSE with a reason if seccomp user notification is unavailable.
+ * Without _trapping, the child traps mknod and mknodat only. */
 gboolean listener_child_start(ListenerChild *c, char **ret_reason);
+gboolean listener_child_start_trapping(ListenerChild *c, ListenerChildTraps traps, char **ret_reason);
 ListenerChild *harness_spawn_listener_child(Harness *h);
+ListenerChild *harness_spawn_listener_child_trapping(Harness *h, ListenerChildTraps traps);
 /* Makes the child call mknodat(AT_FDCWD, path, mode, dev); returns 0 or its errno. Fails on timeout. */
 int listener_child_mknod(ListenerChild *c, const char *path, mode_t mode, dev_t dev);
+/* Makes the child call openat(AT_FDCWD, path, flags, mode), look at the fd it got, read from it unless
+ * O_WRONLY, and close it. Fails on timeout. */
+void listener_child_openat(ListenerChild *c, const char *path, int flags, mode_t mode,
+                           ListenerChildOpenResult *ret);
 void listener_child_close_listener(ListenerChild *c);
 /* SIGKILL and reap: the listener has no tasks left afterwards. */
 void listener_child_kill(ListenerChild *c);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A registered listener's life on the bus: listing, unregistering, its child exiting, how unmatched calls
- * are answered; the Manager's properties, the interface XML against the live objects, and the same API
- * over the socket-activated peer-to-peer socket. */
+ * are answered, how open rules answer a sandbox's opens; the Manager's properties, the interface XML
+ * against the live objects, and the same API over the socket-activated peer-to-peer socket. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -215,6 +216,204 @@ static void test_deny_rule_answers_its_errno(Harness *h, gconstpointer data) {
         fifo = g_build_filename(h->tmpdir, "denied-fifo", NULL);
         g_assert_cmpint(listener_child_mknod(c, fifo, S_IFIFO | 0600, 0), ==, 0);
         assert_counters(h, path, 2, 0, 1, 1, 0);
+}
+
+/* ---- open rules (root: the daemon resolves paths in the target's context) ---- */
+
+static void write_file(const char *path, const char *contents, mode_t mode) {
+        g_autoptr(GError) error = NULL;
+
+        g_file_set_contents(path, contents, -1, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(chmod(path, mode), ==, 0);
+}
+
+static void assert_open_failed(ListenerChild *c, const char *path, int flags, int expected) {
+        ListenerChildOpenResult r;
+
+        listener_child_openat(c, path, flags, 0, &r);
+        if (r.error != expected)
+                harness_fail("openat('%s', 0%o) in the sandbox: expected %s, got %s", path, (unsigned) flags,
+                             g_strerror(expected), r.error ? g_strerror(r.error) : "an fd");
+        g_assert_cmpint(r.fd_flags, ==, -1);
+}
+
+/* Opens for reading and returns what the child read (at most 63 bytes). */
+static char *assert_open_reads(ListenerChild *c, const char *path, int flags, gboolean cloexec) {
+        ListenerChildOpenResult r;
+
+        listener_child_openat(c, path, flags, 0, &r);
+        if (r.error != 0)
+                harness_fail("openat('%s', 0%o) in the sandbox failed: %s", path, (unsigned) flags,
+                             g_strerror(r.error));
+        g_assert_cmpint(r.fd_flags, >=, 0);
+        if (!!(r.fd_flags & FD_CLOEXEC) != !!cloexec)
+                harness_fail("openat('%s', 0%o): the sandbox's fd has FD_CLOEXEC %s", path, (unsigned) flags,
+                             cloexec ? "clear" : "set");
+        g_assert_cmpint(r.n_read, >=, 0);
+        return g_strndup(r.data, MIN((size_t) r.n_read, sizeof r.data - 1));
+}
+
+static void test_open_deny_rule_answers_its_errno(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        g_autofree char *path = NULL, *pattern = NULL, *secret = NULL, *public = NULL, *contents = NULL;
+
+        secret = g_build_filename(h->tmpdir, "secret-key", NULL);
+        public = g_build_filename(h->tmpdir, "public", NULL);
+        write_file(secret, "secret", 0600);
+        write_file(public, "public", 0644);
+
+        pattern = g_build_filename(h->tmpdir, "secret-*", NULL);
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Action': <'deny'>,"
+                                                        "  'Errno': <int32 13>, 'Path': <%s>, 'Access': <'rw'>}]",
+                                                        pattern),
+                                   g_variant_new_parsed("@a{sv} {}"), NULL);
+        listener_child_close_listener(c);
+
+        /* The child runs as root: without the rule, this open would succeed. */
+        assert_open_failed(c, secret, O_RDONLY | O_CLOEXEC, EACCES);
+        assert_counters(h, path, 1, 0, 1, 0, 0);
+
+        /* No rule is about this file: the default (continue) lets the kernel open it. */
+        contents = assert_open_reads(c, public, O_RDONLY | O_CLOEXEC, TRUE);
+        g_assert_cmpstr(contents, ==, "public");
+        assert_counters(h, path, 2, 0, 1, 1, 0);
+}
+
+/* The rule is matched against the file resolution reached, not the string the process passed. */
+static void test_open_rule_matches_resolved_path(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        g_autofree char *path = NULL, *pattern = NULL, *secret = NULL, *public = NULL, *contents = NULL;
+        g_autofree char *innocent_link = NULL, *secret_link = NULL, *subdir = NULL, *dotdot = NULL;
+
+        secret = g_build_filename(h->tmpdir, "secret-key", NULL);
+        public = g_build_filename(h->tmpdir, "public", NULL);
+        innocent_link = g_build_filename(h->tmpdir, "innocent", NULL);
+        secret_link = g_build_filename(h->tmpdir, "secret-link", NULL);
+        subdir = g_build_filename(h->tmpdir, "sub", NULL);
+        dotdot = g_build_filename(h->tmpdir, "sub", "..", "secret-key", NULL);
+        write_file(secret, "secret", 0600);
+        write_file(public, "public", 0644);
+        g_assert_cmpint(symlink("secret-key", innocent_link), ==, 0);
+        g_assert_cmpint(symlink("public", secret_link), ==, 0);
+        g_assert_cmpint(mkdir(subdir, 0755), ==, 0);
+
+        pattern = g_build_filename(h->tmpdir, "secret-*", NULL);
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Action': <'deny'>,"
+                                                        "  'Errno': <int32 13>, 'Path': <%s>}]", pattern),
+                                   g_variant_new_parsed("@a{sv} {}"), NULL);
+        listener_child_close_listener(c);
+
+        /* A name the pattern does not match, leading to a file it does. */
+        assert_open_failed(c, innocent_link, O_RDONLY, EACCES);
+        assert_open_failed(c, dotdot, O_RDONLY, EACCES);
+        assert_counters(h, path, 2, 0, 2, 0, 0);
+
+        /* A name the pattern matches, leading to a file it does not. */
+        contents = assert_open_reads(c, secret_link, O_RDONLY, FALSE);
+        g_assert_cmpstr(contents, ==, "public");
+        assert_counters(h, path, 3, 0, 2, 1, 0);
+}
+
+/* An emulated open hands the process an fd of the file, with FD_CLOEXEC as it asked; a read-only rule
+ * grants neither writing nor truncating (the default, deny, answers those). */
+static void test_open_emulate_rule_installs_fd(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        g_autofree char *path = NULL, *pattern = NULL, *file = NULL, *a = NULL, *b = NULL;
+        struct stat st;
+
+        file = g_build_filename(h->tmpdir, "data-1", NULL);
+        write_file(file, "readable", 0600);
+
+        pattern = g_build_filename(h->tmpdir, "data-*", NULL);
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Path': <%s>}]", pattern),
+                                   g_variant_new_parsed("{'DefaultAction': <'deny'>}"), NULL);
+        listener_child_close_listener(c);
+
+        a = assert_open_reads(c, file, O_RDONLY | O_CLOEXEC, TRUE);
+        g_assert_cmpstr(a, ==, "readable");
+        b = assert_open_reads(c, file, O_RDONLY, FALSE);
+        g_assert_cmpstr(b, ==, "readable");
+        assert_counters(h, path, 2, 2, 0, 0, 0);
+
+        assert_open_failed(c, file, O_WRONLY, EPERM);
+        assert_open_failed(c, file, O_RDWR, EPERM);
+        assert_open_failed(c, file, O_RDONLY | O_TRUNC, EPERM);
+        assert_open_failed(c, file, O_WRONLY | O_APPEND, EPERM);
+        assert_counters(h, path, 6, 2, 4, 0, 0);
+        g_assert_cmpint(stat(file, &st), ==, 0);
+        g_assert_cmpint(st.st_size, ==, strlen("readable"));
+}
+
+/* With Create, a missing file is created as the process would have created it: its umask applied, owned
+ * by it, close-on-exec as asked. Without Create, O_CREAT of a missing file is not granted. */
+static void test_open_create_rule_creates_with_umask(Harness *h, gconstpointer data) {
+        ListenerChild *c;
+        g_autofree char *path = NULL, *pattern = NULL, *created = NULL, *dir = NULL, *other = NULL;
+        ListenerChildOpenResult r;
+        mode_t old_umask;
+        struct stat st;
+
+        /* The child inherits this umask; the broker must apply the child's, not its own (022 or 0). */
+        old_umask = umask(027);
+        c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        umask(old_umask);
+
+        pattern = g_build_filename(h->tmpdir, "new-*", NULL);
+        dir = g_build_filename(h->tmpdir, "no-create", NULL);
+        g_assert_cmpint(mkdir(dir, 0755), ==, 0);
+        other = g_build_filename(dir, "file", NULL);
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Path': <%s>, 'Access': <'w'>,"
+                                                        "  'Create': <true>},"
+                                                        " {'Syscall': <'open'>, 'Path': <%s>, 'Access': <'w'>}]",
+                                                        pattern, other),
+                                   g_variant_new_parsed("{'DefaultAction': <'deny'>}"), NULL);
+        listener_child_close_listener(c);
+
+        created = g_build_filename(h->tmpdir, "new-1", NULL);
+        listener_child_openat(c, created, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666, &r);
+        if (r.error != 0)
+                harness_fail("openat('%s', O_CREAT) in the sandbox failed: %s", created, g_strerror(r.error));
+        g_assert_true(r.fd_flags & FD_CLOEXEC);
+        g_assert_cmpint(lstat(created, &st), ==, 0);
+        g_assert_true(S_ISREG(st.st_mode));
+        g_assert_cmpuint(st.st_mode & 07777, ==, 0640);
+        g_assert_cmpuint(st.st_uid, ==, geteuid());
+        assert_counters(h, path, 1, 1, 0, 0, 0);
+
+        /* Without Create, O_CREAT of a missing file is not granted: the default (deny) answers. */
+        assert_open_failed(c, other, O_WRONLY | O_CREAT, EPERM);
+        g_assert_cmpint(lstat(other, &st), ==, -1);
+        assert_counters(h, path, 2, 1, 1, 0, 0);
+}
+
+/* A HostPath rule gives the process a file in the broker's view for a literal path, whether or not that
+ * path exists in its own. */
+static void test_open_host_path_rule_opens_brokers_file(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        g_autofree char *path = NULL, *host = NULL, *named = NULL, *contents = NULL;
+
+        host = g_build_filename(h->tmpdir, "host-file", NULL);
+        named = g_build_filename(h->tmpdir, "not-there", "device", NULL);
+        write_file(host, "from the host", 0600);
+
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Path': <%s>, 'HostPath': <%s>}]",
+                                                        named, host),
+                                   g_variant_new_parsed("{'DefaultAction': <'deny'>}"), NULL);
+        listener_child_close_listener(c);
+
+        contents = assert_open_reads(c, named, O_RDONLY | O_CLOEXEC, TRUE);
+        g_assert_cmpstr(contents, ==, "from the host");
+        assert_counters(h, path, 1, 1, 0, 0, 0);
+
+        /* Read-only: writing is not what was authorized. */
+        assert_open_failed(c, named, O_WRONLY, EPERM);
+        assert_counters(h, path, 2, 1, 1, 0, 0);
 }
 
 /* ---- the Manager object ---- */
@@ -600,6 +799,14 @@ int main(int argc, char **argv) {
                          test_default_continue_lets_kernel_decide, NULL);
         harness_add_test("/listener/default-deny-answers-eperm", NULL, test_default_deny_answers_eperm, NULL);
         harness_add_test("/listener/deny-rule-answers-its-errno", &as_root, test_deny_rule_answers_its_errno, NULL);
+
+        harness_add_test("/open/deny-rule-answers-its-errno", &as_root, test_open_deny_rule_answers_its_errno, NULL);
+        harness_add_test("/open/rule-matches-resolved-path", &as_root, test_open_rule_matches_resolved_path, NULL);
+        harness_add_test("/open/emulate-rule-installs-fd", &as_root, test_open_emulate_rule_installs_fd, NULL);
+        harness_add_test("/open/create-rule-creates-with-umask", &as_root, test_open_create_rule_creates_with_umask,
+                         NULL);
+        harness_add_test("/open/host-path-rule-opens-brokers-file", &as_root,
+                         test_open_host_path_rule_opens_brokers_file, NULL);
 
         harness_add_test("/manager/properties-are-served", NULL, test_manager_properties_are_served, NULL);
         harness_add_test("/manager/daemon-notifies-ready", &with_notify_socket, test_daemon_notifies_ready, NULL);

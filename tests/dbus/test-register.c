@@ -15,6 +15,10 @@
         "{'Syscall': <'mknod'>, 'Path': <'/dev/net/tun'>, 'Major': <uint32 10>, 'Minor': <uint32 200>}"
 #define RULE_DEV_ZERO \
         "{'Syscall': <'mknod'>, 'Path': <'/dev/zero'>, 'Major': <uint32 1>, 'Minor': <uint32 5>}"
+#define RULE_OPEN_DATA \
+        "{'Syscall': <'open'>, 'Path': <'/srv/data/**'>}"
+#define RULE_OPEN_KVM \
+        "{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kvm'>, 'Access': <'rw'>}"
 #define NO_OPTIONS "@a{sv} {}"
 
 /* ---- the questions ---- */
@@ -162,6 +166,80 @@ static void test_register_only_safe_list_devices_use_mknod_action(Harness *h, gc
         g_assert_no_error(call->error);
 }
 
+/* Open rules are asked about as .open, in rule order among the others; "access" and "create" always carry
+ * the rule's value (defaults filled in), "host-path" only when the rule has one. */
+static void test_register_open_rules_ask_open_action_with_details(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *inv;
+
+        call = harness_register_async(
+                h, h->client, c->listener_fd,
+                parse_variant("[" RULE_OPEN_DATA ","
+                      " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>},"
+                      " {'Syscall': <'open'>, 'Path': <'/var/tmp/sandbox/*'>, 'Access': <'rw'>,"
+                      "  'Create': <true>},"
+                      " " RULE_DEV_NULL ","
+                      " {'Syscall': <'open'>, 'Path': <'/run/app/log'>, 'Access': <'w'>, 'Create': <false>},"
+                      " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/**'>, 'Access': <'rw'>},"
+                      " " RULE_OPEN_KVM "]"),
+                parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "7")),
+                      TRUE, FALSE);
+
+        inv = harness_expect_polkit_call(h, ACTION_OPEN, 0,
+                                         STRV("syscall", "open", "path", "/srv/data/**",
+                                              "access", "r", "create", "false"));
+        harness_assert_no_polkit_call(h);
+        polkit_answer(inv, TRUE, FALSE);
+
+        /* Rule 1 denies: nothing to authorize. */
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
+                                                 STRV("syscall", "open", "path", "/var/tmp/sandbox/*",
+                                                      "access", "rw", "create", "true")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/null",
+                                                      "device", "c 1:3", "mode", "0666")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
+                                                 STRV("syscall", "open", "path", "/run/app/log",
+                                                      "access", "w", "create", "false")),
+                      TRUE, FALSE);
+        /* Rule 5 continues: nothing to authorize either. */
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
+                                                 STRV("syscall", "open", "path", "/dev/kvm",
+                                                      "access", "rw", "create", "false",
+                                                      "host-path", "/dev/kvm")),
+                      TRUE, FALSE);
+
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+        harness_assert_no_polkit_call(h);
+}
+
+static void test_register_open_interactive_call_allows_user_interaction(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_OPEN_KVM "]"),
+                                      parse_variant("{'Description': <'vm'>}"),
+                                      G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                                                 STRV("default-action", "continue", "rules", "1",
+                                                      "description", "vm")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                                                 STRV("syscall", "open", "path", "/dev/kvm",
+                                                      "access", "rw", "create", "false",
+                                                      "host-path", "/dev/kvm")),
+                      TRUE, FALSE);
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+}
+
 /* ---- "yes" ---- */
 
 static void test_register_authorized_creates_and_announces_listener(Harness *h, gconstpointer data) {
@@ -282,6 +360,57 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         }
 }
 
+static void assert_rules_property(Harness *h, const char *path, const char *expected_text) {
+        g_autoptr(GVariant) rules = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Rules");
+        g_autoptr(GVariant) expected = parse_variant(expected_text);
+
+        g_assert_cmpstr(g_variant_get_type_string(rules), ==, "aa{sv}");
+        g_assert_cmpuint(g_variant_n_children(rules), ==, g_variant_n_children(expected));
+        for (gsize i = 0; i < g_variant_n_children(expected); i++) {
+                g_autoptr(GVariant) a = g_variant_get_child_value(rules, i);
+                g_autoptr(GVariant) e = g_variant_get_child_value(expected, i);
+                g_autofree char *what = g_strdup_printf("Rules[%zu]", (size_t) i);
+
+                assert_vardict_equal(a, e, what);
+        }
+}
+
+/* Open rules come back with Access and Create filled in, HostPath only where one was given, Errno only
+ * for deny, and no mknod keys. */
+static void test_register_open_rules_property_fills_defaults(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autofree char *path = NULL;
+
+        path = harness_register_ok(
+                h, h->client, c,
+                parse_variant("[" RULE_OPEN_DATA ","
+                      " " RULE_OPEN_KVM ","
+                      " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>},"
+                      " {'Syscall': <'open'>, 'Action': <'deny'>, 'Path': <'/etc/gshadow'>, 'Access': <'w'>},"
+                      " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/*'>, 'Access': <'rw'>,"
+                      "  'Create': <true>},"
+                      " {'Syscall': <'open'>, 'Path': <'/dev/dri/card0'>, 'HostPath': <'/dev/dri/card1'>},"
+                      " " RULE_DEV_NULL "]"),
+                parse_variant(NO_OPTIONS), NULL);
+
+        assert_rules_property(
+                h, path,
+                "[{'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/srv/data/**'>, 'Access': <'r'>,"
+                "  'Create': <false>},"
+                " {'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/dev/kvm'>, 'Access': <'rw'>,"
+                "  'Create': <false>, 'HostPath': <'/dev/kvm'>},"
+                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>,"
+                "  'Access': <'r'>, 'Create': <false>},"
+                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/etc/gshadow'>,"
+                "  'Access': <'w'>, 'Create': <false>},"
+                " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/*'>, 'Access': <'rw'>,"
+                "  'Create': <true>},"
+                " {'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/dev/dri/card0'>, 'Access': <'r'>,"
+                "  'Create': <false>, 'HostPath': <'/dev/dri/card1'>},"
+                " {'Syscall': <'mknod'>, 'Action': <'emulate'>, 'Path': <'/dev/null'>, 'Type': <'c'>,"
+                "  'Major': <uint32 1>, 'Minor': <uint32 3>, 'Mode': <uint32 438>}]");
+}
+
 /* ---- anything but "yes" ---- */
 
 static void assert_nothing_created(Harness *h, guint fds_before) {
@@ -333,6 +462,36 @@ static void test_register_rule_refused_stops_checks(Harness *h, gconstpointer da
         /* No question about rule 2 after rule 1 was refused. */
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_MKNOD_DEVICE));
+        message = g_ascii_strdown(call->error->message, -1);
+        if (!strstr(message, "rule 1"))
+                harness_fail("error message \"%s\" does not name rule 1", call->error->message);
+        assert_nothing_created(h, fds);
+}
+
+static void test_register_open_rule_refused_names_action_and_rule(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autofree char *message = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd,
+                                      parse_variant("[" RULE_OPEN_DATA "," RULE_OPEN_KVM "," RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "3")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
+                                                 STRV("syscall", "open", "path", "/srv/data/**",
+                                                      "access", "r", "create", "false")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
+                                                 STRV("syscall", "open", "path", "/dev/kvm",
+                                                      "access", "rw", "create", "false",
+                                                      "host-path", "/dev/kvm")),
+                      FALSE, FALSE);
+        /* No question about rule 2 after rule 1 was refused. */
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_OPEN));
         message = g_ascii_strdown(call->error->message, -1);
         if (!strstr(message, "rule 1"))
                 harness_fail("error message \"%s\" does not name rule 1", call->error->message);
@@ -481,6 +640,58 @@ static const BadInput bad_inputs[] = {
           "[{'Syscall': <'mknod'>, 'Path': <'/dev/null'>, 'Major': <uint32 1>, 'Minor': <uint32 3>,"
           " 'Bar': <uint32 1>}]", NO_OPTIONS,
           BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Bar'") },
+        { "mknod-mode-beyond-permission-bits", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mknod'>, 'Path': <'/dev/null'>, 'Major': <uint32 1>, 'Minor': <uint32 3>,"
+          " 'Mode': <uint32 2486>}]", NO_OPTIONS,   /* 04666: set-uid */
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Mode'") },
+        { "mknod-rule-with-open-key", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mknod'>, 'Path': <'/dev/null'>, 'Major': <uint32 1>, 'Minor': <uint32 3>,"
+          " 'Access': <'r'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Access'", "'mknod'") },
+        { "open-access-not-r-w-rw", NULL, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'open'>, 'Path': <'/srv/data/x'>, 'Access': <'x'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Access'", "'x'") },
+        { "open-access-of-wrong-type", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/srv/data/x'>, 'Access': <uint32 4>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Access'") },
+        { "open-create-of-wrong-type", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/srv/data/x'>, 'Create': <'yes'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Create'") },
+        { "open-without-path", NULL, BAD_FD_NONE,
+          "[" RULE_OPEN_DATA ", {'Syscall': <'open'>, 'Access': <'rw'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "'Path'") },
+        { "open-relative-path", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'srv/data/x'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Path'") },
+        { "open-path-with-dotdot", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/srv/data/../../etc/shadow'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Path'") },
+        { "open-pattern-path-with-host-path", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/dev/*'>, 'HostPath': <'/dev/kvm'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "key 'Path' must be a literal path when 'HostPath' is set") },
+        { "open-create-with-host-path", NULL, BAD_FD_NONE,
+          "[" RULE_OPEN_DATA ", {'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kvm'>,"
+          " 'Create': <true>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "key 'Create' cannot be combined with 'HostPath'") },
+        { "open-relative-host-path", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'dev/kvm'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'HostPath'") },
+        { "open-host-path-with-dotdot", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/srv/../etc/shadow'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'HostPath'") },
+        { "open-pattern-host-path", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kv?'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'HostPath'") },
+        { "open-overlong-host-path", &small_limits, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'" LONG_PATH "'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'HostPath'") },
+        { "open-rule-with-mknod-key", NULL, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'open'>, 'Path': <'/srv/data/x'>, 'Major': <uint32 1>}]",
+          NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "key 'Major' does not apply to Syscall 'open'") },
+        { "open-errno-without-deny", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'open'>, 'Path': <'/srv/data/x'>, 'Errno': <int32 13>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Errno'") },
         { "no-rules", NULL, BAD_FD_NONE, "@aa{sv} []", NO_OPTIONS, BROKER_ERROR_INVALID_RULE, NULL },
         { "too-many-rules", &small_limits, BAD_FD_NONE,
           "[" RULE_DEV_NULL "," RULE_DEV_ZERO "," RULE_TUN "]", NO_OPTIONS, DBUS_ERROR_LIMITS_EXCEEDED, NULL },
@@ -609,16 +820,24 @@ int main(int argc, char **argv) {
                          test_register_interactive_call_allows_user_interaction, NULL);
         harness_add_test("/register/polkit/only-safe-list-devices-use-mknod-action", NULL,
                          test_register_only_safe_list_devices_use_mknod_action, NULL);
+        harness_add_test("/register/polkit/open-rules-ask-open-action-with-details", NULL,
+                         test_register_open_rules_ask_open_action_with_details, NULL);
+        harness_add_test("/register/polkit/open-interactive-call-allows-user-interaction", NULL,
+                         test_register_open_interactive_call_allows_user_interaction, NULL);
 
         harness_add_test("/register/authorized/creates-and-announces-listener", NULL,
                          test_register_authorized_creates_and_announces_listener, NULL);
         harness_add_test("/register/authorized/listener-properties-describe-registration", NULL,
                          test_register_listener_properties_describe_registration, NULL);
+        harness_add_test("/register/authorized/open-rules-property-fills-defaults", NULL,
+                         test_register_open_rules_property_fills_defaults, NULL);
 
         harness_add_test("/register/unauthorized/register-refused-is-access-denied", NULL,
                          test_register_refused_is_access_denied, NULL);
         harness_add_test("/register/unauthorized/rule-refused-stops-further-checks", NULL,
                          test_register_rule_refused_stops_checks, NULL);
+        harness_add_test("/register/unauthorized/open-rule-refused-names-action-and-rule", NULL,
+                         test_register_open_rule_refused_names_action_and_rule, NULL);
         harness_add_test("/register/unauthorized/challenge-without-interactive-requires-interaction", NULL,
                          test_register_challenge_without_interactive_requires_it, NULL);
         harness_add_test("/register/unauthorized/rule-challenge-without-interactive-requires-interaction", NULL,

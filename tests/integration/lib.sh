@@ -355,6 +355,45 @@ sb_broker_alive() {
     kill -0 "$SB_BROKER_PID" 2>/dev/null
 }
 
+# The newest listener's object path (listeners are numbered in registration order).
+sb_last_listener_path() {
+    busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager ListListeners |
+        grep -o '"/org/sysbroker/Broker1/listener/[0-9]*"' | tr -d '"' | sort -t/ -k6 -n | tail -n 1
+}
+
+# A counter (Notifications, Emulated, Denied, Continued, Failed) of a listener.
+sb_listener_counter() {
+    sb_broker_property "$1" org.sysbroker.Broker1.Listener "$2"
+}
+
+# The open tests need a client that knows open rules; one without is a build problem, not a reason to skip.
+sb_require_open_client() {
+    "$SYSBROKERCTL" run --help 2>&1 | grep -q -- '--open-host' ||
+        sb_die "'$SYSBROKERCTL' has no --open/--open-host options"
+    [ -x "${SB_OPEN:-}" ] || sb_die "SB_OPEN helper not built: '${SB_OPEN:-}'"
+}
+
+# sb_put_file PATH OWNER MODE CONTENT: a file created as root (parents too), with exactly that owner, mode
+# and content (a newline is added).
+sb_put_file() {
+    local path=$1 owner=$2 mode=$3 content=$4
+    mkdir -p "$(dirname "$path")"
+    printf '%s\n' "$content" >"$path"
+    chown "$owner" "$path"
+    chmod "$mode" "$path"
+}
+
+# Under --default=deny every unmatched open fails, including the dynamic loader's: these rules let the
+# sandboxed programs start (their libraries and /etc/ld.so.cache, read-only, emulated).
+SB_OPEN_SYSTEM_RULES=(--open '/usr/**' --open '/etc/**')
+
+# Milliseconds on the monotonic clock (bash's $EPOCHREALTIME would do, but is wall time).
+sb_now_ms() {
+    local up
+    read -r up _ </proc/uptime
+    echo $((${up/./} * 10))
+}
+
 # TAP-ish reporting. Assertions never abort the script: every check runs and is reported.
 sb_ok() {
     SB_TESTS_RUN=$((SB_TESTS_RUN + 1))

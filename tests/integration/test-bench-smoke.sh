@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The benchmark runs against a real sysbrokerd (few iterations: this checks it works, not the figures):
-# all three rows are printed, and the broker's counters confirm it continued every call.
+# every row is printed, and the broker's counters confirm it answered every call the way the row says
+# (continued, or emulated: the open rows check the fd they got reads the file).
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -15,8 +16,26 @@ assert_eq "bench exits 0" 0 "$rc"
 assert_contains "native row" "$out" "(a) native"
 assert_contains "raw supervisor row" "$out" "(b) raw supervisor"
 assert_contains "sysbrokerd row" "$out" "(c) sysbrokerd"
-assert_contains "ratio line" "$out" "ratio sysbrokerd/raw"
-assert_contains "sysbrokerd continued every call" "$out" "continued 6201 of 6201"
+assert_contains "open: native row" "$out" "(d) open: native"
+assert_contains "open: raw emulating supervisor row" "$out" "(e) open: raw supervisor, emulated"
+assert_contains "open: sysbrokerd emulating row" "$out" "(f) open: sysbrokerd, emulated by rule"
+assert_contains "open: raw CONTINUE row" "$out" "(g) open: raw supervisor, CONTINUE"
+assert_contains "open: sysbrokerd continuing row" "$out" "(h) open: sysbrokerd, no rule matches"
+assert_contains "mknod ratio line" "$out" "ratio sysbrokerd/raw c/b"
+assert_contains "emulated open ratio line" "$out" "ratio sysbrokerd/raw f/e"
+assert_contains "continued open ratio line" "$out" "ratio sysbrokerd/raw h/g"
+assert_eq "sysbrokerd continued every mknod and unmatched open, emulated every matched open" \
+        "continued 6201 of 6201
+emulated 6201 of 6201
+continued 6201 of 6201" "$(grep -o '^sysbrokerd: [a-z]* [0-9]* of [0-9]*' <<<"$out" | cut -d' ' -f2-)"
+
+# The raw supervisor's other way of installing the fd.
+rc=0
+out=$("$SYSBROKER_BENCH" --rows=open --addfd-mode=separate --iterations=2000 --runs=3 --warmup=200 2>&1) || rc=$?
+printf '%s\n' "$out" | sed 's/^/# /'
+assert_eq "bench --rows=open --addfd-mode=separate exits 0" 0 "$rc"
+assert_contains "it says how the raw supervisor installs the fd" "$out" "openat2, ADDFD, SEND"
+assert_not_contains "and leaves out the mknod rows" "$out" "(a) native"
 
 # Over the socket endpoint as well.
 rc=0
@@ -24,6 +43,7 @@ out=$("$SYSBROKER_BENCH" --socket="$SB_SOCKET" --iterations=2000 --runs=3 --warm
 printf '%s\n' "$out" | sed 's/^/# /'
 assert_eq "bench over the socket exits 0" 0 "$rc"
 assert_contains "socket: sysbrokerd continued every call" "$out" "continued 6201 of 6201"
+assert_contains "socket: sysbrokerd emulated every open" "$out" "emulated 6201 of 6201"
 
 # And it fails loudly when there is no broker to answer.
 sb_kill_pid "$SB_BROKER_PID"

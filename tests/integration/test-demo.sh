@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/demo is a README command: run it (without apt) so it cannot rot, and check its transcript
-# shows the three outcomes it promises.
+# shows the outcomes it promises.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (tools/demo runs the real polkitd)"; exit 77; }
 
@@ -19,5 +19,8 @@ check "shows the allowed node" "$(grep -q 'character special file 1:3' <<<"$out"
 check "shows EPERM for a device outside the rules" "$(grep -q 'Operation not permitted' <<<"$out" && echo yes)"
 check "shows the refused registration" \
     "$(grep -q 'Registration refused: org.freedesktop.DBus.Error.AccessDenied' <<<"$out" && echo yes)"
+check "shows the root-only file read through an open rule" "$(grep -qx '    the allowed secret' <<<"$out" && echo yes)"
+check "shows the other root-only file refused" \
+    "$(grep -q 'other.txt: Permission denied' <<<"$out" && ! grep -q 'another secret' <<<"$out" && echo yes)"
 echo "1..$n"
 exit "$failed"
