@@ -115,7 +115,10 @@ static OpenRequest open_request_of(int flags, bool creates, bool special) {
 static int resolve(const OpenCall *c, int start, const char *path, bool probe, Resolution *ret) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC | (c->flags & (O_NOFOLLOW | O_DIRECTORY)),
-                .resolve = c->resolve,
+                /* No /proc/<pid>/root, /proc/self/fd/N: resolved by this thread they would lead into the
+                 * broker's own view (it may always look at itself), not the target's. Those opens are left
+                 * to the kernel. */
+                .resolve = c->resolve | RESOLVE_NO_MAGICLINKS,
         };
         int r;
 
@@ -149,7 +152,10 @@ static int resolve(const OpenCall *c, int start, const char *path, bool probe, R
         snprintf(copy, sizeof copy, "%s", path);
         if (!split_last_component(copy, &dir, &name) || strlen(name) > NAME_MAX)
                 return -ENOENT;
-        how = (struct open_how) { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = c->resolve };
+        how = (struct open_how) {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = c->resolve | RESOLVE_NO_MAGICLINKS,
+        };
         ret->parent = (int) syscall(SYS_openat2, at_fd(start), dir, &how, sizeof how);
         r = ret->parent < 0 ? -errno : 0;
         if (r < 0)
@@ -268,8 +274,12 @@ static int decode(Supervisor *s, NotifySyscall call, const Target *t, OpenCall *
 /* The first rule that applies to the call: HostPath rules to the path as named, others to the path resolved
  * (either may be unknown). */
 static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as_named, const Resolution *res) {
-        OpenRequest q = open_request_of(c->flags, res && res->file < 0, res && res->special);
-        return rule_set_match_open(rules, as_named, res ? res->path : NULL, &q);
+        /* A HostPath rule opens an existing host file: whether the name exists in the target's view does not
+         * make the call a creation. */
+        OpenRequest named = open_request_of(c->flags, false, false);
+        OpenRequest resolved = open_request_of(c->flags, res && res->file < 0, res && res->special);
+
+        return rule_set_match_open(rules, as_named, &named, res ? res->path : NULL, &resolved);
 }
 
 /* Is what resolution reached in the target's view the file the broker finds at the same path? A sandbox that

@@ -538,15 +538,13 @@ static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
         return true;
 }
 
-const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const char *resolved,
-                                const OpenRequest *req) {
+const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
+                                const char *resolved, const OpenRequest *resolved_req) {
         for (size_t i = 0; i < set->n_rules; i++) {
                 const Rule *r = &set->rules[i];
 
-                if (!rule_open_allows(r, req))
-                        continue;
-                if (r->host_path ? as_named && streq(r->path, as_named)
-                                 : resolved && rule_path_matches(r->path, resolved))
+                if (r->host_path ? as_named && rule_open_allows(r, named_req) && streq(r->path, as_named)
+                                 : resolved && rule_open_allows(r, resolved_req) && rule_path_matches(r->path, resolved))
                         return r;
         }
         return NULL;

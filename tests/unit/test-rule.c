@@ -288,20 +288,25 @@ static void test_open_rule_keys_are_checked(void) {
                        "key 'Major' does not apply to Syscall 'open'");
 }
 
+/* The same request for both kinds of rule. */
+static const Rule *match_open(const RuleSet *set, const char *as_named, const char *resolved, const OpenRequest *req) {
+        return rule_set_match_open(set, as_named, req, resolved, req);
+}
+
 static void test_read_only_rule_refuses_write_truncate_append_create(void) {
         Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/**" };
         RuleSet set = { .rules = &r, .n_rules = 1 };
 
-        CHECK(rule_set_match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }) == &r);
-        CHECK(!rule_set_match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
-        CHECK(!rule_set_match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE }));
-        CHECK(!rule_set_match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ, .create = true }));
-        CHECK(!rule_set_match_open(&set, NULL, "/etc/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
+        CHECK(match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }) == &r);
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE }));
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ, .create = true }));
+        CHECK(!match_open(&set, NULL, "/etc/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
 
         r.access = RULE_ACCESS_WRITE;
         r.create = true;
-        CHECK(rule_set_match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true }) == &r);
-        CHECK(!rule_set_match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
+        CHECK(match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true }) == &r);
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
 }
 
 static void test_special_files_need_a_literal_rule(void) {
@@ -310,8 +315,8 @@ static void test_special_files_need_a_literal_rule(void) {
         RuleSet g = { .rules = &glob, .n_rules = 1 }, l = { .rules = &literal, .n_rules = 1 };
         OpenRequest fifo = { .access = RULE_ACCESS_READ, .special = true };
 
-        CHECK(!rule_set_match_open(&g, NULL, "/run/fifo", &fifo));
-        CHECK(rule_set_match_open(&l, NULL, "/run/fifo", &fifo) == &literal);
+        CHECK(!match_open(&g, NULL, "/run/fifo", &fifo));
+        CHECK(match_open(&l, NULL, "/run/fifo", &fifo) == &literal);
 }
 
 static void test_host_path_rules_match_only_literally(void) {
@@ -321,10 +326,10 @@ static void test_host_path_rules_match_only_literally(void) {
         OpenRequest rw = { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE, .special = true };
 
         CHECK(rule_set_has_open_host(&set));
-        CHECK(rule_set_match_open(&set, "/dev/kvm", NULL, &rw) == &r);
-        CHECK(!rule_set_match_open(&set, "/dev/kvmx", NULL, &rw));
+        CHECK(match_open(&set, "/dev/kvm", NULL, &rw) == &r);
+        CHECK(!match_open(&set, "/dev/kvmx", NULL, &rw));
         /* A HostPath rule is never used for a path resolved in the sandbox. */
-        CHECK(!rule_set_match_open(&set, NULL, "/dev/kvm", &rw));
+        CHECK(!match_open(&set, NULL, "/dev/kvm", &rw));
 }
 
 static void test_first_matching_rule_wins_host_path_or_not(void) {
@@ -338,9 +343,9 @@ static void test_first_matching_rule_wins_host_path_or_not(void) {
         OpenRequest rw = { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE };
 
         /* The deny rule comes first: it wins, for any access (its Access does not bound a denial). */
-        CHECK(rule_set_match_open(&set, "/dev/kvm", "/dev/kvm", &rw) == &rules[0]);
+        CHECK(match_open(&set, "/dev/kvm", "/dev/kvm", &rw) == &rules[0]);
         /* Resolution reached something else: the deny rule does not apply, the HostPath rule does. */
-        CHECK(rule_set_match_open(&set, "/dev/kvm", "/elsewhere", &rw) == &rules[1]);
+        CHECK(match_open(&set, "/dev/kvm", "/elsewhere", &rw) == &rules[1]);
 }
 
 static void test_deny_rule_with_pattern_covers_special_files(void) {
@@ -348,7 +353,7 @@ static void test_deny_rule_with_pattern_covers_special_files(void) {
                    .path = (char *) "/dev/*" };
         RuleSet set = { .rules = &r, .n_rules = 1 };
 
-        CHECK(rule_set_match_open(&set, NULL, "/dev/sda",
+        CHECK(match_open(&set, NULL, "/dev/sda",
                                   &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true, .special = true }) == &r);
 }
 
