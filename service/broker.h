@@ -47,6 +47,8 @@ typedef struct Broker {
         unsigned n_registrations;
         unsigned n_polkit_queries;       /* of any kind; idle exit waits for them */
 
+        sd_event_source *watchdog_source; /* interrupts listener threads stuck in a call, every second */
+
         BrokerLimits limits;
         unsigned kernel_features;
 

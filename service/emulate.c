@@ -48,13 +48,17 @@ static int64_t emulate_open_existing(const Target *t, const EmulateRequest *req)
         r = target_raise_capability(t, open_capability(req->flags));
         if (r < 0)
                 return r;
-        fd = fd_reopen(req->file_fd, (req->flags & ~(O_NOFOLLOW | O_EXCL)) | O_CLOEXEC);
+        /* O_NOCTTY always: a terminal opened for a sandbox must never become the daemon's controlling tty,
+         * or the sandbox could signal the daemon through it. */
+        fd = fd_reopen(req->file_fd, (req->flags & ~(O_NOFOLLOW | O_EXCL)) | O_CLOEXEC | O_NOCTTY);
         return fd < 0 ? -errno : fd;
 }
 
 static int64_t emulate_open_create(const Target *t, const EmulateRequest *req) {
         struct open_how how = {
-                .flags = (uint64_t) (req->flags | O_CREAT | O_CLOEXEC),
+                /* O_EXCL always: a name that appeared since the check is not opened with our capability here
+                 * (the caller checks it again as an existing file). O_NOCTTY: see above. */
+                .flags = (uint64_t) (req->flags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY),
                 .mode = req->mode & 07777,
                 /* One component below the directory resolution reached, and never a symlink: a link
                  * planted there after the check must not be followed with our capability. */

@@ -45,13 +45,12 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                 return answer_failure(r);
         if (!split_last_component(path, &dir, &name))
                 return answer_default(s);
-        r = supervisor_lookup_start(s, &t, path, dirfd, &start);
-        if (r < 0)
-                return answer_default(s); /* a bad dirfd: the kernel says it best */
         r = target_read_identity(&t, l->owner_uid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = target_enter_root(&t, l->fd, req->id);
+        r = supervisor_enter_lookup(s, &t, path, dirfd, false, &start);
+        if (r == -EBADF || r == -ENOTDIR)
+                return answer_default(s); /* a bad dirfd: the kernel says it best */
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 
@@ -62,9 +61,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         }
 
         /* Resolve the directory as the target would, then match the path it actually reaches. */
-        supervisor_arm_timer(s, true);
         parent = openat(at_fd(start), dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        supervisor_arm_timer(s, false);
         if (parent < 0 || join_path(parent, name, &full) < 0)
                 return supervisor_leave(s) ? answer_default(s) : ANSWER_ERRNO_OF(EIO);
 
@@ -74,15 +71,14 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                         return ANSWER_ERRNO_OF(EIO);
                 if (!rule)
                         return answer_default(s);
-                log_info("Listener %" PRIu64 ": mknod %c %u:%u '%s' by task %i: %s by rule.", l->id, type, major,
-                         minor, full, t.tid, rule_action_to_string(rule->action));
+                supervisor_log_decision(s, "mknod %c %u:%u '%s' by task %i: %s by rule.", type, major, minor,
+                                        full, t.tid, rule_action_to_string(rule->action));
                 return answer_rule(rule);
         }
 
         if (!supervisor_target_may_use(s, &t, "mknod", full))
-                return supervisor_leave(s) ? ANSWER_ERRNO_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+                return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
 
-        supervisor_arm_timer(s, true);
         result = emulate(&t, &(EmulateRequest) {
                         .operation = EMULATE_MKNOD,
                         .dir_fd = parent,
@@ -92,12 +88,11 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                         .major = major,
                         .minor = minor,
                 });
-        supervisor_arm_timer(s, false);
         if (!supervisor_leave(s))
                 return ANSWER_ERRNO_OF(EIO);
 
-        log_info("Listener %" PRIu64 ": mknod %c %u:%u '%s' for task %i: %s.", l->id, type, major, minor, full,
-                 t.tid, result < 0 ? strerror((int) -result) : "created");
+        supervisor_log_decision(s, "mknod %c %u:%u '%s' for task %i: %s.", type, major, minor, full, t.tid,
+                                result < 0 ? strerror((int) -result) : "created");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);
         return (Answer) { .kind = ANSWER_VALUE, .value = result };

@@ -40,6 +40,7 @@ typedef struct Resolution {
         int parent;                /* O_PATH directory for O_CREAT of a missing name, or -EBADF */
         char name[NAME_MAX + 1];   /* that name */
         char *path;                /* absolute, in the target's view */
+        struct stat st;            /* of file, or of parent */
         bool special;              /* a FIFO, socket or device node */
 } Resolution;
 
@@ -109,32 +110,35 @@ static OpenRequest open_request_of(int flags, bool creates, bool special) {
 }
 
 /* Resolves the call's path from start with the thread's current credentials: its search permissions decide
- * what is reachable. -errno when there is nothing a rule could apply to (the kernel will say why). */
-static int resolve(Supervisor *s, const OpenCall *c, int start, const char *path, Resolution *ret) {
+ * what is reachable. -errno when there is nothing a rule could apply to (the kernel will say why). A probe
+ * only wants the path reached, not what kind of file it is. */
+static int resolve(const OpenCall *c, int start, const char *path, bool probe, Resolution *ret) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC | (c->flags & (O_NOFOLLOW | O_DIRECTORY)),
-                .resolve = c->resolve,
+                /* No /proc/<pid>/root, /proc/self/fd/N: resolved by this thread they would lead into the
+                 * broker's own view (it may always look at itself), not the target's. Those opens are left
+                 * to the kernel. */
+                .resolve = c->resolve | RESOLVE_NO_MAGICLINKS,
         };
-        struct stat st;
         int r;
 
         *ret = RESOLUTION_NULL;
 
-        supervisor_arm_timer(s, true);
         ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
         r = ret->file < 0 ? -errno : 0;
-        supervisor_arm_timer(s, false);
 
         if (r >= 0) {
+                if (probe)
+                        return fd_get_path(ret->file, &ret->path);
                 /* O_EXCL on an existing file, or a symlink under O_NOFOLLOW: the kernel's answer, not ours. */
                 if ((c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
                         return -EEXIST;
-                if (fstat(ret->file, &st) < 0)
+                if (fstat(ret->file, &ret->st) < 0)
                         return -errno;
-                if (S_ISLNK(st.st_mode))
+                if (S_ISLNK(ret->st.st_mode))
                         return -ELOOP;
-                ret->special = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) ||
-                               S_ISBLK(st.st_mode);
+                ret->special = S_ISFIFO(ret->st.st_mode) || S_ISSOCK(ret->st.st_mode) || S_ISCHR(ret->st.st_mode) ||
+                               S_ISBLK(ret->st.st_mode);
                 return fd_get_path(ret->file, &ret->path);
         }
 
@@ -148,30 +152,29 @@ static int resolve(Supervisor *s, const OpenCall *c, int start, const char *path
         snprintf(copy, sizeof copy, "%s", path);
         if (!split_last_component(copy, &dir, &name) || strlen(name) > NAME_MAX)
                 return -ENOENT;
-        how = (struct open_how) { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = c->resolve };
-        supervisor_arm_timer(s, true);
+        how = (struct open_how) {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = c->resolve | RESOLVE_NO_MAGICLINKS,
+        };
         ret->parent = (int) syscall(SYS_openat2, at_fd(start), dir, &how, sizeof how);
         r = ret->parent < 0 ? -errno : 0;
-        supervisor_arm_timer(s, false);
         if (r < 0)
                 return r;
+        if (!probe && fstat(ret->parent, &ret->st) < 0)
+                return -errno;
         snprintf(ret->name, sizeof ret->name, "%s", name);
         return join_path(ret->parent, ret->name, &ret->path);
 }
 
-static const Rule *match(const RuleSet *rules, const OpenCall *c, const Resolution *res) {
-        OpenRequest q = open_request_of(c->flags, res->file < 0, res->special);
-        return rule_set_match_open(rules, res->path, &q);
-}
 
 /* Turns "." and empty components away and makes the path absolute against start, for HostPath rules (a
  * literal path the process may not be able to resolve). NULL if it holds ".." or is not valid. */
-static char *lexical_absolute_path(int start, const char *path) {
+static char *lexical_absolute_path(const Target *t, int start, const char *path) {
         _cleanup_free_ char *base = NULL, *joined = NULL;
         char *out, *o;
 
         if (path[0] != '/') {
-                if (start < 0 || fd_get_path(start, &base) < 0)
+                if ((start >= 0 ? fd_get_path(start, &base) : target_get_cwd_path(t, &base)) < 0)
                         return NULL;
                 if (asprintf(&joined, "%s/%s", base, path) < 0)
                         return NULL;
@@ -217,22 +220,22 @@ static Answer answer_fd(Supervisor *s, int fd, int flags) {
 
 /* A HostPath rule: opened in the broker's own view with the broker's credentials, as authorized. */
 static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule *rule, const char *path) {
-        Listener *l = s->listener;
         int fd = -EBADF, r;
 
-        r = target_read_identity(t, l->owner_uid);
-        if (r < 0)
-                return ANSWER_ERRNO_OF(ESRCH);
-        if (!supervisor_target_may_use(s, t, "open", path))
-                return ANSWER_ERRNO_OF(EPERM);
         if (rule->action != RULE_ACTION_EMULATE)
                 return answer_rule(rule);
+        if (!supervisor_target_may_use(s, t, "open", path))
+                return ANSWER_DENIED_OF(EPERM);
 
-        supervisor_arm_timer(s, true);
+        /* HostPath rules never create (no Create): the file is there, so an exclusive create fails as the
+         * kernel's would. */
         r = broker_root_open(rule->host_path, c->flags & ~(O_CREAT | O_EXCL | O_TRUNC), &fd);
-        supervisor_arm_timer(s, false);
-        log_info("Listener %" PRIu64 ": open '%s' as host '%s' for task %i: %s.", l->id, path, rule->host_path,
-                 t->tid, r < 0 ? strerror(-r) : "granted");
+        if (r >= 0 && (c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
+                fd = safe_close(fd);
+                r = -EEXIST;
+        }
+        supervisor_log_decision(s, "open '%s' as host '%s' for task %i: %s.", path, rule->host_path, t->tid,
+                                r < 0 ? strerror(-r) : "granted");
         if (r < 0)
                 return ANSWER_ERRNO_OF(-r);
         return answer_fd(s, fd, c->flags);
@@ -268,12 +271,50 @@ static int decode(Supervisor *s, NotifySyscall call, const Target *t, OpenCall *
         }
 }
 
+/* The first rule that applies to the call: HostPath rules to the path as named, others to the path resolved
+ * (either may be unknown). */
+static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as_named, const Resolution *res) {
+        /* A HostPath rule opens an existing host file: whether the name exists in the target's view does not
+         * make the call a creation. */
+        OpenRequest named = open_request_of(c->flags, false, false);
+        OpenRequest resolved = open_request_of(c->flags, res && res->file < 0, res && res->special);
+
+        return rule_set_match_open(rules, as_named, &named, res ? res->path : NULL, &resolved);
+}
+
+/* Is what resolution reached in the target's view the file the broker finds at the same path? A sandbox that
+ * can mount (a user namespace of its own) could otherwise put any file it can look up, but not read, at an
+ * allowed path: a bind mount, a chroot or cwd into another namespace, a /proc/<pid>/root link. The
+ * capability we add is for the file the rule names, not for whatever the sandbox's view puts there. */
+static bool same_as_on_host(const Resolution *res) {
+        _cleanup_free_ char *dir = NULL;
+        struct stat host;
+        bool creating = res->file < 0;
+
+        if (creating) {
+                /* A new file: the directory it goes in must be the host's directory. */
+                const char *slash = strrchr(res->path, '/');
+                dir = strndup(res->path, slash == res->path ? 1 : (size_t) (slash - res->path));
+                if (!dir || broker_root_stat(dir, &host) < 0)
+                        return false;
+                return S_ISDIR(host.st_mode) && host.st_dev == res->st.st_dev && host.st_ino == res->st.st_ino;
+        }
+
+        if (broker_root_stat(res->path, &host) < 0 || (host.st_mode & S_IFMT) != (res->st.st_mode & S_IFMT))
+                return false;
+        /* A device node is its device, wherever the node itself lives. */
+        if (S_ISCHR(host.st_mode) || S_ISBLK(host.st_mode))
+                return host.st_rdev == res->st.st_rdev;
+        return host.st_dev == res->st.st_dev && host.st_ino == res->st.st_ino;
+}
+
 Answer handle_open(Supervisor *s, NotifySyscall call) {
         Listener *l = s->listener;
         const struct seccomp_notif *req = s->buffers.req;
         _cleanup_(target_done) Target t = TARGET_NULL;
         _cleanup_(resolution_done) Resolution probe = RESOLUTION_NULL, res = RESOLUTION_NULL;
         _cleanup_close_ int start = -EBADF;
+        _cleanup_free_ char *as_named = NULL;
         char path[PATH_MAX];
         const Rule *rule;
         OpenCall c;
@@ -298,80 +339,102 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 return answer_failure(r);
         if (path[0] == 0)
                 return answer_default(s);
-        r = supervisor_lookup_start(s, &t, path, c.dirfd, &start);
-        if (r < 0)
-                return answer_default(s);
-        r = target_enter_root(&t, l->fd, req->id);
+        /* With RESOLVE_IN_ROOT or RESOLVE_BENEATH an absolute path starts at the dirfd too. */
+        r = supervisor_enter_lookup(s, &t, path, c.dirfd, c.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH), &start);
+        if (r == -EBADF || r == -ENOTDIR)
+                return answer_default(s); /* a bad dirfd: the kernel says it best */
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 
-        /* HostPath rules first: the process names a literal path that need not exist in its view. */
-        if (rule_set_has_open_host(l->rules)) {
-                _cleanup_free_ char *lexical = lexical_absolute_path(start, path);
-                OpenRequest q = open_request_of(c.flags, false, true);
+        /* The path as named, made absolute without resolving: what HostPath rules are matched against, and
+         * a cheap first guess for the others. */
+        if (path[0] == '/' || rule_set_has_open_host(l->rules))
+                as_named = lexical_absolute_path(&t, start, path);
 
-                rule = lexical ? rule_set_match_open_host(l->rules, lexical, &q) : NULL;
-                if (rule)
-                        return open_host(s, &t, &c, rule, lexical);
+        /* Most opens match no rule. Find that out cheaply first: a path that names an allowed file as it is
+         * written goes straight to the real check; any other is resolved with our own credentials, for
+         * symlinks and ".." that lead into an allowed place. Either answer only decides whether the real
+         * check below is needed, and grants nothing. */
+        if (!(as_named && match(l->rules, &c, as_named, &(Resolution) { .path = as_named }))) {
+                if (resolve(&c, start, path, true, &probe) < 0)
+                        resolution_done(&probe); /* a HostPath rule may still apply */
+                if (!match(l->rules, &c, as_named, probe.path ? &probe : NULL))
+                        return answer_default(s);
         }
 
-        /* Most opens match no rule. Find that out cheaply first, resolving with our own credentials: the
-         * answer only decides whether the real check below is needed, and grants nothing. */
-        r = resolve(s, &c, start, path, &probe);
-        if (r < 0 || !match(l->rules, &c, &probe))
-                return answer_default(s);
-
-        /* The real check: resolve as the target would (its root, cwd or dirfd, RESOLVE_* flags, its search
-         * permissions), and match what resolution reached: a symlink or ".." leading elsewhere grants
-         * nothing, and a path it cannot reach it does not reach through us. */
         r = target_read_identity(&t, l->owner_uid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = target_take_credentials(&t);
-        if (r < 0)
-                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
 
-        r = resolve(s, &c, start, path, &res);
-        rule = r >= 0 ? match(l->rules, &c, &res) : NULL;
-        if (!rule || rule->action != RULE_ACTION_EMULATE) {
-                if (!supervisor_leave(s))
+        for (unsigned attempt = 0;; attempt++) {
+                /* The real check: resolve as the target would (its root, cwd or dirfd, RESOLVE_* flags, its
+                 * search permissions), and match what resolution reached: a symlink or ".." leading elsewhere
+                 * grants nothing, and a path it cannot reach it does not reach through us. */
+                r = target_take_credentials(&t);
+                if (r < 0)
+                        return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+
+                resolution_done(&res);
+                r = resolve(&c, start, path, false, &res);
+                rule = match(l->rules, &c, as_named, r >= 0 ? &res : NULL);
+                if (!rule || rule->host_path || rule->action != RULE_ACTION_EMULATE) {
+                        if (!supervisor_leave(s))
+                                return ANSWER_ERRNO_OF(EIO);
+                        if (rule && rule->host_path)
+                                return open_host(s, &t, &c, rule, as_named);
+                        if (rule) {
+                                supervisor_log_decision(s, "open '%s' by task %i: %s by rule.",
+                                                        r >= 0 ? res.path : as_named, t.tid,
+                                                        rule_action_to_string(rule->action));
+                                return answer_rule(rule);
+                        }
+                        /* What the kernel tells the target itself (EEXIST for O_EXCL, ENOENT, EACCES while
+                         * searching): found with its own credentials, so it reveals nothing new. */
+                        return r < 0 ? ANSWER_ERRNO_OF(-r) : answer_default(s);
+                }
+
+                if (!supervisor_target_may_use(s, &t, "open", res.path))
+                        return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+
+                if (!same_as_on_host(&res)) {
+                        if (!supervisor_leave(s))
+                                return ANSWER_ERRNO_OF(EIO);
+                        log_warning("Listener %" PRIu64 ": '%s' in the view of task %i is not the host's '%s' (a "
+                                    "mount of the sandbox's own?), denying.", l->id, res.path, t.tid, res.path);
+                        return ANSWER_DENIED_OF(EPERM);
+                }
+
+                if (res.file >= 0)
+                        result = emulate(&t, &(EmulateRequest) {
+                                        .operation = EMULATE_OPEN_EXISTING,
+                                        .file_fd = res.file,
+                                        .dir_fd = -EBADF,
+                                        .flags = c.flags & ~O_CREAT,
+                                });
+                else
+                        result = emulate(&t, &(EmulateRequest) {
+                                        .operation = EMULATE_OPEN_CREATE,
+                                        .file_fd = -EBADF,
+                                        .dir_fd = res.parent,
+                                        .name = res.name,
+                                        .flags = c.flags,
+                                        .mode = c.mode,
+                                });
+                if (!supervisor_leave(s)) {
+                        if (result >= 0)
+                                safe_close((int) result);
                         return ANSWER_ERRNO_OF(EIO);
-                if (!rule)
-                        return answer_default(s);
-                log_info("Listener %" PRIu64 ": open '%s' by task %i: %s by rule.", l->id, res.path, t.tid,
-                         rule_action_to_string(rule->action));
-                return answer_rule(rule);
+                }
+
+                /* The name appeared since resolution, and the target did not ask for O_EXCL: it is an existing
+                 * file now, with its own checks. Once. */
+                if (result == -EEXIST && !(c.flags & O_EXCL) && res.file < 0 && attempt == 0)
+                        continue;
+                break;
         }
 
-        if (!supervisor_target_may_use(s, &t, "open", res.path))
-                return supervisor_leave(s) ? ANSWER_ERRNO_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
-
-        supervisor_arm_timer(s, true);
-        if (res.file >= 0)
-                result = emulate(&t, &(EmulateRequest) {
-                                .operation = EMULATE_OPEN_EXISTING,
-                                .file_fd = res.file,
-                                .dir_fd = -EBADF,
-                                .flags = c.flags & ~O_CREAT,
-                        });
-        else
-                result = emulate(&t, &(EmulateRequest) {
-                                .operation = EMULATE_OPEN_CREATE,
-                                .file_fd = -EBADF,
-                                .dir_fd = res.parent,
-                                .name = res.name,
-                                .flags = c.flags,
-                                .mode = c.mode,
-                        });
-        supervisor_arm_timer(s, false);
-        if (!supervisor_leave(s)) {
-                if (result >= 0)
-                        safe_close((int) result);
-                return ANSWER_ERRNO_OF(EIO);
-        }
-
-        log_info("Listener %" PRIu64 ": open '%s' (flags 0%o) for task %i: %s.", l->id, res.path,
-                 (unsigned) c.flags, t.tid, result < 0 ? strerror((int) -result) : "granted");
+        supervisor_log_decision(s, "open '%s' (flags 0%o) for task %i: %s.", res.path, (unsigned) c.flags, t.tid,
+                                result < 0 ? strerror((int) -result) : "granted");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);
         return answer_fd(s, (int) result, c.flags);

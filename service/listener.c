@@ -2,6 +2,7 @@
 /* Listener lifecycle and its D-Bus object. */
 
 #include <inttypes.h>
+#include <time.h>
 #include <sys/eventfd.h>
 
 #include "listener.h"
@@ -42,9 +43,22 @@ Listener *listener_free(Listener *l) {
 
         if (l->thread_running) {
                 uint64_t one = 1;
-                /* Only at shutdown: ask and wait; a thread stuck in a blocking call is interrupted by its timer. */
+                struct timespec deadline;
+
+                /* Only at shutdown: ask, interrupt and wait a little; a thread stuck for good in an
+                 * uninterruptible call (a hard NFS mount) is left behind rather than hang the exit. */
                 (void) !write(l->stop_fd, &one, sizeof one);
-                (void) pthread_join(l->thread, NULL);
+                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                deadline.tv_sec += 2;
+                if (pthread_timedjoin_np(l->thread, NULL, &deadline) != 0) {
+                        log_warning("Listener %" PRIu64 ": its thread does not end, leaving it.", l->id);
+                        (void) pthread_detach(l->thread);
+                        /* It still uses the listener: leave the struct to it, the process is going away. */
+                        if (l->broker)
+                                listener_unlink(l);
+                        return NULL;
+                }
         }
         if (l->broker)
                 listener_unlink(l);
@@ -74,6 +88,41 @@ static int on_listener_done(sd_event_source *s, int fd, uint32_t revents, void *
         log_debug("Listener %" PRIu64 " ended (%s).", l->id, listener_end_to_string(end));
         listener_free(l);
         return 0;
+}
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int broker_start_watchdog(Broker *b);
+
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
+        Broker *b = userdata;
+        /* The same clock the threads stamp busy_since_usec with. */
+        uint64_t now = monotonic_usec();
+
+        for (Listener *l = b->listeners; l; l = l->next)
+                supervise_watchdog(l, now);
+
+        /* Only while there is something to watch: an idle daemon sleeps. */
+        if (!b->listeners)
+                return 0;
+        return broker_start_watchdog(b);
+}
+
+static int broker_start_watchdog(Broker *b) {
+        int r;
+
+        if (!b->watchdog_source)
+                return sd_event_add_time_relative(b->event, &b->watchdog_source, CLOCK_MONOTONIC, USEC_PER_SEC,
+                                                  USEC_PER_SEC / 10, on_watchdog, b);
+        r = sd_event_source_set_time_relative(b->watchdog_source, USEC_PER_SEC);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(b->watchdog_source, SD_EVENT_ONESHOT);
 }
 
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner_pid, const char *description,
@@ -131,6 +180,10 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         }
         l->thread_running = true;
         b->n_listeners++;
+
+        r = broker_start_watchdog(b);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start the watchdog for stuck calls, ignoring: %m");
 
         *ret = TAKE_PTR(l);
         return 0;

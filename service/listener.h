@@ -47,6 +47,8 @@ struct Listener {
         bool removed;              /* gone from the bus; freed when the thread ends */
 
         ListenerCounters counters; /* atomically updated by the thread, read by property getters */
+        uint64_t busy_since_usec;  /* set by the thread while it handles a call; read by the watchdog */
+        uint64_t interrupted_busy; /* the busy_since_usec the watchdog last interrupted (main loop only) */
 
         Listener *next, *prev;
 };

@@ -118,6 +118,7 @@ static Broker *broker_free(Broker *b) {
         registration_free_all(b);
         listener_free_all(b);
         connection_free_all(b);
+        sd_event_source_disable_unref(b->watchdog_source);
         sd_bus_flush_close_unref(b->system_bus);
         sd_event_unref(b->event);
         free(b);
@@ -365,6 +366,13 @@ static int run(int argc, char *argv[]) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGPIPE);
+        /* Defence in depth: job control and hangup signals a terminal could send (the daemon never takes
+         * a controlling terminal: every open it makes for a sandbox has O_NOCTTY). */
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGTSTP);
+        sigaddset(&mask, SIGTTIN);
+        sigaddset(&mask, SIGTTOU);
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
         r = broker_new(&b);

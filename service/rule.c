@@ -524,6 +524,10 @@ bool rule_pattern_is_literal(const char *pattern) {
 static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
         if (r->syscall != RULE_SYSCALL_OPEN)
                 return false;
+        /* Access, Create and the literal-path condition bound what an emulate rule grants; deny and continue
+         * rules grant nothing and cover every open of their path. */
+        if (r->action != RULE_ACTION_EMULATE)
+                return true;
         if (req->access & ~r->access)
                 return false;
         if (req->create && !r->create)
@@ -534,19 +538,13 @@ static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
         return true;
 }
 
-const Rule *rule_set_match_open(const RuleSet *set, const char *path, const OpenRequest *req) {
+const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
+                                const char *resolved, const OpenRequest *resolved_req) {
         for (size_t i = 0; i < set->n_rules; i++) {
                 const Rule *r = &set->rules[i];
-                if (!r->host_path && rule_open_allows(r, req) && rule_path_matches(r->path, path))
-                        return r;
-        }
-        return NULL;
-}
 
-const Rule *rule_set_match_open_host(const RuleSet *set, const char *path, const OpenRequest *req) {
-        for (size_t i = 0; i < set->n_rules; i++) {
-                const Rule *r = &set->rules[i];
-                if (r->host_path && rule_open_allows(r, req) && streq(r->path, path))
+                if (r->host_path ? as_named && rule_open_allows(r, named_req) && streq(r->path, as_named)
+                                 : resolved && rule_open_allows(r, resolved_req) && rule_path_matches(r->path, resolved))
                         return r;
         }
         return NULL;

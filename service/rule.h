@@ -88,11 +88,11 @@ typedef struct OpenRequest {
         bool special;              /* the file reached is a FIFO, socket or device node */
 } OpenRequest;
 bool rule_pattern_is_literal(const char *pattern);
-/* A rule without HostPath, for the path resolution reached. */
-const Rule *rule_set_match_open(const RuleSet *set, const char *path, const OpenRequest *req);
-/* A HostPath rule for the path as the process named it (made absolute, not resolved: it need not exist in the
- * process's view). */
-const Rule *rule_set_match_open_host(const RuleSet *set, const char *path, const OpenRequest *req);
+/* The first rule, in order, that applies: a HostPath rule to the path as the process named it (made
+ * absolute, not resolved: it need not exist in the process's view), any other to the path resolution
+ * reached; each with what the call asks of that file. Either path may be NULL (not known). */
+const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
+                                const char *resolved, const OpenRequest *resolved_req);
 bool rule_set_has_open_host(const RuleSet *set);
 
 /* The polkit action that authorizes a rule, and its details as NULL-terminated key/value pairs

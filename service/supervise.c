@@ -4,7 +4,9 @@
  * (invariant 7); a timer interrupts an emulated call that blocks too long. */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <time.h>
 
@@ -12,7 +14,6 @@
 #include "supervise.h"
 #include "supervisor.h"
 
-#define SIGNAL_INTERRUPT (SIGRTMIN + 1)
 
 #define COUNT(l, field) __atomic_fetch_add(&(l)->counters.field, 1, __ATOMIC_RELAXED)
 
@@ -29,13 +30,13 @@ int supervise_setup(void) {
 }
 
 Answer answer_default(Supervisor *s) {
-        return s->listener->default_deny ? ANSWER_ERRNO_OF(EPERM) : ANSWER_CONTINUE_NOW;
+        return s->listener->default_deny ? ANSWER_DENIED_OF(EPERM) : ANSWER_CONTINUE_NOW;
 }
 
 Answer answer_rule(const Rule *r) {
         switch (r->action) {
         case RULE_ACTION_DENY:
-                return ANSWER_ERRNO_OF(r->deny_errno);
+                return ANSWER_DENIED_OF(r->deny_errno);
         case RULE_ACTION_CONTINUE:
                 return ANSWER_CONTINUE_NOW;
         case RULE_ACTION_EMULATE:
@@ -43,7 +44,7 @@ Answer answer_rule(const Rule *r) {
         case _RULE_ACTION_INVALID:
         default:
                 /* An emulate rule is answered by its emulation, never by CONTINUE (invariant 5). */
-                return ANSWER_ERRNO_OF(EPERM);
+                return ANSWER_DENIED_OF(EPERM);
         }
 }
 
@@ -73,14 +74,42 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
         return false;
 }
 
-void supervisor_arm_timer(Supervisor *s, bool on) {
-        struct itimerspec its = {};
+#define LOG_BURST 20
+#define LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
 
-        if (!s->have_timer)
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        /* The vDSO: no syscall on the hot path. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+void supervisor_log_decision(Supervisor *s, const char *format, ...) {
+        uint64_t now;
+        char buf[1024];
+        va_list ap;
+
+        if (log_get_max_level() < LOG_INFO)
                 return;
-        if (on)
-                its.it_value.tv_sec = EMULATION_TIMEOUT_SEC;
-        (void) timer_settime(s->timer, 0, &its, NULL);
+        now = now_usec();
+        if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
+                if (s->log_suppressed > 0)
+                        log_info("Listener %" PRIu64 ": %u more decisions not logged.", s->listener->id,
+                                 s->log_suppressed);
+                s->log_window_start = now;
+                s->log_in_window = s->log_suppressed = 0;
+        }
+        if (s->log_in_window >= LOG_BURST) {
+                s->log_suppressed++;
+                return;
+        }
+        s->log_in_window++;
+
+        va_start(ap, format);
+        (void) vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+        log_info("Listener %" PRIu64 ": %s", s->listener->id, buf);
 }
 
 int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size) {
@@ -92,12 +121,18 @@ int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char 
         return notify_id_valid(s->listener->fd, supervisor_id(s));
 }
 
-int supervisor_lookup_start(Supervisor *s, Target *t, const char *path, int dirfd, int *ret) {
-        if (path[0] == '/') {
-                *ret = -EBADF;
+int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,
+                            int *ret_start) {
+        bool from_cwd = (path[0] != '/' || dirfd_for_absolute) && dirfd == AT_FDCWD;
+        int r;
+
+        r = target_enter_dirs(t, s->listener->fd, supervisor_id(s), from_cwd);
+        if (r < 0)
+                return r;
+        *ret_start = -EBADF;
+        if ((path[0] == '/' && !dirfd_for_absolute) || from_cwd)
                 return 0;
-        }
-        return target_open_dir(t, s->listener->fd, supervisor_id(s), dirfd, ret);
+        return target_get_fd(t, s->listener->fd, supervisor_id(s), dirfd, ret_start);
 }
 
 bool split_last_component(char *path, const char **ret_dir, const char **ret_name) {
@@ -142,7 +177,7 @@ static void handle_notification(Supervisor *s) {
                 /* Invariant 6: a foreign architecture's numbers mean something else; never guess. */
                 log_warning("Listener %" PRIu64 ": task %u made syscall %i of foreign architecture 0x%x, denying.",
                             l->id, req->pid, req->data.nr, req->data.arch);
-                a = ANSWER_ERRNO_OF(ENOSYS);
+                a = ANSWER_DENIED_OF(ENOSYS);
         } else
                 switch (call) {
                 case NOTIFY_SYSCALL_MKNOD:
@@ -168,10 +203,10 @@ static void handle_notification(Supervisor *s) {
                 r = notify_respond(l->fd, &s->buffers, req->id, 0, 0, true);
                 break;
         case ANSWER_ERRNO:
-                if (a.error == ESRCH)
-                        COUNT(l, failed);
-                else
+                if (a.denied)
                         COUNT(l, denied);
+                else
+                        COUNT(l, failed);
                 r = notify_respond(l->fd, &s->buffers, req->id, 0, a.error, false);
                 break;
         case ANSWER_SENT:
@@ -189,13 +224,22 @@ static void handle_notification(Supervisor *s) {
                 log_debug_errno(r, "Listener %" PRIu64 ": failed to answer notification: %m", l->id);
 }
 
+void supervise_watchdog(Listener *l, uint64_t now) {
+        uint64_t busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_RELAXED);
+
+        if (!l->thread_running || busy == 0 || now - busy < EMULATION_TIMEOUT_SEC * USEC_PER_SEC)
+                return;
+        if (l->interrupted_busy != busy)
+                log_warning("Listener %" PRIu64 ": a call has been busy for %" PRIu64 " s, interrupting it.", l->id,
+                            (now - busy) / USEC_PER_SEC);
+        l->interrupted_busy = busy;
+        /* Again every second while it stays stuck: a signal may arrive between two blocking calls. */
+        (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+}
+
 void *listener_thread(void *userdata) {
         Supervisor s = { .listener = userdata };
         Listener *l = s.listener;
-        struct sigevent sev = {
-                .sigev_notify = SIGEV_THREAD_ID,
-                .sigev_signo = SIGNAL_INTERRUPT,
-        };
         sigset_t mask;
         ListenerEnd end = LISTENER_END_ERROR;
         uint64_t one = 1;
@@ -205,9 +249,6 @@ void *listener_thread(void *userdata) {
         sigfillset(&mask);
         sigdelset(&mask, SIGNAL_INTERRUPT);
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
-
-        sev._sigev_un._tid = gettid(); /* glibc 2.36 lacks the sigev_notify_thread_id name */
-        s.have_timer = timer_create(CLOCK_MONOTONIC, &sev, &s.timer) == 0;
 
         r = target_setup_thread();
         if (r < 0)
@@ -242,7 +283,10 @@ void *listener_thread(void *userdata) {
                                 log_error_errno(r, "Listener %" PRIu64 ": failed to receive: %m", l->id);
                                 break;
                         }
+                        /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
+                        __atomic_store_n(&l->busy_since_usec, now_usec(), __ATOMIC_RELAXED);
                         handle_notification(&s);
+                        __atomic_store_n(&l->busy_since_usec, 0, __ATOMIC_RELAXED);
                         if (s.broken) {
                                 log_error("Listener %" PRIu64 ": cannot return to the broker's context, stopping.",
                                           l->id);
@@ -257,9 +301,10 @@ void *listener_thread(void *userdata) {
         }
 
 finish:
+        if (s.log_suppressed > 0)
+                log_info("Listener %" PRIu64 ": %u more decisions not logged.", l->id, s.log_suppressed);
+        target_finish_thread();
         notify_buffers_done(&s.buffers);
-        if (s.have_timer)
-                timer_delete(s.timer);
         __atomic_store_n(&l->end, end, __ATOMIC_RELEASE);
         (void) !write(l->done_fd, &one, sizeof one);
         return NULL;

@@ -2,11 +2,18 @@
 /* The listener thread: receives notifications, decides by the rules, emulates or answers. */
 #pragma once
 
+#include <signal.h>
+
 #include "listener.h"
 
 /* Process-wide, before the first listener thread: syscall table, signal for interrupting stuck work. */
 int supervise_setup(void);
 void *listener_thread(void *userdata);
 
-/* How long one emulated call may block (a FIFO, FUSE, NFS) before it is interrupted with EINTR. */
+/* How long one call may keep its listener's thread (a FIFO, FUSE, NFS) before the main loop's watchdog
+ * interrupts it with this signal: the blocked syscall returns EINTR, and so does the trapped call. */
 #define EMULATION_TIMEOUT_SEC 10
+#define SIGNAL_INTERRUPT (SIGRTMIN + 1)
+
+/* Run by the main loop every second while listeners exist. */
+void supervise_watchdog(Listener *l, uint64_t now_usec);

@@ -11,9 +11,13 @@
 typedef struct Supervisor {
         Listener *listener;
         NotifyBuffers buffers;
-        timer_t timer;
-        bool have_timer;
         bool broken;               /* could not return to our own context: stop serving */
+
+        /* Decisions are logged at info, at most LOG_BURST per LOG_INTERVAL: a busy sandbox must not flood
+         * the journal. */
+        uint64_t log_window_start;
+        unsigned log_in_window;
+        unsigned log_suppressed;
 } Supervisor;
 
 /* A decision: answer with a value, an errno, CONTINUE, or nothing more (ADDFD with SEND answered). */
@@ -21,10 +25,12 @@ typedef struct Answer {
         enum { ANSWER_VALUE, ANSWER_ERRNO, ANSWER_CONTINUE, ANSWER_SENT } kind;
         int64_t value;             /* ANSWER_VALUE */
         int error;                 /* ANSWER_ERRNO, positive */
+        bool denied;               /* by policy (counted as Denied), not a failure (counted as Failed) */
 } Answer;
 
 #define ANSWER_CONTINUE_NOW ((Answer) { .kind = ANSWER_CONTINUE })
 #define ANSWER_ERRNO_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e) })
+#define ANSWER_DENIED_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e), .denied = true })
 
 static inline uint64_t supervisor_id(const Supervisor *s) {
         return s->buffers.req->id;
@@ -42,14 +48,16 @@ Answer answer_failure(int r);
 bool supervisor_leave(Supervisor *s);
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
-/* Around anything that may block on the target's filesystem: interrupted with EINTR after a while. */
-void supervisor_arm_timer(Supervisor *s, bool on);
+/* A decision worth an info line (an emulation, a denial by rule), rate-limited per listener. */
+void supervisor_log_decision(Supervisor *s, const char *format, ...) _printf_(2, 3);
 
 /* Copies the call's path out of the target, once (invariant 2), and checks ID_VALID after. */
 int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size);
-/* Where a lookup of path starts: -EBADF for an absolute path (resolved against the thread's root, which
- * target_enter_root() makes the target's), else a copy of the target's cwd or of the dirfd it passed. */
-int supervisor_lookup_start(Supervisor *s, Target *t, const char *path, int dirfd, int *ret);
+/* Takes on the target's root (and cwd, for a path relative to AT_FDCWD) and returns where a lookup of path
+ * starts: -EBADF for AT_FDCWD (absolute, or relative to the cwd just entered), else a copy of the dirfd the
+ * target passed (for absolute paths too with dirfd_for_absolute: openat2's RESOLVE_IN_ROOT and BENEATH). */
+int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,
+                            int *ret_start);
 
 /* Splits path in place into directory and last component; false for names the kernel treats specially
  * ("", trailing '/', ".", ".."), which handlers leave to the kernel. */

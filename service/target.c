@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Identity and context of supervised tasks. Everything here runs on listener threads; all state changes
- * are per-thread (fs_struct after unshare(CLONE_FS), fsuid/fsgid, groups and capabilities via raw
- * syscalls: glibc's setgroups() would broadcast to every thread). */
+ * are per-thread (fs_struct after unshare(CLONE_FS); fsuid/fsgid, groups and capabilities via raw syscalls,
+ * since glibc's setgroups() would broadcast to every thread). */
 
 #include <fcntl.h>
 #include <limits.h>
-#include <inttypes.h>
 #include <linux/capability.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
@@ -18,19 +17,37 @@
 #include "notify.h"
 #include "target.h"
 
-#define TARGET_MAX_GROUPS 65536
-
+/* Process-wide, set once before the first listener thread. */
 static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
-static int proc_fd = -EBADF;           /* our /proc, usable after chroot into a target's root */
+static int proc_fd = -EBADF;           /* our /proc, usable while chrooted into a target's root */
 static ino_t broker_userns_ino;
-static uid_t broker_fsuid;             /* what target_leave() returns to: 0, unless run unprivileged */
+static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
 static gid_t broker_fsgid;
-static struct __user_cap_data_struct broker_caps[_LINUX_CAPABILITY_U32S_3];
+static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
 
+/* Per listener thread: what the thread is set to now. */
+static __thread DirId thread_root, thread_cwd;
+static __thread uid_t thread_fsuid;
+static __thread gid_t thread_fsgid;
+static __thread mode_t thread_umask;
+static __thread gid_t thread_groups[ELEMENTSOF(((Target *) NULL)->groups)];
+static __thread size_t thread_n_groups;
+static __thread bool thread_groups_known;
 
+/* Per listener thread: /proc fds of the tasks seen last. A sandbox's calls come from few threads. */
+#define PROC_CACHE_SIZE 8
+typedef struct ProcCacheEntry {
+        pid_t tid;
+        int proc_fd;
+        int status_fd;
+        unsigned last_used;
+} ProcCacheEntry;
+static __thread ProcCacheEntry proc_cache[PROC_CACHE_SIZE];
+static __thread unsigned proc_cache_clock;
 
 int target_setup_process(void) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
         struct stat st;
 
         broker_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -43,41 +60,41 @@ int target_setup_process(void) {
                 return log_error_errno(-errno, "Failed to stat our user namespace: %m");
         broker_userns_ino = st.st_ino;
 
-
         broker_fsuid = geteuid();
         broker_fsgid = getegid();
-        if (syscall(SYS_capget, &h, broker_caps) < 0)
+        if (syscall(SYS_capget, &h, d) < 0)
                 return log_error_errno(-errno, "Failed to read our capabilities: %m");
+        for (size_t i = 0; i < ELEMENTSOF(d); i++)
+                broker_capabilities |= (uint64_t) d[i].permitted << (32 * i);
         return 0;
 }
 
 int target_setup_thread(void) {
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
+        thread_fsuid = broker_fsuid;
+        thread_fsgid = broker_fsgid;
+        thread_umask = umask(0022);
+        umask(thread_umask);
+        for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
+                proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
         return 0;
 }
 
-int broker_root_open(const char *path, int flags, int *ret) {
-        struct open_how how = {
-                .flags = (uint64_t) flags | O_CLOEXEC,
-                /* The broker's view: absolute paths and ".." stay below our own root, whatever root this
-                 * thread is chrooted into right now. */
-                .resolve = RESOLVE_IN_ROOT,
-        };
-        int fd;
+static void proc_cache_drop(ProcCacheEntry *e) {
+        e->proc_fd = safe_close(e->proc_fd);
+        e->status_fd = safe_close(e->status_fd);
+        e->tid = 0;
+}
 
-        fd = (int) syscall(SYS_openat2, broker_root_fd, path, &how, sizeof how);
-        if (fd < 0)
-                return -errno;
-        *ret = fd;
-        return 0;
+void target_finish_thread(void) {
+        for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
+                proc_cache_drop(&proc_cache[i]);
 }
 
 void target_done(Target *t) {
-        t->proc_fd = safe_close(t->proc_fd);
+        /* proc_fd and status_fd belong to the thread's cache. */
         t->pidfd = safe_close(t->pidfd);
-        t->groups = mfree_ptr(t->groups);
-        t->n_groups = 0;
 }
 
 static int parse_ids(const char *s, unsigned n, uint32_t *ret) {
@@ -96,6 +113,7 @@ static int parse_ids(const char *s, unsigned n, uint32_t *ret) {
 }
 
 static int parse_groups(const char *s, Target *t) {
+        t->n_groups = 0;
         for (;;) {
                 char *end;
                 unsigned long v;
@@ -108,35 +126,36 @@ static int parse_groups(const char *s, Target *t) {
                 v = strtoul(s, &end, 10);
                 if (errno != 0 || end == s || v > UINT32_MAX)
                         return -EINVAL;
-                if (t->n_groups >= TARGET_MAX_GROUPS)
-                        return -E2BIG;
-                gid_t *g = reallocarray(t->groups, t->n_groups + 1, sizeof *g);
-                if (!g)
-                        return -ENOMEM;
-                t->groups = g;
+                /* Dropping groups could turn a "no" of a group-denied directory into a "yes". */
+                if (t->n_groups >= ELEMENTSOF(t->groups))
+                        return -ENOSPC;
                 t->groups[t->n_groups++] = (gid_t) v;
                 s = end;
         }
 }
 
 static int target_read_status(Target *t) {
-        _cleanup_fclose_ FILE *f = NULL;
-        char line[4096];
+        char buf[16384];
         unsigned seen = 0;
-        int fd, r;
+        ssize_t n;
+        int r = 0;
 
-        fd = openat(t->proc_fd, "status", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        f = fdopen(fd, "re");
-        if (!f) {
-                safe_close(fd);
-                return -errno;
-        }
+        /* pread() at 0 makes procfs generate the file afresh: one syscall instead of open, read, close. */
+        n = pread(t->status_fd, buf, sizeof buf - 1, 0);
+        if (n <= 0)
+                return -ESRCH;
+        /* Never parse a cut file: a Groups: line cut in the middle of a number would name another group. */
+        if ((size_t) n >= sizeof buf - 1)
+                return -E2BIG;
+        buf[n] = 0;
 
-        while (fgets(line, sizeof line, f)) {
+        for (char *line = buf, *next; line && *line; line = next) {
                 const char *v;
                 uint32_t ids[4] = {};
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
 
                 if ((v = startswith(line, "Tgid:"))) {
                         r = parse_ids(v, 1, ids);
@@ -155,14 +174,11 @@ static int target_read_status(Target *t) {
                         seen |= 8;
                 } else if ((v = startswith(line, "Umask:"))) {
                         t->umask = (mode_t) strtoul(v, NULL, 8) & 0777;
-                        r = 0;
                         seen |= 16;
                 } else if ((v = startswith(line, "CapEff:"))) {
                         t->cap_effective = strtoull(v, NULL, 16);
-                        r = 0;
                         seen |= 32;
-                } else
-                        continue;
+                }
                 if (r < 0)
                         return r;
         }
@@ -171,28 +187,109 @@ static int target_read_status(Target *t) {
         return seen == 63 ? 0 : -ESRCH;
 }
 
+/* statx() of a directory, with its mount id (Linux 5.8+). */
+static int dir_id(int dir_fd, const char *name, DirId *ret) {
+        struct statx sx;
+
+        if (statx(dir_fd, name, AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH), STATX_INO | STATX_MNT_ID,
+                  &sx) < 0)
+                return -errno;
+        if (!(sx.stx_mask & STATX_MNT_ID))
+                return -EOPNOTSUPP;
+        *ret = (DirId) {
+                .dev = ((uint64_t) sx.stx_dev_major << 32) | sx.stx_dev_minor,
+                .ino = sx.stx_ino,
+                .mnt_id = sx.stx_mnt_id,
+        };
+        return 0;
+}
+
+static bool dir_id_equal(const DirId *a, const DirId *b) {
+        return a->mnt_id != 0 && a->dev == b->dev && a->ino == b->ino && a->mnt_id == b->mnt_id;
+}
+
+static ProcCacheEntry *proc_cache_find(pid_t tid) {
+        for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
+                if (proc_cache[i].tid == tid && proc_cache[i].proc_fd >= 0)
+                        return &proc_cache[i];
+        return NULL;
+}
+
+static ProcCacheEntry *proc_cache_open(pid_t tid, int listener_fd, uint64_t notification_id) {
+        ProcCacheEntry *e = &proc_cache[0];
+        char name[16];
+
+        for (size_t i = 1; i < PROC_CACHE_SIZE; i++)
+                if (proc_cache[i].last_used < e->last_used)
+                        e = &proc_cache[i];
+        proc_cache_drop(e);
+
+        /* Through our own /proc: this thread may be chrooted into the previous target's root. */
+        snprintf(name, sizeof name, "%i", (int) tid);
+        e->proc_fd = openat(proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (e->proc_fd < 0)
+                return NULL;
+        /* Invariant 2: the number may have been reused between RECV and open; now it is pinned. */
+        if (notify_id_valid(listener_fd, notification_id) < 0) {
+                proc_cache_drop(e);
+                return NULL;
+        }
+        e->tid = tid;
+        return e;
+}
+
 int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid) {
-        char path[32];
+        ProcCacheEntry *e;
+        int r;
 
         t->tid = tid;
-        /* Through our own /proc: this thread may be chrooted into the previous target's root. */
-        snprintf(path, sizeof path, "%i", (int) tid);
-        t->proc_fd = openat(proc_fd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (t->proc_fd < 0)
-                return -ESRCH;
 
-        /* Invariant 2: the number may have been reused between RECV and open; now it is pinned. */
-        return notify_id_valid(listener_fd, notification_id);
+        /* A cached /proc/<tid> still open is that task while it lives, and tids are unique among the living:
+         * if the task it was opened for is gone, looking at its root fails and we open afresh. */
+        e = proc_cache_find(tid);
+        if (e) {
+                r = dir_id(e->proc_fd, "root", &t->root);
+                if (r < 0) {
+                        proc_cache_drop(e);
+                        e = NULL;
+                }
+        }
+        if (!e) {
+                e = proc_cache_open(tid, listener_fd, notification_id);
+                if (!e)
+                        return -ESRCH;
+                r = dir_id(e->proc_fd, "root", &t->root);
+                if (r < 0) {
+                        proc_cache_drop(e);
+                        return r == -EOPNOTSUPP ? r : -ESRCH;
+                }
+        }
+
+        e->last_used = ++proc_cache_clock;
+        t->proc_fd = e->proc_fd;
+        t->status_fd = e->status_fd;
+        return 0;
 }
 
 int target_read_identity(Target *t, uid_t owner) {
+        ProcCacheEntry *e = proc_cache_find(t->tid);
         struct stat st;
         int r;
+
+        if (!e || e->proc_fd != t->proc_fd)
+                return -ESRCH;
+        if (e->status_fd < 0) {
+                e->status_fd = openat(e->proc_fd, "status", O_RDONLY | O_CLOEXEC);
+                if (e->status_fd < 0)
+                        return -ESRCH;
+        }
+        t->status_fd = e->status_fd;
 
         r = target_read_status(t);
         if (r < 0)
                 return r;
 
+        /* Not cached: a task may leave our user namespace (unshare), and its capabilities then mean nothing. */
         if (fstatat(t->proc_fd, "ns/user", &st, 0) < 0)
                 return -ESRCH;
         t->in_our_user_namespace = st.st_ino == broker_userns_ino;
@@ -240,6 +337,60 @@ int target_is_controlled_by(const Target *t, uid_t owner) {
         return 0;
 }
 
+/* fchdir() (and chroot()) to the directory /proc/<tid>/<name> points at, confirmed with ID_VALID after
+ * opening it. Returns where it went, which is what counts if the target changed it meanwhile. */
+static int change_to(const Target *t, const char *name, int listener_fd, uint64_t notification_id, bool root,
+                     DirId *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = openat(t->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -ESRCH;
+        /* Invariant 2: what we just opened belongs to the trapped task, not a successor. */
+        r = notify_id_valid(listener_fd, notification_id);
+        if (r < 0)
+                return r;
+        r = dir_id(fd, "", ret);
+        if (r < 0)
+                return r;
+        if (fchdir(fd) < 0)
+                return -errno;
+        if (root && chroot(".") < 0)
+                return -errno;
+        return 0;
+}
+
+int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id, bool with_cwd) {
+        DirId cwd;
+        int r;
+
+        /* Unchanged since the last call (the same sandbox, typically): nothing to do. */
+        if (!dir_id_equal(&thread_root, &t->root)) {
+                DirId root;
+
+                thread_root = thread_cwd = (DirId) {};
+                r = change_to(t, "root", listener_fd, notification_id, true, &root);
+                if (r < 0)
+                        return r;
+                thread_root = thread_cwd = root;
+        }
+
+        if (!with_cwd)
+                return 0;
+        r = dir_id(t->proc_fd, "cwd", &cwd);
+        if (r < 0)
+                return -ESRCH;
+        if (!dir_id_equal(&thread_cwd, &cwd)) {
+                thread_cwd = (DirId) {};
+                r = change_to(t, "cwd", listener_fd, notification_id, false, &cwd);
+                if (r < 0)
+                        return r;
+                thread_cwd = cwd;
+        }
+        return 0;
+}
+
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {
         int copy, r;
 
@@ -261,66 +412,36 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
         return 0;
 }
 
+int target_get_cwd_path(const Target *t, char **ret) {
+        char buf[PATH_MAX + 1];
+        ssize_t n;
+
+        /* The link's text is relative to the reader's root, which is the target's now. */
+        n = readlinkat(t->proc_fd, "cwd", buf, sizeof buf - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        if (buf[0] != '/' || endswith(buf, " (deleted)"))
+                return -ENOENT;
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int set_capabilities(uint64_t effective) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
-        /* Permitted stays as the broker's, so the next target_leave() can raise effective again. */
+        /* Permitted stays as the broker's, so target_leave() can raise effective again. */
         for (size_t i = 0; i < ELEMENTSOF(d); i++)
                 d[i] = (struct __user_cap_data_struct) {
-                        .effective = (uint32_t) (effective >> (32 * i)) & broker_caps[i].permitted,
-                        .permitted = broker_caps[i].permitted,
+                        .effective = (uint32_t) ((effective & broker_capabilities) >> (32 * i)),
+                        .permitted = (uint32_t) (broker_capabilities >> (32 * i)),
                         .inheritable = 0,
                 };
         if (syscall(SYS_capset, &h, d) < 0)
                 return -errno;
         return 0;
 }
-
-int target_open_dir(Target *t, int listener_fd, uint64_t notification_id, int dirfd, int *ret) {
-        int fd, r;
-
-        if (dirfd != AT_FDCWD)
-                return target_get_fd(t, listener_fd, notification_id, dirfd, ret);
-
-        fd = openat(t->proc_fd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -ESRCH;
-        /* Invariant 2: after opening a /proc file of the target. */
-        r = notify_id_valid(listener_fd, notification_id);
-        if (r < 0) {
-                safe_close(fd);
-                return r;
-        }
-        *ret = fd;
-        return 0;
-}
-
-int target_enter_root(const Target *t, int listener_fd, uint64_t notification_id) {
-        _cleanup_close_ int root = -EBADF;
-        int r;
-
-        root = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0)
-                return -ESRCH;
-
-        /* Invariant 2: what we just opened belongs to the trapped task, not a successor. */
-        r = notify_id_valid(listener_fd, notification_id);
-        if (r < 0)
-                return r;
-
-        /* The root is a directory of the target's mount namespace: a path walk from it follows that
-         * namespace's mounts, exactly as the target's own would. No setns() needed for lookups. */
-        if (fchdir(root) < 0 || chroot(".") < 0)
-                return -errno;
-        return 0;
-}
-
-/* The groups this thread holds now: target_leave() keeps them (with fsuid 0 and full capabilities they
- * grant nothing more), so the next target of the same user costs no setgroups(). */
-static __thread gid_t *thread_groups;
-static __thread size_t thread_n_groups;
-static __thread bool thread_groups_known;
 
 static int set_groups(const gid_t *groups, size_t n) {
         if (thread_groups_known && n == thread_n_groups &&
@@ -330,33 +451,48 @@ static int set_groups(const gid_t *groups, size_t n) {
         thread_groups_known = false;
         if (syscall(SYS_setgroups, n, groups) < 0)
                 return -errno;
-        gid_t *copy = reallocarray(thread_groups, MAX(n, (size_t) 1), sizeof *copy);
-        if (!copy)
-                return 0; /* merely not cached */
         if (n > 0)
-                memcpy(copy, groups, n * sizeof *copy);
-        thread_groups = copy;
+                memcpy(thread_groups, groups, n * sizeof *groups);
         thread_n_groups = n;
         thread_groups_known = true;
+        return 0;
+}
+
+/* Only when they differ from what the thread has; each change is confirmed, since a failed one would leave
+ * the previous ids in force. Called with all capabilities effective. */
+static int set_fs_ids(uid_t fsuid, gid_t fsgid) {
+        if (fsgid != thread_fsgid) {
+                (void) syscall(SYS_setfsgid, fsgid);
+                thread_fsgid = (gid_t) syscall(SYS_setfsgid, -1);
+                if (thread_fsgid != fsgid)
+                        return -EPERM;
+        }
+        if (fsuid != thread_fsuid) {
+                (void) syscall(SYS_setfsuid, fsuid);
+                thread_fsuid = (uid_t) syscall(SYS_setfsuid, -1);
+                if (thread_fsuid != fsuid)
+                        return -EPERM;
+        }
         return 0;
 }
 
 int target_take_credentials(const Target *t) {
         int r;
 
-        umask(t->umask);
+        if (t->umask != thread_umask) {
+                umask(t->umask);
+                thread_umask = t->umask;
+        }
 
-        /* fs ids first: moving the fsuid away from 0 clears the file capabilities from the effective set,
-         * so they are set (in target_raise_capability) only after this. */
         r = set_groups(t->groups, t->n_groups);
         if (r < 0)
                 return r;
-        (void) syscall(SYS_setfsgid, t->fsgid);
-        (void) syscall(SYS_setfsuid, t->fsuid);
-        if ((uid_t) syscall(SYS_setfsuid, -1) != t->fsuid || (gid_t) syscall(SYS_setfsgid, -1) != t->fsgid)
-                return -EPERM;
+        r = set_fs_ids(t->fsuid, t->fsgid);
+        if (r < 0)
+                return r;
 
-        /* Capabilities held in another user namespace mean nothing here. */
+        /* Explicitly, whatever the fsuid change did to the file capabilities. Capabilities held in another
+         * user namespace mean nothing here. */
         return set_capabilities(t->in_our_user_namespace ? t->cap_effective : 0);
 }
 
@@ -369,21 +505,46 @@ int target_raise_capability(const Target *t, int capability) {
 }
 
 int target_leave(void) {
-        uint64_t all = 0;
         int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(broker_caps); i++)
-                all |= (uint64_t) broker_caps[i].permitted << (32 * i);
-
-        r = set_capabilities(all);
+        r = set_capabilities(broker_capabilities);
         if (r < 0)
                 return log_error_errno(r, "Failed to restore capabilities: %m");
-        (void) syscall(SYS_setfsuid, broker_fsuid);
-        (void) syscall(SYS_setfsgid, broker_fsgid);
-        if ((uid_t) syscall(SYS_setfsuid, -1) != broker_fsuid || (gid_t) syscall(SYS_setfsgid, -1) != broker_fsgid)
-                return log_error_errno(-EPERM, "Failed to return to our filesystem ids.");
-        /* The thread stays chrooted in the target's root: it only ever resolves paths relative to fds (ours
-         * via broker_root_fd and proc_fd), and the next target_enter_root() sets it again. */
+        /* The thread keeps the target's fs ids, groups, umask, root and cwd: with every capability back they
+         * grant nothing the broker lacks, it resolves paths only relative to fds of its own (proc_fd,
+         * broker_root_fd) between calls, and the next target sets what differs. */
+        return 0;
+}
+
+int broker_root_open(const char *path, int flags, int *ret) {
+        struct open_how how = {
+                .flags = (uint64_t) flags | O_CLOEXEC | O_NOCTTY, /* never the daemon's controlling tty */
+                /* The broker's view: absolute paths and ".." stay below our own root, whatever root this
+                 * thread is chrooted into right now. */
+                .resolve = RESOLVE_IN_ROOT,
+        };
+        int fd, r;
+
+        r = set_fs_ids(broker_fsuid, broker_fsgid);
+        if (r < 0)
+                return r;
+        fd = (int) syscall(SYS_openat2, broker_root_fd, path, &how, sizeof how);
+        if (fd < 0)
+                return -errno;
+        *ret = fd;
+        return 0;
+}
+
+int broker_root_stat(const char *path, struct stat *ret) {
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = (int) syscall(SYS_openat2, broker_root_fd, path, &how, sizeof how);
+        if (fd < 0 || fstat(fd, ret) < 0)
+                return -errno;
         return 0;
 }
 

@@ -34,7 +34,7 @@ fds_before=$(sb_broker_fd_count)
 out=$(sandbox -- sh -c "ulimit -n 3; cat < '$D/files/file'") || true
 assert_contains "ulimit -n 3: the emulated open fails with EMFILE" "$out" "Too many open files"
 assert_not_contains "and nothing is read" "$out" DATA
-out=$(sandbox -- sh -c "ulimit -n 3; cat < '$D/files/missing'") || true
+out=$(sandbox -- sh -c "ulimit -n 3; cat < '$D/other'") || true
 assert_contains "control: an open the broker does not emulate is its EPERM" "$out" "Operation not permitted"
 # (The shell saves fds at 10 and above: 20 leaves room for that.)
 out=$(sandbox -- sh -c "ulimit -n 20; cat < '$D/files/file'") || true

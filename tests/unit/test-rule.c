@@ -288,20 +288,25 @@ static void test_open_rule_keys_are_checked(void) {
                        "key 'Major' does not apply to Syscall 'open'");
 }
 
+/* The same request for both kinds of rule. */
+static const Rule *match_open(const RuleSet *set, const char *as_named, const char *resolved, const OpenRequest *req) {
+        return rule_set_match_open(set, as_named, req, resolved, req);
+}
+
 static void test_read_only_rule_refuses_write_truncate_append_create(void) {
         Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/**" };
         RuleSet set = { .rules = &r, .n_rules = 1 };
 
-        CHECK(rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }) == &r);
-        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
-        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE }));
-        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ, .create = true }));
-        CHECK(!rule_set_match_open(&set, "/etc/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
+        CHECK(match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }) == &r);
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE }));
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ, .create = true }));
+        CHECK(!match_open(&set, NULL, "/etc/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
 
         r.access = RULE_ACCESS_WRITE;
         r.create = true;
-        CHECK(rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true }) == &r);
-        CHECK(!rule_set_match_open(&set, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
+        CHECK(match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true }) == &r);
+        CHECK(!match_open(&set, NULL, "/srv/a", &(OpenRequest) { .access = RULE_ACCESS_READ }));
 }
 
 static void test_special_files_need_a_literal_rule(void) {
@@ -310,8 +315,8 @@ static void test_special_files_need_a_literal_rule(void) {
         RuleSet g = { .rules = &glob, .n_rules = 1 }, l = { .rules = &literal, .n_rules = 1 };
         OpenRequest fifo = { .access = RULE_ACCESS_READ, .special = true };
 
-        CHECK(!rule_set_match_open(&g, "/run/fifo", &fifo));
-        CHECK(rule_set_match_open(&l, "/run/fifo", &fifo) == &literal);
+        CHECK(!match_open(&g, NULL, "/run/fifo", &fifo));
+        CHECK(match_open(&l, NULL, "/run/fifo", &fifo) == &literal);
 }
 
 static void test_host_path_rules_match_only_literally(void) {
@@ -321,10 +326,35 @@ static void test_host_path_rules_match_only_literally(void) {
         OpenRequest rw = { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE, .special = true };
 
         CHECK(rule_set_has_open_host(&set));
-        CHECK(rule_set_match_open_host(&set, "/dev/kvm", &rw) == &r);
-        CHECK(!rule_set_match_open_host(&set, "/dev/kvmx", &rw));
+        CHECK(match_open(&set, "/dev/kvm", NULL, &rw) == &r);
+        CHECK(!match_open(&set, "/dev/kvmx", NULL, &rw));
         /* A HostPath rule is never used for a path resolved in the sandbox. */
-        CHECK(!rule_set_match_open(&set, "/dev/kvm", &rw));
+        CHECK(!match_open(&set, NULL, "/dev/kvm", &rw));
+}
+
+static void test_first_matching_rule_wins_host_path_or_not(void) {
+        Rule rules[] = {
+                { .syscall = RULE_SYSCALL_OPEN, .action = RULE_ACTION_DENY, .access = RULE_ACCESS_READ,
+                  .path = (char *) "/dev/kvm" },
+                { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE,
+                  .path = (char *) "/dev/kvm", .host_path = (char *) "/dev/kvm" },
+        };
+        RuleSet set = { .rules = rules, .n_rules = 2 };
+        OpenRequest rw = { .access = RULE_ACCESS_READ | RULE_ACCESS_WRITE };
+
+        /* The deny rule comes first: it wins, for any access (its Access does not bound a denial). */
+        CHECK(match_open(&set, "/dev/kvm", "/dev/kvm", &rw) == &rules[0]);
+        /* Resolution reached something else: the deny rule does not apply, the HostPath rule does. */
+        CHECK(match_open(&set, "/dev/kvm", "/elsewhere", &rw) == &rules[1]);
+}
+
+static void test_deny_rule_with_pattern_covers_special_files(void) {
+        Rule r = { .syscall = RULE_SYSCALL_OPEN, .action = RULE_ACTION_DENY, .access = RULE_ACCESS_READ,
+                   .path = (char *) "/dev/*" };
+        RuleSet set = { .rules = &r, .n_rules = 1 };
+
+        CHECK(match_open(&set, NULL, "/dev/sda",
+                                  &(OpenRequest) { .access = RULE_ACCESS_WRITE, .create = true, .special = true }) == &r);
 }
 
 static void test_open_rule_authorization_details(void) {
@@ -369,5 +399,7 @@ UNIT_MAIN(
         T(test_read_only_rule_refuses_write_truncate_append_create),
         T(test_special_files_need_a_literal_rule),
         T(test_host_path_rules_match_only_literally),
+        T(test_first_matching_rule_wins_host_path_or_not),
+        T(test_deny_rule_with_pattern_covers_special_files),
         T(test_open_rule_authorization_details),
 )
