@@ -42,13 +42,11 @@ Listener *listener_free(Listener *l) {
                 return NULL;
 
         if (l->thread_running) {
-                uint64_t one = 1;
                 struct timespec deadline;
 
                 /* Only at shutdown: ask, interrupt and wait a little; a thread stuck for good in an
                  * uninterruptible call (a hard NFS mount) is left behind rather than hang the exit. */
-                (void) !write(l->stop_fd, &one, sizeof one);
-                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+                listener_request_stop(l, LISTENER_END_UNREGISTERED);
                 clock_gettime(CLOCK_REALTIME, &deadline);
                 deadline.tv_sec += 2;
                 if (pthread_timedjoin_np(l->thread, NULL, &deadline) != 0) {
@@ -63,8 +61,8 @@ Listener *listener_free(Listener *l) {
         if (l->broker)
                 listener_unlink(l);
         sd_event_source_disable_unref(l->done_source);
+        sd_event_source_disable_unref(l->hup_source);
         safe_close(l->done_fd);
-        safe_close(l->stop_fd);
         safe_close(l->fd);
         rule_set_free(l->rules);
         free(l->description);
@@ -74,6 +72,15 @@ Listener *listener_free(Listener *l) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Listener *, listener_free);
+
+static int on_listener_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Listener *l = userdata;
+
+        /* Every task of the sandbox is gone. The thread sleeps in RECV, which would never return: wake it. */
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        listener_request_stop(l, LISTENER_END_EXITED);
+        return 0;
+}
 
 static int on_listener_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Listener *l = userdata;
@@ -140,16 +147,14 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
                 .owner_pid = owner_pid,
                 .default_deny = default_deny,
                 .fd = -EBADF,
-                .stop_fd = -EBADF,
                 .done_fd = -EBADF,
         };
         l->description = strdup(strempty(description));
         if (!l->description || asprintf(&l->object_path, BROKER_LISTENER_PATH_PREFIX "/%" PRIu64, l->id) < 0)
                 return -ENOMEM;
 
-        l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         l->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (l->stop_fd < 0 || l->done_fd < 0)
+        if (l->done_fd < 0)
                 return -errno;
 
         r = sd_event_add_io(b->event, &l->done_source, l->done_fd, EPOLLIN, on_listener_done, l);
@@ -159,6 +164,12 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         /* The fast path: wake the supervising thread on the CPU the target runs on (6.6+). */
         if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0 && errno != EINVAL)
                 log_debug_errno(-errno, "Failed to set SYNC_WAKE_UP on listener, ignoring: %m");
+
+        /* Events 0: epoll reports only EPOLLHUP and EPOLLERR, never the EPOLLIN of each notification, which
+         * is the thread's business. */
+        r = sd_event_add_io(b->event, &l->hup_source, fd, 0, on_listener_hup, l);
+        if (r < 0)
+                return r;
 
         /* From here on the listener owns fd and rules; nothing below can fail except starting the thread. */
         l->fd = fd;
@@ -189,9 +200,17 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         return 0;
 }
 
-void listener_remove(Listener *l, ListenerEnd reason) {
-        uint64_t one = 1;
+void listener_request_stop(Listener *l, ListenerEnd reason) {
+        ListenerEnd none = LISTENER_END_NONE;
 
+        /* The first reason counts. The thread sleeps in RECV: the signal wakes it with EINTR, and the
+         * watchdog repeats it every second in case it came just before the thread went to sleep. */
+        (void) __atomic_compare_exchange_n(&l->stop, &none, reason, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        if (l->thread_running)
+                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+}
+
+void listener_remove(Listener *l, ListenerEnd reason) {
         if (l->removed)
                 return;
         l->removed = true;
@@ -201,7 +220,7 @@ void listener_remove(Listener *l, ListenerEnd reason) {
                  listener_end_to_string(reason));
         broker_emit_listener_removed(l->broker, l, listener_end_to_string(reason));
         broker_mark_active(l->broker);
-        (void) !write(l->stop_fd, &one, sizeof one);
+        listener_request_stop(l, reason);
 }
 
 void listener_free_all(Broker *b) {

@@ -38,9 +38,10 @@ struct Listener {
         RuleSet *rules;
         int fd;                    /* our own copy of the seccomp listener */
 
-        int stop_fd;               /* eventfd: main loop asks the thread to stop */
+        ListenerEnd stop;          /* set by the main loop (then SIGNAL_INTERRUPT): the thread stops with it */
         int done_fd;               /* eventfd: the thread says it stopped */
         sd_event_source *done_source;
+        sd_event_source *hup_source; /* the listener fd, for EPOLLHUP only: the sandbox is gone */
         pthread_t thread;
         bool thread_running;
         ListenerEnd end;           /* written by the thread before done_fd, read by the main loop after */
@@ -58,6 +59,8 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
                  bool default_deny, Listener **ret);
 /* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */
 void listener_remove(Listener *l, ListenerEnd reason);
+/* Asks its thread to stop with reason; it then says so through done_fd. */
+void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
 Listener *broker_find_listener(Broker *b, uint64_t id);
 unsigned broker_count_listeners_of(Broker *b, uid_t uid);

@@ -227,7 +227,16 @@ static void handle_notification(Supervisor *s) {
 void supervise_watchdog(Listener *l, uint64_t now) {
         uint64_t busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_RELAXED);
 
-        if (!l->thread_running || busy == 0 || now - busy < EMULATION_TIMEOUT_SEC * USEC_PER_SEC)
+        if (!l->thread_running)
+                return;
+
+        /* A stop asked for may have been signalled just before the thread went to sleep in RECV. */
+        if (__atomic_load_n(&l->stop, __ATOMIC_SEQ_CST) != LISTENER_END_NONE) {
+                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+                return;
+        }
+
+        if (busy == 0 || now - busy < EMULATION_TIMEOUT_SEC * USEC_PER_SEC)
                 return;
         if (l->interrupted_busy != busy)
                 log_warning("Listener %" PRIu64 ": a call has been busy for %" PRIu64 " s, interrupting it.", l->id,
@@ -259,43 +268,28 @@ void *listener_thread(void *userdata) {
                 goto finish;
         }
 
+        /* RECV blocks, as a minimal supervisor's would: no poll() per call. The main loop stops the thread
+         * with l->stop and a signal (RECV returns EINTR), also when the listener has no tasks left. */
         for (;;) {
-                struct pollfd p[2] = {
-                        { .fd = l->fd, .events = POLLIN },
-                        { .fd = l->stop_fd, .events = POLLIN },
-                };
+                ListenerEnd stop = __atomic_load_n(&l->stop, __ATOMIC_SEQ_CST);
 
-                if (poll(p, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        log_error_errno(-errno, "Listener %" PRIu64 ": poll failed: %m", l->id);
+                if (stop != LISTENER_END_NONE) {
+                        end = stop;
                         break;
                 }
-                if (p[1].revents) {
-                        end = LISTENER_END_UNREGISTERED;
+                r = notify_receive(l->fd, &s.buffers);
+                if (r == -ENOENT || r == -EINTR)
+                        continue; /* the target died before we read it, or the main loop wants us */
+                if (r < 0) {
+                        log_error_errno(r, "Listener %" PRIu64 ": failed to receive: %m", l->id);
                         break;
                 }
-                if (p[0].revents & POLLIN) {
-                        r = notify_receive(l->fd, &s.buffers);
-                        if (r == -ENOENT || r == -EINTR)
-                                continue; /* the target died before we read it */
-                        if (r < 0) {
-                                log_error_errno(r, "Listener %" PRIu64 ": failed to receive: %m", l->id);
-                                break;
-                        }
-                        /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
-                        __atomic_store_n(&l->busy_since_usec, now_usec(), __ATOMIC_RELAXED);
-                        handle_notification(&s);
-                        __atomic_store_n(&l->busy_since_usec, 0, __ATOMIC_RELAXED);
-                        if (s.broken) {
-                                log_error("Listener %" PRIu64 ": cannot return to the broker's context, stopping.",
-                                          l->id);
-                                break;
-                        }
-                        continue;
-                }
-                if (p[0].revents & (POLLHUP | POLLERR)) {
-                        end = LISTENER_END_EXITED;
+                /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
+                __atomic_store_n(&l->busy_since_usec, now_usec(), __ATOMIC_RELAXED);
+                handle_notification(&s);
+                __atomic_store_n(&l->busy_since_usec, 0, __ATOMIC_RELAXED);
+                if (s.broken) {
+                        log_error("Listener %" PRIu64 ": cannot return to the broker's context, stopping.", l->id);
                         break;
                 }
         }

@@ -21,6 +21,7 @@
 static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
 static int proc_fd = -EBADF;           /* our /proc, usable while chrooted into a target's root */
 static ino_t broker_userns_ino;
+static DirId broker_root_id;
 static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
 static gid_t broker_fsgid;
 static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
@@ -45,6 +46,9 @@ typedef struct ProcCacheEntry {
 static __thread ProcCacheEntry proc_cache[PROC_CACHE_SIZE];
 static __thread unsigned proc_cache_clock;
 
+static int dir_id(int dir_fd, const char *name, DirId *ret);
+static bool dir_id_equal(const DirId *a, const DirId *b);
+
 int target_setup_process(void) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
@@ -53,6 +57,8 @@ int target_setup_process(void) {
         broker_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (broker_root_fd < 0)
                 return log_error_errno(-errno, "Failed to open our root directory: %m");
+        if (dir_id(broker_root_fd, "", &broker_root_id) < 0)
+                return log_error_errno(-errno, "Failed to identify our root directory: %m");
         proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (proc_fd < 0)
                 return log_error_errno(-errno, "Failed to open /proc: %m");
@@ -289,10 +295,14 @@ int target_read_identity(Target *t, uid_t owner) {
         if (r < 0)
                 return r;
 
-        /* Not cached: a task may leave our user namespace (unshare), and its capabilities then mean nothing. */
-        if (fstatat(t->proc_fd, "ns/user", &st, 0) < 0)
-                return -ESRCH;
-        t->in_our_user_namespace = st.st_ino == broker_userns_ino;
+        /* Only capabilities make the user namespace matter. Not cached: a task may leave our user namespace
+         * (unshare), and its capabilities then mean nothing here. */
+        t->in_our_user_namespace = false;
+        if (t->cap_effective != 0) {
+                if (fstatat(t->proc_fd, "ns/user", &st, 0) < 0)
+                        return -ESRCH;
+                t->in_our_user_namespace = st.st_ino == broker_userns_ino;
+        }
 
         r = target_is_controlled_by(t, owner);
         if (r < 0)
@@ -389,6 +399,10 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
                 thread_cwd = cwd;
         }
         return 0;
+}
+
+bool target_root_is_brokers(const Target *t) {
+        return dir_id_equal(&t->root, &broker_root_id);
 }
 
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {
