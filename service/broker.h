@@ -22,6 +22,13 @@ typedef struct Listener Listener;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
 
+/* Pending polkit queries (each holds a method call and, if interactive, may wait for minutes): in all, and per
+ * caller uid. Registrations are bounded by the listener limits already; this bounds the rest. */
+#define BROKER_MAX_POLKIT_QUERIES 1024
+#define BROKER_MAX_POLKIT_QUERIES_PER_USER 16
+/* Peer-to-peer connections of one uid. */
+#define BROKER_MAX_CONNECTIONS_PER_USER 16
+
 typedef struct BrokerLimits {
         RuleLimits rules;
         unsigned max_listeners;
@@ -46,6 +53,7 @@ typedef struct Broker {
         Registration *registrations;     /* waiting for polkit */
         unsigned n_registrations;
         unsigned n_polkit_queries;       /* of any kind; idle exit waits for them */
+        uid_t polkit_query_uids[BROKER_MAX_POLKIT_QUERIES]; /* whose queries are pending, for the per-uid bound */
 
         sd_event_source *watchdog_source; /* interrupts listener threads stuck in a call, every second */
 

@@ -180,6 +180,16 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         c->pid = ucred.pid;
         c->uid = ucred.uid;
 
+        /* One user cannot take every connection slot. */
+        unsigned n = 0;
+        for (Connection *i = b->connections; i; i = i->next)
+                if (i->uid == c->uid)
+                        n++;
+        if (n >= BROKER_MAX_CONNECTIONS_PER_USER) {
+                log_warning("Too many peer-to-peer connections of uid %u (%u), refusing one.", c->uid, n);
+                return 0;
+        }
+
         /* The pidfd pins the peer process; a plain pid could be reused while polkit thinks. */
         l = sizeof c->pidfd;
         if (getsockopt(nfd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &l) < 0) {

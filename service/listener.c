@@ -260,6 +260,21 @@ static int listener_id_from_path(const char *path, uint64_t *ret) {
         return 0;
 }
 
+/* A listener's rules and owner are its owner's business: others (but root) do not see the object. Unregister
+ * is the exception, since it asks polkit (manage) for anyone but the owner. */
+static bool listener_visible_to_caller(Broker *b, sd_bus *bus, const Listener *l) {
+        sd_bus_message *m = sd_bus_get_current_message(bus);
+        Caller caller;
+
+        if (!m)
+                return false;
+        if (sd_bus_message_is_method_call(m, BROKER_LISTENER_INTERFACE, "Unregister") > 0)
+                return true;
+        if (broker_get_caller(b, m, &caller) < 0)
+                return false;
+        return caller.uid == 0 || caller.uid == l->owner_uid;
+}
+
 int listener_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                          sd_bus_error *error) {
         Broker *b = userdata;
@@ -269,7 +284,7 @@ int listener_object_find(sd_bus *bus, const char *path, const char *interface, v
         if (listener_id_from_path(path, &id) < 0)
                 return 0;
         l = broker_find_listener(b, id);
-        if (!l)
+        if (!l || !listener_visible_to_caller(b, bus, l))
                 return 0;
         *ret_found = l;
         return 1;
@@ -284,7 +299,7 @@ int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char
         if (!nodes)
                 return -ENOMEM;
         for (Listener *l = b->listeners; l; l = l->next) {
-                if (l->removed)
+                if (l->removed || !listener_visible_to_caller(b, bus, l))
                         continue;
                 nodes[n] = strdup(l->object_path);
                 if (!nodes[n]) {
@@ -331,11 +346,16 @@ static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
 
-        if (caller.uid != l->owner_uid && caller.uid != 0)
+        if (caller.uid != l->owner_uid && caller.uid != 0) {
                 /* Someone else's listener: only with the manage action. Looked up again by id when polkit
                  * answers, since the listener may be gone by then. */
-                return polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL,
-                                         on_unregister_authorized, (void *) (uintptr_t) l->id);
+                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL,
+                                      on_unregister_authorized, (void *) (uintptr_t) l->id);
+                if (r == -ENOBUFS)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                "Too many authorization checks pending for this user");
+                return r;
+        }
 
         log_info("Listener %" PRIu64 " unregistered by uid %u.", l->id, caller.uid);
         listener_remove(l, LISTENER_END_UNREGISTERED);

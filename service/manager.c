@@ -247,11 +247,15 @@ static void registration_step(Registration *reg) {
 
                 r = polkit_check(reg->broker, reg->call, &reg->subject, action, details,
                                  on_registration_authorized, reg);
-                if (r < 0) {
+                if (r == -ENOBUFS)
+                        (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                          "Too many authorization checks pending for this user");
+                else if (r < 0) {
                         log_error_errno(r, "Failed to ask polkit: %m");
                         (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to ask polkit: %m");
-                        registration_free(reg);
                 }
+                if (r < 0)
+                        registration_free(reg);
                 return;
         }
 }
@@ -393,9 +397,14 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         for (Listener *l = b->listeners; l; l = l->next)
                 if (!l->removed && !caller_sees_listener(&caller, l, false))
                         foreign = true;
-        if (foreign)
-                return polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, on_list_authorized,
-                                         NULL);
+        if (foreign) {
+                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, on_list_authorized,
+                                      NULL);
+                /* Too many checks pending: the caller still gets its own listeners. */
+                if (r == -ENOBUFS)
+                        return reply_listeners(m, b, &caller, false);
+                return r;
+        }
 
         return reply_listeners(m, b, &caller, false);
 }

@@ -18,6 +18,28 @@ struct PolkitQuery {
         sd_bus_slot *slot;
 };
 
+static void query_slot_release(Broker *b, uid_t uid) {
+        for (unsigned i = 0; i < b->n_polkit_queries; i++)
+                if (b->polkit_query_uids[i] == uid) {
+                        b->polkit_query_uids[i] = b->polkit_query_uids[--b->n_polkit_queries];
+                        return;
+                }
+}
+
+static int query_slot_take(Broker *b, uid_t uid) {
+        unsigned n = 0;
+
+        if (b->n_polkit_queries >= BROKER_MAX_POLKIT_QUERIES)
+                return -ENOBUFS;
+        for (unsigned i = 0; i < b->n_polkit_queries; i++)
+                if (b->polkit_query_uids[i] == uid)
+                        n++;
+        if (n >= BROKER_MAX_POLKIT_QUERIES_PER_USER)
+                return -ENOBUFS;
+        b->polkit_query_uids[b->n_polkit_queries++] = uid;
+        return 0;
+}
+
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
@@ -102,7 +124,7 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
         PolkitResult result = POLKIT_ERROR;
         int authorized, challenge, r;
 
-        q->broker->n_polkit_queries--;
+        query_slot_release(q->broker, q->subject.uid);
         broker_mark_active(q->broker);
         q->slot = sd_bus_slot_unref(q->slot);
 
@@ -189,16 +211,21 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
                 return r;
 
         /* Interactive authentication waits for a human; otherwise polkit answers at once. */
+        r = query_slot_take(b, subject->uid);
+        if (r < 0)
+                return log_warning_errno(r, "Too many polkit queries pending for uid %u, refusing another.",
+                                         subject->uid);
         r = sd_bus_call_async(b->system_bus, &q->slot, m, on_check_authorization_reply, q,
                               interactive ? UINT64_C(300) * USEC_PER_SEC : 0);
-        if (r < 0)
+        if (r < 0) {
+                query_slot_release(b, subject->uid);
                 return r;
+        }
 
         if (subject->bus_name)
                 log_debug("polkit: checking '%s' for bus name %s (uid %u).", action, subject->bus_name, subject->uid);
         else
                 log_debug("polkit: checking '%s' for pid %i (uid %u).", action, subject->pid, subject->uid);
-        b->n_polkit_queries++;
         TAKE_PTR(q);
         return 1;
 }
