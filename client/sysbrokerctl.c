@@ -421,9 +421,9 @@ static int verb_run(int argc, char *argv[]) {
                         }
                         break;
                 case ARG_DENY_OPEN:
-                        /* Every open of it: the daemon matches Access and Create as upper bounds, so a deny
-                         * rule that left out writing or creating would let those opens fall through to the
-                         * rules after it. PATH is taken as it is, colons and all. */
+                        /* Every open of it. A deny rule covers every open of its path whatever its Access and
+                         * Create say; they are sent as the widest anyway, so the rule reads as what it does
+                         * (in `status` too). PATH is taken as it is, colons and all. */
                         r = sysbroker_rules_add_open(rules, SYSBROKER_ACTION_DENY, optarg,
                                                      SYSBROKER_ACCESS_READ_WRITE, true, NULL);
                         if (r < 0) {

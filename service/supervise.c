@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* One thread per listener answers that listener's notifications. Blocking work (target memory, paths on
  * FUSE/NFS, the emulated call) happens here, never on the main loop, and stalls only this listener
- * (invariant 7); a timer interrupts an emulated call that blocks too long. */
+ * (invariant 7); the main loop's watchdog interrupts a call that keeps the thread too long. */
 
 #include <fcntl.h>
 #include <inttypes.h>
