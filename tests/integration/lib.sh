@@ -104,7 +104,7 @@ sb_in_namespace() {
 # The re-exec replaces the calling script, so call this before doing anything that must not be repeated.
 sb_init() {
     sb_require_root
-    sb_require_programs unshare setpriv dbus-daemon busctl systemd-socket-activate
+    sb_require_programs unshare setpriv setsid dbus-daemon busctl systemd-socket-activate
     [ -x "$SB_POLKITD" ] || sb_skip "$SB_POLKITD is not installed"
 
     # unshare execs in place, so the re-executed script keeps our pid; a script started from inside
@@ -294,7 +294,11 @@ set_polkit_rules() {
 sb_start_broker() {
     SB_SOCKET=$T/io.socket
     rm -f "$SB_SOCKET"
-    systemd-socket-activate -l "$SB_SOCKET" -E DBUS_SYSTEM_BUS_ADDRESS \
+    # As under systemd, the daemon leads a session of its own and has no controlling terminal: the state in
+    # which opening a terminal without O_NOCTTY would make it the daemon's (test-open-tty.sh). The script
+    # runs without job control, so the background child is no process group leader and setsid(1) execs in
+    # place: the pid stays the daemon's.
+    setsid systemd-socket-activate -l "$SB_SOCKET" -E DBUS_SYSTEM_BUS_ADDRESS \
         "$SYSBROKERD" --no-idle-exit --log-level="${SB_BROKER_LOG_LEVEL:-debug}" "$@" \
         >>"$T/sysbrokerd.log" 2>&1 &
     SB_BROKER_PID=$!
