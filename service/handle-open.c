@@ -40,6 +40,7 @@ typedef struct Resolution {
         int parent;                /* O_PATH directory for O_CREAT of a missing name, or -EBADF */
         char name[NAME_MAX + 1];   /* that name */
         char *path;                /* absolute, in the target's view */
+        bool creates;              /* the name is missing: parent and name are set, not file */
         struct stat st;            /* of file, or of parent */
         bool special;              /* a FIFO, socket or device node */
 } Resolution;
@@ -163,17 +164,28 @@ static int resolve(const OpenCall *c, int start, const char *path, bool probe, R
         if (!probe && fstat(ret->parent, &ret->st) < 0)
                 return -errno;
         snprintf(ret->name, sizeof ret->name, "%s", name);
+        ret->creates = true;
         return join_path(ret->parent, ret->name, &ret->path);
 }
 
 
 /* Turns "." and empty components away and makes the path absolute against start, for HostPath rules (a
  * literal path the process may not be able to resolve). NULL if it holds ".." or is not valid. */
-static char *lexical_absolute_path(const Target *t, int start, const char *path) {
+static char *lexical_absolute_path(const Target *t, int start, uint64_t resolve, const char *path) {
         _cleanup_free_ char *base = NULL, *joined = NULL;
         char *out, *o;
 
-        if (path[0] != '/') {
+        /* openat2 names an absolute path below its dirfd with RESOLVE_IN_ROOT, and refuses it (EXDEV) with
+         * RESOLVE_BENEATH. */
+        if (path[0] == '/' && start >= 0) {
+                if (resolve & RESOLVE_BENEATH)
+                        return NULL;
+                if ((resolve & RESOLVE_IN_ROOT) && fd_get_path(start, &base) >= 0 &&
+                    asprintf(&joined, "%s%s", base, path) >= 0)
+                        path = joined;
+                else
+                        return NULL;
+        } else if (path[0] != '/') {
                 if ((start >= 0 ? fd_get_path(start, &base) : target_get_cwd_path(t, &base)) < 0)
                         return NULL;
                 if (asprintf(&joined, "%s/%s", base, path) < 0)
@@ -277,7 +289,7 @@ static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as
         /* A HostPath rule opens an existing host file: whether the name exists in the target's view does not
          * make the call a creation. */
         OpenRequest named = open_request_of(c->flags, false, false);
-        OpenRequest resolved = open_request_of(c->flags, res && res->file < 0, res && res->special);
+        OpenRequest resolved = open_request_of(c->flags, res && res->creates, res && res->special);
 
         return rule_set_match_open(rules, as_named, &named, res ? res->path : NULL, &resolved);
 }
@@ -289,7 +301,7 @@ static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as
 static bool same_as_on_host(const Resolution *res) {
         _cleanup_free_ char *dir = NULL;
         struct stat host;
-        bool creating = res->file < 0;
+        bool creating = res->creates;
 
         if (creating) {
                 /* A new file: the directory it goes in must be the host's directory. */
@@ -349,15 +361,22 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         /* The path as named, made absolute without resolving: what HostPath rules are matched against, and
          * a cheap first guess for the others. */
         if (path[0] == '/' || rule_set_has_open_host(l->rules))
-                as_named = lexical_absolute_path(&t, start, path);
+                as_named = lexical_absolute_path(&t, start, c.resolve, path);
 
         /* Most opens match no rule. Find that out cheaply first: a path that names an allowed file as it is
          * written goes straight to the real check; any other is resolved with our own credentials, for
          * symlinks and ".." that lead into an allowed place. Either answer only decides whether the real
          * check below is needed, and grants nothing. */
         if (!(as_named && match(l->rules, &c, as_named, &(Resolution) { .path = as_named }))) {
-                if (resolve(&c, start, path, true, &probe) < 0)
-                        resolution_done(&probe); /* a HostPath rule may still apply */
+                if (resolve(&c, start, path, true, &probe) < 0) {
+                        /* Nothing there: a rule may still name the path as written (a HostPath rule, a
+                         * deny rule, or a file the kernel will say is missing). */
+                        resolution_done(&probe);
+                        if (!as_named)
+                                as_named = lexical_absolute_path(&t, start, c.resolve, path);
+                        /* A guess at an existing file: the real check below decides. */
+                        probe.path = as_named ? strdup(as_named) : NULL;
+                }
                 if (!match(l->rules, &c, as_named, probe.path ? &probe : NULL))
                         return answer_default(s);
         }
@@ -406,7 +425,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return ANSWER_DENIED_OF(EPERM);
                 }
 
-                if (res.file >= 0)
+                if (!res.creates)
                         result = emulate(&t, &(EmulateRequest) {
                                         .operation = EMULATE_OPEN_EXISTING,
                                         .file_fd = res.file,
@@ -430,7 +449,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 /* The name appeared since resolution, and the target did not ask for O_EXCL: it is an existing
                  * file now, with its own checks. Once. */
-                if (result == -EEXIST && !(c.flags & O_EXCL) && res.file < 0 && attempt == 0)
+                if (result == -EEXIST && !(c.flags & O_EXCL) && res.creates && attempt == 0)
                         continue;
                 break;
         }

@@ -543,8 +543,16 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
         for (size_t i = 0; i < set->n_rules; i++) {
                 const Rule *r = &set->rules[i];
 
-                if (r->host_path ? as_named && rule_open_allows(r, named_req) && streq(r->path, as_named)
-                                 : resolved && rule_open_allows(r, resolved_req) && rule_path_matches(r->path, resolved))
+                if (r->host_path) {
+                        if (as_named && rule_open_allows(r, named_req) && streq(r->path, as_named))
+                                return r;
+                        continue;
+                }
+                if (resolved && rule_open_allows(r, resolved_req) && rule_path_matches(r->path, resolved))
+                        return r;
+                /* Deny and continue rules grant nothing: they also cover the path as named, so that one
+                 * before a HostPath rule still applies when the name resolves to nothing in the sandbox. */
+                if (r->action != RULE_ACTION_EMULATE && as_named && rule_path_matches(r->path, as_named))
                         return r;
         }
         return NULL;
