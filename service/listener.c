@@ -62,6 +62,7 @@ Listener *listener_free(Listener *l) {
                 listener_unlink(l);
         sd_event_source_disable_unref(l->done_source);
         sd_event_source_disable_unref(l->hup_source);
+        sd_event_source_disable_unref(l->announce_source);
         safe_close(l->done_fd);
         safe_close(l->fd);
         rule_set_free(l->rules);
@@ -210,9 +211,25 @@ void listener_request_stop(Listener *l, ListenerEnd reason) {
                 (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
 }
 
+static int on_announce(sd_event_source *s, void *userdata) {
+        Listener *l = userdata;
+
+        l->announce_source = sd_event_source_disable_unref(l->announce_source);
+        broker_emit_listener_added(l->broker, l);
+        return 0;
+}
+
+void listener_announce(Listener *l) {
+        if (sd_event_add_defer(l->broker->event, &l->announce_source, on_announce, l) < 0)
+                broker_emit_listener_added(l->broker, l); /* now, then */
+}
+
 void listener_remove(Listener *l, ListenerEnd reason) {
         if (l->removed)
                 return;
+        /* Gone before it was announced: announce it first, so that every Removed follows its Added. */
+        if (l->announce_source)
+                on_announce(l->announce_source, l);
         l->removed = true;
         l->broker->n_listeners--;
 

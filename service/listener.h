@@ -42,6 +42,7 @@ struct Listener {
         int done_fd;               /* eventfd: the thread says it stopped */
         sd_event_source *done_source;
         sd_event_source *hup_source; /* the listener fd, for EPOLLHUP only: the sandbox is gone */
+        sd_event_source *announce_source; /* ListenerAdded, once the registration is done with */
         pthread_t thread;
         bool thread_running;
         ListenerEnd end;           /* written by the thread before done_fd, read by the main loop after */
@@ -59,6 +60,9 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
                  bool default_deny, Listener **ret);
 /* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */
 void listener_remove(Listener *l, ListenerEnd reason);
+/* Emits ListenerAdded on the next loop iteration: by then the registration's call, and the copy of the fd
+ * it carried, are gone, so whoever hears of the listener sees the daemon settled. */
+void listener_announce(Listener *l);
 /* Asks its thread to stop with reason; it then says so through done_fd. */
 void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);

@@ -201,9 +201,8 @@ static void registration_finish(Registration *reg) {
                  l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
                  l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
         (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
-        /* Done with the call (and the copy of the fd it carried) before anyone hears of the listener. */
         registration_free(reg);
-        broker_emit_listener_added(b, l);
+        listener_announce(l);
 }
 
 /* One polkit query per step: step 0 is the register action, step i+1 the i-th rule; rules that grant

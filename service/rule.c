@@ -550,9 +550,11 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
                 }
                 if (resolved && rule_open_allows(r, resolved_req) && rule_path_matches(r->path, resolved))
                         return r;
-                /* Deny and continue rules grant nothing: they also cover the path as named, so that one
-                 * before a HostPath rule still applies when the name resolves to nothing in the sandbox. */
-                if (r->action != RULE_ACTION_EMULATE && as_named && rule_path_matches(r->path, as_named))
+                /* A name that resolves to nothing has only itself to be matched by. Deny and continue rules
+                 * grant nothing, so they may stand in for it: one before a HostPath rule for a name the
+                 * sandbox lacks still applies. */
+                if (!resolved && r->action != RULE_ACTION_EMULATE && as_named &&
+                    rule_path_matches(r->path, as_named))
                         return r;
         }
         return NULL;

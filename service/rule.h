@@ -89,9 +89,9 @@ typedef struct OpenRequest {
 } OpenRequest;
 bool rule_pattern_is_literal(const char *pattern);
 /* The first rule, in order, that applies: a HostPath rule to the path as the process named it (made
- * absolute, not resolved: it need not exist in the process's view), an emulate rule to the path resolution
- * reached, a deny or continue rule to either; each with what the call asks of that file. Either path may be
- * NULL (not known). */
+ * absolute, not resolved: it need not exist in the process's view), any other to the path resolution
+ * reached (deny and continue rules to the name when resolution reached nothing); each with what the call
+ * asks of that file. Either path may be NULL (not known). */
 const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
                                 const char *resolved, const OpenRequest *resolved_req);
 bool rule_set_has_open_host(const RuleSet *set);

@@ -344,8 +344,9 @@ static void test_first_matching_rule_wins_host_path_or_not(void) {
 
         /* The deny rule comes first: it wins, for any access (its Access does not bound a denial). */
         CHECK(match_open(&set, "/dev/kvm", "/dev/kvm", &rw) == &rules[0]);
-        /* A deny rule also covers the name as written, wherever it leads (or if it leads nowhere). */
-        CHECK(match_open(&set, "/dev/kvm", "/elsewhere", &rw) == &rules[0]);
+        /* A name leading elsewhere: the deny rule does not apply, the HostPath rule does. */
+        CHECK(match_open(&set, "/dev/kvm", "/elsewhere", &rw) == &rules[1]);
+        /* A name leading nowhere: the deny rule stands for it, before the HostPath rule. */
         CHECK(match_open(&set, "/dev/kvm", NULL, &rw) == &rules[0]);
         /* The other way round: the HostPath rule first wins. */
         Rule swapped[] = { rules[1], rules[0] };
