@@ -417,11 +417,20 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
                  * not followed): that is the host's file by construction. Anything else is compared. */
-                if (!(path[0] == '/' && start < 0 && target_root_is_brokers(&t)) && !same_as_on_host(&res)) {
+                if (!(path[0] == '/' && start < 0 && target_thread_root_is_brokers()) && !same_as_on_host(&res)) {
                         if (!supervisor_leave(s))
                                 return ANSWER_ERRNO_OF(EIO);
-                        log_warning("Listener %" PRIu64 ": '%s' in the view of task %i is not the host's '%s' (a "
-                                    "mount of the sandbox's own?), denying.", l->id, res.path, t.tid, res.path);
+                        supervisor_log_refusal(s, "'%s' in the view of task %i is not the host's '%s' (a mount of "
+                                               "the sandbox's own?), denying.", res.path, t.tid, res.path);
+                        return ANSWER_DENIED_OF(EPERM);
+                }
+
+                /* The broker's procfs resolves "self" as the broker: nothing there is the target's to have. */
+                if (target_is_on_our_proc(&res.st)) {
+                        if (!supervisor_leave(s))
+                                return ANSWER_ERRNO_OF(EIO);
+                        supervisor_log_refusal(s, "'%s' for task %i is on the broker's own /proc, denying.",
+                                               res.path, t.tid);
                         return ANSWER_DENIED_OF(EPERM);
                 }
 

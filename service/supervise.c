@@ -69,8 +69,8 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
 
         if (t->controlled_by_owner)
                 return true;
-        log_warning("Listener %" PRIu64 ": task %i (uid %u) is not controlled by the listener's owner (uid %u), "
-                    "denying %s '%s'.", l->id, t->tid, t->uid, l->owner_uid, what, path);
+        supervisor_log_refusal(s, "task %i (uid %u) is not controlled by the listener's owner (uid %u), denying "
+                               "%s '%s'.", t->tid, t->uid, l->owner_uid, what, path);
         return false;
 }
 
@@ -85,12 +85,12 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-void supervisor_log_decision(Supervisor *s, const char *format, ...) {
+static void supervisor_logv(Supervisor *s, int level, const char *format, va_list ap) _printf_(3, 0);
+static void supervisor_logv(Supervisor *s, int level, const char *format, va_list ap) {
         uint64_t now;
         char buf[1024];
-        va_list ap;
 
-        if (log_get_max_level() < LOG_INFO)
+        if (log_get_max_level() < level)
                 return;
         now = now_usec();
         if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
@@ -106,10 +106,24 @@ void supervisor_log_decision(Supervisor *s, const char *format, ...) {
         }
         s->log_in_window++;
 
-        va_start(ap, format);
         (void) vsnprintf(buf, sizeof buf, format, ap);
+        log_full(level, "Listener %" PRIu64 ": %s", s->listener->id, buf);
+}
+
+void supervisor_log_decision(Supervisor *s, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        supervisor_logv(s, LOG_INFO, format, ap);
         va_end(ap);
-        log_info("Listener %" PRIu64 ": %s", s->listener->id, buf);
+}
+
+void supervisor_log_refusal(Supervisor *s, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        supervisor_logv(s, LOG_WARNING, format, ap);
+        va_end(ap);
 }
 
 int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size) {
@@ -242,8 +256,10 @@ void supervise_watchdog(Listener *l, uint64_t now) {
                 log_warning("Listener %" PRIu64 ": a call has been busy for %" PRIu64 " s, interrupting it.", l->id,
                             (now - busy) / USEC_PER_SEC);
         l->interrupted_busy = busy;
-        /* Again every second while it stays stuck: a signal may arrive between two blocking calls. */
-        (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+        /* Again every second while it stays stuck: a signal may arrive between two blocking calls. Not if
+         * that call just ended: the next one is not the stuck one. */
+        if (__atomic_load_n(&l->busy_since_usec, __ATOMIC_RELAXED) == busy)
+                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
 }
 
 void *listener_thread(void *userdata) {

@@ -48,8 +48,10 @@ Answer answer_failure(int r);
 bool supervisor_leave(Supervisor *s);
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
-/* A decision worth an info line (an emulation, a denial by rule), rate-limited per listener. */
+/* A decision worth an info line (an emulation, a denial by rule), and a refusal worth a warning (a view or
+ * task that does not qualify): both rate-limited per listener, so a sandbox cannot flood the journal. */
 void supervisor_log_decision(Supervisor *s, const char *format, ...) _printf_(2, 3);
+void supervisor_log_refusal(Supervisor *s, const char *format, ...) _printf_(2, 3);
 
 /* Copies the call's path out of the target, once (invariant 2), and checks ID_VALID after. */
 int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size);

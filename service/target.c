@@ -22,6 +22,7 @@ static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
 static int proc_fd = -EBADF;           /* our /proc, usable while chrooted into a target's root */
 static ino_t broker_userns_ino;
 static DirId broker_root_id;
+static dev_t broker_proc_dev;          /* our procfs: its self, thread-self and <pid>/ are the broker's */
 static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
 static gid_t broker_fsgid;
 static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
@@ -60,8 +61,9 @@ int target_setup_process(void) {
         if (dir_id(broker_root_fd, "", &broker_root_id) < 0)
                 return log_error_errno(-errno, "Failed to identify our root directory: %m");
         proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (proc_fd < 0)
+        if (proc_fd < 0 || fstat(proc_fd, &st) < 0)
                 return log_error_errno(-errno, "Failed to open /proc: %m");
+        broker_proc_dev = st.st_dev;
         if (stat("/proc/self/ns/user", &st) < 0)
                 return log_error_errno(-errno, "Failed to stat our user namespace: %m");
         broker_userns_ino = st.st_ino;
@@ -401,8 +403,12 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
         return 0;
 }
 
-bool target_root_is_brokers(const Target *t) {
-        return dir_id_equal(&t->root, &broker_root_id);
+bool target_thread_root_is_brokers(void) {
+        return dir_id_equal(&thread_root, &broker_root_id);
+}
+
+bool target_is_on_our_proc(const struct stat *st) {
+        return st->st_dev == broker_proc_dev;
 }
 
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {

@@ -57,9 +57,12 @@ int target_is_controlled_by(const Target *t, uid_t owner);
  * walk follows the mounts of the directory it starts from; no setns() needed for lookups). Still with the
  * broker's credentials. */
 int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id, bool with_cwd);
-/* The target's root is the broker's own (the same directory on the same mount): an absolute path resolved
- * from it walks the broker's own mounts. */
-bool target_root_is_brokers(const Target *t);
+/* The root this thread entered (target_enter_dirs()) is the broker's own, the same directory on the same
+ * mount: an absolute path resolved from it walks the broker's own mounts. Asked of the thread, not of the
+ * target, whose root may have changed since. */
+bool target_thread_root_is_brokers(void);
+/* On the broker's own procfs, where "self" and "thread-self" are the broker, not the target. */
+bool target_is_on_our_proc(const struct stat *st);
 /* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID. */
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret);
 /* The target's cwd as a path in its own view (after target_enter_dirs()). */
