@@ -432,12 +432,13 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
         return 0;
 }
 
-int target_get_cwd_path(const Target *t, char **ret) {
+/* A /proc link naming a path, as seen from this thread's root: refused if not absolute (outside that root)
+ * or deleted, since neither names anything a rule could mean. */
+static int read_path_link(int dir_fd, const char *name, char **ret) {
         char buf[PATH_MAX + 1];
         ssize_t n;
 
-        /* The link's text is relative to the reader's root, which is the target's now. */
-        n = readlinkat(t->proc_fd, "cwd", buf, sizeof buf - 1);
+        n = readlinkat(dir_fd, name, buf, sizeof buf - 1);
         if (n < 0)
                 return -errno;
         buf[n] = 0;
@@ -445,6 +446,11 @@ int target_get_cwd_path(const Target *t, char **ret) {
                 return -ENOENT;
         *ret = strdup(buf);
         return *ret ? 0 : -ENOMEM;
+}
+
+int target_get_cwd_path(const Target *t, char **ret) {
+        /* The link's text is relative to the reader's root, which is the target's now. */
+        return read_path_link(t->proc_fd, "cwd", ret);
 }
 
 static int set_capabilities(uint64_t effective) {
@@ -576,17 +582,9 @@ int fd_reopen(int fd, int flags) {
 }
 
 int fd_get_path(int fd, char **ret) {
-        char link[64], buf[PATH_MAX + 1];
-        ssize_t n;
+        char link[64];
 
         /* Through our own /proc: the target's root may have none. thread-self resolves to the reader. */
         snprintf(link, sizeof link, "thread-self/fd/%i", fd);
-        n = readlinkat(proc_fd, link, buf, sizeof buf - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        if (buf[0] != '/' || endswith(buf, " (deleted)"))
-                return -ENOENT;
-        *ret = strdup(buf);
-        return *ret ? 0 : -ENOMEM;
+        return read_path_link(proc_fd, link, ret);
 }
