@@ -310,6 +310,8 @@ static int parse_argv(int argc, char *argv[]) {
                         r = parse_number(name, optarg, 1, 24 * 3600, &arg_idle_timeout_sec);
                         if (r < 0)
                                 return r;
+                        /* Asking for a timeout means wanting one, after --no-idle-exit too. */
+                        arg_idle_exit = true;
                         break;
                 case ARG_LOG_LEVEL:
                         r = log_parse_level(optarg);

@@ -418,6 +418,72 @@ static void test_open_host_path_rule_opens_brokers_file(Harness *h, gconstpointe
 
 /* ---- the Manager object ---- */
 
+/* ---- idle exit ---- */
+
+#define IDLE_TIMEOUT_SEC 2
+
+static const HarnessOptions with_idle_exit = {
+        .daemon_args = (const char *const[]) { "--idle-timeout=" G_STRINGIFY(IDLE_TIMEOUT_SEC), NULL },
+};
+
+/* Spins for `seconds` and asserts the daemon is still running at the end. */
+static void assert_daemon_stays(Harness *h, guint seconds, const char *why) {
+        gint64 until = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
+
+        while (g_get_monotonic_time() < until)
+                harness_spin(h);
+        if (h->daemon_exited)
+                harness_fail("sysbrokerd exited after less than %u s although %s", seconds, why);
+}
+
+/* Waits (generously) for the daemon to exit by itself, and checks it did so cleanly. */
+static void assert_daemon_exits_idle(Harness *h) {
+        gint64 deadline = g_get_monotonic_time() + (IDLE_TIMEOUT_SEC * 5 + 5) * G_USEC_PER_SEC;
+
+        while (!h->daemon_exited && g_get_monotonic_time() < deadline)
+                harness_spin(h);
+        if (!h->daemon_exited)
+                harness_fail("sysbrokerd did not exit while idle (--idle-timeout=%d)", IDLE_TIMEOUT_SEC);
+        g_assert_true(g_subprocess_get_if_exited(h->daemon));
+        g_assert_cmpint(g_subprocess_get_exit_status(h->daemon), ==, 0);
+}
+
+static void test_idle_daemon_exits(Harness *h, gconstpointer data) {
+        assert_daemon_exits_idle(h);
+}
+
+static void test_idle_exit_waits_for_listeners(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autofree char *path = NULL;
+        guint64 id;
+
+        path = register_plain(h, c, NULL, NULL, &id);
+        broker_signal_free(harness_wait_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded"));
+        assert_daemon_stays(h, IDLE_TIMEOUT_SEC * 2, "it holds a listener");
+
+        /* The sandbox is gone, and with it the listener: now it is idle. */
+        listener_child_kill(c);
+        expect_listener_removed(h, id, path, "exited");
+        assert_daemon_exits_idle(h);
+}
+
+static void test_idle_exit_waits_for_polkit(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *question;
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant(RULE_UNRELATED),
+                                      parse_variant("@a{sv} {}"), G_DBUS_CALL_FLAGS_NONE);
+        question = harness_pop_polkit_call(h, call);
+        g_assert_nonnull(question);
+        assert_daemon_stays(h, IDLE_TIMEOUT_SEC * 2, "a polkit check is pending");
+
+        polkit_answer(question, FALSE, FALSE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, "org.freedesktop.DBus.Error.AccessDenied", NULL);
+        assert_daemon_exits_idle(h);
+}
+
 static void test_manager_properties_are_served(Harness *h, gconstpointer data) {
         static const char *const known_features[] = {
                 "addfd", "addfd-send", "sync-wake-up", "wait-killable-recv", "pidfd-getfd", NULL,
@@ -809,6 +875,11 @@ int main(int argc, char **argv) {
                          test_open_host_path_rule_opens_brokers_file, NULL);
 
         harness_add_test("/manager/properties-are-served", NULL, test_manager_properties_are_served, NULL);
+        harness_add_test("/manager/idle-daemon-exits", &with_idle_exit, test_idle_daemon_exits, NULL);
+        harness_add_test("/manager/idle-exit-waits-for-listeners", &with_idle_exit,
+                         test_idle_exit_waits_for_listeners, NULL);
+        harness_add_test("/manager/idle-exit-waits-for-polkit", &with_idle_exit, test_idle_exit_waits_for_polkit,
+                         NULL);
         harness_add_test("/manager/daemon-notifies-ready", &with_notify_socket, test_daemon_notifies_ready, NULL);
         harness_add_test("/manager/interface-xml-matches-live-introspection", &with_interface_xml,
                          test_interface_xml_matches_live_introspection, NULL);
