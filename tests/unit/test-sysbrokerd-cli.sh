@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# sysbrokerd's command line: --version and --help answer without a bus, bad options are refused with a
+# message and a failing exit status, before anything is started.
+set -u
+sysbrokerd=$1
+version=$2
+n=0 failed=0
+
+check() {
+    local name=$1
+    shift
+    n=$((n + 1))
+    if "$@"; then
+        echo "ok $n - $name"
+    else
+        echo "not ok $n - $name"
+        failed=1
+    fi
+}
+
+out=$("$sysbrokerd" --version 2>&1); rc=$?
+check "--version prints the version" test "$rc" = 0 -a "$out" = "sysbrokerd $version"
+out=$("$sysbrokerd" --help 2>&1); rc=$?
+check "--help exits 0" test "$rc" = 0
+check "--help lists --no-idle-exit and the limits" \
+        sh -c 'case "$1" in *--no-idle-exit*--max-listeners-per-user*) exit 0;; esac; exit 1' _ "$out"
+out=$("$sysbrokerd" --frobnicate 2>&1); rc=$?
+check "an unknown option fails" test "$rc" != 0
+out=$("$sysbrokerd" --max-rules=0 2>&1); rc=$?
+check "--max-rules=0 fails" test "$rc" != 0
+check "and says which option and why" sh -c 'case "$1" in *--max-rules*0*) exit 0;; esac; exit 1' _ "$out"
+out=$("$sysbrokerd" --log-level=chatty 2>&1); rc=$?
+check "an unknown log level fails, naming it" sh -c 'test "$1" != 0 && case "$2" in *chatty*) exit 0;; esac; exit 1' _ "$rc" "$out"
+out=$("$sysbrokerd" extra-argument 2>&1); rc=$?
+check "a positional argument fails" test "$rc" != 0
+
+echo "1..$n"
+exit $failed
