@@ -112,8 +112,11 @@ static OpenRequest open_request_of(int flags, bool creates, bool special) {
 
 /* Resolves the call's path from start with the thread's current credentials: its search permissions decide
  * what is reachable. -errno when there is nothing a rule could apply to (the kernel will say why). A probe
- * only wants the path reached, not what kind of file it is. */
-static int resolve(const OpenCall *c, int start, const char *path, bool probe, Resolution *ret) {
+ * only wants the path reached, not what kind of file it is; given the path as named (absolute, without
+ * "." or ".."), it first tries without following any symlink: then the path reached is that one, and
+ * needs no readlink. */
+static int resolve(const OpenCall *c, int start, const char *path, const char *probe_as_named, bool probe,
+                   Resolution *ret) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC | (c->flags & (O_NOFOLLOW | O_DIRECTORY)),
                 /* No /proc/<pid>/root, /proc/self/fd/N: resolved by this thread they would lead into the
@@ -124,6 +127,20 @@ static int resolve(const OpenCall *c, int start, const char *path, bool probe, R
         int r;
 
         *ret = RESOLUTION_NULL;
+
+        if (probe && probe_as_named && start < 0) {
+                struct open_how direct = how;
+
+                direct.resolve |= RESOLVE_NO_SYMLINKS;
+                ret->file = (int) syscall(SYS_openat2, AT_FDCWD, path, &direct, sizeof direct);
+                if (ret->file >= 0) {
+                        ret->path = strdup(probe_as_named);
+                        return ret->path ? 0 : -ENOMEM;
+                }
+                if (errno != ELOOP)
+                        return -errno;
+                /* A symlink on the way: resolve again, following it. */
+        }
 
         ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
         r = ret->file < 0 ? -errno : 0;
@@ -346,7 +363,10 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         if ((c.flags & O_PATH) || (c.flags & __O_TMPFILE) == __O_TMPFILE)
                 return answer_default(s);
 
-        r = supervisor_read_path(s, &t, c.path_address, path, sizeof path);
+        /* Invariant 2: one copy of the path. Whose memory it was (the number may have been reused) is
+         * confirmed with ID_VALID below, before anything is done for it; the default answer given before
+         * that grants nothing, and goes nowhere if the call is gone. */
+        r = notify_read_string(t.tid, c.path_address, path, sizeof path);
         if (r < 0)
                 return answer_failure(r);
         if (path[0] == 0)
@@ -368,7 +388,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
          * symlinks and ".." that lead into an allowed place. Either answer only decides whether the real
          * check below is needed, and grants nothing. */
         if (!(as_named && match(l->rules, &c, as_named, &(Resolution) { .path = as_named }))) {
-                if (resolve(&c, start, path, true, &probe) < 0) {
+                if (resolve(&c, start, path, path[0] == '/' ? as_named : NULL, true, &probe) < 0) {
                         /* Nothing there: a rule may still name the path as written (a HostPath rule, a
                          * deny rule, or a file the kernel will say is missing). */
                         resolution_done(&probe);
@@ -381,6 +401,9 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return answer_default(s);
         }
 
+        r = notify_id_valid(l->fd, req->id);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
         r = target_read_identity(&t, l->owner_uid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
@@ -394,7 +417,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
 
                 resolution_done(&res);
-                r = resolve(&c, start, path, false, &res);
+                r = resolve(&c, start, path, NULL, false, &res);
                 rule = match(l->rules, &c, as_named, r >= 0 ? &res : NULL);
                 if (!rule || rule->host_path || rule->action != RULE_ACTION_EMULATE) {
                         if (!supervisor_leave(s))
