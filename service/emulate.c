@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "emulate.h"
 #include "log.h"
+#include "rule.h"
 
 static bool is_single_component(const char *name) {
         return name && name[0] && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");
@@ -76,6 +78,214 @@ static int64_t emulate_open_create(const Target *t, const EmulateRequest *req) {
         return fd < 0 ? -errno : fd;
 }
 
+/* The per-mount attributes of MS_* flags; relatime is what no atime flag means. */
+static uint64_t mount_attributes(unsigned long flags) {
+        uint64_t a = 0;
+
+        if (flags & MS_RDONLY)
+                a |= MOUNT_ATTR_RDONLY;
+        if (flags & MS_NOSUID)
+                a |= MOUNT_ATTR_NOSUID;
+        if (flags & MS_NODEV)
+                a |= MOUNT_ATTR_NODEV;
+        if (flags & MS_NOEXEC)
+                a |= MOUNT_ATTR_NOEXEC;
+        if (flags & MS_NODIRATIME)
+                a |= MOUNT_ATTR_NODIRATIME;
+        if (flags & MS_NOSYMFOLLOW)
+                a |= MOUNT_ATTR_NOSYMFOLLOW;
+        if (flags & MS_NOATIME)
+                a |= MOUNT_ATTR_NOATIME;
+        else if (flags & MS_STRICTATIME)
+                a |= MOUNT_ATTR_STRICTATIME;
+        return a;
+}
+
+#define MOUNT_ATTRIBUTES_ALL (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | \
+                              MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW)
+
+/* Superblock flags and data options, as mount(2) would pass them to the filesystem. */
+static int fs_configure(int fs, unsigned long flags, const char *options, bool reconfigure) {
+        _cleanup_free_ char *copy = NULL;
+
+        if ((flags & MS_RDONLY) || reconfigure)
+                if (fsconfig(fs, FSCONFIG_SET_FLAG, flags & MS_RDONLY ? "ro" : "rw", NULL, 0) < 0)
+                        return -errno;
+        if ((flags & MS_SYNCHRONOUS) && fsconfig(fs, FSCONFIG_SET_FLAG, "sync", NULL, 0) < 0)
+                return -errno;
+        if ((flags & MS_DIRSYNC) && fsconfig(fs, FSCONFIG_SET_FLAG, "dirsync", NULL, 0) < 0)
+                return -errno;
+        if ((flags & MS_LAZYTIME) && fsconfig(fs, FSCONFIG_SET_FLAG, "lazytime", NULL, 0) < 0)
+                return -errno;
+
+        if (!options)
+                return 0;
+        copy = strdup(options);
+        if (!copy)
+                return -ENOMEM;
+        for (char *opt = copy, *next; opt; opt = next) {
+                char *value;
+                int r;
+
+                next = strchr(opt, ',');
+                if (next)
+                        *next++ = 0;
+                if (opt[0] == 0)
+                        continue;
+                value = strchr(opt, '=');
+                if (value) {
+                        *value++ = 0;
+                        r = fsconfig(fs, FSCONFIG_SET_STRING, opt, value, 0);
+                } else
+                        r = fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
+                if (r < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* The filesystem's own words for why it refused, at debug level: the call gets only an errno. */
+static void fs_log_messages(int fs) {
+        char buf[512];
+        ssize_t n;
+
+        while ((n = read(fs, buf, sizeof buf - 1)) > 0) {
+                buf[n] = 0;
+                log_debug("Filesystem says: %s", buf);
+        }
+}
+
+/* Attaches a detached mount (tree) on the target's mount point, after noting which mount it is. */
+static int64_t attach_mount(int mnt, int target_fd, uint64_t *ret_mount_id) {
+        if (fd_mount_id(mnt, "", 0, ret_mount_id, NULL) < 0)
+                *ret_mount_id = 0;
+        if (move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+static int64_t emulate_mount_new(const Target *t, const EmulateRequest *req) {
+        _cleanup_close_ int fs = -EBADF, mnt = -EBADF;
+        RuleFsKind kind = req->fstype ? rule_fs_kind(req->fstype) : _RULE_FS_KIND_INVALID;
+        struct stat device = {}, st;
+        int r;
+
+        /* Only the filesystems rules may name, and a disk one only from a block device we hold. */
+        if (req->file_fd < 0 || (kind != RULE_FS_MEMORY && kind != RULE_FS_BLOCK))
+                return -EPERM;
+        if (kind == RULE_FS_BLOCK && (req->source_fd < 0 || !req->source || fstat(req->source_fd, &device) < 0 ||
+                                      !S_ISBLK(device.st_mode)))
+                return -EPERM;
+
+        r = target_raise_capability(t, CAP_SYS_ADMIN);
+        if (r < 0)
+                return r;
+        fs = fsopen(req->fstype, FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+
+        /* A disk's source is a path the kernel looks up itself, from this thread's root, which is the
+         * target's: it may lead elsewhere by now, which the device check below catches. */
+        if (req->source && req->source[0] && fsconfig(fs, FSCONFIG_SET_STRING, "source", req->source, 0) < 0)
+                return -errno;
+
+        r = fs_configure(fs, req->mount_flags, req->options, false);
+        if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                r = -errno;
+        if (r < 0) {
+                fs_log_messages(fs);
+                return r;
+        }
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned) mount_attributes(req->mount_flags));
+        if (mnt < 0)
+                return -errno;
+
+        /* Still detached: a superblock of another device than the one checked (and held open as
+         * source_fd) is never attached. */
+        if (kind == RULE_FS_BLOCK && (fstat(mnt, &st) < 0 || st.st_dev != device.st_rdev))
+                return -EPERM;
+
+        return attach_mount(mnt, req->file_fd, req->ret_mount_id);
+}
+
+static int64_t emulate_mount_bind(const Target *t, const EmulateRequest *req) {
+        struct mount_attr attr = {
+                .attr_set = mount_attributes(req->mount_flags),
+        };
+        unsigned recursive = req->recursive ? AT_RECURSIVE : 0;
+        _cleanup_close_ int tree = -EBADF;
+        int r;
+
+        if (req->file_fd < 0 || req->source_fd < 0)
+                return -EPERM;
+        if (attr.attr_set & MOUNT_ATTR__ATIME)
+                attr.attr_clr = MOUNT_ATTR__ATIME;
+
+        r = target_raise_capability(t, CAP_SYS_ADMIN);
+        if (r < 0)
+                return r;
+        /* A detached copy: the forced flags are on it (and everything below, when recursive) before it is
+         * attached anywhere. */
+        tree = open_tree(req->source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | recursive);
+        if (tree < 0)
+                return -errno;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0)
+                return -errno;
+        return attach_mount(tree, req->file_fd, req->ret_mount_id);
+}
+
+static int64_t emulate_remount(const Target *t, const EmulateRequest *req) {
+        struct mount_attr attr = {
+                /* As mount(MS_REMOUNT) does: the mount's flags become exactly those asked for. */
+                .attr_set = mount_attributes(req->mount_flags),
+                .attr_clr = MOUNT_ATTRIBUTES_ALL,
+        };
+        int r;
+
+        if (req->file_fd < 0)
+                return -EPERM;
+
+        r = target_raise_capability(t, CAP_SYS_ADMIN);
+        if (r < 0)
+                return r;
+        if (!req->bind_remount) {
+                _cleanup_close_ int fs = -EBADF;
+
+                fs = fspick(req->file_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC | FSPICK_NO_AUTOMOUNT);
+                if (fs < 0)
+                        return -errno;
+                r = fs_configure(fs, req->mount_flags, req->options, true);
+                if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+                        r = -errno;
+                if (r < 0) {
+                        fs_log_messages(fs);
+                        return r;
+                }
+        }
+        if (mount_setattr(req->file_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+                return -errno;
+        return 0;
+}
+
+static int64_t emulate_umount(const Target *t, const EmulateRequest *req) {
+        int r;
+
+        /* By name below the directory holding the mount point: an fd on the mount itself would keep it
+         * busy. The name cannot be renamed or removed while something is mounted on it. */
+        if (!is_single_component(req->name) || req->dir_fd < 0 || (req->flags & ~MNT_DETACH))
+                return -EPERM;
+
+        r = target_raise_capability(t, CAP_SYS_ADMIN);
+        if (r < 0)
+                return r;
+        target_forget_dirs();
+        if (fchdir(req->dir_fd) < 0)
+                return -errno;
+        if (umount2(req->name, UMOUNT_NOFOLLOW | req->flags) < 0)
+                return -errno;
+        return 0;
+}
+
 int64_t emulate(const Target *t, const EmulateRequest *req) {
         switch (req->operation) {
         case EMULATE_MKNOD:
@@ -84,6 +294,14 @@ int64_t emulate(const Target *t, const EmulateRequest *req) {
                 return emulate_open_existing(t, req);
         case EMULATE_OPEN_CREATE:
                 return emulate_open_create(t, req);
+        case EMULATE_MOUNT_NEW:
+                return emulate_mount_new(t, req);
+        case EMULATE_MOUNT_BIND:
+                return emulate_mount_bind(t, req);
+        case EMULATE_REMOUNT:
+                return emulate_remount(t, req);
+        case EMULATE_UMOUNT:
+                return emulate_umount(t, req);
         case _EMULATE_OPERATION_MAX:
         default:
                 return -EPERM;

@@ -12,17 +12,31 @@ typedef enum EmulateOperation {
         EMULATE_MKNOD,             /* mknodat(dir_fd, name, mode, major:minor) with CAP_MKNOD */
         EMULATE_OPEN_EXISTING,     /* reopen file_fd (O_PATH, resolved as the target) with flags */
         EMULATE_OPEN_CREATE,       /* openat(dir_fd, name, flags | O_CREAT, mode), no symlink followed */
+        EMULATE_MOUNT_NEW,         /* a new superblock of fstype on file_fd, with CAP_SYS_ADMIN */
+        EMULATE_MOUNT_BIND,        /* a copy of the mount (tree) at source_fd on file_fd */
+        EMULATE_REMOUNT,           /* new flags (and options) for the mount whose root is file_fd */
+        EMULATE_UMOUNT,            /* unmount what is mounted on dir_fd/name */
         _EMULATE_OPERATION_MAX,
 } EmulateOperation;
 
 typedef struct EmulateRequest {
         EmulateOperation operation;
         int dir_fd;                /* directory the name is created in, resolved in the target's view */
-        int file_fd;               /* EMULATE_OPEN_EXISTING: the file resolution reached */
+        int file_fd;               /* EMULATE_OPEN_EXISTING: the file resolution reached; mounts: the target */
         const char *name;          /* one path component */
-        int flags;                 /* open flags */
+        int flags;                 /* open flags; EMULATE_UMOUNT: umount2 flags */
         mode_t mode;
         uint32_t major, minor;
+
+        /* mounts: everything here was resolved as the target and checked against a rule */
+        int source_fd;             /* EMULATE_MOUNT_BIND: what is bound; a disk filesystem: its device */
+        const char *fstype;
+        const char *source;        /* a memory filesystem's name, a disk's device path (target's view), or NULL */
+        const char *options;       /* comma-separated data options, or NULL */
+        unsigned long mount_flags; /* MS_*, forced ones included */
+        bool recursive;            /* EMULATE_MOUNT_BIND: with the mounts below (MS_REC) */
+        bool bind_remount;         /* EMULATE_REMOUNT: flags of the mount only, not its superblock */
+        uint64_t *ret_mount_id;    /* EMULATE_MOUNT_NEW, _BIND: the new mount, 0 if it cannot be told */
 } EmulateRequest;
 
 /* The value the trapped call returns (>= 0; for opens an fd of ours to hand over), or a negative errno. */

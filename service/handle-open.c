@@ -293,6 +293,8 @@ static int decode(Supervisor *s, NotifySyscall call, const Target *t, OpenCall *
         }
         case NOTIFY_SYSCALL_MKNOD:
         case NOTIFY_SYSCALL_MKNODAT:
+        case NOTIFY_SYSCALL_MOUNT:
+        case NOTIFY_SYSCALL_UMOUNT2:
         case _NOTIFY_SYSCALL_MAX:
         case _NOTIFY_SYSCALL_UNKNOWN:
         default:

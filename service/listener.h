@@ -27,6 +27,14 @@ typedef struct ListenerCounters {
         uint64_t failed;
 } ListenerCounters;
 
+/* A mount sysbrokerd made for a listener: only those may be remounted or unmounted through it. */
+typedef struct ListenerMount {
+        uint64_t mnt_id;           /* statx's STATX_MNT_ID_UNIQUE: never reused while the system runs */
+        size_t rule_index;         /* the rule that allowed it: its forced flags bind remounts */
+} ListenerMount;
+
+#define LISTENER_MOUNTS_MAX 64
+
 struct Listener {
         Broker *broker;
         uint64_t id;
@@ -51,6 +59,9 @@ struct Listener {
         ListenerCounters counters; /* atomically updated by the thread, read by property getters */
         uint64_t busy_since_usec;  /* set by the thread while it handles a call; read by the watchdog */
         uint64_t interrupted_busy; /* the busy_since_usec the watchdog last interrupted (main loop only) */
+
+        ListenerMount mounts[LISTENER_MOUNTS_MAX]; /* the thread's alone */
+        size_t n_mounts;
 
         Listener *next, *prev;
 };

@@ -153,7 +153,7 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
         Registration *reg = userdata;
 
         if (result != POLKIT_YES) {
-                RuleAuthorization a;
+                RuleAuthorization a = {};
 
                 if (reg->step == 0)
                         (void) polkit_reply_denied(reg->call, result, error,
@@ -161,10 +161,11 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
                 else {
                         const Rule *rule = &reg->rules->rules[reg->step - 1];
                         _cleanup_free_ char *what = rule_describe(rule);
-                        rule_authorization(rule, &a);
+                        (void) rule_authorization(rule, &a);
                         (void) polkit_reply_denied(reg->call, result, error,
                                                    "Not authorized for rule %zu (%s): action %s",
-                                                   reg->step - 1, strempty(what), a.action_id);
+                                                   reg->step - 1, strempty(what), a.action_id ?: "none");
+                        rule_authorization_done(&a);
                 }
                 if (reg->step == 0)
                         log_info("Registration by uid %u refused: %s for the listener.", reg->uid,
@@ -213,7 +214,7 @@ static void registration_step(Registration *reg) {
         for (;;) {
                 const char *const *details;
                 const char *action;
-                RuleAuthorization a;
+                RuleAuthorization a = {};
                 char rules[32];
                 const char *register_details[7];
                 size_t n = 0;
@@ -232,7 +233,12 @@ static void registration_step(Registration *reg) {
                         action = "org.sysbroker.Broker1.register";
                         details = register_details;
                 } else if (reg->step <= reg->rules->n_rules) {
-                        rule_authorization(&reg->rules->rules[reg->step - 1], &a);
+                        r = rule_authorization(&reg->rules->rules[reg->step - 1], &a);
+                        if (r < 0) {
+                                (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to describe rule: %m");
+                                registration_free(reg);
+                                return;
+                        }
                         if (!a.action_id) {
                                 reg->step++;
                                 continue;
@@ -246,6 +252,8 @@ static void registration_step(Registration *reg) {
 
                 r = polkit_check(reg->broker, reg->call, &reg->subject, action, details,
                                  on_registration_authorized, reg);
+                if (reg->step > 0)
+                        rule_authorization_done(&a);
                 if (r == -ENOBUFS)
                         (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                                           "Too many authorization checks pending for this user");

@@ -103,6 +103,8 @@ static const char *const notify_syscall_names[_NOTIFY_SYSCALL_MAX] = {
         [NOTIFY_SYSCALL_OPENAT] = "openat",
         [NOTIFY_SYSCALL_OPENAT2] = "openat2",
         [NOTIFY_SYSCALL_CREAT] = "creat",
+        [NOTIFY_SYSCALL_MOUNT] = "mount",
+        [NOTIFY_SYSCALL_UMOUNT2] = "umount2",
 };
 
 static int native_nr[_NOTIFY_SYSCALL_MAX];

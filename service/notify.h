@@ -30,6 +30,8 @@ typedef enum NotifySyscall {
         NOTIFY_SYSCALL_OPENAT,
         NOTIFY_SYSCALL_OPENAT2,
         NOTIFY_SYSCALL_CREAT,
+        NOTIFY_SYSCALL_MOUNT,
+        NOTIFY_SYSCALL_UMOUNT2,
         _NOTIFY_SYSCALL_MAX,
         _NOTIFY_SYSCALL_UNKNOWN = -1,
 } NotifySyscall;

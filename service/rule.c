@@ -10,6 +10,7 @@
 static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
         [RULE_SYSCALL_MKNOD] = "mknod",
         [RULE_SYSCALL_OPEN] = "open",
+        [RULE_SYSCALL_MOUNT] = "mount",
 };
 
 static const char *const rule_action_table[_RULE_ACTION_MAX] = {
@@ -40,13 +41,25 @@ RuleAction rule_action_from_string(const char *s) {
         return _RULE_ACTION_INVALID;
 }
 
+static void strv_free_n(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+static void rule_done(Rule *r) {
+        free(r->path);
+        free(r->host_path);
+        free(r->fstype);
+        free(r->source);
+        strv_free_n(r->options, r->n_options);
+}
+
 RuleSet *rule_set_free(RuleSet *set) {
         if (!set)
                 return NULL;
-        for (size_t i = 0; i < set->n_rules; i++) {
-                free(set->rules[i].path);
-                free(set->rules[i].host_path);
-        }
+        for (size_t i = 0; i < set->n_rules; i++)
+                rule_done(&set->rules[i]);
         free(set->rules);
         free(set);
         return NULL;
@@ -65,6 +78,12 @@ typedef enum RuleKey {
         KEY_ACCESS,
         KEY_CREATE,
         KEY_HOST_PATH,
+        KEY_FS_TYPE,
+        KEY_SOURCE,
+        KEY_TARGET,
+        KEY_ALLOWED_FLAGS,
+        KEY_FORCED_FLAGS,
+        KEY_OPTIONS,
         _KEY_MAX,
 } RuleKey;
 
@@ -87,19 +106,32 @@ static const struct {
         [KEY_ACCESS] = { "Access", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_CREATE] = { "Create", "b", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_HOST_PATH] = { "HostPath", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
+        [KEY_FS_TYPE] = { "FsType", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_SOURCE] = { "Source", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_TARGET] = { "Target", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_ALLOWED_FLAGS] = { "AllowedFlags", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_FORCED_FLAGS] = { "ForcedFlags", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_OPTIONS] = { "Options", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
 };
+
+/* Entries of one 'as' key: enough for any real list of flags or options. */
+#define RULE_STRV_MAX 64
 
 /* The raw values of one rule's dictionary, before they are interpreted. */
 typedef struct RuleFields {
         uint64_t present;          /* bit per RuleKey */
         char *strings[_KEY_MAX];
+        char **strvs[_KEY_MAX];
+        size_t n_strv[_KEY_MAX];
         uint32_t u32[_KEY_MAX];
         int32_t i32[_KEY_MAX];
 } RuleFields;
 
 static void rule_fields_done(RuleFields *f) {
-        for (size_t i = 0; i < _KEY_MAX; i++)
+        for (size_t i = 0; i < _KEY_MAX; i++) {
                 free(f->strings[i]);
+                strv_free_n(f->strvs[i], f->n_strv[i]);
+        }
 }
 
 static int rule_error(char **ret_error, size_t index, const char *format, ...) _printf_(3, 4);
@@ -116,6 +148,53 @@ static int rule_error(char **ret_error, size_t index, const char *format, ...) {
         if (asprintf(ret_error, "Rule %zu: %s", index, what) < 0)
                 return -ENOMEM;
         return -EINVAL;
+}
+
+static int rule_string_read(sd_bus_message *m, size_t index, const char *key, const RuleLimits *limits,
+                            char **ret, char **ret_error) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        if (strlen(s) > limits->max_string_length)
+                return rule_error(ret_error, index, "key '%s' is longer than %zu bytes", key,
+                                  limits->max_string_length);
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int rule_strv_read(sd_bus_message *m, size_t index, const char *key, const RuleLimits *limits,
+                          char ***ret, size_t *ret_n, char **ret_error) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        for (;;) {
+                char **n;
+
+                r = sd_bus_message_at_end(m, false);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+                if (*ret_n >= RULE_STRV_MAX)
+                        return rule_error(ret_error, index, "key '%s' has more than %d entries", key,
+                                          RULE_STRV_MAX);
+                /* Kept NULL-terminated, for sd_bus_message_append_strv(). */
+                n = reallocarray(*ret, *ret_n + 2, sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                *ret = n;
+                n[*ret_n] = n[*ret_n + 1] = NULL;
+                r = rule_string_read(m, index, key, limits, &n[*ret_n], ret_error);
+                if (r < 0)
+                        return r;
+                (*ret_n)++;
+        }
+        return sd_bus_message_exit_container(m);
 }
 
 static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *limits, RuleFields *f,
@@ -160,20 +239,12 @@ static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *l
                         return r;
 
                 switch (rule_keys[k].signature[0]) {
-                case 's': {
-                        const char *s;
-
-                        r = sd_bus_message_read(m, "s", &s);
-                        if (r < 0)
-                                return r;
-                        if (strlen(s) > limits->max_string_length)
-                                return rule_error(ret_error, index, "key '%s' is longer than %zu bytes",
-                                                  key, limits->max_string_length);
-                        f->strings[k] = strdup(s);
-                        if (!f->strings[k])
-                                return -ENOMEM;
+                case 's':
+                        r = rule_string_read(m, index, key, limits, &f->strings[k], ret_error);
                         break;
-                }
+                case 'a':
+                        r = rule_strv_read(m, index, key, limits, &f->strvs[k], &f->n_strv[k], ret_error);
+                        break;
                 case 'u':
                         r = sd_bus_message_read(m, "u", &f->u32[k]);
                         break;
@@ -231,6 +302,150 @@ static bool has(const RuleFields *f, RuleKey k) {
         return f->present & (UINT64_C(1) << k);
 }
 
+static const struct {
+        const char *name;
+        unsigned long flag;
+        bool forcible;             /* a per-mount flag a rule may impose; the others belong to the superblock */
+} mount_flag_table[] = {
+        { "ro",          MS_RDONLY,      true  },
+        { "nosuid",      MS_NOSUID,      true  },
+        { "nodev",       MS_NODEV,       true  },
+        { "noexec",      MS_NOEXEC,      true  },
+        { "sync",        MS_SYNCHRONOUS, false },
+        { "dirsync",     MS_DIRSYNC,     false },
+        { "noatime",     MS_NOATIME,     true  },
+        { "nodiratime",  MS_NODIRATIME,  true  },
+        { "strictatime", MS_STRICTATIME, false },
+        { "lazytime",    MS_LAZYTIME,    false },
+        { "nosymfollow", MS_NOSYMFOLLOW, true  },
+};
+
+unsigned long mount_flag_from_string(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_table); i++)
+                if (streq(name, mount_flag_table[i].name))
+                        return mount_flag_table[i].flag;
+        return 0;
+}
+
+const char *mount_flags_to_string(unsigned long flags, char *buf, size_t size) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_table) && n < size; i++)
+                if (flags & mount_flag_table[i].flag)
+                        n += (size_t) snprintf(buf + n, size - n, "%s%s", n > 0 ? "," : "",
+                                               mount_flag_table[i].name);
+        return buf;
+}
+
+static bool mount_flag_is_forcible(unsigned long flag) {
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_table); i++)
+                if (mount_flag_table[i].flag == flag)
+                        return mount_flag_table[i].forcible;
+        return false;
+}
+
+/* Filesystems whose contents come only from their source and options. Anything that shows the mounter's
+ * own namespaces (proc: its pid namespace, sysfs: its network namespace, mqueue, cgroup, devpts) would
+ * show the broker's, not the sandbox's; fuse and network filesystems take fds and credentials of the
+ * mounter. Those are refused outright rather than guessed about. */
+static const struct {
+        const char *fstype;
+        RuleFsKind kind;
+} fs_kind_table[] = {
+        { "bind",     RULE_FS_BIND   },
+        { "tmpfs",    RULE_FS_MEMORY },
+        { "ramfs",    RULE_FS_MEMORY },
+        { "ext2",     RULE_FS_BLOCK  },
+        { "ext3",     RULE_FS_BLOCK  },
+        { "ext4",     RULE_FS_BLOCK  },
+        { "xfs",      RULE_FS_BLOCK  },
+        { "btrfs",    RULE_FS_BLOCK  },
+        { "vfat",     RULE_FS_BLOCK  },
+        { "exfat",    RULE_FS_BLOCK  },
+        { "iso9660",  RULE_FS_BLOCK  },
+        { "udf",      RULE_FS_BLOCK  },
+        { "squashfs", RULE_FS_BLOCK  },
+        { "erofs",    RULE_FS_BLOCK  },
+        { "f2fs",     RULE_FS_BLOCK  },
+        { "ntfs3",    RULE_FS_BLOCK  },
+};
+
+RuleFsKind rule_fs_kind(const char *fstype) {
+        for (size_t i = 0; i < ELEMENTSOF(fs_kind_table); i++)
+                if (streq(fstype, fs_kind_table[i].fstype))
+                        return fs_kind_table[i].kind;
+        return _RULE_FS_KIND_INVALID;
+}
+
+static int mount_flags_from_names(char **names, size_t n, bool forced, size_t index, const char *key,
+                                  unsigned long *ret, char **ret_error) {
+        unsigned long flags = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                unsigned long flag = mount_flag_from_string(names[i]);
+
+                if (flag == 0)
+                        return rule_error(ret_error, index, "key '%s' names unknown flag '%.64s'", key, names[i]);
+                if (forced && !mount_flag_is_forcible(flag))
+                        return rule_error(ret_error, index,
+                                          "key '%s': '%s' is not a flag a rule can force (ro, nosuid, nodev, "
+                                          "noexec, noatime, nodiratime, nosymfollow)", key, names[i]);
+                flags |= flag;
+        }
+        *ret = flags;
+        return 0;
+}
+
+static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
+                                  char **ret_error) {
+        const char *why;
+        int r;
+
+        if (!has(f, KEY_FS_TYPE))
+                return rule_error(ret_error, index, "missing key 'FsType'");
+        rule->fs_kind = rule_fs_kind(f->strings[KEY_FS_TYPE]);
+        if (rule->fs_kind < 0)
+                return rule_error(ret_error, index,
+                                  "key 'FsType': '%.64s' is not supported (bind, tmpfs, ramfs, or a disk filesystem "
+                                  "such as ext4; filesystems that show the mounter's namespaces, like proc or "
+                                  "sysfs, cannot be made for a sandbox)", f->strings[KEY_FS_TYPE]);
+        rule->fstype = TAKE_PTR(f->strings[KEY_FS_TYPE]);
+
+        if (has(f, KEY_SOURCE)) {
+                /* Binds and disk filesystems name a path in the sandbox's view; a memory filesystem's source
+                 * is only a name. */
+                if (rule->fs_kind != RULE_FS_MEMORY) {
+                        why = rule_path_pattern_invalid(f->strings[KEY_SOURCE], limits->max_string_length);
+                        if (why)
+                                return rule_error(ret_error, index, "key 'Source' %s", why);
+                }
+                rule->source = TAKE_PTR(f->strings[KEY_SOURCE]);
+        } else if (rule->fs_kind != RULE_FS_MEMORY)
+                return rule_error(ret_error, index, "missing key 'Source' (needed for FsType '%s')", rule->fstype);
+
+        r = mount_flags_from_names(f->strvs[KEY_ALLOWED_FLAGS], f->n_strv[KEY_ALLOWED_FLAGS], false, index,
+                                   "AllowedFlags", &rule->allowed_flags, ret_error);
+        if (r < 0)
+                return r;
+        rule->forced_flags = MS_NOSUID | MS_NODEV;
+        if (has(f, KEY_FORCED_FLAGS)) {
+                r = mount_flags_from_names(f->strvs[KEY_FORCED_FLAGS], f->n_strv[KEY_FORCED_FLAGS], true, index,
+                                           "ForcedFlags", &rule->forced_flags, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < f->n_strv[KEY_OPTIONS]; i++)
+                if (f->strvs[KEY_OPTIONS][i][0] == 0 || strchr(f->strvs[KEY_OPTIONS][i], ','))
+                        return rule_error(ret_error, index, "key 'Options': a pattern must be one option, "
+                                          "not empty and without ','");
+        rule->options = TAKE_PTR(f->strvs[KEY_OPTIONS]);
+        rule->n_options = f->n_strv[KEY_OPTIONS];
+        f->n_strv[KEY_OPTIONS] = 0;
+        return 0;
+}
+
 static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
                             char **ret_error) {
         const char *why;
@@ -265,13 +480,14 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 rule->deny_errno = f->i32[KEY_ERRNO];
         }
 
-        /* Both kinds of rule name a path pattern. */
-        if (!has(f, KEY_PATH))
-                return rule_error(ret_error, index, "missing key 'Path'");
-        why = rule_path_pattern_invalid(f->strings[KEY_PATH], limits->max_string_length);
+        /* Every kind of rule names a path pattern: mknod and open rules as Path, mount rules as Target. */
+        RuleKey path_key = rule->syscall == RULE_SYSCALL_MOUNT ? KEY_TARGET : KEY_PATH;
+        if (!has(f, path_key))
+                return rule_error(ret_error, index, "missing key '%s'", rule_keys[path_key].name);
+        why = rule_path_pattern_invalid(f->strings[path_key], limits->max_string_length);
         if (why)
-                return rule_error(ret_error, index, "key 'Path' %s", why);
-        rule->path = TAKE_PTR(f->strings[KEY_PATH]);
+                return rule_error(ret_error, index, "key '%s' %s", rule_keys[path_key].name, why);
+        rule->path = TAKE_PTR(f->strings[path_key]);
 
         switch (rule->syscall) {
         case RULE_SYSCALL_MKNOD:
@@ -335,6 +551,9 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 }
                 break;
 
+        case RULE_SYSCALL_MOUNT:
+                return rule_mount_from_fields(f, index, limits, rule, ret_error);
+
         case _RULE_SYSCALL_MAX:
         case _RULE_SYSCALL_INVALID:
         default:
@@ -383,8 +602,7 @@ int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, c
                         r = rule_from_fields(&f, set->n_rules, limits, &set->rules[set->n_rules], ret_error);
                 rule_fields_done(&f);
                 if (r < 0) {
-                        free(set->rules[set->n_rules].path);
-                        free(set->rules[set->n_rules].host_path);
+                        rule_done(&set->rules[set->n_rules]);
                         return r;
                 }
 
@@ -416,6 +634,53 @@ static const char *rule_access_to_string(unsigned access) {
         }
 }
 
+static int mount_flags_append(sd_bus_message *reply, const char *key, unsigned long flags) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(mount_flag_table); i++)
+                if (flags & mount_flag_table[i].flag)
+                        r = sd_bus_message_append(reply, "s", mount_flag_table[i].name);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
+        int r;
+
+        r = sd_bus_message_append(reply, "{sv}{sv}", "FsType", "s", rule->fstype, "Target", "s", rule->path);
+        if (r >= 0 && rule->source)
+                r = sd_bus_message_append(reply, "{sv}", "Source", "s", rule->source);
+        if (r >= 0)
+                r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
+        if (r >= 0)
+                r = mount_flags_append(reply, "ForcedFlags", rule->forced_flags);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "Options");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, rule->options ?: (char *[]) { NULL });
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
         int r;
 
@@ -442,6 +707,8 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                                                   "Create", "b", (int) rule->create);
                 if (r >= 0 && rule->host_path)
                         r = sd_bus_message_append(reply, "{sv}", "HostPath", "s", rule->host_path);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_MOUNT)
+                        r = rule_mount_append(reply, rule);
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD)
                         r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}",
                                                   "Path", "s", rule->path,
@@ -560,6 +827,71 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
         return NULL;
 }
 
+static bool rule_mount_source_matches(const Rule *r, const char *source) {
+        if (r->fs_kind == RULE_FS_MEMORY)
+                return !r->source || fnmatch(r->source, strempty(source), 0) == 0;
+        return r->source && source && rule_path_matches(r->source, source);
+}
+
+const Rule *rule_set_match_mount(const RuleSet *set, const char *fstype, const char *source,
+                                 const char *target) {
+        for (size_t i = 0; i < set->n_rules; i++) {
+                const Rule *r = &set->rules[i];
+
+                if (r->syscall == RULE_SYSCALL_MOUNT && streq(r->fstype, fstype) &&
+                    rule_path_matches(r->path, target) && rule_mount_source_matches(r, source))
+                        return r;
+        }
+        return NULL;
+}
+
+/* Words the kernel takes as mount flags when they appear among the options: they are flags, and flags are
+ * what AllowedFlags and ForcedFlags decide, never an Options pattern. */
+static bool mount_option_is_flag_word(const char *key) {
+        static const char *const words[] = {
+                "ro", "rw", "sync", "async", "dirsync", "lazytime", "nolazytime", "mand", "nomand",
+                "posixacl", "noposixacl", "silent", "loud", "bind", "rbind", "defaults", "remount", "move",
+                "exec", "noexec", "suid", "nosuid", "dev", "nodev", "atime", "noatime", "diratime",
+                "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "nosymfollow",
+                "symfollow",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (streq(key, words[i]))
+                        return true;
+        return false;
+}
+
+const char *rule_mount_option_refused(const Rule *r, char *options, const char **ret_why) {
+        for (char *opt = options, *next; opt; opt = next) {
+                char key[64];
+                bool allowed = false;
+
+                next = strchr(opt, ',');
+                if (next)
+                        *next++ = 0;
+                if (opt[0] == 0)
+                        continue; /* the kernel skips empty options too */
+
+                snprintf(key, sizeof key, "%.*s", (int) strcspn(opt, "="), opt);
+                if (streq(key, "source")) {
+                        *ret_why = "the source is not an option";
+                        return opt;
+                }
+                if (mount_option_is_flag_word(key)) {
+                        *ret_why = "it is a mount flag, decided by AllowedFlags and ForcedFlags";
+                        return opt;
+                }
+                for (size_t i = 0; i < r->n_options && !allowed; i++)
+                        allowed = fnmatch(r->options[i], opt, 0) == 0;
+                if (!allowed) {
+                        *ret_why = "no Options pattern of the rule matches it";
+                        return opt;
+                }
+        }
+        return NULL;
+}
+
 bool rule_set_has_open_host(const RuleSet *set) {
         for (size_t i = 0; i < set->n_rules; i++)
                 if (set->rules[i].host_path)
@@ -589,14 +921,30 @@ bool device_is_on_safe_list(char type, uint32_t major, uint32_t minor) {
         return false;
 }
 
-void rule_authorization(const Rule *r, RuleAuthorization *ret) {
+/* The Options patterns joined with ',' (none: ""). */
+static char *rule_options_join(const Rule *r) {
+        size_t l = 1;
+        char *s, *p;
+
+        for (size_t i = 0; i < r->n_options; i++)
+                l += strlen(r->options[i]) + 1;
+        p = s = malloc(l);
+        if (!s)
+                return NULL;
+        *p = 0;
+        for (size_t i = 0; i < r->n_options; i++)
+                p = stpcpy(stpcpy(p, i > 0 ? "," : ""), r->options[i]);
+        return s;
+}
+
+int rule_authorization(const Rule *r, RuleAuthorization *ret) {
         size_t n = 0;
 
         *ret = (RuleAuthorization) {};
 
         /* deny and continue hand out no privilege: nothing to authorize. */
         if (r->action != RULE_ACTION_EMULATE)
-                return;
+                return 0;
 
         switch (r->syscall) {
         case RULE_SYSCALL_MKNOD:
@@ -630,13 +978,45 @@ void rule_authorization(const Rule *r, RuleAuthorization *ret) {
                         ret->details[n++] = r->host_path;
                 }
                 break;
+        case RULE_SYSCALL_MOUNT:
+                ret->action_id = "org.sysbroker.Broker1.mount";
+                ret->options = rule_options_join(r);
+                if (!ret->options)
+                        return -ENOMEM;
+                ret->details[n++] = "syscall";
+                ret->details[n++] = "mount";
+                ret->details[n++] = "fstype";
+                ret->details[n++] = r->fstype;
+                if (r->source) {
+                        ret->details[n++] = "source";
+                        ret->details[n++] = r->source;
+                }
+                ret->details[n++] = "target";
+                ret->details[n++] = r->path;
+                ret->details[n++] = "allowed-flags";
+                ret->details[n++] = mount_flags_to_string(r->allowed_flags, ret->allowed_flags,
+                                                          sizeof ret->allowed_flags);
+                ret->details[n++] = "forced-flags";
+                ret->details[n++] = mount_flags_to_string(r->forced_flags, ret->forced_flags,
+                                                          sizeof ret->forced_flags);
+                ret->details[n++] = "options";
+                ret->details[n++] = ret->options;
+                break;
         case _RULE_SYSCALL_MAX:
         case _RULE_SYSCALL_INVALID:
         default:
                 break;
         }
         ret->details[n] = NULL;
+        return 0;
 }
+
+void rule_authorization_done(RuleAuthorization *a) {
+        free(a->options);
+        a->options = NULL;
+}
+
+
 
 char *rule_describe(const Rule *r) {
         char *s = NULL;
@@ -651,6 +1031,11 @@ char *rule_describe(const Rule *r) {
                 if (asprintf(&s, "%s open %s %s%s%s%s", rule_action_to_string(r->action), r->path,
                              rule_access_to_string(r->access), r->create ? " create" : "",
                              r->host_path ? " from host " : "", strempty(r->host_path)) < 0)
+                        return NULL;
+                return s;
+        case RULE_SYSCALL_MOUNT:
+                if (asprintf(&s, "%s mount %s %s on %s", rule_action_to_string(r->action), r->fstype,
+                             r->source ?: "(any source)", r->path) < 0)
                         return NULL;
                 return s;
         case _RULE_SYSCALL_MAX:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
@@ -12,6 +13,7 @@
 typedef enum RuleSyscall {
         RULE_SYSCALL_MKNOD,
         RULE_SYSCALL_OPEN,
+        RULE_SYSCALL_MOUNT,
         _RULE_SYSCALL_MAX,
         _RULE_SYSCALL_INVALID = -1,
 } RuleSyscall;
@@ -24,11 +26,20 @@ typedef enum RuleAction {
         _RULE_ACTION_INVALID = -1,
 } RuleAction;
 
+/* What a mount rule's FsType makes, which decides what its Source means. */
+typedef enum RuleFsKind {
+        RULE_FS_BIND,              /* Source: a path pattern, the directory or file bound */
+        RULE_FS_MEMORY,            /* tmpfs, ramfs: Source is only a name (a plain pattern, or any) */
+        RULE_FS_BLOCK,             /* a disk filesystem: Source is a path pattern of a block device */
+        _RULE_FS_KIND_MAX,
+        _RULE_FS_KIND_INVALID = -1,
+} RuleFsKind;
+
 typedef struct Rule {
         RuleSyscall syscall;
         RuleAction action;
         int deny_errno;            /* positive; only for RULE_ACTION_DENY */
-        char *path;                /* absolute pattern in the supervised process's view */
+        char *path;                /* absolute pattern in the supervised process's view (mount: Target) */
 
         /* mknod */
         char device_type;          /* 'c' or 'b' */
@@ -39,6 +50,15 @@ typedef struct Rule {
         unsigned access;           /* RULE_ACCESS_* */
         bool create;               /* O_CREAT and O_TRUNC allowed */
         char *host_path;           /* open this, in the broker's view, for the literal path */
+
+        /* mount */
+        char *fstype;
+        RuleFsKind fs_kind;
+        char *source;              /* pattern, or NULL: any (memory filesystems only) */
+        unsigned long allowed_flags; /* MS_* the call may set */
+        unsigned long forced_flags;  /* MS_* always applied */
+        char **options;            /* patterns of data options, NULL-terminated (or NULL) */
+        size_t n_options;
 } Rule;
 
 #define RULE_ACCESS_READ 1u
@@ -96,6 +116,21 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
                                 const char *resolved, const OpenRequest *resolved_req);
 bool rule_set_has_open_host(const RuleSet *set);
 
+/* Mount flags by name ("nosuid" → MS_NOSUID): the names AllowedFlags and ForcedFlags take. */
+unsigned long mount_flag_from_string(const char *name);
+/* The names of the flags set in flags, joined with ',' into buf. */
+const char *mount_flags_to_string(unsigned long flags, char *buf, size_t size);
+/* The flags that are names in rules; the others a trapped call may carry only where the handler says. */
+#define MOUNT_FLAGS_NAMED (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_DIRSYNC | \
+                           MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME | MS_LAZYTIME | MS_NOSYMFOLLOW)
+RuleFsKind rule_fs_kind(const char *fstype);
+/* The first mount rule for this kind of mount whose Target matches the resolved target and whose Source
+ * matches: for binds and block filesystems the resolved source path, for memory filesystems the name. */
+const Rule *rule_set_match_mount(const RuleSet *set, const char *fstype, const char *source,
+                                 const char *target);
+/* A data option no Options pattern of r matches, or NULL if all do. options is modified (split at ','). */
+const char *rule_mount_option_refused(const Rule *r, char *options, const char **ret_why);
+
 /* The polkit action that authorizes a rule, and its details as NULL-terminated key/value pairs
  * (strings owned by the caller's buffer `buf`). NULL action: the rule grants nothing, no check needed. */
 #define RULE_DETAILS_MAX 8
@@ -105,8 +140,12 @@ typedef struct RuleAuthorization {
         char device[64];
         char mode[16];
         char access[4];
+        char allowed_flags[128];
+        char forced_flags[128];
+        char *options;             /* joined Options; freed by rule_authorization_done() */
 } RuleAuthorization;
-void rule_authorization(const Rule *r, RuleAuthorization *ret);
+int rule_authorization(const Rule *r, RuleAuthorization *ret);
+void rule_authorization_done(RuleAuthorization *a);
 
 bool device_is_on_safe_list(char type, uint32_t major, uint32_t minor);
 char *rule_describe(const Rule *r);

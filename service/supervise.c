@@ -204,6 +204,12 @@ static void handle_notification(Supervisor *s) {
                 case NOTIFY_SYSCALL_CREAT:
                         a = handle_open(s, call);
                         break;
+                case NOTIFY_SYSCALL_MOUNT:
+                        a = handle_mount(s);
+                        break;
+                case NOTIFY_SYSCALL_UMOUNT2:
+                        a = handle_umount(s);
+                        break;
                 case _NOTIFY_SYSCALL_MAX:
                 case _NOTIFY_SYSCALL_UNKNOWN:
                 default:

@@ -73,3 +73,5 @@ static inline int at_fd(int fd) {
 
 Answer handle_mknod(Supervisor *s, NotifySyscall call);
 Answer handle_open(Supervisor *s, NotifySyscall call);
+Answer handle_mount(Supervisor *s);
+Answer handle_umount(Supervisor *s);

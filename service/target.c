@@ -9,6 +9,7 @@
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,6 +17,10 @@
 #include "log.h"
 #include "notify.h"
 #include "target.h"
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8; Debian 12's headers are 6.1 */
+#endif
 
 /* Process-wide, set once before the first listener thread. */
 static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
@@ -26,6 +31,8 @@ static dev_t broker_proc_dev;          /* our procfs: its self, thread-self and 
 static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
 static gid_t broker_fsgid;
 static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
+static int broker_mntns_fd = -EBADF;   /* to return to after emulating a mount in a target's namespace */
+static ino_t broker_mntns_ino;
 
 /* Per listener thread: what the thread is set to now. */
 static __thread DirId thread_root, thread_cwd;
@@ -35,6 +42,7 @@ static __thread mode_t thread_umask;
 static __thread gid_t thread_groups[ELEMENTSOF(((Target *) NULL)->groups)];
 static __thread size_t thread_n_groups;
 static __thread bool thread_groups_known;
+static __thread bool thread_in_target_mntns;
 
 /* Per listener thread: /proc fds of the tasks seen last. A sandbox's calls come from few threads. */
 #define PROC_CACHE_SIZE 8
@@ -67,6 +75,10 @@ int target_setup_process(void) {
         if (stat("/proc/self/ns/user", &st) < 0)
                 return log_error_errno(-errno, "Failed to stat our user namespace: %m");
         broker_userns_ino = st.st_ino;
+        broker_mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+        if (broker_mntns_fd < 0 || fstat(broker_mntns_fd, &st) < 0)
+                return log_error_errno(-errno, "Failed to open our mount namespace: %m");
+        broker_mntns_ino = st.st_ino;
 
         broker_fsuid = geteuid();
         broker_fsgid = getegid();
@@ -400,6 +412,116 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
                         return r;
                 thread_cwd = cwd;
         }
+        return 0;
+}
+
+void target_forget_dirs(void) {
+        thread_root = thread_cwd = (DirId) {};
+}
+
+int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id) {
+        _cleanup_close_ int ns = -EBADF;
+        struct stat st;
+        int r;
+
+        ns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
+        if (ns < 0)
+                return -ESRCH;
+        /* Invariant 2: the namespace of the trapped task, not of a successor with its number. */
+        r = notify_id_valid(listener_fd, notification_id);
+        if (r < 0)
+                return r;
+        if (fstat(ns, &st) < 0)
+                return -errno;
+        if (st.st_ino == broker_mntns_ino)
+                return 0; /* ours already: nothing to enter, nothing to leave */
+
+        /* setns() also sets this thread's root and cwd to the namespace's root: what the thread was
+         * chrooted into is gone. Our own fs_struct (target_setup_thread) keeps it from other threads. */
+        target_forget_dirs();
+        if (setns(ns, CLONE_NEWNS) < 0)
+                return -errno;
+        thread_in_target_mntns = true;
+        return 0;
+}
+
+int target_leave_mount_namespace(void) {
+        if (!thread_in_target_mntns)
+                return 0;
+        target_forget_dirs();
+        if (setns(broker_mntns_fd, CLONE_NEWNS) < 0)
+                return log_error_errno(-errno, "Failed to return to our mount namespace: %m");
+        thread_in_target_mntns = false;
+        return 0;
+}
+
+/* Unescapes mountinfo's octal escapes (\040 for ' ', \011, \012, \134) in place. */
+static void mountinfo_unescape(char *s) {
+        char *w = s;
+
+        for (; *s; s++) {
+                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+                    s[3] >= '0' && s[3] <= '7') {
+                        *w++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+                        s += 3;
+                } else
+                        *w++ = *s;
+        }
+        *w = 0;
+}
+
+int target_has_mounts_below(const Target *t, int listener_fd, uint64_t notification_id, const char *path) {
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t l = strlen(path);
+        char *line = NULL;
+        size_t n = 0;
+        int fd, r, found = 0;
+
+        /* Its mountinfo names mount points as seen from its root, which is how path was found. */
+        fd = openat(t->proc_fd, "mountinfo", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -ESRCH;
+        f = fdopen(fd, "re");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        r = notify_id_valid(listener_fd, notification_id);
+        if (r < 0)
+                return r;
+
+        while (getline(&line, &n, f) > 0) {
+                char *field = line, *mount_point = NULL;
+
+                /* "id parent major:minor root mount-point ...": the fifth field. */
+                for (unsigned i = 0; i < 5 && field; i++) {
+                        mount_point = strsep(&field, " ");
+                }
+                if (!mount_point)
+                        continue;
+                mountinfo_unescape(mount_point);
+                if (streq(path, "/") ? !streq(mount_point, "/")
+                                     : strncmp(mount_point, path, l) == 0 && mount_point[l] == '/') {
+                        found = 1;
+                        break;
+                }
+        }
+        free(line);
+        return found;
+}
+
+int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root) {
+        struct statx sx;
+
+        if (statx(fd, name, flags | AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH), STATX_MNT_ID_UNIQUE,
+                  &sx) < 0)
+                return -errno;
+        /* Plain mount ids are reused once a mount is gone: not good enough to say "a mount we made". */
+        if (!(sx.stx_mask & STATX_MNT_ID_UNIQUE) || !(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+                return -EOPNOTSUPP;
+        *ret_id = sx.stx_mnt_id;
+        if (ret_is_mount_root)
+                *ret_is_mount_root = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
         return 0;
 }
 

@@ -57,6 +57,20 @@ int target_is_controlled_by(const Target *t, uid_t owner);
  * walk follows the mounts of the directory it starts from; no setns() needed for lookups). Still with the
  * broker's credentials. */
 int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id, bool with_cwd);
+/* The thread's root and cwd are not what it last entered any more (setns(), fchdir()). */
+void target_forget_dirs(void);
+/* Makes the target's mount namespace this thread's (with the broker's capabilities still effective), so that
+ * a mount made now is made there and only there; target_leave_mount_namespace() must follow. Both forget the
+ * thread's root and cwd: target_enter_dirs() enters them again. */
+int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id);
+int target_leave_mount_namespace(void);
+/* Whether anything is mounted below path (a directory, as the target sees it) in the target's namespace:
+ * 1 yes, 0 no. */
+int target_has_mounts_below(const Target *t, int listener_fd, uint64_t notification_id, const char *path);
+/* The unique id of the mount "fd/name" is on, and whether it is that mount's root. -EOPNOTSUPP before
+ * Linux 6.8 (no STATX_MNT_ID_UNIQUE). */
+int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root);
+
 /* The root this thread entered (target_enter_dirs()) is the broker's own, the same directory on the same
  * mount: an absolute path resolved from it walks the broker's own mounts. Asked of the thread, not of the
  * target, whose root may have changed since. */

@@ -210,7 +210,7 @@ static void test_safe_list_devices_use_mknod_action(void) {
                    .path = (char *) "/box/null" };
         RuleAuthorization a;
 
-        rule_authorization(&r, &a);
+        CHECK(rule_authorization(&r, &a) == 0);
         CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod");
         CHECK_STREQ(a.details[0], "syscall");
         CHECK_STREQ(a.details[1], "mknod");
@@ -221,11 +221,11 @@ static void test_safe_list_devices_use_mknod_action(void) {
         CHECK(a.details[8] == NULL);
 
         r.device_type = 'b';
-        rule_authorization(&r, &a);
+        CHECK(rule_authorization(&r, &a) == 0);
         CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod-device");
 
         r = (Rule) { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 10, .minor = 200 };
-        rule_authorization(&r, &a);
+        CHECK(rule_authorization(&r, &a) == 0);
         CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod-device");
 }
 
@@ -234,7 +234,7 @@ static void test_deny_rules_need_no_authorization(void) {
                    .minor = 200, .path = (char *) "/x" };
         RuleAuthorization a;
 
-        rule_authorization(&r, &a);
+        CHECK(rule_authorization(&r, &a) == 0);
         CHECK(a.action_id == NULL);
 }
 
@@ -368,7 +368,7 @@ static void test_open_rule_authorization_details(void) {
                    .path = (char *) "/dev/kvm", .host_path = (char *) "/dev/kvm" };
         RuleAuthorization a;
 
-        rule_authorization(&r, &a);
+        CHECK(rule_authorization(&r, &a) == 0);
         CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.open");
         CHECK_STREQ(a.details[1], "open");
         CHECK_STREQ(a.details[3], "/dev/kvm");
@@ -379,6 +379,188 @@ static void test_open_rule_authorization_details(void) {
         CHECK_STREQ(a.details[8], "host-path");
         CHECK_STREQ(a.details[9], "/dev/kvm");
         CHECK(a.details[10] == NULL);
+}
+
+static void test_mount_rule_gets_defaults(void) {
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(3, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/box/*"),
+                    &set, &error) == 0);
+        if (!set)
+                return;
+        CHECK(set->rules[0].fs_kind == RULE_FS_MEMORY);
+        CHECK_STREQ(set->rules[0].path, "/box/*");
+        CHECK(set->rules[0].source == NULL);
+        CHECK(set->rules[0].allowed_flags == 0);
+        CHECK(set->rules[0].forced_flags == (MS_NOSUID | MS_NODEV));
+        CHECK(set->rules[0].n_options == 0);
+        rule_set_free(set);
+}
+
+static void test_mount_rule_keys_are_checked(void) {
+        expect_invalid(ONE_RULE(2, "Syscall", "s", "mount", "Target", "s", "/x"), "missing key 'FsType'");
+        expect_invalid(ONE_RULE(2, "Syscall", "s", "mount", "FsType", "s", "tmpfs"), "missing key 'Target'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mount", "FsType", "s", "proc", "Target", "s", "/x"),
+                       "key 'FsType': 'proc' is not supported");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mount", "FsType", "s", "fuse", "Target", "s", "/x"),
+                       "key 'FsType': 'fuse' is not supported");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mount", "FsType", "s", "bind", "Target", "s", "/x"),
+                       "missing key 'Source' (needed for FsType 'bind')");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "ext4", "Source", "s", "dev/loop0",
+                                "Target", "s", "/x"), "key 'Source' must be an absolute path");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x/../y"),
+                       "key 'Target' must not contain '.' or '..' components");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "AllowedFlags", "as", 2, "ro", "suid"),
+                       "key 'AllowedFlags' names unknown flag 'suid'");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "ForcedFlags", "as", 1, "sync"),
+                       "key 'ForcedFlags': 'sync' is not a flag a rule can force");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "Options", "as", 1, "size=1m,mode=0755"), "a pattern must be one option");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "Options", "s", "size=*"), "key 'Options' must be of type 'as'");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "Path", "s", "/x"), "key 'Path' does not apply to Syscall 'mount'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/x", "Target", "s", "/x"),
+                       "key 'Target' does not apply to Syscall 'open'");
+}
+
+static void test_mount_rule_lists_are_bounded(void) {
+        sd_bus_message *m = new_message();
+
+        /* 65 options: one too many. */
+        CHECK(sd_bus_message_open_container(m, 'a', "a{sv}") >= 0);
+        CHECK(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
+        CHECK(sd_bus_message_append(m, "{sv}{sv}{sv}", "Syscall", "s", "mount", "FsType", "s", "tmpfs",
+                                    "Target", "s", "/x") >= 0);
+        CHECK(sd_bus_message_open_container(m, 'e', "sv") >= 0);
+        CHECK(sd_bus_message_append(m, "s", "Options") >= 0);
+        CHECK(sd_bus_message_open_container(m, 'v', "as") >= 0);
+        CHECK(sd_bus_message_open_container(m, 'a', "s") >= 0);
+        for (int i = 0; i < 65; i++)
+                CHECK(sd_bus_message_append(m, "s", "size=*") >= 0);
+        CHECK(sd_bus_message_close_container(m) >= 0);
+        CHECK(sd_bus_message_close_container(m) >= 0);
+        CHECK(sd_bus_message_close_container(m) >= 0);
+        CHECK(sd_bus_message_close_container(m) >= 0);
+        CHECK(sd_bus_message_close_container(m) >= 0);
+        expect_invalid(m, "key 'Options' has more than 64 entries");
+}
+
+static void test_mount_match_resolved_target_and_source(void) {
+        Rule rules[] = {
+                { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "tmpfs", .fs_kind = RULE_FS_MEMORY,
+                  .path = (char *) "/box/tmp" },
+                { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "bind", .fs_kind = RULE_FS_BIND,
+                  .source = (char *) "/srv/**", .path = (char *) "/box/srv/*" },
+                { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "ext4", .fs_kind = RULE_FS_BLOCK,
+                  .source = (char *) "/dev/loop7", .path = (char *) "/box/img" },
+                { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "tmpfs", .fs_kind = RULE_FS_MEMORY,
+                  .source = (char *) "cache*", .path = (char *) "/box/cache" },
+        };
+        RuleSet set = { .rules = rules, .n_rules = ELEMENTSOF(rules) };
+
+        CHECK(rule_set_match_mount(&set, "tmpfs", "none", "/box/tmp") == &rules[0]);
+        CHECK(rule_set_match_mount(&set, "tmpfs", "", "/box/tmp") == &rules[0]);
+        CHECK(rule_set_match_mount(&set, "tmpfs", "none", "/box/tmp/x") == NULL);
+        CHECK(rule_set_match_mount(&set, "ramfs", "none", "/box/tmp") == NULL);
+        CHECK(rule_set_match_mount(&set, "bind", "/srv/a/b", "/box/srv/a") == &rules[1]);
+        CHECK(rule_set_match_mount(&set, "bind", "/etc", "/box/srv/a") == NULL);
+        CHECK(rule_set_match_mount(&set, "bind", NULL, "/box/srv/a") == NULL);
+        CHECK(rule_set_match_mount(&set, "ext4", "/dev/loop7", "/box/img") == &rules[2]);
+        CHECK(rule_set_match_mount(&set, "ext4", "/dev/loop8", "/box/img") == NULL);
+        CHECK(rule_set_match_mount(&set, "tmpfs", "cache1", "/box/cache") == &rules[3]);
+        CHECK(rule_set_match_mount(&set, "tmpfs", "other", "/box/cache") == NULL);
+}
+
+static void test_mount_options_need_a_pattern(void) {
+        char *patterns[] = { (char *) "size=*", (char *) "mode=0[0-7][0-7][0-7]", NULL };
+        Rule r = { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "tmpfs", .options = patterns, .n_options = 2 };
+        const char *why = NULL;
+        char buf[128];
+
+        strcpy(buf, "size=1m,,mode=0755");
+        CHECK(rule_mount_option_refused(&r, buf, &why) == NULL);
+        strcpy(buf, "");
+        CHECK(rule_mount_option_refused(&r, buf, &why) == NULL);
+        strcpy(buf, "size=1m,mode=4777");
+        CHECK_STREQ(rule_mount_option_refused(&r, buf, &why), "mode=4777");
+        CHECK(why && strstr(why, "no Options pattern"));
+        strcpy(buf, "size=1m,uid=0");
+        CHECK_STREQ(rule_mount_option_refused(&r, buf, &why), "uid=0");
+        /* Flags among the options are flags, whatever the patterns say; the source is never an option. */
+        char *star[] = { (char *) "*", NULL };
+        Rule any = { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "tmpfs", .options = star, .n_options = 1 };
+        strcpy(buf, "size=1m,suid");
+        CHECK_STREQ(rule_mount_option_refused(&any, buf, &why), "suid");
+        CHECK(why && strstr(why, "mount flag"));
+        strcpy(buf, "rw");
+        CHECK_STREQ(rule_mount_option_refused(&any, buf, &why), "rw");
+        strcpy(buf, "source=/dev/sda");
+        CHECK_STREQ(rule_mount_option_refused(&any, buf, &why), "source=/dev/sda");
+}
+
+static void test_mount_rule_authorization_details(void) {
+        char *patterns[] = { (char *) "size=*", (char *) "mode=*", NULL };
+        Rule r = { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "bind", .fs_kind = RULE_FS_BIND,
+                   .source = (char *) "/srv/**", .path = (char *) "/box/*", .allowed_flags = MS_RDONLY | MS_NOEXEC,
+                   .forced_flags = MS_NOSUID | MS_NODEV, .options = patterns, .n_options = 2 };
+        RuleAuthorization a;
+
+        CHECK(rule_authorization(&r, &a) == 0);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mount");
+        CHECK_STREQ(a.details[0], "syscall");
+        CHECK_STREQ(a.details[1], "mount");
+        CHECK_STREQ(a.details[2], "fstype");
+        CHECK_STREQ(a.details[3], "bind");
+        CHECK_STREQ(a.details[4], "source");
+        CHECK_STREQ(a.details[5], "/srv/**");
+        CHECK_STREQ(a.details[6], "target");
+        CHECK_STREQ(a.details[7], "/box/*");
+        CHECK_STREQ(a.details[8], "allowed-flags");
+        CHECK_STREQ(a.details[9], "ro,noexec");
+        CHECK_STREQ(a.details[10], "forced-flags");
+        CHECK_STREQ(a.details[11], "nosuid,nodev");
+        CHECK_STREQ(a.details[12], "options");
+        CHECK_STREQ(a.details[13], "size=*,mode=*");
+        CHECK(a.details[14] == NULL);
+        rule_authorization_done(&a);
+
+        /* No Source: no "source" detail at all, rather than one an admin's rule could mistake for a path. */
+        r = (Rule) { .syscall = RULE_SYSCALL_MOUNT, .fstype = (char *) "tmpfs", .path = (char *) "/box/t" };
+        CHECK(rule_authorization(&r, &a) == 0);
+        CHECK_STREQ(a.details[4], "target");
+        CHECK_STREQ(a.details[9], "");
+        CHECK_STREQ(a.details[11], "");
+        rule_authorization_done(&a);
+}
+
+static void test_mount_rule_round_trips(void) {
+        RuleSet *set = NULL, *again = NULL;
+        sd_bus_message *m;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(6, "Syscall", "s", "mount", "FsType", "s", "ext4", "Source", "s", "/dev/loop*",
+                             "Target", "s", "/mnt/**", "AllowedFlags", "as", 2, "ro", "noatime",
+                             "Options", "as", 1, "errors=*"), &set, &error) == 0);
+        if (!set)
+                return;
+        m = new_message();
+        CHECK(rule_set_append(m, set) >= 0);
+        CHECK(parse(m, &again, &error) == 0);
+        if (again) {
+                const Rule *r = &again->rules[0];
+                CHECK_STREQ(r->fstype, "ext4");
+                CHECK_STREQ(r->source, "/dev/loop*");
+                CHECK_STREQ(r->path, "/mnt/**");
+                CHECK(r->allowed_flags == (MS_RDONLY | MS_NOATIME));
+                CHECK(r->forced_flags == (MS_NOSUID | MS_NODEV));
+                CHECK(r->n_options == 1 && streq(r->options[0], "errors=*") && r->options[1] == NULL);
+        }
+        rule_set_free(set);
+        rule_set_free(again);
 }
 
 UNIT_MAIN(
@@ -408,4 +590,11 @@ UNIT_MAIN(
         T(test_first_matching_rule_wins_host_path_or_not),
         T(test_deny_rule_with_pattern_covers_special_files),
         T(test_open_rule_authorization_details),
+        T(test_mount_rule_gets_defaults),
+        T(test_mount_rule_keys_are_checked),
+        T(test_mount_rule_lists_are_bounded),
+        T(test_mount_match_resolved_target_and_source),
+        T(test_mount_options_need_a_pattern),
+        T(test_mount_rule_authorization_details),
+        T(test_mount_rule_round_trips),
 )

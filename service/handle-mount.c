@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mount(source, target, fstype, flags, data) and umount2(target, flags): the mounts a rule allows, made in
+ * the target's own mount namespace with its credentials and CAP_SYS_ADMIN; remounts and unmounts of those
+ * mounts only. Paths are resolved as the target resolves them and matched where resolution ends. */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "emulate.h"
+#include "log.h"
+#include "supervisor.h"
+
+#define MOUNT_FSTYPE_MAX 256       /* longer than any filesystem's name: not one a rule names */
+#define MOUNT_DATA_MAX 4096        /* the kernel copies at most a page of options */
+
+#ifndef MS_MGC_MSK
+#define MS_MGC_MSK 0xffff0000
+#endif
+
+/* Propagation changes grant nothing; the kernel decides them. */
+#define MS_PROPAGATION (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+
+typedef enum MountKind {
+        MOUNT_KIND_NEW,            /* a new superblock */
+        MOUNT_KIND_BIND,
+        MOUNT_KIND_REMOUNT,        /* with MS_BIND: the mount's flags only */
+} MountKind;
+
+typedef struct MountCall {
+        MountKind kind;
+        unsigned long flags;
+        char target[PATH_MAX];
+        char source[PATH_MAX];
+        char fstype[MOUNT_FSTYPE_MAX];
+        char data[MOUNT_DATA_MAX];
+} MountCall;
+
+static ListenerMount *listener_find_mount(Listener *l, uint64_t mnt_id) {
+        for (size_t i = 0; i < l->n_mounts; i++)
+                if (l->mounts[i].mnt_id == mnt_id)
+                        return &l->mounts[i];
+        return NULL;
+}
+
+static void listener_forget_mount(Listener *l, uint64_t mnt_id) {
+        ListenerMount *m = listener_find_mount(l, mnt_id);
+
+        if (m)
+                *m = l->mounts[--l->n_mounts];
+}
+
+/* A NULL pointer reads as "" (mount(2) allows it for source and data). */
+static int read_string_argument(const Target *t, uint64_t address, char *buf, size_t size) {
+        if (address == 0) {
+                buf[0] = 0;
+                return 0;
+        }
+        return notify_read_string(t->tid, address, buf, size);
+}
+
+/* O_PATH of path as the target resolves it (its root, cwd, credentials: entered by the caller), and the
+ * path it reached. The broker's /proc magic links are never followed: they lead into the broker's view. */
+static int resolve(const char *path, bool follow, int *ret_fd, char **ret_path) {
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW),
+                .resolve = RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (path[0] == 0)
+                return -ENOENT;
+        fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+        if (fd < 0)
+                return -errno;
+        r = fd_get_path(fd, ret_path);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* A disk filesystem's device: a block device at a path the broker sees the same device at. A sandbox with
+ * its own mount namespace could otherwise put another device node (the host's disk) where the rule names
+ * one. */
+static bool device_is_hosts(int fd, const char *path) {
+        struct stat st, host;
+
+        return fstat(fd, &st) >= 0 && S_ISBLK(st.st_mode) &&
+                broker_root_stat(path, &host) >= 0 && S_ISBLK(host.st_mode) && host.st_rdev == st.st_rdev;
+}
+
+static const char *mount_kind_to_string(MountKind k, const char *fstype) {
+        switch (k) {
+        case MOUNT_KIND_BIND:
+                return "bind";
+        case MOUNT_KIND_REMOUNT:
+                return "remount";
+        case MOUNT_KIND_NEW:
+        default:
+                return fstype;
+        }
+}
+
+/* What the rule lets the call's flags and options be. NULL if allowed, else why not (in buf or static). */
+static const char *mount_refused(const Listener *l, const Rule *rule, MountCall *c, char *buf, size_t size) {
+        unsigned long ignored = MS_SILENT | MS_RELATIME | MS_REMOUNT | MS_BIND | MS_MGC_MSK;
+        unsigned long allowed = rule->allowed_flags | rule->forced_flags;
+        size_t index = (size_t) (rule - l->rules->rules);
+        char names[128];
+        const char *opt, *why;
+
+        /* A first bind takes no flags but MS_REC; the kernel ignores the others there, and so do we. */
+        if (c->kind == MOUNT_KIND_BIND)
+                return NULL;
+
+        if (c->flags & ~(MOUNT_FLAGS_NAMED | ignored)) {
+                snprintf(buf, size, "flags 0x%lx are not supported", c->flags & ~(MOUNT_FLAGS_NAMED | ignored));
+                return buf;
+        }
+        if (c->flags & MOUNT_FLAGS_NAMED & ~allowed) {
+                snprintf(buf, size, "flag '%s' is not allowed by rule %zu",
+                         mount_flags_to_string(c->flags & MOUNT_FLAGS_NAMED & ~allowed, names, sizeof names), index);
+                return buf;
+        }
+        /* A remount sets the mount's flags to exactly those given: leaving one out would clear it. */
+        if (c->kind == MOUNT_KIND_REMOUNT && (rule->forced_flags & ~c->flags)) {
+                snprintf(buf, size, "it would drop flag '%s', which rule %zu forces",
+                         mount_flags_to_string(rule->forced_flags & ~c->flags, names, sizeof names), index);
+                return buf;
+        }
+        if (c->kind == MOUNT_KIND_REMOUNT && (c->flags & MS_BIND))
+                return NULL; /* the mount's flags only: the options are not looked at */
+
+        char options[MOUNT_DATA_MAX];
+        memcpy(options, c->data, sizeof options);
+        opt = rule_mount_option_refused(rule, options, &why);
+        if (opt) {
+                snprintf(buf, size, "option '%.256s' is not allowed by rule %zu: %s", opt, index, why);
+                return buf;
+        }
+        return NULL;
+}
+
+static int mount_call_read(Supervisor *s, const Target *t, MountCall *c) {
+        const __u64 *args = s->buffers.req->data.args;
+        int r;
+
+        /* Each pointer once (invariant 2); data only where the kernel uses it. */
+        r = notify_read_string(t->tid, args[1], c->target, sizeof c->target);
+        if (r >= 0 && c->kind != MOUNT_KIND_REMOUNT)
+                r = read_string_argument(t, args[0], c->source, sizeof c->source);
+        if (r >= 0 && c->kind == MOUNT_KIND_NEW)
+                r = read_string_argument(t, args[2], c->fstype, sizeof c->fstype);
+        if (r >= 0 && c->kind != MOUNT_KIND_BIND && !(c->flags & MS_BIND))
+                r = read_string_argument(t, args[4], c->data, sizeof c->data);
+        if (r < 0)
+                return r;
+        return notify_id_valid(s->listener->fd, supervisor_id(s));
+}
+
+Answer handle_mount(Supervisor *s) {
+        Listener *l = s->listener;
+        const struct seccomp_notif *req = s->buffers.req;
+        _cleanup_(target_done) Target t = TARGET_NULL;
+        _cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF;
+        _cleanup_free_ char *target_path = NULL, *source_path = NULL;
+        _cleanup_free_ MountCall *c = NULL;
+        const char *what, *source_matched = NULL, *refused;
+        const Rule *rule = NULL;
+        uint64_t mnt_id = 0;
+        char why[512];
+        int64_t result;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return ANSWER_ERRNO_OF(ENOMEM);
+        c->flags = (unsigned long) req->data.args[3];
+        /* The old magic number in the upper half means nothing any more; the kernel drops it too. */
+        if ((c->flags & MS_MGC_MSK) == MS_MGC_VAL)
+                c->flags &= ~(unsigned long) MS_MGC_MSK;
+        /* In the kernel's own order (path_mount()). */
+        if (c->flags & MS_REMOUNT)
+                c->kind = MOUNT_KIND_REMOUNT;
+        else if (c->flags & MS_BIND)
+                c->kind = MOUNT_KIND_BIND;
+        else if (c->flags & MS_PROPAGATION)
+                return ANSWER_CONTINUE_NOW;
+        else if (c->flags & MS_MOVE)
+                return answer_default(s);
+        else
+                c->kind = MOUNT_KIND_NEW;
+        /* Only mounts this listener made can be remounted through it. */
+        if (c->kind == MOUNT_KIND_REMOUNT && l->n_mounts == 0)
+                return answer_default(s);
+
+        r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = mount_call_read(s, &t, c);
+        if (r < 0)
+                return answer_failure(r);
+        what = mount_kind_to_string(c->kind, c->fstype);
+        RuleFsKind fs_kind = c->kind == MOUNT_KIND_BIND ? RULE_FS_BIND :
+                             c->kind == MOUNT_KIND_NEW ? rule_fs_kind(c->fstype) : _RULE_FS_KIND_INVALID;
+        if (c->kind == MOUNT_KIND_NEW && fs_kind < 0)
+                return answer_default(s); /* no rule can name it */
+        bool resolve_source = fs_kind == RULE_FS_BIND || fs_kind == RULE_FS_BLOCK;
+
+        r = target_read_identity(&t, l->owner_uid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = target_enter_dirs(&t, l->fd, req->id, c->target[0] != '/' || (resolve_source && c->source[0] != '/'));
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = target_take_credentials(&t);
+        if (r < 0)
+                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+
+        /* Where the call leads, for the target: mount(2) follows symlinks in both paths. */
+        r = resolve(c->target, true, &target_fd, &target_path);
+        if (r >= 0 && resolve_source)
+                r = resolve(c->source, true, &source_fd, &source_path);
+        if (r >= 0 && fs_kind == RULE_FS_BLOCK && !device_is_hosts(source_fd, source_path)) {
+                supervisor_log_refusal(s, "mount %s '%s' by task %i: not a block device, or not the one the "
+                                       "broker sees at that path.", c->fstype, source_path, t.tid);
+                r = -EPERM;
+        }
+        if (r >= 0) {
+                if (c->kind == MOUNT_KIND_REMOUNT) {
+                        bool is_root = false;
+                        const ListenerMount *m = NULL;
+
+                        if (fd_mount_id(target_fd, "", 0, &mnt_id, &is_root) >= 0 && is_root)
+                                m = listener_find_mount(l, mnt_id);
+                        if (m)
+                                rule = &l->rules->rules[m->rule_index];
+                } else {
+                        source_matched = resolve_source ? source_path : c->source;
+                        rule = rule_set_match_mount(l->rules, c->kind == MOUNT_KIND_BIND ? "bind" : c->fstype,
+                                                    source_matched, target_path);
+                }
+        }
+        if (!supervisor_leave(s))
+                return ANSWER_ERRNO_OF(EIO);
+        /* Nothing that could be ours: the kernel (or the default) answers, as the target. */
+        if (!rule)
+                return answer_default(s);
+        if (rule->action != RULE_ACTION_EMULATE) {
+                supervisor_log_decision(s, "mount %s on '%s' by task %i: %s by rule.", what, target_path, t.tid,
+                                        rule_action_to_string(rule->action));
+                return answer_rule(rule);
+        }
+
+        refused = mount_refused(l, rule, c, why, sizeof why);
+        if (!refused && c->kind == MOUNT_KIND_BIND && !(c->flags & MS_REC)) {
+                /* Without the mounts below it, a copy shows what they cover: whatever an admin hid there. */
+                r = target_has_mounts_below(&t, l->fd, req->id, source_path);
+                if (r < 0)
+                        return ANSWER_ERRNO_OF(ESRCH);
+                if (r > 0)
+                        refused = "a bind without MS_REC of a directory with mounts below it would show what they cover";
+        }
+        if (refused) {
+                supervisor_log_decision(s, "mount %s on '%s' by task %i: refused, %s.", what, target_path, t.tid,
+                                        refused);
+                return ANSWER_DENIED_OF(EPERM);
+        }
+        if (!supervisor_target_may_use(s, &t, "mount on", target_path))
+                return ANSWER_DENIED_OF(EPERM);
+        if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX) {
+                supervisor_log_decision(s, "mount %s on '%s' by task %i: refused, it holds %d mounts already.",
+                                        what, target_path, t.tid, LISTENER_MOUNTS_MAX);
+                return ANSWER_DENIED_OF(ENOSPC);
+        }
+
+        /* Its root again, in its namespace: a disk's device path is looked up by the kernel from there. */
+        r = target_enter_mount_namespace(&t, l->fd, req->id);
+        if (r >= 0)
+                r = target_enter_dirs(&t, l->fd, req->id, false);
+        if (r >= 0)
+                r = target_take_credentials(&t);
+        if (r >= 0)
+                result = emulate(&t, &(EmulateRequest) {
+                                .operation = c->kind == MOUNT_KIND_NEW ? EMULATE_MOUNT_NEW :
+                                             c->kind == MOUNT_KIND_BIND ? EMULATE_MOUNT_BIND : EMULATE_REMOUNT,
+                                .dir_fd = -EBADF,
+                                .file_fd = target_fd,
+                                .source_fd = source_fd,
+                                .fstype = c->fstype,
+                                .source = fs_kind == RULE_FS_MEMORY ? c->source :
+                                          fs_kind == RULE_FS_BLOCK ? source_path : NULL,
+                                .options = c->data,
+                                .mount_flags = (c->flags & MOUNT_FLAGS_NAMED) | rule->forced_flags,
+                                .recursive = c->flags & MS_REC,
+                                .bind_remount = c->kind == MOUNT_KIND_REMOUNT && (c->flags & MS_BIND),
+                                .ret_mount_id = &mnt_id,
+                        });
+        else
+                result = -ESRCH;
+        if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
+                s->broken = true;
+                return ANSWER_ERRNO_OF(EIO);
+        }
+
+        if (result >= 0 && c->kind != MOUNT_KIND_REMOUNT && mnt_id != 0)
+                l->mounts[l->n_mounts++] = (ListenerMount) {
+                        .mnt_id = mnt_id,
+                        .rule_index = (size_t) (rule - l->rules->rules),
+                };
+        supervisor_log_decision(s, "mount %s '%s' on '%s' for task %i: %s.", what,
+                                source_path ?: c->source, target_path, t.tid,
+                                result < 0 ? strerror((int) -result) : "mounted");
+        if (result < 0)
+                return ANSWER_ERRNO_OF((int) -result);
+        return (Answer) { .kind = ANSWER_VALUE, .value = 0 };
+}
+
+Answer handle_umount(Supervisor *s) {
+        Listener *l = s->listener;
+        const struct seccomp_notif *req = s->buffers.req;
+        int flags = (int) req->data.args[1];
+        _cleanup_(target_done) Target t = TARGET_NULL;
+        _cleanup_close_ int target_fd = -EBADF, parent = -EBADF;
+        _cleanup_free_ char *target_path = NULL;
+        char target[PATH_MAX];
+        const char *dir, *name;
+        uint64_t mnt_id = 0, mnt_id_by_name = 0;
+        bool is_root = false, is_root_by_name = false;
+        int64_t result;
+        int r;
+
+        /* Only the mounts this listener made, and no forcing: anything else the kernel decides. */
+        if (l->n_mounts == 0 || (flags & ~(MNT_DETACH | UMOUNT_NOFOLLOW)))
+                return answer_default(s);
+
+        r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = supervisor_read_path(s, &t, req->data.args[0], target, sizeof target);
+        if (r < 0)
+                return answer_failure(r);
+        r = target_read_identity(&t, l->owner_uid);
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = target_enter_dirs(&t, l->fd, req->id, target[0] != '/');
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        r = target_take_credentials(&t);
+        if (r < 0)
+                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+
+        r = resolve(target, !(flags & UMOUNT_NOFOLLOW), &target_fd, &target_path);
+        if (r >= 0)
+                r = fd_mount_id(target_fd, "", 0, &mnt_id, &is_root);
+        if (r >= 0 && (!is_root || !listener_find_mount(l, mnt_id)))
+                r = -EPERM;
+        /* The unmount goes by name (an fd on the mount would keep it busy): the name, looked up below its
+         * directory without following anything, must lead to the same mount. */
+        if (r >= 0) {
+                char *copy = strdupa(target_path);
+
+                if (!split_last_component(copy, &dir, &name))
+                        r = -EPERM;
+                else {
+                        struct open_how how = {
+                                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                        };
+                        parent = (int) syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
+                        r = parent < 0 ? -errno :
+                                fd_mount_id(parent, name, AT_SYMLINK_NOFOLLOW, &mnt_id_by_name, &is_root_by_name);
+                        if (r >= 0 && (mnt_id_by_name != mnt_id || !is_root_by_name))
+                                r = -EPERM;
+                }
+        }
+        if (!supervisor_leave(s))
+                return ANSWER_ERRNO_OF(EIO);
+        if (r < 0)
+                return answer_default(s);
+        target_fd = safe_close(target_fd);
+
+        if (!supervisor_target_may_use(s, &t, "umount", target_path))
+                return ANSWER_DENIED_OF(EPERM);
+
+        r = target_enter_mount_namespace(&t, l->fd, req->id);
+        if (r >= 0)
+                r = target_take_credentials(&t);
+        result = r < 0 ? -ESRCH : emulate(&t, &(EmulateRequest) {
+                        .operation = EMULATE_UMOUNT,
+                        .dir_fd = parent,
+                        .file_fd = -EBADF,
+                        .source_fd = -EBADF,
+                        .name = name,
+                        .flags = flags & MNT_DETACH,
+                });
+        if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
+                s->broken = true;
+                return ANSWER_ERRNO_OF(EIO);
+        }
+
+        if (result >= 0)
+                listener_forget_mount(l, mnt_id);
+        supervisor_log_decision(s, "umount '%s' for task %i: %s.", target_path, t.tid,
+                                result < 0 ? strerror((int) -result) : "unmounted");
+        if (result < 0)
+                return ANSWER_ERRNO_OF((int) -result);
+        return (Answer) { .kind = ANSWER_VALUE, .value = 0 };
+}
