@@ -30,6 +30,7 @@
 #define ACTION_MKNOD                    "org.sysbroker.Broker1.mknod"
 #define ACTION_MKNOD_DEVICE             "org.sysbroker.Broker1.mknod-device"
 #define ACTION_OPEN                     "org.sysbroker.Broker1.open"
+#define ACTION_MOUNT                    "org.sysbroker.Broker1.mount"
 #define ACTION_MANAGE                   "org.sysbroker.Broker1.manage"
 
 /* polkit's CheckAuthorization flag for "the caller may be asked to authenticate" */

@@ -220,6 +220,45 @@ static void test_register_open_rules_ask_open_action_with_details(Harness *h, gc
         harness_assert_no_polkit_call(h);
 }
 
+/* Mount rules are asked about as .mount: fstype, target and the flag and option lists always (defaults filled
+ * in, lists joined with ','), source only when the rule has one. */
+static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+
+        call = harness_register_async(
+                h, h->client, c->listener_fd,
+                parse_variant("[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/run/app/*'>,"
+                              "  'Options': <['size=*', 'mode=0700']>},"
+                              " {'Syscall': <'mount'>, 'Action': <'deny'>, 'FsType': <'bind'>,"
+                              "  'Source': <'/etc/**'>, 'Target': <'/srv/**'>},"
+                              " {'Syscall': <'mount'>, 'FsType': <'bind'>, 'Source': <'/srv/data'>,"
+                              "  'Target': <'/home/u/data'>, 'AllowedFlags': <['ro', 'noatime']>,"
+                              "  'ForcedFlags': <['nosuid', 'nodev', 'noexec']>}]"),
+                parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "3")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MOUNT, 0,
+                                                 STRV("syscall", "mount", "fstype", "tmpfs",
+                                                      "target", "/run/app/*", "allowed-flags", "",
+                                                      "forced-flags", "nosuid,nodev",
+                                                      "options", "size=*,mode=0700")),
+                      TRUE, FALSE);
+        /* Rule 1 denies: nothing to authorize. */
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MOUNT, 0,
+                                                 STRV("syscall", "mount", "fstype", "bind",
+                                                      "source", "/srv/data", "target", "/home/u/data",
+                                                      "allowed-flags", "ro,noatime",
+                                                      "forced-flags", "nosuid,nodev,noexec", "options", "")),
+                      TRUE, FALSE);
+
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+        harness_assert_no_polkit_call(h);
+}
+
 static void test_register_open_interactive_call_allows_user_interaction(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
@@ -692,6 +731,29 @@ static const BadInput bad_inputs[] = {
         { "open-errno-without-deny", NULL, BAD_FD_NONE,
           "[{'Syscall': <'open'>, 'Path': <'/srv/data/x'>, 'Errno': <int32 13>}]", NO_OPTIONS,
           BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Errno'") },
+        { "mount-without-fstype", NULL, BAD_FD_NONE,
+          "[" RULE_DEV_NULL ", {'Syscall': <'mount'>, 'Target': <'/srv/mnt'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 1", "missing key 'FsType'") },
+        { "mount-proc-is-refused", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mount'>, 'FsType': <'proc'>, 'Target': <'/srv/proc'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'FsType'", "'proc' is not supported") },
+        { "mount-bind-without-source", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mount'>, 'FsType': <'bind'>, 'Target': <'/srv/mnt'>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Source'") },
+        { "mount-unknown-flag", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/srv/mnt'>,"
+          " 'AllowedFlags': <['ro', 'suid']>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'AllowedFlags'", "'suid'") },
+        { "mount-flags-of-wrong-type", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/srv/mnt'>, 'ForcedFlags': <'nodev'>}]",
+          NO_OPTIONS, BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'ForcedFlags'", "'as'") },
+        { "mount-overlong-option", &small_limits, BAD_FD_NONE,
+          "[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/srv/mnt'>,"
+          " 'Options': <['size=*', '" LONG_PATH "']>}]", NO_OPTIONS,
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Options'") },
+        { "mount-rule-with-path", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/srv/mnt'>, 'Path': <'/srv/mnt'>}]",
+          NO_OPTIONS, BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "key 'Path' does not apply to Syscall 'mount'") },
         { "no-rules", NULL, BAD_FD_NONE, "@aa{sv} []", NO_OPTIONS, BROKER_ERROR_INVALID_RULE, NULL },
         { "too-many-rules", &small_limits, BAD_FD_NONE,
           "[" RULE_DEV_NULL "," RULE_DEV_ZERO "," RULE_TUN "]", NO_OPTIONS, DBUS_ERROR_LIMITS_EXCEEDED, NULL },
@@ -822,6 +884,8 @@ int main(int argc, char **argv) {
                          test_register_only_safe_list_devices_use_mknod_action, NULL);
         harness_add_test("/register/polkit/open-rules-ask-open-action-with-details", NULL,
                          test_register_open_rules_ask_open_action_with_details, NULL);
+        harness_add_test("/register/polkit/mount-rules-ask-mount-action-with-details", NULL,
+                         test_register_mount_rules_ask_mount_action_with_details, NULL);
         harness_add_test("/register/polkit/open-interactive-call-allows-user-interaction", NULL,
                          test_register_open_interactive_call_allows_user_interaction, NULL);
 
