@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The rule set a launcher builds: generic rules of typed keys (so open and mount rules slot in later
- * without new plumbing), per-syscall helpers that check what is obviously wrong, and the encoding
- * into RegisterListener()'s "aa{sv} a{sv}". */
+/* The rule set a launcher builds: generic rules of typed keys (strings, numbers, booleans, string lists),
+ * per-syscall helpers that check what is obviously wrong, and the encoding into RegisterListener()'s
+ * "aa{sv} a{sv}". */
 
 #include <inttypes.h>
 #include <limits.h>
@@ -21,6 +21,8 @@
 #define MINOR_MAX ((1U << 20) - 1)
 /* Enough for the biggest rule kind (mount: FsType, Source, Target, three flag/option lists). */
 #define RULE_KEYS_MAX 12
+/* The daemon's bound on a mount rule's Options. */
+#define MOUNT_OPTIONS_MAX 64U
 
 typedef enum KeyType {
         KEY_STRING,
@@ -265,6 +267,16 @@ static int rules_fail_spec(sysbroker_rules *rules, int error, const char *spec) 
         return rules_fail(rules, error, "rule '%s': %s", spec, detail);
 }
 
+/* How every spec parser starts: no error left from before, and a copy of the spec to cut up. */
+static int rules_spec_copy(sysbroker_rules *rules, const char *spec, const char *kind, char **ret) {
+        rules_clear_error(rules);
+        if (!spec)
+                return rules_fail(rules, -EINVAL, "no %s rule given", kind);
+
+        *ret = strdup(spec);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* D-Bus strings must be valid UTF-8; saying so here beats a bare EINVAL from the message builder. */
 static bool utf8_is_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
@@ -319,13 +331,23 @@ static bool path_has_component(const char *path, const char *name) {
         return false;
 }
 
-static int rules_check_path(sysbroker_rules *rules, const char *what, const char *path) {
-        if (!path || path[0] == '\0')
+/* What every string key must be for the daemon to take it. */
+static int rules_check_string(sysbroker_rules *rules, const char *what, const char *s) {
+        if (!s || s[0] == '\0')
                 return rules_fail(rules, -EINVAL, "%s is empty", what);
-        if (strlen(path) > STRING_MAX)
+        if (strlen(s) > STRING_MAX)
                 return rules_fail(rules, -ENAMETOOLONG, "%s is longer than %u bytes", what, STRING_MAX);
-        if (!utf8_is_valid(path))
+        if (!utf8_is_valid(s))
                 return rules_fail(rules, -EINVAL, "%s is not valid UTF-8", what);
+        return 0;
+}
+
+static int rules_check_path(sysbroker_rules *rules, const char *what, const char *path) {
+        int r;
+
+        r = rules_check_string(rules, what, path);
+        if (r < 0)
+                return r;
         /* Patterns are matched against the path as the kernel resolves it, which is always absolute. */
         if (path[0] != '/')
                 return rules_fail(rules, -EINVAL, "%s '%s' is not absolute", what, path);
@@ -340,8 +362,8 @@ static int rules_check_path(sysbroker_rules *rules, const char *what, const char
         return 0;
 }
 
-/* The generic adder every per-syscall helper ends in: copies the keys, so open and mount rules need
- * only a helper that checks and names their keys. */
+/* The generic adder every per-syscall helper ends in: copies the keys, so a kind of rule needs only a
+ * helper that checks and names its keys. */
 static int rules_add(sysbroker_rules *rules, RuleSyscall syscall, sysbroker_action action,
                      const RuleKey *keys, size_t n_keys) {
         if (!rule_syscall_to_string(syscall) || n_keys > RULE_KEYS_MAX)
@@ -435,16 +457,13 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
         char *fields[5], *state = NULL;
         size_t n = 0;
         uint32_t major, minor, mode = SYSBROKER_MODE_DEFAULT;
+        int r;
 
         if (!rules)
                 return -EINVAL;
-        rules_clear_error(rules);
-        if (!spec)
-                return rules_fail(rules, -EINVAL, "no mknod rule given");
-
-        copy = strdup(spec);
-        if (!copy)
-                return -ENOMEM;
+        r = rules_spec_copy(rules, spec, "mknod", &copy);
+        if (r < 0)
+                return r;
 
         for (char *f = strtok_r(copy, separators, &state); f; f = strtok_r(NULL, separators, &state)) {
                 if (n >= ELEMENTSOF(fields))
@@ -472,7 +491,7 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
                 return rules_fail(rules, -EINVAL, "rule '%s': mode '%s' is not an octal number",
                                   spec, fields[3]);
 
-        int r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);
+        r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);
         if (r < 0)
                 return rules_fail_spec(rules, r, spec);
         return r;
@@ -546,13 +565,9 @@ int sysbroker_rules_add_open_spec(sysbroker_rules *rules, sysbroker_action actio
 
         if (!rules)
                 return -EINVAL;
-        rules_clear_error(rules);
-        if (!spec)
-                return rules_fail(rules, -EINVAL, "no open rule given");
-
-        copy = strdup(spec);
-        if (!copy)
-                return -ENOMEM;
+        r = rules_spec_copy(rules, spec, "open", &copy);
+        if (r < 0)
+                return r;
 
         /* From the end: paths may hold colons (/dev/disk/by-path/pci-0000:00:1f.2-ata-1). */
         colon = strrchr(copy, ':');
@@ -581,13 +596,9 @@ int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action 
 
         if (!rules)
                 return -EINVAL;
-        rules_clear_error(rules);
-        if (!spec)
-                return rules_fail(rules, -EINVAL, "no open rule given");
-
-        copy = strdup(spec);
-        if (!copy)
-                return -ENOMEM;
+        r = rules_spec_copy(rules, spec, "open", &copy);
+        if (r < 0)
+                return r;
 
         host = strchr(copy, '=');
         if (!host)
@@ -599,6 +610,268 @@ int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action 
                 return rules_fail(rules, -EINVAL, "rule '%s': a rule with a host path cannot create files", spec);
 
         r = sysbroker_rules_add_open(rules, action, copy, access, false, host);
+        if (r < 0)
+                return rules_fail_spec(rules, r, spec);
+        return r;
+}
+
+/* The mount flags a rule may name in AllowedFlags, and those it may also force onto every mount
+ * (ForcedFlags). relatime, MS_SILENT and MS_REC on binds need no name: the daemon always accepts them. */
+typedef struct MountFlag {
+        const char *name;
+        bool forceable;
+} MountFlag;
+
+static const MountFlag mount_flags[] = {
+        { "ro",          true  },
+        { "nosuid",      true  },
+        { "nodev",       true  },
+        { "noexec",      true  },
+        { "sync",        false },
+        { "dirsync",     false },
+        { "noatime",     true  },
+        { "nodiratime",  true  },
+        { "strictatime", false },
+        { "lazytime",    false },
+        { "nosymfollow", true  },
+};
+
+/* What a rule forces when it does not say: the daemon's default ForcedFlags. */
+static const char *const mount_forced_default[] = { "nosuid", "nodev" };
+
+static const MountFlag *mount_flag_lookup(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(mount_flags); i++)
+                if (streq(name, mount_flags[i].name))
+                        return &mount_flags[i];
+        return NULL;
+}
+
+/* "ro, nosuid, ..." for error messages, from the table, so the two cannot disagree. */
+static const char *mount_flag_names(bool forceable, char *buf, size_t size) {
+        buf[0] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(mount_flags); i++)
+                if (!forceable || mount_flags[i].forceable) {
+                        size_t l = strlen(buf);
+                        (void) snprintf(buf + l, size - l, "%s%s", l > 0 ? ", " : "", mount_flags[i].name);
+                }
+        return buf;
+}
+
+/* Memory file systems have no source to check: any string names them. */
+static bool fstype_is_memory(const char *fstype) {
+        return streq(fstype, "tmpfs") || streq(fstype, "ramfs");
+}
+
+static int rules_check_mount_flags(sysbroker_rules *rules, const char *const *flags, bool forced) {
+        char names[256];
+
+        for (size_t i = 0; flags && flags[i]; i++) {
+                const MountFlag *f = mount_flag_lookup(flags[i]);
+
+                if (!f || (forced && !f->forceable))
+                        return rules_fail(rules, -EINVAL, "%s flag '%s' is not one of %s",
+                                          forced ? "forced" : "allowed", flags[i],
+                                          mount_flag_names(forced, names, sizeof names));
+        }
+        return 0;
+}
+
+int sysbroker_rules_add_mount(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                const char *fstype,
+                const char *source,
+                const char *target,
+                const char *const *allowed_flags,
+                const char *const *forced_flags,
+                const char *const *options) {
+
+        static char *const none[] = { NULL };
+        RuleKey keys[6];
+        size_t n = 0, n_options = 0;
+        int r;
+
+        if (!rules)
+                return -EINVAL;
+        rules_clear_error(rules);
+
+        r = rules_check_string(rules, "file system type", fstype);
+        if (r < 0)
+                return r;
+        if (fstype_is_memory(fstype)) {
+                if (source) {
+                        r = rules_check_string(rules, "source", source);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                /* A bind or block device source is a file the process names: it must say which. */
+                if (!source)
+                        return rules_fail(rules, -EINVAL,
+                                          "file system '%s' needs a source; only tmpfs and ramfs have none",
+                                          fstype);
+                r = rules_check_path(rules, "source", source);
+                if (r < 0)
+                        return r;
+        }
+        r = rules_check_path(rules, "target", target);
+        if (r < 0)
+                return r;
+        r = rules_check_mount_flags(rules, allowed_flags, false);
+        if (r < 0)
+                return r;
+        r = rules_check_mount_flags(rules, forced_flags, true);
+        if (r < 0)
+                return r;
+        for (; options && options[n_options]; n_options++) {
+                r = rules_check_string(rules, "option pattern", options[n_options]);
+                if (r < 0)
+                        return r;
+                /* The daemon matches the data options one by one, split at ','. */
+                if (strchr(options[n_options], ','))
+                        return rules_fail(rules, -EINVAL,
+                                          "option pattern '%s' contains ','; a pattern matches one option",
+                                          options[n_options]);
+        }
+        if (n_options > MOUNT_OPTIONS_MAX)
+                return rules_fail(rules, -E2BIG, "more than %u option patterns", MOUNT_OPTIONS_MAX);
+
+        keys[n++] = (RuleKey) { .name = "FsType", .type = KEY_STRING, .string = (char *) fstype };
+        if (source)
+                keys[n++] = (RuleKey) { .name = "Source", .type = KEY_STRING, .string = (char *) source };
+        keys[n++] = (RuleKey) { .name = "Target", .type = KEY_STRING, .string = (char *) target };
+        keys[n++] = (RuleKey) { .name = "AllowedFlags", .type = KEY_STRV,
+                                .strv = (char **) (allowed_flags ?: (const char *const *) none) };
+        /* Left out, the daemon's default applies; an empty list is sent: it forces nothing. */
+        if (forced_flags)
+                keys[n++] = (RuleKey) { .name = "ForcedFlags", .type = KEY_STRV,
+                                        .strv = (char **) forced_flags };
+        if (n_options > 0)
+                keys[n++] = (RuleKey) { .name = "Options", .type = KEY_STRV, .strv = (char **) options };
+
+        return rules_add(rules, RULE_SYSCALL_MOUNT, action, keys, n);
+}
+
+static bool strv_contains(const char *const *l, const char *s) {
+        for (; *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+/* Appends s to the NULL-terminated l, which has room for it. */
+static void strv_push(const char **l, const char *s) {
+        while (*l)
+                l++;
+        *l = s;
+}
+
+static bool strv_remove(const char **l, const char *s) {
+        for (; *l; l++)
+                if (streq(*l, s)) {
+                        do
+                                l[0] = l[1];
+                        while (*l++);
+                        return true;
+                }
+        return false;
+}
+
+/* The items after a mount spec's target into the three lists, which have room for every item (forced
+ * holds the defaults already). */
+static int mount_items_parse(sysbroker_rules *rules, char *items, const char **allowed, const char **forced,
+                             const char **options, bool *forced_given) {
+        char names[256];
+
+        for (char *p = items, *item; (item = strsep(&p, ",")); ) {
+                const MountFlag *f;
+
+                if (item[0] == '\0')
+                        return rules_fail(rules, -EINVAL, "an item after the target is empty");
+
+                if (item[0] == '+' || item[0] == '-') {
+                        f = mount_flag_lookup(item + 1);
+                        if (!f || !f->forceable)
+                                return rules_fail(rules, -EINVAL, "'%s': only %s can be forced", item,
+                                                  mount_flag_names(true, names, sizeof names));
+                        if (item[0] == '-' && !strv_remove(forced, f->name))
+                                return rules_fail(rules, -EINVAL, "'%s' removes a flag that is not forced",
+                                                  item);
+                        if (item[0] == '+' && !strv_contains(forced, f->name))
+                                strv_push(forced, f->name);
+                        *forced_given = true;
+                } else if ((f = mount_flag_lookup(item))) {
+                        if (!strv_contains(allowed, f->name))
+                                strv_push(allowed, f->name);
+                } else
+                        strv_push(options, item);
+        }
+        return 0;
+}
+
+int sysbroker_rules_add_mount_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec) {
+        _cleanup_free_ const char **allowed = NULL, **forced = NULL, **options = NULL;
+        _cleanup_free_ char *copy = NULL;
+        char *fields[3] = {}, *items = NULL, *colon;
+        const char *action_name = sysbroker_action_to_string(action);
+        bool forced_given = false;
+        size_t n_items = 1;
+        int r;
+
+        if (!rules)
+                return -EINVAL;
+        r = rules_spec_copy(rules, spec, "mount", &copy);
+        if (r < 0)
+                return r;
+
+        /* Exactly three fields and single spaces: "tmpfs - /mnt ro" must not quietly become a mount point
+         * called "/mnt ro". */
+        fields[0] = copy;
+        for (size_t i = 1; i < ELEMENTSOF(fields); i++) {
+                char *space = strchr(fields[i - 1], ' ');
+
+                if (!space)
+                        break;
+                *space = '\0';
+                fields[i] = space + 1;
+        }
+        if (!fields[2] || fields[0][0] == '\0' || fields[1][0] == '\0' || strchr(fields[2], ' '))
+                return rules_fail(rules, -EINVAL,
+                                  "rule '%s' is not of the form 'FSTYPE SOURCE TARGET[:ITEM,...]' "
+                                  "(three fields, single spaces)", spec);
+
+        /* From the end: a mount point may hold colons; one that does ends in ':' to say "no items". */
+        colon = strrchr(fields[2], ':');
+        if (colon) {
+                *colon = '\0';
+                items = colon + 1;
+                for (const char *p = items; *p; p++)
+                        n_items += *p == ',';
+        }
+
+        allowed = calloc(n_items + 1, sizeof(char *));
+        forced = calloc(ELEMENTSOF(mount_forced_default) + n_items + 1, sizeof(char *));
+        options = calloc(n_items + 1, sizeof(char *));
+        if (!allowed || !forced || !options)
+                return -ENOMEM;
+        memcpy(forced, mount_forced_default, sizeof mount_forced_default);
+
+        if (items && items[0] != '\0') {
+                r = mount_items_parse(rules, items, allowed, forced, options, &forced_given);
+                if (r < 0)
+                        return rules_fail_spec(rules, r, spec);
+        }
+
+        /* Flags and options only limit what is emulated; on a deny rule they would read as a narrower rule
+         * than the daemon applies. */
+        if (action != SYSBROKER_ACTION_EMULATE && action_name && (allowed[0] || forced_given || options[0]))
+                return rules_fail_spec(rules,
+                                       rules_fail(rules, -EINVAL, "a %s rule takes no flags or options",
+                                                  action_name),
+                                       spec);
+
+        r = sysbroker_rules_add_mount(rules, action, fields[0], streq(fields[1], "-") ? NULL : fields[1],
+                                      fields[2], allowed, forced_given ? forced : NULL, options);
         if (r < 0)
                 return rules_fail_spec(rules, r, spec);
         return r;

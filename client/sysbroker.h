@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libsysbroker: what a sandbox launcher needs to hand mknod and open (later mount) calls to sysbrokerd —
- * build rules, install the seccomp filter in the child, register its listener fd over D-Bus. */
+/* libsysbroker: what a sandbox launcher needs to hand mknod, open and mount calls to sysbrokerd — build
+ * rules, install the seccomp filter in the child, register its listener fd over D-Bus. */
 #pragma once
 
 #include <stdbool.h>
@@ -97,6 +97,44 @@ int sysbroker_rules_add_open_spec(sysbroker_rules *rules, sysbroker_action actio
  * PATH ends at the first '='. */
 int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
 
+/* A mount rule, for mount and umount2 (a process may unmount what the broker mounted for it).
+ * fstype: "bind", a memory file system ("tmpfs", "ramfs") or a block one ("ext4", "xfs", ...; the
+ *   daemon has the list).
+ * source: for bind and block file systems an absolute pattern of the source (a block device for the
+ *   latter) as the process sees it, required; for memory file systems a pattern of the source string
+ *   as given, or NULL for any.
+ * target: an absolute pattern of the mount point as the process sees it, symlinks resolved.
+ * allowed_flags: the flags a call may set, from ro nosuid nodev noexec sync dirsync noatime nodiratime
+ *   strictatime lazytime nosymfollow; NULL for none (relatime, and MS_REC on binds, always pass).
+ * forced_flags: the flags every mount gets whether or not the call asks, from ro nosuid nodev noexec
+ *   nosymfollow noatime nodiratime; NULL for the daemon's default, nosuid and nodev. An empty list
+ *   forces nothing.
+ * options: fnmatch patterns each comma-separated data option of a call must match, e.g. "size=*",
+ *   "mode=0755" (at most 64); NULL for none allowed.
+ * The lists are NULL-terminated. */
+int sysbroker_rules_add_mount(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                const char *fstype,
+                const char *source,                     /* or NULL */
+                const char *target,
+                const char *const *allowed_flags,       /* or NULL */
+                const char *const *forced_flags,        /* or NULL */
+                const char *const *options);            /* or NULL */
+
+/* Parses the command line form 'FSTYPE SOURCE TARGET[:ITEM,ITEM...]' and adds it as above: three fields
+ * separated by single spaces, none containing one. SOURCE "-" means no source (any; memory file systems
+ * only). The items follow the last ':' of TARGET, so a TARGET that itself contains ':' ends in one
+ * more. Each item is
+ *   FLAG    a flag name from the allowed list: calls may set it (AllowedFlags);
+ *   +FLAG   FLAG is forced, in addition to the default nosuid and nodev (ForcedFlags);
+ *   -FLAG   FLAG is no longer forced ("-nodev" makes device nodes on the mount work: dangerous);
+ *   other   a data option pattern (Options).
+ * E.g. "tmpfs - /tmp/x/mnt:size=*,mode=*", "bind /srv/data /home/u/data:ro,+noexec",
+ * "ext4 /dev/loop3 /mnt/img:ro". A deny or continue rule takes no items: flags and options only limit
+ * what is emulated. */
+int sysbroker_rules_add_mount_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
+
 /* The errno a deny rule answers with (default EPERM). */
 int sysbroker_rules_set_errno(sysbroker_rules *rules, size_t index, int error);
 
@@ -116,9 +154,10 @@ enum {
 
 /* To be called in the child, before exec: sets PR_SET_NO_NEW_PRIVS and installs a filter that hands the
  * syscalls the rules need (mknod, mknodat for mknod rules; open, openat, openat2, creat for open rules;
- * nothing for a kind of rule the set does not hold) to a new listener, lets everything else
- * through and kills the process on a foreign architecture. Returns the listener fd (O_CLOEXEC). Only
- * one listener may exist in a task's filter chain: -EBUSY if an outer sandbox already has one. */
+ * mount, umount2 for mount rules; nothing for a kind of rule the set does not hold) to a new listener,
+ * lets everything else through and kills the process on a foreign architecture. Returns the listener fd
+ * (O_CLOEXEC). Only one listener may exist in a task's filter chain: -EBUSY if an outer sandbox already
+ * has one. */
 int sysbroker_install_filter(const sysbroker_rules *rules, unsigned flags);
 
 /* ---- Talking to sysbrokerd ---- */

@@ -61,8 +61,8 @@ static void print_escaped(FILE *f, const char *s) {
 
 static int help(void) {
         printf("sysbrokerctl [OPTIONS...] COMMAND ...\n\n"
-               "Run a command whose mknod and open calls sysbrokerd answers, and manage registered\n"
-               "listeners.\n\n"
+               "Run a command whose mknod, open and mount calls sysbrokerd answers, and manage\n"
+               "registered listeners.\n\n"
                "Commands:\n"
                "  run [RUN OPTIONS...] [--] CMD [ARG...]\n"
                "                            Run CMD with a seccomp filter registered with sysbrokerd\n"
@@ -89,6 +89,14 @@ static int help(void) {
                "                            Answer opens of the literal PATH with the file HOSTPATH as\n"
                "                            sysbrokerd sees it (PATH ends at the first '=')\n"
                "     --deny-open=PATH       Fail every open of files matching PATH with EPERM\n"
+               "     --mount='FSTYPE SOURCE TARGET[:ITEM,...]'\n"
+               "                            Mount FSTYPE (bind, tmpfs, ext4, ...) from SOURCE ('-': any,\n"
+               "                            tmpfs and ramfs only) on mount points matching TARGET;\n"
+               "                            each ITEM is a flag calls may set (ro, noexec, ...), +FLAG\n"
+               "                            or -FLAG to add FLAG to or drop it from the flags forced on\n"
+               "                            every mount (nosuid,nodev), or a data option pattern (size=*)\n"
+               "     --deny-mount='FSTYPE SOURCE TARGET'\n"
+               "                            Fail mounts matching this rule with EPERM\n"
                "     --default=continue|deny\n"
                "                            What happens to trapped calls no rule matches\n"
                "     --description=TEXT     Describe the listener for 'list'\n"
@@ -97,7 +105,8 @@ static int help(void) {
                "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
                "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
                "read from the end, so PATH may contain ':'; one ending in ':r', ':w', ':rw' or\n"
-               "':create' needs an explicit access mode after it.\n\n"
+               "':create' needs an explicit access mode after it. The ITEMs of --mount follow the last\n"
+               "':', so a TARGET containing ':' ends in one more.\n\n"
                "'run' exits with CMD's status (128+N if killed by signal N), 125 if sysbrokerctl\n"
                "itself failed, 126 if CMD could not be executed, 127 if it was not found.\n",
                SYSBROKER_SOCKET_PATH);
@@ -348,6 +357,13 @@ static int wait_child(pid_t pid) {
         return EXIT_RUN_FAILURE;
 }
 
+/* Every open of PATH. A deny rule covers every open of its path whatever its Access and Create say; they
+ * are sent as the widest anyway, so the rule reads as what it does (in `status` too). PATH is taken as it
+ * is, colons and all. */
+static int add_deny_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
+        return sysbroker_rules_add_open(rules, action, path, SYSBROKER_ACCESS_READ_WRITE, true, NULL);
+}
+
 static int verb_run(int argc, char *argv[]) {
         enum {
                 ARG_MKNOD = 0x100,
@@ -355,6 +371,8 @@ static int verb_run(int argc, char *argv[]) {
                 ARG_OPEN,
                 ARG_OPEN_HOST,
                 ARG_DENY_OPEN,
+                ARG_MOUNT,
+                ARG_DENY_MOUNT,
                 ARG_DEFAULT,
                 ARG_DESCRIPTION,
                 ARG_TSYNC,
@@ -366,11 +384,28 @@ static int verb_run(int argc, char *argv[]) {
                 { "open",        required_argument, NULL, ARG_OPEN        },
                 { "open-host",   required_argument, NULL, ARG_OPEN_HOST   },
                 { "deny-open",   required_argument, NULL, ARG_DENY_OPEN   },
+                { "mount",       required_argument, NULL, ARG_MOUNT       },
+                { "deny-mount",  required_argument, NULL, ARG_DENY_MOUNT  },
                 { "default",     required_argument, NULL, ARG_DEFAULT     },
                 { "description", required_argument, NULL, ARG_DESCRIPTION },
                 { "tsync",       no_argument,       NULL, ARG_TSYNC       },
                 {}
         };
+        /* The rule options, in the order of their ARG_ values. */
+        static const struct {
+                const char *name;
+                int (*add)(sysbroker_rules *rules, sysbroker_action action, const char *spec);
+                sysbroker_action action;
+        } rule_options[] = {
+                { "mknod",      sysbroker_rules_add_mknod_spec,     SYSBROKER_ACTION_EMULATE },
+                { "deny-mknod", sysbroker_rules_add_mknod_spec,     SYSBROKER_ACTION_DENY    },
+                { "open",       sysbroker_rules_add_open_spec,      SYSBROKER_ACTION_EMULATE },
+                { "open-host",  sysbroker_rules_add_open_host_spec, SYSBROKER_ACTION_EMULATE },
+                { "deny-open",  add_deny_open,                      SYSBROKER_ACTION_DENY    },
+                { "mount",      sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_EMULATE },
+                { "deny-mount", sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_DENY    },
+        };
+        _Static_assert(ELEMENTSOF(rule_options) == ARG_DENY_MOUNT - ARG_MKNOD + 1, "a row per option");
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_close_ int listener = -EBADF, sock = -EBADF;
@@ -396,42 +431,21 @@ static int verb_run(int argc, char *argv[]) {
                         return help();
                 case ARG_MKNOD:
                 case ARG_DENY_MKNOD:
-                        r = sysbroker_rules_add_mknod_spec(
-                                        rules, c == ARG_MKNOD ? SYSBROKER_ACTION_EMULATE : SYSBROKER_ACTION_DENY,
-                                        optarg);
-                        if (r < 0) {
-                                error_msg("Invalid --%s: %s", c == ARG_MKNOD ? "mknod" : "deny-mknod",
-                                          sysbroker_rules_get_error(rules) ?: strerror(-r));
-                                return EXIT_RUN_FAILURE;
-                        }
-                        break;
                 case ARG_OPEN:
-                        r = sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, optarg);
-                        if (r < 0) {
-                                error_msg("Invalid --open: %s", sysbroker_rules_get_error(rules) ?: strerror(-r));
-                                return EXIT_RUN_FAILURE;
-                        }
-                        break;
                 case ARG_OPEN_HOST:
-                        r = sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, optarg);
-                        if (r < 0) {
-                                error_msg("Invalid --open-host: %s",
-                                          sysbroker_rules_get_error(rules) ?: strerror(-r));
-                                return EXIT_RUN_FAILURE;
-                        }
-                        break;
                 case ARG_DENY_OPEN:
-                        /* Every open of it. A deny rule covers every open of its path whatever its Access and
-                         * Create say; they are sent as the widest anyway, so the rule reads as what it does
-                         * (in `status` too). PATH is taken as it is, colons and all. */
-                        r = sysbroker_rules_add_open(rules, SYSBROKER_ACTION_DENY, optarg,
-                                                     SYSBROKER_ACCESS_READ_WRITE, true, NULL);
+                case ARG_MOUNT:
+                case ARG_DENY_MOUNT: {
+                        const __typeof__(rule_options[0]) *o = &rule_options[c - ARG_MKNOD];
+
+                        r = o->add(rules, o->action, optarg);
                         if (r < 0) {
-                                error_msg("Invalid --deny-open: %s",
+                                error_msg("Invalid --%s: %s", o->name,
                                           sysbroker_rules_get_error(rules) ?: strerror(-r));
                                 return EXIT_RUN_FAILURE;
                         }
                         break;
+                }
                 case ARG_DEFAULT:
                         if (sysbroker_action_from_string(optarg, &action) < 0 ||
                             sysbroker_rules_set_default_action(rules, action) < 0) {
@@ -464,7 +478,8 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
         }
         if (sysbroker_rules_count(rules) == 0) {
-                error_msg("No rules given: use --mknod, --deny-mknod, --open, --open-host or --deny-open.");
+                error_msg("No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, "
+                          "--mount or --deny-mount.");
                 return EXIT_RUN_FAILURE;
         }
 

@@ -259,6 +259,133 @@ static void test_bad_open_specs_are_refused_with_a_reason(void) {
         ASSERT(sysbroker_rules_count(rules) == 1);
 }
 
+static void test_bad_mount_specs_are_refused_with_a_reason(void) {
+#define FORM "is not of the form 'FSTYPE SOURCE TARGET[:ITEM,...]' (three fields, single spaces)"
+#define NO_SOURCE "needs a source; only tmpfs and ramfs have none"
+#define FORCEABLE "only ro, nosuid, nodev, noexec, noatime, nodiratime, nosymfollow can be forced"
+        static const BadSpec cases[] = {
+                { "",                   -EINVAL, "rule '' " FORM },
+                { "tmpfs /a",           -EINVAL, "rule 'tmpfs /a' " FORM },
+                { "tmpfs  - /a",        -EINVAL, "rule 'tmpfs  - /a' " FORM },
+                { " tmpfs - /a",        -EINVAL, "rule ' tmpfs - /a' " FORM },
+                { "tmpfs - /a ro",      -EINVAL, "rule 'tmpfs - /a ro' " FORM },
+                { "tmpfs\t-\t/a",       -EINVAL, "rule 'tmpfs\t-\t/a' " FORM },
+                { "tmpfs - ",           -EINVAL, "rule 'tmpfs - ': target is empty" },
+                { "tmpfs - :size=*",    -EINVAL, "rule 'tmpfs - :size=*': target is empty" },
+                { "tmpfs - a/b:ro",     -EINVAL, "rule 'tmpfs - a/b:ro': target 'a/b' is not absolute" },
+                { "tmpfs - /a/:ro",     -EINVAL,
+                  "rule 'tmpfs - /a/:ro': target '/a/' contains an empty component ('//' or a trailing "
+                  "'/')" },
+                { "bind - /a",          -EINVAL, "rule 'bind - /a': file system 'bind' " NO_SOURCE },
+                { "ext4 - /mnt/x:ro",   -EINVAL, "rule 'ext4 - /mnt/x:ro': file system 'ext4' " NO_SOURCE },
+                { "bind srv /a",        -EINVAL, "rule 'bind srv /a': source 'srv' is not absolute" },
+                { "ext4 /dev/../sda /a", -EINVAL,
+                  "rule 'ext4 /dev/../sda /a': source '/dev/../sda' contains a '..' component" },
+                { "tmpfs - /a:ro,,x=*", -EINVAL,
+                  "rule 'tmpfs - /a:ro,,x=*': an item after the target is empty" },
+                { "tmpfs - /a:,",       -EINVAL, "rule 'tmpfs - /a:,': an item after the target is empty" },
+                { "tmpfs - /a:+sync",   -EINVAL, "rule 'tmpfs - /a:+sync': '+sync': " FORCEABLE },
+                { "tmpfs - /a:-size=1", -EINVAL, "rule 'tmpfs - /a:-size=1': '-size=1': " FORCEABLE },
+                { "tmpfs - /a:+",       -EINVAL, "rule 'tmpfs - /a:+': '+': " FORCEABLE },
+                { "tmpfs - /a:-noexec", -EINVAL,
+                  "rule 'tmpfs - /a:-noexec': '-noexec' removes a flag that is not forced" },
+                { "tmpfs - /a:-nodev,-nodev", -EINVAL,
+                  "rule 'tmpfs - /a:-nodev,-nodev': '-nodev' removes a flag that is not forced" },
+                { "tmpfs - /a:\xff",    -EINVAL, "rule 'tmpfs - /a:\xff': option pattern is not valid "
+                                                  "UTF-8" },
+                { "tmpfs \xff /a",      -EINVAL, "rule 'tmpfs \xff /a': source is not valid UTF-8" },
+                { "\xff - /a",          -EINVAL, "rule '\xff - /a': file system type is not valid UTF-8" },
+        };
+#undef FORM
+#undef NO_SOURCE
+#undef FORCEABLE
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        char many[65 * 8 + 32];
+
+        check_bad_specs(sysbroker_rules_add_mount_spec, cases, ELEMENTSOF(cases));
+
+        /* Items only limit what is emulated: a deny or continue rule with them would mislead. */
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_DENY, "tmpfs - /a:ro") == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules),
+                     "rule 'tmpfs - /a:ro': a deny rule takes no flags or options");
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_CONTINUE, "tmpfs - /a:-nodev") ==
+               -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules),
+                     "rule 'tmpfs - /a:-nodev': a continue rule takes no flags or options");
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_DENY, "tmpfs - /a:size=*") == -EINVAL);
+        ASSERT(sysbroker_rules_add_mount_spec(rules, (sysbroker_action) 17, "tmpfs - /a:ro") == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "rule 'tmpfs - /a:ro': unknown action 17");
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_EMULATE, NULL) == -EINVAL);
+        ASSERT_STREQ(sysbroker_rules_get_error(rules), "no mount rule given");
+        ASSERT(sysbroker_rules_add_mount_spec(NULL, SYSBROKER_ACTION_EMULATE, "tmpfs - /a") == -EINVAL);
+
+        /* 64 option patterns are the daemon's limit; the 65th is refused here already. */
+        strcpy(many, "tmpfs - /a:");
+        for (int i = 0; i < 65; i++) {
+                size_t l = strlen(many);
+                (void) snprintf(many + l, sizeof many - l, "%so%d=*", i > 0 ? "," : "", i);
+        }
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_EMULATE, many) == -E2BIG);
+        ASSERT(endswith(sysbroker_rules_get_error(rules), "...': more than 64 option patterns"));
+        *strrchr(many, ',') = '\0';
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_EMULATE, many) == 0);
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+        ASSERT(sysbroker_rules_count(rules) == 1);
+}
+
+static void test_bad_mount_rules_are_refused_with_a_reason(void) {
+#define L(...) ((const char *const[]) { __VA_ARGS__, NULL })
+        /* Not static: the lists are compound literals. */
+        const struct {
+                const char *fstype, *source, *target;
+                const char *const *allowed, *const *forced, *const *options;
+                const char *message; /* all fail with EINVAL */
+        } cases[] = {
+                { NULL,    NULL,   "/a",     NULL, NULL, NULL, "file system type is empty" },
+                { "",      NULL,   "/a",     NULL, NULL, NULL, "file system type is empty" },
+                { "tmpfs", "",     "/a",     NULL, NULL, NULL, "source is empty" },
+                { "tmpfs", NULL,   NULL,     NULL, NULL, NULL, "target is empty" },
+                { "tmpfs", NULL,   "/a/./b", NULL, NULL, NULL, "target '/a/./b' contains a '.' component" },
+                { "bind",  NULL,   "/a",     NULL, NULL, NULL,
+                  "file system 'bind' needs a source; only tmpfs and ramfs have none" },
+                { "bind",  "none", "/a",     NULL, NULL, NULL, "source 'none' is not absolute" },
+                { "tmpfs", NULL,   "/a",     L("ro", "rw"), NULL, NULL,
+                  "allowed flag 'rw' is not one of ro, nosuid, nodev, noexec, sync, dirsync, noatime, "
+                  "nodiratime, strictatime, lazytime, nosymfollow" },
+                { "tmpfs", NULL,   "/a",     NULL, L("nosuid", "lazytime"), NULL,
+                  "forced flag 'lazytime' is not one of ro, nosuid, nodev, noexec, noatime, nodiratime, "
+                  "nosymfollow" },
+                { "tmpfs", NULL,   "/a",     NULL, NULL, L("size=*", ""), "option pattern is empty" },
+                { "tmpfs", NULL,   "/a",     NULL, NULL, L("size=1,mode=1"),
+                  "option pattern 'size=1,mode=1' contains ','; a pattern matches one option" },
+        };
+#undef L
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r = sysbroker_rules_add_mount(rules, SYSBROKER_ACTION_EMULATE, cases[i].fstype,
+                                                  cases[i].source, cases[i].target, cases[i].allowed,
+                                                  cases[i].forced, cases[i].options);
+                const char *e = sysbroker_rules_get_error(rules);
+
+                if (r != -EINVAL || !streq_ptr(e, cases[i].message)) {
+                        fprintf(stderr, "mount rule %zu: got %d '%s', expected %d '%s'\n", i, r, strempty(e),
+                                -EINVAL, cases[i].message);
+                        abort();
+                }
+        }
+        ASSERT(sysbroker_rules_count(rules) == 0);
+        ASSERT(sysbroker_rules_add_mount(NULL, SYSBROKER_ACTION_EMULATE, "tmpfs", NULL, "/a", NULL, NULL,
+                                         NULL) == -EINVAL);
+
+        /* Memory file systems take any source string, and none. */
+        ASSERT(sysbroker_rules_add_mount(rules, SYSBROKER_ACTION_EMULATE, "tmpfs", "none", "/a", NULL, NULL,
+                                         NULL) == 0);
+        ASSERT(sysbroker_rules_add_mount(rules, SYSBROKER_ACTION_EMULATE, "ramfs", NULL, "/a", NULL, NULL,
+                                         NULL) == 1);
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+}
+
 static void test_errno_and_options_are_checked(void) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
         char long_description[258];
@@ -341,6 +468,7 @@ static int receive_fd(int sock) {
 typedef enum TrapKind {
         TRAP_MKNOD = 1u << 0,
         TRAP_OPEN = 1u << 1,
+        TRAP_MOUNT = 1u << 2,
 } TrapKind;
 
 typedef struct TrapCall {
@@ -363,6 +491,8 @@ static const TrapCall trap_calls[] = {
 #ifdef SYS_creat
         { "creat",   SYS_creat,   TRAP_OPEN,  ENOENT },
 #endif
+        { "mount",   SYS_mount,   TRAP_MOUNT, ENOENT },
+        { "umount2", SYS_umount2, TRAP_MOUNT, ENOENT },
 };
 
 /* What the child expects trapped; set before the fork. */
@@ -394,6 +524,11 @@ static long trap_call_do(const TrapCall *c) {
         case SYS_creat:
                 return syscall(SYS_creat, missing, 0600);
 #endif
+        /* Both look the mount point up before they check for privilege. */
+        case SYS_mount:
+                return syscall(SYS_mount, "none", missing, "tmpfs", 0UL, NULL);
+        case SYS_umount2:
+                return syscall(SYS_umount2, missing, 0);
         default:
                 errno = EINVAL;
                 return -1;
@@ -442,6 +577,9 @@ static int run_supervised_child(unsigned kinds, unsigned flags) {
                 ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/**") >= 0);
         if (kinds & TRAP_OPEN)
                 ASSERT(sysbroker_rules_add_open_spec(rules, SYSBROKER_ACTION_EMULATE, "/tmp/**:rw") >= 0);
+        if (kinds & TRAP_MOUNT)
+                ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_EMULATE,
+                                                      "tmpfs - /tmp/**:size=*") >= 0);
         child_trapped_kinds = kinds;
         ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
 
@@ -554,12 +692,16 @@ static int test_filter_traps_open_calls_only_for_open_rules(void) {
         return run_supervised_child(TRAP_OPEN, 0);
 }
 
-static int test_filter_traps_both_for_both_kinds(void) {
-        return run_supervised_child(TRAP_MKNOD | TRAP_OPEN, 0);
+static int test_filter_traps_mount_calls_only_for_mount_rules(void) {
+        return run_supervised_child(TRAP_MOUNT, 0);
+}
+
+static int test_filter_traps_every_kind_for_all_kinds(void) {
+        return run_supervised_child(TRAP_MKNOD | TRAP_OPEN | TRAP_MOUNT, 0);
 }
 
 static int test_filter_with_tsync_covers_other_threads(void) {
-        return run_supervised_child(TRAP_MKNOD | TRAP_OPEN, SYSBROKER_FILTER_TSYNC);
+        return run_supervised_child(TRAP_MKNOD | TRAP_OPEN | TRAP_MOUNT, SYSBROKER_FILTER_TSYNC);
 }
 
 static void test_filter_needs_rules_and_known_flags(void) {
@@ -633,7 +775,7 @@ static int test_filter_kills_foreign_architectures(void) {
 typedef struct Fake {
         pthread_mutex_t lock;
         int listen_fd;
-        char rules[2048];       /* "Key=value ...;" per rule, as received */
+        char rules[4096];       /* "Key=value ...;" per rule, as received */
         char options[512];
         bool got_fd;
         int interactive;
@@ -653,7 +795,28 @@ static void append(char *buf, size_t size, const char *format, ...) {
         va_end(ap);
 }
 
-/* One {sv} dict as "Key=value Key=value": the values the client sends are s, u, i, b. */
+/* Appends a string list as "[a,b]", so an empty one still shows. */
+static int read_strv(sd_bus_message *m, char *buf, size_t size) {
+        char **l = NULL;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "as");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(m, &l);
+        if (r < 0)
+                return r;
+        append(buf, size, "[");
+        for (size_t i = 0; l && l[i]; i++) { /* an empty list reads as NULL */
+                append(buf, size, "%s%s", i > 0 ? "," : "", l[i]);
+                free(l[i]);
+        }
+        append(buf, size, "] ");
+        free(l);
+        return sd_bus_message_exit_container(m);
+}
+
+/* One {sv} dict as "Key=value Key=value": the values the client sends are s, u, i, b and as. */
 static int read_dict(sd_bus_message *m, char *buf, size_t size) {
         const char *key, *contents, *s;
         uint32_t u;
@@ -682,6 +845,9 @@ static int read_dict(sd_bus_message *m, char *buf, size_t size) {
                 } else if (streq(contents, "b")) {
                         r = sd_bus_message_read(m, "v", "b", &b);
                         append(buf, size, "%s=%s ", key, b ? "true" : "false");
+                } else if (streq(contents, "as")) {
+                        append(buf, size, "%s=", key);
+                        r = read_strv(m, buf, size);
                 } else
                         return -EBADMSG;
                 if (r < 0)
@@ -755,7 +921,7 @@ static const sd_bus_vtable manager_vtable[] = {
 static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(
-                        reply, "aa{sv}", 4,
+                        reply, "aa{sv}", 6,
                         7, "Syscall", "s", "mknod", "Action", "s", "emulate", "Path", "s", "/tmp/x/null",
                         "Type", "s", "c", "Major", "u", 1, "Minor", "u", 3, "Mode", "u", 0666,
                         5, "Syscall", "s", "open", "Action", "s", "emulate", "Path", "s", "/tmp/x/secret",
@@ -763,7 +929,14 @@ static int property_get_rules(sd_bus *bus, const char *path, const char *interfa
                         6, "Syscall", "s", "open", "Action", "s", "emulate", "Path", "s", "/dev/kvm",
                         "Access", "s", "rw", "Create", "b", 0, "HostPath", "s", "/dev/kvm",
                         6, "Syscall", "s", "open", "Action", "s", "deny", "Errno", "i", EACCES,
-                        "Path", "s", "/srv/**", "Access", "s", "rw", "Create", "b", 1);
+                        "Path", "s", "/srv/**", "Access", "s", "rw", "Create", "b", 1,
+                        7, "Syscall", "s", "mount", "Action", "s", "emulate", "FsType", "s", "tmpfs",
+                        "Target", "s", "/tmp/x/mnt", "AllowedFlags", "as", 0,
+                        "ForcedFlags", "as", 2, "nosuid", "nodev", "Options", "as", 2, "size=*", "mode=*",
+                        8, "Syscall", "s", "mount", "Action", "s", "emulate", "FsType", "s", "bind",
+                        "Target", "s", "/home/u/data", "Source", "s", "/srv/data",
+                        "AllowedFlags", "as", 1, "ro",
+                        "ForcedFlags", "as", 3, "nosuid", "nodev", "noexec", "Options", "as", 0);
 }
 
 typedef struct FakeListener {
@@ -937,6 +1110,62 @@ static void test_register_sends_open_rules(void) {
         ASSERT_STREQ(seen.options, "");
 }
 
+static void test_register_sends_mount_rules(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        Fake seen;
+#define ADD(action, spec) sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_##action, spec)
+
+        ASSERT(ADD(EMULATE, "tmpfs - /tmp/x/mnt:size=*,mode=*") == 0);
+        ASSERT(ADD(EMULATE, "bind /srv/data /home/u/data:ro,+noexec") == 1);
+        ASSERT(ADD(EMULATE, "ext4 /dev/loop3 /mnt/img:ro") == 2);
+        /* Flags once each, in the order given. */
+        ASSERT(ADD(EMULATE, "tmpfs none /run/u/*:-nodev,nosymfollow,+ro,noexec,nosymfollow,-nosuid,+ro") ==
+               3);
+        /* Removing both defaults sends an empty list: nothing forced. */
+        ASSERT(ADD(EMULATE, "ramfs - /a:-nosuid,-nodev") == 4);
+        /* Naming a default flag sends the list, unchanged. */
+        ASSERT(ADD(EMULATE, "tmpfs - /a:+nosuid") == 5);
+        /* The items follow the last ':'; a trailing one keeps the colons of the target. */
+        ASSERT(ADD(EMULATE, "bind /srv/a:b /mnt/c:d:") == 6);
+        ASSERT(ADD(EMULATE, "bind /srv/a:b /mnt/c:d") == 7);
+        ASSERT(ADD(DENY, "bind /** /etc/**") == 8);
+        ASSERT(sysbroker_rules_set_errno(rules, 8, EACCES) == 0);
+        ASSERT(ADD(CONTINUE, "tmpfs - /tmp/**:") == 9);
+#undef ADD
+        /* The direct API: an empty forced list is sent, an empty option list is not. */
+        ASSERT(sysbroker_rules_add_mount(rules, SYSBROKER_ACTION_EMULATE, "xfs", "/dev/sd*", "/mnt/**",
+                                         (const char *const[]) { "noatime", "lazytime", NULL },
+                                         (const char *const[]) { NULL },
+                                         (const char *const[]) { NULL }) == 10);
+        ASSERT(sysbroker_rules_get_error(rules) == NULL);
+
+        ASSERT(sysbroker_client_open_socket(socket_path, &client) == 0);
+        ASSERT(sysbroker_client_register(client, STDIN_FILENO, rules, 0, NULL, NULL, NULL) == 0);
+        fake_snapshot(&seen);
+        ASSERT_STREQ(seen.rules,
+                     "Syscall=mount Action=emulate FsType=tmpfs Target=/tmp/x/mnt AllowedFlags=[] "
+                     "Options=[size=*,mode=*] ;"
+                     "Syscall=mount Action=emulate FsType=bind Source=/srv/data Target=/home/u/data "
+                     "AllowedFlags=[ro] ForcedFlags=[nosuid,nodev,noexec] ;"
+                     "Syscall=mount Action=emulate FsType=ext4 Source=/dev/loop3 Target=/mnt/img "
+                     "AllowedFlags=[ro] ;"
+                     "Syscall=mount Action=emulate FsType=tmpfs Source=none Target=/run/u/* "
+                     "AllowedFlags=[nosymfollow,noexec] ForcedFlags=[ro] ;"
+                     "Syscall=mount Action=emulate FsType=ramfs Target=/a AllowedFlags=[] ForcedFlags=[] ;"
+                     "Syscall=mount Action=emulate FsType=tmpfs Target=/a AllowedFlags=[] "
+                     "ForcedFlags=[nosuid,nodev] ;"
+                     "Syscall=mount Action=emulate FsType=bind Source=/srv/a:b Target=/mnt/c:d "
+                     "AllowedFlags=[] ;"
+                     "Syscall=mount Action=emulate FsType=bind Source=/srv/a:b Target=/mnt/c "
+                     "AllowedFlags=[] Options=[d] ;"
+                     "Syscall=mount Action=deny Errno=i13 FsType=bind Source=/** Target=/etc/** "
+                     "AllowedFlags=[] ;"
+                     "Syscall=mount Action=continue FsType=tmpfs Target=/tmp/** AllowedFlags=[] ;"
+                     "Syscall=mount Action=emulate FsType=xfs Source=/dev/sd* Target=/mnt/** "
+                     "AllowedFlags=[noatime,lazytime] ForcedFlags=[] ;");
+}
+
 static void test_refusal_is_returned_and_outputs_are_untouched(void) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
@@ -1095,67 +1324,105 @@ static void test_sysbrokerctl_run_exit_codes(void) {
         free(out);
 }
 
-static void test_sysbrokerctl_open_options(void) {
-        _cleanup_free_ char *socket_arg = NULL;
-        char *err = NULL, *out = NULL;
+/* `run` with these options and "--description refuse", so the fake refuses and nothing runs: the rules
+ * must reach it as expected, in command line order, and the refusal be reported in one line. */
+static void check_run_sends(const char *const *options, const char *expected_rules) {
+        _cleanup_free_ char *socket_arg = NULL, *err = NULL;
+        const char *argv[32] = {};
+        size_t n = 0;
         Fake before, after;
 
         ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+        argv[n++] = socket_arg;
+        argv[n++] = "run";
+        for (; *options; options++) {
+                ASSERT(n < ELEMENTSOF(argv) - 6);
+                argv[n++] = *options;
+        }
+        argv[n++] = "--description";
+        argv[n++] = "refuse";
+        argv[n++] = "--";
+        argv[n++] = "true";
 
-        /* Every form reaches the daemon as the keys it documents; the fake refuses, so nothing runs. */
         fake_snapshot(&before);
-        ASSERT(CTL(&err, socket_arg, "run", "--open", "/tmp/x/secret", "--open", "/srv/**:rw:create",
-                   "--open-host", "/dev/kvm=/dev/kvm:rw", "--deny-open", "/tmp/x/*:rw",
-                   "--deny-mknod", "b 8:0 /**", "--description", "refuse", "--", "true") == 125);
+        ASSERT(ctl_full(NULL, &err, argv) == 125);
         ASSERT_STREQ(err, "sysbrokerctl: Registration refused: org.sysbroker.Broker1.Error.InvalidRule: "
                           "Rule 0: refused by the fake broker\n");
-        free(err);
         fake_snapshot(&after);
         ASSERT(after.registrations == before.registrations + 1);
-        /* --deny-open takes PATH as it is (":rw" included), and denies every open: Access rw, Create. */
-        ASSERT_STREQ(after.rules,
-                     "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
-                     "Syscall=open Action=emulate Path=/srv/** Access=rw Create=true ;"
-                     "Syscall=open Action=emulate Path=/dev/kvm Access=rw Create=false HostPath=/dev/kvm ;"
-                     "Syscall=open Action=deny Path=/tmp/x/*:rw Access=rw Create=true ;"
-                     "Syscall=mknod Action=deny Path=/** Type=b Major=8 Minor=0 ;");
+        ASSERT_STREQ(after.rules, expected_rules);
+}
 
-        /* Bad forms: one line naming the option and why, 125, no registration. */
+/* Bad uses of `run`: exit 125 with exactly one line, "sysbrokerctl: MESSAGE", and nothing registered. */
+typedef struct BadRun {
+        const char *args[5]; /* after "run", NULL-terminated */
+        const char *message;
+} BadRun;
+
+static void check_bad_runs(const BadRun *cases, size_t n_cases) {
+        _cleanup_free_ char *socket_arg = NULL;
+        Fake before, after;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
         fake_snapshot(&before);
-        ASSERT(CTL(&err, socket_arg, "run", "--open", "relative:rw", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open: rule 'relative:rw': path 'relative' is not absolute\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--open", "/a:create:w", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open: rule '/a:create:w' is not of the form "
-                          "'PATH[:r|w|rw][:create]': ':create' must come last\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--open-host", "/dev/kvm", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open-host: rule '/dev/kvm' is not of the form "
-                          "'PATH=HOSTPATH[:r|w|rw]'\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--open-host", "/dev/*=/dev/kvm", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open-host: rule '/dev/*=/dev/kvm': path '/dev/*' is a "
-                          "pattern; with a host path it must be a literal path\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--open-host", "/a=/b:create", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open-host: rule '/a=/b:create': a rule with a host path "
-                          "cannot create files\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--deny-open", "a/b", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --deny-open: path 'a/b' is not absolute\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--open", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Invalid --open: rule '--': path '--' is not absolute\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--open") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: Option '--open' needs an argument.\n");
-        free(err);
-        ASSERT(CTL(&err, socket_arg, "run", "--", "true") == 125);
-        ASSERT_STREQ(err, "sysbrokerctl: No rules given: use --mknod, --deny-mknod, --open, --open-host or "
-                          "--deny-open.\n");
-        free(err);
+        for (size_t i = 0; i < n_cases; i++) {
+                const char *argv[ELEMENTSOF(cases[i].args) + 2] = { socket_arg, "run" };
+                _cleanup_free_ char *err = NULL, *expected = NULL;
+                int r;
+
+                for (size_t k = 0; cases[i].args[k]; k++)
+                        argv[2 + k] = cases[i].args[k];
+                ASSERT(asprintf(&expected, "sysbrokerctl: %s\n", cases[i].message) > 0);
+                r = ctl_full(NULL, &err, argv);
+                if (r != 125 || !streq_ptr(err, expected)) {
+                        fprintf(stderr, "run %s: got %d '%s', expected 125 '%s'\n",
+                                strempty(cases[i].args[0]), r, strempty(err), expected);
+                        abort();
+                }
+        }
         fake_snapshot(&after);
         ASSERT(after.registrations == before.registrations);
+}
+
+static void test_sysbrokerctl_open_options(void) {
+        static const BadRun bad_runs[] = {
+                { { "--open", "relative:rw", "--", "true" },
+                  "Invalid --open: rule 'relative:rw': path 'relative' is not absolute" },
+                { { "--open", "/a:create:w", "--", "true" },
+                  "Invalid --open: rule '/a:create:w' is not of the form 'PATH[:r|w|rw][:create]': "
+                  "':create' must come last" },
+                { { "--open-host", "/dev/kvm", "--", "true" },
+                  "Invalid --open-host: rule '/dev/kvm' is not of the form 'PATH=HOSTPATH[:r|w|rw]'" },
+                { { "--open-host", "/dev/*=/dev/kvm", "--", "true" },
+                  "Invalid --open-host: rule '/dev/*=/dev/kvm': path '/dev/*' is a pattern; with a host "
+                  "path it must be a literal path" },
+                { { "--open-host", "/a=/b:create", "--", "true" },
+                  "Invalid --open-host: rule '/a=/b:create': a rule with a host path cannot create files" },
+                { { "--deny-open", "a/b", "--", "true" },
+                  "Invalid --deny-open: path 'a/b' is not absolute" },
+                { { "--open", "--", "true" }, "Invalid --open: rule '--': path '--' is not absolute" },
+                { { "--open" }, "Option '--open' needs an argument." },
+                { { "--", "true" },
+                  "No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, --mount or "
+                  "--deny-mount." },
+        };
+        char *out = NULL;
+
+        /* Every form reaches the daemon as the keys it documents. --deny-open takes PATH as it is (":rw"
+         * included), and denies every open: Access rw, Create. */
+        check_run_sends((const char *const[]) {
+                                "--open", "/tmp/x/secret", "--open", "/srv/**:rw:create",
+                                "--open-host", "/dev/kvm=/dev/kvm:rw", "--deny-open", "/tmp/x/*:rw",
+                                "--deny-mknod", "b 8:0 /**", NULL },
+                        "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
+                        "Syscall=open Action=emulate Path=/srv/** Access=rw Create=true ;"
+                        "Syscall=open Action=emulate Path=/dev/kvm Access=rw Create=false "
+                        "HostPath=/dev/kvm ;"
+                        "Syscall=open Action=deny Path=/tmp/x/*:rw Access=rw Create=true ;"
+                        "Syscall=mknod Action=deny Path=/** Type=b Major=8 Minor=0 ;");
+
+        /* Bad forms: one line naming the option and why, 125, no registration. */
+        check_bad_runs(bad_runs, ELEMENTSOF(bad_runs));
 
         /* The grammar is in --help. */
         ASSERT(CTL_FULL(&out, NULL, "--help") == 0);
@@ -1165,7 +1432,50 @@ static void test_sysbrokerctl_open_options(void) {
         free(out);
 }
 
-/* status prints every property, and each rule on one line with its keys, open rules' included. */
+static void test_sysbrokerctl_mount_options(void) {
+        static const BadRun bad_runs[] = {
+                { { "--mount", "tmpfs - relative:size=*", "--", "true" },
+                  "Invalid --mount: rule 'tmpfs - relative:size=*': target 'relative' is not absolute" },
+                { { "--mount", "tmpfs /tmp/x/mnt", "--", "true" },
+                  "Invalid --mount: rule 'tmpfs /tmp/x/mnt' is not of the form "
+                  "'FSTYPE SOURCE TARGET[:ITEM,...]' (three fields, single spaces)" },
+                { { "--mount", "bind /a /b:+sync", "--", "true" },
+                  "Invalid --mount: rule 'bind /a /b:+sync': '+sync': only ro, nosuid, nodev, noexec, "
+                  "noatime, nodiratime, nosymfollow can be forced" },
+                { { "--deny-mount", "tmpfs - /a:ro", "--", "true" },
+                  "Invalid --deny-mount: rule 'tmpfs - /a:ro': a deny rule takes no flags or options" },
+                { { "--deny-mount", "bind - /etc/**", "--", "true" },
+                  "Invalid --deny-mount: rule 'bind - /etc/**': file system 'bind' needs a source; only "
+                  "tmpfs and ramfs have none" },
+                { { "--mount" }, "Option '--mount' needs an argument." },
+        };
+        char *out = NULL;
+
+        /* Mixed with the other kinds, in command line order. */
+        check_run_sends((const char *const[]) {
+                                "--mount", "tmpfs - /tmp/x/mnt:size=*,mode=*",
+                                "--mknod", "c 1:3 /tmp/x/null",
+                                "--deny-mount", "bind /** /etc/**", "--open", "/tmp/x/secret",
+                                "--mount", "bind /srv/data /home/u/data:ro,+noexec", NULL },
+                        "Syscall=mount Action=emulate FsType=tmpfs Target=/tmp/x/mnt AllowedFlags=[] "
+                        "Options=[size=*,mode=*] ;"
+                        "Syscall=mknod Action=emulate Path=/tmp/x/null Type=c Major=1 Minor=3 ;"
+                        "Syscall=mount Action=deny FsType=bind Source=/** Target=/etc/** AllowedFlags=[] ;"
+                        "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
+                        "Syscall=mount Action=emulate FsType=bind Source=/srv/data Target=/home/u/data "
+                        "AllowedFlags=[ro] ForcedFlags=[nosuid,nodev,noexec] ;");
+
+        /* Bad forms: one line naming the option and why, 125, no registration. */
+        check_bad_runs(bad_runs, ELEMENTSOF(bad_runs));
+
+        /* The grammar is in --help. */
+        ASSERT(CTL_FULL(&out, NULL, "--help") == 0);
+        ASSERT(strstr(out, "--mount='FSTYPE SOURCE TARGET[:ITEM,...]'"));
+        ASSERT(strstr(out, "--deny-mount='FSTYPE SOURCE TARGET'"));
+        free(out);
+}
+
+/* status prints every property, and each rule on one line with its keys, open and mount rules' included. */
 static void test_sysbrokerctl_status_prints_rules(void) {
         _cleanup_free_ char *socket_arg = NULL;
         char *err = NULL, *out = NULL;
@@ -1185,6 +1495,10 @@ static void test_sysbrokerctl_status_prints_rules(void) {
                      "        1: open emulate Path=/tmp/x/secret Access=r Create=no\n"
                      "        2: open emulate Path=/dev/kvm Access=rw Create=no HostPath=/dev/kvm\n"
                      "        3: open deny Errno=EACCES Path=/srv/** Access=rw Create=yes\n"
+                     "        4: mount emulate FsType=tmpfs Target=/tmp/x/mnt AllowedFlags= "
+                     "ForcedFlags=nosuid,nodev Options=size=*,mode=*\n"
+                     "        5: mount emulate FsType=bind Target=/home/u/data Source=/srv/data "
+                     "AllowedFlags=ro ForcedFlags=nosuid,nodev,noexec Options=\n"
                      "Notifications: 12\n");
         free(out);
         free(err);
@@ -1217,6 +1531,8 @@ int main(int argc, char *argv[]) {
         test_bad_mknod_specs_are_refused_with_a_reason();
         test_open_specs_become_rules();
         test_bad_open_specs_are_refused_with_a_reason();
+        test_bad_mount_specs_are_refused_with_a_reason();
+        test_bad_mount_rules_are_refused_with_a_reason();
         test_errno_and_options_are_checked();
         test_filter_needs_rules_and_known_flags();
 
@@ -1227,7 +1543,8 @@ int main(int argc, char *argv[]) {
                 skipped++;
         } else {
                 ASSERT(test_filter_traps_open_calls_only_for_open_rules() == 0);
-                ASSERT(test_filter_traps_both_for_both_kinds() == 0);
+                ASSERT(test_filter_traps_mount_calls_only_for_mount_rules() == 0);
+                ASSERT(test_filter_traps_every_kind_for_all_kinds() == 0);
                 ASSERT(test_filter_with_tsync_covers_other_threads() == 0);
         }
         if (test_filter_kills_foreign_architectures() == 77) {
@@ -1238,11 +1555,13 @@ int main(int argc, char *argv[]) {
         fake_start(&thread);
         test_register_sends_rules_and_options();
         test_register_sends_open_rules();
+        test_register_sends_mount_rules();
         test_refusal_is_returned_and_outputs_are_untouched();
         test_connecting_to_nothing_fails_cleanly();
         if (r != 77) { /* sysbrokerctl run needs the filter too */
                 test_sysbrokerctl_run_exit_codes();
                 test_sysbrokerctl_open_options();
+                test_sysbrokerctl_mount_options();
         }
         test_sysbrokerctl_status_prints_rules();
         fake_stop(thread);
