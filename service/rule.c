@@ -397,6 +397,11 @@ static int mount_flags_from_names(char **names, size_t n, bool forced, size_t in
         return 0;
 }
 
+static bool mount_option_is_flag_word(const char *key);
+static size_t option_key_length(const char *opt) {
+        return strcspn(opt, "=");
+}
+
 static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
                                   char **ret_error) {
         const char *why;
@@ -436,10 +441,19 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
                         return r;
         }
 
-        for (size_t i = 0; i < f->n_strv[KEY_OPTIONS]; i++)
-                if (f->strvs[KEY_OPTIONS][i][0] == 0 || strchr(f->strvs[KEY_OPTIONS][i], ','))
+        for (size_t i = 0; i < f->n_strv[KEY_OPTIONS]; i++) {
+                const char *o = f->strvs[KEY_OPTIONS][i];
+                char key[64];
+
+                if (o[0] == 0 || strchr(o, ','))
                         return rule_error(ret_error, index, "key 'Options': a pattern must be one option, "
                                           "not empty and without ','");
+                /* It could never match: calls with such an option are refused whatever the patterns say. */
+                snprintf(key, sizeof key, "%.*s", (int) option_key_length(o), o);
+                if (streq(key, "source") || mount_option_is_flag_word(key))
+                        return rule_error(ret_error, index, "key 'Options': '%.64s' is a mount flag or the "
+                                          "source, not an option (use AllowedFlags)", o);
+        }
         rule->options = TAKE_PTR(f->strvs[KEY_OPTIONS]);
         rule->n_options = f->n_strv[KEY_OPTIONS];
         f->n_strv[KEY_OPTIONS] = 0;
@@ -873,7 +887,7 @@ const char *rule_mount_option_refused(const Rule *r, char *options, const char *
                 if (opt[0] == 0)
                         continue; /* the kernel skips empty options too */
 
-                snprintf(key, sizeof key, "%.*s", (int) strcspn(opt, "="), opt);
+                snprintf(key, sizeof key, "%.*s", (int) option_key_length(opt), opt);
                 if (streq(key, "source")) {
                         *ret_why = "the source is not an option";
                         return opt;

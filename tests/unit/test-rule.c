@@ -420,6 +420,10 @@ static void test_mount_rule_keys_are_checked(void) {
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
                                 "Options", "as", 1, "size=1m,mode=0755"), "a pattern must be one option");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "Options", "as", 2, "size=*", "noexec"), "'noexec' is a mount flag");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "Options", "as", 1, "source=*"), "'source=*' is a mount flag or the source");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
                                 "Options", "s", "size=*"), "key 'Options' must be of type 'as'");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
                                 "Path", "s", "/x"), "key 'Path' does not apply to Syscall 'mount'");
