@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A block filesystem: the test (root) makes an ext4 image holding a marker file and attaches it to a loop
+# device; a sandbox in its own user and mount namespace (`unshare -Urm`, where the kernel refuses ext4:
+# it is no user-namespace filesystem) runs the real util-linux mount of that loop device on a directory a rule
+# allows. The broker mounts it in the sandbox's mount namespace only: the marker reads back inside, the
+# mount carries the forced nosuid,nodev, and the test's own mount table never shows it. A rule naming
+# another device grants nothing, nor does a path the rule names that leads to another device (a symlink, or
+# another device node bind-mounted over the named one in the sandbox's own namespace). The loop devices are
+# detached in the end, whatever happens.
+set -euo pipefail
+. "$SRCDIR/tests/integration/lib.sh"
+sb_init "$@"
+sb_require_programs mkfs.ext4 losetup
+"$SYSBROKERCTL" run --help 2>&1 | grep -q -- '--mount' || sb_die "'$SYSBROKERCTL' has no --mount option"
+
+LOOP=
+OTHER_LOOP=
+# The harness's trap, with the loop devices detached first (lazily, if a mount still holds one: the kernel
+# frees it when the last user goes).
+ext4_cleanup() {
+    local rc=$?
+    set +e
+    [ -z "$LOOP" ] || losetup -d "$LOOP" 2>/dev/null
+    [ -z "$OTHER_LOOP" ] || losetup -d "$OTHER_LOOP" 2>/dev/null
+    (exit "$rc")
+    sb_cleanup
+}
+trap ext4_cleanup EXIT
+
+sb_start_all "$SB_RULES/allow-all.rules"
+
+D=$T/work/ext4
+run_as_user mkdir "$D" "$D/mnt"
+mkdir -m 0755 "$T/content"
+printf 'ext4 marker\n' >"$T/content/marker"
+chmod 0644 "$T/content/marker"
+truncate -s 16M "$T/ext4.img"
+mkfs.ext4 -q -F -L sbtest -d "$T/content" "$T/ext4.img" || sb_die "mkfs.ext4 failed"
+LOOP=$(losetup -f --show "$T/ext4.img") || sb_skip "no loop device available"
+[ -b "$LOOP" ] || sb_die "losetup gave '$LOOP', not a block device"
+LOOPDEV=$(stat -c '%Hr:%Lr' "$LOOP")
+# A second image, which no rule names.
+mkdir -m 0755 "$T/other-content"
+printf 'other image\n' >"$T/other-content/marker"
+chmod 0644 "$T/other-content/marker"
+truncate -s 16M "$T/other.img"
+mkfs.ext4 -q -F -L sbother -d "$T/other-content" "$T/other.img" || sb_die "mkfs.ext4 failed"
+OTHER_LOOP=$(losetup -f --show "$T/other.img") || sb_skip "no second loop device available"
+echo "# image on $LOOP ($LOOPDEV), the other one on $OTHER_LOOP"
+
+cat >"$T/mntinfo.awk" <<'EOF'
+# SPDX-License-Identifier: LGPL-2.1-or-later
+$5 == t {
+    for (i = 7; $i != "-"; i++) ;
+    print "opts=" $6 " fstype=" $(i + 1) " dev=" $3 " source=" $(i + 2) " super=" $(i + 3)
+}
+EOF
+chmod 0644 "$T/mntinfo.awk"
+mntinfo() {
+    awk -v t="$1" -f "$T/mntinfo.awk" "${2:-/proc/self/mountinfo}"
+}
+
+# Control: a rule for another block device (one that is not this loop device) does not cover it.
+other=/dev/loop-sysbroker-none
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mount "ext4 $other $D/mnt" -- \
+        unshare -Urm sh -c "mount -t ext4 '$LOOP' '$D/mnt' && cat '$D/mnt/marker'" 2>&1) || rc=$?
+assert_true "control: a rule naming another device: mount fails (exit $rc)" test "$rc" != 0
+assert_contains "control: with the kernel's permission error" "$out" "ermission denied"
+assert_not_contains "control: the marker is not read" "$out" "ext4 marker"
+
+# The allowed path, with the other device node bind-mounted over it in the sandbox's own mount namespace: the
+# path still matches the rule, the device behind it is not the one the broker sees there.
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mount "ext4 $LOOP $D/mnt" -- unshare -Urm sh -c \
+        "mount --bind '$OTHER_LOOP' '$LOOP' && echo bound && mount -t ext4 '$LOOP' '$D/mnt' && cat '$D/mnt/marker'" \
+        2>&1) || rc=$?
+assert_contains "another device node bound over the named one: the bind works (setup)" "$out" bound
+assert_true "another device node bound over the named one: mount fails (exit $rc)" test "$rc" != 0
+assert_contains "it fails with EPERM" "$out" "ermission denied"
+assert_not_contains "the other image is not mounted" "$out" "other image"
+assert_true "the daemon log says the device is not the one at that path" \
+        grep -q "mount ext4 '$LOOP' by task [0-9]*: .*not the one the broker sees" "$T/sysbrokerd.log"
+
+# A symlink whose name matches a Source pattern, to the other device.
+run_as_user mkdir "$D/dev"
+run_as_user ln -s "$OTHER_LOOP" "$D/dev/disk"
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mount "ext4 $D/dev/* $D/mnt" -- unshare -Urm sh -c \
+        "mount -t ext4 '$D/dev/disk' '$D/mnt' && cat '$D/mnt/marker'" 2>&1) || rc=$?
+assert_true "a symlink matching the Source pattern to another device: mount fails (exit $rc)" test "$rc" != 0
+assert_contains "with EPERM" "$out" "ermission denied"
+assert_not_contains "the other image is not mounted" "$out" "other image"
+
+script="
+mount -t ext4 '$LOOP' '$D/mnt' && echo mount=ok
+echo \"marker=\$(cat '$D/mnt/marker')\"
+echo \"info=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \$\$ >'$D/ready'
+for i in \$(seq 100); do test -e '$D/checked' && break; sleep 0.1; done
+umount '$D/mnt' && echo umount=ok
+echo \"after=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+"
+run_as_user "$SYSBROKERCTL" run --mount "ext4 $LOOP $D/mnt" -- unshare -Urm sh -c "$script" \
+        >"$T/sandbox.out" 2>&1 &
+pid=$!
+if sb_poll 20 test -s "$D/ready"; then
+    host=$(mntinfo "$D/mnt")
+    sandbox_view=$(mntinfo "$D/mnt" "/proc/$(cat "$D/ready")/mountinfo" 2>&1 || true)
+    host_marker=$(cat "$D/mnt/marker" 2>&1 || true)
+else
+    host="(the sandbox never got there)"
+    sandbox_view=
+    host_marker=
+fi
+touch "$D/checked"
+rc=0
+wait "$pid" || rc=$?
+out=$(cat "$T/sandbox.out")
+printf '%s\n' "$out" | sed 's/^/# /'
+field() {
+    sed -n "s/^$1=//p" <<<"$out"
+}
+
+assert_eq "sysbrokerctl run exits 0" 0 "$rc"
+assert_eq "util-linux mount -t ext4 of the loop device succeeds" ok "$(field mount)"
+assert_eq "the marker file reads back inside" "ext4 marker" "$(field marker)"
+info=$(field info)
+# The device numbers, not the source string: sysbrokerd names the device node it checked by an fd of its own.
+assert_contains "the sandbox's mountinfo shows the ext4 from the loop device" "$info" "fstype=ext4 dev=$LOOPDEV "
+opts=,$(sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$info"),
+assert_contains "nosuid (forced)" "$opts" ",nosuid,"
+assert_contains "nodev (forced)" "$opts" ",nodev,"
+assert_contains "the test, reading the sandbox's mountinfo, sees it there" "$sandbox_view" "fstype=ext4 dev=$LOOPDEV "
+assert_eq "but its own mountinfo has nothing at the target" "" "$host"
+assert_eq "nor anything from the loop device" "" "$(awk -v d="$LOOPDEV" '$3 == d' /proc/self/mountinfo)"
+assert_not_contains "and the target shows no marker to the test" "$host_marker" "ext4 marker"
+assert_eq "util-linux umount succeeds" ok "$(field umount)"
+assert_eq "it is gone from the sandbox's mountinfo" "" "$(field after)"
+assert_true "the daemon logs the mount" grep -q "mount ext4 '$LOOP' on '$D/mnt' for task [0-9]*: mounted\." \
+        "$T/sysbrokerd.log"
+
+assert_true "no listener left" sb_wait_nlisteners 0
+
+# Nothing holds the loop devices any more: they detach for good.
+losetup -d "$LOOP" "$OTHER_LOOP" 2>/dev/null || true
+detached() {
+    [ -z "$(losetup -n -O BACK-FILE "$LOOP" 2>/dev/null)" ] &&
+        [ -z "$(losetup -n -O BACK-FILE "$OTHER_LOOP" 2>/dev/null)" ]
+}
+assert_true "the loop devices are detached" sb_poll 10 detached
+LOOP=
+OTHER_LOOP=
+assert_true "sysbrokerd still running" sb_broker_alive
+
+sb_finish
