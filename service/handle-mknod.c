@@ -71,8 +71,8 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                         return ANSWER_ERRNO_OF(EIO);
                 if (!rule)
                         return answer_default(s);
-                supervisor_log_decision(s, "mknod %c %u:%u '%s' by task %i: %s by rule.", type, major, minor,
-                                        full, t.tid, rule_action_to_string(rule->action));
+                supervisor_log_decision(s, rule->action, 0, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
+                                        type, major, minor, full, t.tid, rule_action_to_string(rule->action));
                 return answer_rule(rule);
         }
 
@@ -91,7 +91,8 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         if (!supervisor_leave(s))
                 return ANSWER_ERRNO_OF(EIO);
 
-        supervisor_log_decision(s, "mknod %c %u:%u '%s' for task %i: %s.", type, major, minor, full, t.tid,
+        supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), full, t.tid,
+                                "mknod %c %u:%u '%s' for task %i: %s.", type, major, minor, full, t.tid,
                                 result < 0 ? strerror((int) -result) : "created");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);

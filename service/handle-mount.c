@@ -227,8 +227,8 @@ Answer handle_mount(Supervisor *s) {
         if (r >= 0 && resolve_source)
                 r = resolve(c->source, true, &source_fd, &source_path);
         if (r >= 0 && fs_kind == RULE_FS_BLOCK && !device_is_hosts(source_fd, source_path)) {
-                supervisor_log_refusal(s, "mount %s '%s' by task %i: not a block device, or not the one the "
-                                       "broker sees at that path.", c->fstype, source_path, t.tid);
+                supervisor_log_refusal(s, source_path, t.tid, "mount %s '%s' by task %i: not a block device, or "
+                                       "not the one the broker sees at that path.", c->fstype, source_path, t.tid);
                 r = -EPERM;
         }
         if (r >= 0) {
@@ -252,8 +252,8 @@ Answer handle_mount(Supervisor *s) {
         if (!rule)
                 return answer_default(s);
         if (rule->action != RULE_ACTION_EMULATE) {
-                supervisor_log_decision(s, "mount %s on '%s' by task %i: %s by rule.", what, target_path, t.tid,
-                                        rule_action_to_string(rule->action));
+                supervisor_log_decision(s, rule->action, 0, target_path, t.tid, "mount %s on '%s' by task %i: %s by rule.",
+                                        what, target_path, t.tid, rule_action_to_string(rule->action));
                 return answer_rule(rule);
         }
 
@@ -267,14 +267,15 @@ Answer handle_mount(Supervisor *s) {
                         refused = "a bind without MS_REC of a directory with mounts below it would show what they cover";
         }
         if (refused) {
-                supervisor_log_decision(s, "mount %s on '%s' by task %i: refused, %s.", what, target_path, t.tid,
-                                        refused);
+                supervisor_log_decision(s, RULE_ACTION_DENY, 0, target_path, t.tid,
+                                        "mount %s on '%s' by task %i: refused, %s.", what, target_path, t.tid, refused);
                 return ANSWER_DENIED_OF(EPERM);
         }
         if (!supervisor_target_may_use(s, &t, "mount on", target_path))
                 return ANSWER_DENIED_OF(EPERM);
         if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX) {
-                supervisor_log_decision(s, "mount %s on '%s' by task %i: refused, it holds %d mounts already.",
+                supervisor_log_decision(s, RULE_ACTION_DENY, 0, target_path, t.tid,
+                                        "mount %s on '%s' by task %i: refused, it holds %d mounts already.",
                                         what, target_path, t.tid, LISTENER_MOUNTS_MAX);
                 return ANSWER_DENIED_OF(ENOSPC);
         }
@@ -313,9 +314,9 @@ Answer handle_mount(Supervisor *s) {
                         .mnt_id = mnt_id,
                         .rule_index = (size_t) (rule - l->rules->rules),
                 };
-        supervisor_log_decision(s, "mount %s '%s' on '%s' for task %i: %s.", what,
-                                source_path ?: c->source, target_path, t.tid,
-                                result < 0 ? strerror((int) -result) : "mounted");
+        supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), target_path, t.tid,
+                                "mount %s '%s' on '%s' for task %i: %s.", what, source_path ?: c->source, target_path,
+                                t.tid, result < 0 ? strerror((int) -result) : "mounted");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);
         return (Answer) { .kind = ANSWER_VALUE, .value = 0 };
@@ -406,7 +407,8 @@ Answer handle_umount(Supervisor *s) {
 
         if (result >= 0)
                 listener_forget_mount(l, mnt_id);
-        supervisor_log_decision(s, "umount '%s' for task %i: %s.", target_path, t.tid,
+        supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), target_path, t.tid,
+                                "umount '%s' for task %i: %s.", target_path, t.tid,
                                 result < 0 ? strerror((int) -result) : "unmounted");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);

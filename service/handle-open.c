@@ -263,7 +263,8 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                 fd = safe_close(fd);
                 r = -EEXIST;
         }
-        supervisor_log_decision(s, "open '%s' as host '%s' for task %i: %s.", path, rule->host_path, t->tid,
+        supervisor_log_decision(s, RULE_ACTION_EMULATE, -MIN(r, 0), path, t->tid,
+                                "open '%s' as host '%s' for task %i: %s.", path, rule->host_path, t->tid,
                                 r < 0 ? strerror(-r) : "granted");
         if (r < 0)
                 return ANSWER_ERRNO_OF(-r);
@@ -427,7 +428,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         if (rule && rule->host_path)
                                 return open_host(s, &t, &c, rule, as_named);
                         if (rule) {
-                                supervisor_log_decision(s, "open '%s' by task %i: %s by rule.",
+                                supervisor_log_decision(s, rule->action, 0, r >= 0 ? res.path : as_named, t.tid,
+                                                        "open '%s' by task %i: %s by rule.",
                                                         r >= 0 ? res.path : as_named, t.tid,
                                                         rule_action_to_string(rule->action));
                                 return answer_rule(rule);
@@ -445,8 +447,9 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 if (!(path[0] == '/' && start < 0 && target_thread_root_is_brokers()) && !same_as_on_host(&res)) {
                         if (!supervisor_leave(s))
                                 return ANSWER_ERRNO_OF(EIO);
-                        supervisor_log_refusal(s, "'%s' in the view of task %i is not the host's '%s' (a mount of "
-                                               "the sandbox's own?), denying.", res.path, t.tid, res.path);
+                        supervisor_log_refusal(s, res.path, t.tid, "'%s' in the view of task %i is not the host's "
+                                               "'%s' (a mount of the sandbox's own?), denying.", res.path, t.tid,
+                                               res.path);
                         return ANSWER_DENIED_OF(EPERM);
                 }
 
@@ -454,8 +457,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 if (target_is_on_our_proc(&res.st)) {
                         if (!supervisor_leave(s))
                                 return ANSWER_ERRNO_OF(EIO);
-                        supervisor_log_refusal(s, "'%s' for task %i is on the broker's own /proc, denying.",
-                                               res.path, t.tid);
+                        supervisor_log_refusal(s, res.path, t.tid, "'%s' for task %i is on the broker's own /proc, "
+                                               "denying.", res.path, t.tid);
                         return ANSWER_DENIED_OF(EPERM);
                 }
 
@@ -488,7 +491,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 break;
         }
 
-        supervisor_log_decision(s, "open '%s' (flags 0%o) for task %i: %s.", res.path, (unsigned) c.flags, t.tid,
+        supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), res.path, t.tid,
+                                "open '%s' (flags 0%o) for task %i: %s.", res.path, (unsigned) c.flags, t.tid,
                                 result < 0 ? strerror((int) -result) : "granted");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);

@@ -36,3 +36,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
 
 #define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
+
+/* A message with journal fields of its own ("KEY=value", NULL-terminated list): sent to the journal with
+ * those fields when stderr is connected to it (JOURNAL_STREAM), else written like any other line. */
+void log_struct(int level, const char *const *fields, const char *message);

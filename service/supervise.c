@@ -69,8 +69,8 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
 
         if (t->controlled_by_owner)
                 return true;
-        supervisor_log_refusal(s, "task %i (uid %u) is not controlled by the listener's owner (uid %u), denying "
-                               "%s '%s'.", t->tid, t->uid, l->owner_uid, what, path);
+        supervisor_log_refusal(s, path, t->tid, "task %i (uid %u) is not controlled by the listener's owner (uid %u), "
+                               "denying %s '%s'.", t->tid, t->uid, l->owner_uid, what, path);
         return false;
 }
 
@@ -85,10 +85,15 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-static void supervisor_logv(Supervisor *s, int level, const char *format, va_list ap) _printf_(3, 0);
-static void supervisor_logv(Supervisor *s, int level, const char *format, va_list ap) {
+static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
+                            const char *format, va_list ap) _printf_(7, 0);
+static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
+                            const char *format, va_list ap) {
+        char message[1024], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64];
+        _cleanup_free_ char *path_field = NULL;
+        const char *fields[7];
         uint64_t now;
-        char buf[1024];
+        size_t n = 0;
 
         if (log_get_max_level() < level)
                 return;
@@ -106,23 +111,43 @@ static void supervisor_logv(Supervisor *s, int level, const char *format, va_lis
         }
         s->log_in_window++;
 
-        (void) vsnprintf(buf, sizeof buf, format, ap);
-        log_full(level, "Listener %" PRIu64 ": %s", s->listener->id, buf);
+        n = (size_t) snprintf(message, sizeof message, "Listener %" PRIu64 ": ", s->listener->id);
+        (void) vsnprintf(message + n, sizeof message - n, format, ap);
+
+        n = 0;
+        snprintf(listener, sizeof listener, "SYSBROKER_LISTENER=%" PRIu64, s->listener->id);
+        fields[n++] = listener;
+        snprintf(syscall_field, sizeof syscall_field, "SYSBROKER_SYSCALL=%s", notify_syscall_to_string(s->call));
+        fields[n++] = syscall_field;
+        snprintf(decision_field, sizeof decision_field, "SYSBROKER_DECISION=%s", rule_action_to_string(decision));
+        fields[n++] = decision_field;
+        snprintf(pid_field, sizeof pid_field, "SYSBROKER_PID=%i", (int) pid);
+        fields[n++] = pid_field;
+        if (path && asprintf(&path_field, "SYSBROKER_PATH=%s", path) >= 0)
+                fields[n++] = path_field;
+        if (error != 0) {
+                snprintf(errno_field, sizeof errno_field, "SYSBROKER_ERRNO=%i", error);
+                fields[n++] = errno_field;
+        }
+        fields[n] = NULL;
+        log_struct(level, fields, message);
 }
 
-void supervisor_log_decision(Supervisor *s, const char *format, ...) {
+void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
+                             const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
-        supervisor_logv(s, LOG_INFO, format, ap);
+        supervisor_logv(s, decision == RULE_ACTION_CONTINUE ? LOG_DEBUG : LOG_INFO, decision, error, path, pid,
+                        format, ap);
         va_end(ap);
 }
 
-void supervisor_log_refusal(Supervisor *s, const char *format, ...) {
+void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
-        supervisor_logv(s, LOG_WARNING, format, ap);
+        supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, format, ap);
         va_end(ap);
 }
 
@@ -180,13 +205,14 @@ int join_path(int dir_fd, const char *name, char **ret) {
 static void handle_notification(Supervisor *s) {
         Listener *l = s->listener;
         const struct seccomp_notif *req = s->buffers.req;
-        NotifySyscall call;
+        NotifySyscall call = _NOTIFY_SYSCALL_UNKNOWN;
         Answer a;
         int r;
 
         COUNT(l, notifications);
 
         r = notify_syscall_decode(&req->data, &call);
+        s->call = call;
         if (r < 0) {
                 /* Invariant 6: a foreign architecture's numbers mean something else; never guess. */
                 log_warning("Listener %" PRIu64 ": task %u made syscall %i of foreign architecture 0x%x, denying.",

@@ -11,6 +11,7 @@
 typedef struct Supervisor {
         Listener *listener;
         NotifyBuffers buffers;
+        NotifySyscall call;        /* the call being answered, for the log */
         bool broken;               /* could not return to our own context: stop serving */
 
         /* Decisions are logged at info, at most LOG_BURST per LOG_INTERVAL: a busy sandbox must not flood
@@ -48,10 +49,14 @@ Answer answer_failure(int r);
 bool supervisor_leave(Supervisor *s);
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
-/* A decision worth an info line (an emulation, a denial by rule), and a refusal worth a warning (a view or
- * task that does not qualify): both rate-limited per listener, so a sandbox cannot flood the journal. */
-void supervisor_log_decision(Supervisor *s, const char *format, ...) _printf_(2, 3);
-void supervisor_log_refusal(Supervisor *s, const char *format, ...) _printf_(2, 3);
+/* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task
+ * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
+ * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,
+ * SYSBROKER_ERRNO=. Continues at debug, emulations and denials at info, refusals at warning; rate-limited per
+ * listener, so a sandbox cannot flood the journal. error: the emulation's errno, 0 if it succeeded. */
+void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
+                             const char *format, ...) _printf_(6, 7);
+void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) _printf_(4, 5);
 
 /* Copies the call's path out of the target, once (invariant 2), and checks ID_VALID after. */
 int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size);
