@@ -13,11 +13,17 @@
  * installed into the target with ADDFD, by a raw supervisor (e) and by sysbrokerd through an open rule
  * naming the file (f); and answered with CONTINUE, by the raw supervisor (g) and by sysbrokerd whose only
  * open rule names another path (h). The raw supervisors are the floor: they do what any correct
- * supervisor must and nothing more. */
+ * supervisor must and nothing more.
+ *
+ * A pair of calls, mount() of a small tmpfs and umount2() of it: by root without a filter (i), and by an
+ * unprivileged target (uid 65534, which the kernel would refuse) whose mount rule makes sysbrokerd emulate
+ * both calls (j). Mounts are slow, so these rows take their own, smaller, iteration count; their figure is
+ * per pair. */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/audit.h>
@@ -31,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <linux/openat2.h>
@@ -60,6 +67,11 @@
 #define STOP_DIRFD (-4242)
 /* What the opened file holds: the first open's fd must read exactly this. */
 #define OPEN_FILE_DATA "sysbroker-bench open target\n"
+/* The mount rows' filesystem, and whom the sandboxed mount target runs as. */
+#define MOUNT_FSTYPE "tmpfs"
+#define MOUNT_SOURCE "sysbroker-bench"
+#define MOUNT_DATA "size=64k"
+#define MOUNT_TARGET_UID 65534
 
 typedef enum AddFdMode {
         ADDFD_MODE_SEND,        /* one ioctl: ADDFD with SECCOMP_ADDFD_FLAG_SEND answers the call */
@@ -70,11 +82,13 @@ typedef enum Rows {
         ROWS_ALL,
         ROWS_MKNOD,
         ROWS_OPEN,
+        ROWS_MOUNT,
 } Rows;
 
 static unsigned arg_iterations = 200000;
 static unsigned arg_runs = 5;
 static unsigned arg_warmup = 20000;
+static unsigned arg_mount_iterations = 2000;
 static const char *arg_socket = NULL;
 static bool arg_check = false;
 static AddFdMode arg_addfd_mode = ADDFD_MODE_SEND;
@@ -89,6 +103,8 @@ typedef enum Mode {
         MODE_OPEN_BROKER_EMULATE,
         MODE_OPEN_RAW_CONTINUE,
         MODE_OPEN_BROKER_CONTINUE,
+        MODE_MOUNT_NATIVE,
+        MODE_MOUNT_BROKER,
         _MODE_MAX,
 } Mode;
 
@@ -101,6 +117,8 @@ static const char *const mode_label[_MODE_MAX] = {
         [MODE_OPEN_BROKER_EMULATE] = "(f) open: sysbrokerd, emulated by rule",
         [MODE_OPEN_RAW_CONTINUE] = "(g) open: raw supervisor, CONTINUE",
         [MODE_OPEN_BROKER_CONTINUE] = "(h) open: sysbrokerd, no rule matches",
+        [MODE_MOUNT_NATIVE] = "(i) mount+umount: native root, no filter",
+        [MODE_MOUNT_BROKER] = "(j) mount+umount: sysbrokerd, emulated",
 };
 
 /* The ratios the issue sets a target for: sysbrokerd over the raw supervisor doing the same thing. */
@@ -114,11 +132,15 @@ static const struct {
 };
 
 static bool mode_is_open(Mode mode) {
-        return mode >= MODE_OPEN_NATIVE;
+        return mode >= MODE_OPEN_NATIVE && mode <= MODE_OPEN_BROKER_CONTINUE;
+}
+
+static bool mode_is_mount(Mode mode) {
+        return mode == MODE_MOUNT_NATIVE || mode == MODE_MOUNT_BROKER;
 }
 
 static bool mode_is_native(Mode mode) {
-        return mode == MODE_NATIVE || mode == MODE_OPEN_NATIVE;
+        return mode == MODE_NATIVE || mode == MODE_OPEN_NATIVE || mode == MODE_MOUNT_NATIVE;
 }
 
 static bool mode_is_raw(Mode mode) {
@@ -126,18 +148,27 @@ static bool mode_is_raw(Mode mode) {
 }
 
 static bool mode_is_broker(Mode mode) {
-        return mode == MODE_BROKER || mode == MODE_OPEN_BROKER_EMULATE || mode == MODE_OPEN_BROKER_CONTINUE;
+        return mode == MODE_BROKER || mode == MODE_OPEN_BROKER_EMULATE || mode == MODE_OPEN_BROKER_CONTINUE ||
+                mode == MODE_MOUNT_BROKER;
+}
+
+/* Whether sysbrokerd emulates this mode's calls (else it continues them). */
+static bool mode_is_emulated(Mode mode) {
+        return mode == MODE_OPEN_BROKER_EMULATE || mode == MODE_MOUNT_BROKER;
 }
 
 static bool mode_selected(Mode mode) {
         switch (arg_rows) {
         case ROWS_MKNOD:
-                return !mode_is_open(mode);
+                return !mode_is_open(mode) && !mode_is_mount(mode);
         case ROWS_OPEN:
                 return mode_is_open(mode);
+        case ROWS_MOUNT:
+                return mode_is_mount(mode);
         case ROWS_ALL:
         default:
-                return true;
+                /* Only root can measure the native mount row (the bench also runs as a user). */
+                return !mode_is_mount(mode) || geteuid() == 0;
         }
 }
 
@@ -156,6 +187,7 @@ typedef struct Measurement {
 
 static char node_path[4096];
 static char open_path[4096];
+static char mount_path[4096];
 static unsigned long filter_flags;
 
 /* As the daemon's log_error_errno(): print a line, return the negative error, and %m means that error. */
@@ -177,8 +209,25 @@ static uint64_t now_ns(void) {
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
+/* The mount rows count pairs: their calls are fewer, and so are their warm-up calls. */
+static unsigned mode_iterations(Mode mode) {
+        return mode_is_mount(mode) ? arg_mount_iterations : arg_iterations;
+}
+
+static unsigned mode_warmup(Mode mode) {
+        return mode_is_mount(mode) ? MIN(arg_warmup, arg_mount_iterations / 10) : arg_warmup;
+}
+
 static int trapped_call(Mode mode, int dirfd) {
         int fd;
+
+        if (mode_is_mount(mode)) {
+                if (mount(MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, 0, MOUNT_DATA) < 0)
+                        return errno;
+                if (umount2(mount_path, 0) < 0)
+                        return errno;
+                return 0;
+        }
 
         if (!mode_is_open(mode)) {
                 if (mknodat(dirfd, node_path, S_IFCHR | 0600, makedev(1, 7)) >= 0)
@@ -194,13 +243,54 @@ static int trapped_call(Mode mode, int dirfd) {
         return 0;
 }
 
-/* The first open also checks that the fd it got is the file, whoever opened it. */
+static bool has_option(const char *list, const char *option) {
+        size_t len = strlen(option);
+
+        for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+                if (strncmp(p, option, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+                        return true;
+        return false;
+}
+
+/* Whether the reading process's mount table has our tmpfs at mount_path, with nosuid,nodev if asked. */
+static bool mount_shows(bool forced_flags) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[8192];
+
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return false;
+        while (fgets(line, sizeof line, f)) {
+                char point[4096], options[1024];
+                const char *sep;
+
+                /* ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS */
+                if (sscanf(line, "%*s %*s %*s %*s %4095s %1023s", point, options) != 2 || !streq(point, mount_path))
+                        continue;
+                sep = strstr(line, " - ");
+                if (!sep || !startswith(sep, " - " MOUNT_FSTYPE " " MOUNT_SOURCE " "))
+                        continue;
+                return !forced_flags || (has_option(options, "nosuid") && has_option(options, "nodev"));
+        }
+        return false;
+}
+
+/* The first open also checks that the fd it got is the file, whoever opened it; the first mount, that it
+ * shows in the caller's mount table (sysbrokerd's with the flags a mount rule forces by default). */
 static int probe_call(Mode mode, bool *ret_data_ok) {
         char buf[sizeof OPEN_FILE_DATA];
         ssize_t n;
         int fd;
 
         *ret_data_ok = false;
+        if (mode_is_mount(mode)) {
+                if (mount(MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, 0, MOUNT_DATA) < 0)
+                        return errno;
+                *ret_data_ok = mount_shows(mode == MODE_MOUNT_BROKER);
+                if (umount2(mount_path, 0) < 0)
+                        return errno;
+                return 0;
+        }
         if (!mode_is_open(mode))
                 return trapped_call(mode, AT_FDCWD);
 
@@ -215,21 +305,30 @@ static int probe_call(Mode mode, bool *ret_data_ok) {
 }
 
 static int install_filter(Mode mode) {
-        /* Trap mknod and mknodat, or openat, of the native architecture; everything else runs.
-         * seccomp_arch_native() returns the AUDIT_ARCH_* value the kernel puts into seccomp_data.arch. The
-         * open targets call nothing but openat() (glibc's open() is openat too). */
-        bool open = mode_is_open(mode);
+        /* Trap mknod and mknodat, openat, or mount and umount2, of the native architecture; everything else
+         * runs. seccomp_arch_native() returns the AUDIT_ARCH_* value the kernel puts into seccomp_data.arch.
+         * The open targets call nothing but openat() (glibc's open() is openat too). */
+        uint32_t nr1, nr2;
+        if (mode_is_mount(mode)) {
+                nr1 = __NR_mount;
+                nr2 = __NR_umount2;
+        } else if (mode_is_open(mode))
+                nr1 = nr2 = __NR_openat;
+        else {
+                nr1 = __NR_mknodat;
+#ifdef __NR_mknod
+                nr2 = __NR_mknod;
+#else
+                nr2 = __NR_mknodat;
+#endif
+        }
         struct sock_filter insns[] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, open ? __NR_openat : __NR_mknodat, 2, 0),
-#ifdef __NR_mknod
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, open ? __NR_openat : __NR_mknod, 1, 0),
-#else
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, open ? __NR_openat : __NR_mknodat, 1, 0),
-#endif
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr1, 2, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr2, 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
         };
@@ -355,6 +454,16 @@ static _Noreturn void target_main(int sock, Mode mode) {
                 safe_close(fd);
         }
 
+        /* A sandbox the kernel would refuse: only sysbrokerd can make its mounts. */
+        if (mode == MODE_MOUNT_BROKER) {
+                gid_t gid = MOUNT_TARGET_UID;
+                if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+                    setresuid(MOUNT_TARGET_UID, MOUNT_TARGET_UID, MOUNT_TARGET_UID) < 0) {
+                        error_errno(errno, "Failed to drop to uid %d: %m", MOUNT_TARGET_UID);
+                        _exit(EXIT_FAILURE);
+                }
+        }
+
         /* Wait for the supervisor to be in place. */
         if (read(sock, &c, 1) != 1)
                 _exit(EXIT_FAILURE);
@@ -364,7 +473,7 @@ static _Noreturn void target_main(int sock, Mode mode) {
         if (write_full(sock, &c, 1) < 0)
                 _exit(EXIT_FAILURE);
 
-        for (unsigned i = 0; i < arg_warmup; i++) {
+        for (unsigned i = 0; i < mode_warmup(mode); i++) {
                 int e = trapped_call(mode, AT_FDCWD);
                 if (e != result.probe_errno) {
                         result.mismatches++;
@@ -374,14 +483,14 @@ static _Noreturn void target_main(int sock, Mode mode) {
 
         for (unsigned run = 0; run < arg_runs; run++) {
                 uint64_t start = now_ns();
-                for (unsigned i = 0; i < arg_iterations; i++) {
+                for (unsigned i = 0; i < mode_iterations(mode); i++) {
                         int e = trapped_call(mode, AT_FDCWD);
                         if (_unlikely_(e != result.probe_errno)) {
                                 result.mismatches++;
                                 result.mismatch_errno = e;
                         }
                 }
-                result.ns_per_call[run] = (double) (now_ns() - start) / arg_iterations;
+                result.ns_per_call[run] = (double) (now_ns() - start) / mode_iterations(mode);
         }
 
         /* Tells the raw supervisor to stop; not counted. */
@@ -630,6 +739,13 @@ static int broker_register(Broker *b, int listener, Mode mode) {
                                           "Type", "s", "c",
                                           "Major", "u", 1,
                                           "Minor", "u", 3);
+        else if (mode == MODE_MOUNT_BROKER)
+                /* The target's tmpfs on its mount point, with the size it asks for; nosuid,nodev forced. */
+                r = sd_bus_message_append(m, "a{sv}", 4,
+                                          "Syscall", "s", "mount",
+                                          "FsType", "s", MOUNT_FSTYPE,
+                                          "Target", "s", mount_path,
+                                          "Options", "as", 1, "size=*");
         else
                 /* Read access to the target's file (emulated), or to a path it never opens (continued). */
                 r = sd_bus_message_append(m, "a{sv}", 3,
@@ -688,8 +804,11 @@ static Measurement summarize(const Result *result) {
         };
 }
 
-static uint64_t calls_per_target(void) {
-        return 1 + (uint64_t) arg_warmup + (uint64_t) arg_runs * arg_iterations;
+/* Trapped calls a target makes, the probe included (the raw supervisor's stop call not): a mount row's
+ * iterations are pairs of calls. */
+static uint64_t calls_per_target(Mode mode) {
+        uint64_t n = 1 + (uint64_t) mode_warmup(mode) + (uint64_t) arg_runs * mode_iterations(mode);
+        return mode_is_mount(mode) ? 2 * n : n;
 }
 
 /* Fork a target, put the mode's supervisor behind its listener, collect its timings. */
@@ -747,6 +866,7 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
         case MODE_BROKER:
         case MODE_OPEN_BROKER_EMULATE:
         case MODE_OPEN_BROKER_CONTINUE:
+        case MODE_MOUNT_BROKER:
                 /* Deliberately no SET_FLAGS here: making the listener fast is sysbrokerd's job. */
                 r = broker_register(broker, listener, mode);
                 if (r < 0)
@@ -756,6 +876,7 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
                 break;
         case MODE_NATIVE:
         case MODE_OPEN_NATIVE:
+        case MODE_MOUNT_NATIVE:
                 break;
         case _MODE_MAX:
         default:
@@ -783,10 +904,10 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
                 goto finish;
         }
 
-        int expected_errno = mode_is_open(mode) ? 0 : EEXIST;
+        int expected_errno = mode_is_open(mode) || mode_is_mount(mode) ? 0 : EEXIST;
         if (result.probe_errno != expected_errno) {
                 fprintf(stderr, "%s: %s gave %s, expected %s.\n", mode_label[mode],
-                        mode_is_open(mode) ? "openat()" : "mknodat()",
+                        mode_is_open(mode) ? "openat()" : mode_is_mount(mode) ? "mount() or umount2()" : "mknodat()",
                         strerrorname_np(result.probe_errno) ?: "success",
                         strerrorname_np(expected_errno) ?: "success");
                 r = -EBADE;
@@ -795,6 +916,12 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
         if (mode_is_open(mode) && !result.probe_data_ok) {
                 fprintf(stderr, "%s: the fd the first openat() returned does not read the file, or lacks "
                         "FD_CLOEXEC.\n", mode_label[mode]);
+                r = -EBADE;
+                goto finish;
+        }
+        if (mode_is_mount(mode) && !result.probe_data_ok) {
+                fprintf(stderr, "%s: the first mount does not show in the target's mountinfo%s.\n",
+                        mode_label[mode], mode == MODE_MOUNT_BROKER ? " with nosuid,nodev" : "");
                 r = -EBADE;
                 goto finish;
         }
@@ -807,7 +934,7 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
         }
 
         if (mode_is_broker(mode)) {
-                bool emulated = mode == MODE_OPEN_BROKER_EMULATE;
+                bool emulated = mode_is_emulated(mode);
                 uint64_t notifications = 0, answered = 0;
 
                 /* The calls gave the right result, but was it sysbrokerd that answered them, and how? */
@@ -817,10 +944,12 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
                 r = broker_counter(broker, emulated ? "Emulated" : "Continued", &answered);
                 if (r < 0)
                         goto finish;
-                printf("sysbrokerd: %s %" PRIu64 " of %" PRIu64 " calls (%" PRIu64
-                       " notifications) on listener %" PRIu64 "\n", emulated ? "emulated" : "continued",
-                       answered, calls_per_target(), notifications, broker->listener_id);
-                if (answered != calls_per_target() || notifications != calls_per_target()) {
+                /* The mount rows' line is told apart: the mknod and open lines are compared as a set. */
+                printf("sysbrokerd%s: %s %" PRIu64 " of %" PRIu64 " calls (%" PRIu64
+                       " notifications) on listener %" PRIu64 "\n", mode_is_mount(mode) ? ", mount rows" : "",
+                       emulated ? "emulated" : "continued", answered, calls_per_target(mode), notifications,
+                       broker->listener_id);
+                if (answered != calls_per_target(mode) || notifications != calls_per_target(mode)) {
                         fprintf(stderr, "sysbrokerd's counters do not match the calls made.\n");
                         r = -EBADE;
                         goto finish;
@@ -848,9 +977,9 @@ finish:
                 if (raw.error < 0) {
                         r = error_errno(raw.error, "The raw supervisor failed: %m");
                 }
-                if (r >= 0 && raw.answered != calls_per_target() + 1) {
+                if (r >= 0 && raw.answered != calls_per_target(mode) + 1) {
                         fprintf(stderr, "The raw supervisor answered %" PRIu64 " calls, expected %" PRIu64 ".\n",
-                                raw.answered, calls_per_target() + 1);
+                                raw.answered, calls_per_target(mode) + 1);
                         r = -EBADE;
                 }
         }
@@ -882,8 +1011,12 @@ static void help(void) {
                "  -r --runs=N          Timed runs; the median is reported (default: 5, max: %d)\n"
                "  -w --warmup=N        Untimed calls before the runs (default: 20000)\n"
                "     --socket=PATH     Talk to sysbrokerd on its peer-to-peer socket, not the system bus\n"
-               "     --rows=all|mknod|open\n"
-               "                       Measure only the mknod rows (a-c) or the open rows (d-h)\n"
+               "  -m --mount-iterations=N\n"
+               "                       mount+umount pairs per timed run of the mount rows (default: 2000;\n"
+               "                       their warm-up is a tenth of that, at most --warmup)\n"
+               "     --rows=all|mknod|open|mount\n"
+               "                       Measure only the mknod rows (a-c), the open rows (d-h) or the mount\n"
+               "                       rows (i-j, root only; 'all' leaves them out for other users)\n"
                "     --addfd-mode=send|separate\n"
                "                       How the raw supervisor (e) installs the fd: ADDFD with FLAG_SEND, or\n"
                "                       ADDFD then SEND (default: send; sysbrokerd chooses for itself)\n"
@@ -903,6 +1036,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "iterations", required_argument, NULL, 'n'        },
                 { "runs",       required_argument, NULL, 'r'        },
                 { "warmup",     required_argument, NULL, 'w'        },
+                { "mount-iterations", required_argument, NULL, 'm'  },
                 { "socket",     required_argument, NULL, ARG_SOCKET },
                 { "check",      no_argument,       NULL, ARG_CHECK  },
                 { "rows",       required_argument, NULL, ARG_ROWS   },
@@ -911,7 +1045,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hn:r:w:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hn:r:w:m:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -928,6 +1062,10 @@ static int parse_argv(int argc, char *argv[]) {
                         if (parse_unsigned(optarg, 0, UINT32_MAX, &arg_warmup) < 0)
                                 return error_errno(EINVAL, "Invalid warm-up count '%s'.", optarg);
                         break;
+                case 'm':
+                        if (parse_unsigned(optarg, 1, UINT32_MAX, &arg_mount_iterations) < 0)
+                                return error_errno(EINVAL, "Invalid mount iteration count '%s'.", optarg);
+                        break;
                 case ARG_SOCKET:
                         arg_socket = optarg;
                         break;
@@ -941,8 +1079,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 arg_rows = ROWS_MKNOD;
                         else if (streq(optarg, "open"))
                                 arg_rows = ROWS_OPEN;
+                        else if (streq(optarg, "mount"))
+                                arg_rows = ROWS_MOUNT;
                         else
-                                return error_errno(EINVAL, "Invalid --rows '%s': all, mknod or open.", optarg);
+                                return error_errno(EINVAL, "Invalid --rows '%s': all, mknod, open or mount.",
+                                                   optarg);
                         break;
                 case ARG_ADDFD_MODE:
                         if (streq(optarg, "send"))
@@ -1022,6 +1163,19 @@ int main(int argc, char *argv[]) {
                 }
         }
 
+        if (arg_rows == ROWS_MOUNT && geteuid() != 0) {
+                r = error_errno(EPERM, "The mount rows need root (the native row mounts directly).");
+                goto finish;
+        }
+        if (mode_selected(MODE_MOUNT_NATIVE)) {
+                /* The sandboxed mount target runs as another user: it must reach the mount point. */
+                (void) snprintf(mount_path, sizeof mount_path, "%s/mount-point", tmpdir);
+                if (chmod(tmpdir, 0755) < 0 || mkdir(mount_path, 0755) < 0) {
+                        r = error_errno(errno, "Failed to create '%s': %m", mount_path);
+                        goto finish;
+                }
+        }
+
         r = probe_filter_flags();
         if (r < 0)
                 goto finish;
@@ -1032,16 +1186,29 @@ int main(int argc, char *argv[]) {
                 goto finish;
 
         printf("sysbroker-bench %s\n", PACKAGE_VERSION);
-        if (arg_rows != ROWS_OPEN)
+        if (mode_selected(MODE_NATIVE))
                 printf("(a-c) mknodat(AT_FDCWD, \"%s\", S_IFCHR|0600, 1:7) -> EEXIST\n", node_path);
-        if (arg_rows != ROWS_MKNOD)
+        if (mode_selected(MODE_OPEN_NATIVE))
                 printf("(d-h) openat(AT_FDCWD, \"%s\", O_RDONLY|O_CLOEXEC) -> fd, close(fd)\n", open_path);
-        printf("%u timed runs of %u calls after %u warm-up calls, median per call, CLOCK_MONOTONIC\n",
-               arg_runs, arg_iterations, arg_warmup);
-        printf("filter: NEW_LISTENER%s; raw listener: SYNC_WAKE_UP; raw emulation (e): %s\n",
-               filter_flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ? "|WAIT_KILLABLE_RECV" : "",
-               arg_addfd_mode == ADDFD_MODE_SEND ? "process_vm_readv, ID_VALID, openat2, ADDFD(FLAG_SEND)"
-                                                 : "process_vm_readv, ID_VALID, openat2, ADDFD, SEND");
+        if (mode_selected(MODE_NATIVE) || mode_selected(MODE_OPEN_NATIVE))
+                printf("%u timed runs of %u calls after %u warm-up calls, median per call, CLOCK_MONOTONIC\n",
+                       arg_runs, arg_iterations, arg_warmup);
+        if (mode_selected(MODE_MOUNT_NATIVE)) {
+                printf("(i-j) mount(\"%s\", \"%s\", \"%s\", 0, \"%s\") -> 0, umount2(same, 0) -> 0;\n"
+                       "      (j) by uid %d; %u timed runs of %u pairs after %u warm-up pairs, median per pair\n",
+                       MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, MOUNT_DATA, MOUNT_TARGET_UID, arg_runs,
+                       mode_iterations(MODE_MOUNT_NATIVE), mode_warmup(MODE_MOUNT_NATIVE));
+        } else if (arg_rows == ROWS_ALL)
+                printf("(i-j) mount rows left out: they need root\n");
+        if (arg_rows == ROWS_MOUNT)
+                /* No raw supervisor among the mount rows. */
+                printf("filter: NEW_LISTENER%s\n",
+                       filter_flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ? "|WAIT_KILLABLE_RECV" : "");
+        else
+                printf("filter: NEW_LISTENER%s; raw listener: SYNC_WAKE_UP; raw emulation (e): %s\n",
+                       filter_flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ? "|WAIT_KILLABLE_RECV" : "",
+                       arg_addfd_mode == ADDFD_MODE_SEND ? "process_vm_readv, ID_VALID, openat2, ADDFD(FLAG_SEND)"
+                                                         : "process_vm_readv, ID_VALID, openat2, ADDFD, SEND");
         printf("sysbrokerd %s on %s%s; kernel features: %s\n", broker.version,
                arg_socket ? "socket " : "the system bus", strempty(arg_socket), broker.features);
 
@@ -1077,6 +1244,12 @@ int main(int argc, char *argv[]) {
 finish:
         (void) unlink(node_path);
         (void) unlink(open_path);
+        if (mount_path[0] != '\0') {
+                /* A failed run may leave its tmpfs (or several, stacked) behind. */
+                for (unsigned i = 0; i < 64 && umount2(mount_path, MNT_DETACH) >= 0; i++)
+                        ;
+                (void) rmdir(mount_path);
+        }
         (void) rmdir(tmpdir);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

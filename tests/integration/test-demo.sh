@@ -22,5 +22,8 @@ check "shows the refused registration" \
 check "shows the root-only file read through an open rule" "$(grep -qx '    the allowed secret' <<<"$out" && echo yes)"
 check "shows the other root-only file refused" \
     "$(grep -q 'other.txt: Permission denied' <<<"$out" && ! grep -q 'another secret' <<<"$out" && echo yes)"
+check "shows the tmpfs mounted through a mount rule, nosuid,nodev" \
+    "$(grep -q 'tmpfs *rw,nosuid,nodev,.*size=1024k' <<<"$out" && echo yes)"
+check "shows the mount outside the rule's target refused" "$(grep -q 'other: permission denied' <<<"$out" && echo yes)"
 echo "1..$n"
 exit "$failed"
