@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "target.h"
 #include "seccomp-kernel.h"
 
 struct Connection {
@@ -87,8 +88,8 @@ static int read_start_time(pid_t pid, uint64_t *ret) {
         ssize_t n;
         int fd;
 
-        snprintf(path, sizeof path, "/proc/%i/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(path, sizeof path, "%i/stat", (int) pid);
+        fd = openat(broker_proc_dir(), path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         n = read(fd, buf, sizeof buf - 1);
@@ -198,7 +199,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         return log_warning_errno(-errno, "Failed to pin peer pid %i, refusing: %m", c->pid), 0;
         }
         r = read_start_time(c->pid, &c->start_time);
-        if (r < 0 || sys_pidfd_send_signal(c->pidfd, 0, NULL, 0) < 0)
+        if (r < 0 || pidfd_process_is_gone(c->pidfd))
                 return log_warning_errno(r, "Peer pid %i went away while connecting.", c->pid), 0;
 
         r = sd_bus_new(&c->bus);

@@ -4,14 +4,25 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "emulate.h"
 #include "log.h"
 #include "rule.h"
+
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000 /* Linux 5.10, statfs(2); not in Debian 12's glibc headers */
+#endif
+#ifndef FSCONFIG_CMD_CREATE_EXCL
+#define FSCONFIG_CMD_CREATE_EXCL 8 /* Linux 6.6; Debian 12's headers are 6.1 */
+#endif
 
 static bool is_single_component(const char *name) {
         return name && name[0] && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");
@@ -155,13 +166,118 @@ static void fs_log_messages(int fs) {
         }
 }
 
-/* Attaches a detached mount (tree) on the target's mount point, after noting which mount it is. */
-static int64_t attach_mount(int mnt, int target_fd, uint64_t *ret_mount_id) {
-        if (fd_mount_id(mnt, "", 0, ret_mount_id, NULL) < 0)
-                *ret_mount_id = 0;
-        if (move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+/* A copy of the detached mount (tree) mnt whose flags are locked (MNT_LOCK_READONLY, _NOSUID, _NODEV,
+ * _NOEXEC, _ATIME): a process privileged in userns (the owner of the target's mount namespace: the sandbox,
+ * often) cannot clear them with mount_setattr() or a remount of its own. The kernel locks flags when it copies
+ * mounts into a mount namespace of a less privileged user namespace; so a child puts mnt into a private
+ * namespace of ours, joins userns and copies that namespace, and clones mnt from the copy. */
+static int lock_mount_flags(int mnt, int userns_fd, bool recursive) {
+        union {
+                struct cmsghdr header;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        int sv[2], result = 0, locked = -EBADF;
+        struct iovec iov = { .iov_base = &result, .iov_len = sizeof result };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        struct cmsghdr *cmsg;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                safe_close(sv[0]);
+                safe_close(sv[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                /* Only system calls from here: a child of a threaded process. */
+                int tree;
+
+                safe_close(sv[0]);
+                /* The broker's capabilities back (the thread had the target's plus one): joining namespaces
+                 * needs them. The child never acts for the target with them, it only moves mounts. */
+                if (target_leave() < 0 || target_enter_broker_mount_namespace() < 0 || unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    move_mount(mnt, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+                    setns(userns_fd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0)
+                        result = -errno;
+                else {
+                        /* mnt went onto /proc (by path: our fds name the original namespace's mounts, not the
+                         * copy's); in the second copy that path leads to the locked copy of mnt. */
+                        tree = open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                         (recursive ? AT_RECURSIVE : 0));
+                        if (tree < 0)
+                                result = -errno;
+                        else {
+                                cmsg = CMSG_FIRSTHDR(&msg);
+                                cmsg->cmsg_level = SOL_SOCKET;
+                                cmsg->cmsg_type = SCM_RIGHTS;
+                                cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+                                memcpy(CMSG_DATA(cmsg), &tree, sizeof(int));
+                        }
+                }
+                if (result < 0)
+                        msg.msg_control = NULL, msg.msg_controllen = 0;
+                (void) sendmsg(sv[1], &msg, MSG_NOSIGNAL);
+                _exit(result < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+
+        safe_close(sv[1]);
+        if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) < 0)
+                result = -errno;
+        else if (result == 0) {
+                cmsg = CMSG_FIRSTHDR(&msg);
+                if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+                    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(&locked, CMSG_DATA(cmsg), sizeof(int));
+                else
+                        result = -EIO;
+        }
+        safe_close(sv[0]);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (result < 0)
+                return result;
+        return locked;
+}
+
+/* Attaches a detached mount (tree) on the target's mount point, after noting which mount it is; with its
+ * flags locked first where the target's mount namespace belongs to another user namespace. */
+static int64_t attach_mount(int mnt, const EmulateRequest *req) {
+        _cleanup_close_ int locked = -EBADF;
+
+        if (req->lock_userns_fd >= 0) {
+                locked = lock_mount_flags(mnt, req->lock_userns_fd, req->recursive);
+                if (locked < 0)
+                        return locked;
+                mnt = locked;
+        }
+        if (fd_mount_id(mnt, "", 0, req->ret_mount_id, NULL) < 0)
+                *req->ret_mount_id = 0;
+        if (move_mount(mnt, "", req->file_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return -errno;
         return 0;
+}
+
+/* The MS_* flags of the mount fd is on. */
+static unsigned long mount_flags_of(int fd) {
+        struct statvfs sv;
+        unsigned long flags = 0;
+
+        if (fstatvfs(fd, &sv) < 0)
+                return 0;
+        if (sv.f_flag & ST_RDONLY)
+                flags |= MS_RDONLY;
+        if (sv.f_flag & ST_NOSUID)
+                flags |= MS_NOSUID;
+        if (sv.f_flag & ST_NODEV)
+                flags |= MS_NODEV;
+        if (sv.f_flag & ST_NOEXEC)
+                flags |= MS_NOEXEC;
+        if (sv.f_flag & ST_NOSYMFOLLOW)
+                flags |= MS_NOSYMFOLLOW;
+        return flags;
 }
 
 static int64_t emulate_mount_new(const Target *t, const EmulateRequest *req) {
@@ -189,8 +305,11 @@ static int64_t emulate_mount_new(const Target *t, const EmulateRequest *req) {
         if (req->source && req->source[0] && fsconfig(fs, FSCONFIG_SET_STRING, "source", req->source, 0) < 0)
                 return -errno;
 
+        /* A disk's superblock must be ours alone (6.6+): sharing the host's mount of that device would let a
+         * remount reconfigure the host's. */
         r = fs_configure(fs, req->mount_flags, req->options, false);
-        if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        if (r >= 0 && fsconfig(fs, kind == RULE_FS_BLOCK ? FSCONFIG_CMD_CREATE_EXCL : FSCONFIG_CMD_CREATE,
+                               NULL, NULL, 0) < 0)
                 r = -errno;
         if (r < 0) {
                 fs_log_messages(fs);
@@ -205,7 +324,7 @@ static int64_t emulate_mount_new(const Target *t, const EmulateRequest *req) {
         if (kind == RULE_FS_BLOCK && (fstat(mnt, &st) < 0 || st.st_dev != device.st_rdev))
                 return -EPERM;
 
-        return attach_mount(mnt, req->file_fd, req->ret_mount_id);
+        return attach_mount(mnt, req);
 }
 
 static int64_t emulate_mount_bind(const Target *t, const EmulateRequest *req) {
@@ -229,9 +348,12 @@ static int64_t emulate_mount_bind(const Target *t, const EmulateRequest *req) {
         tree = open_tree(req->source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | recursive);
         if (tree < 0)
                 return -errno;
+        /* What the source's mount had (read-only, say) stays: remounts must keep it. */
+        if (req->ret_source_flags)
+                *req->ret_source_flags = mount_flags_of(tree);
         if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0)
                 return -errno;
-        return attach_mount(tree, req->file_fd, req->ret_mount_id);
+        return attach_mount(tree, req);
 }
 
 static int64_t emulate_remount(const Target *t, const EmulateRequest *req) {
@@ -281,6 +403,12 @@ static int64_t emulate_umount(const Target *t, const EmulateRequest *req) {
         target_forget_dirs();
         if (fchdir(req->dir_fd) < 0)
                 return -errno;
+        /* Still the mount that was checked, not one stacked on it since. */
+        uint64_t id;
+        bool is_root = false;
+        if (fd_mount_id(req->dir_fd, req->name, AT_SYMLINK_NOFOLLOW, &id, &is_root) < 0 || !is_root ||
+            id != req->mount_id)
+                return -EPERM;
         if (umount2(req->name, UMOUNT_NOFOLLOW | req->flags) < 0)
                 return -errno;
         return 0;

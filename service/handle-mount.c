@@ -12,6 +12,7 @@
 
 #include "emulate.h"
 #include "log.h"
+#include "persist.h"
 #include "supervisor.h"
 
 #define MOUNT_FSTYPE_MAX 256       /* longer than any filesystem's name: not one a rule names */
@@ -84,6 +85,18 @@ static int resolve(const char *path, bool follow, int *ret_fd, char **ret_path) 
         return 0;
 }
 
+static bool is_on_broker_proc(int fd) {
+        struct stat st;
+
+        return fstat(fd, &st) < 0 || target_is_on_our_proc(&st);
+}
+
+/* May the caller (its fs ids, as taken) write to the mount point? As fusermount asks: covering what one may not
+ * change is not one's to do. */
+static bool caller_may_write(int fd) {
+        return syscall(SYS_faccessat2, fd, "", W_OK, AT_EMPTY_PATH | AT_EACCESS) == 0;
+}
+
 /* A disk filesystem's device: a block device at a path the broker sees the same device at. A sandbox with
  * its own mount namespace could otherwise put another device node (the host's disk) where the rule names
  * one. */
@@ -92,6 +105,25 @@ static bool device_is_hosts(int fd, const char *path) {
 
         return fstat(fd, &st) >= 0 && S_ISBLK(st.st_mode) &&
                 broker_root_stat(path, &host) >= 0 && S_ISBLK(host.st_mode) && host.st_rdev == st.st_rdev;
+}
+
+/* Whether only root can change what path names in the broker's view: every directory on the way root's and
+ * writable by no one else. The kernel looks a disk's device path up itself, later; such a name stays put. */
+static bool name_is_roots(const char *path) {
+        _cleanup_free_ char *copy = strdup(path);
+        char *slash;
+
+        if (!copy)
+                return false;
+        while ((slash = strrchr(copy, '/'))) {
+                struct stat st;
+
+                *slash = 0;
+                if (broker_root_stat(copy[0] ? copy : "/", &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+                    (st.st_mode & 0022))
+                        return false;
+        }
+        return true;
 }
 
 static const char *mount_kind_to_string(MountKind k, const char *fstype) {
@@ -106,12 +138,14 @@ static const char *mount_kind_to_string(MountKind k, const char *fstype) {
         }
 }
 
-/* What the rule lets the call's flags and options be. NULL if allowed, else why not (in buf or static). */
-static const char *mount_refused(const Listener *l, const Rule *rule, MountCall *c, char *buf, size_t size) {
-        unsigned long ignored = MS_SILENT | MS_RELATIME | MS_REMOUNT | MS_BIND | MS_MGC_MSK;
-        unsigned long allowed = rule->allowed_flags | rule->forced_flags;
+/* What the rule lets the call's flags and options be. NULL if allowed, else why not (in buf). keep: the flags
+ * a remount must not drop (those the rule forces, and those a bind's source had). */
+static const char *mount_refused(const Listener *l, const Rule *rule, const MountCall *c, unsigned long keep,
+                                 char *buf, size_t size) {
+        unsigned long ignored = MS_SILENT | MS_RELATIME | MS_REMOUNT | MS_BIND | (c->kind == MOUNT_KIND_REMOUNT ? 0 : MS_REC);
+        unsigned long allowed = rule->allowed_flags | rule->forced_flags | keep;
         size_t index = (size_t) (rule - l->rules->rules);
-        char names[128];
+        char names[128], options[MOUNT_DATA_MAX];
         const char *opt, *why;
 
         /* A first bind takes no flags but MS_REC; the kernel ignores the others there, and so do we. */
@@ -128,15 +162,19 @@ static const char *mount_refused(const Listener *l, const Rule *rule, MountCall 
                 return buf;
         }
         /* A remount sets the mount's flags to exactly those given: leaving one out would clear it. */
-        if (c->kind == MOUNT_KIND_REMOUNT && (rule->forced_flags & ~c->flags)) {
-                snprintf(buf, size, "it would drop flag '%s', which rule %zu forces",
-                         mount_flags_to_string(rule->forced_flags & ~c->flags, names, sizeof names), index);
+        if (c->kind == MOUNT_KIND_REMOUNT && (keep & ~c->flags)) {
+                snprintf(buf, size, "it would drop flag '%s', which rule %zu or the bind's source imposes",
+                         mount_flags_to_string(keep & ~c->flags, names, sizeof names), index);
                 return buf;
         }
         if (c->kind == MOUNT_KIND_REMOUNT && (c->flags & MS_BIND))
                 return NULL; /* the mount's flags only: the options are not looked at */
+        /* A bind's superblock is its source's: reconfiguring it would change the source, for everyone. */
+        if (c->kind == MOUNT_KIND_REMOUNT && rule->fs_kind == RULE_FS_BIND) {
+                snprintf(buf, size, "a remount of a bind mount without MS_BIND would change its source's filesystem");
+                return buf;
+        }
 
-        char options[MOUNT_DATA_MAX];
         memcpy(options, c->data, sizeof options);
         opt = rule_mount_option_refused(rule, options, &why);
         if (opt) {
@@ -163,17 +201,117 @@ static int mount_call_read(Supervisor *s, const Target *t, MountCall *c) {
         return notify_id_valid(s->listener->fd, supervisor_id(s));
 }
 
+/* What the call would do, found as the target: where its paths lead, and the rule (or the broker's mount, for
+ * a remount) that covers it. */
+typedef struct MountPlan {
+        RuleFsKind fs_kind;
+        int target_fd, source_fd;
+        char *target_path, *source_path;
+        const Rule *rule;
+        ListenerMount *mount;      /* remount: the broker's mount */
+        bool source_name_is_roots; /* a disk's device path, in the broker's view, only root can change */
+} MountPlan;
+
+static void mount_plan_done(MountPlan *p) {
+        safe_close(p->target_fd);
+        safe_close(p->source_fd);
+        free(p->target_path);
+        free(p->source_path);
+}
+
+/* Runs as the target (credentials taken, root and cwd entered). -EPERM: refused, and logged; any other error:
+ * the call is not ours to decide. */
+static int mount_plan(Supervisor *s, const Target *t, const MountCall *c, MountPlan *p) {
+        Listener *l = s->listener;
+        bool resolve_source = p->fs_kind == RULE_FS_BIND || p->fs_kind == RULE_FS_BLOCK;
+        int r;
+
+        /* Where the call leads, for the target: mount(2) follows symlinks in both paths. */
+        r = resolve(c->target, true, &p->target_fd, &p->target_path);
+        if (r < 0)
+                return r;
+        if (resolve_source) {
+                r = resolve(c->source, true, &p->source_fd, &p->source_path);
+                if (r < 0)
+                        return r;
+        }
+
+        if (c->kind == MOUNT_KIND_REMOUNT) {
+                uint64_t mnt_id;
+                bool is_root = false;
+
+                if (fd_mount_id(p->target_fd, "", 0, &mnt_id, &is_root) < 0 || !is_root)
+                        return -ENOENT;
+                p->mount = listener_find_mount(l, mnt_id);
+                if (!p->mount)
+                        return -ENOENT;
+                p->rule = &l->rules->rules[p->mount->rule_index];
+                return 0;
+        }
+
+        p->rule = rule_set_match_mount(l->rules, c->kind == MOUNT_KIND_BIND ? "bind" : c->fstype,
+                                       resolve_source ? p->source_path : c->source, p->target_path);
+        if (!p->rule || p->rule->action != RULE_ACTION_EMULATE)
+                return 0;
+
+        /* Covering the broker's own /proc (a sandbox in our mount namespace) would blind it; binding from it
+         * would hand out the broker's "self". */
+        if (is_on_broker_proc(p->target_fd) || (p->source_fd >= 0 && is_on_broker_proc(p->source_fd))) {
+                supervisor_log_refusal(s, p->target_path, t->tid, "mount on '%s' by task %i: that is the broker's "
+                                       "own /proc, denying.", p->target_path, t->tid);
+                return -EPERM;
+        }
+        if (!caller_may_write(p->target_fd)) {
+                supervisor_log_refusal(s, p->target_path, t->tid, "mount on '%s' by task %i: it may not write "
+                                       "there, denying.", p->target_path, t->tid);
+                return -EPERM;
+        }
+        if (p->fs_kind == RULE_FS_BLOCK) {
+                if (!device_is_hosts(p->source_fd, p->source_path)) {
+                        supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: not a block "
+                                               "device, or not the one the broker sees at that path.", c->fstype,
+                                               p->source_path, t->tid);
+                        return -EPERM;
+                }
+                p->source_name_is_roots = name_is_roots(p->source_path);
+        }
+        return 0;
+}
+
+/* In the target's mount namespace, before the bind: what is mounted at or below the source. Looked at from
+ * the source itself (chroot into it: only what lies below shows in mountinfo), so no rename of a name on the
+ * way can fool it. Without MS_REC a copy would show what those mounts cover; with it, unbindable ones are
+ * left out of the copy, showing the same. */
+static const char *bind_source_refused(int source_fd, bool recursive) {
+        bool below = false, unbindable = false;
+        struct stat st;
+        int r;
+
+        if (fstat(source_fd, &st) < 0)
+                return "its source is gone";
+        if (!S_ISDIR(st.st_mode))
+                return NULL; /* nothing can be mounted below a file */
+        r = target_mounts_below(source_fd, &below, &unbindable);
+        if (r < 0)
+                return "the mounts below its source cannot be listed";
+        if (!recursive && below)
+                return "a bind without MS_REC of a directory with mounts below it would show what they cover";
+        if (recursive && unbindable)
+                return "an unbindable mount below its source would be left out, showing what it covers";
+        return NULL;
+}
+
 Answer handle_mount(Supervisor *s) {
         Listener *l = s->listener;
         const struct seccomp_notif *req = s->buffers.req;
         _cleanup_(target_done) Target t = TARGET_NULL;
-        _cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF;
-        _cleanup_free_ char *target_path = NULL, *source_path = NULL;
+        _cleanup_(mount_plan_done) MountPlan p = { .target_fd = -EBADF, .source_fd = -EBADF };
+        _cleanup_close_ int userns = -EBADF;
         _cleanup_free_ MountCall *c = NULL;
-        const char *what, *source_matched = NULL, *refused;
-        const Rule *rule = NULL;
+        const char *what, *refused;
+        char why[512], source_name[64];
         uint64_t mnt_id = 0;
-        char why[512];
+        unsigned long keep = 0, source_flags = 0;
         int64_t result;
         int r;
 
@@ -206,84 +344,71 @@ Answer handle_mount(Supervisor *s) {
         if (r < 0)
                 return answer_failure(r);
         what = mount_kind_to_string(c->kind, c->fstype);
-        RuleFsKind fs_kind = c->kind == MOUNT_KIND_BIND ? RULE_FS_BIND :
-                             c->kind == MOUNT_KIND_NEW ? rule_fs_kind(c->fstype) : _RULE_FS_KIND_INVALID;
-        if (c->kind == MOUNT_KIND_NEW && fs_kind < 0)
-                return answer_default(s); /* no rule can name it */
-        bool resolve_source = fs_kind == RULE_FS_BIND || fs_kind == RULE_FS_BLOCK;
+        p.fs_kind = c->kind == MOUNT_KIND_BIND ? RULE_FS_BIND :
+                    c->kind == MOUNT_KIND_NEW ? rule_fs_kind(c->fstype) : _RULE_FS_KIND_INVALID;
+        /* No rule can name it ("bind" is no filesystem without MS_BIND). */
+        if (c->kind == MOUNT_KIND_NEW && (p.fs_kind < 0 || p.fs_kind == RULE_FS_BIND))
+                return answer_default(s);
 
         r = target_read_identity(&t, l->owner_uid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = target_enter_dirs(&t, l->fd, req->id, c->target[0] != '/' || (resolve_source && c->source[0] != '/'));
+        r = target_enter_dirs(&t, l->fd, req->id, c->target[0] != '/' || c->source[0] != '/');
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         r = target_take_credentials(&t);
         if (r < 0)
                 return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
-
-        /* Where the call leads, for the target: mount(2) follows symlinks in both paths. */
-        r = resolve(c->target, true, &target_fd, &target_path);
-        if (r >= 0 && resolve_source)
-                r = resolve(c->source, true, &source_fd, &source_path);
-        if (r >= 0 && fs_kind == RULE_FS_BLOCK && !device_is_hosts(source_fd, source_path)) {
-                supervisor_log_refusal(s, source_path, t.tid, "mount %s '%s' by task %i: not a block device, or "
-                                       "not the one the broker sees at that path.", c->fstype, source_path, t.tid);
-                r = -EPERM;
-        }
-        if (r >= 0) {
-                if (c->kind == MOUNT_KIND_REMOUNT) {
-                        bool is_root = false;
-                        const ListenerMount *m = NULL;
-
-                        if (fd_mount_id(target_fd, "", 0, &mnt_id, &is_root) >= 0 && is_root)
-                                m = listener_find_mount(l, mnt_id);
-                        if (m)
-                                rule = &l->rules->rules[m->rule_index];
-                } else {
-                        source_matched = resolve_source ? source_path : c->source;
-                        rule = rule_set_match_mount(l->rules, c->kind == MOUNT_KIND_BIND ? "bind" : c->fstype,
-                                                    source_matched, target_path);
-                }
-        }
+        r = mount_plan(s, &t, c, &p);
         if (!supervisor_leave(s))
                 return ANSWER_ERRNO_OF(EIO);
+        if (r == -EPERM)
+                return ANSWER_DENIED_OF(EPERM);
         /* Nothing that could be ours: the kernel (or the default) answers, as the target. */
-        if (!rule)
+        if (r < 0 || !p.rule)
                 return answer_default(s);
-        if (rule->action != RULE_ACTION_EMULATE) {
-                supervisor_log_decision(s, rule->action, 0, target_path, t.tid, "mount %s on '%s' by task %i: %s by rule.",
-                                        what, target_path, t.tid, rule_action_to_string(rule->action));
-                return answer_rule(rule);
+        if (p.rule->action != RULE_ACTION_EMULATE) {
+                supervisor_log_decision(s, p.rule->action, 0, p.target_path, t.tid,
+                                        "mount %s on '%s' by task %i: %s by rule.", what, p.target_path, t.tid,
+                                        rule_action_to_string(p.rule->action));
+                return answer_rule(p.rule);
         }
 
-        refused = mount_refused(l, rule, c, why, sizeof why);
-        if (!refused && c->kind == MOUNT_KIND_BIND && !(c->flags & MS_REC)) {
-                /* Without the mounts below it, a copy shows what they cover: whatever an admin hid there. */
-                r = target_has_mounts_below(&t, l->fd, req->id, source_path);
-                if (r < 0)
-                        return ANSWER_ERRNO_OF(ESRCH);
-                if (r > 0)
-                        refused = "a bind without MS_REC of a directory with mounts below it would show what they cover";
-        }
+        keep = p.rule->forced_flags | (p.mount ? p.mount->kept_flags : 0);
+        refused = mount_refused(l, p.rule, c, keep, why, sizeof why);
         if (refused) {
-                supervisor_log_decision(s, RULE_ACTION_DENY, 0, target_path, t.tid,
-                                        "mount %s on '%s' by task %i: refused, %s.", what, target_path, t.tid, refused);
+                supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
+                                        "mount %s on '%s' by task %i: refused, %s.", what, p.target_path, t.tid,
+                                        refused);
                 return ANSWER_DENIED_OF(EPERM);
         }
-        if (!supervisor_target_may_use(s, &t, "mount on", target_path))
+        if (!supervisor_target_may_use(s, &t, "mount on", p.target_path))
                 return ANSWER_DENIED_OF(EPERM);
         if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX) {
-                supervisor_log_decision(s, RULE_ACTION_DENY, 0, target_path, t.tid,
+                supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
                                         "mount %s on '%s' by task %i: refused, it holds %d mounts already.",
-                                        what, target_path, t.tid, LISTENER_MOUNTS_MAX);
+                                        what, p.target_path, t.tid, LISTENER_MOUNTS_MAX);
                 return ANSWER_DENIED_OF(ENOSPC);
         }
 
-        /* Its root again, in its namespace: a disk's device path is looked up by the kernel from there. */
-        r = target_enter_mount_namespace(&t, l->fd, req->id);
-        if (r >= 0)
-                r = target_enter_dirs(&t, l->fd, req->id, false);
+        /* Into its mount namespace, with the broker's capabilities still: the mount is made there and only
+         * there. */
+        r = target_enter_mount_namespace(&t, l->fd, req->id, &userns);
+        if (r >= 0 && c->kind == MOUNT_KIND_BIND) {
+                refused = bind_source_refused(p.source_fd, c->flags & MS_REC);
+                if (refused) {
+                        supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
+                                                "mount bind on '%s' by task %i: refused, %s.", p.target_path,
+                                                t.tid, refused);
+                        return target_leave_mount_namespace() >= 0 ? ANSWER_DENIED_OF(EPERM) :
+                                (s->broken = true, ANSWER_ERRNO_OF(EIO));
+                }
+        }
+        /* A disk's device path is looked up by the kernel, from this thread's root: from the broker's own
+         * (where it is the device checked above, and only root can change that), or as our fd of it. */
+        if (r >= 0 && p.fs_kind == RULE_FS_BLOCK)
+                r = p.source_name_is_roots ? target_enter_broker_root() : target_chdir_proc();
+        snprintf(source_name, sizeof source_name, "thread-self/fd/%i", p.source_fd);
         if (r >= 0)
                 r = target_take_credentials(&t);
         if (r >= 0)
@@ -291,32 +416,46 @@ Answer handle_mount(Supervisor *s) {
                                 .operation = c->kind == MOUNT_KIND_NEW ? EMULATE_MOUNT_NEW :
                                              c->kind == MOUNT_KIND_BIND ? EMULATE_MOUNT_BIND : EMULATE_REMOUNT,
                                 .dir_fd = -EBADF,
-                                .file_fd = target_fd,
-                                .source_fd = source_fd,
+                                .file_fd = p.target_fd,
+                                .source_fd = p.source_fd,
                                 .fstype = c->fstype,
-                                .source = fs_kind == RULE_FS_MEMORY ? c->source :
-                                          fs_kind == RULE_FS_BLOCK ? source_path : NULL,
+                                .source = p.fs_kind == RULE_FS_MEMORY ? c->source :
+                                          p.fs_kind != RULE_FS_BLOCK ? NULL :
+                                          p.source_name_is_roots ? p.source_path : source_name,
                                 .options = c->data,
-                                .mount_flags = (c->flags & MOUNT_FLAGS_NAMED) | rule->forced_flags,
+                                .mount_flags = (c->flags & MOUNT_FLAGS_NAMED) | keep,
                                 .recursive = c->flags & MS_REC,
                                 .bind_remount = c->kind == MOUNT_KIND_REMOUNT && (c->flags & MS_BIND),
+                                .lock_userns_fd = userns,
                                 .ret_mount_id = &mnt_id,
+                                .ret_source_flags = &source_flags,
                         });
         else
                 result = -ESRCH;
+        supervisor_record_result(s, result);
         if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
                 s->broken = true;
                 return ANSWER_ERRNO_OF(EIO);
         }
 
-        if (result >= 0 && c->kind != MOUNT_KIND_REMOUNT && mnt_id != 0)
+        if (result >= 0 && c->kind != MOUNT_KIND_REMOUNT && mnt_id != 0) {
                 l->mounts[l->n_mounts++] = (ListenerMount) {
                         .mnt_id = mnt_id,
-                        .rule_index = (size_t) (rule - l->rules->rules),
+                        .rule_index = (size_t) (p.rule - l->rules->rules),
+                        /* A bind keeps what its source had: a remount must not make a read-only tree writable. */
+                        .kept_flags = c->kind == MOUNT_KIND_BIND ? source_flags : 0,
                 };
-        supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), target_path, t.tid,
-                                "mount %s '%s' on '%s' for task %i: %s.", what, source_path ?: c->source, target_path,
-                                t.tid, result < 0 ? strerror((int) -result) : "mounted");
+                persist_listener_save(l);
+        }
+        if (c->kind == MOUNT_KIND_REMOUNT)
+                supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), p.target_path, t.tid,
+                                        "remount '%s' for task %i: %s.", p.target_path, t.tid,
+                                        result < 0 ? strerror((int) -result) : "remounted");
+        else
+                supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), p.target_path, t.tid,
+                                        "mount %s '%s' on '%s' for task %i: %s.", what,
+                                        p.source_path ?: c->source, p.target_path, t.tid,
+                                        result < 0 ? strerror((int) -result) : "mounted");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);
         return (Answer) { .kind = ANSWER_VALUE, .value = 0 };
@@ -389,7 +528,7 @@ Answer handle_umount(Supervisor *s) {
         if (!supervisor_target_may_use(s, &t, "umount", target_path))
                 return ANSWER_DENIED_OF(EPERM);
 
-        r = target_enter_mount_namespace(&t, l->fd, req->id);
+        r = target_enter_mount_namespace(&t, l->fd, req->id, NULL);
         if (r >= 0)
                 r = target_take_credentials(&t);
         result = r < 0 ? -ESRCH : emulate(&t, &(EmulateRequest) {
@@ -397,16 +536,21 @@ Answer handle_umount(Supervisor *s) {
                         .dir_fd = parent,
                         .file_fd = -EBADF,
                         .source_fd = -EBADF,
+                        .lock_userns_fd = -EBADF,
                         .name = name,
                         .flags = flags & MNT_DETACH,
+                        .mount_id = mnt_id,
                 });
+        supervisor_record_result(s, result);
         if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
                 s->broken = true;
                 return ANSWER_ERRNO_OF(EIO);
         }
 
-        if (result >= 0)
+        if (result >= 0) {
                 listener_forget_mount(l, mnt_id);
+                persist_listener_save(l);
+        }
         supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), target_path, t.tid,
                                 "umount '%s' for task %i: %s.", target_path, t.tid,
                                 result < 0 ? strerror((int) -result) : "unmounted");

@@ -7,6 +7,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "persist.h"
 #include "polkit.h"
 #include "seccomp-kernel.h"
 #include "supervise.h"
@@ -65,6 +66,7 @@ Listener *listener_free(Listener *l) {
         sd_event_source_disable_unref(l->announce_source);
         safe_close(l->done_fd);
         safe_close(l->fd);
+        persist_listener_close(l);
         rule_set_free(l->rules);
         free(l->description);
         free(l->object_path);
@@ -134,7 +136,7 @@ static int broker_start_watchdog(Broker *b) {
 }
 
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner_pid, const char *description,
-                 bool default_deny, Listener **ret) {
+                 bool default_deny, const ListenerRestore *restore, Listener **ret) {
         _cleanup_(listener_freep) Listener *l = NULL;
         pthread_attr_t attr;
         int r;
@@ -143,13 +145,21 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         if (!l)
                 return -ENOMEM;
         *l = (Listener) {
-                .id = ++b->next_listener_id,
+                .id = restore ? restore->id : ++b->next_listener_id,
                 .owner_uid = owner_uid,
                 .owner_pid = owner_pid,
                 .default_deny = default_deny,
                 .fd = -EBADF,
                 .done_fd = -EBADF,
+                .state_fd = -EBADF,
         };
+        if (restore) {
+                if (broker_find_listener(b, restore->id))
+                        return -EEXIST;
+                b->next_listener_id = MAX(b->next_listener_id, restore->id);
+                memcpy(l->mounts, restore->mounts, MIN(restore->n_mounts, LISTENER_MOUNTS_MAX) * sizeof *l->mounts);
+                l->n_mounts = MIN(restore->n_mounts, LISTENER_MOUNTS_MAX);
+        }
         l->description = strdup(strempty(description));
         if (!l->description || asprintf(&l->object_path, BROKER_LISTENER_PATH_PREFIX "/%" PRIu64, l->id) < 0)
                 return -ENOMEM;
@@ -172,9 +182,21 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         if (r < 0)
                 return r;
 
+        /* Under a service manager that keeps fds for us, the listener survives our restarts. Its state must
+         * be complete before the thread starts writing to it. */
+        l->rules = rules;
+        if (persist_enabled() || restore) {
+                r = persist_listener_create(l, b->system_bus, restore ? restore->state_fd : -EBADF);
+                if (r < 0) {
+                        if (restore)
+                                l->state_fd = -EBADF; /* not taken after all */
+                        l->rules = NULL;
+                        return log_error_errno(r, "Failed to set up the listener's state: %m");
+                }
+        }
+
         /* From here on the listener owns fd and rules; nothing below can fail except starting the thread. */
         l->fd = fd;
-        l->rules = rules;
         l->broker = b;
         l->next = b->listeners;
         if (b->listeners)
@@ -188,6 +210,8 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         if (r < 0) {
                 l->fd = -EBADF; /* ownership not taken after all */
                 l->rules = NULL;
+                if (restore)
+                        l->state_fd = -EBADF;
                 return r;
         }
         l->thread_running = true;
@@ -235,6 +259,8 @@ void listener_remove(Listener *l, ListenerEnd reason) {
 
         log_info("Listener %" PRIu64 " (owner uid %u) removed: %s.", l->id, l->owner_uid,
                  listener_end_to_string(reason));
+        /* For good: a restarted daemon must not serve it again. */
+        persist_listener_forget(l);
         broker_emit_listener_removed(l->broker, l, listener_end_to_string(reason));
         broker_mark_active(l->broker);
         listener_request_stop(l, reason);

@@ -31,9 +31,20 @@ typedef struct ListenerCounters {
 typedef struct ListenerMount {
         uint64_t mnt_id;           /* statx's STATX_MNT_ID_UNIQUE: never reused while the system runs */
         size_t rule_index;         /* the rule that allowed it: its forced flags bind remounts */
+        unsigned long kept_flags;  /* MS_* a remount must keep besides those: what a bind's source had */
 } ListenerMount;
 
 #define LISTENER_MOUNTS_MAX 64
+
+typedef struct PersistHeader PersistHeader;
+
+/* What a listener had before a restart of the daemon (persist.c). */
+typedef struct ListenerRestore {
+        uint64_t id;
+        int state_fd;              /* its state memfd: taken on success */
+        const ListenerMount *mounts;
+        size_t n_mounts;
+} ListenerRestore;
 
 struct Listener {
         Broker *broker;
@@ -63,12 +74,18 @@ struct Listener {
         ListenerMount mounts[LISTENER_MOUNTS_MAX]; /* the thread's alone */
         size_t n_mounts;
 
+        /* Surviving a restart (persist.c): the state memfd in the service manager's fd store, its header
+         * page mapped (the call in flight, written by the kernel and the thread), the registration as text. */
+        int state_fd;
+        PersistHeader *state;
+        char *state_registration;
+
         Listener *next, *prev;
 };
 
-/* Takes ownership of fd and rules on success. */
+/* Takes ownership of fd and rules (and restore->state_fd) on success. restore: NULL for a new registration. */
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner_pid, const char *description,
-                 bool default_deny, Listener **ret);
+                 bool default_deny, const ListenerRestore *restore, Listener **ret);
 /* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */
 void listener_remove(Listener *l, ListenerEnd reason);
 /* Emits ListenerAdded on the next loop iteration: by then the registration's call, and the copy of the fd

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "persist.h"
 #include "notify.h"
 #include "supervise.h"
 #include "target.h"
@@ -127,14 +128,18 @@ static Broker *broker_free(Broker *b) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Broker *, broker_free);
 
-static bool broker_is_idle(Broker *b) {
+/* How long until idle exit: UINT64_MAX while there is anything to serve (its end marks activity and wakes
+ * the loop), 0 once idle for the whole timeout. */
+static uint64_t broker_idle_remaining_usec(Broker *b) {
         uint64_t now;
 
-        if (b->listeners || b->registrations || b->n_polkit_queries > 0 || b->connections)
-                return false;
+        if (!b->idle_exit || b->listeners || b->registrations || b->n_polkit_queries > 0 || b->connections)
+                return UINT64_MAX;
         if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
-                return false;
-        return now - b->last_activity_usec >= b->idle_timeout_usec;
+                return UINT64_MAX;
+        if (now - b->last_activity_usec >= b->idle_timeout_usec)
+                return 0;
+        return b->idle_timeout_usec - (now - b->last_activity_usec);
 }
 
 static int broker_connect_system_bus(Broker *b) {
@@ -155,8 +160,16 @@ static int broker_connect_system_bus(Broker *b) {
         return 0;
 }
 
+static void strv_freep(char ***p) {
+        for (char **s = *p; s && *s; s++)
+                free(*s);
+        free(*p);
+}
+
 static int broker_new(Broker **ret) {
         _cleanup_(broker_freep) Broker *b = NULL;
+        _cleanup_(strv_freep) char **names = NULL;
+        _cleanup_free_ int *fds = NULL;
         int n, r;
 
         b = calloc(1, sizeof *b);
@@ -191,20 +204,35 @@ static int broker_new(Broker **ret) {
         if (r < 0)
                 return r;
 
-        n = sd_listen_fds(true);
+        /* The activation socket, and what the service manager kept for us across a restart. */
+        n = sd_listen_fds_with_names(true, &names);
         if (n < 0)
                 return log_error_errno(n, "Failed to read passed file descriptors: %m");
-        if (n > 1)
-                return log_error_errno(-EINVAL, "Expected at most one socket, got %i.", n);
-        if (n == 1) {
-                r = broker_start_accepting(b, SD_LISTEN_FDS_START);
+        fds = calloc(MAX(n, 1), sizeof *fds);
+        if (!fds)
+                return log_oom();
+        for (int i = 0; i < n; i++)
+                fds[i] = SD_LISTEN_FDS_START + i;
+        for (int i = 0; i < n; i++) {
+                if (names && names[i] && (startswith(names[i], "listener-") || startswith(names[i], "state-")))
+                        continue;
+                if (b->accept_source)
+                        return log_error_errno(-EINVAL, "Expected at most one socket, got another: '%s'.",
+                                               names && names[i] ? names[i] : "?");
+                r = broker_start_accepting(b, fds[i]);
                 if (r < 0)
                         return r;
+                fds[i] = -EBADF;
         }
 
         r = broker_connect_system_bus(b);
         if (r < 0)
                 return r;
+
+        /* After the bus: restored listeners appear on it, and their rules are read back as D-Bus would
+         * carry them. */
+        if (names)
+                (void) persist_restore(b, fds, names, (size_t) n);
 
         broker_mark_active(b);
         *ret = TAKE_PTR(b);
@@ -221,11 +249,13 @@ static int broker_loop(Broker *b) {
                 if (r == SD_EVENT_FINISHED)
                         return 0;
 
-                r = sd_event_run(b->event, b->idle_exit ? b->idle_timeout_usec : UINT64_MAX);
+                /* Only the rest of the idle time: other wake-ups (the watchdog's pings) must not push the
+                 * exit back. */
+                r = sd_event_run(b->event, broker_idle_remaining_usec(b));
                 if (r < 0)
                         return log_error_errno(r, "Event loop failed: %m");
 
-                if (b->idle_exit && broker_is_idle(b)) {
+                if (broker_idle_remaining_usec(b) == 0) {
                         log_info("Idle for %" PRIu64 " s, exiting.", b->idle_timeout_usec / USEC_PER_SEC);
                         /* Give the name back first so a new call activates a new instance instead of
                          * being lost, then answer whatever already arrived. */

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "persist.h"
 #include "notify.h"
 #include "polkit.h"
 
@@ -188,7 +189,7 @@ static void registration_finish(Registration *reg) {
         Listener *l;
         int r;
 
-        r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->pid, reg->description, reg->default_deny, &l);
+        r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->pid, reg->description, reg->default_deny, NULL, &l);
         if (r < 0) {
                 log_error_errno(r, "Failed to create listener for uid %u: %m", reg->uid);
                 (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to create listener: %m");
@@ -201,6 +202,7 @@ static void registration_finish(Registration *reg) {
         log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
                  l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
                  l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
+        (void) persist_listener_store(l);
         (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
         registration_free(reg);
         listener_announce(l);

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "target.h"
 
 static const char *const kernel_feature_table[_KERNEL_FEATURE_MAX] = {
         [KERNEL_FEATURE_ADDFD] = "addfd",
@@ -253,8 +254,8 @@ int fd_is_seccomp_listener(int fd) {
         char path[64], target[64];
         ssize_t n;
 
-        snprintf(path, sizeof path, "/proc/self/fd/%i", fd);
-        n = readlink(path, target, sizeof target - 1);
+        snprintf(path, sizeof path, "self/fd/%i", fd);
+        n = readlinkat(broker_proc_dir(), path, target, sizeof target - 1);
         if (n < 0)
                 return -errno;
         target[n] = 0;

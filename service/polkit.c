@@ -150,7 +150,7 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
 
         /* A process subject is a pid: make sure the answer is about the process that asked. */
         if (result == POLKIT_YES && q->subject.pidfd >= 0 &&
-            sys_pidfd_send_signal(q->subject.pidfd, 0, NULL, 0) < 0) {
+            pidfd_process_is_gone(q->subject.pidfd)) {
                 log_warning("Caller pid %i went away during the polkit check of '%s', denying.",
                             q->subject.pid, q->action);
                 result = POLKIT_NO;

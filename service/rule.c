@@ -398,6 +398,7 @@ static int mount_flags_from_names(char **names, size_t n, bool forced, size_t in
 }
 
 static bool mount_option_is_flag_word(const char *key);
+static bool mount_option_names_a_device(const char *key);
 static size_t option_key_length(const char *opt) {
         return strcspn(opt, "=");
 }
@@ -453,6 +454,9 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
                 if (streq(key, "source") || mount_option_is_flag_word(key))
                         return rule_error(ret_error, index, "key 'Options': '%.64s' is a mount flag or the "
                                           "source, not an option (use AllowedFlags)", o);
+                if (mount_option_names_a_device(key))
+                        return rule_error(ret_error, index, "key 'Options': '%.64s' names a device the kernel "
+                                          "would open with the broker's privileges", o);
         }
         rule->options = TAKE_PTR(f->strvs[KEY_OPTIONS]);
         rule->n_options = f->n_strv[KEY_OPTIONS];
@@ -876,6 +880,18 @@ static bool mount_option_is_flag_word(const char *key) {
         return false;
 }
 
+/* Options that name another device or file for the filesystem to open (ext4's journal_path, xfs's logdev,
+ * btrfs's device): the kernel looks them up itself, with the broker's privileges, and no Source check covers
+ * them. */
+static bool mount_option_names_a_device(const char *key) {
+        static const char *const keys[] = { "journal_path", "journal_dev", "logdev", "rtdev", "device" };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(key, keys[i]))
+                        return true;
+        return false;
+}
+
 const char *rule_mount_option_refused(const Rule *r, char *options, const char **ret_why) {
         for (char *opt = options, *next; opt; opt = next) {
                 char key[64];
@@ -888,8 +904,8 @@ const char *rule_mount_option_refused(const Rule *r, char *options, const char *
                         continue; /* the kernel skips empty options too */
 
                 snprintf(key, sizeof key, "%.*s", (int) option_key_length(opt), opt);
-                if (streq(key, "source")) {
-                        *ret_why = "the source is not an option";
+                if (streq(key, "source") || mount_option_names_a_device(key)) {
+                        *ret_why = "it names a device or file the kernel would open with the broker's privileges";
                         return opt;
                 }
                 if (mount_option_is_flag_word(key)) {

@@ -3,7 +3,9 @@
  * Used by the daemon, the client library and the benchmark's raw supervisor alike. */
 #pragma once
 
+#include <errno.h>
 #include <linux/seccomp.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -47,4 +49,10 @@ static inline int sys_pidfd_getfd(int pidfd, int targetfd, unsigned flags) {
 
 static inline int sys_pidfd_send_signal(int pidfd, int sig, void *info, unsigned flags) {
         return (int) syscall(__NR_pidfd_send_signal, pidfd, sig, info, flags);
+}
+
+/* Whether the process a pidfd refers to is gone. Signal 0 checks permission too: without CAP_KILL another
+ * user's process says EPERM, which means it is there. */
+static inline bool pidfd_process_is_gone(int pidfd) {
+        return sys_pidfd_send_signal(pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "persist.h"
 #include "supervise.h"
 #include "supervisor.h"
 
@@ -202,46 +203,62 @@ int join_path(int dir_fd, const char *name, char **ret) {
         return 0;
 }
 
-static void handle_notification(Supervisor *s) {
-        Listener *l = s->listener;
+static Answer decide(Supervisor *s) {
         const struct seccomp_notif *req = s->buffers.req;
         NotifySyscall call = _NOTIFY_SYSCALL_UNKNOWN;
-        Answer a;
         int r;
 
-        COUNT(l, notifications);
+        COUNT(s->listener, notifications);
 
         r = notify_syscall_decode(&req->data, &call);
         s->call = call;
         if (r < 0) {
                 /* Invariant 6: a foreign architecture's numbers mean something else; never guess. */
                 log_warning("Listener %" PRIu64 ": task %u made syscall %i of foreign architecture 0x%x, denying.",
-                            l->id, req->pid, req->data.nr, req->data.arch);
-                a = ANSWER_DENIED_OF(ENOSYS);
-        } else
-                switch (call) {
-                case NOTIFY_SYSCALL_MKNOD:
-                case NOTIFY_SYSCALL_MKNODAT:
-                        a = handle_mknod(s, call);
-                        break;
-                case NOTIFY_SYSCALL_OPEN:
-                case NOTIFY_SYSCALL_OPENAT:
-                case NOTIFY_SYSCALL_OPENAT2:
-                case NOTIFY_SYSCALL_CREAT:
-                        a = handle_open(s, call);
-                        break;
-                case NOTIFY_SYSCALL_MOUNT:
-                        a = handle_mount(s);
-                        break;
-                case NOTIFY_SYSCALL_UMOUNT2:
-                        a = handle_umount(s);
-                        break;
-                case _NOTIFY_SYSCALL_MAX:
-                case _NOTIFY_SYSCALL_UNKNOWN:
-                default:
-                        a = answer_default(s);
-                        break;
-                }
+                            s->listener->id, req->pid, req->data.nr, req->data.arch);
+                return ANSWER_DENIED_OF(ENOSYS);
+        }
+        switch (call) {
+        case NOTIFY_SYSCALL_MKNOD:
+        case NOTIFY_SYSCALL_MKNODAT:
+                return handle_mknod(s, call);
+        case NOTIFY_SYSCALL_OPEN:
+        case NOTIFY_SYSCALL_OPENAT:
+        case NOTIFY_SYSCALL_OPENAT2:
+        case NOTIFY_SYSCALL_CREAT:
+                return handle_open(s, call);
+        case NOTIFY_SYSCALL_MOUNT:
+                return handle_mount(s);
+        case NOTIFY_SYSCALL_UMOUNT2:
+                return handle_umount(s);
+        case _NOTIFY_SYSCALL_MAX:
+        case _NOTIFY_SYSCALL_UNKNOWN:
+        default:
+                return answer_default(s);
+        }
+}
+
+/* What was decided, in the state page, before it is sent: a daemon that dies in between must not do the
+ * call again (a second mknod would say EEXIST), only send this. */
+static void record_decision(Supervisor *s, Answer a) {
+        PersistHeader *h = s->listener->state;
+
+        if (!h)
+                return;
+        h->decided_kind = (int32_t) a.kind;
+        h->decided_error = a.error;
+        h->decided_value = a.value;
+        __atomic_store_n(&h->decided_id, s->buffers.req->id, __ATOMIC_RELEASE);
+}
+
+void supervisor_record_result(Supervisor *s, int64_t result) {
+        record_decision(s, result < 0 ? ANSWER_ERRNO_OF((int) -result) : (Answer) { .kind = ANSWER_VALUE, .value = result });
+}
+
+static void answer(Supervisor *s, Answer a) {
+        Listener *l = s->listener;
+        const struct seccomp_notif *req = s->buffers.req;
+        int r;
 
         switch (a.kind) {
         case ANSWER_CONTINUE:
@@ -268,6 +285,39 @@ static void handle_notification(Supervisor *s) {
         }
         if (r < 0 && r != -ENOENT)
                 log_debug_errno(r, "Listener %" PRIu64 ": failed to answer notification: %m", l->id);
+        if (l->state)
+                __atomic_store_n(&l->state->answered_id, req->id, __ATOMIC_RELEASE);
+}
+
+static void handle_notification(Supervisor *s) {
+        Answer a;
+
+        /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
+        __atomic_store_n(&s->listener->busy_since_usec, now_usec(), __ATOMIC_RELAXED);
+        a = decide(s);
+        record_decision(s, a);
+        answer(s, a);
+        __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_RELAXED);
+}
+
+/* Restored after a restart that came in the middle of a call: it is still in the state page, and the kernel
+ * still waits for its answer (ID_VALID), which only we can give now. Decided already: sent as decided. */
+static void resume_notification(Supervisor *s) {
+        PersistHeader *h = s->listener->state;
+        const struct seccomp_notif *req = s->buffers.req;
+
+        if (req->id == 0 || req->id == __atomic_load_n(&h->answered_id, __ATOMIC_ACQUIRE) ||
+            notify_id_valid(s->listener->fd, req->id) < 0)
+                return;
+        log_info("Listener %" PRIu64 ": answering call %" PRIu64 " of task %u, which the previous daemon received "
+                 "but did not answer.", s->listener->id, (uint64_t) req->id, req->pid);
+        if (__atomic_load_n(&h->decided_id, __ATOMIC_ACQUIRE) == req->id)
+                answer(s, (Answer) { .kind = h->decided_kind, .error = h->decided_error, .value = h->decided_value });
+        else {
+                s->resumed = true;
+                handle_notification(s);
+                s->resumed = false;
+        }
 }
 
 void supervise_watchdog(Listener *l, uint64_t now) {
@@ -297,6 +347,7 @@ void supervise_watchdog(Listener *l, uint64_t now) {
 void *listener_thread(void *userdata) {
         Supervisor s = { .listener = userdata };
         Listener *l = s.listener;
+        struct seccomp_notif *own_req = NULL;
         sigset_t mask;
         ListenerEnd end = LISTENER_END_ERROR;
         uint64_t one = 1;
@@ -316,6 +367,13 @@ void *listener_thread(void *userdata) {
                 goto finish;
         }
 
+        /* With a state page, notifications are received right into it (see PersistHeader). */
+        if (l->state && s.buffers.req_size <= sizeof l->state->notification) {
+                own_req = s.buffers.req;
+                s.buffers.req = (struct seccomp_notif *) l->state->notification;
+                resume_notification(&s);
+        }
+
         /* RECV blocks, as a minimal supervisor's would: no poll() per call. The main loop stops the thread
          * with l->stop and a signal (RECV returns EINTR), also when the listener has no tasks left. */
         for (;;) {
@@ -332,10 +390,7 @@ void *listener_thread(void *userdata) {
                         log_error_errno(r, "Listener %" PRIu64 ": failed to receive: %m", l->id);
                         break;
                 }
-                /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
-                __atomic_store_n(&l->busy_since_usec, now_usec(), __ATOMIC_RELAXED);
                 handle_notification(&s);
-                __atomic_store_n(&l->busy_since_usec, 0, __ATOMIC_RELAXED);
                 if (s.broken) {
                         log_error("Listener %" PRIu64 ": cannot return to the broker's context, stopping.", l->id);
                         break;
@@ -346,6 +401,8 @@ finish:
         if (s.log_suppressed > 0)
                 log_info("Listener %" PRIu64 ": %u more decisions not logged.", l->id, s.log_suppressed);
         target_finish_thread();
+        if (own_req)
+                s.buffers.req = own_req;
         notify_buffers_done(&s.buffers);
         __atomic_store_n(&l->end, end, __ATOMIC_RELEASE);
         (void) !write(l->done_fd, &one, sizeof one);

@@ -12,6 +12,8 @@ typedef struct Supervisor {
         Listener *listener;
         NotifyBuffers buffers;
         NotifySyscall call;        /* the call being answered, for the log */
+        bool resumed;              /* a call the previous daemon received but did not answer: it may have
+                                    * done it already, just before it died */
         bool broken;               /* could not return to our own context: stop serving */
 
         /* Decisions are logged at info, at most LOG_BURST per LOG_INTERVAL: a busy sandbox must not flood
@@ -36,6 +38,10 @@ typedef struct Answer {
 static inline uint64_t supervisor_id(const Supervisor *s) {
         return s->buffers.req->id;
 }
+
+/* An emulation's result, noted (in the state page, see persist.h) right after the privileged call, before
+ * anything else: a daemon that dies after acting sends this rather than act a second time. */
+void supervisor_record_result(Supervisor *s, int64_t result);
 
 /* No rule applies: the listener's default action. */
 Answer answer_default(Supervisor *s);

@@ -419,11 +419,13 @@ void target_forget_dirs(void) {
         thread_root = thread_cwd = (DirId) {};
 }
 
-int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id) {
-        _cleanup_close_ int ns = -EBADF;
+int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id, int *ret_userns) {
+        _cleanup_close_ int ns = -EBADF, userns = -EBADF;
         struct stat st;
         int r;
 
+        if (ret_userns)
+                *ret_userns = -EBADF;
         ns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
         if (ns < 0)
                 return -ESRCH;
@@ -436,12 +438,24 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         if (st.st_ino == broker_mntns_ino)
                 return 0; /* ours already: nothing to enter, nothing to leave */
 
+        if (ret_userns) {
+                userns = ioctl(ns, NS_GET_USERNS);
+                if (userns < 0)
+                        return -errno;
+                if (fstat(userns, &st) < 0)
+                        return -errno;
+                if (st.st_ino == broker_userns_ino)
+                        userns = safe_close(userns);
+        }
+
         /* setns() also sets this thread's root and cwd to the namespace's root: what the thread was
          * chrooted into is gone. Our own fs_struct (target_setup_thread) keeps it from other threads. */
         target_forget_dirs();
         if (setns(ns, CLONE_NEWNS) < 0)
                 return -errno;
         thread_in_target_mntns = true;
+        if (ret_userns)
+                *ret_userns = TAKE_FD(userns);
         return 0;
 }
 
@@ -453,6 +467,22 @@ int target_leave_mount_namespace(void) {
                 return log_error_errno(-errno, "Failed to return to our mount namespace: %m");
         thread_in_target_mntns = false;
         return 0;
+}
+
+int target_enter_broker_mount_namespace(void) {
+        return setns(broker_mntns_fd, CLONE_NEWNS) < 0 ? -errno : 0;
+}
+
+int target_enter_broker_root(void) {
+        target_forget_dirs();
+        if (fchdir(broker_root_fd) < 0 || chroot(".") < 0)
+                return -errno;
+        return 0;
+}
+
+int target_chdir_proc(void) {
+        thread_cwd = (DirId) {};
+        return fchdir(proc_fd) < 0 ? -errno : 0;
 }
 
 /* Unescapes mountinfo's octal escapes (\040 for ' ', \011, \012, \134) in place. */
@@ -470,44 +500,49 @@ static void mountinfo_unescape(char *s) {
         *w = 0;
 }
 
-int target_has_mounts_below(const Target *t, int listener_fd, uint64_t notification_id, const char *path) {
+int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
         _cleanup_fclose_ FILE *f = NULL;
-        size_t l = strlen(path);
         char *line = NULL;
         size_t n = 0;
-        int fd, r, found = 0;
+        int fd;
 
-        /* Its mountinfo names mount points as seen from its root, which is how path was found. */
-        fd = openat(t->proc_fd, "mountinfo", O_RDONLY | O_CLOEXEC);
+        *ret_below = *ret_unbindable = false;
+        /* From the directory as root, mountinfo shows only mounts reachable from it: those at or below it. */
+        target_forget_dirs();
+        if (fchdir(dir_fd) < 0 || chroot(".") < 0)
+                return -errno;
+        fd = openat(proc_fd, "thread-self/mountinfo", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return -ESRCH;
+                return -errno;
         f = fdopen(fd, "re");
         if (!f) {
                 safe_close(fd);
                 return -errno;
         }
-        r = notify_id_valid(listener_fd, notification_id);
-        if (r < 0)
-                return r;
 
         while (getline(&line, &n, f) > 0) {
-                char *field = line, *mount_point = NULL;
+                char *field = line, *mount_point = NULL, *optional;
+                bool unbindable = false;
 
-                /* "id parent major:minor root mount-point ...": the fifth field. */
-                for (unsigned i = 0; i < 5 && field; i++) {
+                /* "id parent major:minor root mount-point options [optional fields...] - ..." */
+                for (unsigned i = 0; i < 5 && field; i++)
                         mount_point = strsep(&field, " ");
-                }
-                if (!mount_point)
+                if (!mount_point || !field)
                         continue;
+                (void) strsep(&field, " "); /* per-mount options */
+                while ((optional = strsep(&field, " ")) && !streq(optional, "-"))
+                        if (streq(optional, "unbindable"))
+                                unbindable = true;
                 mountinfo_unescape(mount_point);
-                if (streq(path, "/") ? !streq(mount_point, "/")
-                                     : strncmp(mount_point, path, l) == 0 && mount_point[l] == '/') {
-                        found = 1;
-                        break;
-                }
+                /* "/": the directory is a mount's root (that mount is what is bound). */
+                if (streq(mount_point, "/"))
+                        continue;
+                *ret_below = true;
+                if (unbindable)
+                        *ret_unbindable = true;
         }
         free(line);
-        return found;
+        return 0;
 }
 
 int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root) {
@@ -527,6 +562,13 @@ int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret
 
 bool target_thread_root_is_brokers(void) {
         return dir_id_equal(&thread_root, &broker_root_id);
+}
+
+int broker_proc_dir(void) {
+        /* Opened by target_setup_process() before any thread; programs that skip it (tests) get it here. */
+        if (proc_fd < 0)
+                proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return proc_fd;
 }
 
 bool target_is_on_our_proc(const struct stat *st) {

@@ -61,12 +61,19 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
 void target_forget_dirs(void);
 /* Makes the target's mount namespace this thread's (with the broker's capabilities still effective), so that
  * a mount made now is made there and only there; target_leave_mount_namespace() must follow. Both forget the
- * thread's root and cwd: target_enter_dirs() enters them again. */
-int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id);
+ * thread's root and cwd: target_enter_dirs() enters them again. ret_userns (may be NULL): the user namespace
+ * that owns that mount namespace, if it is not ours (else -EBADF). */
+int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id, int *ret_userns);
 int target_leave_mount_namespace(void);
-/* Whether anything is mounted below path (a directory, as the target sees it) in the target's namespace:
- * 1 yes, 0 no. */
-int target_has_mounts_below(const Target *t, int listener_fd, uint64_t notification_id, const char *path);
+/* Back to the broker's own mount namespace (a forked child, which never left it as a thread does). */
+int target_enter_broker_mount_namespace(void);
+/* The broker's own root as this thread's root: absolute paths name what the broker sees. */
+int target_enter_broker_root(void);
+/* Our /proc as this thread's cwd: "thread-self/fd/N" then names our fd N, in any mount namespace. */
+int target_chdir_proc(void);
+/* What is mounted at or below the directory dir_fd, in this thread's mount namespace: anything (other than
+ * the mount dir_fd is the root of), and anything unbindable. Leaves the thread's root forgotten. */
+int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable);
 /* The unique id of the mount "fd/name" is on, and whether it is that mount's root. -EOPNOTSUPP before
  * Linux 6.8 (no STATX_MNT_ID_UNIQUE). */
 int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root);
@@ -77,6 +84,8 @@ int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret
 bool target_thread_root_is_brokers(void);
 /* On the broker's own procfs, where "self" and "thread-self" are the broker, not the target. */
 bool target_is_on_our_proc(const struct stat *st);
+/* Our /proc, opened at startup: what a sandbox later mounts over /proc (in our namespace) does not change it. */
+int broker_proc_dir(void);
 /* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID. */
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret);
 /* The target's cwd as a path in its own view (after target_enter_dirs()). */

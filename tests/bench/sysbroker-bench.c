@@ -1170,7 +1170,9 @@ int main(int argc, char *argv[]) {
         if (mode_selected(MODE_MOUNT_NATIVE)) {
                 /* The sandboxed mount target runs as another user: it must reach the mount point. */
                 (void) snprintf(mount_path, sizeof mount_path, "%s/mount-point", tmpdir);
-                if (chmod(tmpdir, 0755) < 0 || mkdir(mount_path, 0755) < 0) {
+                /* The mount point is the target's own: sysbrokerd mounts only where the caller may write. */
+                if (chmod(tmpdir, 0755) < 0 || mkdir(mount_path, 0755) < 0 ||
+                    chown(mount_path, MOUNT_TARGET_UID, MOUNT_TARGET_UID) < 0) {
                         r = error_errno(errno, "Failed to create '%s': %m", mount_path);
                         goto finish;
                 }

@@ -108,14 +108,39 @@ static int do_loop(char **argv) {
         return 0;
 }
 
+/* mknod and unlink of DIR/node, one call after the other, until STOPFILE exists: every mknod must succeed
+ * (each one waits for its answer, however long the broker takes to come back). Prints the counts. */
+static int do_count(char **argv) {
+        char path[4096];
+        unsigned long ok = 0, failed = 0;
+        int first_error = 0;
+
+        if (snprintf(path, sizeof path, "%s/node", argv[0]) >= (int) sizeof path)
+                return 2;
+        while (access(argv[1], F_OK) < 0) {
+                if (mknod(path, S_IFCHR | 0600, makedev(1, 3)) < 0) {
+                        if (first_error == 0)
+                                first_error = errno;
+                        failed++;
+                } else
+                        ok++;
+                (void) unlink(path);
+        }
+        printf("ok=%lu failed=%lu first-error=%s\n", ok, failed, first_error ? strerrorname_np(first_error) : "none");
+        return 0;
+}
+
 int main(int argc, char **argv) {
         if (argc == 8 && streq(argv[1], "at"))
                 return do_at(argv + 2);
         if (argc == 4 && streq(argv[1], "loop"))
                 return do_loop(argv + 2);
+        if (argc == 4 && streq(argv[1], "count"))
+                return do_count(argv + 2);
 
         fprintf(stderr,
                 "Usage: sb-mknod at DIR NAME c|b MAJOR MINOR MODE\n"
+                "       sb-mknod count DIR STOPFILE\n"
                 "       sb-mknod loop DIR PIDFILE\n");
         return 2;
 }

@@ -6,6 +6,8 @@
  *
  *   sb-mount mount SOURCE TARGET FSTYPE FLAGS DATA
  *   sb-mount umount TARGET [FLAGS]
+ *   sb-mount clear TARGET FLAGS     mount_setattr(2) clearing ro,nosuid,nodev,noexec (not trapped: the kernel
+ *                                   alone decides, as for a sandbox that calls it)
  *
  * SOURCE, FSTYPE and DATA of '-' pass NULL; FLAGS is a comma-separated list of names (ro,nosuid,bind,...)
  * or '-' for none. Success prints nothing and exits 0; a failed call prints the errno name ("EPERM") and
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 
 #include "macro.h"
 
@@ -104,6 +107,13 @@ static int report(int r) {
         return 1;
 }
 
+static const FlagName attr_flag_names[] = {
+        { "ro",     MOUNT_ATTR_RDONLY },
+        { "nosuid", MOUNT_ATTR_NOSUID },
+        { "nodev",  MOUNT_ATTR_NODEV  },
+        { "noexec", MOUNT_ATTR_NOEXEC },
+};
+
 int main(int argc, char **argv) {
         unsigned long flags;
 
@@ -120,8 +130,18 @@ int main(int argc, char **argv) {
                 return report(umount2(argv[2], (int) flags));
         }
 
+        if (argc == 4 && streq(argv[1], "clear")) {
+                struct mount_attr attr = {};
+
+                if (parse_flags(argv[3], attr_flag_names, ELEMENTSOF(attr_flag_names), &flags) < 0)
+                        return 2;
+                attr.attr_clr = flags;
+                return report((int) syscall(SYS_mount_setattr, AT_FDCWD, argv[2], 0, &attr, sizeof attr));
+        }
+
         fprintf(stderr,
                 "Usage: sb-mount mount SOURCE|- TARGET FSTYPE|- FLAGS|- DATA|-\n"
-                "       sb-mount umount TARGET [force,detach,expire,nofollow]\n");
+                "       sb-mount umount TARGET [force,detach,expire,nofollow]\n"
+                "       sb-mount clear TARGET ro,nosuid,nodev,noexec\n");
         return 2;
 }

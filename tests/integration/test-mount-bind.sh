@@ -120,6 +120,46 @@ assert_eq "umount2(MNT_DETACH) of the recursive bind returns 0" ok "$(field umou
 assert_eq "recursive bind: nothing left mounted" "" "$(targets_mounted)"
 assert_contains "the source's own mount below is untouched" "$(mntinfo "$D/src2/sub")" "fstype=tmpfs source=below "
 
+# Remounts of a bind the broker made change its flags only: not its superblock (the source's filesystem,
+# shared with everyone), and not the flags the source's mount had (here: read-only, by the admin).
+run_as_user mkdir "$D/ro-src"
+echo "admin's" >"$D/ro-src/file"
+chmod 0644 "$D/ro-src/file"
+mount --bind "$D/ro-src" "$D/ro-src"
+mount -o remount,bind,ro "$D/ro-src"
+SB_MOUNTS+=("$D/ro-src")
+script="
+m=\$('$SB_MOUNT' mount '$D/ro-src' '$D/tgt/a' - bind -) && m=ok; echo \"mount=\$m\"
+echo \"super=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,nosuid,nodev,ro size=1m)\"
+echo \"droproro=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,bind,nosuid,nodev -)\"
+echo \"info=\$(awk -v t='$D/tgt/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo x 2>/dev/null >'$D/tgt/a/file' && echo write=yes || echo write=no
+k=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,bind,nosuid,nodev,ro,noexec -) && k=ok; echo \"keep=\$k\"
+'$SB_MOUNT' umount '$D/tgt/a'
+"
+out=$(sandbox --mount "bind $D/ro-src $D/tgt/*:noexec" -- sh -c "$script") || true
+printf '%s\n' "$out" | sed 's/^/# /'
+assert_eq "bind of a read-only source" ok "$(field mount)"
+assert_eq "a remount without MS_BIND (its source's superblock): EPERM" EPERM "$(field super)"
+assert_eq "a bind remount dropping the source's ro: EPERM" EPERM "$(field droproro)"
+assert_contains "still read-only" "$(opts_of "$(field info)")" ",ro,"
+assert_eq "nothing written through it" no "$(field write)"
+assert_eq "control: a bind remount keeping ro (and adding an allowed flag) works" ok "$(field keep)"
+assert_eq "the source's file is unchanged" "admin's" "$(cat "$D/ro-src/file")"
+assert_true "the log says why for the superblock" grep -q "refused, a remount of a bind mount without MS_BIND" \
+        "$T/sysbrokerd.log"
+assert_true "and for ro" grep -q "refused, it would drop flag 'ro'" "$T/sysbrokerd.log"
+umount "$D/ro-src"
+
+# The mount point must be the caller's to change (as fusermount asks): root's directory, though the rule's
+# pattern matches it, is not covered.
+mkdir -m 0755 "$D/tgt/roots"
+out=$(sandbox "${RULE[@]}" -- "$SB_MOUNT" mount "$D/src" "$D/tgt/roots" - bind -) || true
+assert_eq "a bind over a directory the caller may not write to: EPERM" EPERM "$out"
+assert_eq "nothing mounted there" "" "$(mntinfo "$D/tgt/roots")"
+assert_true "the log says why" grep -q "mount on '$D/tgt/roots' by task [0-9]*: it may not write there" \
+        "$T/sysbrokerd.log"
+
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 

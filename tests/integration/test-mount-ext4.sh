@@ -93,10 +93,21 @@ assert_true "a symlink matching the Source pattern to another device: mount fail
 assert_contains "with EPERM" "$out" "ermission denied"
 assert_not_contains "the other image is not mounted" "$out" "other image"
 
+# The sandbox is privileged in its own mount namespace: the forced flags must hold against what it can do
+# there itself, with calls the filter does not trap (mount_setattr) and through a bind copy of its own.
+run_as_user mkdir "$D/copy"
 script="
 mount -t ext4 '$LOOP' '$D/mnt' && echo mount=ok
 echo \"marker=\$(cat '$D/mnt/marker')\"
 echo \"info=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"clear=\$('$SB_MOUNT' clear '$D/mnt' nosuid,nodev)\"
+echo \"remount=\$('$SB_MOUNT' mount - '$D/mnt' - remount,bind -)\"
+b=\$('$SB_MOUNT' mount '$D/mnt' '$D/copy' - bind -) && b=ok; echo \"copy=\$b\"
+echo \"copyremount=\$('$SB_MOUNT' mount - '$D/copy' - remount,bind -)\"
+echo \"copyclear=\$('$SB_MOUNT' clear '$D/copy' nodev)\"
+echo \"copyinfo=\$(awk -v t='$D/copy' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+umount '$D/copy'
+echo \"still=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
 echo \$\$ >'$D/ready'
 for i in \$(seq 100); do test -e '$D/checked' && break; sleep 0.1; done
 umount '$D/mnt' && echo umount=ok
@@ -132,6 +143,16 @@ assert_contains "the sandbox's mountinfo shows the ext4 from the loop device" "$
 opts=,$(sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$info"),
 assert_contains "nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "nodev (forced)" "$opts" ",nodev,"
+assert_eq "mount_setattr clearing nosuid,nodev (untrapped): EPERM, the flags are locked" EPERM "$(field clear)"
+assert_eq "a remount without them (trapped): EPERM" EPERM "$(field remount)"
+assert_eq "a bind copy in its own namespace (the kernel's to allow)" ok "$(field copy)"
+assert_eq "a remount of the copy without them: EPERM, the copy's flags are locked too" EPERM "$(field copyremount)"
+assert_eq "mount_setattr on the copy: EPERM" EPERM "$(field copyclear)"
+copy_opts=,$(field copyinfo | sed -n 's/^opts=\([^ ]*\) .*/\1/p'),
+assert_contains "the copy is still nodev" "$copy_opts" ",nodev,"
+still_opts=,$(field still | sed -n 's/^opts=\([^ ]*\) .*/\1/p'),
+assert_contains "the mount is still nosuid" "$still_opts" ",nosuid,"
+assert_contains "and still nodev" "$still_opts" ",nodev,"
 assert_contains "the test, reading the sandbox's mountinfo, sees it there" "$sandbox_view" "fstype=ext4 dev=$LOOPDEV "
 assert_eq "but its own mountinfo has nothing at the target" "" "$host"
 assert_eq "nor anything from the loop device" "" "$(awk -v d="$LOOPDEV" '$3 == d' /proc/self/mountinfo)"

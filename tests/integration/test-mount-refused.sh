@@ -4,7 +4,8 @@
 # afterwards: a filesystem type no rule names, a target outside the pattern, a symlink inside the allowed
 # directory pointing outside it, a source the rule does not name, a data option or a flag the rule does not
 # allow, a remount that would drop a forced flag, unmounting a mount the broker did not make (or one it
-# made, with MNT_FORCE), moving a broker-made mount, more mounts than a listener may hold, and a rule for a
+# made, with MNT_FORCE), moving a broker-made mount, more mounts than a listener may hold, a mount over the
+# broker's own /proc, and a rule for a
 # filesystem whose contents depend on the mounter's namespaces. The sandboxes are plain unprivileged
 # processes (no user namespace): whatever the broker does not do, the kernel refuses them.
 # The output ends with a table: case -> errno.
@@ -172,6 +173,17 @@ rc=0
 out=$(sandbox --mount "tmpfs - $D/ok/*:size=*" --mount "sysfs /sys $D/ok/*" -- echo the command ran) || rc=$?
 assert_eq "a rule for sysfs after a good one: refused as well (exit 125)" 125 "$rc"
 assert_contains "a rule for sysfs: InvalidRule naming rule 1" "$out" "Rule 1"
+
+# The broker's own /proc (the sandbox shares its mount namespace): covering it would blind the broker for
+# every sandbox, so even a rule that names it does not grant it; registrations go on working afterwards.
+proc_before=$(awk '$5 == "/proc"' /proc/self/mountinfo | wc -l)
+refused "tmpfs over the broker's own /proc, though a rule names it" EPERM --mount "tmpfs - /proc" -- \
+        "$SB_MOUNT" mount none /proc tmpfs - -
+assert_eq "/proc: still exactly what was mounted there" "$proc_before" "$(awk '$5 == "/proc"' /proc/self/mountinfo | wc -l)"
+assert_true "/proc: the daemon log says why" grep -q "mount on '/proc' by task [0-9]*: that is the broker's own /proc" \
+        "$T/sysbrokerd.log"
+out=$(sandbox "${TMPFS[@]}" -- echo registered) || true
+assert_eq "/proc: a registration afterwards works" registered "$out"
 
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive

@@ -423,6 +423,9 @@ static void test_mount_rule_keys_are_checked(void) {
                                 "Options", "as", 2, "size=*", "noexec"), "'noexec' is a mount flag");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
                                 "Options", "as", 1, "source=*"), "'source=*' is a mount flag or the source");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mount", "FsType", "s", "ext4", "Source", "s", "/dev/loop0",
+                                "Target", "s", "/x", "Options", "as", 1, "journal_path=*"),
+                       "'journal_path=*' names a device");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
                                 "Options", "s", "size=*"), "key 'Options' must be of type 'as'");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
@@ -504,6 +507,9 @@ static void test_mount_options_need_a_pattern(void) {
         CHECK_STREQ(rule_mount_option_refused(&any, buf, &why), "rw");
         strcpy(buf, "source=/dev/sda");
         CHECK_STREQ(rule_mount_option_refused(&any, buf, &why), "source=/dev/sda");
+        strcpy(buf, "errors=remount-ro,journal_path=/dev/sdb");
+        CHECK_STREQ(rule_mount_option_refused(&any, buf, &why), "journal_path=/dev/sdb");
+        CHECK(why && strstr(why, "names a device"));
 }
 
 static void test_mount_rule_authorization_details(void) {

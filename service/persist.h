@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Listeners survive a restart of the daemon (an upgrade, a crash) through systemd's file descriptor store.
+ * Each listener fd is stored as "listener-<id>", next to a memfd "state-<id>" that holds what the listener was
+ * registered with (owner, options, rules: validated again like a new registration's when read back), the
+ * mounts it made, and the notification its thread is answering right now. A restarted daemon gets both back
+ * (LISTEN_FDNAMES) and serves on; the sandbox's calls wait in the kernel meanwhile. Without systemd (no
+ * NOTIFY_SOCKET) nothing is stored and nothing costs anything. */
+#pragma once
+
+#include <stdint.h>
+
+#include "broker.h"
+#include "listener.h"
+
+/* The memfd's first page, mapped shared. The listener thread receives each notification right into it (the
+ * kernel writes it there: no moment passes in which the daemon holds a call it has not recorded) and notes
+ * what it decided and what it answered with plain stores, no syscall. A daemon that died in between finds
+ * the call there: the kernel still waits for its answer (ID_VALID), and only the broker can give it. The
+ * registration follows as text at PERSIST_TEXT_OFFSET. */
+#define PERSIST_NOTIFICATION_MAX 256
+typedef struct PersistHeader {
+        char magic[16];
+        uint64_t answered_id;      /* the last notification answered */
+        uint64_t decided_id;       /* the notification the answer below is for: decided, maybe not sent */
+        int32_t decided_kind;      /* Answer.kind */
+        int32_t decided_error;
+        int64_t decided_value;
+        uint8_t notification[PERSIST_NOTIFICATION_MAX]; /* struct seccomp_notif, as received */
+} PersistHeader;
+
+#define PERSIST_TEXT_OFFSET 4096
+
+/* What a state memfd holds, parsed and validated. */
+typedef struct PersistedListener {
+        uint64_t id;
+        uid_t owner_uid;
+        pid_t owner_pid;
+        bool default_deny;
+        char *description;
+        RuleSet *rules;
+        ListenerMount mounts[LISTENER_MOUNTS_MAX];
+        size_t n_mounts;
+} PersistedListener;
+
+void persisted_listener_done(PersistedListener *p);
+
+/* Whether the service manager keeps fds for us (NOTIFY_SOCKET is set). */
+bool persist_enabled(void);
+
+/* The registration as text (rules as D-Bus would carry them; bus only builds a message). */
+int persist_format_registration(const Listener *l, sd_bus *bus, char **ret);
+/* Parses what persist_format_registration() and the mount lines wrote, validating the rules with limits. */
+int persist_parse(const char *text, sd_bus *bus, const RuleLimits *limits, PersistedListener *ret);
+
+/* Main loop, before the listener's thread starts: creates the state memfd (or takes the restored one) and
+ * writes the registration into it ... */
+int persist_listener_create(Listener *l, sd_bus *bus, int restored_state_fd);
+/* ... and hands both fds to the service manager once the listener is registered. */
+int persist_listener_store(Listener *l);
+/* Listener thread: writes the mounts it made (after each change). */
+void persist_listener_save(Listener *l);
+/* Main loop, when a listener is removed for good: the service manager lets go of both fds. */
+void persist_listener_forget(Listener *l);
+void persist_listener_close(Listener *l);
+
+/* At startup: listeners from the fds the service manager passed back. Takes (or closes) the fds it knows by
+ * name ("listener-<id>", "state-<id>"), setting them to -EBADF in fds; leaves the rest to the caller. */
+int persist_restore(Broker *b, int *fds, char **names, size_t n);
