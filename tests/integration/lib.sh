@@ -326,6 +326,18 @@ sb_start_all() {
     sb_start_broker "$@"
 }
 
+# The mount(s) at a mount point, from a mountinfo file (default: ours): "opts=... fstype=... source=...
+# super=... dev=MAJ:MIN" (mntinfo.awk). A sandbox's script runs the same awk program: $SB_MNTINFO_AWK.
+SB_MNTINFO_AWK=${SRCDIR:-}/tests/integration/mntinfo.awk
+sb_mntinfo() {
+    awk -v t="$1" -f "$SB_MNTINFO_AWK" "${2:-/proc/self/mountinfo}"
+}
+
+# The per-mount options of an sb_mntinfo line, between commas: ",rw,nosuid,nodev,relatime,".
+sb_opts_of() {
+    echo ",$(sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$1"),"
+}
+
 # Run a command as the unprivileged test user, in $T/work. polkit answers yes to root before any rule
 # runs, so everything whose authorization matters must run through here.
 run_as_user() {

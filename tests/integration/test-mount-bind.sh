@@ -27,24 +27,8 @@ for p in "$D/tgt/a" "$D/tgt/b"; do
     SB_MOUNTS+=("$p/sub" "$p" "$p")
 done
 
-cat >"$T/mntinfo.awk" <<'EOF'
-# SPDX-License-Identifier: LGPL-2.1-or-later
-$5 == t {
-    for (i = 7; $i != "-"; i++) ;
-    print "opts=" $6 " fstype=" $(i + 1) " source=" $(i + 2) " super=" $(i + 3)
-}
-EOF
-chmod 0644 "$T/mntinfo.awk"
-mntinfo() {
-    awk -v t="$1" -f "$T/mntinfo.awk" /proc/self/mountinfo
-}
 targets_mounted() {
     awk -v d="$D/tgt/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo
-}
-opts_of() {
-    local o
-    o=$(sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$1")
-    echo ",$o,"
 }
 
 sandbox() {
@@ -54,7 +38,7 @@ sandbox() {
 RULE=(--mount "bind $D/src* $D/tgt/*")
 
 # Control: the source's own filesystem allows suid and devices, so nosuid,nodev can only come from the broker.
-src_opts=$(opts_of "$(awk -v t="$T/work" -f "$T/mntinfo.awk" /proc/self/mountinfo)")
+src_opts=$(sb_opts_of "$(awk -v t="$T/work" -f "$SB_MNTINFO_AWK" /proc/self/mountinfo)")
 assert_not_contains "control: the source's filesystem is not nosuid" "$src_opts" ",nosuid,"
 assert_not_contains "control: nor nodev" "$src_opts" ",nodev,"
 out=$(sandbox --mount "bind $D/src* $D/tgt/b" -- "$SB_MOUNT" mount "$D/src" "$D/tgt/a" - bind -) || true
@@ -64,18 +48,18 @@ assert_eq "control: nothing mounted" "" "$(targets_mounted)"
 for flags in bind bind,rec; do
     script="
 m=\$('$SB_MOUNT' mount '$D/src' '$D/tgt/a' - $flags -) && m=ok; echo \"mount=\$m\"
-echo \"info=\$(awk -v t='$D/tgt/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"info=\$(awk -v t='$D/tgt/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \"file=\$(cat '$D/tgt/a/file')\"
 u=\$('$SB_MOUNT' umount '$D/tgt/a') && u=ok; echo \"umount=\$u\"
-echo \"after=\$(awk -v t='$D/tgt/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"after=\$(awk -v t='$D/tgt/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 "
     out=$(sandbox "${RULE[@]}" -- sh -c "$script") || true
     printf '%s\n' "$out" | sed 's/^/# /'
     info=$(sed -n 's/^info=//p' <<<"$out")
     assert_eq "$flags: mount(2) returns 0" ok "$(sed -n 's/^mount=//p' <<<"$out")"
     assert_contains "$flags: the bind mount shows at the target" "$info" "fstype=tmpfs source=sysbroker-test "
-    assert_contains "$flags: nosuid (forced)" "$(opts_of "$info")" ",nosuid,"
-    assert_contains "$flags: nodev (forced)" "$(opts_of "$info")" ",nodev,"
+    assert_contains "$flags: nosuid (forced)" "$(sb_opts_of "$info")" ",nosuid,"
+    assert_contains "$flags: nodev (forced)" "$(sb_opts_of "$info")" ",nodev,"
     assert_eq "$flags: the source's file is seen through it" source-file "$(sed -n 's/^file=//p' <<<"$out")"
     assert_eq "$flags: umount2(2) returns 0" ok "$(sed -n 's/^umount=//p' <<<"$out")"
     assert_eq "$flags: and it is gone" "" "$(sed -n 's/^after=//p' <<<"$out")"
@@ -99,8 +83,8 @@ assert_false "non-recursive bind: the covered file is not revealed" test -e "$D/
 
 script="
 m=\$('$SB_MOUNT' mount '$D/src2' '$D/tgt/b' - bind,rec -) && m=ok; echo \"mount=\$m\"
-echo \"info=\$(awk -v t='$D/tgt/b' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
-echo \"sub=\$(awk -v t='$D/tgt/b/sub' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"info=\$(awk -v t='$D/tgt/b' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
+echo \"sub=\$(awk -v t='$D/tgt/b/sub' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \"top=\$(cat '$D/tgt/b/sub/top')\"
 test -e '$D/tgt/b/sub/file' && echo covered=visible || echo covered=hidden
 u=\$('$SB_MOUNT' umount '$D/tgt/b' detach) && u=ok; echo \"umount=\$u\"
@@ -111,14 +95,14 @@ field() {
     sed -n "s/^$1=//p" <<<"$out"
 }
 assert_eq "the recursive bind of the same source works" ok "$(field mount)"
-assert_contains "its top mount is nosuid" "$(opts_of "$(field info)")" ",nosuid,"
-assert_contains "and nodev" "$(opts_of "$(field info)")" ",nodev,"
+assert_contains "its top mount is nosuid" "$(sb_opts_of "$(field info)")" ",nosuid,"
+assert_contains "and nodev" "$(sb_opts_of "$(field info)")" ",nodev,"
 assert_contains "the mount below came along" "$(field sub)" "fstype=tmpfs source=below "
 assert_eq "showing what it shows at the source" on-top "$(field top)"
 assert_eq "and still covering what it covers" hidden "$(field covered)"
 assert_eq "umount2(MNT_DETACH) of the recursive bind returns 0" ok "$(field umount)"
 assert_eq "recursive bind: nothing left mounted" "" "$(targets_mounted)"
-assert_contains "the source's own mount below is untouched" "$(mntinfo "$D/src2/sub")" "fstype=tmpfs source=below "
+assert_contains "the source's own mount below is untouched" "$(sb_mntinfo "$D/src2/sub")" "fstype=tmpfs source=below "
 
 # Remounts of a bind the broker made change its flags only: not its superblock (the source's filesystem,
 # shared with everyone), and not the flags the source's mount had (here: read-only, by the admin).
@@ -132,7 +116,7 @@ script="
 m=\$('$SB_MOUNT' mount '$D/ro-src' '$D/tgt/a' - bind -) && m=ok; echo \"mount=\$m\"
 echo \"super=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,nosuid,nodev,ro size=1m)\"
 echo \"droproro=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,bind,nosuid,nodev -)\"
-echo \"info=\$(awk -v t='$D/tgt/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"info=\$(awk -v t='$D/tgt/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo x 2>/dev/null >'$D/tgt/a/file' && echo write=yes || echo write=no
 k=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,bind,nosuid,nodev,ro,noexec -) && k=ok; echo \"keep=\$k\"
 '$SB_MOUNT' umount '$D/tgt/a'
@@ -142,7 +126,7 @@ printf '%s\n' "$out" | sed 's/^/# /'
 assert_eq "bind of a read-only source" ok "$(field mount)"
 assert_eq "a remount without MS_BIND (its source's superblock): EPERM" EPERM "$(field super)"
 assert_eq "a bind remount dropping the source's ro: EPERM" EPERM "$(field droproro)"
-assert_contains "still read-only" "$(opts_of "$(field info)")" ",ro,"
+assert_contains "still read-only" "$(sb_opts_of "$(field info)")" ",ro,"
 assert_eq "nothing written through it" no "$(field write)"
 assert_eq "control: a bind remount keeping ro (and adding an allowed flag) works" ok "$(field keep)"
 assert_eq "the source's file is unchanged" "admin's" "$(cat "$D/ro-src/file")"
@@ -156,7 +140,7 @@ umount "$D/ro-src"
 mkdir -m 0755 "$D/tgt/roots"
 out=$(sandbox "${RULE[@]}" -- "$SB_MOUNT" mount "$D/src" "$D/tgt/roots" - bind -) || true
 assert_eq "a bind over a directory the caller may not write to: EPERM" EPERM "$out"
-assert_eq "nothing mounted there" "" "$(mntinfo "$D/tgt/roots")"
+assert_eq "nothing mounted there" "" "$(sb_mntinfo "$D/tgt/roots")"
 assert_true "the log says why" grep -q "mount on '$D/tgt/roots' by task [0-9]*: it may not write there" \
         "$T/sysbrokerd.log"
 

@@ -49,17 +49,6 @@ mkfs.ext4 -q -F -L sbother -d "$T/other-content" "$T/other.img" || sb_die "mkfs.
 OTHER_LOOP=$(losetup -f --show "$T/other.img") || sb_skip "no second loop device available"
 echo "# image on $LOOP ($LOOPDEV), the other one on $OTHER_LOOP"
 
-cat >"$T/mntinfo.awk" <<'EOF'
-# SPDX-License-Identifier: LGPL-2.1-or-later
-$5 == t {
-    for (i = 7; $i != "-"; i++) ;
-    print "opts=" $6 " fstype=" $(i + 1) " dev=" $3 " source=" $(i + 2) " super=" $(i + 3)
-}
-EOF
-chmod 0644 "$T/mntinfo.awk"
-mntinfo() {
-    awk -v t="$1" -f "$T/mntinfo.awk" "${2:-/proc/self/mountinfo}"
-}
 
 # Control: a rule for another block device (one that is not this loop device) does not cover it.
 other=/dev/loop-sysbroker-none
@@ -99,26 +88,26 @@ run_as_user mkdir "$D/copy"
 script="
 mount -t ext4 '$LOOP' '$D/mnt' && echo mount=ok
 echo \"marker=\$(cat '$D/mnt/marker')\"
-echo \"info=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"info=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \"clear=\$('$SB_MOUNT' clear '$D/mnt' nosuid,nodev)\"
 echo \"remount=\$('$SB_MOUNT' mount - '$D/mnt' - remount,bind -)\"
 b=\$('$SB_MOUNT' mount '$D/mnt' '$D/copy' - bind -) && b=ok; echo \"copy=\$b\"
 echo \"copyremount=\$('$SB_MOUNT' mount - '$D/copy' - remount,bind -)\"
 echo \"copyclear=\$('$SB_MOUNT' clear '$D/copy' nodev)\"
-echo \"copyinfo=\$(awk -v t='$D/copy' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"copyinfo=\$(awk -v t='$D/copy' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 umount '$D/copy'
-echo \"still=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"still=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \$\$ >'$D/ready'
 for i in \$(seq 100); do test -e '$D/checked' && break; sleep 0.1; done
 umount '$D/mnt' && echo umount=ok
-echo \"after=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"after=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 "
 run_as_user "$SYSBROKERCTL" run --mount "ext4 $LOOP $D/mnt" -- unshare -Urm sh -c "$script" \
         >"$T/sandbox.out" 2>&1 &
 pid=$!
 if sb_poll 20 test -s "$D/ready"; then
-    host=$(mntinfo "$D/mnt")
-    sandbox_view=$(mntinfo "$D/mnt" "/proc/$(cat "$D/ready")/mountinfo" 2>&1 || true)
+    host=$(sb_mntinfo "$D/mnt")
+    sandbox_view=$(sb_mntinfo "$D/mnt" "/proc/$(cat "$D/ready")/mountinfo" 2>&1 || true)
     host_marker=$(cat "$D/mnt/marker" 2>&1 || true)
 else
     host="(the sandbox never got there)"
@@ -139,8 +128,9 @@ assert_eq "util-linux mount -t ext4 of the loop device succeeds" ok "$(field mou
 assert_eq "the marker file reads back inside" "ext4 marker" "$(field marker)"
 info=$(field info)
 # The device numbers, not the source string: sysbrokerd names the device node it checked by an fd of its own.
-assert_contains "the sandbox's mountinfo shows the ext4 from the loop device" "$info" "fstype=ext4 dev=$LOOPDEV "
-opts=,$(sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$info"),
+assert_contains "the sandbox's mountinfo shows an ext4" "$info" "fstype=ext4 "
+assert_contains "from the loop device" "$info " " dev=$LOOPDEV "
+opts=$(sb_opts_of "$info")
 assert_contains "nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "nodev (forced)" "$opts" ",nodev,"
 assert_eq "mount_setattr clearing nosuid,nodev (untrapped): EPERM, the flags are locked" EPERM "$(field clear)"
@@ -148,12 +138,13 @@ assert_eq "a remount without them (trapped): EPERM" EPERM "$(field remount)"
 assert_eq "a bind copy in its own namespace (the kernel's to allow)" ok "$(field copy)"
 assert_eq "a remount of the copy without them: EPERM, the copy's flags are locked too" EPERM "$(field copyremount)"
 assert_eq "mount_setattr on the copy: EPERM" EPERM "$(field copyclear)"
-copy_opts=,$(field copyinfo | sed -n 's/^opts=\([^ ]*\) .*/\1/p'),
+copy_opts=$(sb_opts_of "$(field copyinfo)")
 assert_contains "the copy is still nodev" "$copy_opts" ",nodev,"
-still_opts=,$(field still | sed -n 's/^opts=\([^ ]*\) .*/\1/p'),
+still_opts=$(sb_opts_of "$(field still)")
 assert_contains "the mount is still nosuid" "$still_opts" ",nosuid,"
 assert_contains "and still nodev" "$still_opts" ",nodev,"
-assert_contains "the test, reading the sandbox's mountinfo, sees it there" "$sandbox_view" "fstype=ext4 dev=$LOOPDEV "
+assert_contains "the test, reading the sandbox's mountinfo, sees it there" "$sandbox_view " "fstype=ext4 "
+assert_contains "the loop device's" "$sandbox_view " " dev=$LOOPDEV "
 assert_eq "but its own mountinfo has nothing at the target" "" "$host"
 assert_eq "nor anything from the loop device" "" "$(awk -v d="$LOOPDEV" '$3 == d' /proc/self/mountinfo)"
 assert_not_contains "and the target shows no marker to the test" "$host_marker" "ext4 marker"

@@ -24,17 +24,6 @@ for p in "$D/ok/a" "$D/ok/b" "$D/out/t" "$D/ok/foreign"; do
     SB_MOUNTS+=("$p" "$p")
 done
 
-cat >"$T/mntinfo.awk" <<'EOF'
-# SPDX-License-Identifier: LGPL-2.1-or-later
-$5 == t {
-    for (i = 7; $i != "-"; i++) ;
-    print "opts=" $6 " fstype=" $(i + 1) " source=" $(i + 2) " super=" $(i + 3)
-}
-EOF
-chmod 0644 "$T/mntinfo.awk"
-mntinfo() {
-    awk -v t="$1" -f "$T/mntinfo.awk" /proc/self/mountinfo
-}
 # Every mount below $D, in the test's view (which is the sandboxes' too: they have no namespace of their own).
 mounts_below() {
     awk -v d="$D/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo
@@ -70,7 +59,7 @@ refused "target outside the pattern" EPERM "${TMPFS[@]}" -- \
         "$SB_MOUNT" mount none "$D/out/t" tmpfs - size=1m
 refused "symlinked target (allowed dir -> outside)" EPERM "${TMPFS[@]}" -- \
         "$SB_MOUNT" mount none "$D/ok/link" tmpfs - size=1m
-assert_eq "symlinked target: the link's target is not mounted" "" "$(mntinfo "$D/out/t")"
+assert_eq "symlinked target: the link's target is not mounted" "" "$(sb_mntinfo "$D/out/t")"
 assert_true "symlinked target: the link is still a symlink" test -L "$D/ok/link"
 refused "memory fs source not matching the rule's Source" EPERM --mount "tmpfs mine $D/ok/*:size=*" -- \
         "$SB_MOUNT" mount other "$D/ok/a" tmpfs - size=1m
@@ -90,7 +79,7 @@ assert_true "flag not allowed: and ro" \
         grep -q "mount tmpfs on '$D/ok/a' by task [0-9]*: refused, flag 'ro'" "$T/sysbrokerd.log"
 # Control: the same flag, allowed by the rule, is applied.
 out=$(sandbox --mount "tmpfs - $D/ok/*:ro,size=*" -- sh -c "'$SB_MOUNT' mount none '$D/ok/a' tmpfs ro size=1m &&
-        awk -v t='$D/ok/a' -f '$T/mntinfo.awk' /proc/self/mountinfo && '$SB_MOUNT' umount '$D/ok/a'") || true
+        awk -v t='$D/ok/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo && '$SB_MOUNT' umount '$D/ok/a'") || true
 assert_contains "control: ro allowed by the rule gives a read-only mount" "$out" "opts=ro,nosuid,nodev"
 
 # Remounts of a mount the broker made: dropping a forced flag is refused and changes nothing; keeping them
@@ -98,13 +87,13 @@ assert_contains "control: ro allowed by the rule gives a read-only mount" "$out"
 script="
 '$SB_MOUNT' mount none '$D/ok/a' tmpfs - size=1m && echo mount=ok
 echo \"drop=\$('$SB_MOUNT' mount none '$D/ok/a' - remount,nosuid size=2m)\"
-echo \"dropped=\$(awk -v t='$D/ok/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"dropped=\$(awk -v t='$D/ok/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 k=\$('$SB_MOUNT' mount none '$D/ok/a' - remount,nosuid,nodev size=2m) && k=ok; echo \"keep=\$k\"
-echo \"kept=\$(awk -v t='$D/ok/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"kept=\$(awk -v t='$D/ok/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \"force=\$('$SB_MOUNT' umount '$D/ok/a' force)\"
-echo \"forced=\$(awk -v t='$D/ok/a' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"forced=\$(awk -v t='$D/ok/a' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \"move=\$('$SB_MOUNT' mount '$D/ok/a' '$D/ok/b' - move -)\"
-echo \"moved=\$(awk -v t='$D/ok/b' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"moved=\$(awk -v t='$D/ok/b' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 u=\$('$SB_MOUNT' umount '$D/ok/a') && u=ok; echo \"umount=\$u\"
 "
 out=$(sandbox "${TMPFS[@]}" -- sh -c "$script") || true
@@ -115,7 +104,7 @@ field() {
 assert_eq "remount: the mount to remount is made" ok "$(field mount)"
 assert_eq "remount without nodev (a forced flag): EPERM" EPERM "$(field drop)"
 TABLE+=("remount dropping forced nodev|$(field drop)")
-dropped_opts=,$(field dropped | sed -n 's/^opts=\([^ ]*\) .*/\1/p'),
+dropped_opts=$(sb_opts_of "$(field dropped)")
 assert_contains "remount without nodev: still nodev afterwards" "$dropped_opts" ",nodev,"
 assert_contains "remount without nodev: size unchanged" "$(field dropped)" "size=1024k"
 assert_true "remount without nodev: the daemon log says why" \
@@ -140,7 +129,7 @@ TABLE+=("umount of a mount the broker did not make|$out")
 out=$(sandbox "${TMPFS[@]}" -- "$SB_MOUNT" umount "$D/ok/foreign" detach) || true
 assert_eq "the same with MNT_DETACH: EPERM" EPERM "$out"
 TABLE+=("umount MNT_DETACH of a mount the broker did not make|$out")
-assert_contains "it is still mounted" "$(mntinfo "$D/ok/foreign")" "fstype=tmpfs source=foreign "
+assert_contains "it is still mounted" "$(sb_mntinfo "$D/ok/foreign")" "fstype=tmpfs source=foreign "
 umount "$D/ok/foreign"
 
 # At most 64 mounts per listener: the 65th is ENOSPC; the 64 are then unmounted again.

@@ -18,24 +18,6 @@ run_as_user mkdir "$D" "$D/mnt" "$D/left"
 # Whatever a failed run leaves mounted is unmounted by the harness (twice: a mount may be stacked).
 SB_MOUNTS+=("$D/mnt" "$D/mnt" "$D/left" "$D/left")
 
-# "opts=<per-mount options> fstype=<type> source=<source> super=<superblock options>" of the mount at
-# the path, one line per mount stacked there, from the reading process's /proc/self/mountinfo.
-cat >"$T/mntinfo.awk" <<'EOF'
-# SPDX-License-Identifier: LGPL-2.1-or-later
-$5 == t {
-    for (i = 7; $i != "-"; i++) ;
-    print "opts=" $6 " fstype=" $(i + 1) " source=" $(i + 2) " super=" $(i + 3)
-}
-EOF
-chmod 0644 "$T/mntinfo.awk"
-mntinfo() {
-    awk -v t="$1" -f "$T/mntinfo.awk" /proc/self/mountinfo
-}
-
-# The per-mount options of an mntinfo line: "rw,nosuid,nodev,relatime".
-opts_of() {
-    sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$1"
-}
 
 sandbox() {
     run_as_user "$SYSBROKERCTL" run "$@" 2>&1
@@ -44,16 +26,16 @@ sandbox() {
 # Control: without a rule the kernel refuses the unprivileged caller.
 out=$(sandbox --mount "tmpfs - $D/left:size=*" -- "$SB_MOUNT" mount sbtest "$D/mnt" tmpfs - size=2m) || true
 assert_eq "control: a tmpfs on a directory no rule names is EPERM" EPERM "$out"
-assert_eq "control: nothing mounted there" "" "$(mntinfo "$D/mnt")"
+assert_eq "control: nothing mounted there" "" "$(sb_mntinfo "$D/mnt")"
 
 # One sandbox does everything and reports each step on a line of its own.
 script="
 m=\$('$SB_MOUNT' mount sbtest '$D/mnt' tmpfs - size=2m) && m=ok; echo \"mount=\$m\"
-echo \"info=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"info=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo \"owner=\$(stat -c %u:%g '$D/mnt')\"
 echo written >'$D/mnt/file' && echo \"file=\$(cat '$D/mnt/file')\"
 u=\$('$SB_MOUNT' umount '$D/mnt') && u=ok; echo \"umount=\$u\"
-echo \"after=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"after=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 test -e '$D/mnt/file' && echo still-there || echo file-gone
 "
 rc=0
@@ -66,7 +48,7 @@ assert_eq "sysbrokerctl run exits 0" 0 "$rc"
 assert_eq "mount(2) of the tmpfs returns 0" ok "$(field mount)"
 info=$(field info)
 assert_contains "the sandbox's mountinfo shows a tmpfs at the target" "$info" "fstype=tmpfs source=sbtest "
-opts=,$(opts_of "$info"),
+opts=$(sb_opts_of "$info")
 assert_contains "mounted nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "mounted nodev (forced)" "$opts" ",nodev,"
 assert_contains "with the size asked for (2m = 2048k)" "$info" "size=2048k"
@@ -76,7 +58,7 @@ assert_eq "a file written into it reads back" written "$(field file)"
 assert_eq "umount2(2) of it returns 0" ok "$(field umount)"
 assert_eq "and it is gone from the sandbox's mountinfo" "" "$(field after)"
 assert_contains "the file went with it" "$out" file-gone
-assert_eq "nothing mounted at the target in the test's view either" "" "$(mntinfo "$D/mnt")"
+assert_eq "nothing mounted at the target in the test's view either" "" "$(sb_mntinfo "$D/mnt")"
 
 log=$(cat "$T/sysbrokerd.log")
 assert_contains "the daemon logs the mount" "$log" "mount tmpfs 'sbtest' on '$D/mnt' for task"
@@ -87,15 +69,15 @@ assert_true "and the unmount" grep -q "umount '$D/mnt' for task [0-9]*: unmounte
 # test's here) ...
 out=$(sandbox --mount "tmpfs - $D/left:size=*" -- "$SB_MOUNT" mount left "$D/left" tmpfs - size=1m) || true
 assert_eq "a second sandbox mounts a tmpfs and exits" "" "$out"
-info=$(mntinfo "$D/left")
+info=$(sb_mntinfo "$D/left")
 assert_contains "the test sees it in its own mountinfo" "$info" "fstype=tmpfs source=left "
-opts=,$(opts_of "$info"),
+opts=$(sb_opts_of "$info")
 assert_contains "nosuid there too" "$opts" ",nosuid,"
 assert_contains "nodev there too" "$opts" ",nodev,"
 # ... and belongs to the listener that made it: a new sandbox with the same rule gets the kernel's answer.
 out=$(sandbox --mount "tmpfs - $D/left:size=*" -- "$SB_MOUNT" umount "$D/left") || true
 assert_eq "another listener cannot unmount it (default continue: the kernel's EPERM)" EPERM "$out"
-assert_contains "it is still mounted" "$(mntinfo "$D/left")" "fstype=tmpfs source=left "
+assert_contains "it is still mounted" "$(sb_mntinfo "$D/left")" "fstype=tmpfs source=left "
 umount "$D/left"
 
 assert_true "no listener left" sb_wait_nlisteners 0

@@ -14,17 +14,6 @@ D=$T/work/unshare
 run_as_user mkdir "$D" "$D/mnt" "$D/other"
 SB_MOUNTS+=("$D/mnt" "$D/mnt" "$D/other" "$D/other")
 
-cat >"$T/mntinfo.awk" <<'EOF'
-# SPDX-License-Identifier: LGPL-2.1-or-later
-$5 == t {
-    for (i = 7; $i != "-"; i++) ;
-    print "opts=" $6 " fstype=" $(i + 1) " source=" $(i + 2) " super=" $(i + 3)
-}
-EOF
-chmod 0644 "$T/mntinfo.awk"
-mntinfo() {
-    awk -v t="$1" -f "$T/mntinfo.awk" /proc/self/mountinfo
-}
 
 RULE=(--mount "tmpfs - $D/mnt:size=*")
 
@@ -34,23 +23,23 @@ out=$(run_as_user "$SYSBROKERCTL" run "${RULE[@]}" -- \
         unshare -Ur mount -t tmpfs -o size=1m tmpfs "$D/other" 2>&1) || rc=$?
 assert_true "control: mount on a target no rule names fails (exit $rc)" test "$rc" != 0
 assert_contains "control: with the kernel's permission error" "$out" "ermission denied"
-assert_eq "control: nothing mounted there" "" "$(mntinfo "$D/other")"
+assert_eq "control: nothing mounted there" "" "$(sb_mntinfo "$D/other")"
 
 # The sandbox mounts, shows what it sees, writes a file, stays until the test has looked from outside, then
 # unmounts.
 script="
 mount -t tmpfs -o size=1m tmpfs '$D/mnt' && echo mount=ok
-echo \"info=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"info=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 echo inside >'$D/mnt/file' && echo \"file=\$(cat '$D/mnt/file')\"
 touch '$D/ready'
 for i in \$(seq 100); do test -e '$D/checked' && break; sleep 0.1; done
 umount '$D/mnt' && echo umount=ok
-echo \"after=\$(awk -v t='$D/mnt' -f '$T/mntinfo.awk' /proc/self/mountinfo)\"
+echo \"after=\$(awk -v t='$D/mnt' -f '$SB_MNTINFO_AWK' /proc/self/mountinfo)\"
 "
 run_as_user "$SYSBROKERCTL" run "${RULE[@]}" -- unshare -Ur sh -c "$script" >"$T/sandbox.out" 2>&1 &
 pid=$!
 if sb_poll 20 test -e "$D/ready"; then
-    host=$(mntinfo "$D/mnt")
+    host=$(sb_mntinfo "$D/mnt")
     host_file=$(cat "$D/mnt/file" 2>&1 || true)
     owner=$(stat -c %u:%g "$D/mnt")
 else
@@ -74,14 +63,14 @@ assert_contains "with the size asked for (1m = 1024k)" "$(field info)" "size=102
 assert_eq "a file written into it reads back" inside "$(field file)"
 assert_contains "the test sees the same mount (the caller's mount namespace is the test's)" "$host" \
         "fstype=tmpfs source=tmpfs "
-opts=,$(sed -n 's/^opts=\([^ ]*\) .*/\1/p' <<<"$host"),
+opts=$(sb_opts_of "$host")
 assert_contains "nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "nodev (forced)" "$opts" ",nodev,"
 assert_eq "and the file in it" inside "$host_file"
 assert_eq "its root belongs to the caller's host uid:gid" "$SB_TEST_UID:$SB_TEST_GID" "$owner"
 assert_eq "util-linux umount succeeds" ok "$(field umount)"
 assert_eq "the tmpfs is gone from the sandbox's mountinfo" "" "$(field after)"
-assert_eq "and from the test's" "" "$(mntinfo "$D/mnt")"
+assert_eq "and from the test's" "" "$(sb_mntinfo "$D/mnt")"
 assert_true "the daemon logs the mount" grep -q "mount tmpfs 'tmpfs' on '$D/mnt' for task [0-9]*: mounted\." \
         "$T/sysbrokerd.log"
 assert_true "and the unmount" grep -q "umount '$D/mnt' for task [0-9]*: unmounted\." "$T/sysbrokerd.log"
