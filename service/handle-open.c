@@ -112,10 +112,10 @@ static OpenRequest open_request_of(int flags, bool creates, bool special) {
 
 /* Resolves the call's path from start with the thread's current credentials: its search permissions decide
  * what is reachable. -errno when there is nothing a rule could apply to (the kernel will say why). A probe
- * only wants the path reached, not what kind of file it is; given the path as named (absolute, without
+ * only wants the path reached, not what kind of file it is. Given the path as named (absolute, without
  * "." or ".."), it first tries without following any symlink: then the path reached is that one, and
- * needs no readlink. */
-static int resolve(const OpenCall *c, int start, const char *path, const char *probe_as_named, bool probe,
+ * needs no readlink; any other answer but ELOOP is the one full resolution would give too. */
+static int resolve(const OpenCall *c, int start, const char *path, const char *as_named, bool probe,
                    Resolution *ret) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC | (c->flags & (O_NOFOLLOW | O_DIRECTORY)),
@@ -124,39 +124,44 @@ static int resolve(const OpenCall *c, int start, const char *path, const char *p
                  * to the kernel. */
                 .resolve = c->resolve | RESOLVE_NO_MAGICLINKS,
         };
-        int r;
+        const char *reached = NULL;
+        int r = 0;
 
         *ret = RESOLUTION_NULL;
 
-        if (probe && probe_as_named && start < 0) {
+        if (as_named && start < 0) {
                 struct open_how direct = how;
 
                 direct.resolve |= RESOLVE_NO_SYMLINKS;
                 ret->file = (int) syscall(SYS_openat2, AT_FDCWD, path, &direct, sizeof direct);
-                if (ret->file >= 0) {
-                        ret->path = strdup(probe_as_named);
-                        return ret->path ? 0 : -ENOMEM;
-                }
-                if (errno != ELOOP)
-                        return -errno;
-                /* A symlink on the way: resolve again, following it. */
+                if (ret->file >= 0)
+                        reached = as_named;
+                else if (errno != ELOOP)
+                        r = -errno; /* met before any symlink: full resolution would say the same */
+        }
+        /* A symlink on the way, or no name to try: resolve following them. */
+        if (!reached && r == 0) {
+                ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
+                if (ret->file < 0)
+                        r = -errno;
         }
 
-        ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
-        r = ret->file < 0 ? -errno : 0;
-
         if (r >= 0) {
-                if (probe)
-                        return fd_get_path(ret->file, &ret->path);
-                /* O_EXCL on an existing file, or a symlink under O_NOFOLLOW: the kernel's answer, not ours. */
-                if ((c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
-                        return -EEXIST;
-                if (fstat(ret->file, &ret->st) < 0)
-                        return -errno;
-                if (S_ISLNK(ret->st.st_mode))
-                        return -ELOOP;
-                ret->special = S_ISFIFO(ret->st.st_mode) || S_ISSOCK(ret->st.st_mode) || S_ISCHR(ret->st.st_mode) ||
-                               S_ISBLK(ret->st.st_mode);
+                if (!probe) {
+                        /* O_EXCL on an existing file, or a symlink under O_NOFOLLOW: the kernel's answer. */
+                        if ((c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+                                return -EEXIST;
+                        if (fstat(ret->file, &ret->st) < 0)
+                                return -errno;
+                        if (S_ISLNK(ret->st.st_mode))
+                                return -ELOOP;
+                        ret->special = S_ISFIFO(ret->st.st_mode) || S_ISSOCK(ret->st.st_mode) ||
+                                       S_ISCHR(ret->st.st_mode) || S_ISBLK(ret->st.st_mode);
+                }
+                if (reached) {
+                        ret->path = strdup(reached);
+                        return ret->path ? 0 : -ENOMEM;
+                }
                 return fd_get_path(ret->file, &ret->path);
         }
 
@@ -420,7 +425,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
 
                 resolution_done(&res);
-                r = resolve(&c, start, path, NULL, false, &res);
+                r = resolve(&c, start, path, path[0] == '/' ? as_named : NULL, false, &res);
                 rule = match(l->rules, &c, as_named, r >= 0 ? &res : NULL);
                 if (!rule || rule->host_path || rule->action != RULE_ACTION_EMULATE) {
                         if (!supervisor_leave(s))
