@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
@@ -166,19 +168,78 @@ static void fs_log_messages(int fs) {
         }
 }
 
-/* A copy of the detached mount (tree) mnt whose flags are locked (MNT_LOCK_READONLY, _NOSUID, _NODEV,
- * _NOEXEC, _ATIME): a process privileged in userns (the owner of the target's mount namespace: the sandbox,
- * often) cannot clear them with mount_setattr() or a remount of its own. The kernel locks flags when it copies
- * mounts into a mount namespace of a less privileged user namespace; so a child puts mnt into a private
- * namespace of ours, joins userns and copies that namespace, and clones mnt from the copy. */
-static int lock_mount_flags(int mnt, int userns_fd, bool recursive) {
+/* How long the child of lock_mount_flags() may take: a few system calls. */
+#define LOCK_CHILD_TIMEOUT_MSEC 5000
+
+/* Closes every fd of this process but a and b. */
+static void close_all_but(int a, int b) {
+        int lo = MIN(a, b), hi = MAX(a, b);
+
+        if (lo > 0)
+                (void) close_range(0, lo - 1, 0);
+        if (hi > lo + 1)
+                (void) close_range(lo + 1, hi - 1, 0);
+        (void) close_range(hi + 1, ~0U, 0);
+}
+
+/* The child's part: only system calls (a child of a threaded process: another thread may have held a lock).
+ * It leaves the sandbox's namespaces alone entirely: a fresh user namespace of its own is enough to make the
+ * kernel lock what it copies, and nobody else may signal or trace a process in it. */
+_Noreturn static void lock_mount_flags_child(int mnt, int sock, bool recursive) {
         union {
                 struct cmsghdr header;
                 uint8_t buf[CMSG_SPACE(sizeof(int))];
         } control = {};
-        int sv[2], result = 0, locked = -EBADF;
+        int result = 0, tree;
+        struct iovec iov = { .iov_base = &result, .iov_len = sizeof result };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *cmsg;
+
+        /* The broker's capabilities (the thread had the target's plus one) and its mount namespace, then
+         * nothing but mnt and the socket: no listener, connection or state of anyone else. */
+        result = target_restore_capabilities();
+        if (result == 0)
+                result = target_enter_broker_mount_namespace();
+        close_all_but(mnt, sock);
+        /* A private copy of our namespace with mnt on /proc (by path: fds name the original namespace's
+         * mounts, not the copy's), then a copy of that one into a new user namespace: the kernel locks every
+         * mount's flags on the way (MNT_LOCK_*), and the clone of mnt taken there keeps them. */
+        if (result == 0 &&
+            (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+             move_mount(mnt, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+             unshare(CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0))
+                result = -errno;
+        if (result == 0) {
+                tree = open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+                if (tree < 0)
+                        result = -errno;
+                else {
+                        msg.msg_control = &control;
+                        msg.msg_controllen = sizeof control;
+                        cmsg = CMSG_FIRSTHDR(&msg);
+                        cmsg->cmsg_level = SOL_SOCKET;
+                        cmsg->cmsg_type = SCM_RIGHTS;
+                        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+                        memcpy(CMSG_DATA(cmsg), &tree, sizeof(int));
+                }
+        }
+        (void) sendmsg(sock, &msg, MSG_NOSIGNAL);
+        _exit(result < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+}
+
+/* A copy of the detached mount (tree) mnt whose flags are locked (MNT_LOCK_READONLY, _NOSUID, _NODEV,
+ * _NOEXEC, _ATIME): a process privileged in the target's mount namespace (the sandbox that owns it) cannot
+ * clear them with mount_setattr() or a remount of its own. The kernel locks flags when it copies mounts into a
+ * mount namespace of another user namespace; a short-lived child does that copy. */
+static int lock_mount_flags(int mnt, bool recursive) {
+        union {
+                struct cmsghdr header;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        int sv[2], result = -ETIMEDOUT, locked = -EBADF;
         struct iovec iov = { .iov_base = &result, .iov_len = sizeof result };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        struct pollfd pfd;
         struct cmsghdr *cmsg;
         pid_t pid;
 
@@ -190,55 +251,32 @@ static int lock_mount_flags(int mnt, int userns_fd, bool recursive) {
                 safe_close(sv[1]);
                 return -errno;
         }
-        if (pid == 0) {
-                /* Only system calls from here: a child of a threaded process. */
-                int tree;
-
-                safe_close(sv[0]);
-                /* The broker's capabilities back (the thread had the target's plus one): joining namespaces
-                 * needs them. The child never acts for the target with them, it only moves mounts. */
-                if (target_leave() < 0 || target_enter_broker_mount_namespace() < 0 || unshare(CLONE_NEWNS) < 0 ||
-                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                    move_mount(mnt, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
-                    setns(userns_fd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0)
-                        result = -errno;
-                else {
-                        /* mnt went onto /proc (by path: our fds name the original namespace's mounts, not the
-                         * copy's); in the second copy that path leads to the locked copy of mnt. */
-                        tree = open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                         (recursive ? AT_RECURSIVE : 0));
-                        if (tree < 0)
-                                result = -errno;
-                        else {
-                                cmsg = CMSG_FIRSTHDR(&msg);
-                                cmsg->cmsg_level = SOL_SOCKET;
-                                cmsg->cmsg_type = SCM_RIGHTS;
-                                cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-                                memcpy(CMSG_DATA(cmsg), &tree, sizeof(int));
-                        }
-                }
-                if (result < 0)
-                        msg.msg_control = NULL, msg.msg_controllen = 0;
-                (void) sendmsg(sv[1], &msg, MSG_NOSIGNAL);
-                _exit(result < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
-        }
+        if (pid == 0)
+                lock_mount_flags_child(mnt, sv[1], recursive);
 
         safe_close(sv[1]);
-        if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) < 0)
-                result = -errno;
-        else if (result == 0) {
-                cmsg = CMSG_FIRSTHDR(&msg);
-                if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-                    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(&locked, CMSG_DATA(cmsg), sizeof(int));
-                else
-                        result = -EIO;
+        /* Bounded: whatever becomes of the child, this listener's thread goes on. */
+        pfd = (struct pollfd) { .fd = sv[0], .events = POLLIN };
+        if (poll(&pfd, 1, LOCK_CHILD_TIMEOUT_MSEC) > 0) {
+                if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) < 0)
+                        result = -errno;
+                else if (result == 0) {
+                        cmsg = CMSG_FIRSTHDR(&msg);
+                        if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+                            cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
+                                memcpy(&locked, CMSG_DATA(cmsg), sizeof(int));
+                        else
+                                result = -EIO;
+                }
         }
         safe_close(sv[0]);
+        (void) kill(pid, SIGKILL); /* done or not, it goes */
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
-        if (result < 0)
+        if (result < 0) {
+                safe_close(locked);
                 return result;
+        }
         return locked;
 }
 
@@ -247,8 +285,8 @@ static int lock_mount_flags(int mnt, int userns_fd, bool recursive) {
 static int64_t attach_mount(int mnt, const EmulateRequest *req) {
         _cleanup_close_ int locked = -EBADF;
 
-        if (req->lock_userns_fd >= 0) {
-                locked = lock_mount_flags(mnt, req->lock_userns_fd, req->recursive);
+        if (req->lock_flags) {
+                locked = lock_mount_flags(mnt, req->recursive);
                 if (locked < 0)
                         return locked;
                 mnt = locked;

@@ -36,8 +36,8 @@ typedef struct EmulateRequest {
         unsigned long mount_flags; /* MS_*, forced ones included */
         bool recursive;            /* EMULATE_MOUNT_BIND: with the mounts below (MS_REC) */
         bool bind_remount;         /* EMULATE_REMOUNT: flags of the mount only, not its superblock */
-        int lock_userns_fd;        /* the user namespace owning the target's mount namespace, if not ours:
-                                    * the new mount's flags are locked against it (see lock_mount_flags()) */
+        bool lock_flags;           /* the target's mount namespace belongs to another user namespace: lock
+                                    * the new mount's flags against it (see lock_mount_flags()) */
         uint64_t mount_id;         /* EMULATE_UMOUNT: the mount that must be the one unmounted */
         uint64_t *ret_mount_id;    /* EMULATE_MOUNT_NEW, _BIND: the new mount, 0 if it cannot be told */
         unsigned long *ret_source_flags; /* EMULATE_MOUNT_BIND: the MS_* flags the source's mount had */

@@ -306,12 +306,12 @@ Answer handle_mount(Supervisor *s) {
         const struct seccomp_notif *req = s->buffers.req;
         _cleanup_(target_done) Target t = TARGET_NULL;
         _cleanup_(mount_plan_done) MountPlan p = { .target_fd = -EBADF, .source_fd = -EBADF };
-        _cleanup_close_ int userns = -EBADF;
         _cleanup_free_ MountCall *c = NULL;
         const char *what, *refused;
         char why[512], source_name[64];
         uint64_t mnt_id = 0;
         unsigned long keep = 0, source_flags = 0;
+        bool foreign_owner = false;
         int64_t result;
         int r;
 
@@ -393,7 +393,7 @@ Answer handle_mount(Supervisor *s) {
 
         /* Into its mount namespace, with the broker's capabilities still: the mount is made there and only
          * there. */
-        r = target_enter_mount_namespace(&t, l->fd, req->id, &userns);
+        r = target_enter_mount_namespace(&t, l->fd, req->id, &foreign_owner);
         if (r >= 0 && c->kind == MOUNT_KIND_BIND) {
                 refused = bind_source_refused(p.source_fd, c->flags & MS_REC);
                 if (refused) {
@@ -426,7 +426,7 @@ Answer handle_mount(Supervisor *s) {
                                 .mount_flags = (c->flags & MOUNT_FLAGS_NAMED) | keep,
                                 .recursive = c->flags & MS_REC,
                                 .bind_remount = c->kind == MOUNT_KIND_REMOUNT && (c->flags & MS_BIND),
-                                .lock_userns_fd = userns,
+                                .lock_flags = foreign_owner,
                                 .ret_mount_id = &mnt_id,
                                 .ret_source_flags = &source_flags,
                         });
@@ -536,7 +536,6 @@ Answer handle_umount(Supervisor *s) {
                         .dir_fd = parent,
                         .file_fd = -EBADF,
                         .source_fd = -EBADF,
-                        .lock_userns_fd = -EBADF,
                         .name = name,
                         .flags = flags & MNT_DETACH,
                         .mount_id = mnt_id,

@@ -33,14 +33,26 @@ int log_parse_level(const char *s) {
 }
 
 static void log_write_line(int level, const char *line) {
+        char escaped[4 * 2048 + 1], *e = escaped;
+
+        /* Paths and descriptions come from sandboxes and callers: a newline in them must not start a line
+         * of its own (the journal's stream would take a "<0>" after it for a priority). */
+        for (const char *p = line; *p && e < escaped + sizeof escaped - 5; p++) {
+                if ((unsigned char) *p < ' ' || *p == 0x7f)
+                        e += sprintf(e, "\\x%02x", (unsigned char) *p);
+                else
+                        *e++ = *p;
+        }
+        *e = 0;
+
         /* Whole lines only: several threads log at once. */
         if (use_prefix < 0)
                 use_prefix = !isatty(STDERR_FILENO);
         flockfile(stderr);
         if (use_prefix)
-                fprintf(stderr, "<%d>%s\n", level, line);
+                fprintf(stderr, "<%d>%s\n", level, escaped);
         else
-                fprintf(stderr, "%s\n", line);
+                fprintf(stderr, "%s\n", escaped);
         funlockfile(stderr);
 }
 

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <systemd/sd-daemon.h>
 
 #include "broker.h"
@@ -196,6 +197,12 @@ static int broker_new(Broker **ret) {
                 log_warning_errno(r, "Failed to probe kernel features, assuming none: %m");
         if (!(b->kernel_features & (1u << KERNEL_FEATURE_SYNC_WAKE_UP)))
                 log_notice("Kernel lacks SYNC_WAKE_UP (6.6+): notifications will be slower.");
+
+        /* Never traceable or dumpable by anyone but root, whatever fs.suid_dumpable says: it holds every
+         * sandbox's listener and the system bus connection, and briefly runs children in namespaces of
+         * its own. */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                return log_error_errno(-errno, "Failed to make ourselves non-dumpable: %m");
 
         r = target_setup_process();
         if (r < 0)

@@ -227,7 +227,8 @@ int persist_parse(const char *text, sd_bus *bus, const RuleLimits *limits, Persi
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-                for (char *t = strtok(line, " "); t; t = strtok(NULL, " ")) {
+                char *save = NULL;
+                for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
                         if (n >= ELEMENTSOF(tokens)) {
                                 r = -EINVAL;
                                 break;
@@ -504,10 +505,13 @@ int persist_restore(Broker *b, int *fds, char **names, size_t n) {
                 if (s >= 0 && fds[s] < 0)
                         s = -1;
                 if (s < 0 || restore_one(b, id, fds[i], fds[s]) < 0) {
-                        /* Nothing to serve it with: let it go, the sandbox then gets ENOSYS. */
+                        /* Nothing to serve it with: let it go, the sandbox then gets ENOSYS. By name: not if
+                         * that name is a listener restored just now (a duplicate never stored by us). */
                         log_warning("Listener %" PRIu64 " from before the restart is dropped.", id);
-                        (void) store_notify("FDSTOREREMOVE=1", "listener", id, -EBADF);
-                        (void) store_notify("FDSTOREREMOVE=1", "state", id, -EBADF);
+                        if (!broker_find_listener(b, id)) {
+                                (void) store_notify("FDSTOREREMOVE=1", "listener", id, -EBADF);
+                                (void) store_notify("FDSTOREREMOVE=1", "state", id, -EBADF);
+                        }
                         safe_close(fds[i]);
                         if (s >= 0)
                                 safe_close(fds[s]);

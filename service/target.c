@@ -419,13 +419,14 @@ void target_forget_dirs(void) {
         thread_root = thread_cwd = (DirId) {};
 }
 
-int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id, int *ret_userns) {
+int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
+                                 bool *ret_foreign_owner) {
         _cleanup_close_ int ns = -EBADF, userns = -EBADF;
         struct stat st;
         int r;
 
-        if (ret_userns)
-                *ret_userns = -EBADF;
+        if (ret_foreign_owner)
+                *ret_foreign_owner = false;
         ns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
         if (ns < 0)
                 return -ESRCH;
@@ -438,14 +439,11 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         if (st.st_ino == broker_mntns_ino)
                 return 0; /* ours already: nothing to enter, nothing to leave */
 
-        if (ret_userns) {
+        if (ret_foreign_owner) {
                 userns = ioctl(ns, NS_GET_USERNS);
-                if (userns < 0)
+                if (userns < 0 || fstat(userns, &st) < 0)
                         return -errno;
-                if (fstat(userns, &st) < 0)
-                        return -errno;
-                if (st.st_ino == broker_userns_ino)
-                        userns = safe_close(userns);
+                *ret_foreign_owner = st.st_ino != broker_userns_ino;
         }
 
         /* setns() also sets this thread's root and cwd to the namespace's root: what the thread was
@@ -454,8 +452,6 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         if (setns(ns, CLONE_NEWNS) < 0)
                 return -errno;
         thread_in_target_mntns = true;
-        if (ret_userns)
-                *ret_userns = TAKE_FD(userns);
         return 0;
 }
 
@@ -694,10 +690,14 @@ int target_raise_capability(const Target *t, int capability) {
         return set_capabilities(caps);
 }
 
+int target_restore_capabilities(void) {
+        return set_capabilities(broker_capabilities);
+}
+
 int target_leave(void) {
         int r;
 
-        r = set_capabilities(broker_capabilities);
+        r = target_restore_capabilities();
         if (r < 0)
                 return log_error_errno(r, "Failed to restore capabilities: %m");
         /* The thread keeps the target's fs ids, groups, umask, root and cwd: with every capability back they

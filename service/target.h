@@ -61,9 +61,10 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
 void target_forget_dirs(void);
 /* Makes the target's mount namespace this thread's (with the broker's capabilities still effective), so that
  * a mount made now is made there and only there; target_leave_mount_namespace() must follow. Both forget the
- * thread's root and cwd: target_enter_dirs() enters them again. ret_userns (may be NULL): the user namespace
- * that owns that mount namespace, if it is not ours (else -EBADF). */
-int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id, int *ret_userns);
+ * thread's root and cwd: target_enter_dirs() enters them again. ret_foreign_owner (may be NULL): whether
+ * another user namespace than ours owns it (whoever is privileged there may change its mounts' flags). */
+int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
+                                 bool *ret_foreign_owner);
 int target_leave_mount_namespace(void);
 /* Back to the broker's own mount namespace (a forked child, which never left it as a thread does). */
 int target_enter_broker_mount_namespace(void);
@@ -98,6 +99,8 @@ int target_get_cwd_path(const Target *t, char **ret);
 int target_take_credentials(const Target *t);
 int target_raise_capability(const Target *t, int capability);
 int target_leave(void);
+/* target_leave() without logging, for a forked child. */
+int target_restore_capabilities(void);
 
 /* Opens path in the broker's own view (for HostPath rules), with the broker's fs ids and capabilities. */
 int broker_root_open(const char *path, int flags, int *ret);

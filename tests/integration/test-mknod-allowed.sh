@@ -31,6 +31,15 @@ assert_eq "mode 0666 is cut by umask 077" 600 "$(stat -c %a "$D/null2" 2>&1)"
 # Reading it gives EOF, as /dev/null does (read as root: only the creator owns it).
 assert_eq "the node behaves as /dev/null" "" "$(head -c 16 "$D/null" 2>&1)"
 
+# A description (or path) with a newline cannot forge a log line of its own: the journal's stream would take
+# a "<0>" at a line's start for a priority.
+rc=0
+run_as_user "$SYSBROKERCTL" run --description "x
+<0>Listener 99 registered by uid 0" --mknod "c 1:3 $D/null3" -- true >/dev/null 2>&1 || rc=$?
+assert_eq "a description with a newline registers" 0 "$rc"
+assert_true "and is logged escaped, on its one line" grep -q 'x\\x0a<0>Listener 99' "$T/sysbrokerd.log"
+assert_false "no forged line" grep -q '^<0>Listener 99' "$T/sysbrokerd.log"
+
 # The listener went away with its tasks.
 assert_true "no listener left after the sandbox exited" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
