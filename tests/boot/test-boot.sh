@@ -7,8 +7,9 @@
 # upper layer is a tmpfs: nothing reaches the host's file systems. Prints the checks' TAP and fails if a
 # check failed, if the checks did not finish, or if the container did not power off in time.
 #
-# Environment (meson's test() sets it): SRCDIR, BUILDDIR. Optional: SB_BOOT_TIMEOUT (seconds the container
-# may take from start to poweroff), SB_KEEP_TMP=1 (keep a copy of the logs for a post-mortem).
+# Environment (meson's test() sets it): SRCDIR, BUILDDIR, SB_BOOT_MKNOD (the sandbox helper, default: the one
+# in BUILDDIR). Optional: SB_BOOT_TIMEOUT (seconds the container may take from start to poweroff),
+# SB_KEEP_TMP=1 (keep a copy of the logs for a post-mortem).
 set -euo pipefail
 
 skip() {
@@ -24,6 +25,7 @@ die() {
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=${SRCDIR:-$(cd "$HERE/../.." && pwd)}
 [ -n "${BUILDDIR:-}" ] || die "BUILDDIR is not set (run through meson test or tools/test)"
+SB_BOOT_MKNOD=${SB_BOOT_MKNOD:-$BUILDDIR/tests/boot/sb-boot-mknod}
 BOOT_TIMEOUT=${SB_BOOT_TIMEOUT:-140}
 
 # --- What nspawn needs at all: without it the suite cannot run (77). ----------------------------------------
@@ -133,8 +135,11 @@ systemctl --root="$ROOT" enable sysbrokerd.service >"$O/enable.log" 2>&1 || {
 }
 install -m 0644 "$HERE/50-sysbroker-boot-test.rules" "$ROOT/etc/polkit-1/rules.d/50-sysbroker-boot-test.rules"
 
-# The checks, as a service of the booted system that powers it off when done.
+# The checks, as a service of the booted system that powers it off when done, and their sandbox helper
+# (built by the test build: meson test builds it first).
 install -D -m 0755 "$HERE/boot-checks.sh" "$ROOT/usr/lib/sysbroker-boot-test/boot-checks.sh"
+[ -x "$SB_BOOT_MKNOD" ] || die "the helper $SB_BOOT_MKNOD is not built (ninja -C $BUILDDIR)"
+install -D -m 0755 "$SB_BOOT_MKNOD" "$ROOT/usr/lib/sysbroker-boot-test/sb-boot-mknod"
 install -D -m 0644 "$HERE/sysbroker-boot-test.service" "$ROOT/etc/systemd/system/sysbroker-boot-test.service"
 systemctl --root="$ROOT" enable sysbroker-boot-test.service >>"$O/enable.log" 2>&1 || {
     sed 's/^/# /' "$O/enable.log"

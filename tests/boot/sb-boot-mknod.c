@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Boot tests: the sandbox side of the restart and journal checks. A shell loop around coreutils' mknod
+ * would fork twice per call and say little about why a call failed; this makes the calls back to back and
+ * counts them, so that a call lost or failed across a restart of sysbrokerd shows up in the totals, with
+ * the errno of the first failure by name.
+ *
+ *   sb-boot-mknod [--raw] count NODE N              N calls of mknod(NODE, c 1:3, 0600) + unlink(NODE)
+ *   sb-boot-mknod [--raw] until NODE STOPFILE READY  the same until STOPFILE exists; READY is created once
+ *                                                    the first call has come back (sysbrokerd is answering)
+ *
+ * glibc's mknod() makes the mknodat system call; --raw makes the mknod system call itself (where the
+ * architecture has one), so that both names can be looked for in the journal.
+ *
+ * Prints "pid=P ok=N failed=M first-error=NAME|none" and exits 0: the test judges the counts. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+typedef struct Counts {
+        unsigned long ok;
+        unsigned long failed;
+        int first_error;
+} Counts;
+
+static bool arg_raw = false;
+
+static int make_node(const char *node) {
+        if (!arg_raw)
+                return mknod(node, S_IFCHR | 0600, makedev(1, 3));
+#ifdef SYS_mknod
+        return (int) syscall(SYS_mknod, node, S_IFCHR | 0600, makedev(1, 3));
+#else
+        errno = ENOSYS;
+        return -1;
+#endif
+}
+
+static void one_call(const char *node, Counts *c) {
+        if (make_node(node) < 0) {
+                if (c->first_error == 0)
+                        c->first_error = errno;
+                c->failed++;
+        } else
+                c->ok++;
+        /* Not trapped: the next call must find the name free again. */
+        (void) unlink(node);
+}
+
+static int touch(const char *path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+
+        if (fd < 0) {
+                fprintf(stderr, "sb-boot-mknod: cannot create '%s': %s\n", path, strerror(errno));
+                return -1;
+        }
+        (void) close(fd);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        Counts c = {};
+        const char *name;
+
+        if (argc > 1 && strcmp(argv[1], "--raw") == 0) {
+#ifndef SYS_mknod
+                fprintf(stderr, "sb-boot-mknod: this architecture has no mknod system call\n");
+                return 2;
+#endif
+                arg_raw = true;
+                argv++;
+                argc--;
+        }
+
+        if (argc == 4 && strcmp(argv[1], "count") == 0) {
+                char *end;
+                unsigned long n;
+
+                errno = 0;
+                n = strtoul(argv[3], &end, 10);
+                if (errno != 0 || end == argv[3] || *end != '\0') {
+                        fprintf(stderr, "sb-boot-mknod: bad count '%s'\n", argv[3]);
+                        return 2;
+                }
+                for (unsigned long i = 0; i < n; i++)
+                        one_call(argv[2], &c);
+        } else if (argc == 5 && strcmp(argv[1], "until") == 0) {
+                bool ready = false;
+
+                while (access(argv[3], F_OK) < 0) {
+                        one_call(argv[2], &c);
+                        if (!ready) {
+                                if (touch(argv[4]) < 0)
+                                        return 2;
+                                ready = true;
+                        }
+                }
+        } else {
+                fprintf(stderr,
+                        "Usage: sb-boot-mknod [--raw] count NODE N\n"
+                        "       sb-boot-mknod [--raw] until NODE STOPFILE READYFILE\n");
+                return 2;
+        }
+
+        name = c.first_error != 0 ? strerrorname_np(c.first_error) : "none";
+        printf("pid=%i ok=%lu failed=%lu first-error=%s\n", (int) getpid(), c.ok, c.failed, name ? name : "unknown");
+        return 0;
+}
