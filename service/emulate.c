@@ -74,7 +74,9 @@ static int64_t emulate_open_create(const Target *t, const EmulateRequest *req) {
                 /* O_EXCL always: a name that appeared since the check is not opened with our capability here
                  * (the caller checks it again as an existing file). O_NOCTTY: see above. */
                 .flags = (uint64_t) (req->flags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY),
-                .mode = req->mode & 07777,
+                /* Never set-user-ID or set-group-ID: a file the sandbox could not have created itself
+                 * must not be one that runs with its owner's or group's ids. */
+                .mode = req->mode & 01777,
                 /* One component below the directory resolution reached, and never a symlink: a link
                  * planted there after the check must not be followed with our capability. */
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,

@@ -365,8 +365,11 @@ Answer handle_mount(Supervisor *s) {
         if (r == -EPERM)
                 return ANSWER_DENIED_OF(EPERM);
         /* Nothing that could be ours: the kernel (or the default) answers, as the target. */
-        if (r < 0 || !p.rule)
+        if (r < 0 || !p.rule) {
+                log_debug_errno(r, "Listener %" PRIu64 ": mount %s on '%s' by task %i: no rule applies%s%m.", l->id,
+                                what, p.target_path ?: c->target, t.tid, r < 0 ? ", " : "");
                 return answer_default(s);
+        }
         if (p.rule->action != RULE_ACTION_EMULATE) {
                 supervisor_log_decision(s, p.rule->action, 0, p.target_path, t.tid,
                                         "mount %s on '%s' by task %i: %s by rule.", what, p.target_path, t.tid,

@@ -65,9 +65,20 @@ int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret) {
         return ret->bus_name ? 0 : -ENXIO;
 }
 
+/* Every method call is activity, whatever it asks (a property, an introspection, a ping): idle exit counts
+ * from the last one. */
+static int on_incoming_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        if (sd_bus_message_is_method_call(m, NULL, NULL) > 0)
+                broker_mark_active(userdata);
+        return 0; /* not handled: on to the vtables */
+}
+
 int broker_add_objects(Broker *b, sd_bus *bus) {
         int r;
 
+        r = sd_bus_add_filter(bus, NULL, on_incoming_message, b);
+        if (r < 0)
+                return r;
         r = sd_bus_add_object_vtable(bus, NULL, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, manager_vtable, b);
         if (r < 0)
                 return r;
