@@ -75,6 +75,17 @@ assert_true "the daemon logs the mount" grep -q "mount tmpfs 'tmpfs' on '$D/mnt'
         "$T/sysbrokerd.log"
 assert_true "and the unmount" grep -q "umount '$D/mnt' for task [0-9]*: unmounted\." "$T/sysbrokerd.log"
 
+# Propagation changes grant nothing: always left to the kernel, even by a listener that denies what no rule
+# matches. In a mount namespace of its own the kernel allows them; in the host's it refuses (EPERM).
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --default=deny --mount "tmpfs - $D/mnt:size=*" -- \
+        unshare -Urm sh -c "mount --make-rprivate / && echo private" 2>&1) || rc=$?
+assert_eq "propagation change in its own namespace, default deny: the kernel allows it" "0 private" "$rc $out"
+out=$(run_as_user "$SYSBROKERCTL" run --default=deny --mount "tmpfs - $D/mnt:size=*" -- \
+        "$SB_MOUNT" mount - / - rec,private -) || true
+assert_eq "in the host's namespace: the kernel's EPERM, not the broker's" EPERM "$out"
+assert_false "the broker logged no decision on it" grep -q "mount .* on '/' by task" "$T/sysbrokerd.log"
+
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
