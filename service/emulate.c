@@ -238,7 +238,7 @@ static int lock_mount_flags(int mnt, bool recursive) {
                 struct cmsghdr header;
                 uint8_t buf[CMSG_SPACE(sizeof(int))];
         } control = {};
-        int sv[2], result = -ETIMEDOUT, locked = -EBADF;
+        int sv[2], result = -ETIMEDOUT, locked = -EBADF, r;
         struct iovec iov = { .iov_base = &result, .iov_len = sizeof result };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
         struct pollfd pfd;
@@ -257,11 +257,17 @@ static int lock_mount_flags(int mnt, bool recursive) {
                 lock_mount_flags_child(mnt, sv[1], recursive);
 
         safe_close(sv[1]);
-        /* Bounded: whatever becomes of the child, this listener's thread goes on. */
+        /* Bounded: whatever becomes of the child, this listener's thread goes on (EINTR: the watchdog). */
         pfd = (struct pollfd) { .fd = sv[0], .events = POLLIN };
-        if (poll(&pfd, 1, LOCK_CHILD_TIMEOUT_MSEC) > 0) {
-                if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) < 0)
+        r = poll(&pfd, 1, LOCK_CHILD_TIMEOUT_MSEC);
+        if (r < 0)
+                result = -errno;
+        else if (r > 0) {
+                ssize_t k = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+                if (k < 0)
                         result = -errno;
+                else if (k == 0)
+                        result = -EIO; /* gone without a word */
                 else if (result == 0) {
                         cmsg = CMSG_FIRSTHDR(&msg);
                         if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&

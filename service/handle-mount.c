@@ -353,7 +353,9 @@ Answer handle_mount(Supervisor *s) {
         r = target_read_identity(&t, l->owner_uid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = target_enter_dirs(&t, l->fd, req->id, c->target[0] != '/' || c->source[0] != '/');
+        /* The cwd only for a relative path to resolve (a tmpfs's source is a name, not a path). */
+        r = target_enter_dirs(&t, l->fd, req->id, c->target[0] != '/' ||
+                              ((p.fs_kind == RULE_FS_BIND || p.fs_kind == RULE_FS_BLOCK) && c->source[0] != '/'));
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         r = target_take_credentials(&t);
@@ -366,8 +368,8 @@ Answer handle_mount(Supervisor *s) {
                 return ANSWER_DENIED_OF(EPERM);
         /* Nothing that could be ours: the kernel (or the default) answers, as the target. */
         if (r < 0 || !p.rule) {
-                log_debug_errno(r, "Listener %" PRIu64 ": mount %s on '%s' by task %i: no rule applies%s%m.", l->id,
-                                what, p.target_path ?: c->target, t.tid, r < 0 ? ", " : "");
+                log_debug("Listener %" PRIu64 ": mount %s on '%s' by task %i: no rule applies%s%s.", l->id, what,
+                          p.target_path ?: c->target, t.tid, r < 0 ? ", " : "", r < 0 ? strerror(-r) : "");
                 return answer_default(s);
         }
         if (p.rule->action != RULE_ACTION_EMULATE) {
@@ -426,7 +428,8 @@ Answer handle_mount(Supervisor *s) {
                                           p.fs_kind != RULE_FS_BLOCK ? NULL :
                                           p.source_name_is_roots ? p.source_path : source_name,
                                 .options = c->data,
-                                .mount_flags = (c->flags & MOUNT_FLAGS_NAMED) | keep,
+                                /* A first bind takes only what is forced, as the kernel ignores its flags. */
+                                .mount_flags = c->kind == MOUNT_KIND_BIND ? keep : (c->flags & MOUNT_FLAGS_NAMED) | keep,
                                 .recursive = c->flags & MS_REC,
                                 .bind_remount = c->kind == MOUNT_KIND_REMOUNT && (c->flags & MS_BIND),
                                 .lock_flags = foreign_owner,

@@ -2,11 +2,13 @@
 /* Logging: one line per message on stderr, "<prio>" prefixed when stderr is the journal or a pipe; messages
  * with fields of their own go to the journal natively. */
 
+#include <endian.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <systemd/sd-journal.h>
+#include <sys/un.h>
 
 #include "log.h"
 
@@ -56,44 +58,80 @@ static void log_write_line(int level, const char *line) {
         funlockfile(stderr);
 }
 
-static bool stderr_is_journal_stream;
+/* The journal's native socket, connected once before any thread exists (log_open_journal()): listener
+ * threads log while chrooted into a sandbox's root, where a path would name the sandbox's file, not
+ * journald's. -EBADF: stderr is not the journal, or the socket is not there; lines go to stderr. */
+static int journal_fd = -EBADF;
 
-static void check_journal_stream(void) {
+void log_open_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
         unsigned long long dev, ino;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/systemd/journal/socket" };
         struct stat st;
+        int fd;
 
-        stderr_is_journal_stream = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
-                fstat(STDERR_FILENO, &st) >= 0 && st.st_dev == dev && st.st_ino == ino;
+        /* Only where stderr is the journal's stream already (systemd sets JOURNAL_STREAM=dev:ino). */
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0 ||
+            st.st_dev != dev || st.st_ino != ino)
+                return;
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof sa) < 0) {
+                safe_close(fd);
+                return;
+        }
+        journal_fd = fd;
 }
 
-/* Whether stderr is the journal's stream (systemd sets JOURNAL_STREAM=dev:ino for it). */
-static bool stderr_is_journal(void) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* One field in the journal's native protocol: "KEY=value\n", or for a value with a newline in it
+ * "KEY\n" + its length (64 bit, little endian) + the value + "\n". */
+static size_t native_field(struct iovec *iov, char *scratch, size_t scratch_size, const char *field) {
+        const char *eq = strchr(field, '=');
+        size_t key = eq ? (size_t) (eq - field) : strlen(field), n = 0;
+        uint64_t len;
 
-        (void) pthread_once(&once, check_journal_stream);
-        return stderr_is_journal_stream;
+        if (!eq || !strchr(eq + 1, '\n')) {
+                iov[n++] = (struct iovec) { .iov_base = (char *) field, .iov_len = strlen(field) };
+                iov[n++] = (struct iovec) { .iov_base = (char *) "\n", .iov_len = 1 };
+                return n;
+        }
+        len = htole64(strlen(eq + 1));
+        if (scratch_size < sizeof len)
+                return 0;
+        memcpy(scratch, &len, sizeof len);
+        iov[n++] = (struct iovec) { .iov_base = (char *) field, .iov_len = key };
+        iov[n++] = (struct iovec) { .iov_base = (char *) "\n", .iov_len = 1 };
+        iov[n++] = (struct iovec) { .iov_base = scratch, .iov_len = sizeof len };
+        iov[n++] = (struct iovec) { .iov_base = (char *) eq + 1, .iov_len = strlen(eq + 1) };
+        iov[n++] = (struct iovec) { .iov_base = (char *) "\n", .iov_len = 1 };
+        return n;
 }
+
+#define LOG_STRUCT_FIELDS_MAX 12
 
 void log_struct(int level, const char *const *fields, const char *message) {
-        struct iovec iov[16];
-        char priority[16];
+        struct iovec iov[(LOG_STRUCT_FIELDS_MAX + 3) * 5];
+        char lengths[LOG_STRUCT_FIELDS_MAX + 3][8], priority[16];
         _cleanup_free_ char *m = NULL;
-        size_t n = 0;
+        const char *all[LOG_STRUCT_FIELDS_MAX + 4];
+        size_t n = 0, k = 0;
 
         if (level > max_level)
                 return;
-        if (!stderr_is_journal() || asprintf(&m, "MESSAGE=%s", message) < 0) {
+        if (journal_fd < 0 || asprintf(&m, "MESSAGE=%s", message) < 0) {
                 log_write_line(level, message);
                 return;
         }
         snprintf(priority, sizeof priority, "PRIORITY=%i", level);
-        iov[n++] = (struct iovec) { .iov_base = m, .iov_len = strlen(m) };
-        iov[n++] = (struct iovec) { .iov_base = priority, .iov_len = strlen(priority) };
-        iov[n++] = (struct iovec) { .iov_base = (char *) "SYSLOG_IDENTIFIER=sysbrokerd", .iov_len = 28 };
-        for (const char *const *f = fields; f && *f && n < ELEMENTSOF(iov); f++)
-                iov[n++] = (struct iovec) { .iov_base = (char *) *f, .iov_len = strlen(*f) };
-        if (sd_journal_sendv(iov, (int) n) < 0)
+        all[k++] = m;
+        all[k++] = priority;
+        all[k++] = "SYSLOG_IDENTIFIER=sysbrokerd";
+        for (const char *const *f = fields; f && *f && k < ELEMENTSOF(all) - 1; f++)
+                all[k++] = *f;
+        for (size_t i = 0; i < k; i++)
+                n += native_field(iov + n, lengths[i], sizeof lengths[i], all[i]);
+        if (sendmsg(journal_fd, &(struct msghdr) { .msg_iov = iov, .msg_iovlen = n }, MSG_NOSIGNAL) < 0)
                 log_write_line(level, message);
 }
 

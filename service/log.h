@@ -40,3 +40,5 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 /* A message with journal fields of its own ("KEY=value", NULL-terminated list): sent to the journal with
  * those fields when stderr is connected to it (JOURNAL_STREAM), else written like any other line. */
 void log_struct(int level, const char *const *fields, const char *message);
+/* Connects to the journal's native socket, for log_struct(): once, before any thread is started. */
+void log_open_journal(void);

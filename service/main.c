@@ -209,6 +209,8 @@ static int broker_new(Broker **ret) {
         if (!(b->kernel_features & (1u << KERNEL_FEATURE_SYNC_WAKE_UP)))
                 log_notice("Kernel lacks SYNC_WAKE_UP (6.6+): notifications will be slower.");
 
+        log_open_journal();
+
         /* Never traceable or dumpable by anyone but root, whatever fs.suid_dumpable says: it holds every
          * sandbox's listener and the system bus connection, and briefly runs children in namespaces of
          * its own. */

@@ -13,7 +13,13 @@
 #include "persist.h"
 
 #define PERSIST_MAGIC "sysbroker-state1"
-#define PERSIST_TEXT_MAX (64u << 20) /* far more than 256 rules of 4096-byte strings */
+/* What a registration can hold, written as hex: the most rules and the longest strings the daemon's options
+ * allow would not fit, but a state this size is refused by the writer, with a warning, rather than found
+ * unreadable after a restart. */
+#define PERSIST_TEXT_MAX (256u << 20)
+
+/* The rules of a restored listener were accepted once: limits lowered since do not apply to them. */
+static const RuleLimits restore_limits = { .max_rules = 1u << 16, .max_string_length = 4096 };
 
 bool persist_enabled(void) {
         const char *e = getenv("NOTIFY_SOCKET");
@@ -221,7 +227,7 @@ int persist_parse(const char *text, sd_bus *bus, const RuleLimits *limits, Persi
                 return r;
 
         for (char *line = copy, *next; r >= 0 && line && *line; line = next) {
-                char *tokens[4 + 64 + 1];
+                char *tokens[4 + RULE_STRV_MAX + 1];
                 size_t n = 0;
 
                 next = strchr(line, '\n');
@@ -322,6 +328,8 @@ static int persist_write(Listener *l) {
                         l->mounts[i].kept_flags);
         if (fclose(f) != 0)
                 return -ENOMEM;
+        if (size > PERSIST_TEXT_MAX)
+                return -EFBIG;
 
         /* A crash in between leaves a shorter or longer text; the reader validates whatever it finds. */
         while (done < size) {
@@ -455,7 +463,7 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
         r = read_state(state_fd, &text, &header);
         if (r < 0)
                 return log_warning_errno(r, "Listener %" PRIu64 ": stored state unreadable: %m", id);
-        r = persist_parse(text, b->system_bus, &b->limits.rules, &p);
+        r = persist_parse(text, b->system_bus, &restore_limits, &p);
         if (r < 0)
                 return log_warning_errno(r, "Listener %" PRIu64 ": stored state invalid: %m", id);
         if (p.id != id)

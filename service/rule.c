@@ -114,8 +114,6 @@ static const struct {
         [KEY_OPTIONS] = { "Options", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
 };
 
-/* Entries of one 'as' key: enough for any real list of flags or options. */
-#define RULE_STRV_MAX 64
 
 /* The raw values of one rule's dictionary, before they are interpreted. */
 typedef struct RuleFields {

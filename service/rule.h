@@ -64,6 +64,9 @@ typedef struct Rule {
 #define RULE_ACCESS_READ 1u
 #define RULE_ACCESS_WRITE 2u
 
+/* Entries of one 'as' key (AllowedFlags, ForcedFlags, Options): enough for any real list. */
+#define RULE_STRV_MAX 64
+
 typedef struct RuleLimits {
         size_t max_rules;
         size_t max_string_length;
