@@ -54,6 +54,22 @@ static void listener_forget_mount(Listener *l, uint64_t mnt_id) {
                 *m = l->mounts[--l->n_mounts];
 }
 
+/* Forgets the mounts that are gone without the broker: their mount namespace ended (a sandbox's short-lived
+ * "unshare -m"), or the sandbox unmounted them itself where it may. Only what the kernel says is gone. */
+static void listener_prune_mounts(Listener *l) {
+        size_t before = l->n_mounts;
+
+        for (size_t i = 0; i < l->n_mounts; )
+                if (mount_exists(l->mounts[i].mnt_id, l->mounts[i].mntns_id) == 0)
+                        l->mounts[i] = l->mounts[--l->n_mounts];
+                else
+                        i++;
+        if (l->n_mounts != before) {
+                log_debug("Listener %" PRIu64 ": forgot %zu mount(s) that are gone.", l->id, before - l->n_mounts);
+                persist_listener_save(l);
+        }
+}
+
 /* A NULL pointer reads as "" (mount(2) allows it for source and data). */
 static int read_string_argument(const Target *t, uint64_t address, char *buf, size_t size) {
         if (address == 0) {
@@ -312,6 +328,7 @@ Answer handle_mount(Supervisor *s) {
         uint64_t mnt_id = 0;
         unsigned long keep = 0, source_flags = 0;
         bool foreign_owner = false;
+        uint64_t mntns_id = 0;
         int64_t result;
         int r;
 
@@ -389,6 +406,8 @@ Answer handle_mount(Supervisor *s) {
         }
         if (!supervisor_target_may_use(s, &t, "mount on", p.target_path))
                 return ANSWER_DENIED_OF(EPERM);
+        if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX)
+                listener_prune_mounts(l);
         if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX) {
                 supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
                                         "mount %s on '%s' by task %i: refused, it holds %d mounts already.",
@@ -398,7 +417,7 @@ Answer handle_mount(Supervisor *s) {
 
         /* Into its mount namespace, with the broker's capabilities still: the mount is made there and only
          * there. */
-        r = target_enter_mount_namespace(&t, l->fd, req->id, &foreign_owner);
+        r = target_enter_mount_namespace(&t, l->fd, req->id, &foreign_owner, &mntns_id);
         if (r >= 0 && c->kind == MOUNT_KIND_BIND) {
                 refused = bind_source_refused(p.source_fd, c->flags & MS_REC);
                 if (refused) {
@@ -450,6 +469,7 @@ Answer handle_mount(Supervisor *s) {
                         .rule_index = (size_t) (p.rule - l->rules->rules),
                         /* A bind keeps what its source had: a remount must not make a read-only tree writable. */
                         .kept_flags = c->kind == MOUNT_KIND_BIND ? source_flags : 0,
+                        .mntns_id = mntns_id,
                 };
                 persist_listener_save(l);
         }
@@ -534,7 +554,7 @@ Answer handle_umount(Supervisor *s) {
         if (!supervisor_target_may_use(s, &t, "umount", target_path))
                 return ANSWER_DENIED_OF(EPERM);
 
-        r = target_enter_mount_namespace(&t, l->fd, req->id, NULL);
+        r = target_enter_mount_namespace(&t, l->fd, req->id, NULL, NULL);
         if (r >= 0)
                 r = target_take_credentials(&t);
         result = r < 0 ? -ESRCH : emulate(&t, &(EmulateRequest) {

@@ -32,6 +32,7 @@ typedef struct ListenerMount {
         uint64_t mnt_id;           /* statx's STATX_MNT_ID_UNIQUE: never reused while the system runs */
         size_t rule_index;         /* the rule that allowed it: its forced flags bind remounts */
         unsigned long kept_flags;  /* MS_* a remount must keep besides those: what a bind's source had */
+        uint64_t mntns_id;         /* the mount namespace it was made in (NS_GET_MNTNS_ID), 0 if unknown */
 } ListenerMount;
 
 #define LISTENER_MOUNTS_MAX 64

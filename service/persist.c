@@ -270,7 +270,7 @@ int persist_parse(const char *text, sd_bus *bus, const RuleLimits *limits, Persi
                         p.description = get_hex(tokens[1]);
                         if (!p.description)
                                 r = -EINVAL;
-                } else if (streq(tokens[0], "mount") && n == 4) {
+                } else if (streq(tokens[0], "mount") && (n == 4 || n == 5)) {
                         if (p.n_mounts >= LISTENER_MOUNTS_MAX)
                                 r = -E2BIG;
                         else
@@ -278,6 +278,7 @@ int persist_parse(const char *text, sd_bus *bus, const RuleLimits *limits, Persi
                                         .mnt_id = strtoull(tokens[1], NULL, 10),
                                         .rule_index = strtoul(tokens[2], NULL, 10),
                                         .kept_flags = strtoul(tokens[3], NULL, 10) & MOUNT_FLAGS_NAMED,
+                                        .mntns_id = n == 5 ? strtoull(tokens[4], NULL, 10) : 0,
                                 };
                 } else
                         r = -EINVAL;
@@ -324,8 +325,8 @@ static int persist_write(Listener *l) {
                 return -ENOMEM;
         fputs(l->state_registration, f);
         for (size_t i = 0; i < l->n_mounts; i++)
-                fprintf(f, "mount %" PRIu64 " %zu %lu\n", l->mounts[i].mnt_id, l->mounts[i].rule_index,
-                        l->mounts[i].kept_flags);
+                fprintf(f, "mount %" PRIu64 " %zu %lu %" PRIu64 "\n", l->mounts[i].mnt_id, l->mounts[i].rule_index,
+                        l->mounts[i].kept_flags, l->mounts[i].mntns_id);
         if (fclose(f) != 0)
                 return -ENOMEM;
         if (size > PERSIST_TEXT_MAX)

@@ -18,6 +18,11 @@
 #include "notify.h"
 #include "target.h"
 
+#ifndef NS_GET_MNTNS_ID
+#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t) /* Linux 6.8 */
+#endif
+#define SYS_statmount_ 457 /* Linux 6.8, the same on every architecture but alpha and mips */
+
 #ifndef STATX_MNT_ID_UNIQUE
 #define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8; Debian 12's headers are 6.1 */
 #endif
@@ -420,13 +425,15 @@ void target_forget_dirs(void) {
 }
 
 int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
-                                 bool *ret_foreign_owner) {
+                                 bool *ret_foreign_owner, uint64_t *ret_mntns_id) {
         _cleanup_close_ int ns = -EBADF, userns = -EBADF;
         struct stat st;
         int r;
 
         if (ret_foreign_owner)
                 *ret_foreign_owner = false;
+        if (ret_mntns_id)
+                *ret_mntns_id = 0;
         ns = openat(t->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
         if (ns < 0)
                 return -ESRCH;
@@ -436,6 +443,9 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
                 return r;
         if (fstat(ns, &st) < 0)
                 return -errno;
+        /* Its id (Linux 6.11+), to ask later whether a mount made there still exists. */
+        if (ret_mntns_id && ioctl(ns, NS_GET_MNTNS_ID, ret_mntns_id) < 0)
+                *ret_mntns_id = 0;
         if (st.st_ino == broker_mntns_ino)
                 return 0; /* ours already: nothing to enter, nothing to leave */
 
@@ -453,6 +463,25 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
                 return -errno;
         thread_in_target_mntns = true;
         return 0;
+}
+
+int mount_exists(uint64_t mnt_id, uint64_t mntns_id) {
+        struct {
+                uint32_t size, spare;
+                uint64_t mnt_id, param, mnt_ns_id;
+        } req = {
+                .size = 32, /* MNT_ID_REQ_SIZE_VER1: with mnt_ns_id */
+                .mnt_id = mnt_id,
+                .param = 0x2, /* STATMOUNT_MNT_BASIC */
+                .mnt_ns_id = mntns_id,
+        };
+        uint64_t buf[64];
+
+        if (mntns_id == 0)
+                return -EOPNOTSUPP;
+        if (syscall(SYS_statmount_, &req, buf, sizeof buf, 0) >= 0)
+                return 1;
+        return errno == ENOENT ? 0 : -errno;
 }
 
 int target_leave_mount_namespace(void) {

@@ -64,7 +64,10 @@ void target_forget_dirs(void);
  * thread's root and cwd: target_enter_dirs() enters them again. ret_foreign_owner (may be NULL): whether
  * another user namespace than ours owns it (whoever is privileged there may change its mounts' flags). */
 int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
-                                 bool *ret_foreign_owner);
+                                 bool *ret_foreign_owner, uint64_t *ret_mntns_id);
+/* Whether mount mnt_id still exists in mount namespace mntns_id: 0 gone (or the namespace is), 1 there,
+ * -errno when it cannot be told (before Linux 6.11). */
+int mount_exists(uint64_t mnt_id, uint64_t mntns_id);
 int target_leave_mount_namespace(void);
 /* Back to the broker's own mount namespace (a forked child, which never left it as a thread does). */
 int target_enter_broker_mount_namespace(void);

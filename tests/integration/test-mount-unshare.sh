@@ -75,6 +75,17 @@ assert_true "the daemon logs the mount" grep -q "mount tmpfs 'tmpfs' on '$D/mnt'
         "$T/sysbrokerd.log"
 assert_true "and the unmount" grep -q "umount '$D/mnt' for task [0-9]*: unmounted\." "$T/sysbrokerd.log"
 
+# A listener counts at most 64 mounts, but not those gone with their namespace: 70 short-lived "unshare -Urm"
+# each mounting a tmpfs through the broker, one after the other under one listener, all succeed.
+out=$(run_as_user "$SYSBROKERCTL" run --mount "tmpfs - $D/mnt:size=*" -- sh -c "
+n=0
+for i in \$(seq 70); do
+    unshare -Urm mount -t tmpfs -o size=64k tmpfs '$D/mnt' && n=\$((n + 1))
+done
+echo mounted=\$n" 2>&1) || true
+assert_eq "70 mounts in 70 namespaces that end: all made (the gone ones are forgotten)" mounted=70 \
+        "$(tail -n 1 <<<"$out")"
+
 # Propagation changes grant nothing: always left to the kernel, even by a listener that denies what no rule
 # matches. In a mount namespace of its own the kernel allows them; in the host's it refuses (EPERM).
 rc=0
