@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "macro.h"
+#include "mount-flags.h"
 #include "sysbroker-internal.h"
 
 /* The daemon's defaults; it checks again with its own, possibly configured, limits. */
@@ -615,44 +616,23 @@ int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action 
         return r;
 }
 
-/* The mount flags a rule may name in AllowedFlags, and those it may also force onto every mount
- * (ForcedFlags). relatime, MS_SILENT and MS_REC on binds need no name: the daemon always accepts them. */
-typedef struct MountFlag {
-        const char *name;
-        bool forceable;
-} MountFlag;
-
-static const MountFlag mount_flags[] = {
-        { "ro",          true  },
-        { "nosuid",      true  },
-        { "nodev",       true  },
-        { "noexec",      true  },
-        { "sync",        false },
-        { "dirsync",     false },
-        { "noatime",     true  },
-        { "nodiratime",  true  },
-        { "strictatime", false },
-        { "lazytime",    false },
-        { "nosymfollow", true  },
-};
-
 /* What a rule forces when it does not say: the daemon's default ForcedFlags. */
 static const char *const mount_forced_default[] = { "nosuid", "nodev" };
 
-static const MountFlag *mount_flag_lookup(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(mount_flags); i++)
-                if (streq(name, mount_flags[i].name))
-                        return &mount_flags[i];
+static const MountFlagName *mount_flag_lookup(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
+                if (streq(name, mount_flag_names[i].name))
+                        return &mount_flag_names[i];
         return NULL;
 }
 
 /* "ro, nosuid, ..." for error messages, from the table, so the two cannot disagree. */
-static const char *mount_flag_names(bool forceable, char *buf, size_t size) {
+static const char *mount_flag_list(bool forcible, char *buf, size_t size) {
         buf[0] = '\0';
-        for (size_t i = 0; i < ELEMENTSOF(mount_flags); i++)
-                if (!forceable || mount_flags[i].forceable) {
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
+                if (!forcible || mount_flag_names[i].forcible) {
                         size_t l = strlen(buf);
-                        (void) snprintf(buf + l, size - l, "%s%s", l > 0 ? ", " : "", mount_flags[i].name);
+                        (void) snprintf(buf + l, size - l, "%s%s", l > 0 ? ", " : "", mount_flag_names[i].name);
                 }
         return buf;
 }
@@ -666,12 +646,12 @@ static int rules_check_mount_flags(sysbroker_rules *rules, const char *const *fl
         char names[256];
 
         for (size_t i = 0; flags && flags[i]; i++) {
-                const MountFlag *f = mount_flag_lookup(flags[i]);
+                const MountFlagName *f = mount_flag_lookup(flags[i]);
 
-                if (!f || (forced && !f->forceable))
+                if (!f || (forced && !f->forcible))
                         return rules_fail(rules, -EINVAL, "%s flag '%s' is not one of %s",
                                           forced ? "forced" : "allowed", flags[i],
-                                          mount_flag_names(forced, names, sizeof names));
+                                          mount_flag_list(forced, names, sizeof names));
         }
         return 0;
 }
@@ -784,16 +764,16 @@ static int mount_items_parse(sysbroker_rules *rules, char *items, const char **a
         char names[256];
 
         for (char *p = items, *item; (item = strsep(&p, ",")); ) {
-                const MountFlag *f;
+                const MountFlagName *f;
 
                 if (item[0] == '\0')
                         return rules_fail(rules, -EINVAL, "an item after the target is empty");
 
                 if (item[0] == '+' || item[0] == '-') {
                         f = mount_flag_lookup(item + 1);
-                        if (!f || !f->forceable)
+                        if (!f || !f->forcible)
                                 return rules_fail(rules, -EINVAL, "'%s': only %s can be forced", item,
-                                                  mount_flag_names(true, names, sizeof names));
+                                                  mount_flag_list(true, names, sizeof names));
                         if (item[0] == '-' && !strv_remove(forced, f->name))
                                 return rules_fail(rules, -EINVAL, "'%s' removes a flag that is not forced",
                                                   item);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "mount-flags.h"
 #include "rule.h"
 
 static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
@@ -300,28 +301,10 @@ static bool has(const RuleFields *f, RuleKey k) {
         return f->present & (UINT64_C(1) << k);
 }
 
-static const struct {
-        const char *name;
-        unsigned long flag;
-        bool forcible;             /* a per-mount flag a rule may impose; the others belong to the superblock */
-} mount_flag_table[] = {
-        { "ro",          MS_RDONLY,      true  },
-        { "nosuid",      MS_NOSUID,      true  },
-        { "nodev",       MS_NODEV,       true  },
-        { "noexec",      MS_NOEXEC,      true  },
-        { "sync",        MS_SYNCHRONOUS, false },
-        { "dirsync",     MS_DIRSYNC,     false },
-        { "noatime",     MS_NOATIME,     true  },
-        { "nodiratime",  MS_NODIRATIME,  true  },
-        { "strictatime", MS_STRICTATIME, false },
-        { "lazytime",    MS_LAZYTIME,    false },
-        { "nosymfollow", MS_NOSYMFOLLOW, true  },
-};
-
 unsigned long mount_flag_from_string(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_table); i++)
-                if (streq(name, mount_flag_table[i].name))
-                        return mount_flag_table[i].flag;
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
+                if (streq(name, mount_flag_names[i].name))
+                        return mount_flag_names[i].flag;
         return 0;
 }
 
@@ -329,17 +312,17 @@ const char *mount_flags_to_string(unsigned long flags, char *buf, size_t size) {
         size_t n = 0;
 
         buf[0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_table) && n < size; i++)
-                if (flags & mount_flag_table[i].flag)
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names) && n < size; i++)
+                if (flags & mount_flag_names[i].flag)
                         n += (size_t) snprintf(buf + n, size - n, "%s%s", n > 0 ? "," : "",
-                                               mount_flag_table[i].name);
+                                               mount_flag_names[i].name);
         return buf;
 }
 
 static bool mount_flag_is_forcible(unsigned long flag) {
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_table); i++)
-                if (mount_flag_table[i].flag == flag)
-                        return mount_flag_table[i].forcible;
+        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
+                if (mount_flag_names[i].flag == flag)
+                        return mount_flag_names[i].forcible;
         return false;
 }
 
@@ -660,9 +643,9 @@ static int mount_flags_append(sd_bus_message *reply, const char *key, unsigned l
                 r = sd_bus_message_open_container(reply, 'v', "as");
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "s");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(mount_flag_table); i++)
-                if (flags & mount_flag_table[i].flag)
-                        r = sd_bus_message_append(reply, "s", mount_flag_table[i].name);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(mount_flag_names); i++)
+                if (flags & mount_flag_names[i].flag)
+                        r = sd_bus_message_append(reply, "s", mount_flag_names[i].name);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)

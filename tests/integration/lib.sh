@@ -326,6 +326,11 @@ sb_start_all() {
     sb_start_broker "$@"
 }
 
+# The mount tests call mount(2) directly through sb-mount (util-linux refuses non-root callers first).
+sb_require_mount_helper() {
+    [ -x "${SB_MOUNT:-}" ] || sb_die "SB_MOUNT helper not built: '${SB_MOUNT:-}'"
+}
+
 # The mount(s) at a mount point, from a mountinfo file (default: ours): "opts=... fstype=... source=...
 # super=... dev=MAJ:MIN" (mntinfo.awk). A sandbox's script runs the same awk program: $SB_MNTINFO_AWK.
 SB_MNTINFO_AWK=${SRCDIR:-}/tests/integration/mntinfo.awk

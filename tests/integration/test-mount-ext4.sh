@@ -12,7 +12,7 @@ set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
 sb_require_programs mkfs.ext4 losetup
-"$SYSBROKERCTL" run --help 2>&1 | grep -q -- '--mount' || sb_die "'$SYSBROKERCTL' has no --mount option"
+sb_require_mount_helper
 
 LOOP=
 OTHER_LOOP=

@@ -13,8 +13,7 @@ set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
 sb_start_all "$SB_RULES/allow-all.rules"
-"$SYSBROKERCTL" run --help 2>&1 | grep -q -- '--mount' || sb_die "'$SYSBROKERCTL' has no --mount option"
-[ -x "${SB_MOUNT:-}" ] || sb_die "SB_MOUNT helper not built: '${SB_MOUNT:-}'"
+sb_require_mount_helper
 
 D=$T/work/refused
 run_as_user mkdir "$D" "$D/ok" "$D/out" "$D/out/t" "$D/ok/a" "$D/ok/b" "$D/ok/many"
