@@ -11,9 +11,12 @@
  *
  * openat() of a small file, then close(): natively (d); emulated, i.e. opened by the supervisor and
  * installed into the target with ADDFD, by a raw supervisor (e) and by sysbrokerd through an open rule
- * naming the file (f); and answered with CONTINUE, by the raw supervisor (g) and by sysbrokerd whose only
- * open rule names another path (h). The raw supervisors are the floor: they do what any correct
- * supervisor must and nothing more.
+ * naming the file (f); and answered with CONTINUE, by the raw supervisor (g) and by sysbrokerd (h), whose
+ * rule names the file of (e, f) while the target opens another. The raw supervisors are the floor: they do
+ * what any correct supervisor must and nothing more; a supervisor that emulates one path must read the path
+ * of every call to find the ones it continues. When the bench runs as root, the supervised open targets
+ * are what a sandbox is: uid 65534 without capabilities, and the file of (e, f) is root's alone (0600), so
+ * that only the supervisor's open can read it; (d) opens it as root.
  *
  * A pair of calls, mount() of a small tmpfs and umount2() of it: by root without a filter (i), and by an
  * unprivileged target (uid 65534, which the kernel would refuse) whose mount rule makes sysbrokerd emulate
@@ -71,7 +74,8 @@
 #define MOUNT_FSTYPE "tmpfs"
 #define MOUNT_SOURCE "sysbroker-bench"
 #define MOUNT_DATA "size=64k"
-#define MOUNT_TARGET_UID 65534
+/* Whom the sandboxed targets run as when the bench runs as root. */
+#define SANDBOX_UID 65534
 
 typedef enum AddFdMode {
         ADDFD_MODE_SEND,        /* one ioctl: ADDFD with SECCOMP_ADDFD_FLAG_SEND answers the call */
@@ -186,7 +190,8 @@ typedef struct Measurement {
 } Measurement;
 
 static char node_path[4096];
-static char open_path[4096];
+static char open_path[4096];        /* root's alone: (d) by root, (e, f) through the supervisor */
+static char public_path[4096];      /* anyone's: (g, h), continued */
 static char mount_path[4096];
 static unsigned long filter_flags;
 
@@ -218,6 +223,17 @@ static unsigned mode_warmup(Mode mode) {
         return mode_is_mount(mode) ? MIN(arg_warmup, arg_mount_iterations / 10) : arg_warmup;
 }
 
+/* What an open row's target opens: the continued rows a file it may open itself. */
+static const char *mode_open_path(Mode mode) {
+        return mode == MODE_OPEN_RAW_CONTINUE || mode == MODE_OPEN_BROKER_CONTINUE ? public_path : open_path;
+}
+
+/* Whether the target drops to SANDBOX_UID: the supervised open rows (when the bench is root) and the
+ * emulated mount row. */
+static bool mode_runs_as_sandbox(Mode mode) {
+        return mode == MODE_MOUNT_BROKER || (mode_is_open(mode) && !mode_is_native(mode) && geteuid() == 0);
+}
+
 static int trapped_call(Mode mode, int dirfd) {
         int fd;
 
@@ -236,7 +252,7 @@ static int trapped_call(Mode mode, int dirfd) {
         }
 
         /* close() is not trapped; it is part of the native row too, so the rows stay comparable. */
-        fd = openat(dirfd, open_path, O_RDONLY | O_CLOEXEC);
+        fd = openat(dirfd, mode_open_path(mode), O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno;
         safe_close(fd);
@@ -294,7 +310,7 @@ static int probe_call(Mode mode, bool *ret_data_ok) {
         if (!mode_is_open(mode))
                 return trapped_call(mode, AT_FDCWD);
 
-        fd = openat(AT_FDCWD, open_path, O_RDONLY | O_CLOEXEC);
+        fd = openat(AT_FDCWD, mode_open_path(mode), O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno;
         n = read(fd, buf, sizeof buf);
@@ -437,6 +453,15 @@ static int write_full(int fd, const void *buf, size_t size) {
         return 0;
 }
 
+/* A file for the open rows, holding OPEN_FILE_DATA. */
+static int create_open_file(const char *path, mode_t mode) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+        if (fd < 0 || write_full(fd, OPEN_FILE_DATA, strlen(OPEN_FILE_DATA)) < 0)
+                return error_errno(errno, "Failed to create '%s': %m", path);
+        return 0;
+}
+
 /* The target: (filter,) probe, warm-up, timed runs, report, wait to be told to exit. It exits rather than
  * returns: it is a forked copy of the bench. */
 static _Noreturn void target_main(int sock, Mode mode) {
@@ -454,12 +479,12 @@ static _Noreturn void target_main(int sock, Mode mode) {
                 safe_close(fd);
         }
 
-        /* A sandbox the kernel would refuse: only sysbrokerd can make its mounts. */
-        if (mode == MODE_MOUNT_BROKER) {
-                gid_t gid = MOUNT_TARGET_UID;
+        /* A sandbox: the kernel would refuse its mounts and its opens of root's file. */
+        if (mode_runs_as_sandbox(mode)) {
+                gid_t gid = SANDBOX_UID;
                 if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-                    setresuid(MOUNT_TARGET_UID, MOUNT_TARGET_UID, MOUNT_TARGET_UID) < 0) {
-                        error_errno(errno, "Failed to drop to uid %d: %m", MOUNT_TARGET_UID);
+                    setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0) {
+                        error_errno(errno, "Failed to drop to uid %d: %m", SANDBOX_UID);
                         _exit(EXIT_FAILURE);
                 }
         }
@@ -508,10 +533,18 @@ static _Noreturn void target_main(int sock, Mode mode) {
  * CONTINUE, or the open emulated: the path copied out of the target once, the copy confirmed with ID_VALID
  * (without that check the bytes may be another process's: invariant 2, which no correct supervisor can
  * skip), openat2(), and the fd installed with ADDFD. It opens what the target names, from its own root and
- * cwd (the bench's: the target passes an absolute path with AT_FDCWD), with its own credentials. */
+ * cwd (the bench's: the target passes an absolute path with AT_FDCWD), with its own credentials. A
+ * supervisor that emulates one path reads the path of every call, and continues the others: no ID_VALID
+ * for those, since continuing grants nothing. */
+typedef enum RawPolicy {
+        RAW_CONTINUE_ALL,       /* (b) */
+        RAW_EMULATE_ALL,        /* (e) */
+        RAW_EMULATE_ONE_PATH,   /* (g): open_path emulated, other paths continued */
+} RawPolicy;
+
 typedef struct RawSupervisor {
         int listener;
-        bool emulate;
+        RawPolicy policy;
         uint64_t answered;
         int error;
 } RawSupervisor;
@@ -528,13 +561,34 @@ static int raw_respond(int listener, struct seccomp_notif_resp *resp, size_t res
         return 0;
 }
 
-/* Emulates the trapped openat(); 0 once the call is answered (whatever the answer), -errno if the listener
- * failed. */
-static int raw_emulate_open(RawSupervisor *s, const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
-                            size_t resp_size) {
+/* Copies the trapped openat()'s path out of the target: 0, or the errno to answer. */
+static int raw_read_path(const struct seccomp_notif *req, char path[static PATH_MAX]) {
         static long page_size = 0;
+        uint64_t address = req->data.args[1];
+        struct iovec local, remote;
+        ssize_t n;
+
+        if (page_size == 0)
+                page_size = sysconf(_SC_PAGESIZE);
+
+        /* Up to the end of the page: the string may end right before an unmapped one. A path that goes on
+         * past it is not what the bench's target passes; a real supervisor would read on. */
+        local = (struct iovec) { .iov_base = path, .iov_len = MIN(PATH_MAX, page_size - address % page_size) };
+        remote = (struct iovec) { .iov_base = (void *) (uintptr_t) address, .iov_len = local.iov_len };
+        n = process_vm_readv(req->pid, &local, 1, &remote, 1, 0);
+        if (n <= 0)
+                return EFAULT;
+        if (!memchr(path, 0, (size_t) n))
+                return ENAMETOOLONG;
+        return 0;
+}
+
+/* Answers the trapped openat() as the policy says; 0 once the call is answered (whatever the answer),
+ * -errno if the listener failed. */
+static int raw_answer_open(RawSupervisor *s, const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                           size_t resp_size) {
         char path[PATH_MAX];
-        uint64_t address = req->data.args[1], id = req->id;
+        uint64_t id = req->id;
         struct open_how how = {
                 .flags = (req->data.args[2] & (O_ACCMODE | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY)) | O_CLOEXEC,
         };
@@ -543,22 +597,13 @@ static int raw_emulate_open(RawSupervisor *s, const struct seccomp_notif *req, s
                 .flags = arg_addfd_mode == ADDFD_MODE_SEND ? SECCOMP_ADDFD_FLAG_SEND : 0,
                 .newfd_flags = req->data.args[2] & O_CLOEXEC,
         };
-        struct iovec local, remote;
-        ssize_t n;
-        int fd, newfd;
+        int fd, newfd, e;
 
-        if (page_size == 0)
-                page_size = sysconf(_SC_PAGESIZE);
-
-        /* Up to the end of the page: the string may end right before an unmapped one. A path that goes on
-         * past it is not what the bench's target passes; a real supervisor would read on. */
-        local = (struct iovec) { .iov_base = path, .iov_len = MIN(sizeof path, page_size - address % page_size) };
-        remote = (struct iovec) { .iov_base = (void *) (uintptr_t) address, .iov_len = local.iov_len };
-        n = process_vm_readv(req->pid, &local, 1, &remote, 1, 0);
-        if (n <= 0)
-                return raw_respond(s->listener, resp, resp_size, id, 0, EFAULT, false);
-        if (!memchr(path, 0, (size_t) n))
-                return raw_respond(s->listener, resp, resp_size, id, 0, ENAMETOOLONG, false);
+        e = raw_read_path(req, path);
+        if (e != 0)
+                return raw_respond(s->listener, resp, resp_size, id, 0, e, false);
+        if (s->policy == RAW_EMULATE_ONE_PATH && !streq(path, open_path))
+                return raw_respond(s->listener, resp, resp_size, id, 0, 0, true);
         if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
                 return 0; /* the target is gone: nobody to answer */
 
@@ -569,7 +614,7 @@ static int raw_emulate_open(RawSupervisor *s, const struct seccomp_notif *req, s
         addfd.srcfd = (uint32_t) fd;
         newfd = ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
         if (newfd < 0) {
-                int e = errno;
+                e = errno;
                 safe_close(fd);
                 if (e == ENOENT)
                         return 0;
@@ -618,8 +663,8 @@ static void *raw_supervisor_thread(void *userdata) {
                 }
                 stop = (int) req->data.args[0] == STOP_DIRFD;
 
-                if (s->emulate && !stop)
-                        r = raw_emulate_open(s, req, resp, resp_size);
+                if (s->policy != RAW_CONTINUE_ALL && !stop)
+                        r = raw_answer_open(s, req, resp, resp_size);
                 else
                         r = raw_respond(s->listener, resp, resp_size, req->id, 0, 0, true);
                 if (r < 0) {
@@ -747,11 +792,10 @@ static int broker_register(Broker *b, int listener, Mode mode) {
                                           "Target", "s", mount_path,
                                           "Options", "as", 1, "size=*");
         else
-                /* Read access to the target's file (emulated), or to a path it never opens (continued). */
+                /* Read access to root's file: the one the target opens (emulated), or not (continued). */
                 r = sd_bus_message_append(m, "a{sv}", 3,
                                           "Syscall", "s", "open",
-                                          "Path", "s",
-                                          mode == MODE_OPEN_BROKER_EMULATE ? open_path : "/nonexistent/x",
+                                          "Path", "s", open_path,
                                           "Access", "s", "r");
         if (r < 0)
                 return r;
@@ -857,7 +901,11 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
                  * a cross-CPU wake-up each way. */
                 if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
                         fprintf(stderr, "Note: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unsupported: %m\n");
-                raw = (RawSupervisor) { .listener = listener, .emulate = mode == MODE_OPEN_RAW_EMULATE };
+                raw = (RawSupervisor) {
+                        .listener = listener,
+                        .policy = mode == MODE_OPEN_RAW_EMULATE ? RAW_EMULATE_ALL :
+                                  mode == MODE_OPEN_RAW_CONTINUE ? RAW_EMULATE_ONE_PATH : RAW_CONTINUE_ALL,
+                };
                 r = -pthread_create(&raw_thread, NULL, raw_supervisor_thread, &raw);
                 if (r < 0)
                         goto finish;
@@ -1155,12 +1203,16 @@ int main(int argc, char *argv[]) {
                 goto finish;
         }
         (void) snprintf(open_path, sizeof open_path, "%s/open-target", tmpdir);
-        {
-                _cleanup_close_ int fd = open(open_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-                if (fd < 0 || write_full(fd, OPEN_FILE_DATA, strlen(OPEN_FILE_DATA)) < 0) {
-                        r = error_errno(errno, "Failed to create '%s': %m", open_path);
-                        goto finish;
-                }
+        (void) snprintf(public_path, sizeof public_path, "%s/open-public", tmpdir);
+        r = create_open_file(open_path, 0600);
+        if (r >= 0)
+                r = create_open_file(public_path, 0644);
+        if (r < 0)
+                goto finish;
+        /* The sandboxed targets run as another user: they must reach the files and the mount point. */
+        if (chmod(tmpdir, 0755) < 0) {
+                r = error_errno(errno, "Failed to make '%s' searchable: %m", tmpdir);
+                goto finish;
         }
 
         if (arg_rows == ROWS_MOUNT && geteuid() != 0) {
@@ -1168,11 +1220,10 @@ int main(int argc, char *argv[]) {
                 goto finish;
         }
         if (mode_selected(MODE_MOUNT_NATIVE)) {
-                /* The sandboxed mount target runs as another user: it must reach the mount point. */
                 (void) snprintf(mount_path, sizeof mount_path, "%s/mount-point", tmpdir);
                 /* The mount point is the target's own: sysbrokerd mounts only where the caller may write. */
-                if (chmod(tmpdir, 0755) < 0 || mkdir(mount_path, 0755) < 0 ||
-                    chown(mount_path, MOUNT_TARGET_UID, MOUNT_TARGET_UID) < 0) {
+                if (mkdir(mount_path, 0755) < 0 ||
+                    chown(mount_path, SANDBOX_UID, SANDBOX_UID) < 0) {
                         r = error_errno(errno, "Failed to create '%s': %m", mount_path);
                         goto finish;
                 }
@@ -1191,14 +1242,16 @@ int main(int argc, char *argv[]) {
         if (mode_selected(MODE_NATIVE))
                 printf("(a-c) mknodat(AT_FDCWD, \"%s\", S_IFCHR|0600, 1:7) -> EEXIST\n", node_path);
         if (mode_selected(MODE_OPEN_NATIVE))
-                printf("(d-h) openat(AT_FDCWD, \"%s\", O_RDONLY|O_CLOEXEC) -> fd, close(fd)\n", open_path);
+                printf("(d-f) openat(AT_FDCWD, \"%s\", O_RDONLY|O_CLOEXEC) -> fd, close(fd)%s\n"
+                       "(g-h) the same of \"%s\"\n", open_path,
+                       geteuid() == 0 ? ";\n      (d) by root, (e-h) by uid " XSTRINGIFY(SANDBOX_UID) : "", public_path);
         if (mode_selected(MODE_NATIVE) || mode_selected(MODE_OPEN_NATIVE))
                 printf("%u timed runs of %u calls after %u warm-up calls, median per call, CLOCK_MONOTONIC\n",
                        arg_runs, arg_iterations, arg_warmup);
         if (mode_selected(MODE_MOUNT_NATIVE)) {
                 printf("(i-j) mount(\"%s\", \"%s\", \"%s\", 0, \"%s\") -> 0, umount2(same, 0) -> 0;\n"
                        "      (j) by uid %d; %u timed runs of %u pairs after %u warm-up pairs, median per pair\n",
-                       MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, MOUNT_DATA, MOUNT_TARGET_UID, arg_runs,
+                       MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, MOUNT_DATA, SANDBOX_UID, arg_runs,
                        mode_iterations(MODE_MOUNT_NATIVE), mode_warmup(MODE_MOUNT_NATIVE));
         } else if (arg_rows == ROWS_ALL)
                 printf("(i-j) mount rows left out: they need root\n");
@@ -1207,7 +1260,8 @@ int main(int argc, char *argv[]) {
                 printf("filter: NEW_LISTENER%s\n",
                        filter_flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ? "|WAIT_KILLABLE_RECV" : "");
         else
-                printf("filter: NEW_LISTENER%s; raw listener: SYNC_WAKE_UP; raw emulation (e): %s\n",
+                printf("filter: NEW_LISTENER%s; raw listener: SYNC_WAKE_UP; raw emulation (e): %s;\n"
+                       "raw continue of another path (g): process_vm_readv, SEND(CONTINUE)\n",
                        filter_flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ? "|WAIT_KILLABLE_RECV" : "",
                        arg_addfd_mode == ADDFD_MODE_SEND ? "process_vm_readv, ID_VALID, openat2, ADDFD(FLAG_SEND)"
                                                          : "process_vm_readv, ID_VALID, openat2, ADDFD, SEND");
@@ -1246,6 +1300,7 @@ int main(int argc, char *argv[]) {
 finish:
         (void) unlink(node_path);
         (void) unlink(open_path);
+        (void) unlink(public_path);
         if (mount_path[0] != '\0') {
                 /* A failed run may leave its tmpfs (or several, stacked) behind. */
                 for (unsigned i = 0; i < 64 && umount2(mount_path, MNT_DETACH) >= 0; i++)

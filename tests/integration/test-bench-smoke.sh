@@ -24,6 +24,7 @@ assert_contains "open: sysbrokerd continuing row" "$out" "(h) open: sysbrokerd, 
 assert_contains "mknod ratio line" "$out" "ratio sysbrokerd/raw c/b"
 assert_contains "emulated open ratio line" "$out" "ratio sysbrokerd/raw f/e"
 assert_contains "continued open ratio line" "$out" "ratio sysbrokerd/raw h/g"
+assert_contains "the supervised open targets are sandboxes (root runs the bench)" "$out" "(e-h) by uid 65534"
 assert_eq "sysbrokerd continued every mknod and unmatched open, emulated every matched open" \
         "continued 6201 of 6201
 emulated 6201 of 6201
