@@ -199,6 +199,7 @@ _Noreturn static void lock_mount_flags_child(int mnt, int sock, bool recursive) 
 
         /* The broker's capabilities (the thread had the target's plus one) and its mount namespace, then
          * nothing but mnt and the socket: no listener, connection or state of anyone else. */
+        target_forget_thread_in_child();
         result = target_restore_capabilities();
         if (result == 0)
                 result = target_enter_broker_mount_namespace();

@@ -48,6 +48,8 @@ static __thread gid_t thread_groups[ELEMENTSOF(((Target *) NULL)->groups)];
 static __thread size_t thread_n_groups;
 static __thread bool thread_groups_known;
 static __thread bool thread_in_target_mntns;
+/* Per listener thread: its own /proc/thread-self/fd, so that reopening an fd looks up one name, not four. */
+static __thread int thread_fd_dir = -EBADF;
 
 /* Per listener thread: /proc fds of the tasks seen last. A sandbox's calls come from few threads. */
 #define PROC_CACHE_SIZE 8
@@ -103,7 +105,15 @@ int target_setup_thread(void) {
         umask(thread_umask);
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
                 proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
+        thread_fd_dir = openat(proc_fd, "thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (thread_fd_dir < 0)
+                return log_error_errno(-errno, "Failed to open the thread's fd directory: %m");
         return 0;
+}
+
+void target_forget_thread_in_child(void) {
+        /* The fd directory names the parent's thread, whose fds are not the child's. */
+        thread_fd_dir = -EBADF;
 }
 
 static void proc_cache_drop(ProcCacheEntry *e) {
@@ -115,6 +125,7 @@ static void proc_cache_drop(ProcCacheEntry *e) {
 void target_finish_thread(void) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
                 proc_cache_drop(&proc_cache[i]);
+        thread_fd_dir = safe_close(thread_fd_dir);
 }
 
 void target_done(Target *t) {
@@ -174,35 +185,52 @@ static int target_read_status(Target *t) {
                 return -E2BIG;
         buf[n] = 0;
 
-        for (char *line = buf, *next; line && *line; line = next) {
-                const char *v;
+        /* About 60 lines, six wanted: a line is compared only with the keys starting with its first letter,
+         * and the rest of the file is skipped once all six are in. */
+        for (char *line = buf, *next; line && *line && seen != 63; line = next) {
+                const char *v = NULL;
                 uint32_t ids[4] = {};
 
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
 
-                if ((v = startswith(line, "Tgid:"))) {
-                        r = parse_ids(v, 1, ids);
-                        t->tgid = (pid_t) ids[0];
-                        seen |= 1;
-                } else if ((v = startswith(line, "Uid:"))) {
-                        r = parse_ids(v, 4, ids);
-                        t->uid = ids[0], t->euid = ids[1], t->suid = ids[2], t->fsuid = ids[3];
-                        seen |= 2;
-                } else if ((v = startswith(line, "Gid:"))) {
-                        r = parse_ids(v, 4, ids);
-                        t->gid = ids[0], t->egid = ids[1], t->sgid = ids[2], t->fsgid = ids[3];
-                        seen |= 4;
-                } else if ((v = startswith(line, "Groups:"))) {
-                        r = parse_groups(v, t);
-                        seen |= 8;
-                } else if ((v = startswith(line, "Umask:"))) {
-                        t->umask = (mode_t) strtoul(v, NULL, 8) & 0777;
-                        seen |= 16;
-                } else if ((v = startswith(line, "CapEff:"))) {
-                        t->cap_effective = strtoull(v, NULL, 16);
-                        seen |= 32;
+                switch (line[0]) {
+                case 'T':
+                        if ((v = startswith(line, "Tgid:"))) {
+                                r = parse_ids(v, 1, ids);
+                                t->tgid = (pid_t) ids[0];
+                                seen |= 1;
+                        }
+                        break;
+                case 'U':
+                        if ((v = startswith(line, "Uid:"))) {
+                                r = parse_ids(v, 4, ids);
+                                t->uid = ids[0], t->euid = ids[1], t->suid = ids[2], t->fsuid = ids[3];
+                                seen |= 2;
+                        } else if ((v = startswith(line, "Umask:"))) {
+                                t->umask = (mode_t) strtoul(v, NULL, 8) & 0777;
+                                seen |= 16;
+                        }
+                        break;
+                case 'G':
+                        if ((v = startswith(line, "Gid:"))) {
+                                r = parse_ids(v, 4, ids);
+                                t->gid = ids[0], t->egid = ids[1], t->sgid = ids[2], t->fsgid = ids[3];
+                                seen |= 4;
+                        } else if ((v = startswith(line, "Groups:"))) {
+                                r = parse_groups(v, t);
+                                seen |= 8;
+                        }
+                        break;
+                case 'C':
+                        if ((v = startswith(line, "CapEff:"))) {
+                                t->cap_effective = strtoull(v, NULL, 16);
+                                seen |= 32;
+                        }
+                        break;
+                default:
+                        break;
                 }
                 if (r < 0)
                         return r;
@@ -767,17 +795,27 @@ int broker_root_stat(const char *path, struct stat *ret) {
         return 0;
 }
 
+/* The magic link of our fd: through our own /proc (the target's root may have none), from the thread's own fd
+ * directory where it has one (listener threads), else thread-self, which resolves to the reader. */
+static int fd_link(int fd, char link[static 64]) {
+        if (thread_fd_dir >= 0) {
+                snprintf(link, 64, "%i", fd);
+                return thread_fd_dir;
+        }
+        snprintf(link, 64, "thread-self/fd/%i", fd);
+        return proc_fd;
+}
+
 int fd_reopen(int fd, int flags) {
         char link[64];
+        int dir = fd_link(fd, link);
 
-        snprintf(link, sizeof link, "thread-self/fd/%i", fd);
-        return openat(proc_fd, link, flags);
+        return openat(dir, link, flags);
 }
 
 int fd_get_path(int fd, char **ret) {
         char link[64];
+        int dir = fd_link(fd, link);
 
-        /* Through our own /proc: the target's root may have none. thread-self resolves to the reader. */
-        snprintf(link, sizeof link, "thread-self/fd/%i", fd);
-        return read_path_link(proc_fd, link, ret);
+        return read_path_link(dir, link, ret);
 }

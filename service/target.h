@@ -41,6 +41,8 @@ int target_setup_process(void);
 int target_setup_thread(void);
 /* Per listener thread, at its end: closes the cached /proc fds. */
 void target_finish_thread(void);
+/* In a child forked by a listener thread, before anything else: what was the thread's is not the child's. */
+void target_forget_thread_in_child(void);
 
 /* Finds /proc/<tid> (cached per thread, or opened and confirmed with ID_VALID) and the target's root. From
  * here on t->proc_fd refers to the trapped task or to nothing, whatever happens to the number. */
