@@ -30,13 +30,16 @@ assert_eq "sysbrokerd continued every mknod and unmatched open, emulated every m
 emulated 6201 of 6201
 continued 6201 of 6201" "$(grep -o '^sysbrokerd: [a-z]* [0-9]* of [0-9]*' <<<"$out" | cut -d' ' -f2-)"
 
-# The raw supervisor's other way of installing the fd.
+# The raw supervisor's other way of installing the fd, in two rounds.
 rc=0
-out=$("$SYSBROKER_BENCH" --rows=open --addfd-mode=separate --iterations=2000 --runs=3 --warmup=200 2>&1) || rc=$?
+out=$("$SYSBROKER_BENCH" --rows=open --addfd-mode=separate --rounds=2 --iterations=1000 --runs=3 --warmup=100 2>&1) ||
+        rc=$?
 printf '%s\n' "$out" | sed 's/^/# /'
-assert_eq "bench --rows=open --addfd-mode=separate exits 0" 0 "$rc"
+assert_eq "bench --rows=open --addfd-mode=separate --rounds=2 exits 0" 0 "$rc"
 assert_contains "it says how the raw supervisor installs the fd" "$out" "openat2, ADDFD, SEND"
 assert_not_contains "and leaves out the mknod rows" "$out" "(a) native"
+assert_eq "each round asked sysbrokerd again" 4 "$(grep -c '^sysbrokerd: ' <<<"$out")"
+assert_true "a ratio gives each round's figure" grep -Eq 'f/e open, emulated: [0-9.]+ \(.*; rounds: [0-9.]+ [0-9.]+\)' <<<"$out"
 
 # Over the socket endpoint as well.
 rc=0
