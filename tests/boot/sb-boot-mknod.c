@@ -4,12 +4,15 @@
  * counts them, so that a call lost or failed across a restart of sysbrokerd shows up in the totals, with
  * the errno of the first failure by name.
  *
- *   sb-boot-mknod [--raw] count NODE N              N calls of mknod(NODE, c 1:3, 0600) + unlink(NODE)
- *   sb-boot-mknod [--raw] until NODE STOPFILE READY  the same until STOPFILE exists; READY is created once
- *                                                    the first call has come back (sysbrokerd is answering)
+ *   sb-boot-mknod [--raw] [--chroot DIR] count NODE N  N calls of mknod(NODE, c 1:3, 0600) + unlink(NODE)
+ *   sb-boot-mknod [--raw] until NODE STOPFILE READY     the same until STOPFILE exists; READY is created
+ *                                                       once the first call has come back (sysbrokerd is
+ *                                                       answering)
  *
  * glibc's mknod() makes the mknodat system call; --raw makes the mknod system call itself (where the
- * architecture has one), so that both names can be looked for in the journal.
+ * architecture has one), so that both names can be looked for in the journal. --chroot DIR makes the calls
+ * from a root of the sandbox's own (in a user namespace of its own, which allows the chroot): NODE is then a
+ * path below DIR, as the sandbox sees it. Nothing is loaded after the chroot.
  *
  * Prints "pid=P ok=N failed=M first-error=NAME|none" and exits 0: the test judges the counts. */
 
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -65,6 +69,14 @@ static int touch(const char *path) {
         return 0;
 }
 
+static int enter_root(const char *dir) {
+        if (unshare(CLONE_NEWUSER) < 0 || chroot(dir) < 0 || chdir("/") < 0) {
+                fprintf(stderr, "sb-boot-mknod: cannot chroot into '%s': %s\n", dir, strerror(errno));
+                return -1;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         Counts c = {};
         const char *name;
@@ -77,6 +89,12 @@ int main(int argc, char **argv) {
                 arg_raw = true;
                 argv++;
                 argc--;
+        }
+        if (argc > 2 && strcmp(argv[1], "--chroot") == 0) {
+                if (enter_root(argv[2]) < 0)
+                        return 2;
+                argv += 2;
+                argc -= 2;
         }
 
         if (argc == 4 && strcmp(argv[1], "count") == 0) {
@@ -104,7 +122,7 @@ int main(int argc, char **argv) {
                 }
         } else {
                 fprintf(stderr,
-                        "Usage: sb-boot-mknod [--raw] count NODE N\n"
+                        "Usage: sb-boot-mknod [--raw] [--chroot DIR] count NODE N\n"
                         "       sb-boot-mknod [--raw] until NODE STOPFILE READYFILE\n");
                 return 2;
         }
