@@ -244,7 +244,7 @@ static char *lexical_absolute_path(const Target *t, int start, uint64_t resolve,
 /* Closes both; with one close_range() when they are neighbours, as the fds of one open usually are: a system
  * call less per emulated open. */
 static void close_both(int a, int b) {
-        if (a >= 0 && b >= 0 && abs(a - b) == 1 && syscall(SYS_close_range, MIN(a, b), MAX(a, b), 0) >= 0)
+        if (a >= 0 && b >= 0 && abs(a - b) == 1 && close_range((unsigned) MIN(a, b), (unsigned) MAX(a, b), 0) >= 0)
                 return;
         safe_close(a);
         safe_close(b);

@@ -97,17 +97,23 @@ int target_setup_process(void) {
 }
 
 int target_setup_thread(void) {
+        /* Before anything can fail: target_finish_thread() closes what these hold (fd 0 if left zero). */
+        for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
+                proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
+        thread_fd_dir = -EBADF;
+
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
         thread_fsuid = broker_fsuid;
         thread_fsgid = broker_fsgid;
         thread_umask = umask(0022);
         umask(thread_umask);
-        for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
+        /* Only a shortcut: without it, fd links are looked up through thread-self. */
         thread_fd_dir = openat(proc_fd, "thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (thread_fd_dir < 0)
-                return log_error_errno(-errno, "Failed to open the thread's fd directory: %m");
+        if (thread_fd_dir < 0) {
+                log_debug_errno(-errno, "Failed to open the thread's fd directory, going through thread-self: %m");
+                thread_fd_dir = -EBADF;
+        }
         return 0;
 }
 
