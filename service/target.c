@@ -176,24 +176,13 @@ static int parse_groups(const char *s, Target *t) {
         }
 }
 
-static int target_read_status(Target *t) {
-        char buf[16384];
+int target_parse_status(char *text, Target *t) {
         unsigned seen = 0;
-        ssize_t n;
         int r = 0;
-
-        /* pread() at 0 makes procfs generate the file afresh: one syscall instead of open, read, close. */
-        n = pread(t->status_fd, buf, sizeof buf - 1, 0);
-        if (n <= 0)
-                return -ESRCH;
-        /* Never parse a cut file: a Groups: line cut in the middle of a number would name another group. */
-        if ((size_t) n >= sizeof buf - 1)
-                return -E2BIG;
-        buf[n] = 0;
 
         /* About 60 lines, six wanted: a line is compared only with the keys starting with its first letter,
          * and the rest of the file is skipped once all six are in. */
-        for (char *line = buf, *next; line && *line && seen != 63; line = next) {
+        for (char *line = text, *next; line && *line && seen != 63; line = next) {
                 const char *v = NULL;
                 uint32_t ids[4] = {};
 
@@ -244,6 +233,21 @@ static int target_read_status(Target *t) {
 
         /* A task that is being torn down shows a partial file: treat as gone. */
         return seen == 63 ? 0 : -ESRCH;
+}
+
+static int target_read_status(Target *t) {
+        char buf[16384];
+        ssize_t n;
+
+        /* pread() at 0 makes procfs generate the file afresh: one syscall instead of open, read, close. */
+        n = pread(t->status_fd, buf, sizeof buf - 1, 0);
+        if (n <= 0)
+                return -ESRCH;
+        /* Never parse a cut file: a Groups: line cut in the middle of a number would name another group. */
+        if ((size_t) n >= sizeof buf - 1)
+                return -E2BIG;
+        buf[n] = 0;
+        return target_parse_status(buf, t);
 }
 
 /* statx() of a directory, with its mount id (Linux 5.8+). */

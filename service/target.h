@@ -49,6 +49,9 @@ void target_forget_thread_in_child(void);
 int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid);
 /* Reads its credentials (/proc/<tid>/status) and works out whether the listener's owner controls it. */
 int target_read_identity(Target *t, uid_t owner);
+/* The ids, groups, umask and effective capabilities from the text of /proc/<tid>/status (modified in
+ * place): -ESRCH if one is missing (a task being torn down), -EINVAL or -ENOSPC if one cannot be used. */
+int target_parse_status(char *text, Target *t);
 void target_done(Target *t);
 
 /* Invariant 4: the owner is root, the task runs as the owner, or it lives in a user namespace the owner created. */
