@@ -22,8 +22,6 @@
 #define MINOR_MAX ((1U << 20) - 1)
 /* Enough for the biggest rule kind (mount: FsType, Source, Target, three flag/option lists). */
 #define RULE_KEYS_MAX 12
-/* The daemon's bound on a mount rule's Options. */
-#define MOUNT_OPTIONS_MAX 64U
 
 typedef enum KeyType {
         KEY_STRING,
@@ -713,8 +711,8 @@ int sysbroker_rules_add_mount(
                                           "option pattern '%s' contains ','; a pattern matches one option",
                                           options[n_options]);
         }
-        if (n_options > MOUNT_OPTIONS_MAX)
-                return rules_fail(rules, -E2BIG, "more than %u option patterns", MOUNT_OPTIONS_MAX);
+        if (n_options > RULE_STRV_MAX)
+                return rules_fail(rules, -E2BIG, "more than %d option patterns", RULE_STRV_MAX);
 
         keys[n++] = (RuleKey) { .name = "FsType", .type = KEY_STRING, .string = (char *) fstype };
         if (source)

@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
+#include "mount-flags.h"
 
 typedef enum RuleSyscall {
         RULE_SYSCALL_MKNOD,
@@ -63,9 +64,6 @@ typedef struct Rule {
 
 #define RULE_ACCESS_READ 1u
 #define RULE_ACCESS_WRITE 2u
-
-/* Entries of one 'as' key (AllowedFlags, ForcedFlags, Options): enough for any real list. */
-#define RULE_STRV_MAX 64
 
 typedef struct RuleLimits {
         size_t max_rules;
