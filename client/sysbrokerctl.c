@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "fd-passing.h"
 #include "macro.h"
 #include "sysbroker.h"
 
@@ -236,68 +237,6 @@ static void polkit_agent_close(pid_t agent) {
                 ;
 }
 
-static int send_fd(int sock, int fd) {
-        char byte = 0;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr header;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-
-        while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        return 0;
-}
-
-static int receive_fd(int sock) {
-        char byte;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr header;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
-        ssize_t n;
-        int fd = -EBADF;
-
-        do
-                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return negative_errno();
-
-        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-                    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-
-        if (n == 0 || fd < 0)
-                return -EPIPE; /* the child gave up, and said why */
-        if (msg.msg_flags & MSG_CTRUNC) {
-                safe_close(fd);
-                return -EBADMSG;
-        }
-        return fd;
-}
-
 /* In the forked child: filter, hand the listener over, wait for the go, exec. Never returns. */
 static _Noreturn void run_child(int sock, const sysbroker_rules *rules, unsigned filter_flags, char **cmd) {
         int fd, r;
@@ -313,7 +252,7 @@ static _Noreturn void run_child(int sock, const sysbroker_rules *rules, unsigned
                 _exit(EXIT_RUN_FAILURE);
         }
 
-        r = send_fd(sock, fd);
+        r = fd_send(sock, fd);
         if (r < 0) {
                 error_msg("Failed to pass the listener to the parent: %s", strerror(-r));
                 _exit(EXIT_RUN_FAILURE);
@@ -506,7 +445,7 @@ static int verb_run(int argc, char *argv[]) {
         }
         safe_close(pair[1]);
 
-        listener = receive_fd(sock);
+        listener = fd_receive(sock);
         if (listener < 0) {
                 /* The child has said why; pass on its exit code. */
                 if (listener != -EPIPE)

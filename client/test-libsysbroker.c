@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "fd-passing.h"
 #include "macro.h"
 #include "seccomp-kernel.h"
 #include "sysbroker.h"
@@ -419,47 +420,6 @@ static void test_errno_and_options_are_checked(void) {
         ASSERT(sysbroker_client_free(NULL) == NULL);
 }
 
-static int send_fd(int sock, int fd) {
-        char byte = 0;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr header;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control,
-        };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-        return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-static int receive_fd(int sock) {
-        char byte;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr header;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control,
-        };
-        struct cmsghdr *cmsg;
-        int fd;
-
-        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
-                return -EBADMSG;
-        cmsg = CMSG_FIRSTHDR(&msg);
-        if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-                return -EBADMSG;
-        memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-        return fd;
-}
-
 /* The calls whose trapping the filter decides, each with arguments the kernel itself refuses with a fixed
  * errno, so an untrapped call is told apart from a trapped one (answered with TRAPPED_ERRNO) without
  * creating or opening anything. */
@@ -607,7 +567,7 @@ static int run_supervised_child(unsigned kinds, unsigned flags) {
                         _exit(11);
                 if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
                         _exit(12);
-                if (send_fd(pair[1], fd) < 0)
+                if (fd_send(pair[1], fd) < 0)
                         _exit(13);
 
                 if (flags & SYSBROKER_FILTER_TSYNC) {
@@ -619,7 +579,7 @@ static int run_supervised_child(unsigned kinds, unsigned flags) {
         }
         safe_close(pair[1]);
 
-        listener = receive_fd(pair[0]);
+        listener = fd_receive(pair[0]);
         safe_close(pair[0]);
         if (listener < 0) {
                 ASSERT(waitpid(pid, &status, 0) == pid);

@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fd-passing.h"
 #include "macro.h"
 #include "seccomp-kernel.h"
 
@@ -365,53 +366,6 @@ static int install_filter(Mode mode) {
         return fd;
 }
 
-static int send_fd(int sock, int fd) {
-        char byte = 'F';
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr cmsg;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
-static int recv_fd(int sock) {
-        char byte;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr cmsg;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
-        struct cmsghdr *c;
-        int fd;
-
-        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-                return -EBADMSG;
-        c = CMSG_FIRSTHDR(&msg);
-        if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-                return -EBADMSG;
-        memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        return fd;
-}
-
 static int read_full(int fd, void *buf, size_t size, int timeout_ms) {
         uint8_t *p = buf;
 
@@ -476,7 +430,7 @@ static _Noreturn void target_main(int sock, Mode mode) {
                         error_errno(fd, "Failed to install the seccomp filter: %m");
                         _exit(EXIT_FAILURE);
                 }
-                if (send_fd(sock, fd) < 0)
+                if (fd_send(sock, fd) < 0)
                         _exit(EXIT_FAILURE);
                 safe_close(fd);
         }
@@ -906,7 +860,7 @@ static int measure(Mode mode, Broker *broker, Measurement *ret) {
         sock = pair[0];
 
         if (!mode_is_native(mode)) {
-                listener = recv_fd(sock);
+                listener = fd_receive(sock);
                 if (listener < 0) {
                         fprintf(stderr, "The target did not hand over its listener.\n");
                         r = listener;
