@@ -226,6 +226,20 @@ static unsigned mode_warmup(Mode mode) {
         return mode_is_mount(mode) ? MIN(arg_warmup, arg_mount_iterations / 10) : arg_warmup;
 }
 
+static bool mount_shows(bool forced_flags);
+
+/* A mount row's call: mount() of the tmpfs and umount2() of it, 0 or the errno of the first to fail. With
+ * ret_shows, whether the mount showed in between (with nosuid,nodev where sysbrokerd forces them). */
+static int mount_pair(Mode mode, bool *ret_shows) {
+        if (mount(MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, 0, MOUNT_DATA) < 0)
+                return errno;
+        if (ret_shows)
+                *ret_shows = mount_shows(mode == MODE_MOUNT_BROKER);
+        if (umount2(mount_path, 0) < 0)
+                return errno;
+        return 0;
+}
+
 /* What an open row's target opens: the continued rows a file it may open itself. */
 static const char *mode_open_path(Mode mode) {
         return mode == MODE_OPEN_RAW_CONTINUE || mode == MODE_OPEN_BROKER_CONTINUE ? public_path : open_path;
@@ -240,13 +254,8 @@ static bool mode_runs_as_sandbox(Mode mode) {
 static int trapped_call(Mode mode, int dirfd) {
         int fd;
 
-        if (mode_is_mount(mode)) {
-                if (mount(MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, 0, MOUNT_DATA) < 0)
-                        return errno;
-                if (umount2(mount_path, 0) < 0)
-                        return errno;
-                return 0;
-        }
+        if (mode_is_mount(mode))
+                return mount_pair(mode, NULL);
 
         if (!mode_is_open(mode)) {
                 if (mknodat(dirfd, node_path, S_IFCHR | 0600, makedev(1, 7)) >= 0)
@@ -302,14 +311,8 @@ static int probe_call(Mode mode, bool *ret_data_ok) {
         int fd;
 
         *ret_data_ok = false;
-        if (mode_is_mount(mode)) {
-                if (mount(MOUNT_SOURCE, mount_path, MOUNT_FSTYPE, 0, MOUNT_DATA) < 0)
-                        return errno;
-                *ret_data_ok = mount_shows(mode == MODE_MOUNT_BROKER);
-                if (umount2(mount_path, 0) < 0)
-                        return errno;
-                return 0;
-        }
+        if (mode_is_mount(mode))
+                return mount_pair(mode, ret_data_ok);
         if (!mode_is_open(mode))
                 return trapped_call(mode, AT_FDCWD);
 

@@ -394,6 +394,20 @@ sb_require_open_client() {
     [ -x "${SB_OPEN:-}" ] || sb_die "SB_OPEN helper not built: '${SB_OPEN:-}'"
 }
 
+# sb_field NAME: the value of the line "NAME=value" in $out, where a sandbox script reports each step on a
+# line of its own.
+sb_field() {
+    sed -n "s/^$1=//p" <<<"$out"
+}
+
+# sb_host_dir: H, a directory of root's the sandbox cannot search, holding a root-only "secret"
+# (HOST-SECRET): what a HostPath rule reaches and nothing else may.
+sb_host_dir() {
+    H=$T/hostonly
+    mkdir -m 0700 "$H"
+    sb_put_file "$H/secret" root:root 0600 "HOST-SECRET"
+}
+
 # sb_put_file PATH OWNER MODE CONTENT: a file created as root (parents too), with exactly that owner, mode
 # and content (a newline is added).
 sb_put_file() {

@@ -90,16 +90,13 @@ u=\$('$SB_MOUNT' umount '$D/tgt/b' detach) && u=ok; echo \"umount=\$u\"
 "
 out=$(sandbox "${RULE[@]}" -- sh -c "$script") || true
 printf '%s\n' "$out" | sed 's/^/# /'
-field() {
-    sed -n "s/^$1=//p" <<<"$out"
-}
-assert_eq "the recursive bind of the same source works" ok "$(field mount)"
-assert_contains "its top mount is nosuid" "$(sb_opts_of "$(field info)")" ",nosuid,"
-assert_contains "and nodev" "$(sb_opts_of "$(field info)")" ",nodev,"
-assert_contains "the mount below came along" "$(field sub)" "fstype=tmpfs source=below "
-assert_eq "showing what it shows at the source" on-top "$(field top)"
-assert_eq "and still covering what it covers" hidden "$(field covered)"
-assert_eq "umount2(MNT_DETACH) of the recursive bind returns 0" ok "$(field umount)"
+assert_eq "the recursive bind of the same source works" ok "$(sb_field mount)"
+assert_contains "its top mount is nosuid" "$(sb_opts_of "$(sb_field info)")" ",nosuid,"
+assert_contains "and nodev" "$(sb_opts_of "$(sb_field info)")" ",nodev,"
+assert_contains "the mount below came along" "$(sb_field sub)" "fstype=tmpfs source=below "
+assert_eq "showing what it shows at the source" on-top "$(sb_field top)"
+assert_eq "and still covering what it covers" hidden "$(sb_field covered)"
+assert_eq "umount2(MNT_DETACH) of the recursive bind returns 0" ok "$(sb_field umount)"
 assert_eq "recursive bind: nothing left mounted" "" "$(targets_mounted)"
 assert_contains "the source's own mount below is untouched" "$(sb_mntinfo "$D/src2/sub")" "fstype=tmpfs source=below "
 
@@ -122,12 +119,12 @@ k=\$('$SB_MOUNT' mount - '$D/tgt/a' - remount,bind,nosuid,nodev,ro,noexec -) && 
 "
 out=$(sandbox --mount "bind $D/ro-src $D/tgt/*:noexec" -- sh -c "$script") || true
 printf '%s\n' "$out" | sed 's/^/# /'
-assert_eq "bind of a read-only source" ok "$(field mount)"
-assert_eq "a remount without MS_BIND (its source's superblock): EPERM" EPERM "$(field super)"
-assert_eq "a bind remount dropping the source's ro: EPERM" EPERM "$(field droproro)"
-assert_contains "still read-only" "$(sb_opts_of "$(field info)")" ",ro,"
-assert_eq "nothing written through it" no "$(field write)"
-assert_eq "control: a bind remount keeping ro (and adding an allowed flag) works" ok "$(field keep)"
+assert_eq "bind of a read-only source" ok "$(sb_field mount)"
+assert_eq "a remount without MS_BIND (its source's superblock): EPERM" EPERM "$(sb_field super)"
+assert_eq "a bind remount dropping the source's ro: EPERM" EPERM "$(sb_field droproro)"
+assert_contains "still read-only" "$(sb_opts_of "$(sb_field info)")" ",ro,"
+assert_eq "nothing written through it" no "$(sb_field write)"
+assert_eq "control: a bind remount keeping ro (and adding an allowed flag) works" ok "$(sb_field keep)"
 assert_eq "the source's file is unchanged" "admin's" "$(cat "$D/ro-src/file")"
 assert_true "the log says why for the superblock" grep -q "refused, a remount of a bind mount without MS_BIND" \
         "$T/sysbrokerd.log"

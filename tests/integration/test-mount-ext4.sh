@@ -119,28 +119,25 @@ rc=0
 wait "$pid" || rc=$?
 out=$(cat "$T/sandbox.out")
 printf '%s\n' "$out" | sed 's/^/# /'
-field() {
-    sed -n "s/^$1=//p" <<<"$out"
-}
 
 assert_eq "sysbrokerctl run exits 0" 0 "$rc"
-assert_eq "util-linux mount -t ext4 of the loop device succeeds" ok "$(field mount)"
-assert_eq "the marker file reads back inside" "ext4 marker" "$(field marker)"
-info=$(field info)
+assert_eq "util-linux mount -t ext4 of the loop device succeeds" ok "$(sb_field mount)"
+assert_eq "the marker file reads back inside" "ext4 marker" "$(sb_field marker)"
+info=$(sb_field info)
 # The device numbers, not the source string: sysbrokerd names the device node it checked by an fd of its own.
 assert_contains "the sandbox's mountinfo shows an ext4" "$info" "fstype=ext4 "
 assert_contains "from the loop device" "$info " " dev=$LOOPDEV "
 opts=$(sb_opts_of "$info")
 assert_contains "nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "nodev (forced)" "$opts" ",nodev,"
-assert_eq "mount_setattr clearing nosuid,nodev (untrapped): EPERM, the flags are locked" EPERM "$(field clear)"
-assert_eq "a remount without them (trapped): EPERM" EPERM "$(field remount)"
-assert_eq "a bind copy in its own namespace (the kernel's to allow)" ok "$(field copy)"
-assert_eq "a remount of the copy without them: EPERM, the copy's flags are locked too" EPERM "$(field copyremount)"
-assert_eq "mount_setattr on the copy: EPERM" EPERM "$(field copyclear)"
-copy_opts=$(sb_opts_of "$(field copyinfo)")
+assert_eq "mount_setattr clearing nosuid,nodev (untrapped): EPERM, the flags are locked" EPERM "$(sb_field clear)"
+assert_eq "a remount without them (trapped): EPERM" EPERM "$(sb_field remount)"
+assert_eq "a bind copy in its own namespace (the kernel's to allow)" ok "$(sb_field copy)"
+assert_eq "a remount of the copy without them: EPERM, the copy's flags are locked too" EPERM "$(sb_field copyremount)"
+assert_eq "mount_setattr on the copy: EPERM" EPERM "$(sb_field copyclear)"
+copy_opts=$(sb_opts_of "$(sb_field copyinfo)")
 assert_contains "the copy is still nodev" "$copy_opts" ",nodev,"
-still_opts=$(sb_opts_of "$(field still)")
+still_opts=$(sb_opts_of "$(sb_field still)")
 assert_contains "the mount is still nosuid" "$still_opts" ",nosuid,"
 assert_contains "and still nodev" "$still_opts" ",nodev,"
 assert_contains "the test, reading the sandbox's mountinfo, sees it there" "$sandbox_view " "fstype=ext4 "
@@ -148,8 +145,8 @@ assert_contains "the loop device's" "$sandbox_view " " dev=$LOOPDEV "
 assert_eq "but its own mountinfo has nothing at the target" "" "$host"
 assert_eq "nor anything from the loop device" "" "$(awk -v d="$LOOPDEV" '$3 == d' /proc/self/mountinfo)"
 assert_not_contains "and the target shows no marker to the test" "$host_marker" "ext4 marker"
-assert_eq "util-linux umount succeeds" ok "$(field umount)"
-assert_eq "it is gone from the sandbox's mountinfo" "" "$(field after)"
+assert_eq "util-linux umount succeeds" ok "$(sb_field umount)"
+assert_eq "it is gone from the sandbox's mountinfo" "" "$(sb_field after)"
 assert_true "the daemon logs the mount" grep -q "mount ext4 '$LOOP' on '$D/mnt' for task [0-9]*: mounted\." \
         "$T/sysbrokerd.log"
 

@@ -97,26 +97,23 @@ u=\$('$SB_MOUNT' umount '$D/ok/a') && u=ok; echo \"umount=\$u\"
 "
 out=$(sandbox "${TMPFS[@]}" -- sh -c "$script") || true
 printf '%s\n' "$out" | sed 's/^/# /'
-field() {
-    sed -n "s/^$1=//p" <<<"$out"
-}
-assert_eq "remount: the mount to remount is made" ok "$(field mount)"
-assert_eq "remount without nodev (a forced flag): EPERM" EPERM "$(field drop)"
-TABLE+=("remount dropping forced nodev|$(field drop)")
-dropped_opts=$(sb_opts_of "$(field dropped)")
+assert_eq "remount: the mount to remount is made" ok "$(sb_field mount)"
+assert_eq "remount without nodev (a forced flag): EPERM" EPERM "$(sb_field drop)"
+TABLE+=("remount dropping forced nodev|$(sb_field drop)")
+dropped_opts=$(sb_opts_of "$(sb_field dropped)")
 assert_contains "remount without nodev: still nodev afterwards" "$dropped_opts" ",nodev,"
-assert_contains "remount without nodev: size unchanged" "$(field dropped)" "size=1024k"
+assert_contains "remount without nodev: size unchanged" "$(sb_field dropped)" "size=1024k"
 assert_true "remount without nodev: the daemon log says why" \
         grep -q "on '$D/ok/a' by task [0-9]*: refused, .*drop .*'nodev'" "$T/sysbrokerd.log"
-assert_eq "control: remount keeping nosuid,nodev works" ok "$(field keep)"
-assert_contains "control: and changes the size" "$(field kept)" "size=2048k"
-assert_eq "umount with MNT_FORCE (default action: the kernel's EPERM)" EPERM "$(field force)"
-TABLE+=("umount MNT_FORCE of a broker mount|$(field force)")
-assert_contains "MNT_FORCE: still mounted" "$(field forced)" "fstype=tmpfs"
-assert_eq "MS_MOVE of a broker mount (default action: the kernel's EPERM)" EPERM "$(field move)"
-TABLE+=("MS_MOVE of a broker mount|$(field move)")
-assert_eq "MS_MOVE: nothing arrived at the new place" "" "$(field moved)"
-assert_eq "the broker's mount is then unmounted normally" ok "$(field umount)"
+assert_eq "control: remount keeping nosuid,nodev works" ok "$(sb_field keep)"
+assert_contains "control: and changes the size" "$(sb_field kept)" "size=2048k"
+assert_eq "umount with MNT_FORCE (default action: the kernel's EPERM)" EPERM "$(sb_field force)"
+TABLE+=("umount MNT_FORCE of a broker mount|$(sb_field force)")
+assert_contains "MNT_FORCE: still mounted" "$(sb_field forced)" "fstype=tmpfs"
+assert_eq "MS_MOVE of a broker mount (default action: the kernel's EPERM)" EPERM "$(sb_field move)"
+TABLE+=("MS_MOVE of a broker mount|$(sb_field move)")
+assert_eq "MS_MOVE: nothing arrived at the new place" "" "$(sb_field moved)"
+assert_eq "the broker's mount is then unmounted normally" ok "$(sb_field umount)"
 assert_eq "remount: nothing left mounted" "" "$(mounts_below | grep -v "^$D/ok/foreign\$" || true)"
 
 # A mount the broker did not make, where the rule's Target pattern would allow a mount: unmounting it is
@@ -147,7 +144,7 @@ out=$(sandbox --mount "tmpfs - $D/ok/many/*:size=*" -- sh -c "$script") || true
 assert_eq "64 mounts per listener, the 65th ENOSPC, then 64 unmounted" "mount65=ENOSPC
 mounted=64
 unmounted=64" "$out"
-TABLE+=("65th mount of one listener|$(field mount65)")
+TABLE+=("65th mount of one listener|$(sb_field mount65)")
 assert_eq "limit: nothing left mounted" "" "$(mounts_below | grep -v "^$D/ok/foreign\$" || true)"
 
 # Filesystems whose contents depend on the mounter's namespaces are no rule at all.

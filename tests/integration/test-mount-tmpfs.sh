@@ -40,22 +40,19 @@ test -e '$D/mnt/file' && echo still-there || echo file-gone
 rc=0
 out=$(run_as_user "$SYSBROKERCTL" run --mount "tmpfs - $D/mnt:size=*" -- sh -c "$script" 2>&1) || rc=$?
 printf '%s\n' "$out" | sed 's/^/# /'
-field() {
-    sed -n "s/^$1=//p" <<<"$out"
-}
 assert_eq "sysbrokerctl run exits 0" 0 "$rc"
-assert_eq "mount(2) of the tmpfs returns 0" ok "$(field mount)"
-info=$(field info)
+assert_eq "mount(2) of the tmpfs returns 0" ok "$(sb_field mount)"
+info=$(sb_field info)
 assert_contains "the sandbox's mountinfo shows a tmpfs at the target" "$info" "fstype=tmpfs source=sbtest "
 opts=$(sb_opts_of "$info")
 assert_contains "mounted nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "mounted nodev (forced)" "$opts" ",nodev,"
 assert_contains "with the size asked for (2m = 2048k)" "$info" "size=2048k"
 assert_eq "its root directory belongs to the caller (the mount used its fs ids)" "$SB_TEST_UID:$SB_TEST_GID" \
-        "$(field owner)"
-assert_eq "a file written into it reads back" written "$(field file)"
-assert_eq "umount2(2) of it returns 0" ok "$(field umount)"
-assert_eq "and it is gone from the sandbox's mountinfo" "" "$(field after)"
+        "$(sb_field owner)"
+assert_eq "a file written into it reads back" written "$(sb_field file)"
+assert_eq "umount2(2) of it returns 0" ok "$(sb_field umount)"
+assert_eq "and it is gone from the sandbox's mountinfo" "" "$(sb_field after)"
 assert_contains "the file went with it" "$out" file-gone
 assert_eq "nothing mounted at the target in the test's view either" "" "$(sb_mntinfo "$D/mnt")"
 

@@ -52,15 +52,12 @@ rc=0
 wait "$pid" || rc=$?
 out=$(cat "$T/sandbox.out")
 printf '%s\n' "$out" | sed 's/^/# /'
-field() {
-    sed -n "s/^$1=//p" <<<"$out"
-}
 
 assert_eq "sysbrokerctl run exits 0" 0 "$rc"
-assert_eq "util-linux mount -t tmpfs succeeds in the user namespace" ok "$(field mount)"
-assert_contains "the sandbox sees the tmpfs in its mountinfo" "$(field info)" "fstype=tmpfs source=tmpfs "
-assert_contains "with the size asked for (1m = 1024k)" "$(field info)" "size=1024k"
-assert_eq "a file written into it reads back" inside "$(field file)"
+assert_eq "util-linux mount -t tmpfs succeeds in the user namespace" ok "$(sb_field mount)"
+assert_contains "the sandbox sees the tmpfs in its mountinfo" "$(sb_field info)" "fstype=tmpfs source=tmpfs "
+assert_contains "with the size asked for (1m = 1024k)" "$(sb_field info)" "size=1024k"
+assert_eq "a file written into it reads back" inside "$(sb_field file)"
 assert_contains "the test sees the same mount (the caller's mount namespace is the test's)" "$host" \
         "fstype=tmpfs source=tmpfs "
 opts=$(sb_opts_of "$host")
@@ -68,8 +65,8 @@ assert_contains "nosuid (forced)" "$opts" ",nosuid,"
 assert_contains "nodev (forced)" "$opts" ",nodev,"
 assert_eq "and the file in it" inside "$host_file"
 assert_eq "its root belongs to the caller's host uid:gid" "$SB_TEST_UID:$SB_TEST_GID" "$owner"
-assert_eq "util-linux umount succeeds" ok "$(field umount)"
-assert_eq "the tmpfs is gone from the sandbox's mountinfo" "" "$(field after)"
+assert_eq "util-linux umount succeeds" ok "$(sb_field umount)"
+assert_eq "the tmpfs is gone from the sandbox's mountinfo" "" "$(sb_field after)"
 assert_eq "and from the test's" "" "$(sb_mntinfo "$D/mnt")"
 assert_true "the daemon logs the mount" grep -q "mount tmpfs 'tmpfs' on '$D/mnt' for task [0-9]*: mounted\." \
         "$T/sysbrokerd.log"

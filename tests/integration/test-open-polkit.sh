@@ -10,9 +10,7 @@ sb_init "$@"
 sb_start_all "$SB_RULES/open-details.rules"
 sb_require_open_client
 
-H=$T/hostonly
-mkdir -m 0700 "$H"
-sb_put_file "$H/secret" root:root 0600 "HOST-SECRET"
+sb_host_dir
 sb_put_file "$H/other" root:root 0600 "HOST-OTHER"
 D=$T/work/pk
 mkdir -m 0755 "$D" "$D/shared" "$D/private"

@@ -12,9 +12,7 @@ sb_init "$@"
 sb_start_all "$SB_RULES/allow-all.rules"
 sb_require_open_client
 
-H=$T/hostonly
-mkdir -m 0700 "$H"
-sb_put_file "$H/secret" root:root 0600 "HOST-SECRET"
+sb_host_dir
 D=$T/work/roots
 mkdir -m 0755 "$D"
 J=$D/jail

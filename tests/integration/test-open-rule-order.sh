@@ -11,9 +11,7 @@ sb_start_all "$SB_RULES/allow-all.rules"
 sb_require_open_client
 
 # The host file: out of the sandbox's reach (a directory it cannot search, a root-only file).
-H=$T/hostonly
-mkdir -m 0700 "$H"
-sb_put_file "$H/secret" root:root 0600 "HOST-SECRET"
+sb_host_dir
 D=$T/work/order
 mkdir -m 0755 "$D"
 sb_put_file "$D/present" root:root 0644 "PRESENT"
