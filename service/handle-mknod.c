@@ -49,12 +49,13 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = supervisor_read_path(s, &t, path_address, path, sizeof path);
+        /* Confirmed with ID_VALID by target_read_identity(), before anything is done with it. */
+        r = notify_read_string(t.tid, path_address, path, sizeof path);
         if (r < 0)
                 return answer_failure(r);
         if (!split_last_component(path, &dir, &name))
                 return answer_default(s);
-        r = target_read_identity(&t, l->owner_uid);
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         r = supervisor_enter_lookup(s, &t, path, dirfd, false, &start);

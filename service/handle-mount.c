@@ -212,9 +212,8 @@ static int mount_call_read(Supervisor *s, const Target *t, MountCall *c) {
                 r = read_string_argument(t, args[2], c->fstype, sizeof c->fstype);
         if (r >= 0 && c->kind != MOUNT_KIND_BIND && !(c->flags & MS_BIND))
                 r = read_string_argument(t, args[4], c->data, sizeof c->data);
-        if (r < 0)
-                return r;
-        return notify_id_valid(s->listener->fd, supervisor_id(s));
+        /* Confirmed with ID_VALID by target_read_identity(), before anything is done with them. */
+        return r;
 }
 
 /* What the call would do, found as the target: where its paths lead, and the rule (or the broker's mount, for
@@ -367,7 +366,7 @@ Answer handle_mount(Supervisor *s) {
         if (c->kind == MOUNT_KIND_NEW && (p.fs_kind < 0 || p.fs_kind == RULE_FS_BIND))
                 return answer_default(s);
 
-        r = target_read_identity(&t, l->owner_uid);
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         /* The cwd only for a relative path to resolve (a tmpfs's source is a name, not a path). */
@@ -508,10 +507,11 @@ Answer handle_umount(Supervisor *s) {
         r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = supervisor_read_path(s, &t, req->data.args[0], target, sizeof target);
+        /* Confirmed with ID_VALID by target_read_identity(), before anything is done with it. */
+        r = notify_read_string(t.tid, req->data.args[0], target, sizeof target);
         if (r < 0)
                 return answer_failure(r);
-        r = target_read_identity(&t, l->owner_uid);
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         r = target_enter_dirs(&t, l->fd, req->id, target[0] != '/');

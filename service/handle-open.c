@@ -384,8 +384,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 return answer_default(s);
 
         /* Invariant 2: one copy of the path. Whose memory it was (the number may have been reused) is
-         * confirmed with ID_VALID below, before anything is done for it; the default answer given before
-         * that grants nothing, and goes nowhere if the call is gone. */
+         * confirmed with ID_VALID when the identity is read below, before anything is done for it; the
+         * default answer given before that grants nothing, and goes nowhere if the call is gone. */
         r = notify_read_string(t.tid, c.path_address, path, sizeof path);
         if (r < 0)
                 return answer_failure(r);
@@ -421,10 +421,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return answer_default(s);
         }
 
-        r = notify_id_valid(l->fd, req->id);
-        if (r < 0)
-                return ANSWER_ERRNO_OF(ESRCH);
-        r = target_read_identity(&t, l->owner_uid);
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 

@@ -152,15 +152,6 @@ void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const ch
         va_end(ap);
 }
 
-int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size) {
-        int r;
-
-        r = notify_read_string(t->tid, address, path, size);
-        if (r < 0)
-                return r;
-        return notify_id_valid(s->listener->fd, supervisor_id(s));
-}
-
 int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,
                             int *ret_start) {
         bool from_cwd = (path[0] != '/' || dirfd_for_absolute) && dirfd == AT_FDCWD;

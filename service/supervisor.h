@@ -64,8 +64,6 @@ void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, cons
                              const char *format, ...) _printf_(6, 7);
 void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) _printf_(4, 5);
 
-/* Copies the call's path out of the target, once (invariant 2), and checks ID_VALID after. */
-int supervisor_read_path(Supervisor *s, const Target *t, uint64_t address, char *path, size_t size);
 /* Takes on the target's root (and cwd, for a path relative to AT_FDCWD) and returns where a lookup of path
  * starts: -EBADF for AT_FDCWD (absolute, or relative to the cwd just entered), else a copy of the dirfd the
  * target passed (for absolute paths too with dirfd_for_absolute: openat2's RESOLVE_IN_ROOT and BENEATH). */

@@ -334,7 +334,7 @@ int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid) 
         return 0;
 }
 
-int target_read_identity(Target *t, uid_t owner) {
+int target_read_identity(Target *t, uid_t owner, int listener_fd, uint64_t notification_id) {
         ProcCacheEntry *e = proc_cache_find(t->tid);
         struct stat st;
         int r;
@@ -366,7 +366,11 @@ int target_read_identity(Target *t, uid_t owner) {
                 log_debug_errno(r, "Cannot tell whether task %i is controlled by uid %u, assuming not: %m",
                                 t->tid, owner);
         t->controlled_by_owner = r > 0;
-        return 0;
+
+        /* Invariant 2, once for everything read so far: the memory the caller copied, this status and the
+         * namespaces were the trapped task's. Not before the status: if the task dies meanwhile, another
+         * thread's exec may take over its number (de_thread), and its status would be the successor's. */
+        return notify_id_valid(listener_fd, notification_id) < 0 ? -ESRCH : 0;
 }
 
 int target_is_controlled_by(const Target *t, uid_t owner) {

@@ -47,8 +47,10 @@ void target_forget_thread_in_child(void);
 /* Finds /proc/<tid> (cached per thread, or opened and confirmed with ID_VALID) and the target's root. From
  * here on t->proc_fd refers to the trapped task or to nothing, whatever happens to the number. */
 int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid);
-/* Reads its credentials (/proc/<tid>/status) and works out whether the listener's owner controls it. */
-int target_read_identity(Target *t, uid_t owner);
+/* Reads its credentials (/proc/<tid>/status) and works out whether the listener's owner controls it, then
+ * confirms with ID_VALID that the call is still alive: that also covers what the caller read from the
+ * target's memory before. -ESRCH if the call is gone. */
+int target_read_identity(Target *t, uid_t owner, int listener_fd, uint64_t notification_id);
 /* The ids, groups, umask and effective capabilities from the text of /proc/<tid>/status (modified in
  * place): -ESRCH if one is missing (a task being torn down), -EINVAL or -ENOSPC if one cannot be used. */
 int target_parse_status(char *text, Target *t);
