@@ -68,6 +68,14 @@ if sb_poll 10 test -e "$T/work/ready"; then
         counters+="$c=$(sb_broker_property "$lpath" org.sysbroker.Broker1.Listener "$c" 2>&1) "
     done
     assert_eq "listener counters" "Notifications=4 Emulated=1 Continued=2 Denied=1 Failed=0 " "$counters"
+    # A listener is its owner's business: the owner reads it, another unprivileged user does not see it.
+    assert_eq "the owner reads its listener's counters" "t 4" \
+        "$(run_as_user busctl get-property org.sysbroker.Broker1 "$lpath" org.sysbroker.Broker1.Listener \
+            Notifications 2>&1)"
+    # (a user the bus knows: dbus-daemon refuses uids without a passwd entry)
+    other=$(cd "$T/work" && setpriv --reuid=daemon --regid=daemon --clear-groups -- \
+            busctl get-property org.sysbroker.Broker1 "$lpath" org.sysbroker.Broker1.Listener Notifications 2>&1) || true
+    assert_contains "another user does not see the listener" "$other" "Unknown object"
 else
     sb_not_ok "listener counters" "the sandbox never got ready: $(cat "$T/counted.log")"
 fi
