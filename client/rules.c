@@ -14,7 +14,8 @@
 /* The daemon's defaults; it checks again with its own, possibly configured, limits. */
 #define STRING_MAX 4096U
 #define DESCRIPTION_MAX 256U
-#define ERRNO_MAX 4095
+/* As the daemon: 512 and up are the kernel's own codes (ERESTARTSYS...). */
+#define ERRNO_MAX 511
 /* How much of a spec an error message quotes. */
 #define SPEC_QUOTE_MAX 128U
 /* dev_t as the kernel's mknod takes it: 12 bits of major, 20 of minor. */

@@ -135,7 +135,7 @@ int sysbroker_rules_add_mount(
  * what is emulated. */
 int sysbroker_rules_add_mount_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
 
-/* The errno a deny rule answers with (default EPERM). */
+/* The errno a deny rule answers with (default EPERM), 1 to 511; -ERANGE otherwise. */
 int sysbroker_rules_set_errno(sysbroker_rules *rules, size_t index, int error);
 
 /* Registration options: the listener's description (<= 256 bytes) and what happens to trapped calls no

@@ -474,8 +474,10 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
         if (has(f, KEY_ERRNO)) {
                 if (rule->action != RULE_ACTION_DENY)
                         return rule_error(ret_error, index, "key 'Errno' applies only to Action 'deny'");
-                if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] > 4095)
-                        return rule_error(ret_error, index, "key 'Errno' must be between 1 and 4095");
+                /* 512 and up are the kernel's own (ERESTARTSYS...): never meant for a process to see. */
+                if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] >= 512)
+                        return rule_error(ret_error, index, "key 'Errno' must be between 1 and 511, not %" PRIi32,
+                                          f->i32[KEY_ERRNO]);
                 rule->deny_errno = f->i32[KEY_ERRNO];
         }
 

@@ -128,6 +128,14 @@ static void test_errno_only_with_deny(void) {
                                 "Errno", "i", 13), "'Errno' applies only to Action 'deny'");
 }
 
+static void test_errno_must_be_a_process_errno(void) {
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mknod", "Action", "s", "deny", "Errno", "i", 0),
+                       "key 'Errno' must be between 1 and 511, not 0");
+        /* ERESTARTSYS: the kernel would restart the call, or hand the process an errno it cannot name. */
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "mknod", "Action", "s", "deny", "Errno", "i", 512),
+                       "key 'Errno' must be between 1 and 511, not 512");
+}
+
 static void test_second_rule_error_names_index_1(void) {
         sd_bus_message *m = new_message();
 
@@ -583,6 +591,7 @@ UNIT_MAIN(
         T(test_overlong_string_is_invalid),
         T(test_unsupported_syscall_is_invalid),
         T(test_errno_only_with_deny),
+        T(test_errno_must_be_a_process_errno),
         T(test_second_rule_error_names_index_1),
         T(test_empty_rule_set_is_invalid),
         T(test_too_many_rules_is_e2big),
