@@ -255,6 +255,7 @@ static void close_both(int a, int b) {
 static Answer answer_fd(Supervisor *s, int fd, int flags, int *also) {
         int r;
 
+        supervisor_begin_answer(s);
         r = notify_add_fd_and_send(s->listener->fd, supervisor_id(s), fd, flags & O_CLOEXEC);
         close_both(fd, also ? *also : -EBADF);
         if (also)

@@ -45,9 +45,11 @@ Listener *listener_free(Listener *l) {
         if (l->thread_running) {
                 struct timespec deadline;
 
-                /* Only at shutdown: ask, interrupt and wait a little; a thread stuck for good in an
-                 * uninterruptible call (a hard NFS mount) is left behind rather than hang the exit. */
+                /* Only at shutdown: ask, interrupt (also a call in progress) and wait a little; a thread
+                 * stuck for good in an uninterruptible call (a hard NFS mount) is left behind rather than
+                 * hang the exit. */
                 listener_request_stop(l, LISTENER_END_UNREGISTERED);
+                supervise_wake_for_stop(l, true);
                 clock_gettime(CLOCK_REALTIME, &deadline);
                 deadline.tv_sec += 2;
                 if (pthread_timedjoin_np(l->thread, NULL, &deadline) != 0) {
@@ -79,7 +81,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Listener *, listener_free);
 static int on_listener_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Listener *l = userdata;
 
-        /* Every task of the sandbox is gone. The thread sleeps in RECV, which would never return: wake it. */
+        /* Every task of the sandbox is gone. Before Linux 6.11 the thread's RECV would never return: wake it
+         * (later kernels end it with ENOENT, and the thread stops by itself). */
         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         listener_request_stop(l, LISTENER_END_EXITED);
         return 0;
@@ -228,11 +231,10 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
 void listener_request_stop(Listener *l, ListenerEnd reason) {
         ListenerEnd none = LISTENER_END_NONE;
 
-        /* The first reason counts. The thread sleeps in RECV: the signal wakes it with EINTR, and the
-         * watchdog repeats it every second in case it came just before the thread went to sleep. */
+        /* The first reason counts. A thread sleeping in RECV is woken by a signal (EINTR); the watchdog
+         * repeats it every second in case it came just before the thread went to sleep. */
         (void) __atomic_compare_exchange_n(&l->stop, &none, reason, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        if (l->thread_running)
-                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+        supervise_wake_for_stop(l, false);
 }
 
 static int on_announce(sd_event_source *s, void *userdata) {

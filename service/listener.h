@@ -69,6 +69,7 @@ struct Listener {
         bool removed;              /* gone from the bus; freed when the thread ends */
 
         ListenerCounters counters; /* atomically updated by the thread, read by property getters */
+        int signal_gate;           /* SignalGate: when the main loop may signal the thread (supervise.c) */
         uint64_t busy_since_usec;  /* set by the thread while it handles a call; read by the watchdog */
         uint64_t interrupted_busy; /* the busy_since_usec the watchdog last interrupted (main loop only) */
 

@@ -18,8 +18,88 @@
 
 #define COUNT(l, field) __atomic_fetch_add(&(l)->counters.field, 1, __ATOMIC_RELAXED)
 
+/* When the main loop may signal a listener thread (Listener.signal_gate). A signal makes the syscall the
+ * thread blocks in return EINTR: wanted in RECV (to stop) and in a stuck emulation (the watchdog), never in
+ * the answer. An ADDFD with SEND cut short by a signal has already marked the call answered: the kernel then
+ * returns 0 from the target's open, with no fd behind it. The thread moves IDLE → BUSY → ANSWERING → IDLE;
+ * a sender moves IDLE or BUSY to its SIGNALLED_ form before signalling, and the handler moves it back, so
+ * the thread never begins answering while a signal is on its way. */
+typedef enum SignalGate {
+        SIGNAL_GATE_IDLE,          /* in RECV or about to be: a stop may wake it */
+        SIGNAL_GATE_BUSY,          /* deciding or emulating: the watchdog may interrupt it */
+        SIGNAL_GATE_ANSWERING,     /* SEND or ADDFD: nobody may */
+        SIGNAL_GATE_SIGNALLED_IDLE,
+        SIGNAL_GATE_SIGNALLED_BUSY,
+} SignalGate;
+
+static __thread int *thread_signal_gate;
+
 static void on_interrupt(int sig) {
-        /* Nothing: its only job is to make the blocked syscall return EINTR. */
+        /* Making the blocked syscall return EINTR is the signal's job; ours is to say it has arrived. */
+        int *gate = thread_signal_gate;
+        int g;
+
+        if (!gate)
+                return;
+        g = SIGNAL_GATE_SIGNALLED_IDLE;
+        if (!__atomic_compare_exchange_n(gate, &g, SIGNAL_GATE_IDLE, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+                g = SIGNAL_GATE_SIGNALLED_BUSY;
+                (void) __atomic_compare_exchange_n(gate, &g, SIGNAL_GATE_BUSY, false, __ATOMIC_SEQ_CST,
+                                                   __ATOMIC_SEQ_CST);
+        }
+}
+
+/* Thread side: a call was received. False if a stop's signal is on its way (the thread stops instead). */
+static bool signal_gate_enter_busy(Listener *l) {
+        int g = SIGNAL_GATE_IDLE;
+
+        return __atomic_compare_exchange_n(&l->signal_gate, &g, SIGNAL_GATE_BUSY, false, __ATOMIC_SEQ_CST,
+                                           __ATOMIC_SEQ_CST);
+}
+
+void supervisor_begin_answer(Supervisor *s) {
+        Listener *l = s->listener;
+
+        for (;;) {
+                int g = __atomic_load_n(&l->signal_gate, __ATOMIC_SEQ_CST);
+
+                if (g == SIGNAL_GATE_ANSWERING)
+                        return;
+                if ((g == SIGNAL_GATE_BUSY || g == SIGNAL_GATE_IDLE) &&
+                    __atomic_compare_exchange_n(&l->signal_gate, &g, SIGNAL_GATE_ANSWERING, false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                        return;
+                /* A signal is on its way: let it arrive (returning from this syscall delivers it). */
+                if (g == SIGNAL_GATE_SIGNALLED_BUSY || g == SIGNAL_GATE_SIGNALLED_IDLE)
+                        (void) sched_yield();
+        }
+}
+
+static void signal_gate_end_answer(Listener *l) {
+        __atomic_store_n(&l->signal_gate, SIGNAL_GATE_IDLE, __ATOMIC_SEQ_CST);
+}
+
+/* Main loop side: signals the thread only while its gate is at `when`. */
+static void signal_thread_if(Listener *l, SignalGate when, uint64_t busy) {
+        int g = when;
+        SignalGate signalled = when == SIGNAL_GATE_IDLE ? SIGNAL_GATE_SIGNALLED_IDLE : SIGNAL_GATE_SIGNALLED_BUSY;
+
+        if (!l->thread_running ||
+            !__atomic_compare_exchange_n(&l->signal_gate, &g, signalled, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                return;
+        /* Busy with another call than the stuck one, which ended meanwhile: that one is not stuck. */
+        if (when == SIGNAL_GATE_BUSY && __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST) != busy) {
+                __atomic_store_n(&l->signal_gate, SIGNAL_GATE_BUSY, __ATOMIC_SEQ_CST);
+                return;
+        }
+        if (pthread_kill(l->thread, SIGNAL_INTERRUPT) != 0)
+                __atomic_store_n(&l->signal_gate, when, __ATOMIC_SEQ_CST);
+}
+
+void supervise_wake_for_stop(Listener *l, bool interrupt_call) {
+        signal_thread_if(l, SIGNAL_GATE_IDLE, 0);
+        if (interrupt_call)
+                signal_thread_if(l, SIGNAL_GATE_BUSY, __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST));
 }
 
 int supervise_setup(void) {
@@ -251,6 +331,7 @@ static void answer(Supervisor *s, Answer a) {
         const struct seccomp_notif *req = s->buffers.req;
         int r;
 
+        supervisor_begin_answer(s);
         switch (a.kind) {
         case ANSWER_CONTINUE:
                 COUNT(l, continued);
@@ -278,17 +359,22 @@ static void answer(Supervisor *s, Answer a) {
                 log_debug_errno(r, "Listener %" PRIu64 ": failed to answer notification: %m", l->id);
         if (l->state)
                 __atomic_store_n(&l->state->answered_id, req->id, __ATOMIC_RELEASE);
+        signal_gate_end_answer(l);
 }
 
 static void handle_notification(Supervisor *s) {
         Answer a;
 
+        /* Stopping: left unanswered, for the kernel to fail when the listener closes (or for the next
+         * daemon to resume, if this one is stopping for a restart). */
+        if (!signal_gate_enter_busy(s->listener))
+                return;
         /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
-        __atomic_store_n(&s->listener->busy_since_usec, now_usec(), __ATOMIC_RELAXED);
+        __atomic_store_n(&s->listener->busy_since_usec, now_usec(), __ATOMIC_SEQ_CST);
         a = decide(s);
         record_decision(s, a);
         answer(s, a);
-        __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_SEQ_CST);
 }
 
 /* Restored after a restart that came in the middle of a call: it is still in the state page, and the kernel
@@ -312,16 +398,15 @@ static void resume_notification(Supervisor *s) {
 }
 
 void supervise_watchdog(Listener *l, uint64_t now) {
-        uint64_t busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_RELAXED);
+        uint64_t busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST);
 
         if (!l->thread_running)
                 return;
 
-        /* A stop asked for may have been signalled just before the thread went to sleep in RECV. */
-        if (__atomic_load_n(&l->stop, __ATOMIC_SEQ_CST) != LISTENER_END_NONE) {
-                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
-                return;
-        }
+        /* A stop asked for may have been signalled just before the thread went to sleep in RECV. A call it
+         * is stuck in is interrupted below, as any. */
+        if (__atomic_load_n(&l->stop, __ATOMIC_SEQ_CST) != LISTENER_END_NONE)
+                supervise_wake_for_stop(l, false);
 
         if (busy == 0 || now - busy < EMULATION_TIMEOUT_SEC * USEC_PER_SEC)
                 return;
@@ -329,10 +414,14 @@ void supervise_watchdog(Listener *l, uint64_t now) {
                 log_warning("Listener %" PRIu64 ": a call has been busy for %" PRIu64 " s, interrupting it.", l->id,
                             (now - busy) / USEC_PER_SEC);
         l->interrupted_busy = busy;
-        /* Again every second while it stays stuck: a signal may arrive between two blocking calls. Not if
-         * that call just ended: the next one is not the stuck one. */
-        if (__atomic_load_n(&l->busy_since_usec, __ATOMIC_RELAXED) == busy)
-                (void) pthread_kill(l->thread, SIGNAL_INTERRUPT);
+        /* Again every second while it stays stuck: a signal may arrive between two blocking calls. */
+        signal_thread_if(l, SIGNAL_GATE_BUSY, busy);
+}
+
+static bool listener_has_no_tasks(const Listener *l) {
+        struct pollfd p = { .fd = l->fd, .events = POLLIN };
+
+        return poll(&p, 1, 0) > 0 && (p.revents & POLLHUP);
 }
 
 void *listener_thread(void *userdata) {
@@ -345,6 +434,7 @@ void *listener_thread(void *userdata) {
         int r;
 
         /* Only the interrupt signal reaches this thread; the main loop handles the rest via signalfd. */
+        thread_signal_gate = &l->signal_gate;
         sigfillset(&mask);
         sigdelset(&mask, SIGNAL_INTERRUPT);
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
@@ -375,10 +465,23 @@ void *listener_thread(void *userdata) {
                         break;
                 }
                 r = notify_receive(l->fd, &s.buffers);
+                if (r == -ENOENT && listener_has_no_tasks(l)) {
+                        /* Linux 6.11+ ends RECV at once when the filter's last task is gone: ask again and
+                         * it spins. */
+                        end = LISTENER_END_EXITED;
+                        break;
+                }
                 if (r == -ENOENT || r == -EINTR)
                         continue; /* the target died before we read it, or the main loop wants us */
                 if (r < 0) {
                         log_error_errno(r, "Listener %" PRIu64 ": failed to receive: %m", l->id);
+                        break;
+                }
+                /* Asked to stop while we slept (its signal may have come just before RECV): not one more
+                 * call under rules that are gone. Left for the kernel (or the next daemon) to answer. */
+                stop = __atomic_load_n(&l->stop, __ATOMIC_SEQ_CST);
+                if (stop != LISTENER_END_NONE) {
+                        end = stop;
                         break;
                 }
                 handle_notification(&s);

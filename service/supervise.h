@@ -17,3 +17,7 @@ void *listener_thread(void *userdata);
 
 /* Run by the main loop every second while listeners exist. */
 void supervise_watchdog(Listener *l, uint64_t now_usec);
+/* From the main loop: wakes the thread if it waits for a call, so that it sees l->stop. A thread busy with
+ * a call sees it when the call is answered, or sooner with interrupt_call (the call fails with EINTR, as
+ * for the watchdog); never while it answers. */
+void supervise_wake_for_stop(Listener *l, bool interrupt_call);

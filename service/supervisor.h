@@ -35,6 +35,9 @@ typedef struct Answer {
 #define ANSWER_ERRNO_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e) })
 #define ANSWER_DENIED_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e), .denied = true })
 
+/* Before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread. */
+void supervisor_begin_answer(Supervisor *s);
+
 static inline uint64_t supervisor_id(const Supervisor *s) {
         return s->buffers.req->id;
 }

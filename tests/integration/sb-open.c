@@ -2,7 +2,8 @@
 /* Test helper for the integration suite: open calls that a shell cannot make — the open(2) and creat(2)
  * system calls, openat() relative to a real directory fd (from the main thread or another one), raw openat2()
  * with RESOLVE_* flags, a symlink swapped by a second thread while the first one
- * keeps opening through it, and an endless stream of opens for the kill-mid-call test.
+ * keeps opening through it, and streams of opens: endless for the kill-mid-call test, until refused for the
+ * unregister-mid-call test.
  *
  * Every single call prints one line the test compares: "ok cloexec=0|1 data=<what the fd reads>" or the
  * errno name ("EACCES"). */
@@ -369,23 +370,49 @@ static void *loop_thread(void *userdata) {
         return NULL;
 }
 
-/* sb-open loop PATH PIDFILE: opens from several threads until killed. The pid file is written once the
- * first open has come back, i.e. once the broker is known to be answering. */
-static int do_loop(char **argv) {
+/* until-refused: what the threads saw. */
+static unsigned long refused_opens, refused_zero;
+static int refused_error;
+
+static void *until_refused_thread(void *userdata) {
+        const char *path = userdata;
+
+        while (__atomic_load_n(&refused_error, __ATOMIC_RELAXED) == 0) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0) {
+                        int none = 0, e = errno;
+                        (void) __atomic_compare_exchange_n(&refused_error, &none, e, false, __ATOMIC_SEQ_CST,
+                                                           __ATOMIC_SEQ_CST);
+                        break;
+                }
+                __atomic_fetch_add(&refused_opens, 1, __ATOMIC_RELAXED);
+                /* Our stdin is open: an open that "returns" 0 got no file of its own. Never close it. */
+                if (fd == 0)
+                        __atomic_fetch_add(&refused_zero, 1, __ATOMIC_RELAXED);
+                else
+                        safe_close(fd);
+        }
+        return NULL;
+}
+
+/* Opens PATH once (so that the broker is known to answer), writes our pid to PIDFILE, then opens from
+ * LOOP_THREADS threads running fn until they return. */
+static int run_loop(const char *path, const char *pidfile, void *(*fn)(void *)) {
         pthread_t threads[LOOP_THREADS];
         FILE *f;
         int fd;
 
-        fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-                fprintf(stderr, "sb-open: first open of '%s' failed: %m\n", argv[0]);
+                fprintf(stderr, "sb-open: first open of '%s' failed: %m\n", path);
                 return 2;
         }
         safe_close(fd);
 
-        f = fopen(argv[1], "we");
+        f = fopen(pidfile, "we");
         if (!f) {
-                fprintf(stderr, "sb-open: cannot write '%s': %m\n", argv[1]);
+                fprintf(stderr, "sb-open: cannot write '%s': %m\n", pidfile);
                 return 2;
         }
         fprintf(f, "%d\n", (int) getpid());
@@ -393,7 +420,7 @@ static int do_loop(char **argv) {
                 return 2;
 
         for (unsigned i = 0; i < LOOP_THREADS; i++) {
-                int r = pthread_create(&threads[i], NULL, loop_thread, argv[0]);
+                int r = pthread_create(&threads[i], NULL, fn, (void *) path);
                 if (r != 0) {
                         fprintf(stderr, "sb-open: pthread_create: %s\n", strerror(r));
                         return 2;
@@ -402,6 +429,28 @@ static int do_loop(char **argv) {
         for (unsigned i = 0; i < LOOP_THREADS; i++)
                 (void) pthread_join(threads[i], NULL);
         return 0;
+}
+
+/* sb-open loop PATH PIDFILE: opens from several threads until killed. */
+static int do_loop(char **argv) {
+        return run_loop(argv[0], argv[1], loop_thread);
+}
+
+/* sb-open until-refused PATH PIDFILE: opens from several threads until one fails (its listener was taken
+ * away), then prints "opens=N zero=N error=NAME". zero counts opens that returned 0 although our stdin is
+ * open: a call answered without its fd. Exit status 3 if there were any. */
+static int do_until_refused(char **argv) {
+        int r;
+
+        if (fcntl(STDIN_FILENO, F_GETFD) < 0) {
+                fprintf(stderr, "sb-open: until-refused needs an open stdin\n");
+                return 2;
+        }
+        r = run_loop(argv[0], argv[1], until_refused_thread);
+        if (r != 0)
+                return r;
+        printf("opens=%lu zero=%lu error=%s\n", refused_opens, refused_zero, errno_name(refused_error));
+        return refused_zero > 0 ? 3 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -424,6 +473,8 @@ int main(int argc, char **argv) {
                 return do_race(argv + 2);
         if (argc == 4 && streq(argv[1], "loop"))
                 return do_loop(argv + 2);
+        if (argc == 4 && streq(argv[1], "until-refused"))
+                return do_until_refused(argv + 2);
 
         fprintf(stderr,
                 "Usage: sb-open open PATH FLAGS\n"
@@ -434,6 +485,7 @@ int main(int argc, char **argv) {
                 "       sb-open at2 DIR NAME FLAGS RESOLVE [SIZE [TAIL]]\n"
                 "       sb-open race DIR SWAP GOOD BAD OPEN SECONDS MAX GOOD_DATA BAD_MARKER\n"
                 "       sb-open loop PATH PIDFILE\n"
+                "       sb-open until-refused PATH PIDFILE\n"
                 "FLAGS: comma-separated r w rw creat excl trunc append cloexec nofollow directory nonblock\n"
                 "RESOLVE: comma-separated none beneath in-root no-symlinks no-magiclinks no-xdev\n");
         return 2;
