@@ -101,10 +101,11 @@ static int resolve(const char *path, bool follow, int *ret_fd, char **ret_path) 
         return 0;
 }
 
-static bool is_on_broker_proc(int fd) {
+static bool is_on_procfs(int fd) {
         struct stat st;
+        uint64_t mnt_id;
 
-        return fstat(fd, &st) < 0 || target_is_on_our_proc(&st);
+        return fd_stat(fd, &st, &mnt_id) < 0 || target_is_on_procfs(fd, &st, mnt_id);
 }
 
 /* May the caller (its fs ids, as taken) write to the mount point? As fusermount asks: covering what one may not
@@ -269,11 +270,12 @@ static int mount_plan(Supervisor *s, const Target *t, const MountCall *c, MountP
         if (!p->rule || p->rule->action != RULE_ACTION_EMULATE)
                 return 0;
 
-        /* Covering the broker's own /proc (a sandbox in our mount namespace) would blind it; binding from it
-         * would hand out the broker's "self". */
-        if (is_on_broker_proc(p->target_fd) || (p->source_fd >= 0 && is_on_broker_proc(p->source_fd))) {
-                supervisor_log_refusal(s, p->target_path, t->tid, "mount on '%s' by task %i: that is the broker's "
-                                       "own /proc, denying.", p->target_path, t->tid);
+        /* Covering the broker's own /proc (a sandbox in our mount namespace) would blind it; binding from any
+         * procfs would hand out the broker's "self" and /proc/<pid>. */
+        if (is_on_procfs(p->target_fd) || (p->source_fd >= 0 && is_on_procfs(p->source_fd))) {
+                supervisor_log_refusal(s, p->target_path, t->tid, "mount on '%s' by task %i: %s is on a procfs, "
+                                       "denying.", p->target_path, t->tid,
+                                       p->source_fd >= 0 && is_on_procfs(p->source_fd) ? "the source" : "it");
                 return -EPERM;
         }
         if (!caller_may_write(p->target_fd)) {

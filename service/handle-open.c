@@ -42,6 +42,7 @@ typedef struct Resolution {
         char *path;                /* absolute, in the target's view */
         bool creates;              /* the name is missing: parent and name are set, not file */
         struct stat st;            /* of file, or of parent */
+        uint64_t mnt_id;           /* the unique id of its mount, 0 if the kernel has none */
         bool special;              /* a FIFO, socket or device node */
 } Resolution;
 
@@ -151,8 +152,9 @@ static int resolve(const OpenCall *c, int start, const char *path, const char *a
                         /* O_EXCL on an existing file, or a symlink under O_NOFOLLOW: the kernel's answer. */
                         if ((c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
                                 return -EEXIST;
-                        if (fstat(ret->file, &ret->st) < 0)
-                                return -errno;
+                        r = fd_stat(ret->file, &ret->st, &ret->mnt_id);
+                        if (r < 0)
+                                return r;
                         if (S_ISLNK(ret->st.st_mode))
                                 return -ELOOP;
                         ret->special = S_ISFIFO(ret->st.st_mode) || S_ISSOCK(ret->st.st_mode) ||
@@ -183,8 +185,11 @@ static int resolve(const OpenCall *c, int start, const char *path, const char *a
         r = ret->parent < 0 ? -errno : 0;
         if (r < 0)
                 return r;
-        if (!probe && fstat(ret->parent, &ret->st) < 0)
-                return -errno;
+        if (!probe) {
+                r = fd_stat(ret->parent, &ret->st, &ret->mnt_id);
+                if (r < 0)
+                        return r;
+        }
         snprintf(ret->name, sizeof ret->name, "%s", name);
         ret->creates = true;
         return join_path(ret->parent, ret->name, &ret->path);
@@ -468,12 +473,13 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return ANSWER_DENIED_OF(EPERM);
                 }
 
-                /* The broker's procfs resolves "self" as the broker: nothing there is the target's to have. */
-                if (target_is_on_our_proc(&res.st)) {
+                /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing
+                 * there is the target's to have through us. */
+                if (target_is_on_procfs(res.creates ? res.parent : res.file, &res.st, res.mnt_id)) {
                         if (!supervisor_leave(s))
                                 return ANSWER_ERRNO_OF(EIO);
-                        supervisor_log_refusal(s, res.path, t.tid, "'%s' for task %i is on the broker's own /proc, "
-                                               "denying.", res.path, t.tid);
+                        supervisor_log_refusal(s, res.path, t.tid, "'%s' for task %i is on a procfs, denying.",
+                                               res.path, t.tid);
                         return ANSWER_DENIED_OF(EPERM);
                 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <sched.h>
@@ -13,6 +14,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 
 #include "log.h"
 #include "notify.h"
@@ -638,8 +641,54 @@ int broker_proc_dir(void) {
         return proc_fd;
 }
 
-bool target_is_on_our_proc(const struct stat *st) {
-        return st->st_dev == broker_proc_dev;
+int fd_stat(int fd, struct stat *ret, uint64_t *ret_mnt_id) {
+        struct statx sx;
+
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &sx) < 0)
+                return -errno;
+        *ret = (struct stat) {
+                .st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                .st_ino = sx.stx_ino,
+                .st_mode = sx.stx_mode,
+                .st_nlink = sx.stx_nlink,
+                .st_uid = sx.stx_uid,
+                .st_gid = sx.stx_gid,
+                .st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor),
+                .st_size = (off_t) sx.stx_size,
+        };
+        *ret_mnt_id = (sx.stx_mask & STATX_MNT_ID_UNIQUE) ? sx.stx_mnt_id : 0;
+        return 0;
+}
+
+/* Per listener thread: which mounts were procfs, by unique mount id (never reused, unlike st_dev). */
+#define MOUNT_KIND_CACHE_SIZE 8
+static __thread struct {
+        uint64_t mnt_id;
+        bool procfs;
+} mount_kind_cache[MOUNT_KIND_CACHE_SIZE];
+static __thread unsigned mount_kind_next;
+
+bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id) {
+        struct statfs sf;
+        bool procfs;
+
+        if (st->st_dev == broker_proc_dev)
+                return true;
+        if (mnt_id != 0)
+                for (size_t i = 0; i < MOUNT_KIND_CACHE_SIZE; i++)
+                        if (mount_kind_cache[i].mnt_id == mnt_id)
+                                return mount_kind_cache[i].procfs;
+
+        /* Cannot tell: as if it were. */
+        if (fstatfs(fd, &sf) < 0)
+                return true;
+        procfs = sf.f_type == PROC_SUPER_MAGIC;
+        if (mnt_id != 0) {
+                mount_kind_cache[mount_kind_next].mnt_id = mnt_id;
+                mount_kind_cache[mount_kind_next].procfs = procfs;
+                mount_kind_next = (mount_kind_next + 1) % MOUNT_KIND_CACHE_SIZE;
+        }
+        return procfs;
 }
 
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {

@@ -93,8 +93,13 @@ int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret
  * mount: an absolute path resolved from it walks the broker's own mounts. Asked of the thread, not of the
  * target, whose root may have changed since. */
 bool target_thread_root_is_brokers(void);
-/* On the broker's own procfs, where "self" and "thread-self" are the broker, not the target. */
-bool target_is_on_our_proc(const struct stat *st);
+/* fstat() of fd, and the unique id of its mount (0 before Linux 6.8): one statx(). */
+int fd_stat(int fd, struct stat *ret, uint64_t *ret_mnt_id);
+/* On a procfs, any instance (fd, its stat and mount id from fd_stat()): every one of them that shows the
+ * broker's pid namespace has the broker's own /proc/<pid> (as "self" too), and a file there reopened by a
+ * listener thread passes the kernel's ptrace check, the thread being the broker's. The mount's kind is asked
+ * once per mount (fstatfs), when its id is unique; true if it cannot be told. */
+bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id);
 /* Our /proc, opened at startup: what a sandbox later mounts over /proc (in our namespace) does not change it. */
 int broker_proc_dir(void);
 /* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID. */

@@ -5,7 +5,7 @@
 # directory pointing outside it, a source the rule does not name, a data option or a flag the rule does not
 # allow, a remount that would drop a forced flag, unmounting a mount the broker did not make (or one it
 # made, with MNT_FORCE), moving a broker-made mount, more mounts than a listener may hold, a mount over the
-# broker's own /proc, and a rule for a
+# broker's own /proc or from another procfs, and a rule for a
 # filesystem whose contents depend on the mounter's namespaces. The sandboxes are plain unprivileged
 # processes (no user namespace): whatever the broker does not do, the kernel refuses them.
 # The output ends with a table: case -> errno.
@@ -165,10 +165,20 @@ proc_before=$(awk '$5 == "/proc"' /proc/self/mountinfo | wc -l)
 refused "tmpfs over the broker's own /proc, though a rule names it" EPERM --mount "tmpfs - /proc" -- \
         "$SB_MOUNT" mount none /proc tmpfs - -
 assert_eq "/proc: still exactly what was mounted there" "$proc_before" "$(awk '$5 == "/proc"' /proc/self/mountinfo | wc -l)"
-assert_true "/proc: the daemon log says why" grep -q "mount on '/proc' by task [0-9]*: that is the broker's own /proc" \
+assert_true "/proc: the daemon log says why" grep -q "mount on '/proc' by task [0-9]*: it is on a procfs" \
         "$T/sysbrokerd.log"
 out=$(sandbox "${TMPFS[@]}" -- echo registered) || true
 assert_eq "/proc: a registration afterwards works" registered "$out"
+
+# A bind from a procfs, any instance: there "self" resolves, for the broker, to the broker's own /proc/<pid>.
+P=$T/work/procfs2
+mkdir -p "$P"
+mount -t proc proc "$P" || sb_die "cannot mount a second procfs"
+SB_MOUNTS+=("$P")
+refused "bind from another procfs, though a rule names it" EPERM --mount "bind $P/* $D/ok/*" -- \
+        "$SB_MOUNT" mount "$P/self" "$D/ok/a" - bind -
+assert_true "procfs: the daemon log says why" grep -q "mount on '$D/ok/a' by task [0-9]*: the source is on a procfs" \
+        "$T/sysbrokerd.log"
 
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive

@@ -3,7 +3,8 @@
 # An open rule grants the files it names as the kernel resolves the path, never the string the process
 # passed: a symlink out of the allowed directory, "..", a directory symlink, and a symlink swapped by a second
 # thread while the first one's call is in flight all get nothing of the forbidden file. (And a symlink from
-# elsewhere into the allowed directory does get the allowed file: it is what resolution reaches.)
+# elsewhere into the allowed directory does get the allowed file: it is what resolution reaches.) Nothing
+# on a procfs is granted, whichever instance: the broker's own entries would open for it.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -102,6 +103,19 @@ assert_not_contains "a file bind-mounted over an allowed path is not read throug
 out=$(sandbox --open "$D/allowed/*:rw" -- unshare -Urm sh -c \
         "mount --bind '$D/secret' '$D/allowed/file' && echo appended >> '$D/allowed/file'") || true
 assert_eq "nor written" "FORBIDDEN-DATA" "$(cat "$D/secret")"
+
+# A second procfs of our pid namespace, as a build root has: there "self" and /proc/<pid> are whoever
+# resolves them, and the broker may open its own entries. Nothing on any procfs is emulated.
+C=$T/work/buildroot
+mkdir -p "$C/proc"
+mount -t proc proc "$C/proc" || sb_die "cannot mount a second procfs"
+SB_MOUNTS+=("$C/proc")
+out=$(sandbox --open "$C/**" -- grep -m1 Name: "$C/proc/self/status") || true
+assert_not_contains "a second procfs: not the broker's own status" "$out" sysbrokerd
+out=$(sandbox --open "$C/**:rw" -- sh -c "exec 3<>'$C/proc/self/mem' && echo mem-opened") || true
+assert_not_contains "nor its memory, for writing" "$out" mem-opened
+assert_true "the daemon log says why" grep -q "buildroot/proc/[0-9]*/mem' for task [0-9]* is on a procfs, denying" \
+        "$T/sysbrokerd.log"
 
 # The race: thread B swaps allowed/link between "file" and "../secret" with rename(2) while thread A keeps
 # opening it. Before and after every swap the kernel itself refuses ../secret (EACCES); only a broker that
