@@ -202,12 +202,12 @@ static char *lexical_absolute_path(const Target *t, int start, uint64_t resolve,
         _cleanup_free_ char *base = NULL, *joined = NULL;
         char *out, *o;
 
-        /* openat2 names an absolute path below its dirfd with RESOLVE_IN_ROOT, and refuses it (EXDEV) with
-         * RESOLVE_BENEATH. */
-        if (path[0] == '/' && start >= 0) {
+        /* openat2 names an absolute path below its dirfd (the cwd for AT_FDCWD) with RESOLVE_IN_ROOT, and
+         * refuses it (EXDEV) with RESOLVE_BENEATH. */
+        if (path[0] == '/' && (resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH))) {
                 if (resolve & RESOLVE_BENEATH)
                         return NULL;
-                if ((resolve & RESOLVE_IN_ROOT) && fd_get_path(start, &base) >= 0 &&
+                if ((start >= 0 ? fd_get_path(start, &base) : target_get_cwd_path(t, &base)) >= 0 &&
                     asprintf(&joined, "%s%s", base, path) >= 0)
                         path = joined;
                 else
@@ -374,6 +374,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         const Rule *rule;
         OpenCall c;
         int64_t result;
+        bool from_root;
         int r;
 
         r = target_pin(&t, l->fd, req->id, (pid_t) req->pid);
@@ -404,9 +405,13 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 
+        /* An absolute path looked up from the target's root, not below its cwd or dirfd (openat2's
+         * RESOLVE_IN_ROOT and RESOLVE_BENEATH). */
+        from_root = path[0] == '/' && !(c.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH));
+
         /* The path as named, made absolute without resolving: what HostPath rules are matched against, and
          * a cheap first guess for the others. */
-        if (path[0] == '/' || rule_set_has_open_host(l->rules))
+        if (from_root || rule_set_has_open_host(l->rules))
                 as_named = lexical_absolute_path(&t, start, c.resolve, path);
 
         /* Most opens match no rule. Find that out cheaply first: a path that names an allowed file as it is
@@ -414,7 +419,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
          * symlinks and ".." that lead into an allowed place. Either answer only decides whether the real
          * check below is needed, and grants nothing. */
         if (!(as_named && match(l->rules, &c, as_named, &(Resolution) { .path = as_named }))) {
-                if (resolve(&c, start, path, path[0] == '/' ? as_named : NULL, true, &probe) < 0) {
+                if (resolve(&c, start, path, from_root ? as_named : NULL, true, &probe) < 0) {
                         /* Nothing there: a rule may still name the path as written (a HostPath rule, a
                          * deny rule, or a file the kernel will say is missing). */
                         resolution_done(&probe);
@@ -440,7 +445,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
 
                 resolution_done(&res);
-                r = resolve(&c, start, path, path[0] == '/' ? as_named : NULL, false, &res);
+                r = resolve(&c, start, path, from_root ? as_named : NULL, false, &res);
                 rule = match(l->rules, &c, as_named, r >= 0 ? &res : NULL);
                 if (!rule || rule->host_path || rule->action != RULE_ACTION_EMULATE) {
                         if (!supervisor_leave(s))
@@ -464,7 +469,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
                  * not followed): that is the host's file by construction. Anything else is compared. */
-                if (!(path[0] == '/' && start < 0 && target_thread_root_is_brokers()) && !same_as_on_host(&res)) {
+                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(&res)) {
                         if (!supervisor_leave(s))
                                 return ANSWER_ERRNO_OF(EIO);
                         supervisor_log_refusal(s, res.path, t.tid, "'%s' in the view of task %i is not the host's "

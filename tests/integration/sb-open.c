@@ -248,10 +248,18 @@ static int do_at2(int argc, char **argv) {
         if (argc >= 6)
                 memset(arg.tail, (int) strtoul(argv[5], NULL, 0), sizeof arg.tail);
 
-        dfd = open_dir(argv[0]);
-        if (dfd < 0)
-                return 2;
-        fd = (int) syscall(SYS_openat2, dfd, argv[1], &arg, size);
+        /* "cwd:DIR": from the cwd (AT_FDCWD), after chdir(DIR). */
+        if (startswith(argv[0], "cwd:")) {
+                if (chdir(argv[0] + 4) < 0) {
+                        fprintf(stderr, "sb-open: cannot chdir to '%s': %m\n", argv[0] + 4);
+                        return 2;
+                }
+        } else {
+                dfd = open_dir(argv[0]);
+                if (dfd < 0)
+                        return 2;
+        }
+        fd = (int) syscall(SYS_openat2, dfd >= 0 ? dfd : AT_FDCWD, argv[1], &arg, size);
         return report(fd, errno);
 }
 
@@ -482,7 +490,7 @@ int main(int argc, char **argv) {
                 "       sb-open sys-creat PATH\n"
                 "       sb-open at DIR NAME FLAGS\n"
                 "       sb-open at-thread DIR NAME FLAGS\n"
-                "       sb-open at2 DIR NAME FLAGS RESOLVE [SIZE [TAIL]]\n"
+                "       sb-open at2 DIR|cwd:DIR NAME FLAGS RESOLVE [SIZE [TAIL]]\n"
                 "       sb-open race DIR SWAP GOOD BAD OPEN SECONDS MAX GOOD_DATA BAD_MARKER\n"
                 "       sb-open loop PATH PIDFILE\n"
                 "       sb-open until-refused PATH PIDFILE\n"

@@ -177,6 +177,17 @@ assert_eq "openat2 IN_ROOT: an absolute symlink stays inside" "ok cloexec=0 data
 assert_eq "openat2 IN_ROOT: an absolute path is below the dirfd, not the process's root" ENOENT \
         "$(at2 "$O2/root" "$O2/secret" r in-root)"
 assert_eq "openat2 IN_ROOT: .. stops at the root" "ok cloexec=0 data=DECOY" "$(at2 "$O2/root" ../secret r in-root)"
+# From AT_FDCWD the cwd is the root: what counts is the file below it, not the path as written (which a
+# rule names here, and which is another file).
+sb_put_file "$O2/root$O2/secret" root:root 0600 "BELOW-THE-CWD"
+out=$(sandbox --open "$O2/secret" -- "$SB_OPEN" at2 "cwd:$O2/root" "$O2/secret" r in-root) || true
+assert_eq "openat2 IN_ROOT from the cwd: a rule naming the path as written grants nothing below the cwd" \
+        EACCES "$out"
+out=$(sandbox --open "$O2/root/**" -- "$SB_OPEN" at2 "cwd:$O2/root" "$O2/secret" r in-root) || true
+assert_eq "openat2 IN_ROOT from the cwd: a rule covering the file below it grants it" \
+        "ok cloexec=0 data=BELOW-THE-CWD" "$out"
+out=$(sandbox --open "$O2/secret" -- "$SB_OPEN" at2 "cwd:$O2/root" "$O2/secret" r beneath) || true
+assert_eq "openat2 BENEATH from the cwd: an absolute path is EXDEV" EXDEV "$out"
 assert_eq "control: without IN_ROOT .. leaves it" "ok cloexec=0 data=FORBIDDEN-TOP" \
         "$(at2 "$O2/root" ../secret r none)"
 assert_eq "openat2 BENEATH: below the dirfd" "ok cloexec=1 data=SUB-FILE" "$(at2 "$O2/sub" file r,cloexec beneath)"
