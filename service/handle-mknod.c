@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
 #include "emulate.h"
@@ -70,9 +72,14 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                 return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
         }
 
-        /* Resolve the directory as the target would, then match the path it actually reaches. */
-        parent = openat(at_fd(start), dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (parent < 0 || join_path(parent, name, &full) < 0)
+        /* Resolve the directory as the target would, then match the path it actually reaches. Never through
+         * a /proc magic link (/proc/self/fd/N, /proc/self/cwd): followed by this thread, it leads into the
+         * broker's view, not the target's. Nor into a procfs, where "self" is the broker too. */
+        parent = (int) syscall(SYS_openat2, at_fd(start), dir,
+                               &(struct open_how) { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                                    .resolve = RESOLVE_NO_MAGICLINKS },
+                               sizeof(struct open_how));
+        if (parent < 0 || join_path(parent, name, &full) < 0 || fd_is_on_procfs(parent))
                 return supervisor_leave(s) ? answer_default(s) : ANSWER_ERRNO_OF(EIO);
 
         rule = rule_set_match_mknod(l->rules, full, mode, major, minor);

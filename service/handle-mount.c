@@ -101,13 +101,6 @@ static int resolve(const char *path, bool follow, int *ret_fd, char **ret_path) 
         return 0;
 }
 
-static bool is_on_procfs(int fd) {
-        struct stat st;
-        uint64_t mnt_id;
-
-        return fd_stat(fd, &st, &mnt_id) < 0 || target_is_on_procfs(fd, &st, mnt_id);
-}
-
 /* May the caller (its fs ids, as taken) write to the mount point? As fusermount asks: covering what one may not
  * change is not one's to do. */
 static bool caller_may_write(int fd) {
@@ -272,10 +265,10 @@ static int mount_plan(Supervisor *s, const Target *t, const MountCall *c, MountP
 
         /* Covering the broker's own /proc (a sandbox in our mount namespace) would blind it; binding from any
          * procfs would hand out the broker's "self" and /proc/<pid>. */
-        if (is_on_procfs(p->target_fd) || (p->source_fd >= 0 && is_on_procfs(p->source_fd))) {
+        if (fd_is_on_procfs(p->target_fd) || (p->source_fd >= 0 && fd_is_on_procfs(p->source_fd))) {
                 supervisor_log_refusal(s, p->target_path, t->tid, "mount on '%s' by task %i: %s is on a procfs, "
                                        "denying.", p->target_path, t->tid,
-                                       p->source_fd >= 0 && is_on_procfs(p->source_fd) ? "the source" : "it");
+                                       p->source_fd >= 0 && fd_is_on_procfs(p->source_fd) ? "the source" : "it");
                 return -EPERM;
         }
         if (!caller_may_write(p->target_fd)) {

@@ -691,6 +691,13 @@ bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id) {
         return procfs;
 }
 
+bool fd_is_on_procfs(int fd) {
+        struct stat st;
+        uint64_t mnt_id;
+
+        return fd_stat(fd, &st, &mnt_id) < 0 || target_is_on_procfs(fd, &st, mnt_id);
+}
+
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {
         int copy, r;
 

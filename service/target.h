@@ -100,6 +100,8 @@ int fd_stat(int fd, struct stat *ret, uint64_t *ret_mnt_id);
  * listener thread passes the kernel's ptrace check, the thread being the broker's. The mount's kind is asked
  * once per mount (fstatfs), when its id is unique; true if it cannot be told. */
 bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id);
+/* The same, for an fd not yet stat'ed: true also if it cannot be. */
+bool fd_is_on_procfs(int fd);
 /* Our /proc, opened at startup: what a sandbox later mounts over /proc (in our namespace) does not change it. */
 int broker_proc_dir(void);
 /* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID. */

@@ -19,6 +19,21 @@ assert_contains "c 1:5 when only 1:3 is allowed fails" "$out" "mknod-exit=1"
 assert_contains "with EPERM" "$out" "Operation not permitted"
 assert_false "no node left for c 1:5" test -e "$D/zero"
 
+# A /proc magic link on the way is the broker's own if the broker follows it: its fd N is its "/", so
+# /proc/self/fd/N/<allowed path> would be the host's allowed path, whatever the sandbox's view holds there.
+broker_root_fd=
+for fd in /proc/"$SB_BROKER_PID"/fd/*; do
+    if [ "$(readlink "$fd")" = / ]; then
+        broker_root_fd=${fd##*/}
+        break
+    fi
+done
+[ -n "$broker_root_fd" ] || sb_die "sysbrokerd holds no fd of /"
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/*" -- \
+        unshare -Ur sh -c "mknod '/proc/self/fd/$broker_root_fd$D/magic' c 1 3; echo mknod-exit=\$?" 2>&1) || true
+assert_contains "through /proc/self/fd/N: the kernel's answer" "$out" "mknod-exit=1"
+assert_false "and no node at the allowed path behind the broker's fd" test -e "$D/magic"
+
 rc=0
 out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null" -- \
         unshare -Ur sh -c "mknod '$D/elsewhere' c 1 3; echo mknod-exit=\$?" 2>&1) || rc=$?
