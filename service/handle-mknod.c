@@ -57,12 +57,13 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                 return answer_failure(r);
         if (!split_last_component(path, &dir, &name))
                 return answer_default(s);
-        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
+        r = supervisor_enter_lookup(s, &t, path, dirfd, false, &start);
+        if (r == -EBADF || r == -ENOTDIR || r == -EOPNOTSUPP)
+                return answer_default(s); /* a bad dirfd (the kernel says it best), or one we cannot have */
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = supervisor_enter_lookup(s, &t, path, dirfd, false, &start);
-        if (r == -EBADF || r == -ENOTDIR)
-                return answer_default(s); /* a bad dirfd: the kernel says it best */
+        /* Last of what is read about the target: its ID_VALID covers the cwd looked at above too. */
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 

@@ -361,12 +361,13 @@ Answer handle_mount(Supervisor *s) {
         if (c->kind == MOUNT_KIND_NEW && (p.fs_kind < 0 || p.fs_kind == RULE_FS_BIND))
                 return answer_default(s);
 
-        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
-        if (r < 0)
-                return ANSWER_ERRNO_OF(ESRCH);
         /* The cwd only for a relative path to resolve (a tmpfs's source is a name, not a path). */
         r = target_enter_dirs(&t, l->fd, req->id, c->target[0] != '/' ||
                               ((p.fs_kind == RULE_FS_BIND || p.fs_kind == RULE_FS_BLOCK) && c->source[0] != '/'));
+        if (r < 0)
+                return ANSWER_ERRNO_OF(ESRCH);
+        /* Last of what is read about the target: its ID_VALID covers the cwd looked at above too. */
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         r = target_take_credentials(&t);
@@ -506,10 +507,11 @@ Answer handle_umount(Supervisor *s) {
         r = notify_read_string(t.tid, req->data.args[0], target, sizeof target);
         if (r < 0)
                 return answer_failure(r);
-        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
+        r = target_enter_dirs(&t, l->fd, req->id, target[0] != '/');
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
-        r = target_enter_dirs(&t, l->fd, req->id, target[0] != '/');
+        /* Last of what is read about the target: its ID_VALID covers the cwd looked at above too. */
+        r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
         r = target_take_credentials(&t);

@@ -400,8 +400,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 return answer_default(s);
         /* With RESOLVE_IN_ROOT or RESOLVE_BENEATH an absolute path starts at the dirfd too. */
         r = supervisor_enter_lookup(s, &t, path, c.dirfd, c.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH), &start);
-        if (r == -EBADF || r == -ENOTDIR)
-                return answer_default(s); /* a bad dirfd: the kernel says it best */
+        if (r == -EBADF || r == -ENOTDIR || r == -EOPNOTSUPP)
+                return answer_default(s); /* a bad dirfd (the kernel says it best), or one we cannot have */
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 

@@ -703,18 +703,27 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
 
         if (t->pidfd < 0) {
                 t->pidfd = sys_pidfd_open(t->tid, PIDFD_THREAD);
-                if (t->pidfd < 0 && errno == EINVAL)
-                        t->pidfd = sys_pidfd_open(t->tgid, 0);
+                /* Before Linux 6.9 only a thread group's leader has a pidfd; another thread's fds (its table
+                 * may be its own) cannot be had. */
+                if (t->pidfd < 0 && errno == EINVAL) {
+                        t->pidfd = sys_pidfd_open(t->tid, 0);
+                        if (t->pidfd < 0 && errno == EINVAL)
+                                return -EOPNOTSUPP;
+                }
                 if (t->pidfd < 0)
                         return -ESRCH;
-                r = notify_id_valid(listener_fd, notification_id);
-                if (r < 0)
-                        return r;
         }
 
         copy = sys_pidfd_getfd(t->pidfd, fd, 0);
         if (copy < 0)
                 return -errno;
+        /* Invariant 2: the pidfd, and so the fd copied through it, was the trapped task's (not a successor's
+         * with its number, nor a sibling's that took it over by exec). */
+        r = notify_id_valid(listener_fd, notification_id);
+        if (r < 0) {
+                safe_close(copy);
+                return r;
+        }
         *ret = copy;
         return 0;
 }

@@ -104,7 +104,8 @@ bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id);
 bool fd_is_on_procfs(int fd);
 /* Our /proc, opened at startup: what a sandbox later mounts over /proc (in our namespace) does not change it. */
 int broker_proc_dir(void);
-/* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID. */
+/* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID
+ * after. -EOPNOTSUPP for a thread that leads no thread group, before Linux 6.9 (PIDFD_THREAD). */
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret);
 /* The target's cwd as a path in its own view (after target_enter_dirs()). */
 int target_get_cwd_path(const Target *t, char **ret);
