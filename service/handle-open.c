@@ -44,6 +44,7 @@ typedef struct Resolution {
         struct stat st;            /* of file, or of parent */
         uint64_t mnt_id;           /* the unique id of its mount, 0 if the kernel has none */
         bool special;              /* a FIFO, socket or device node */
+        bool maybe_magic_link;     /* ELOOP, perhaps at a magic link that the kernel would have followed */
 } Resolution;
 
 #define RESOLUTION_NULL ((Resolution) { .file = -EBADF, .parent = -EBADF })
@@ -145,6 +146,7 @@ static int resolve(const OpenCall *c, int start, const char *path, const char *a
                 ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
                 if (ret->file < 0)
                         r = -errno;
+                ret->maybe_magic_link = r == -ELOOP && !(c->resolve & RESOLVE_NO_MAGICLINKS);
         }
 
         if (r >= 0) {
@@ -460,8 +462,11 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                                 return answer_rule(rule);
                         }
                         /* What the kernel tells the target itself (EEXIST for O_EXCL, ENOENT, EACCES while
-                         * searching): found with its own credentials, so it reveals nothing new. */
-                        return r < 0 ? ANSWER_ERRNO_OF(-r) : answer_default(s);
+                         * searching): found with its own credentials, so it reveals nothing new. Not an ELOOP
+                         * that may be our own refusal of a magic link (/dev/stdin): the kernel decides. */
+                        if (r < 0 && !res.maybe_magic_link)
+                                return ANSWER_ERRNO_OF(-r);
+                        return answer_default(s);
                 }
 
                 if (!supervisor_target_may_use(s, &t, "open", res.path))
