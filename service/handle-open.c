@@ -88,6 +88,9 @@ static int read_open_how(const Target *t, uint64_t address, uint64_t size, struc
                 return EINVAL;
         if ((ret->resolve & RESOLVE_BENEATH) && (ret->resolve & RESOLVE_IN_ROOT))
                 return EINVAL;
+        /* Never from the cache alone, say the kernel's rules. */
+        if ((ret->resolve & RESOLVE_CACHED) && (ret->flags & (O_TRUNC | O_CREAT | __O_TMPFILE)))
+                return EAGAIN;
         return 0;
 }
 

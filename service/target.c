@@ -732,13 +732,17 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
  * or deleted, since neither names anything a rule could mean. */
 static int read_path_link(int dir_fd, const char *name, char **ret) {
         char buf[PATH_MAX + 1];
+        struct stat st;
         ssize_t n;
 
         n = readlinkat(dir_fd, name, buf, sizeof buf - 1);
         if (n < 0)
                 return -errno;
         buf[n] = 0;
-        if (buf[0] != '/' || endswith(buf, " (deleted)"))
+        if (buf[0] != '/')
+                return -ENOENT;
+        /* The kernel's mark of a deleted file, or a name that ends so: only the link count tells. */
+        if (endswith(buf, " (deleted)") && (fstatat(dir_fd, name, &st, 0) < 0 || st.st_nlink == 0))
                 return -ENOENT;
         *ret = strdup(buf);
         return *ret ? 0 : -ENOMEM;

@@ -51,6 +51,7 @@ static const struct {
         { "no-symlinks",   RESOLVE_NO_SYMLINKS   },
         { "no-magiclinks", RESOLVE_NO_MAGICLINKS },
         { "no-xdev",       RESOLVE_NO_XDEV       },
+        { "cached",        RESOLVE_CACHED        },
 };
 
 static const char *errno_name(int e) {
@@ -495,6 +496,6 @@ int main(int argc, char **argv) {
                 "       sb-open loop PATH PIDFILE\n"
                 "       sb-open until-refused PATH PIDFILE\n"
                 "FLAGS: comma-separated r w rw creat excl trunc append cloexec nofollow directory nonblock\n"
-                "RESOLVE: comma-separated none beneath in-root no-symlinks no-magiclinks no-xdev\n");
+                "RESOLVE: comma-separated none beneath in-root no-symlinks no-magiclinks no-xdev cached\n");
         return 2;
 }

@@ -98,6 +98,18 @@ out=$(sandbox "${RO[@]}" -- "$SB_OPEN" open "$D/ro/file" r,directory) || true
 assert_eq "read rule: O_DIRECTORY on a file is ENOTDIR" ENOTDIR "$out"
 out=$(sandbox --open "$D/locked/*" -- "$SB_OPEN" open "$D/locked/file" r) || true
 assert_eq "read rule: below a directory the process cannot search, EACCES" EACCES "$out"
+out=$(sandbox "${RWC[@]}" -- "$SB_OPEN" at2 "$D/rwc" cached-new w,creat cached) || true
+assert_eq "create rule: openat2 RESOLVE_CACHED with O_CREAT is EAGAIN" EAGAIN "$out"
+assert_false "and creates nothing" test -e "$D/rwc/cached-new"
+out=$(sandbox "${RWC[@]}" -- "$SB_OPEN" at2 "$D/rwc" existing w,trunc cached) || true
+assert_eq "create rule: openat2 RESOLVE_CACHED with O_TRUNC is EAGAIN" EAGAIN "$out"
+assert_eq "and truncates nothing" ORIG-RWC "$(cat "$D/rwc/existing")"
+# A name that ends like the kernel's mark of a deleted file is still a name (reached through a symlink, the
+# path is the one the kernel reports for the file).
+sb_put_file "$D/ro/name (deleted)" root:root 0600 "NOT-DELETED"
+ln -s "name (deleted)" "$D/ro/to-name"
+out=$(sandbox "${RO[@]}" -- "$SB_OPEN" open "$D/ro/to-name" r) || true
+assert_eq "read rule: a file named '... (deleted)' is read" "ok cloexec=0 data=NOT-DELETED" "$out"
 
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
