@@ -525,6 +525,14 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 break;
         }
 
+        /* Still there but not found: a dangling symlink, through which the kernel would create the file it
+         * points to, at another path than the one matched. Whatever the target may do there it does itself. */
+        if (result == -EEXIST && !(c.flags & O_EXCL) && res.creates) {
+                log_debug("Listener %" PRIu64 ": '%s' for task %i is a dangling symlink, leaving it to the kernel.",
+                          l->id, res.path, t.tid);
+                return answer_default(s);
+        }
+
         supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), res.path, t.tid,
                                 "open '%s' (flags 0%o) for task %i: %s.", res.path, (unsigned) c.flags, t.tid,
                                 result < 0 ? strerror((int) -result) : "granted");

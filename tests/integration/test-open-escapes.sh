@@ -64,11 +64,19 @@ assert_contains "a file below a directory the process cannot search stays out of
         "Permission denied"
 assert_not_contains "and reads nothing" "$out" LOCKED-DATA
 
-# A dangling symlink in the allowed directory does not let Create make a file elsewhere.
-run_as_user ln -s ../outside/made-through-link "$D/allowed/dangling"
+# A dangling symlink in the allowed directory does not let Create make a file elsewhere: the kernel would
+# create the file it points to, and does so for the process only where the process itself may.
+mkdir -m 0755 "$D/rootonly"
+run_as_user ln -s ../rootonly/made-through-link "$D/allowed/dangling"
 out=$(sandbox --open "$D/allowed/*:w:create" -- sh -c "echo x > '$D/allowed/dangling'; echo exit=\$?") || true
-assert_contains "Create through a dangling symlink out of the directory fails" "$out" "exit=2"
-assert_false "and creates nothing outside" test -e "$D/outside/made-through-link"
+assert_contains "Create through a dangling symlink out of the directory: the kernel's EACCES" "$out" \
+        "Permission denied"
+assert_false "and nothing created where the process may not" test -e "$D/rootonly/made-through-link"
+run_as_user ln -s ../outside/made-through-link "$D/allowed/dangling-own"
+out=$(sandbox --open "$D/allowed/*:w:create" -- sh -c "echo x > '$D/allowed/dangling-own'; echo exit=\$?") || true
+assert_contains "through one into its own directory: created, as without the broker" "$out" "exit=0"
+assert_eq "by the process itself (its uid), not by the broker" "$SB_TEST_UID" \
+        "$(stat -c %u "$D/outside/made-through-link" 2>&1)"
 
 # The broker resolves the path on a thread of its own process: /proc/<its pid>/root and /proc/self/fd/N
 # lead into the broker's view, not the process's. The process, which is not allowed to look there, must
