@@ -270,7 +270,9 @@ static Answer answer_fd(Supervisor *s, int fd, int flags, int *also) {
         close_both(fd, also ? *also : -EBADF);
         if (also)
                 *also = -EBADF;
-        if (r >= 0 || r == -ENOENT) /* ENOENT: the target is gone, nobody left to answer */
+        if (r == -ENOENT) /* the call is gone, nobody left to answer */
+                supervisor_note_abandoned(s);
+        if (r >= 0 || r == -ENOENT)
                 return (Answer) { .kind = ANSWER_SENT };
         return ANSWER_ERRNO_OF(-r); /* EMFILE and friends, from the target's own limits */
 }

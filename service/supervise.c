@@ -326,6 +326,17 @@ void supervisor_record_result(Supervisor *s, int64_t result) {
         record_decision(s, result < 0 ? ANSWER_ERRNO_OF((int) -result) : (Answer) { .kind = ANSWER_VALUE, .value = result });
 }
 
+void supervisor_note_abandoned(Supervisor *s) {
+        pid_t pid = (pid_t) s->buffers.req->pid;
+
+        if (s->told_abandoned || kill(pid, 0) < 0)
+                return;
+        s->told_abandoned = true;
+        log_notice("Listener %" PRIu64 ": task %i gave up a call after the broker performed it (a signal). Its "
+                   "filter lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a restarted call is done again, and may "
+                   "fail (EEXIST) where the first one succeeded.", s->listener->id, (int) pid);
+}
+
 static void answer(Supervisor *s, Answer a) {
         Listener *l = s->listener;
         const struct seccomp_notif *req = s->buffers.req;
@@ -353,6 +364,8 @@ static void answer(Supervisor *s, Answer a) {
         default:
                 COUNT(l, emulated);
                 r = notify_respond(l->fd, &s->buffers, req->id, a.value, 0, false);
+                if (r == -ENOENT)
+                        supervisor_note_abandoned(s);
                 break;
         }
         if (r < 0 && r != -ENOENT)

@@ -15,6 +15,7 @@ typedef struct Supervisor {
         bool resumed;              /* a call the previous daemon received but did not answer: it may have
                                     * done it already, just before it died */
         bool broken;               /* could not return to our own context: stop serving */
+        bool told_abandoned;       /* logged once that a task gave up a call we had performed */
 
         /* Decisions are logged at info, at most LOG_BURST per LOG_INTERVAL: a busy sandbox must not flood
          * the journal. */
@@ -37,6 +38,9 @@ typedef struct Answer {
 
 /* Before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread. */
 void supervisor_begin_answer(Supervisor *s);
+/* The answer to a call we performed found it gone (ENOENT): says once per listener why that matters, if the
+ * task lives on (a signal made it give up the call, rather than death). */
+void supervisor_note_abandoned(Supervisor *s);
 
 static inline uint64_t supervisor_id(const Supervisor *s) {
         return s->buffers.req->id;
