@@ -4,6 +4,7 @@
  * (SO_PEERCRED, SO_PEERPIDFD) and is fixed at accept time. */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
@@ -12,10 +13,15 @@
 #include "target.h"
 #include "seccomp-kernel.h"
 
+/* Replies a client may leave unread: beyond that it is disconnected, or sd-bus would queue them without
+ * end in our memory. Plenty for a client that sends several calls before reading the replies. */
+#define CONNECTION_MAX_QUEUED_WRITES 256
+
 struct Connection {
         Broker *broker;
         sd_bus *bus;
         sd_bus_slot *disconnect_slot;
+        sd_bus_slot *filter_slot;
         sd_event_source *free_source;
         sd_event_source *drain_source;
         pid_t pid;
@@ -39,11 +45,13 @@ static Connection *connection_free(Connection *c) {
                 b->n_connections--;
         }
         sd_bus_slot_unref(c->disconnect_slot);
+        sd_bus_slot_unref(c->filter_slot);
         sd_event_source_disable_unref(c->free_source);
         sd_event_source_disable_unref(c->drain_source);
         if (c->bus) {
                 sd_bus_detach_event(c->bus);
-                sd_bus_flush_close_unref(c->bus);
+                /* No flush: a client that does not read would block it for good. */
+                sd_bus_close_unref(c->bus);
         }
         safe_close(c->pidfd);
         free(c);
@@ -118,15 +126,34 @@ static int on_free_connection(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+static void connection_free_later(Connection *c) {
+        /* Not from inside the bus's own dispatch: on the next loop iteration. */
+        if (!c->free_source)
+                (void) sd_event_add_defer(c->broker->event, &c->free_source, on_free_connection, c);
+}
+
 static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
 
         log_debug("Peer-to-peer client pid %i disconnected.", c->pid);
         broker_mark_active(c->broker);
-        /* Not from inside the bus's own dispatch: free it on the next loop iteration. */
-        if (!c->free_source)
-                (void) sd_event_add_defer(c->broker->event, &c->free_source, on_free_connection, c);
+        connection_free_later(c);
         return 0;
+}
+
+/* Before each incoming message is dispatched. */
+static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        uint64_t queued = 0;
+
+        if (c->free_source)
+                return 1; /* being dropped: nothing more is processed */
+        if (sd_bus_get_n_queued_write(c->bus, &queued) < 0 || queued < CONNECTION_MAX_QUEUED_WRITES)
+                return 0;
+        log_warning("Peer-to-peer client pid %i uid %u does not read its replies (%" PRIu64 " waiting), "
+                    "disconnecting it.", c->pid, c->uid, queued);
+        connection_free_later(c);
+        return 1;
 }
 
 /* sd-bus 252 as a server leaves bytes that arrived together with BEGIN in its read buffer and waits for the
@@ -220,6 +247,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         r = broker_add_objects(b, c->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to add objects to connection: %m"), 0;
+        r = sd_bus_add_filter(c->bus, &c->filter_slot, on_incoming, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add connection filter: %m"), 0;
         r = sd_bus_match_signal(c->bus, &c->disconnect_slot, NULL, "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, c);
         if (r < 0)

@@ -38,6 +38,15 @@ rc=0
 out=$(run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" list 2>&1) || rc=$?
 assert_eq "socket: 'sysbrokerctl list' works for the test user" 0 "$rc"
 
+# A client that sends calls and does not read the replies is disconnected before their queue grows without
+# end in the daemon's memory; others are served as before.
+out=$(run_as_user /usr/bin/python3 "$SRCDIR/tests/integration/unread-replies.py" "$SB_SOCKET" 20000 2>&1) || true
+assert_eq "socket: a client that does not read its replies is disconnected" disconnected "$out"
+assert_true "socket: the daemon log says why" grep -q "does not read its replies" "$T/sysbrokerd.log"
+rc=0
+run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" list >/dev/null 2>&1 || rc=$?
+assert_eq "socket: and the next client is served" 0 "$rc"
+
 assert_true "socket: listeners of exited sandboxes are removed" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
