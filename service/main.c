@@ -21,7 +21,7 @@
 static bool arg_idle_exit = true;
 static uint64_t arg_idle_timeout_sec = DEFAULT_IDLE_TIMEOUT_SEC;
 static BrokerLimits arg_limits = {
-        .rules = { .max_rules = 256, .max_string_length = 4096 },
+        .rules = { .max_rules = 256, .max_string_length = 4096, .max_total_length = 64 * 1024 },
         .max_listeners = 4096,
         .max_listeners_per_user = 64,
         .max_connections = 1024,
@@ -299,9 +299,11 @@ static void help(void) {
                "     --max-listeners-per-user=N\n"
                "                               Listeners per owner uid (default: %u)\n"
                "     --max-rules=N             Rules per listener (default: %zu)\n"
-               "     --max-string-length=N     Bytes per rule string (default: %zu)\n",
+               "     --max-string-length=N     Bytes per rule string (default: %zu)\n"
+               "     --max-rules-length=N      Bytes of all rule strings of a listener (default: %zu)\n",
                program_invocation_short_name, DEFAULT_IDLE_TIMEOUT_SEC, arg_limits.max_listeners,
-               arg_limits.max_listeners_per_user, arg_limits.rules.max_rules, arg_limits.rules.max_string_length);
+               arg_limits.max_listeners_per_user, arg_limits.rules.max_rules, arg_limits.rules.max_string_length,
+               arg_limits.rules.max_total_length);
 }
 
 static int parse_number(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
@@ -327,6 +329,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_MAX_LISTENERS_PER_USER,
                 ARG_MAX_RULES,
                 ARG_MAX_STRING_LENGTH,
+                ARG_MAX_RULES_LENGTH,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -338,6 +341,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "max-listeners-per-user", required_argument, NULL, ARG_MAX_LISTENERS_PER_USER },
                 { "max-rules", required_argument, NULL, ARG_MAX_RULES },
                 { "max-string-length", required_argument, NULL, ARG_MAX_STRING_LENGTH },
+                { "max-rules-length", required_argument, NULL, ARG_MAX_RULES_LENGTH },
                 {}
         };
         uint64_t v;
@@ -392,6 +396,12 @@ static int parse_argv(int argc, char *argv[]) {
                         if (r < 0)
                                 return r;
                         arg_limits.rules.max_string_length = v;
+                        break;
+                case ARG_MAX_RULES_LENGTH:
+                        r = parse_number(name, optarg, 256, 16 << 20, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.rules.max_total_length = v;
                         break;
                 case '?':
                         return -EINVAL;

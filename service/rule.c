@@ -126,6 +126,18 @@ typedef struct RuleFields {
         int32_t i32[_KEY_MAX];
 } RuleFields;
 
+static size_t rule_fields_length(const RuleFields *f) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < _KEY_MAX; i++) {
+                if (f->strings[i])
+                        n += strlen(f->strings[i]);
+                for (size_t j = 0; j < f->n_strv[i]; j++)
+                        n += strlen(f->strvs[i][j]);
+        }
+        return n;
+}
+
 static void rule_fields_done(RuleFields *f) {
         for (size_t i = 0; i < _KEY_MAX; i++) {
                 free(f->strings[i]);
@@ -566,6 +578,7 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
 
 int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, char **ret_error) {
         _cleanup_(rule_set_freep) RuleSet *set = NULL;
+        size_t total_length = 0;
         int r;
 
         set = calloc(1, sizeof *set);
@@ -599,6 +612,18 @@ int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, c
                 set->rules[set->n_rules] = (Rule) {};
 
                 r = rule_fields_read(m, set->n_rules, limits, &f, ret_error);
+                /* Each string is bounded, and so is their number, but not yet what they take together. */
+                if (r >= 0) {
+                        total_length += rule_fields_length(&f);
+                        if (total_length > limits->max_total_length) {
+                                rule_fields_done(&f);
+                                if (asprintf(ret_error, "The rules of one listener may hold at most %zu bytes of "
+                                             "strings (more at rule %zu)", limits->max_total_length,
+                                             set->n_rules) < 0)
+                                        return -ENOMEM;
+                                return -E2BIG;
+                        }
+                }
                 if (r >= 0)
                         r = rule_from_fields(&f, set->n_rules, limits, &set->rules[set->n_rules], ret_error);
                 rule_fields_done(&f);

@@ -68,6 +68,7 @@ typedef struct Rule {
 typedef struct RuleLimits {
         size_t max_rules;
         size_t max_string_length;
+        size_t max_total_length;   /* of all the strings of one listener's rules together */
 } RuleLimits;
 
 typedef struct RuleSet {

@@ -9,7 +9,7 @@
 #include "rule.h"
 #include "unit.h"
 
-static const RuleLimits limits = { .max_rules = 4, .max_string_length = 64 };
+static const RuleLimits limits = { .max_rules = 4, .max_string_length = 64, .max_total_length = 200 };
 
 /* sd-bus builds messages only for a started bus; one end of a socketpair is enough. */
 static sd_bus *test_bus(void) {
@@ -171,6 +171,28 @@ static void test_too_many_rules_is_e2big(void) {
         CHECK(error && strstr(error, "At most 4 rules"));
         free(error);
         rule_set_free(set);
+}
+
+/* Four rules within every other limit, whose strings are too many bytes together. */
+static void test_rules_too_long_together_is_e2big(void) {
+        sd_bus_message *m = new_message();
+        const char *path = "/dev/a-path-of-sixty-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        CHECK(strlen(path) == 60);
+        if (sd_bus_message_open_container(m, 'a', "a{sv}") < 0)
+                abort();
+        for (int i = 0; i < 4; i++)
+                if (sd_bus_message_append(m, "a{sv}", 4, "Syscall", "s", "mknod", "Path", "s", path,
+                                          "Major", "u", 1, "Minor", "u", 3) < 0)
+                        abort();
+        if (sd_bus_message_close_container(m) < 0)
+                abort();
+        CHECK(parse(m, &set, &error) == -E2BIG);
+        CHECK_STREQ(error, "The rules of one listener may hold at most 200 bytes of strings (more at rule 3)");
+        CHECK(!set);
+        free(error);
 }
 
 static void test_path_patterns(void) {
@@ -595,6 +617,7 @@ UNIT_MAIN(
         T(test_second_rule_error_names_index_1),
         T(test_empty_rule_set_is_invalid),
         T(test_too_many_rules_is_e2big),
+        T(test_rules_too_long_together_is_e2big),
         T(test_path_patterns),
         T(test_pattern_validation),
         T(test_mknod_match_checks_type_device_and_mode),
