@@ -218,9 +218,13 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
 
-        /* The pidfd pins the peer process; a plain pid could be reused while polkit thinks. */
+        /* The pidfd pins the peer process; a plain pid could be reused while polkit thinks. Only a kernel
+         * without SO_PEERPIDFD (before 6.5) makes us pin it by number: any other failure means the peer is
+         * gone already, and its number may be another process's now. */
         l = sizeof c->pidfd;
         if (getsockopt(nfd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &l) < 0) {
+                if (errno != ENOPROTOOPT)
+                        return log_warning_errno(-errno, "Peer pid %i went away while connecting: %m", c->pid), 0;
                 c->pidfd = sys_pidfd_open(c->pid, 0);
                 if (c->pidfd < 0)
                         return log_warning_errno(-errno, "Failed to pin peer pid %i, refusing: %m", c->pid), 0;

@@ -394,7 +394,7 @@ static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (caller.uid != l->owner_uid && caller.uid != 0) {
                 /* Someone else's listener: only with the manage action. Looked up again by id when polkit
                  * answers, since the listener may be gone by then. */
-                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL,
+                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, true,
                                       on_unregister_authorized, (void *) (uintptr_t) l->id);
                 if (r == -ENOBUFS)
                         return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,

@@ -252,7 +252,7 @@ static void registration_step(Registration *reg) {
                         return;
                 }
 
-                r = polkit_check(reg->broker, reg->call, &reg->subject, action, details,
+                r = polkit_check(reg->broker, reg->call, &reg->subject, action, details, true,
                                  on_registration_authorized, reg);
                 if (reg->step > 0)
                         rule_authorization_done(&a);
@@ -406,9 +406,11 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         for (Listener *l = b->listeners; l; l = l->next)
                 if (!l->removed && !caller_sees_listener(&caller, l, false))
                         foreign = true;
+        /* Never an authentication dialog for a list: a user who lists its own listeners should not be asked
+         * for an administrator's password because someone else holds one too. */
         if (foreign) {
-                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, on_list_authorized,
-                                      NULL);
+                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, false,
+                                      on_list_authorized, NULL);
                 /* Too many checks pending: the caller still gets its own listeners. */
                 if (r == -ENOBUFS)
                         return reply_listeners(m, b, &caller, false);

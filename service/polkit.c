@@ -163,10 +163,10 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
 }
 
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
-                 const char *const *details, polkit_callback_t callback, void *userdata) {
+                 const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(polkit_query_freep) PolkitQuery *q = NULL;
-        int interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
+        int interactive = may_interact && sd_bus_message_get_allow_interactive_authorization(call) > 0;
         int r;
 
         q = calloc(1, sizeof *q);
@@ -231,14 +231,14 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
 }
 
 int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
-                      const char *const *details, polkit_callback_t callback, void *userdata) {
+                      const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata) {
         PolkitSubject s = POLKIT_SUBJECT_NULL;
         int r;
 
         r = polkit_subject_from_caller(caller, &s);
         if (r < 0)
                 return r;
-        r = polkit_check(b, call, &s, action, details, callback, userdata);
+        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata);
         polkit_subject_done(&s);
         return r;
 }

@@ -33,12 +33,13 @@ typedef struct PolkitQuery PolkitQuery;
 typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata);
 
 /* Asks polkit whether subject may do action (details: NULL-terminated key, value, ... list). Interactive
- * only if call allows it. Returns 1: the reply to call is pending and will be sent by the callback. */
+ * only if may_interact and call allows it. Returns 1: the reply to call is pending and will be sent by the
+ * callback. */
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
-                 const char *const *details, polkit_callback_t callback, void *userdata);
+                 const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
 /* The same for the caller of call. */
 int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
-                      const char *const *details, polkit_callback_t callback, void *userdata);
+                      const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
 
 sd_bus_message *polkit_query_message(PolkitQuery *q);
 Broker *polkit_query_broker(PolkitQuery *q);
