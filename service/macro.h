@@ -93,6 +93,14 @@ static inline const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+/* A byte below 0x20 or DEL: what would let a string forge lines in a log or in polkit's dialog. */
+static inline bool string_has_control(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
 static inline bool endswith(const char *s, const char *suffix) {
         size_t a = strlen(s), b = strlen(suffix);
         return a >= b && memcmp(s + a - b, suffix, b) == 0;

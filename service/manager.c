@@ -106,6 +106,10 @@ static int read_options(sd_bus_message *m, const BrokerLimits *limits, char **re
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                          "Option 'Description' is longer than %zu bytes",
                                                          limits->max_description);
+                        /* It goes into polkit's authentication dialog: no line of its own making there. */
+                        if (string_has_control(value))
+                                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                        "Option 'Description' contains a control character");
                         free(description);
                         description = strdup(value);
                         if (!description)

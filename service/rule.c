@@ -172,6 +172,9 @@ static int rule_string_read(sd_bus_message *m, size_t index, const char *key, co
         if (strlen(s) > limits->max_string_length)
                 return rule_error(ret_error, index, "key '%s' is longer than %zu bytes", key,
                                   limits->max_string_length);
+        /* Paths and patterns go into polkit's authentication dialog: no line of their own making there. */
+        if (string_has_control(s))
+                return rule_error(ret_error, index, "key '%s' contains a control character", key);
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
 }

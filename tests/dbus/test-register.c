@@ -770,6 +770,14 @@ static const BadInput bad_inputs[] = {
           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" "x'>}",
           DBUS_ERROR_INVALID_ARGS, NULL },
+        /* Both go into polkit's authentication dialog: no lines of the registrant's making there. */
+        { "description-with-newline", NULL, BAD_FD_NONE, "[" RULE_DEV_NULL "]",
+          "{'Description': <'vm\\n\\nAuthenticate to create /dev/null only'>}", DBUS_ERROR_INVALID_ARGS,
+          STRV("'Description' contains a control character") },
+        { "path-with-newline", NULL, BAD_FD_NONE,
+          "[{'Syscall': <'mknod'>, 'Path': <'/dev/x\\nOnly /dev/null'>, 'Major': <uint32 1>,"
+          " 'Minor': <uint32 3>}]", NO_OPTIONS, BROKER_ERROR_INVALID_RULE,
+          STRV("Rule 0", "'Path' contains a control character") },
 };
 
 static void test_register_rejects_bad_input(Harness *h, gconstpointer data) {

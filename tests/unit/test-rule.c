@@ -136,6 +136,16 @@ static void test_errno_must_be_a_process_errno(void) {
                        "key 'Errno' must be between 1 and 511, not 512");
 }
 
+static void test_control_characters_are_invalid(void) {
+        /* A newline would write a line of the registrant's own into the administrator's polkit dialog. */
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/dev/x\n\nOnly /dev/null is created",
+                                "Major", "u", 1, "Minor", "u", 3),
+                       "Rule 0: key 'Path' contains a control character");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/dev/\x7f", "Major", "u", 1, "Minor", "u",
+                                3),
+                       "Rule 0: key 'Path' contains a control character");
+}
+
 static void test_second_rule_error_names_index_1(void) {
         sd_bus_message *m = new_message();
 
@@ -614,6 +624,7 @@ UNIT_MAIN(
         T(test_unsupported_syscall_is_invalid),
         T(test_errno_only_with_deny),
         T(test_errno_must_be_a_process_errno),
+        T(test_control_characters_are_invalid),
         T(test_second_rule_error_names_index_1),
         T(test_empty_rule_set_is_invalid),
         T(test_too_many_rules_is_e2big),
