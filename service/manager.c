@@ -138,15 +138,28 @@ static int read_options(sd_bus_message *m, const BrokerLimits *limits, char **re
         return 0;
 }
 
+/* Whether fds a and b of ours are the same open file; false, said once, where kcmp() is not to be had (a
+ * kernel without CONFIG_KCMP). */
+static bool same_open_file(int a, int b) {
+        static bool told;
+        pid_t self = getpid();
+        long r = syscall(SYS_kcmp, self, self, KCMP_FILE, a, b);
+
+        if (r < 0 && !told) {
+                told = true;
+                log_warning_errno(-errno, "Cannot compare open files (kcmp), so a listener registered twice is "
+                                  "not noticed: %m");
+        }
+        return r == 0;
+}
+
 /* Two fds on the same open file: the same listener registered twice would have two threads answering it. */
 static bool listener_already_registered(Broker *b, int fd) {
-        pid_t self = getpid();
-
         for (Listener *l = b->listeners; l; l = l->next)
-                if (syscall(SYS_kcmp, self, self, KCMP_FILE, l->fd, fd) == 0)
+                if (same_open_file(l->fd, fd))
                         return true;
         for (Registration *reg = b->registrations; reg; reg = reg->next)
-                if (syscall(SYS_kcmp, self, self, KCMP_FILE, reg->fd, fd) == 0)
+                if (same_open_file(reg->fd, fd))
                         return true;
         return false;
 }
