@@ -31,13 +31,19 @@ assert_eq "mode 0666 is cut by umask 077" 600 "$(stat -c %a "$D/null2" 2>&1)"
 # Reading it gives EOF, as /dev/null does (read as root: only the creator owns it).
 assert_eq "the node behaves as /dev/null" "" "$(head -c 16 "$D/null" 2>&1)"
 
-# A description (or path) with a newline cannot forge a log line of its own: the journal's stream would take
-# a "<0>" at a line's start for a priority.
+# A description with a newline is refused: it would forge lines in polkit's dialog and in the log.
 rc=0
-run_as_user "$SYSBROKERCTL" run --description "x
-<0>Listener 99 registered by uid 0" --mknod "c 1:3 $D/null3" -- true >/dev/null 2>&1 || rc=$?
-assert_eq "a description with a newline registers" 0 "$rc"
-assert_true "and is logged escaped, on its one line" grep -q 'x\\x0a<0>Listener 99' "$T/sysbrokerd.log"
+out=$(run_as_user "$SYSBROKERCTL" run --description "x
+<0>Listener 99 registered by uid 0" --mknod "c 1:3 $D/null3" -- true 2>&1) || rc=$?
+assert_eq "a description with a newline is refused" 125 "$rc"
+assert_contains "as InvalidArgs, saying why" "$out" "'Description' contains a control character"
+# A path the sandbox names may hold one, and the rule's '*' covers it: it cannot forge a log line of its own
+# (the journal's stream would take a "<0>" at a line's start for a priority).
+out=$(run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/*" -- \
+        unshare -Ur sh -c "mknod '$D/x
+<0>Listener 99 registered by uid 0' c 1 3 && echo created" 2>&1) || true
+assert_contains "a node whose name holds a newline is created" "$out" created
+assert_true "and logged escaped, on its one line" grep -q 'x\\x0a<0>Listener 99' "$T/sysbrokerd.log"
 assert_false "no forged line" grep -q '^<0>Listener 99' "$T/sysbrokerd.log"
 
 # The listener went away with its tasks.
