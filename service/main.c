@@ -276,12 +276,22 @@ static int broker_loop(Broker *b) {
                         return log_error_errno(r, "Event loop failed: %m");
 
                 if (broker_idle_remaining_usec(b) == 0) {
-                        log_info("Idle for %" PRIu64 " s, exiting.", b->idle_timeout_usec / USEC_PER_SEC);
                         /* Give the name back first so a new call activates a new instance instead of
                          * being lost, then answer whatever already arrived. */
                         (void) sd_bus_release_name(b->system_bus, BROKER_BUS_NAME);
                         while (sd_bus_process(b->system_bus, NULL) > 0)
                                 ;
+                        /* A call that arrived meanwhile may have started work (a registration waiting for
+                         * polkit): exiting now would drop it, or the listener it makes. Stay for it. */
+                        if (broker_idle_remaining_usec(b) > 0) {
+                                log_debug("A call came in while giving up the bus name, staying.");
+                                r = sd_bus_request_name(b->system_bus, BROKER_BUS_NAME, 0);
+                                if (r < 0)
+                                        log_warning_errno(r, "Failed to own the name " BROKER_BUS_NAME
+                                                          " again, serving on: %m");
+                                continue;
+                        }
+                        log_info("Idle for %" PRIu64 " s, exiting.", b->idle_timeout_usec / USEC_PER_SEC);
                         return 0;
                 }
         }
