@@ -21,6 +21,7 @@
 typedef struct Listener Listener;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
+typedef struct PolkitQuery PolkitQuery;
 
 /* Pending polkit queries (each holds a method call and, if interactive, may wait for minutes): in all, and per
  * caller uid. Registrations are bounded by the listener limits already; this bounds the rest. */
@@ -53,6 +54,8 @@ typedef struct Broker {
         Registration *registrations;     /* waiting for polkit */
         unsigned n_registrations;
         unsigned n_polkit_queries;       /* of any kind; idle exit waits for them */
+        PolkitQuery *polkit_queries;     /* the same, to cancel those of a peer that goes away */
+        uint64_t polkit_query_serial;    /* for their cancellation ids */
         uid_t polkit_query_uids[BROKER_MAX_POLKIT_QUERIES]; /* whose queries are pending, for the per-uid bound */
 
         sd_event_source *watchdog_source; /* interrupts listener threads stuck in a call, every second */

@@ -10,6 +10,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "polkit.h"
 #include "target.h"
 #include "seccomp-kernel.h"
 
@@ -36,6 +37,7 @@ static Connection *connection_free(Connection *c) {
                 return NULL;
         if (c->broker) {
                 Broker *b = c->broker;
+                polkit_cancel_for_bus(b, c->bus);
                 if (c->prev)
                         c->prev->next = c->next;
                 else if (b->connections == c)

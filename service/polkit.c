@@ -16,6 +16,9 @@ struct PolkitQuery {
         polkit_callback_t callback;
         void *userdata;
         sd_bus_slot *slot;
+        char cancellation_id[32];
+        bool linked;               /* in broker->polkit_queries */
+        PolkitQuery *next, *prev;
 };
 
 static void query_slot_release(Broker *b, uid_t uid) {
@@ -43,6 +46,14 @@ static int query_slot_take(Broker *b, uid_t uid) {
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
+        if (q->linked) {
+                if (q->prev)
+                        q->prev->next = q->next;
+                else
+                        q->broker->polkit_queries = q->next;
+                if (q->next)
+                        q->next->prev = q->prev;
+        }
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->call);
         polkit_subject_done(&q->subject);
@@ -206,7 +217,8 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "us", (uint32_t) interactive, "");
+        snprintf(q->cancellation_id, sizeof q->cancellation_id, "sysbroker-%" PRIu64, ++b->polkit_query_serial);
+        r = sd_bus_message_append(m, "us", (uint32_t) interactive, q->cancellation_id);
         if (r < 0)
                 return r;
 
@@ -226,8 +238,37 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
                 log_debug("polkit: checking '%s' for bus name %s (uid %u).", action, subject->bus_name, subject->uid);
         else
                 log_debug("polkit: checking '%s' for pid %i (uid %u).", action, subject->pid, subject->uid);
+        q->next = b->polkit_queries;
+        if (q->next)
+                q->next->prev = q;
+        b->polkit_queries = q;
+        q->linked = true;
         TAKE_PTR(q);
         return 1;
+}
+
+void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error gone = SD_BUS_ERROR_NULL;
+
+        (void) sd_bus_error_set(&gone, SD_BUS_ERROR_DISCONNECTED, "the caller disconnected");
+        for (PolkitQuery *q = b->polkit_queries; q; ) {
+                if (sd_bus_message_get_bus(q->call) != bus) {
+                        q = q->next;
+                        continue;
+                }
+                /* A dialog nobody waits for any more: polkit takes it down. No answer wanted. */
+                (void) sd_bus_call_method_async(b->system_bus, NULL, "org.freedesktop.PolicyKit1",
+                                                "/org/freedesktop/PolicyKit1/Authority",
+                                                "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization",
+                                                NULL, NULL, "s", q->cancellation_id);
+                log_debug("polkit: cancelled '%s' for pid %i, which disconnected.", q->action, q->subject.pid);
+                query_slot_release(b, q->subject.uid);
+                q->slot = sd_bus_slot_unref(q->slot);
+                /* Its owner lets go of what waited for the answer; the callback may change the list. */
+                q->callback(q, POLKIT_ERROR, &gone, q->userdata);
+                polkit_query_free(q);
+                q = b->polkit_queries;
+        }
 }
 
 int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,

@@ -29,7 +29,6 @@ typedef struct PolkitSubject {
 int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret);
 void polkit_subject_done(PolkitSubject *s);
 
-typedef struct PolkitQuery PolkitQuery;
 typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata);
 
 /* Asks polkit whether subject may do action (details: NULL-terminated key, value, ... list). Interactive
@@ -40,6 +39,10 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
 /* The same for the caller of call. */
 int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
                       const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
+
+/* A peer-to-peer client went away: its pending queries are cancelled (polkit takes down their dialogs), and
+ * their callbacks told POLKIT_ERROR. On the bus polkit notices by itself. */
+void polkit_cancel_for_bus(Broker *b, sd_bus *bus);
 
 sd_bus_message *polkit_query_message(PolkitQuery *q);
 Broker *polkit_query_broker(PolkitQuery *q);

@@ -772,6 +772,37 @@ static void test_peer_socket_register_uses_unix_process_subject(Harness *h, gcon
         g_assert_cmpuint(harness_n_listeners(h), ==, 1);
 }
 
+/* A peer that goes away while polkit is asked about its registration: the check is cancelled (polkit takes
+ * the dialog down), and no listener comes of it. On the bus polkit notices by itself (the subject is the
+ * caller's bus name); a peer's subject is a process, which may live on. */
+static void test_peer_socket_disconnect_cancels_polkit_check(Harness *h, gconstpointer data) {
+        g_autoptr(GDBusConnection) second = harness_connect_peer(h);
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *check, *cancel;
+        const char *check_id = NULL, *cancel_id = NULL;
+
+        call = harness_register_async(h, second, c->listener_fd, parse_variant(RULE_UNRELATED),
+                                      parse_variant("@a{sv} {}"), G_DBUS_CALL_FLAGS_NONE);
+        check = harness_pop_polkit_call(h, NULL);
+        g_assert_cmpstr(g_dbus_method_invocation_get_method_name(check), ==, "CheckAuthorization");
+        g_variant_get(g_dbus_method_invocation_get_parameters(check), "((sa{sv})sa{ss}u&s)", NULL, NULL, NULL,
+                      NULL, NULL, &check_id);
+
+        g_assert_true(g_dbus_connection_close_sync(second, NULL, NULL));
+        cancel = harness_pop_polkit_call(h, NULL);
+        g_assert_cmpstr(g_dbus_method_invocation_get_method_name(cancel), ==, "CancelCheckAuthorization");
+        g_variant_get(g_dbus_method_invocation_get_parameters(cancel), "(&s)", &cancel_id);
+        g_assert_cmpstr(cancel_id, ==, check_id);
+
+        /* polkit's late answer (a yes) finds nobody waiting: no listener. */
+        polkit_answer(check, TRUE, FALSE);
+        for (int i = 0; i < 20; i++)
+                harness_spin(h);
+        g_assert_cmpuint(harness_n_listeners(h), ==, 0);
+        g_object_unref(cancel);
+}
+
 static gboolean recv_with_timeout(int fd, void *buf, size_t size, size_t *ret_n) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         ssize_t n;
@@ -886,6 +917,8 @@ int main(int argc, char **argv) {
 
         harness_add_test("/peer-socket/register-uses-unix-process-subject", &with_socket_activation,
                          test_peer_socket_register_uses_unix_process_subject, NULL);
+        harness_add_test("/peer-socket/disconnect-cancels-polkit-check", &with_socket_activation,
+                         test_peer_socket_disconnect_cancels_polkit_check, NULL);
         harness_add_test("/peer-socket/call-sent-with-begin-is-answered", &with_socket_activation,
                          test_peer_socket_call_sent_with_begin_is_answered, NULL);
 
