@@ -94,3 +94,5 @@ int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t 
 Connection *broker_find_connection(Broker *b, sd_bus *bus);
 /* The system bus, then every peer-to-peer connection. */
 void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata);
+/* Disconnects peer-to-peer clients that leave too much unread (after signals, which go to all of them). */
+void broker_drop_backlogged_connections(Broker *b);

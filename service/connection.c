@@ -143,19 +143,29 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return 0;
 }
 
-/* Before each incoming message is dispatched. */
-static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Connection *c = userdata;
+/* Drops c if it leaves too much unread. */
+static bool connection_drop_if_backlogged(Connection *c) {
         uint64_t queued = 0;
 
         if (c->free_source)
-                return 1; /* being dropped: nothing more is processed */
+                return true; /* being dropped already */
         if (sd_bus_get_n_queued_write(c->bus, &queued) < 0 || queued < CONNECTION_MAX_QUEUED_WRITES)
-                return 0;
-        log_warning("Peer-to-peer client pid %i uid %u does not read its replies (%" PRIu64 " waiting), "
-                    "disconnecting it.", c->pid, c->uid, queued);
+                return false;
+        log_warning("Peer-to-peer client pid %i uid %u does not read what we send (%" PRIu64 " messages "
+                    "waiting), disconnecting it.", c->pid, c->uid, queued);
         connection_free_later(c);
-        return 1;
+        return true;
+}
+
+/* Before each incoming message is dispatched: nothing more is processed for a client being dropped. */
+static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return connection_drop_if_backlogged(userdata) ? 1 : 0;
+}
+
+void broker_drop_backlogged_connections(Broker *b) {
+        /* Signals go to every connection, also to those that never send anything. */
+        for (Connection *c = b->connections; c; c = c->next)
+                (void) connection_drop_if_backlogged(c);
 }
 
 /* sd-bus 252 as a server leaves bytes that arrived together with BEGIN in its read buffer and waits for the

@@ -149,7 +149,8 @@ static int resolve(const OpenCall *c, int start, const char *path, const char *a
                 ret->file = (int) syscall(SYS_openat2, at_fd(start), path, &how, sizeof how);
                 if (ret->file < 0)
                         r = -errno;
-                ret->maybe_magic_link = r == -ELOOP && !(c->resolve & RESOLVE_NO_MAGICLINKS);
+                /* With either flag of its own the kernel would say ELOOP too. */
+                ret->maybe_magic_link = r == -ELOOP && !(c->resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS));
         }
 
         if (r >= 0) {

@@ -269,6 +269,13 @@ void listener_remove(Listener *l, ListenerEnd reason) {
 }
 
 void listener_free_all(Broker *b) {
+        /* Every thread asked and interrupted first, so that they end together: listener_free() then waits
+         * for each in turn, but not for the others' slow ends one after another. */
+        for (Listener *l = b->listeners; l; l = l->next)
+                if (l->thread_running) {
+                        listener_request_stop(l, LISTENER_END_UNREGISTERED);
+                        supervise_wake_for_stop(l, true);
+                }
         while (b->listeners)
                 listener_free(b->listeners);
 }

@@ -93,11 +93,20 @@ static inline const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
-/* A byte below 0x20 or DEL: what would let a string forge lines in a log or in polkit's dialog. */
+/* What would let a string forge lines, or reorder text, in a log or in polkit's dialog: a byte below 0x20
+ * or DEL, and in UTF-8 the C1 controls (U+0080-U+009F), the line and paragraph separators (U+2028, U+2029)
+ * and the bidirectional marks and overrides (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069). */
 static inline bool string_has_control(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f)
                         return true;
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        return true;
+                if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0xa8 && p[2] <= 0xae) || p[2] == 0x8e || p[2] == 0x8f))
+                        return true;
+                if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+                        return true;
+        }
         return false;
 }
 

@@ -117,20 +117,24 @@ static void broker_notify_status(Broker *b) {
 
 void broker_emit_listener_added(Broker *b, Listener *l) {
         broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l });
+        broker_drop_backlogged_connections(b);
         broker_notify_status(b);
 }
 
 void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason) {
         broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
+        broker_drop_backlogged_connections(b);
         broker_notify_status(b);
 }
 
 static Broker *broker_free(Broker *b) {
         if (!b)
                 return NULL;
+        /* Connections first: a peer's pending polkit checks are cancelled, and their callbacks let go of the
+         * registrations that waited for them, which must still be there. */
+        connection_free_all(b);
         registration_free_all(b);
         listener_free_all(b);
-        connection_free_all(b);
         sd_event_source_disable_unref(b->watchdog_source);
         sd_bus_flush_close_unref(b->system_bus);
         sd_event_unref(b->event);
@@ -445,6 +449,9 @@ static int run(int argc, char *argv[]) {
         sigaddset(&mask, SIGTSTP);
         sigaddset(&mask, SIGTTIN);
         sigaddset(&mask, SIGTTOU);
+        /* Listener threads start with it blocked too, and take it only once their handler can tell what
+         * it interrupts (supervise.c). */
+        sigaddset(&mask, SIGNAL_INTERRUPT);
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
         r = broker_new(&b);

@@ -20,7 +20,7 @@
 
 /* The rules of a restored listener were accepted once: limits lowered since do not apply to them. */
 static const RuleLimits restore_limits = { .max_rules = 1u << 16, .max_string_length = 4096,
-                                           .max_total_length = SIZE_MAX };
+                                           .max_total_length = SIZE_MAX, .restoring = true };
 
 bool persist_enabled(void) {
         const char *e = getenv("NOTIFY_SOCKET");

@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include "mount-flags.h"
+#include "log.h"
 #include "rule.h"
 
 static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
@@ -173,7 +174,7 @@ static int rule_string_read(sd_bus_message *m, size_t index, const char *key, co
                 return rule_error(ret_error, index, "key '%s' is longer than %zu bytes", key,
                                   limits->max_string_length);
         /* Paths and patterns go into polkit's authentication dialog: no line of their own making there. */
-        if (string_has_control(s))
+        if (string_has_control(s) && !limits->restoring)
                 return rule_error(ret_error, index, "key '%s' contains a control character", key);
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
@@ -489,11 +490,16 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
         if (has(f, KEY_ERRNO)) {
                 if (rule->action != RULE_ACTION_DENY)
                         return rule_error(ret_error, index, "key 'Errno' applies only to Action 'deny'");
-                /* 512 and up are the kernel's own (ERESTARTSYS...): never meant for a process to see. */
-                if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] >= 512)
+                /* 512 and up are the kernel's own (ERESTARTSYS...): never meant for a process to see. An
+                 * earlier daemon let them through: EPERM then, rather than dropping the listener. */
+                if (f->i32[KEY_ERRNO] >= 512 && f->i32[KEY_ERRNO] <= 4095 && limits->restoring)
+                        log_warning("Rule %zu: Errno %" PRIi32 " is the kernel's own, answering EPERM instead.",
+                                    index, f->i32[KEY_ERRNO]);
+                else if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] >= 512)
                         return rule_error(ret_error, index, "key 'Errno' must be between 1 and 511, not %" PRIi32,
                                           f->i32[KEY_ERRNO]);
-                rule->deny_errno = f->i32[KEY_ERRNO];
+                else
+                        rule->deny_errno = f->i32[KEY_ERRNO];
         }
 
         /* Every kind of rule names a path pattern: mknod and open rules as Path, mount rules as Target. */

@@ -69,6 +69,7 @@ typedef struct RuleLimits {
         size_t max_rules;
         size_t max_string_length;
         size_t max_total_length;   /* of all the strings of one listener's rules together */
+        bool restoring;            /* rules an earlier daemon accepted: what it let through stays */
 } RuleLimits;
 
 typedef struct RuleSet {

@@ -803,6 +803,28 @@ static void test_peer_socket_disconnect_cancels_polkit_check(Harness *h, gconstp
         g_object_unref(cancel);
 }
 
+/* Stopped while a peer's registration waits for polkit: the teardown's SIGTERM must find a clean exit (the
+ * check is cancelled, and the registration let go of once, in that order). */
+static void test_peer_socket_shutdown_with_check_pending(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *check;
+
+        call = harness_register_async(h, h->peer, c->listener_fd, parse_variant(RULE_UNRELATED),
+                                      parse_variant("@a{sv} {}"), G_DBUS_CALL_FLAGS_NONE);
+        check = harness_pop_polkit_call(h, NULL);
+        g_assert_cmpstr(g_dbus_method_invocation_get_method_name(check), ==, "CheckAuthorization");
+
+        g_subprocess_send_signal(h->daemon, SIGTERM);
+        harness_wait(h, call);
+        g_assert_nonnull(call->error);
+        while (!h->daemon_exited)
+                harness_spin(h);
+        g_assert_true(g_subprocess_get_if_exited(h->daemon));
+        g_assert_cmpint(g_subprocess_get_exit_status(h->daemon), ==, 0);
+        g_object_unref(check);
+}
+
 static gboolean recv_with_timeout(int fd, void *buf, size_t size, size_t *ret_n) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         ssize_t n;
@@ -919,6 +941,8 @@ int main(int argc, char **argv) {
                          test_peer_socket_register_uses_unix_process_subject, NULL);
         harness_add_test("/peer-socket/disconnect-cancels-polkit-check", &with_socket_activation,
                          test_peer_socket_disconnect_cancels_polkit_check, NULL);
+        harness_add_test("/peer-socket/shutdown-with-check-pending", &with_socket_activation,
+                         test_peer_socket_shutdown_with_check_pending, NULL);
         harness_add_test("/peer-socket/call-sent-with-begin-is-answered", &with_socket_activation,
                          test_peer_socket_call_sent_with_begin_is_answered, NULL);
 

@@ -144,6 +144,40 @@ static void test_control_characters_are_invalid(void) {
         expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/dev/\x7f", "Major", "u", 1, "Minor", "u",
                                 3),
                        "Rule 0: key 'Path' contains a control character");
+        /* The same in UTF-8: a line separator (U+2028), a right-to-left override (U+202E), NEL (U+0085). */
+        for (size_t i = 0; i < 3; i++) {
+                static const char *const paths[] = { "/dev/x\xe2\x80\xa8y", "/dev/\xe2\x80\xaelun", "/dev/\xc2\x85" };
+                expect_invalid(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", paths[i], "Major", "u", 1, "Minor",
+                                        "u", 3),
+                               "Rule 0: key 'Path' contains a control character");
+        }
+        /* Other UTF-8 is a name like any. */
+        RuleSet *set = NULL;
+        char *error = NULL;
+        CHECK(parse(ONE_RULE(4, "Syscall", "s", "mknod", "Path", "s", "/dev/caf\xc3\xa9-\xe2\x82\xac", "Major", "u", 1,
+                             "Minor", "u", 3),
+                    &set, &error) == 0);
+        rule_set_free(set);
+        free(error);
+}
+
+/* What an earlier daemon accepted is restored after an upgrade, not dropped with the sandbox's listener. */
+static void test_restoring_keeps_what_was_accepted(void) {
+        static const RuleLimits restoring = { .max_rules = 4, .max_string_length = 64, .max_total_length = 200,
+                                              .restoring = true };
+        sd_bus_message *m = ONE_RULE(6, "Syscall", "s", "mknod", "Action", "s", "deny", "Errno", "i", 512,
+                                     "Path", "s", "/dev/a\nb", "Major", "u", 1, "Minor", "u", 3);
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        if (sd_bus_message_seal(m, 1, 0) < 0 || sd_bus_message_rewind(m, true) < 0)
+                abort();
+        CHECK(rule_set_parse(m, &restoring, &set, &error) == 0);
+        CHECK(set && set->n_rules == 1 && set->rules[0].deny_errno == EPERM);
+        CHECK_STREQ(set ? set->rules[0].path : NULL, "/dev/a\nb");
+        sd_bus_message_unref(m);
+        rule_set_free(set);
+        free(error);
 }
 
 static void test_second_rule_error_names_index_1(void) {
@@ -625,6 +659,7 @@ UNIT_MAIN(
         T(test_errno_only_with_deny),
         T(test_errno_must_be_a_process_errno),
         T(test_control_characters_are_invalid),
+        T(test_restoring_keeps_what_was_accepted),
         T(test_second_rule_error_names_index_1),
         T(test_empty_rule_set_is_invalid),
         T(test_too_many_rules_is_e2big),
