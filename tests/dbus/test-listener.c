@@ -803,8 +803,8 @@ static void test_peer_socket_disconnect_cancels_polkit_check(Harness *h, gconstp
         g_object_unref(cancel);
 }
 
-/* Stopped while a peer's registration waits for polkit: the teardown's SIGTERM must find a clean exit (the
- * check is cancelled, and the registration let go of once, in that order). */
+/* Stopped while a peer's registration waits for polkit: SIGTERM must find a clean exit (the check is
+ * cancelled, and the registration let go of once, in that order), and the call an error. */
 static void test_peer_socket_shutdown_with_check_pending(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
