@@ -71,6 +71,7 @@ typedef struct Broker {
 /* Callers: who is on the other end of a method call. */
 typedef struct Caller {
         uid_t uid;
+        uid_t account_uid;               /* whom the limits per user charge (account_uid_of()) */
         pid_t pid;
         const char *bus_name;            /* system bus: unique name; NULL on a peer-to-peer connection */
         Connection *connection;          /* peer-to-peer: the connection, with its pidfd */
@@ -91,6 +92,7 @@ void registration_free_all(Broker *b);
 int broker_start_accepting(Broker *b, int listen_fd);
 void connection_free_all(Broker *b);
 int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t *ret_start_time, int *ret_pidfd);
+uid_t connection_account_uid(Connection *c);
 Connection *broker_find_connection(Broker *b, sd_bus *bus);
 /* The system bus, then every peer-to-peer connection. */
 void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata);

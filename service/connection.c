@@ -27,6 +27,7 @@ struct Connection {
         sd_event_source *drain_source;
         pid_t pid;
         uid_t uid;
+        uid_t account_uid;         /* whom its limits charge: account_uid_of() */
         uint64_t start_time;       /* clock ticks after boot, as /proc/<pid>/stat field 22 */
         int pidfd;
         Connection *next, *prev;
@@ -80,6 +81,10 @@ Connection *broker_find_connection(Broker *b, sd_bus *bus) {
                 if (c->bus == bus)
                         return c;
         return NULL;
+}
+
+uid_t connection_account_uid(Connection *c) {
+        return c->account_uid;
 }
 
 int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t *ret_start_time, int *ret_pidfd) {
@@ -219,14 +224,16 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return log_warning_errno(-errno, "Failed to get peer credentials, refusing: %m"), 0;
         c->pid = ucred.pid;
         c->uid = ucred.uid;
+        /* Pinned below; if the number was reused meanwhile, that only charges another bucket. */
+        c->account_uid = account_uid_of(c->pid, c->uid);
 
-        /* One user cannot take every connection slot. */
+        /* One user cannot take every connection slot, nor with its subordinate uids. */
         unsigned n = 0;
         for (Connection *i = b->connections; i; i = i->next)
-                if (i->uid == c->uid)
+                if (i->account_uid == c->account_uid)
                         n++;
         if (n >= BROKER_MAX_CONNECTIONS_PER_USER) {
-                log_warning("Too many peer-to-peer connections of uid %u (%u), refusing one.", c->uid, n);
+                log_warning("Too many peer-to-peer connections of uid %u (%u), refusing one.", c->account_uid, n);
                 return 0;
         }
 

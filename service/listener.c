@@ -150,6 +150,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         *l = (Listener) {
                 .id = restore ? restore->id : ++b->next_listener_id,
                 .owner_uid = owner_uid,
+                .account_uid = owner_uid, /* the registration may know better: it sets it */
                 .owner_pid = owner_pid,
                 .default_deny = default_deny,
                 .fd = -EBADF,
@@ -287,12 +288,12 @@ Listener *broker_find_listener(Broker *b, uint64_t id) {
         return NULL;
 }
 
-unsigned broker_count_listeners_of(Broker *b, uid_t uid) {
+unsigned broker_count_listeners_of(Broker *b, uid_t account_uid) {
         unsigned n = 0;
 
         /* Removed ones whose thread still runs count too: they still hold a thread and an fd. */
         for (Listener *l = b->listeners; l; l = l->next)
-                if (l->owner_uid == uid)
+                if (l->account_uid == account_uid)
                         n++;
         return n;
 }

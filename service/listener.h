@@ -52,6 +52,7 @@ struct Listener {
         uint64_t id;
         char *object_path;
         uid_t owner_uid;
+        uid_t account_uid;         /* whom the limit per user charges: the owner, or whose subordinate uid it is */
         pid_t owner_pid;
         char *description;
         bool default_deny;
@@ -97,7 +98,7 @@ void listener_announce(Listener *l);
 void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
 Listener *broker_find_listener(Broker *b, uint64_t id);
-unsigned broker_count_listeners_of(Broker *b, uid_t uid);
+unsigned broker_count_listeners_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);
 
 extern const sd_bus_vtable listener_vtable[];

@@ -46,6 +46,7 @@ int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret) {
                 r = connection_get_peer(c, &ret->pid, &ret->uid, &start_time, &pidfd);
                 if (r < 0)
                         return r;
+                ret->account_uid = connection_account_uid(c);
                 ret->bus_name = NULL;
                 ret->connection = c;
                 return 0;
@@ -60,6 +61,7 @@ int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret) {
                 return r;
         if (sd_bus_creds_get_pid(creds, &ret->pid) < 0)
                 ret->pid = 0;
+        ret->account_uid = account_uid_of(ret->pid, ret->uid);
         ret->bus_name = sd_bus_message_get_sender(m);
         ret->connection = NULL;
         return ret->bus_name ? 0 : -ENXIO;

@@ -25,6 +25,7 @@ struct Registration {
         char *description;
         bool default_deny;
         uid_t uid;
+        uid_t account_uid;         /* whom the limit per user charges */
         pid_t pid;
         PolkitSubject subject;
         size_t step;               /* 0: the register action; i + 1: rule i */
@@ -60,10 +61,10 @@ void registration_free_all(Broker *b) {
                 registration_free(b->registrations);
 }
 
-static unsigned count_registrations_of(Broker *b, uid_t uid) {
+static unsigned count_registrations_of(Broker *b, uid_t account_uid) {
         unsigned n = 0;
         for (Registration *reg = b->registrations; reg; reg = reg->next)
-                if (reg->uid == uid)
+                if (reg->account_uid == account_uid)
                         n++;
         return n;
 }
@@ -214,6 +215,7 @@ static void registration_finish(Registration *reg) {
                 return;
         }
         reg->fd = -EBADF;          /* owned by the listener now */
+        l->account_uid = reg->account_uid;
         reg->rules = NULL;
 
         log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
@@ -341,10 +343,11 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         if (b->n_registrations + b->n_listeners >= b->limits.max_listeners)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many listeners (at most %u)",
                                          b->limits.max_listeners);
-        if (broker_count_listeners_of(b, caller.uid) + count_registrations_of(b, caller.uid) >=
+        /* Per user, with the subordinate uids it runs processes as (account_uid_of()). */
+        if (broker_count_listeners_of(b, caller.account_uid) + count_registrations_of(b, caller.account_uid) >=
             b->limits.max_listeners_per_user)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many listeners for uid %u (at most %u)", caller.uid,
+                                         "Too many listeners for uid %u (at most %u)", caller.account_uid,
                                          b->limits.max_listeners_per_user);
 
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -354,6 +357,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
         reg->uid = caller.uid;
+        reg->account_uid = caller.account_uid;
         reg->pid = caller.pid;
         reg->call = sd_bus_message_ref(m);
 

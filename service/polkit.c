@@ -82,6 +82,7 @@ static int subject_copy(const PolkitSubject *from, PolkitSubject *to) {
                 .pid = from->pid,
                 .start_time = from->start_time,
                 .uid = from->uid,
+                .account_uid = from->account_uid,
                 .pidfd = -EBADF,
         };
         if (from->bus_name) {
@@ -106,11 +107,13 @@ int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret) {
         if (caller->bus_name) {
                 s.bus_name = (char *) caller->bus_name;
                 s.uid = caller->uid; /* for logs only: polkit asks the bus */
+                s.account_uid = caller->account_uid;
         } else {
                 r = connection_get_peer(caller->connection, &s.pid, &s.uid, &s.start_time, &pidfd);
                 if (r < 0)
                         return r;
                 s.pidfd = pidfd;
+                s.account_uid = caller->account_uid;
         }
         return subject_copy(&s, ret);
 }
@@ -135,7 +138,7 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
         PolkitResult result = POLKIT_ERROR;
         int authorized, challenge, r;
 
-        query_slot_release(q->broker, q->subject.uid);
+        query_slot_release(q->broker, q->subject.account_uid);
         broker_mark_active(q->broker);
         q->slot = sd_bus_slot_unref(q->slot);
 
@@ -223,14 +226,14 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
                 return r;
 
         /* Interactive authentication waits for a human; otherwise polkit answers at once. */
-        r = query_slot_take(b, subject->uid);
+        r = query_slot_take(b, subject->account_uid);
         if (r < 0)
                 return log_warning_errno(r, "Too many polkit queries pending for uid %u, refusing another.",
-                                         subject->uid);
+                                         subject->account_uid);
         r = sd_bus_call_async(b->system_bus, &q->slot, m, on_check_authorization_reply, q,
                               interactive ? UINT64_C(300) * USEC_PER_SEC : 0);
         if (r < 0) {
-                query_slot_release(b, subject->uid);
+                query_slot_release(b, subject->account_uid);
                 return r;
         }
 
@@ -262,7 +265,7 @@ void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
                                                 "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization",
                                                 NULL, NULL, "s", q->cancellation_id);
                 log_debug("polkit: cancelled '%s' for pid %i, which disconnected.", q->action, q->subject.pid);
-                query_slot_release(b, q->subject.uid);
+                query_slot_release(b, q->subject.account_uid);
                 q->slot = sd_bus_slot_unref(q->slot);
                 /* Its owner lets go of what waited for the answer; the callback may change the list. */
                 q->callback(q, POLKIT_ERROR, &gone, q->userdata);

@@ -21,6 +21,7 @@ typedef struct PolkitSubject {
         pid_t pid;
         uint64_t start_time;
         uid_t uid;
+        uid_t account_uid;         /* whom the bound on pending queries per user charges */
         int pidfd;
 } PolkitSubject;
 

@@ -411,6 +411,34 @@ int target_is_controlled_by(const Target *t, uid_t owner) {
         return 0;
 }
 
+uid_t account_uid_of(pid_t pid, uid_t uid) {
+        _cleanup_close_ int ns = -EBADF;
+        char name[32];
+        struct stat st;
+
+        if (pid <= 0)
+                return uid;
+        snprintf(name, sizeof name, "%i/ns/user", (int) pid);
+        ns = openat(broker_proc_dir(), name, O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || fstat(ns, &st) < 0)
+                return uid;
+        /* Up to the namespace just below ours: its owner is who made the others. */
+        for (unsigned depth = 0; depth < 64 && st.st_ino != broker_userns_ino; depth++) {
+                _cleanup_close_ int parent = ioctl(ns, NS_GET_PARENT);
+                struct stat parent_st;
+                uid_t owner;
+
+                if (parent < 0 || fstat(parent, &parent_st) < 0)
+                        return uid;
+                if (parent_st.st_ino == broker_userns_ino)
+                        return ioctl(ns, NS_GET_OWNER_UID, &owner) < 0 ? uid : owner;
+                safe_close(ns);
+                ns = TAKE_FD(parent);
+                st = parent_st;
+        }
+        return uid;
+}
+
 /* fchdir() (and chroot()) to the directory /proc/<tid>/<name> points at, confirmed with ID_VALID after
  * opening it. Returns where it went, which is what counts if the target changed it meanwhile. */
 static int change_to(const Target *t, const char *name, int listener_fd, uint64_t notification_id, bool root,

@@ -56,6 +56,11 @@ int target_read_identity(Target *t, uid_t owner, int listener_fd, uint64_t notif
 int target_parse_status(char *text, Target *t);
 void target_done(Target *t);
 
+/* Whom the limits per user charge for a caller (pid, with uid in our namespace): uid itself, or, for a process
+ * in a user namespace below ours, the owner of the outermost one. A user's subordinate uids (newuidmap) are
+ * that user's. uid if it cannot be told. */
+uid_t account_uid_of(pid_t pid, uid_t uid);
+
 /* Invariant 4: the owner is root, the task runs as the owner, or it lives in a user namespace the owner created. */
 int target_is_controlled_by(const Target *t, uid_t owner);
 

@@ -47,6 +47,34 @@ rc=0
 run_as_user "$SYSBROKERCTL" --socket="$SB_SOCKET" list >/dev/null 2>&1 || rc=$?
 assert_eq "socket: and the next client is served" 0 "$rc"
 
+# The limit of connections per user counts the user's subordinate uids as the user: a process in a user
+# namespace the test user made, running as host uid 100000 (mapped by root, as newuidmap would), is the test
+# user's. Otherwise subordinate uids would take every slot.
+P2P=$SRCDIR/tests/integration/p2p-connections.py
+run_as_user /usr/bin/python3 "$P2P" hold "$SB_SOCKET" 16 >"$T/hold.out" 2>&1 &
+holder=$!
+run_as_user unshare -U sh -c "echo \$\$ > '$T/work/ns.pid'; exec sleep 60" &
+ns_holder=$!
+if sb_poll 10 grep -q "^holding 16" "$T/hold.out" && sb_poll 10 test -s "$T/work/ns.pid"; then
+    ns_pid=$(cat "$T/work/ns.pid")
+    echo "0 100000 1" >"/proc/$ns_pid/uid_map"
+    echo "0 100000 1" >"/proc/$ns_pid/gid_map"
+    probe() { nsenter --user --target "$ns_pid" /usr/bin/python3 "$P2P" probe "$SB_SOCKET" 2>&1; }
+    assert_eq "socket: the user's 17th connection is refused" refused \
+        "$(run_as_user /usr/bin/python3 "$P2P" probe "$SB_SOCKET" 2>&1)"
+    assert_eq "socket: so is one from its subordinate uid" refused "$(probe)"
+    assert_true "socket: charged to the user, says the log" \
+        grep -q "Too many peer-to-peer connections of uid $SB_TEST_UID " "$T/sysbrokerd.log"
+    kill "$(sed -n 's/^holding 16 pid //p' "$T/hold.out")"
+    assert_true "socket: once the user's connections are gone, the subordinate uid is served" \
+        sb_poll 10 eval '[ "$(probe)" = accepted ]'
+else
+    sb_not_ok "socket: the connections and the user namespace were set up" "$(cat "$T/hold.out")"
+fi
+pkill -f "$P2P hold" 2>/dev/null || true
+[ -s "$T/work/ns.pid" ] && kill "$(cat "$T/work/ns.pid")" 2>/dev/null || true
+wait "$holder" "$ns_holder" 2>/dev/null || true
+
 assert_true "socket: listeners of exited sandboxes are removed" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
