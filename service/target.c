@@ -430,8 +430,9 @@ uid_t account_uid_of(pid_t pid, uid_t uid) {
 
                 if (parent < 0 || fstat(parent, &parent_st) < 0)
                         return uid;
+                /* Namespaces root made (containers) are tenants of their own: charged by their uids. */
                 if (parent_st.st_ino == broker_userns_ino)
-                        return ioctl(ns, NS_GET_OWNER_UID, &owner) < 0 ? uid : owner;
+                        return ioctl(ns, NS_GET_OWNER_UID, &owner) < 0 || owner == 0 ? uid : owner;
                 safe_close(ns);
                 ns = TAKE_FD(parent);
                 st = parent_st;

@@ -57,8 +57,8 @@ int target_parse_status(char *text, Target *t);
 void target_done(Target *t);
 
 /* Whom the limits per user charge for a caller (pid, with uid in our namespace): uid itself, or, for a process
- * in a user namespace below ours, the owner of the outermost one. A user's subordinate uids (newuidmap) are
- * that user's. uid if it cannot be told. */
+ * in a user namespace below ours, the owner of the outermost one, unless that is root (a container's uids
+ * are its own tenants). A user's subordinate uids (newuidmap) are that user's. uid if it cannot be told. */
 uid_t account_uid_of(pid_t pid, uid_t uid);
 
 /* Invariant 4: the owner is root, the task runs as the owner, or it lives in a user namespace the owner created. */
