@@ -443,6 +443,10 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
+        /* The kernel fails an open with EMFILE before it creates or truncates anything: so do we, where ADDFD
+         * would say it only after. */
+        if ((c.flags & (O_CREAT | O_TRUNC)) && target_has_free_fd(&t) == 0)
+                return ANSWER_ERRNO_OF(EMFILE);
 
         for (unsigned attempt = 0;; attempt++) {
                 /* The real check: resolve as the target would (its root, cwd or dirfd, RESOLVE_* flags, its

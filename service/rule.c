@@ -796,10 +796,12 @@ bool rule_path_matches(const char *pattern, const char *path) {
 bool rule_mknod_device_matches(const Rule *r, mode_t mode, uint32_t major, uint32_t minor) {
         char type = S_ISCHR(mode) ? 'c' : S_ISBLK(mode) ? 'b' : 0;
 
+        /* Mode bounds what an emulate rule grants; deny and continue rules grant nothing and cover the
+         * device whatever mode is asked (else a wider mode would step past a deny rule). */
         return r->syscall == RULE_SYSCALL_MKNOD &&
                 r->device_type == type &&
                 r->major == major && r->minor == minor &&
-                (mode & 07777 & ~r->max_mode) == 0;
+                (r->action != RULE_ACTION_EMULATE || (mode & 07777 & ~r->max_mode) == 0);
 }
 
 const Rule *rule_set_find_mknod_device(const RuleSet *set, mode_t mode, uint32_t major, uint32_t minor) {

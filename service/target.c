@@ -9,6 +9,7 @@
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -409,6 +410,62 @@ int target_is_controlled_by(const Target *t, uid_t owner) {
                 ns = parent;
         }
         return 0;
+}
+
+/* The task's soft RLIMIT_NOFILE, from /proc/<tid>/limits: prlimit() would want CAP_SYS_RESOURCE, which the
+ * broker does not keep. */
+static int target_read_nofile_limit(const Target *t, unsigned long *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[4096], *line, *end;
+        ssize_t n;
+
+        fd = openat(t->proc_fd, "limits", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+        buf[n] = 0;
+        line = strstr(buf, "\nMax open files");
+        if (!line)
+                return -EIO;
+        line += strlen("\nMax open files");
+        if (startswith(line + strspn(line, " "), "unlimited")) {
+                *ret = ULONG_MAX;
+                return 0;
+        }
+        errno = 0;
+        *ret = strtoul(line, &end, 10);
+        return errno != 0 || end == line ? -EIO : 0;
+}
+
+int target_has_free_fd(const Target *t) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        unsigned long limit, below = 0;
+        DIR *d;
+        int r;
+
+        r = target_read_nofile_limit(t, &limit);
+        if (r < 0)
+                return r;
+        dir_fd = openat(t->proc_fd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        d = fdopendir(dir_fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(dir_fd);
+        /* The kernel gives the lowest free number, and fails if that is not below the limit: there is one
+         * unless every number below it is taken. */
+        for (struct dirent *de; (de = readdir(d)); ) {
+                char *end;
+                unsigned long n = strtoul(de->d_name, &end, 10);
+
+                if (de->d_name[0] != '.' && *end == 0 && n < limit)
+                        below++;
+        }
+        closedir(d);
+        return below < limit;
 }
 
 uid_t account_uid_of(pid_t pid, uid_t uid) {

@@ -56,6 +56,11 @@ int target_read_identity(Target *t, uid_t owner, int listener_fd, uint64_t notif
 int target_parse_status(char *text, Target *t);
 void target_done(Target *t);
 
+/* Whether the task's fd table has a number free below its RLIMIT_NOFILE: 1, 0, or -errno if it cannot be
+ * told. Asked before an emulation that changes a file, so that EMFILE comes before the change, as from the
+ * kernel, and not after it, from ADDFD. */
+int target_has_free_fd(const Target *t);
+
 /* Whom the limits per user charge for a caller (pid, with uid in our namespace): uid itself, or, for a process
  * in a user namespace below ours, the owner of the outermost one, unless that is root (a container's uids
  * are its own tenants). A user's subordinate uids (newuidmap) are that user's. uid if it cannot be told. */

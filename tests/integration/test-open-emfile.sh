@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The fd an emulated open returns is installed under the target's own RLIMIT_NOFILE: with `ulimit -n` too
 # low for one more fd the call fails with EMFILE, as the kernel's own open would, and the broker's copy of
-# the file is closed all the same.
+# the file is closed all the same. One that would create or truncate a file fails before it does.
 #
 # The kernel checks for a free fd before it looks at the path, so a continued open would fail with EMFILE
 # too: under --default=deny an open the broker does not emulate fails with EPERM instead, which tells the
@@ -42,6 +42,18 @@ out=$(sandbox -- sh -c "ulimit -n 3; cat < '$D/magic'") || true
 assert_contains "HostPath, ulimit -n 3: EMFILE" "$out" "Too many open files"
 out=$(sandbox -- sh -c "ulimit -n 20; cat < '$D/magic'") || true
 assert_eq "HostPath, ulimit -n 20: works" HOST-SECRET "$out"
+
+# An open that would create or truncate fails before it does, as the kernel's: nothing created, nothing cut.
+mkdir -m 0755 "$D/w"
+sb_put_file "$D/w/kept" root:root 0600 "KEEP"
+out=$(sandbox --open "$D/w/*:rw:create" -- sh -c "ulimit -n 3; echo new > '$D/w/kept'") || true
+assert_contains "ulimit -n 3: '>' on an existing file is EMFILE" "$out" "Too many open files"
+assert_eq "and the file is not truncated" KEEP "$(cat "$D/w/kept")"
+out=$(sandbox --open "$D/w/*:rw:create" -- sh -c "ulimit -n 3; echo new > '$D/w/new'") || true
+assert_contains "ulimit -n 3: '>' on a new file is EMFILE" "$out" "Too many open files"
+assert_false "and creates nothing" test -e "$D/w/new"
+out=$(sandbox --open "$D/w/*:rw:create" -- sh -c "ulimit -n 20; echo new > '$D/w/new'; cat '$D/w/new'") || true
+assert_eq "control: with room, it is created" new "$out"
 
 # Many refused installs in one sandbox: each would leak an fd in the broker if its copy stayed open.
 # (No pipes or command substitution in there: they need fds too.)

@@ -279,6 +279,22 @@ static void test_mknod_match_checks_type_device_and_mode(void) {
         CHECK(!rule_set_find_mknod_device(&set, S_IFIFO | 0600, 0, 0));
 }
 
+/* A deny rule covers its device at any mode: asking for a wider mode than its Mode must not step past it to a
+ * later emulate rule that allows that mode. */
+static void test_mknod_deny_rule_covers_every_mode(void) {
+        Rule r[2] = {
+                { .syscall = RULE_SYSCALL_MKNOD, .action = RULE_ACTION_DENY, .device_type = 'c', .major = 1,
+                  .minor = 3, .max_mode = 0666, .path = (char *) "/box/keep" },
+                { .syscall = RULE_SYSCALL_MKNOD, .action = RULE_ACTION_EMULATE, .device_type = 'c', .major = 1,
+                  .minor = 3, .max_mode = 0777, .path = (char *) "/box/*" },
+        };
+        RuleSet set = { .rules = r, .n_rules = 2 };
+
+        CHECK(rule_set_match_mknod(&set, "/box/keep", S_IFCHR | 0777, 1, 3) == &r[0]);
+        CHECK(rule_set_match_mknod(&set, "/box/keep", S_IFCHR | 04666, 1, 3) == &r[0]);
+        CHECK(rule_set_match_mknod(&set, "/box/other", S_IFCHR | 0777, 1, 3) == &r[1]);
+}
+
 static void test_safe_list_devices_use_mknod_action(void) {
         Rule r = { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 1, .minor = 3, .max_mode = 0666,
                    .path = (char *) "/box/null" };
@@ -667,6 +683,7 @@ UNIT_MAIN(
         T(test_path_patterns),
         T(test_pattern_validation),
         T(test_mknod_match_checks_type_device_and_mode),
+        T(test_mknod_deny_rule_covers_every_mode),
         T(test_safe_list_devices_use_mknod_action),
         T(test_deny_rules_need_no_authorization),
         T(test_rules_property_round_trips),
