@@ -55,7 +55,13 @@ run_as_user /usr/bin/python3 "$P2P" hold "$SB_SOCKET" 16 >"$T/hold.out" 2>&1 &
 holder=$!
 run_as_user unshare -U sh -c "echo \$\$ > '$T/work/ns.pid'; exec sleep 60" &
 ns_holder=$!
-if sb_poll 10 grep -q "^holding 16" "$T/hold.out" && sb_poll 10 test -s "$T/work/ns.pid"; then
+# connect() returns once the connection is queued; the daemon accepts it later. Count its own log lines.
+held_by_daemon() {
+    local pid
+    pid=$(sed -n 's/^holding 16 pid //p' "$T/hold.out")
+    [ -n "$pid" ] && [ "$(grep -c "Peer-to-peer client pid $pid uid $SB_TEST_UID connected" "$T/sysbrokerd.log")" = 16 ]
+}
+if sb_poll 10 held_by_daemon && sb_poll 10 test -s "$T/work/ns.pid"; then
     ns_pid=$(cat "$T/work/ns.pid")
     echo "0 100000 1" >"/proc/$ns_pid/uid_map"
     echo "0 100000 1" >"/proc/$ns_pid/gid_map"
