@@ -160,9 +160,6 @@ static int parse_argv(int argc, char *argv[]) {
                         return -EINVAL;
                 }
 
-        /* Asking makes sense only if someone can answer. */
-        if (arg_ask_password && !isatty(STDIN_FILENO))
-                arg_ask_password = false;
         return 1;
 }
 
@@ -196,7 +193,8 @@ static pid_t polkit_agent_open(void) {
         int pipe_fds[2];
         pid_t agent, parent = getpid();
 
-        if (!arg_ask_password || access(PKTTYAGENT, X_OK) < 0)
+        /* A graphical agent may answer without a terminal; this one needs ours. */
+        if (!arg_ask_password || !isatty(STDIN_FILENO) || access(PKTTYAGENT, X_OK) < 0)
                 return 0;
 
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -481,7 +479,8 @@ static int verb_run(int argc, char *argv[]) {
         (void) sigaction(SIGQUIT, &ignore, NULL);
 
         char go = 1;
-        if (write(sock, &go, 1) != 1) {
+        /* MSG_NOSIGNAL: a child that died meanwhile is an error to report, not our SIGPIPE. */
+        if (send(sock, &go, 1, MSG_NOSIGNAL) != 1) {
                 error_msg("Failed to start the command: %m");
                 (void) kill(pid, SIGKILL);
                 (void) wait_child(pid);
