@@ -415,8 +415,9 @@ int sysbroker_rules_add_mknod(
                 return rules_fail(rules, -ERANGE, "major %" PRIu32 " is larger than %u", major, MAJOR_MAX);
         if (minor > MINOR_MAX)
                 return rules_fail(rules, -ERANGE, "minor %" PRIu32 " is larger than %u", minor, MINOR_MAX);
-        if (mode != SYSBROKER_MODE_DEFAULT && (mode & ~07777U) != 0)
-                return rules_fail(rules, -EINVAL, "mode %#" PRIo32 " has bits beyond 07777", mode);
+        /* As the daemon: no set-user-ID, set-group-ID or sticky nodes. */
+        if (mode != SYSBROKER_MODE_DEFAULT && (mode & ~0777U) != 0)
+                return rules_fail(rules, -EINVAL, "mode %#" PRIo32 " has bits beyond 0777", mode);
         r = rules_check_path(rules, "path", path);
         if (r < 0)
                 return r;
@@ -487,8 +488,9 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
                 return rules_fail(rules, -EINVAL, "rule '%s': device '%s:%s' is not of the form MAJ:MIN",
                                   spec, fields[1], colon + 1);
 
-        if (n == 4 && parse_u32(fields[3], 8, &mode) < 0)
-                return rules_fail(rules, -EINVAL, "rule '%s': mode '%s' is not an octal number",
+        /* (Also keeps a huge number from reading as SYSBROKER_MODE_DEFAULT.) */
+        if (n == 4 && (parse_u32(fields[3], 8, &mode) < 0 || mode > 0777))
+                return rules_fail(rules, -EINVAL, "rule '%s': mode '%s' is not an octal number up to 0777",
                                   spec, fields[3]);
 
         r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);

@@ -69,7 +69,7 @@ int sysbroker_rules_add_mknod(
                 uint32_t major,
                 uint32_t minor,
                 const char *path,       /* absolute fnmatch pattern; a trailing slash-** means anything below */
-                uint32_t mode);         /* maximum permission bits, or SYSBROKER_MODE_DEFAULT */
+                uint32_t mode);         /* maximum permission bits (at most 0777), or SYSBROKER_MODE_DEFAULT */
 
 /* Parses the command line form 'TYPE MAJ:MIN PATH [MODE]', e.g. "c 1:3 /tmp/x/null" or
  * "b 7:0 /dev/loop0 0660" (MODE in octal), and adds it as above. */

@@ -107,7 +107,9 @@ static void test_bad_mknod_specs_are_refused_with_a_reason(void) {
                 { "c 4096:0 /a",          -ERANGE,       "major 4096"                    },
                 { "c 1:1048576 /a",       -ERANGE,       "minor 1048576"                 },
                 { "c 1:3 /a 0668",        -EINVAL,       "not an octal number"           },
-                { "c 1:3 /a 17777",       -EINVAL,       "beyond 07777"                  },
+                { "c 1:3 /a 17777",       -EINVAL,       "up to 0777"                    },
+                { "c 1:3 /a 4755",        -EINVAL,       "up to 0777"                    },
+                { "c 1:3 /a 37777777777", -EINVAL,       "up to 0777"                    },
                 { "c 1:3 /a\xff",         -EINVAL,       "UTF-8"                         },
         };
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
