@@ -42,16 +42,27 @@ except (BrokenPipeError, ConnectionResetError):
     print("disconnected")
     sys.exit(0)
 
-# Each reply is far longer than 16 bytes: a complete set of replies is at least this much.
-received = 0
+# Count whole messages: the daemon may have written many replies into the socket before it gave up, so
+# only all N of them mean it kept every reply queued.
+buffered = b""
+replies = 0
 s.settimeout(20)
 try:
-    while received < 16 * n:
+    while replies < n:
         data = s.recv(1 << 20)
         if not data:
             print("disconnected")
             sys.exit(0)
-        received += len(data)
+        buffered += data
+        start = 0
+        while len(buffered) - start >= 16:
+            body_length, _, fields_length = struct.unpack_from("<III", buffered, start + 4)
+            size = 16 + fields_length + (-fields_length % 8) + body_length
+            if len(buffered) - start < size:
+                break
+            start += size
+            replies += 1
+        buffered = buffered[start:]
 except (ConnectionResetError, socket.timeout):
     print("disconnected")
     sys.exit(0)
