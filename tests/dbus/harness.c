@@ -927,6 +927,46 @@ guint harness_daemon_fd_count(Harness *h) {
         return n;
 }
 
+/* How many of the daemon's fds are a thread's own fd directory (/proc/PID/task/TID/fd). */
+static guint daemon_thread_fd_dirs(Harness *h) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int) h->daemon_pid);
+        g_autofree char *prefix = g_strdup_printf("/proc/%d/task/", (int) h->daemon_pid);
+        DIR *d = opendir(path);
+        struct dirent *de;
+        guint n = 0;
+
+        if (!d)
+                harness_fail("cannot open %s: %s", path, g_strerror(errno));
+        while ((de = readdir(d))) {
+                char target[PATH_MAX];
+                ssize_t len;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                len = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+                if (len < 0)
+                        continue;
+                target[len] = 0;
+                if (g_str_has_prefix(target, prefix) && g_str_has_suffix(target, "/fd"))
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
+guint harness_daemon_fd_count_with_threads_set_up(Harness *h, guint n_listeners) {
+        gint64 deadline = g_get_monotonic_time() + HARNESS_TIMEOUT_USEC;
+        guint n;
+
+        while ((n = daemon_thread_fd_dirs(h)) != n_listeners) {
+                if (g_get_monotonic_time() >= deadline)
+                        harness_fail("sysbrokerd's listener threads hold %u fd directories, expected %u", n,
+                                     n_listeners);
+                harness_spin(h);
+        }
+        return harness_daemon_fd_count(h);
+}
+
 static char *daemon_fd_listing(Harness *h) {
         g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int) h->daemon_pid);
         GString *s = g_string_new(NULL);

@@ -201,6 +201,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BrokerSignal, broker_signal_free)
 /* ---- the daemon process ---- */
 
 guint harness_daemon_fd_count(Harness *h);
+/* The daemon's open fd count once each of its `n_listeners` listener threads has set itself up: a thread
+ * opens its own fd directory when it starts, after the registration was answered. A baseline to compare
+ * with, taken with listeners registered. */
+guint harness_daemon_fd_count_with_threads_set_up(Harness *h, guint n_listeners);
 /* Waits (briefly) for the daemon's open fd count to come back to `expected`; fails listing them. */
 void harness_assert_daemon_fd_count(Harness *h, guint expected);
 /* A new connection to the daemon's peer-to-peer socket (socket_activation only). */

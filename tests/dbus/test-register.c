@@ -832,7 +832,7 @@ static void test_register_same_listener_twice_is_invalid(Harness *h, gconstpoint
 
         path = harness_register_ok(h, h->client, c, parse_variant("[" RULE_DEV_NULL "]"), parse_variant(NO_OPTIONS), NULL);
         broker_signal_free(harness_wait_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded"));
-        fds = harness_daemon_fd_count(h);
+        fds = harness_daemon_fd_count_with_threads_set_up(h, 1);
 
         call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
                                       parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
@@ -862,7 +862,7 @@ static void test_register_beyond_listener_limit_is_refused(Harness *h, gconstpoi
 
         path = harness_register_ok(h, h->client, first, parse_variant("[" RULE_DEV_NULL "]"), parse_variant(NO_OPTIONS), NULL);
         broker_signal_free(harness_wait_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded"));
-        fds = harness_daemon_fd_count(h);
+        fds = harness_daemon_fd_count_with_threads_set_up(h, 1);
 
         call = harness_register_async(h, h->client, second->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
                                       parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
