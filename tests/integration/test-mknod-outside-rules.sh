@@ -76,8 +76,7 @@ run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/counted" --deny-mknod "c 1:7 $
                            while [ ! -e '$T/work/go' ]; do sleep 0.05; done" >"$T/counted.log" 2>&1 &
 ctl=$!
 if sb_poll 10 test -e "$T/work/ready"; then
-    lpath=$(busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager \
-            ListListeners | grep -o '"/org/sysbroker/Broker1/listener/[0-9]*"' | tr -d '"' | tail -n 1)
+    lpath=$(sb_last_listener_path)
     counters=
     for c in Notifications Emulated Continued Denied Failed; do
         counters+="$c=$(sb_broker_property "$lpath" org.sysbroker.Broker1.Listener "$c" 2>&1) "

@@ -93,7 +93,8 @@ start=$(sb_now_ms)
 out=$(sandbox --deny-open "$S/*" --open "$S/fifo:r" -- "$SB_OPEN" open "$S/fifo" r) || true
 elapsed=$(($(sb_now_ms) - start))
 assert_eq "deny pattern: a blocking open of the FIFO is EPERM" EPERM "$out"
-assert_true "at once, not after the broker's open timed out (${elapsed} ms)" test "$elapsed" -lt 5000
+# The broker gives up a blocked open after 10 s; a whole run on a loaded machine may take a few.
+assert_true "at once, not after the broker's open timed out (${elapsed} ms)" test "$elapsed" -lt 8500
 
 # The literal rule first: it decides, and opens.
 out=$(sandbox --open "$S/fifo:r" --deny-open "$S/*" -- "$SB_OPEN" open "$S/fifo" r,nonblock) || true
