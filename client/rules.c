@@ -582,7 +582,7 @@ int sysbroker_rules_add_open_spec(sysbroker_rules *rules, sysbroker_action actio
         if (!create && endswith(copy, ":create"))
                 return rules_fail(rules, -EINVAL,
                                   "rule '%s' is not of the form 'PATH[:r|w|rw][:create]': "
-                                  "':create' must come last", spec);
+                                  "':create' must come last, and a PATH may not end in it", spec);
 
         r = sysbroker_rules_add_open(rules, action, copy, access, create, NULL);
         if (r < 0)
@@ -669,6 +669,7 @@ int sysbroker_rules_add_mount(
 
         static char *const none[] = { NULL };
         RuleKey keys[6];
+        char names[256];
         size_t n = 0, n_options = 0;
         int r;
 
@@ -713,6 +714,21 @@ int sysbroker_rules_add_mount(
                         return rules_fail(rules, -EINVAL,
                                           "option pattern '%s' contains ','; a pattern matches one option",
                                           options[n_options]);
+                /* The daemon refuses these in any call, so it refuses a pattern for them too: say so now. */
+                switch (mount_option_kind(options[n_options])) {
+                case MOUNT_OPTION_FLAG:
+                case MOUNT_OPTION_SOURCE:
+                        return rules_fail(rules, -EINVAL,
+                                          "option pattern '%s' is a mount flag or the source, not a data option "
+                                          "(flags a rule may allow: %s)", options[n_options],
+                                          mount_flag_list(false, names, sizeof names));
+                case MOUNT_OPTION_DEVICE:
+                        return rules_fail(rules, -EINVAL,
+                                          "option pattern '%s' names a device the kernel would open with the "
+                                          "broker's privileges", options[n_options]);
+                case MOUNT_OPTION_DATA:
+                        break;
+                }
         }
         if (n_options > RULE_STRV_MAX)
                 return rules_fail(rules, -E2BIG, "more than %d option patterns", RULE_STRV_MAX);

@@ -105,9 +105,9 @@ static int help(void) {
                "PATH is an absolute pattern in CMD's view: * and ? stay within one component,\n"
                "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
                "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
-               "read from the end, so PATH may contain ':'; one ending in ':r', ':w', ':rw' or\n"
-               "':create' needs an explicit access mode after it. The ITEMs of --mount follow the last\n"
-               "':', so a TARGET containing ':' ends in one more.\n\n"
+               "read from the end, so PATH may contain ':'; one ending in ':r', ':w' or ':rw' needs an\n"
+               "explicit access mode after it, and one ending in ':create' is refused as ambiguous. The\n"
+               "ITEMs of --mount follow the last ':', so a TARGET containing ':' ends in one more.\n\n"
                "'run' exits with CMD's status (128+N if killed by signal N), 125 if sysbrokerctl\n"
                "itself failed, 126 if CMD could not be executed, 127 if it was not found.\n",
                SYSBROKER_SOCKET_PATH);

@@ -192,9 +192,9 @@ static void test_bad_open_specs_are_refused_with_a_reason(void) {
                 { "/tmp/x/:rw:create", -EINVAL,
                   "rule '/tmp/x/:rw:create': path '/tmp/x/' contains an empty component ('//' or a trailing '/')" },
                 { "/tmp/x:create:rw",  -EINVAL,
-                  "rule '/tmp/x:create:rw' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last" },
+                  "rule '/tmp/x:create:rw' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
                 { "/tmp/x:create:r",   -EINVAL,
-                  "rule '/tmp/x:create:r' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last" },
+                  "rule '/tmp/x:create:r' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
                 { "/tmp/\xff:r",       -EINVAL, "rule '/tmp/\xff:r': path is not valid UTF-8" },
         };
         static const BadSpec host_cases[] = {
@@ -262,6 +262,10 @@ static void test_bad_open_specs_are_refused_with_a_reason(void) {
         ASSERT(sysbroker_rules_count(rules) == 1);
 }
 
+/* A rule may allow these flags; any other flag word is refused as an option. */
+#define ALLOWABLE "(flags a rule may allow: ro, nosuid, nodev, noexec, sync, dirsync, noatime, nodiratime, " \
+        "strictatime, lazytime, nosymfollow)"
+
 static void test_bad_mount_specs_are_refused_with_a_reason(void) {
 #define FORM "is not of the form 'FSTYPE SOURCE TARGET[:ITEM,...]' (three fields, single spaces)"
 #define NO_SOURCE "needs a source; only tmpfs and ramfs have none"
@@ -296,6 +300,8 @@ static void test_bad_mount_specs_are_refused_with_a_reason(void) {
                   "rule 'tmpfs - /a:-nodev,-nodev': '-nodev' removes a flag that is not forced" },
                 { "tmpfs - /a:\xff",    -EINVAL, "rule 'tmpfs - /a:\xff': option pattern is not valid "
                                                   "UTF-8" },
+                { "tmpfs - /a:size=*,rw", -EINVAL, "rule 'tmpfs - /a:size=*,rw': option pattern 'rw' is a mount "
+                                                    "flag or the source, not a data option " ALLOWABLE },
                 { "tmpfs \xff /a",      -EINVAL, "rule 'tmpfs \xff /a': source is not valid UTF-8" },
                 { "\xff - /a",          -EINVAL, "rule '\xff - /a': file system type is not valid UTF-8" },
         };
@@ -361,6 +367,14 @@ static void test_bad_mount_rules_are_refused_with_a_reason(void) {
                 { "tmpfs", NULL,   "/a",     NULL, NULL, L("size=*", ""), "option pattern is empty" },
                 { "tmpfs", NULL,   "/a",     NULL, NULL, L("size=1,mode=1"),
                   "option pattern 'size=1,mode=1' contains ','; a pattern matches one option" },
+                /* What the daemon refuses in any call, refused as a pattern before anything is sent. */
+                { "tmpfs", NULL,   "/a",     NULL, NULL, L("size=*", "rw"),
+                  "option pattern 'rw' is a mount flag or the source, not a data option " ALLOWABLE },
+                { "ext4",  "/dev/sda1", "/a", NULL, NULL, L("source=*"),
+                  "option pattern 'source=*' is a mount flag or the source, not a data option " ALLOWABLE },
+                { "ext4",  "/dev/sda1", "/a", NULL, NULL, L("journal_path=*"),
+                  "option pattern 'journal_path=*' names a device the kernel would open with the broker's "
+                  "privileges" },
         };
 #undef L
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
@@ -1353,7 +1367,7 @@ static void test_sysbrokerctl_open_options(void) {
                   "Invalid --open: rule 'relative:rw': path 'relative' is not absolute" },
                 { { "--open", "/a:create:w", "--", "true" },
                   "Invalid --open: rule '/a:create:w' is not of the form 'PATH[:r|w|rw][:create]': "
-                  "':create' must come last" },
+                  "':create' must come last, and a PATH may not end in it" },
                 { { "--open-host", "/dev/kvm", "--", "true" },
                   "Invalid --open-host: rule '/dev/kvm' is not of the form 'PATH=HOSTPATH[:r|w|rw]'" },
                 { { "--open-host", "/dev/*=/dev/kvm", "--", "true" },

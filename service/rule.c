@@ -394,12 +394,6 @@ static int mount_flags_from_names(char **names, size_t n, bool forced, size_t in
         return 0;
 }
 
-static bool mount_option_is_flag_word(const char *key);
-static bool mount_option_names_a_device(const char *key);
-static size_t option_key_length(const char *opt) {
-        return strcspn(opt, "=");
-}
-
 static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
                                   char **ret_error) {
         const char *why;
@@ -441,17 +435,17 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
 
         for (size_t i = 0; i < f->n_strv[KEY_OPTIONS]; i++) {
                 const char *o = f->strvs[KEY_OPTIONS][i];
-                char key[64];
+                MountOptionKind kind;
 
                 if (o[0] == 0 || strchr(o, ','))
                         return rule_error(ret_error, index, "key 'Options': a pattern must be one option, "
                                           "not empty and without ','");
                 /* It could never match: calls with such an option are refused whatever the patterns say. */
-                snprintf(key, sizeof key, "%.*s", (int) option_key_length(o), o);
-                if (streq(key, "source") || mount_option_is_flag_word(key))
+                kind = mount_option_kind(o);
+                if (kind == MOUNT_OPTION_FLAG || kind == MOUNT_OPTION_SOURCE)
                         return rule_error(ret_error, index, "key 'Options': '%.64s' is a mount flag or the "
                                           "source, not an option (use AllowedFlags)", o);
-                if (mount_option_names_a_device(key))
+                if (kind == MOUNT_OPTION_DEVICE)
                         return rule_error(ret_error, index, "key 'Options': '%.64s' names a device the kernel "
                                           "would open with the broker's privileges", o);
         }
@@ -882,38 +876,9 @@ const Rule *rule_set_match_mount(const RuleSet *set, const char *fstype, const c
         return NULL;
 }
 
-/* Words the kernel takes as mount flags when they appear among the options: they are flags, and flags are
- * what AllowedFlags and ForcedFlags decide, never an Options pattern. */
-static bool mount_option_is_flag_word(const char *key) {
-        static const char *const words[] = {
-                "ro", "rw", "sync", "async", "dirsync", "lazytime", "nolazytime", "mand", "nomand",
-                "posixacl", "noposixacl", "silent", "loud", "bind", "rbind", "defaults", "remount", "move",
-                "exec", "noexec", "suid", "nosuid", "dev", "nodev", "atime", "noatime", "diratime",
-                "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "nosymfollow",
-                "symfollow",
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                if (streq(key, words[i]))
-                        return true;
-        return false;
-}
-
-/* Options that name another device or file for the filesystem to open (ext4's journal_path, xfs's logdev,
- * btrfs's device): the kernel looks them up itself, with the broker's privileges, and no Source check covers
- * them. */
-static bool mount_option_names_a_device(const char *key) {
-        static const char *const keys[] = { "journal_path", "journal_dev", "logdev", "rtdev", "device" };
-
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (streq(key, keys[i]))
-                        return true;
-        return false;
-}
-
 const char *rule_mount_option_refused(const Rule *r, char *options, const char **ret_why) {
         for (char *opt = options, *next; opt; opt = next) {
-                char key[64];
+                MountOptionKind kind;
                 bool allowed = false;
 
                 next = strchr(opt, ',');
@@ -922,12 +887,12 @@ const char *rule_mount_option_refused(const Rule *r, char *options, const char *
                 if (opt[0] == 0)
                         continue; /* the kernel skips empty options too */
 
-                snprintf(key, sizeof key, "%.*s", (int) option_key_length(opt), opt);
-                if (streq(key, "source") || mount_option_names_a_device(key)) {
+                kind = mount_option_kind(opt);
+                if (kind == MOUNT_OPTION_SOURCE || kind == MOUNT_OPTION_DEVICE) {
                         *ret_why = "it names a device or file the kernel would open with the broker's privileges";
                         return opt;
                 }
-                if (mount_option_is_flag_word(key)) {
+                if (kind == MOUNT_OPTION_FLAG) {
                         *ret_why = "it is a mount flag, decided by AllowedFlags and ForcedFlags";
                         return opt;
                 }
