@@ -281,8 +281,15 @@ static void forward_signal(int sig) {
 }
 
 static int wait_child(pid_t pid) {
+        siginfo_t info = {};
         int status;
 
+        /* Wait without reaping first: until the zombie is reaped its pid cannot be reused, so a signal
+         * forwarded meanwhile reaches the child or nobody. Only then stop forwarding, and reap. */
+        while (waitid(P_PID, (id_t) pid, &info, WEXITED | WNOWAIT) < 0)
+                if (errno != EINTR)
+                        break;
+        child_pid = 0;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return EXIT_RUN_FAILURE;

@@ -46,6 +46,31 @@ assert_contains "a node whose name holds a newline is created" "$out" created
 assert_true "and logged escaped, on its one line" grep -q 'x\\x0a<0>Listener 99' "$T/sysbrokerd.log"
 assert_false "no forged line" grep -q '^<0>Listener 99' "$T/sysbrokerd.log"
 
+# SIGTERM and SIGHUP sent to sysbrokerctl alone are passed on to the command, whose status it exits with.
+cat >"$T/work/trapper.sh" <<SCRIPT
+trap 'echo got-TERM; exit 3' TERM
+trap 'echo got-HUP; exit 3' HUP
+echo \$\$ > "$T/work/cmd.pid"
+while :; do sleep 0.1; done
+SCRIPT
+for sig in TERM HUP; do
+    rm -f "$T/work/cmd.pid"
+    run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/null4" -- sh "$T/work/trapper.sh" \
+            >"$T/forward.out" 2>&1 &
+    job=$!
+    sb_wait_for 10 "the command to start" test -s "$T/work/cmd.pid"
+    cmd=$(cat "$T/work/cmd.pid")
+    ctl=$(awk '/^PPid:/ { print $2 }' "/proc/$cmd/status")
+    assert_eq "SIG$sig: the command's parent is sysbrokerctl" sysbrokerctl "$(cat "/proc/$ctl/comm")"
+    kill -"$sig" "$ctl"
+    # Not passed on, the command would run forever: end it, and the checks below fail.
+    sb_poll 10 sh -c "! kill -0 $cmd 2>/dev/null" || kill -KILL "$cmd"
+    rc=0
+    wait "$job" || rc=$?
+    assert_eq "SIG$sig: passed on to the command" got-$sig "$(cat "$T/forward.out")"
+    assert_eq "SIG$sig: sysbrokerctl exits with the command's status" 3 "$rc"
+done
+
 # The listener went away with its tasks.
 assert_true "no listener left after the sandbox exited" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
