@@ -990,6 +990,11 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                 if (r->host_path) {
                         ret->details[n++] = "host-path";
                         ret->details[n++] = r->host_path;
+                        /* The action's message names only the sandbox's path: an admin must see which
+                         * file of the host it stands for. polkit takes this from uid 0. */
+                        ret->details[n++] = "polkit.message";
+                        ret->details[n++] = "Authentication is required to let a sandbox open the host's file "
+                                            "$(host-path) as $(path), with sysbrokerd's privileges.";
                 }
                 break;
         case RULE_SYSCALL_MOUNT:

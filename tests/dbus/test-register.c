@@ -166,8 +166,12 @@ static void test_register_only_safe_list_devices_use_mknod_action(Harness *h, gc
         g_assert_no_error(call->error);
 }
 
+/* What the authentication dialog says for a HostPath rule, instead of the action's message. */
+#define HOST_PATH_MESSAGE "Authentication is required to let a sandbox open the host's file $(host-path) as $(path), " \
+        "with sysbrokerd's privileges."
+
 /* Open rules are asked about as .open, in rule order among the others; "access" and "create" always carry
- * the rule's value (defaults filled in), "host-path" only when the rule has one. */
+ * the rule's value (defaults filled in), "host-path" and a message naming it only when the rule has one. */
 static void test_register_open_rules_ask_open_action_with_details(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
@@ -212,7 +216,8 @@ static void test_register_open_rules_ask_open_action_with_details(Harness *h, gc
         polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
                                                  STRV("syscall", "open", "path", "/dev/kvm",
                                                       "access", "rw", "create", "false",
-                                                      "host-path", "/dev/kvm")),
+                                                      "host-path", "/dev/kvm",
+                                                      "polkit.message", HOST_PATH_MESSAGE)),
                       TRUE, FALSE);
 
         harness_wait(h, call);
@@ -273,7 +278,8 @@ static void test_register_open_interactive_call_allows_user_interaction(Harness 
         polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, POLKIT_FLAG_ALLOW_USER_INTERACTION,
                                                  STRV("syscall", "open", "path", "/dev/kvm",
                                                       "access", "rw", "create", "false",
-                                                      "host-path", "/dev/kvm")),
+                                                      "host-path", "/dev/kvm",
+                                                      "polkit.message", HOST_PATH_MESSAGE)),
                       TRUE, FALSE);
         harness_wait(h, call);
         g_assert_no_error(call->error);
@@ -526,7 +532,8 @@ static void test_register_open_rule_refused_names_action_and_rule(Harness *h, gc
         polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
                                                  STRV("syscall", "open", "path", "/dev/kvm",
                                                       "access", "rw", "create", "false",
-                                                      "host-path", "/dev/kvm")),
+                                                      "host-path", "/dev/kvm",
+                                                      "polkit.message", HOST_PATH_MESSAGE)),
                       FALSE, FALSE);
         /* No question about rule 2 after rule 1 was refused. */
         harness_wait(h, call);
