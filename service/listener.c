@@ -138,7 +138,7 @@ static int broker_start_watchdog(Broker *b) {
         return sd_event_source_set_enabled(b->watchdog_source, SD_EVENT_ONESHOT);
 }
 
-int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner_pid, const char *description,
+int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid, const char *description,
                  bool default_deny, const ListenerRestore *restore, Listener **ret) {
         _cleanup_(listener_freep) Listener *l = NULL;
         pthread_attr_t attr;
@@ -150,7 +150,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, pid_t owner
         *l = (Listener) {
                 .id = restore ? restore->id : ++b->next_listener_id,
                 .owner_uid = owner_uid,
-                .account_uid = owner_uid, /* the registration may know better: it sets it */
+                .account_uid = account_uid,
                 .owner_pid = owner_pid,
                 .default_deny = default_deny,
                 .fd = -EBADF,

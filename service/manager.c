@@ -207,7 +207,8 @@ static void registration_finish(Registration *reg) {
         Listener *l;
         int r;
 
-        r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->pid, reg->description, reg->default_deny, NULL, &l);
+        r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->account_uid, reg->pid, reg->description,
+                         reg->default_deny, NULL, &l);
         if (r < 0) {
                 log_error_errno(r, "Failed to create listener for uid %u: %m", reg->uid);
                 (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to create listener: %m");
@@ -215,7 +216,6 @@ static void registration_finish(Registration *reg) {
                 return;
         }
         reg->fd = -EBADF;          /* owned by the listener now */
-        l->account_uid = reg->account_uid;
         reg->rules = NULL;
 
         log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,

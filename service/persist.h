@@ -34,6 +34,7 @@ typedef struct PersistHeader {
 typedef struct PersistedListener {
         uint64_t id;
         uid_t owner_uid;
+        uid_t account_uid;         /* whom the limit per user charges (Listener.account_uid) */
         pid_t owner_pid;
         bool default_deny;
         char *description;

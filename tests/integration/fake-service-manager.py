@@ -5,7 +5,10 @@ integration suite (the boot suite has the real one): a notify socket that takes 
 FDPOLL=0) and FDSTOREREMOVE=1, drops a stored fd that hangs up (unless FDPOLL=0), waits for READY=1, and
 starts the daemon again with the stored fds passed back (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID).
 
-    fake-service-manager.py NOTIFY_SOCKET_PATH DAEMON [ARGS...]
+    fake-service-manager.py [--socket=PATH] NOTIFY_SOCKET_PATH DAEMON [ARGS...]
+
+--socket=PATH also listens on PATH (mode 0666) and passes that socket first on every start, named
+"sysbrokerd.socket", as sysbrokerd.socket would.
 
 Commands on stdin, one per line, each answered by one line on stdout:
     start   start the daemon, answer "ready <pid>" once it said READY=1 (or "failed ...")
@@ -24,8 +27,16 @@ import socket
 import sys
 import time
 
-notify_path = sys.argv[1]
-daemon = sys.argv[2:]
+args = sys.argv[1:]
+activation = None
+if args and args[0].startswith("--socket="):
+    path = args.pop(0)[len("--socket="):]
+    activation = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    activation.bind(path)
+    os.chmod(path, 0o666)
+    activation.listen(64)
+notify_path = args[0]
+daemon = args[1:]
 
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sock.bind(notify_path)
@@ -84,6 +95,9 @@ def start():
     drain()
     names = sorted(store)
     fds = [store[n][0] for n in names]
+    if activation is not None:
+        names.insert(0, "sysbrokerd.socket")
+        fds.insert(0, activation.fileno())
     ready = False
     pid = os.fork()
     if pid == 0:

@@ -15,8 +15,10 @@ sb_mount_polkit_dirs
 set_polkit_rules "$SB_RULES/allow-all.rules"
 sb_start_polkitd
 
-coproc SM { exec python3 "$SRCDIR/tests/integration/fake-service-manager.py" "$T/notify" \
-        "$SYSBROKERD" --no-idle-exit --log-level=debug 2>>"$T/sysbrokerd.log"; }
+# With the peer-to-peer socket too: a user's subordinate uids have no passwd entry, which dbus-daemon requires.
+SB_SOCKET=$T/sysbrokerd.sock
+coproc SM { exec python3 "$SRCDIR/tests/integration/fake-service-manager.py" --socket="$SB_SOCKET" "$T/notify" \
+        "$SYSBROKERD" --no-idle-exit --log-level=debug --max-listeners-per-user=1 2>>"$T/sysbrokerd.log"; }
 SB_PIDS+=("$SM_PID")
 # sm COMMAND: one command to the service manager, its one-line answer on stdout.
 sm() {
@@ -116,6 +118,36 @@ printf '%s\n' "$out" | sed 's/^/# /'
 assert_contains "after stop, the sandbox's calls fail with ENOSYS" "$out" "first-error=ENOSYS"
 assert_contains "all of them" "$out" "ok=0 "
 assert_eq "the service manager holds nothing" fds "$(sm fds)"
+
+# A restarted daemon charges a listener to the user it charged before: one registered from the test user's
+# subordinate uid (host uid 100000 in a user namespace the test user made, mapped by root as newuidmap would)
+# is the test user's, with one listener allowed per user, also after a restart.
+ready
+run_as_user unshare -U sh -c "echo \$\$ > '$T/work/ns.pid'; exec sleep 120" &
+ns_holder=$!
+sb_wait_for 10 "the user namespace" test -s "$T/work/ns.pid"
+ns_pid=$(cat "$T/work/ns.pid")
+# The same number inside: D-Bus authentication compares the uid a client names with the one the kernel gives.
+echo "100000 100000 1" >"/proc/$ns_pid/uid_map"
+echo "100000 100000 1" >"/proc/$ns_pid/gid_map"
+nsenter --user --target "$ns_pid" --setuid 100000 --setgid 100000 \
+        "$SYSBROKERCTL" --socket="$SB_SOCKET" run --mknod "c 1:3 $D/sub" -- sleep 120 >"$T/subordinate.out" 2>&1 &
+subordinate=$!
+if ! sb_poll 20 sb_nlisteners_is 1; then
+    sed 's/^/# /' "$T/subordinate.out"
+    sb_die "the subordinate uid's listener was not registered"
+fi
+second_listener() {
+    run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/node" -- true 2>&1 || true
+}
+assert_contains "the user's second listener is refused" "$(second_listener)" LimitsExceeded
+assert_eq "restart" "exited 0" "$(sm term)"
+ready
+assert_eq "the subordinate uid's listener is restored" 1 "$(sb_nlisteners)"
+assert_contains "the user's second listener is still refused after a restart" "$(second_listener)" \
+        LimitsExceeded
+kill "$subordinate" "$ns_holder" 2>/dev/null || true
+pkill -u 100000 sleep 2>/dev/null || true
 
 sm quit >/dev/null
 sb_finish

@@ -468,7 +468,10 @@ static void test_open_rule_authorization_details(void) {
         CHECK_STREQ(a.details[7], "false");
         CHECK_STREQ(a.details[8], "host-path");
         CHECK_STREQ(a.details[9], "/dev/kvm");
-        CHECK(a.details[10] == NULL);
+        /* The dialog names the host's file: the action's own message names only the sandbox's path. */
+        CHECK_STREQ(a.details[10], "polkit.message");
+        CHECK(a.details[11] && strstr(a.details[11], "$(host-path)"));
+        CHECK(a.details[12] == NULL);
 }
 
 static void test_mount_rule_gets_defaults(void) {

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The listener state a restarted daemon reads back: what it takes, and the damaged or forged lines it refuses
+ * rather than read as something else (an owner of uid 0, another default action, a wrapped id). */
+
+#include <sys/socket.h>
+#include <systemd/sd-bus.h>
+
+#include "persist.h"
+#include "unit.h"
+
+static const RuleLimits limits = { .max_rules = 16, .max_string_length = 4096, .max_total_length = SIZE_MAX,
+                                   .restoring = true };
+
+/* sd-bus builds messages only for a started bus; one end of a socketpair is enough. */
+static sd_bus *test_bus(void) {
+        static sd_bus *bus;
+        int sp[2];
+
+        if (bus)
+                return bus;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || sd_bus_new(&bus) < 0 ||
+            sd_bus_set_fd(bus, sp[0], sp[0]) < 0 || sd_bus_start(bus) < 0)
+                abort();
+        return bus;
+}
+
+/* One mknod rule for c 1:3 at /dev/null, as the state writes it (strings in hex). */
+#define RULE_LINES                                                                                  \
+        "rule\n"                                                                                    \
+        "key s Syscall 6d6b6e6f64\n"                                                                \
+        "key s Path 2f6465762f6e756c6c\n"                                                           \
+        "key u Major 1\n"                                                                           \
+        "key u Minor 3\n"                                                                           \
+        "end\n"
+
+#define HEADER_LINES                                                                                \
+        "id 7\n"                                                                                    \
+        "owner-uid 1000\n"                                                                          \
+        "account-uid 1001\n"                                                                        \
+        "owner-pid 42\n"                                                                            \
+        "default-action deny\n"                                                                     \
+        "description 766d\n"
+
+static int parse(const char *text, PersistedListener *ret) {
+        return persist_parse(text, test_bus(), &limits, ret);
+}
+
+static void test_valid_state_is_read(void) {
+        PersistedListener p = {};
+
+        CHECK(parse(HEADER_LINES RULE_LINES, &p) == 0);
+        CHECK(p.id == 7);
+        CHECK(p.owner_uid == 1000);
+        CHECK(p.account_uid == 1001);
+        CHECK(p.owner_pid == 42);
+        CHECK(p.default_deny);
+        CHECK_STREQ(p.description, "vm");
+        CHECK(p.rules && p.rules->n_rules == 1);
+        persisted_listener_done(&p);
+}
+
+/* A state written before the account uid was recorded charges the owner, as that daemon did. */
+static void test_account_uid_defaults_to_owner(void) {
+        PersistedListener p = {};
+
+        CHECK(parse("id 7\nowner-uid 1000\ndefault-action continue\n" RULE_LINES, &p) == 0);
+        CHECK(p.account_uid == 1000);
+        CHECK(!p.default_deny);
+        CHECK_STREQ(p.description, "");
+        persisted_listener_done(&p);
+}
+
+static void expect_refused(const char *text) {
+        PersistedListener p = {};
+        int r = parse(text, &p);
+
+        if (r != -EINVAL && r != -E2BIG) {
+                fprintf(stderr, "# accepted (%d): %s\n", r, text);
+                unit_failed = 1;
+        }
+        persisted_listener_done(&p);
+}
+
+static void test_damaged_header_lines_are_refused(void) {
+        /* Read loosely, each of these was a valid state with another meaning. */
+        expect_refused("id 7\nowner-uid x\ndefault-action continue\n" RULE_LINES);          /* root */
+        expect_refused("id 7\nowner-uid 4294967296\ndefault-action continue\n" RULE_LINES); /* root */
+        expect_refused("id 7\nowner-uid 10x0\ndefault-action continue\n" RULE_LINES);       /* uid 10 */
+        expect_refused("id 7\nowner-uid 4294967295\ndefault-action continue\n" RULE_LINES); /* no uid */
+        expect_refused("id 7\nowner-uid -1\ndefault-action continue\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\ndefault-action den\n" RULE_LINES);            /* continue */
+        expect_refused("id 18446744073709551615\nowner-uid 1000\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 0\nowner-uid 1000\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\naccount-uid 1000x\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\nowner-pid 2147483648\ndefault-action deny\n" RULE_LINES);
+        /* Each key once: a leftover of a longer text must not win. */
+        expect_refused("id 7\nowner-uid 1000\nowner-uid 0\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndefault-action continue\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nid 8\n" RULE_LINES);
+        /* A key without its value, or with one more. */
+        expect_refused("id 7\nowner-uid\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000 0\ndefault-action deny\n" RULE_LINES);
+        /* ListListeners sends descriptions as D-Bus strings: one that is not UTF-8 would fail it for all. */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription ff\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription 7\n" RULE_LINES);
+        /* Required lines. */
+        expect_refused("owner-uid 1000\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\n" RULE_LINES);
+}
+
+static void test_damaged_rule_and_mount_lines_are_refused(void) {
+        /* A number cut short or run into garbage is not another number. */
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
+                       "key u Major 4294967297\nkey u Minor 3\nend\n");
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
+                       "key u Major 1x\nkey u Minor 3\nend\n");
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
+                       "key u Major 1\nkey u Minor 3\nkey b Create 2\nend\n");
+        expect_refused(HEADER_LINES RULE_LINES "mount 12 0 0\n");      /* rule 0 is no mount rule */
+        expect_refused(HEADER_LINES RULE_LINES "mount 12x 0 0\n");
+        expect_refused(HEADER_LINES RULE_LINES "mount 12 99999999999 0\n");
+        expect_refused(HEADER_LINES RULE_LINES "rule\n");              /* cut off inside a rule */
+}
+
+UNIT_MAIN(
+        T(test_valid_state_is_read),
+        T(test_account_uid_defaults_to_owner),
+        T(test_damaged_header_lines_are_refused),
+        T(test_damaged_rule_and_mount_lines_are_refused),
+)
