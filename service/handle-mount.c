@@ -452,12 +452,8 @@ Answer handle_mount(Supervisor *s) {
                         });
         else
                 result = -ESRCH;
-        supervisor_record_result(s, result);
-        if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
-                s->broken = true;
-                return ANSWER_ERRNO_OF(EIO);
-        }
-
+        /* The mount is the listener's before the answer is recorded: a successor that only sends the recorded
+         * answer must find it among the listener's mounts, to unmount or remount it. */
         if (result >= 0 && c->kind != MOUNT_KIND_REMOUNT && mnt_id != 0) {
                 l->mounts[l->n_mounts++] = (ListenerMount) {
                         .mnt_id = mnt_id,
@@ -468,6 +464,12 @@ Answer handle_mount(Supervisor *s) {
                 };
                 persist_listener_save(l);
         }
+        supervisor_record_result(s, result);
+        if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
+                s->broken = true;
+                return ANSWER_ERRNO_OF(EIO);
+        }
+
         if (c->kind == MOUNT_KIND_REMOUNT)
                 supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), p.target_path, t.tid,
                                         "remount '%s' for task %i: %s.", p.target_path, t.tid,
