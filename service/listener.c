@@ -38,22 +38,26 @@ static void listener_unlink(Listener *l) {
         l->next = l->prev = NULL;
 }
 
-Listener *listener_free(Listener *l) {
+/* Whether a call in progress may be cut short at shutdown. Not when the service manager keeps the listeners:
+ * the next daemon finds the call in the state page and does it (a restart loses no call); interrupted, the
+ * sandbox would get EINTR from a FIFO's open. */
+static bool shutdown_interrupts_calls(void) {
+        return !persist_enabled();
+}
+
+/* Frees l once its thread ended, waiting until deadline at most. */
+static Listener *listener_free_until(Listener *l, const struct timespec *deadline) {
         if (!l)
                 return NULL;
 
         if (l->thread_running) {
-                struct timespec deadline;
-
-                /* Only at shutdown: ask, interrupt (also a call in progress) and wait a little; a thread
-                 * stuck for good in an uninterruptible call (a hard NFS mount) is left behind rather than
-                 * hang the exit. */
+                /* Only at shutdown. A thread still in a call by the deadline (a FIFO's open left to the next
+                 * daemon, a hard NFS mount) is left behind rather than hang the exit. */
                 listener_request_stop(l, LISTENER_END_UNREGISTERED);
-                supervise_wake_for_stop(l, true);
-                clock_gettime(CLOCK_REALTIME, &deadline);
-                deadline.tv_sec += 2;
-                if (pthread_timedjoin_np(l->thread, NULL, &deadline) != 0) {
-                        log_warning("Listener %" PRIu64 ": its thread does not end, leaving it.", l->id);
+                supervise_wake_for_stop(l, shutdown_interrupts_calls());
+                if (pthread_timedjoin_np(l->thread, NULL, deadline) != 0) {
+                        log_warning("Listener %" PRIu64 ": its thread is still in a call, leaving it%s.", l->id,
+                                    shutdown_interrupts_calls() ? "" : " to the next daemon");
                         (void) pthread_detach(l->thread);
                         /* It still uses the listener: leave the struct to it, the process is going away. */
                         if (l->broker)
@@ -74,6 +78,20 @@ Listener *listener_free(Listener *l) {
         free(l->object_path);
         free(l);
         return NULL;
+}
+
+static struct timespec shutdown_deadline(void) {
+        struct timespec deadline;
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 2;
+        return deadline;
+}
+
+Listener *listener_free(Listener *l) {
+        struct timespec deadline = shutdown_deadline();
+
+        return listener_free_until(l, &deadline);
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Listener *, listener_free);
@@ -270,15 +288,18 @@ void listener_remove(Listener *l, ListenerEnd reason) {
 }
 
 void listener_free_all(Broker *b) {
-        /* Every thread asked and interrupted first, so that they end together: listener_free() then waits
-         * for each in turn, but not for the others' slow ends one after another. */
+        struct timespec deadline;
+
+        /* Every thread asked (and interrupted, where it may be) first, so that they end together, within one
+         * deadline for all. */
         for (Listener *l = b->listeners; l; l = l->next)
                 if (l->thread_running) {
                         listener_request_stop(l, LISTENER_END_UNREGISTERED);
-                        supervise_wake_for_stop(l, true);
+                        supervise_wake_for_stop(l, shutdown_interrupts_calls());
                 }
+        deadline = shutdown_deadline();
         while (b->listeners)
-                listener_free(b->listeners);
+                listener_free_until(b->listeners, &deadline);
 }
 
 Listener *broker_find_listener(Broker *b, uint64_t id) {

@@ -377,6 +377,15 @@ sb_broker_alive() {
 }
 
 # The newest listener's object path (listeners are numbered in registration order).
+# sb_trapped PIDFILE COMM: the process whose pid is in PIDFILE is COMM and waits in a trapped call (the kernel
+# parks it in seccomp's notification wait until the broker answers).
+sb_trapped() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] &&
+        grep -q seccomp "/proc/$pid/wchan" 2>/dev/null
+}
+
 sb_last_listener_path() {
     busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager ListListeners |
         grep -o '"/org/sysbroker/Broker1/listener/[0-9]*"' | tr -d '"' | sort -t/ -k6 -n | tail -n 1

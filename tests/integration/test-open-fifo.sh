@@ -46,15 +46,6 @@ assert_contains "glob rule: a device node is not opened" "$out" "Permission deni
 out=$(sandbox --open "$D/devs/zero" -- sh -c "head -c 2 '$D/devs/zero' | od -An -tx1") || true
 assert_eq "literal rule: the device node is opened" "00 00" "$(echo $out)"
 
-# Wait until the sandboxed process whose pid is in FILE is blocked in a trapped call (the kernel parks it
-# in seccomp's notification wait).
-trapped() {
-    local pid
-    pid=$(cat "$1" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] &&
-        grep -q seccomp "/proc/$pid/wchan" 2>/dev/null
-}
-
 # --- A literal rule: the open blocks sandbox A's listener only --------------------------------------------
 # The cat's own pid is what we watch: a child shell writes it and becomes cat.
 cat >"$T/work/a.sh" <<SCRIPT
@@ -65,14 +56,14 @@ SCRIPT
 run_as_user "$SYSBROKERCTL" run --open "$D/fifos/f" --open "$D/files/*" -- sh "$T/work/a.sh" >"$T/a.out" 2>&1 &
 a=$!
 a_start=$(sb_now_ms)
-assert_true "sandbox A's cat is parked in its open of the FIFO" sb_poll 10 trapped "$T/work/a.pid" cat
+assert_true "sandbox A's cat is parked in its open of the FIFO" sb_poll 10 sb_trapped "$T/work/a.pid" cat
 sleep 0.5
 
 start=$(sb_now_ms)
 out=$(sandbox --open "$D/files/*" -- cat "$D/files/file") || true
 b_elapsed=$(($(sb_now_ms) - start))
 assert_eq "sandbox B's cat is answered meanwhile" B-DATA "$out"
-assert_true "while A's open is still blocked" trapped "$T/work/a.pid" cat
+assert_true "while A's open is still blocked" sb_trapped "$T/work/a.pid" cat
 assert_true "B took well under A's timeout (${b_elapsed} ms)" test "$b_elapsed" -lt $AT_ONCE_MS
 
 # A gets EINTR once the broker gives up, and its listener answers its next open.
@@ -99,7 +90,7 @@ rm -f "$T/work/a.pid"
 run_as_user "$SYSBROKERCTL" run --open "$D/fifos/f" -- \
         sh -c "echo \$\$ > '$T/work/a.pid'; exec cat '$D/fifos/f'" >"$T/a2.out" 2>&1 &
 a=$!
-if sb_poll 10 trapped "$T/work/a.pid" cat; then
+if sb_poll 10 sb_trapped "$T/work/a.pid" cat; then
     sleep 0.3
     echo "through the FIFO" >"$D/fifos/f"
     rc=0

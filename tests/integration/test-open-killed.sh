@@ -58,12 +58,7 @@ rm -f "$T/work/fifo.pid"
 run_as_user "$SYSBROKERCTL" run --open "$D/fifos/f" -- \
         sh -c "echo \$\$ > '$T/work/fifo.pid'; exec cat '$D/fifos/f'" >"$T/fifo.log" 2>&1 &
 ctl=$!
-parked() {
-    local pid
-    pid=$(cat "$T/work/fifo.pid" 2>/dev/null) || return 1
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = cat ] && grep -q seccomp "/proc/$pid/wchan" 2>/dev/null
-}
-if sb_poll 10 parked; then
+if sb_poll 10 sb_trapped "$T/work/fifo.pid" cat; then
     sleep 0.3
     fds_blocked=$(sb_broker_fd_count)
     assert_true "blocked: the broker holds more fds now ($fds_blocked, idle $fds_before)" \

@@ -100,6 +100,24 @@ store_is_empty() {
 }
 assert_true "a listener that ended is let go by the service manager" sb_poll 10 store_is_empty
 
+# A call in progress at a restart is left to the next daemon, not cut short: a FIFO's open, blocked in the
+# daemon (a literal rule) until a writer comes, completes after the restart instead of failing with EINTR.
+mkfifo "$D/fifo"
+run_as_user "$SYSBROKERCTL" run --open "$D/fifo" -- sh -c "echo \$\$ > '$D/reader.pid'; exec cat '$D/fifo'" \
+        >"$T/fifo.out" 2>&1 &
+reader=$!
+sb_wait_for 20 "the reader to wait in its open of the FIFO" sb_trapped "$D/reader.pid" cat
+assert_eq "restart during the open" "exited 0" "$(sm term)"
+assert_true "the daemon said it left the call to the next one" \
+        grep -q "still in a call, leaving it to the next daemon" "$T/sysbrokerd.log"
+ready
+timeout 20 sh -c "echo fifo-data > '$D/fifo'" || sb_not_ok "a writer opened the FIFO (no reader)"
+rc=0
+wait "$reader" || rc=$?
+assert_eq "the open completed after the restart" fifo-data "$(cat "$T/fifo.out")"
+assert_eq "and the reader ends well" 0 "$rc"
+assert_true "its listener is let go" sb_poll 10 store_is_empty
+
 # "stop": the service manager lets go of everything; the kernel then answers the sandbox's calls with ENOSYS.
 rm -f "$D/stop" "$D/started"
 run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/node" -- sh -c "
