@@ -541,8 +541,9 @@ int sysbroker_rules_add_open_spec(sysbroker_rules *rules, sysbroker_action actio
                 *colon = '\0';
         }
         strip_access_suffix(copy, &access);
-        /* "PATH:create:rw" would otherwise quietly become a rule for a file called "PATH:create". */
-        if (!create && endswith(copy, ":create"))
+        /* "PATH:create:rw" would otherwise quietly become a rule for a file called "PATH:create", and so would
+         * "PATH:create:create". */
+        if (endswith(copy, ":create"))
                 return rules_fail(rules, -EINVAL,
                                   "rule '%s' is not of the form 'PATH[:r|w|rw][:create]': "
                                   "':create' must come last, and a PATH may not end in it", spec);

@@ -195,6 +195,10 @@ static void test_bad_open_specs_are_refused_with_a_reason(void) {
                   "rule '/tmp/x:create:rw' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
                 { "/tmp/x:create:r",   -EINVAL,
                   "rule '/tmp/x:create:r' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
+                { "/tmp/x:create:create", -EINVAL,
+                  "rule '/tmp/x:create:create' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
+                { "/tmp/x:create:rw:create", -EINVAL,
+                  "rule '/tmp/x:create:rw:create' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
                 { "/tmp/\xff:r",       -EINVAL, "rule '/tmp/\xff:r': path is not valid UTF-8" },
         };
         static const BadSpec host_cases[] = {

@@ -453,7 +453,8 @@ Answer handle_mount(Supervisor *s) {
         else
                 result = -ESRCH;
         /* The mount is the listener's before the answer is recorded: a successor that only sends the recorded
-         * answer must find it among the listener's mounts, to unmount or remount it. */
+         * answer must find it among the listener's mounts, to unmount or remount it. Still in the target's
+         * context here: saving writes to the state memfd only, no path is looked up. */
         if (result >= 0 && c->kind != MOUNT_KIND_REMOUNT && mnt_id != 0) {
                 l->mounts[l->n_mounts++] = (ListenerMount) {
                         .mnt_id = mnt_id,

@@ -38,11 +38,12 @@ static void listener_unlink(Listener *l) {
         l->next = l->prev = NULL;
 }
 
-/* Whether a call in progress may be cut short at shutdown. Not when the service manager keeps the listeners:
+/* Whether a call in progress may be cut short at shutdown. Not when the service manager keeps the listener:
  * the next daemon finds the call in the state page and does it (a restart loses no call); interrupted, the
- * sandbox would get EINTR from a FIFO's open. */
-static bool shutdown_interrupts_calls(void) {
-        return !persist_enabled();
+ * sandbox would get EINTR from a FIFO's open. A listener nobody keeps is closed at exit: the kernel would
+ * answer ENOSYS, so an interrupted call's EINTR is the better answer. */
+static bool shutdown_interrupts_call_of(const Listener *l) {
+        return !(l->stored && !l->removed);
 }
 
 /* Frees l once its thread ended, waiting until deadline at most. */
@@ -54,10 +55,10 @@ static Listener *listener_free_until(Listener *l, const struct timespec *deadlin
                 /* Only at shutdown. A thread still in a call by the deadline (a FIFO's open left to the next
                  * daemon, a hard NFS mount) is left behind rather than hang the exit. */
                 listener_request_stop(l, LISTENER_END_UNREGISTERED);
-                supervise_wake_for_stop(l, shutdown_interrupts_calls());
+                supervise_wake_for_stop(l, shutdown_interrupts_call_of(l));
                 if (pthread_timedjoin_np(l->thread, NULL, deadline) != 0) {
                         log_warning("Listener %" PRIu64 ": its thread is still in a call, leaving it%s.", l->id,
-                                    shutdown_interrupts_calls() ? "" : " to the next daemon");
+                                    shutdown_interrupts_call_of(l) ? "" : " to the next daemon");
                         (void) pthread_detach(l->thread);
                         /* It still uses the listener: leave the struct to it, the process is going away. */
                         if (l->broker)
@@ -295,7 +296,7 @@ void listener_free_all(Broker *b) {
         for (Listener *l = b->listeners; l; l = l->next)
                 if (l->thread_running) {
                         listener_request_stop(l, LISTENER_END_UNREGISTERED);
-                        supervise_wake_for_stop(l, shutdown_interrupts_calls());
+                        supervise_wake_for_stop(l, shutdown_interrupts_call_of(l));
                 }
         deadline = shutdown_deadline();
         while (b->listeners)

@@ -68,6 +68,7 @@ struct Listener {
         bool thread_running;
         ListenerEnd end;           /* written by the thread before done_fd, read by the main loop after */
         bool removed;              /* gone from the bus; freed when the thread ends */
+        bool stored;               /* the service manager keeps its fds: a restarted daemon serves it on */
 
         ListenerCounters counters; /* atomically updated by the thread, read by property getters */
         int signal_gate;           /* SignalGate: when the main loop may signal the thread (supervise.c) */

@@ -24,6 +24,16 @@ static void put_hex(FILE *f, const char *s) {
                 fprintf(f, "%02x", (unsigned char) *s);
 }
 
+static int hex_digit_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
 static char *get_hex(const char *token) {
         size_t l = strlen(token);
         char *s;
@@ -36,12 +46,14 @@ static char *get_hex(const char *token) {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < l / 2; i++) {
-                unsigned v;
-                if (sscanf(token + 2 * i, "%2x", &v) != 1 || v == 0) {
+                int high = hex_digit_value(token[2 * i]), low = hex_digit_value(token[2 * i + 1]);
+
+                /* Two hex digits, nothing else (sscanf would take a sign or a space), and no NUL byte. */
+                if (high < 0 || low < 0 || (high | low) == 0) {
                         free(s);
                         return NULL;
                 }
-                s[i] = (char) v;
+                s[i] = (char) (high << 4 | low);
         }
         s[l / 2] = 0;
         return s;

@@ -112,6 +112,7 @@ int persist_listener_store(Listener *l) {
         if (r < 0)
                 return log_warning_errno(r, "Listener %" PRIu64 ": failed to store its fds with the service "
                                          "manager, it will not survive a restart: %m", l->id);
+        l->stored = r > 0;
         return 0;
 }
 
@@ -131,6 +132,7 @@ void persist_listener_forget(Listener *l) {
                 return;
         (void) store_notify("FDSTOREREMOVE=1", "listener", l->id, -EBADF);
         (void) store_notify("FDSTOREREMOVE=1", "state", l->id, -EBADF);
+        l->stored = false;
 }
 
 void persist_listener_close(Listener *l) {
@@ -199,6 +201,7 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
         if (r < 0)
                 return log_warning_errno(r, "Listener %" PRIu64 ": cannot be restored: %m", id);
         p.rules = NULL; /* the listener's now */
+        l->stored = true; /* the service manager passed its fds back, and keeps them */
         log_info("Listener %" PRIu64 " of uid %u restored after a restart, %zu rule(s), %zu mount(s).", l->id,
                  l->owner_uid, l->rules->n_rules, l->n_mounts);
         listener_announce(l);

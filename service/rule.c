@@ -1020,6 +1020,13 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                                                           sizeof ret->forced_flags);
                 ret->details[n++] = "options";
                 ret->details[n++] = ret->options;
+                /* The action's message names what every mount rule has; an admin must also see the source
+                 * (a disk, a directory to bind), which only some have. */
+                if (r->source) {
+                        ret->details[n++] = "polkit.message";
+                        ret->details[n++] = "Authentication is required to let a sandbox mount $(fstype) $(source) "
+                                            "on $(target).";
+                }
                 break;
         case _RULE_SYSCALL_MAX:
         case _RULE_SYSCALL_INVALID:

@@ -170,6 +170,9 @@ static void test_register_only_safe_list_devices_use_mknod_action(Harness *h, gc
 #define HOST_PATH_MESSAGE "Authentication is required to let a sandbox open the host's file $(host-path) as $(path), " \
         "with sysbrokerd's privileges."
 
+/* What the authentication dialog says for a mount rule with a Source. */
+#define MOUNT_SOURCE_MESSAGE "Authentication is required to let a sandbox mount $(fstype) $(source) on $(target)."
+
 /* Open rules are asked about as .open, in rule order among the others; "access" and "create" always carry
  * the rule's value (defaults filled in), "host-path" and a message naming it only when the rule has one. */
 static void test_register_open_rules_ask_open_action_with_details(Harness *h, gconstpointer data) {
@@ -256,7 +259,8 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
                                                  STRV("syscall", "mount", "fstype", "bind",
                                                       "source", "/srv/data", "target", "/home/u/data",
                                                       "allowed-flags", "ro,noatime",
-                                                      "forced-flags", "nosuid,nodev,noexec", "options", "")),
+                                                      "forced-flags", "nosuid,nodev,noexec", "options", "",
+                                                      "polkit.message", MOUNT_SOURCE_MESSAGE)),
                       TRUE, FALSE);
 
         harness_wait(h, call);

@@ -16,6 +16,7 @@ Commands on stdin, one per line, each answered by one line on stdout:
     kill    SIGKILL, wait (a crash; Restart=on-failure is kill, then start)
     stop    term, then let go of every stored fd ("systemctl stop")
     fds     the names of the stored fds, sorted
+    args A...  the daemon's next starts add the arguments A... (answer "ok")
     quit    kill the daemon if it runs, exit
 """
 
@@ -37,6 +38,7 @@ if args and args[0].startswith("--socket="):
     activation.listen(64)
 notify_path = args[0]
 daemon = args[1:]
+extra_args = []
 
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sock.bind(notify_path)
@@ -108,7 +110,7 @@ def start():
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
         if fds:  # as systemd: no LISTEN_* at all without fds
             env.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS=str(len(fds)), LISTEN_FDNAMES=":".join(names))
-        os.execve(daemon[0], daemon, env)
+        os.execve(daemon[0], daemon + extra_args, env)
     child = pid
     deadline = time.monotonic() + 20
     while not ready and time.monotonic() < deadline:
@@ -142,6 +144,9 @@ for line in sys.stdin:
         answer = end(signal.SIGTERM)
         for name in list(store):
             drop(name)
+    elif command.startswith("args "):
+        extra_args = command.split()[1:]
+        answer = "ok"
     elif command == "fds":
         drain()
         answer = "fds " + " ".join(sorted(store))

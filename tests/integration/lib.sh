@@ -376,7 +376,6 @@ sb_broker_alive() {
     kill -0 "$SB_BROKER_PID" 2>/dev/null
 }
 
-# The newest listener's object path (listeners are numbered in registration order).
 # sb_trapped PIDFILE COMM: the process whose pid is in PIDFILE is COMM and waits in a trapped call (the kernel
 # parks it in seccomp's notification wait until the broker answers).
 sb_trapped() {
@@ -386,6 +385,7 @@ sb_trapped() {
         grep -q seccomp "/proc/$pid/wchan" 2>/dev/null
 }
 
+# The newest listener's object path (listeners are numbered in registration order).
 sb_last_listener_path() {
     busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager ListListeners |
         grep -o '"/org/sysbroker/Broker1/listener/[0-9]*"' | tr -d '"' | sort -t/ -k6 -n | tail -n 1

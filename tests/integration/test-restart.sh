@@ -18,7 +18,7 @@ sb_start_polkitd
 # With the peer-to-peer socket too: a user's subordinate uids have no passwd entry, which dbus-daemon requires.
 SB_SOCKET=$T/sysbrokerd.sock
 coproc SM { exec python3 "$SRCDIR/tests/integration/fake-service-manager.py" --socket="$SB_SOCKET" "$T/notify" \
-        "$SYSBROKERD" --no-idle-exit --log-level=debug --max-listeners-per-user=1 2>>"$T/sysbrokerd.log"; }
+        "$SYSBROKERD" --no-idle-exit --log-level=debug 2>>"$T/sysbrokerd.log"; }
 SB_PIDS+=("$SM_PID")
 # sm COMMAND: one command to the service manager, its one-line answer on stdout.
 sm() {
@@ -140,6 +140,7 @@ assert_eq "the service manager holds nothing" fds "$(sm fds)"
 # A restarted daemon charges a listener to the user it charged before: one registered from the test user's
 # subordinate uid (host uid 100000 in a user namespace the test user made, mapped by root as newuidmap would)
 # is the test user's, with one listener allowed per user, also after a restart.
+assert_eq "one listener per user from now on" ok "$(sm "args --max-listeners-per-user=1")"
 ready
 run_as_user unshare -U sh -c "echo \$\$ > '$T/work/ns.pid'; exec sleep 120" &
 ns_holder=$!
@@ -164,8 +165,9 @@ ready
 assert_eq "the subordinate uid's listener is restored" 1 "$(sb_nlisteners)"
 assert_contains "the user's second listener is still refused after a restart" "$(second_listener)" \
         LimitsExceeded
+# sysbrokerctl passes SIGTERM on to its command.
 kill "$subordinate" "$ns_holder" 2>/dev/null || true
-pkill -u 100000 sleep 2>/dev/null || true
+wait "$subordinate" "$ns_holder" 2>/dev/null || true
 
 sm quit >/dev/null
 sb_finish

@@ -33,6 +33,21 @@ static sd_bus *test_bus(void) {
         "key u Minor 3\n"                                                                           \
         "end\n"
 
+/* A tmpfs mount rule (index 1 after RULE_LINES) and an open rule that may create (index 2). */
+#define MOUNT_RULE_LINES                                                                            \
+        "rule\n"                                                                                    \
+        "key s Syscall 6d6f756e74\n"                                                                \
+        "key s FsType 746d706673\n"                                                                 \
+        "key s Target 2f6d6e742f78\n"                                                               \
+        "end\n"
+#define OPEN_RULE_LINES(create)                                                                     \
+        "rule\n"                                                                                    \
+        "key s Syscall 6f70656e\n"                                                                  \
+        "key s Path 2f746d702f78\n"                                                                 \
+        "key b Create " create "\n"                                                                 \
+        "end\n"
+#define ALL_RULES(create) RULE_LINES MOUNT_RULE_LINES OPEN_RULE_LINES(create)
+
 #define HEADER_LINES                                                                                \
         "id 7\n"                                                                                    \
         "owner-uid 1000\n"                                                                          \
@@ -109,7 +124,32 @@ static void test_damaged_header_lines_are_refused(void) {
         expect_refused("id 7\nowner-uid 1000\n" RULE_LINES);
 }
 
+/* The lines the damaged cases below start from, valid as they are. */
+static void test_mount_and_open_rules_are_read(void) {
+        PersistedListener p = {};
+
+        CHECK(parse(HEADER_LINES ALL_RULES("1") "mount 12 1 0\nmount 13 1 1 4026531840\n", &p) == 0);
+        CHECK(p.rules && p.rules->n_rules == 3);
+        CHECK(p.n_mounts == 2);
+        CHECK(p.mounts[0].mnt_id == 12 && p.mounts[0].rule_index == 1 && p.mounts[0].mntns_id == 0);
+        CHECK(p.mounts[1].mnt_id == 13 && p.mounts[1].kept_flags == 1 && p.mounts[1].mntns_id == 4026531840u);
+        persisted_listener_done(&p);
+}
+
 static void test_damaged_rule_and_mount_lines_are_refused(void) {
+        /* A bool is 0 or 1. */
+        expect_refused(HEADER_LINES ALL_RULES("2"));
+        expect_refused(HEADER_LINES ALL_RULES("1x"));
+        /* Of a mount line, every number whole. */
+        expect_refused(HEADER_LINES ALL_RULES("1") "mount 12x 1 0\n");
+        expect_refused(HEADER_LINES ALL_RULES("1") "mount 12 1x 0\n");
+        expect_refused(HEADER_LINES ALL_RULES("1") "mount 12 1 0x\n");
+        expect_refused(HEADER_LINES ALL_RULES("1") "mount 12 1 0 40265x\n");
+        expect_refused(HEADER_LINES ALL_RULES("1") "mount 12 1 0 1 2\n");
+        /* Hex strings are two digits per byte: a sign or a space (which sscanf takes) is no digit. */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription +1\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription -1\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription 7g\n" RULE_LINES);
         /* A number cut short or run into garbage is not another number. */
         expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
                        "key u Major 4294967297\nkey u Minor 3\nend\n");
@@ -118,13 +158,38 @@ static void test_damaged_rule_and_mount_lines_are_refused(void) {
         expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
                        "key u Major 1\nkey u Minor 3\nkey b Create 2\nend\n");
         expect_refused(HEADER_LINES RULE_LINES "mount 12 0 0\n");      /* rule 0 is no mount rule */
-        expect_refused(HEADER_LINES RULE_LINES "mount 12x 0 0\n");
-        expect_refused(HEADER_LINES RULE_LINES "mount 12 99999999999 0\n");
         expect_refused(HEADER_LINES RULE_LINES "rule\n");              /* cut off inside a rule */
+}
+
+/* What this daemon writes, its successor reads back as it was. */
+static void test_registration_round_trips(void) {
+        PersistedListener read_back = {}, p = {};
+        _cleanup_free_ char *text = NULL;
+
+        /* The rules as a restore would have them, through the same text. */
+        CHECK(parse("id 9\nowner-uid 1000\ndefault-action deny\n" ALL_RULES("1"), &p) == 0);
+        if (!p.rules)
+                return;
+        Listener l = { .id = 9, .owner_uid = 1000, .account_uid = 1001, .owner_pid = 77, .default_deny = false,
+                       .description = (char *) "-", .rules = p.rules };
+        CHECK(persist_format_registration(&l, test_bus(), &text) == 0);
+        CHECK(text && parse(text, &read_back) == 0);
+        CHECK(read_back.id == 9 && read_back.owner_uid == 1000 && read_back.account_uid == 1001);
+        CHECK(read_back.owner_pid == 77 && !read_back.default_deny);
+        CHECK_STREQ(read_back.description, "-");
+        CHECK(read_back.rules && read_back.rules->n_rules == 3);
+        if (read_back.rules && read_back.rules->n_rules == 3) {
+                CHECK_STREQ(read_back.rules->rules[2].path, "/tmp/x");
+                CHECK(read_back.rules->rules[2].create);
+        }
+        persisted_listener_done(&read_back);
+        persisted_listener_done(&p);
 }
 
 UNIT_MAIN(
         T(test_valid_state_is_read),
+        T(test_mount_and_open_rules_are_read),
+        T(test_registration_round_trips),
         T(test_account_uid_defaults_to_owner),
         T(test_damaged_header_lines_are_refused),
         T(test_damaged_rule_and_mount_lines_are_refused),

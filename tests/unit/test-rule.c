@@ -628,7 +628,10 @@ static void test_mount_rule_authorization_details(void) {
         CHECK_STREQ(a.details[11], "nosuid,nodev");
         CHECK_STREQ(a.details[12], "options");
         CHECK_STREQ(a.details[13], "size=*,mode=*");
-        CHECK(a.details[14] == NULL);
+        /* The dialog names the source too, which the action's message cannot: not every rule has one. */
+        CHECK_STREQ(a.details[14], "polkit.message");
+        CHECK(a.details[15] && strstr(a.details[15], "$(source)"));
+        CHECK(a.details[16] == NULL);
         rule_authorization_done(&a);
 
         /* No Source: no "source" detail at all, rather than one an admin's rule could mistake for a path. */
@@ -637,6 +640,7 @@ static void test_mount_rule_authorization_details(void) {
         CHECK_STREQ(a.details[4], "target");
         CHECK_STREQ(a.details[9], "");
         CHECK_STREQ(a.details[11], "");
+        CHECK(a.details[12] == NULL);
         rule_authorization_done(&a);
 }
 
