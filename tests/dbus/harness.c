@@ -912,25 +912,9 @@ void harness_assert_no_signal(Harness *h, const char *interface, const char *mem
 
 /* ---- the daemon process ---- */
 
-guint harness_daemon_fd_count(Harness *h) {
+/* How many fds the daemon has open whose target starts with prefix and ends with suffix (NULL: any). */
+static guint daemon_fds_matching(Harness *h, const char *prefix, const char *suffix) {
         g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int) h->daemon_pid);
-        DIR *d = opendir(path);
-        struct dirent *de;
-        guint n = 0;
-
-        if (!d)
-                harness_fail("cannot open %s: %s", path, g_strerror(errno));
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-/* How many of the daemon's fds are a thread's own fd directory (/proc/PID/task/TID/fd). */
-static guint daemon_thread_fd_dirs(Harness *h) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int) h->daemon_pid);
-        g_autofree char *prefix = g_strdup_printf("/proc/%d/task/", (int) h->daemon_pid);
         DIR *d = opendir(path);
         struct dirent *de;
         guint n = 0;
@@ -943,16 +927,32 @@ static guint daemon_thread_fd_dirs(Harness *h) {
 
                 if (de->d_name[0] == '.')
                         continue;
-                len = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
-                if (len < 0)
-                        continue;
-                target[len] = 0;
-                if (g_str_has_prefix(target, prefix) && g_str_has_suffix(target, "/fd"))
-                        n++;
+                if (prefix || suffix) {
+                        len = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+                        if (len < 0)
+                                continue;
+                        target[len] = 0;
+                        if ((prefix && !g_str_has_prefix(target, prefix)) ||
+                            (suffix && !g_str_has_suffix(target, suffix)))
+                                continue;
+                }
+                n++;
         }
         closedir(d);
         return n;
 }
+
+guint harness_daemon_fd_count(Harness *h) {
+        return daemon_fds_matching(h, NULL, NULL);
+}
+
+/* How many of the daemon's fds are a thread's own fd directory (/proc/PID/task/TID/fd). */
+static guint daemon_thread_fd_dirs(Harness *h) {
+        g_autofree char *prefix = g_strdup_printf("/proc/%d/task/", (int) h->daemon_pid);
+
+        return daemon_fds_matching(h, prefix, "/fd");
+}
+
 
 guint harness_daemon_fd_count_with_threads_set_up(Harness *h, guint n_listeners) {
         gint64 deadline = g_get_monotonic_time() + HARNESS_TIMEOUT_USEC;

@@ -2,7 +2,6 @@
 /* The listener state a restarted daemon reads back: what it takes, and the damaged or forged lines it refuses
  * rather than read as something else (an owner of uid 0, another default action, a wrapped id). */
 
-#include <sys/socket.h>
 #include <systemd/sd-bus.h>
 
 #include "persist.h"
@@ -10,19 +9,6 @@
 
 static const RuleLimits limits = { .max_rules = 16, .max_string_length = 4096, .max_total_length = SIZE_MAX,
                                    .restoring = true };
-
-/* sd-bus builds messages only for a started bus; one end of a socketpair is enough. */
-static sd_bus *test_bus(void) {
-        static sd_bus *bus;
-        int sp[2];
-
-        if (bus)
-                return bus;
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || sd_bus_new(&bus) < 0 ||
-            sd_bus_set_fd(bus, sp[0], sp[0]) < 0 || sd_bus_start(bus) < 0)
-                abort();
-        return bus;
-}
 
 /* One mknod rule for c 1:3 at /dev/null, as the state writes it (strings in hex). */
 #define RULE_LINES                                                                                  \
@@ -57,7 +43,7 @@ static sd_bus *test_bus(void) {
         "description 766d\n"
 
 static int parse(const char *text, PersistedListener *ret) {
-        return persist_parse(text, test_bus(), &limits, ret);
+        return persist_parse(text, unit_test_bus(), &limits, ret);
 }
 
 static void test_valid_state_is_read(void) {
@@ -172,7 +158,7 @@ static void test_registration_round_trips(void) {
                 return;
         Listener l = { .id = 9, .owner_uid = 1000, .account_uid = 1001, .owner_pid = 77, .default_deny = false,
                        .description = (char *) "-", .rules = p.rules };
-        CHECK(persist_format_registration(&l, test_bus(), &text) == 0);
+        CHECK(persist_format_registration(&l, unit_test_bus(), &text) == 0);
         CHECK(text && parse(text, &read_back) == 0);
         CHECK(read_back.id == 9 && read_back.owner_uid == 1000 && read_back.account_uid == 1001);
         CHECK(read_back.owner_pid == 77 && !read_back.default_deny);

@@ -2,7 +2,6 @@
 /* Rules: parsing aa{sv} (errors name the rule index and key), defaults, path patterns, matching, and the
  * polkit action and details each rule is authorized with. */
 
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
 
@@ -11,23 +10,10 @@
 
 static const RuleLimits limits = { .max_rules = 4, .max_string_length = 64, .max_total_length = 200 };
 
-/* sd-bus builds messages only for a started bus; one end of a socketpair is enough. */
-static sd_bus *test_bus(void) {
-        static sd_bus *bus;
-        int sp[2];
-
-        if (bus)
-                return bus;
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || sd_bus_new(&bus) < 0 ||
-            sd_bus_set_fd(bus, sp[0], sp[0]) < 0 || sd_bus_start(bus) < 0)
-                abort();
-        return bus;
-}
-
 static sd_bus_message *new_message(void) {
         sd_bus_message *m;
 
-        if (sd_bus_message_new_method_call(test_bus(), &m, "org.example", "/", "org.example", "Test") < 0)
+        if (sd_bus_message_new_method_call(unit_test_bus(), &m, "org.example", "/", "org.example", "Test") < 0)
                 abort();
         return m;
 }

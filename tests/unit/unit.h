@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-bus.h>
 
 typedef struct UnitTest {
         const char *name;
@@ -32,6 +33,9 @@ extern int unit_failed;
         } while (0)
 
 int unit_run(const UnitTest *tests, size_t n);
+
+/* A bus to build D-Bus messages with (rules as a call carries them), connected to nothing. */
+sd_bus *unit_test_bus(void);
 
 #define UNIT_MAIN(...)                                                                           \
         int main(void) {                                                                         \
