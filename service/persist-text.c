@@ -335,6 +335,15 @@ int persist_parse(const char *text, sd_bus *bus, const RuleLimits *limits, Persi
                 if (r < 0 || n == 0)
                         continue;
 
+                /* Where the text ends, as the line says it does; anything after it is left over from a longer
+                 * text written before (see persist_write()). A state without it is read to its end. */
+                if (streq(tokens[0], "end-of-state") && !in_rule) {
+                        uint64_t at;
+
+                        if (n != 2 || parse_number_token(tokens[1], SIZE_MAX, &at) < 0 || at != (size_t) (line - copy))
+                                r = -EINVAL;
+                        break;
+                }
                 if (streq(tokens[0], "rule") && !in_rule) {
                         r = sd_bus_message_open_container(m, 'a', "{sv}");
                         in_rule = true;

@@ -41,12 +41,15 @@ static int persist_write(Listener *l) {
         for (size_t i = 0; i < l->n_mounts; i++)
                 fprintf(f, "mount %" PRIu64 " %zu %lu %" PRIu64 "\n", l->mounts[i].mnt_id, l->mounts[i].rule_index,
                         l->mounts[i].kept_flags, l->mounts[i].mntns_id);
+        /* The text is written over the previous one, then cut to its size: a crash in between leaves the end
+         * of a longer previous text behind this line, which says where this text ends. */
+        if (fflush(f) == 0)
+                fprintf(f, "end-of-state %zu\n", size);
         if (fclose(f) != 0)
                 return -ENOMEM;
         if (size > PERSIST_TEXT_MAX)
                 return -EFBIG;
 
-        /* A crash in between leaves a shorter or longer text; the reader validates whatever it finds. */
         while (done < size) {
                 ssize_t k = pwrite(l->state_fd, text + done, size - done, PERSIST_TEXT_OFFSET + done);
                 if (k < 0)

@@ -147,6 +147,23 @@ static void test_damaged_rule_and_mount_lines_are_refused(void) {
         expect_refused(HEADER_LINES RULE_LINES "rule\n");              /* cut off inside a rule */
 }
 
+/* A crash between writing a shorter text over a longer one and cutting the file leaves the longer one's end
+ * behind the new end line: it is ignored. An end line at another place than its own is damage. */
+static void test_text_ends_where_it_says(void) {
+        const char *text = HEADER_LINES ALL_RULES("1") "mount 12 1 0\n";
+        _cleanup_free_ char *torn = NULL, *misplaced = NULL;
+        PersistedListener p = {};
+
+        CHECK(asprintf(&torn, "%send-of-state %zu\n2 1 0\nmount 13 1 0\nmount 14 1 0\nend-of-state 999\n", text,
+                       strlen(text)) > 0);
+        CHECK(parse(torn, &p) == 0);
+        CHECK(p.n_mounts == 1);
+        persisted_listener_done(&p);
+
+        CHECK(asprintf(&misplaced, "%send-of-state %zu\n", text, strlen(text) - 1) > 0);
+        expect_refused(misplaced);
+}
+
 /* What this daemon writes, its successor reads back as it was. */
 static void test_registration_round_trips(void) {
         PersistedListener read_back = {}, p = {};
@@ -176,6 +193,7 @@ UNIT_MAIN(
         T(test_valid_state_is_read),
         T(test_mount_and_open_rules_are_read),
         T(test_registration_round_trips),
+        T(test_text_ends_where_it_says),
         T(test_account_uid_defaults_to_owner),
         T(test_damaged_header_lines_are_refused),
         T(test_damaged_rule_and_mount_lines_are_refused),
