@@ -106,4 +106,22 @@ fi
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
+# --- Stopped without a service manager to keep its listeners: a waiting open is interrupted -------------
+# Nobody would answer it after the daemon is gone (the kernel says ENOSYS once the listener closes):
+# interrupted, the sandbox learns it at once, with EINTR as from a signal.
+rm -f "$T/work/a.pid"
+run_as_user "$SYSBROKERCTL" run --open "$D/fifos/f" -- \
+        sh -c "echo \$\$ > '$T/work/a.pid'; exec cat '$D/fifos/f'" >"$T/a3.out" 2>&1 &
+a=$!
+if sb_poll 10 sb_trapped "$T/work/a.pid" cat; then
+    kill -TERM "$SB_BROKER_PID"
+    wait "$a" || true
+    # Left to a next daemon that never comes, it would fail with ENOSYS once the daemon is gone.
+    assert_contains "SIGTERM: the waiting open is interrupted" "$(cat "$T/a3.out")" "Interrupted system call"
+    assert_false "nothing is left to a next daemon" grep -q "to the next daemon" "$T/sysbrokerd.log"
+else
+    sb_not_ok "sandbox A3's cat reached its open of the FIFO" "$(cat "$T/a3.out")"
+    kill -KILL "$a" 2>/dev/null || true
+fi
+
 sb_finish
