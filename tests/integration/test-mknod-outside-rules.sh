@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Calls no rule matches get the kernel's own answer (default action: continue), which in an unprivileged
 # user namespace is EPERM: a device outside the rules and an allowed device at another path create nothing.
-# With --default=deny or a deny rule the broker itself says EPERM, even where the kernel would say yes.
+# With --default=deny or a deny rule the broker itself says EPERM, even where the kernel would say yes. A rule
+# does nothing for a process the listener's owner does not control.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -95,6 +96,21 @@ else
 fi
 touch "$T/work/go"
 wait "$ctl" || true
+
+# Rules apply only to tasks the listener's owner controls: a filter installed by a process that then runs
+# as another uid (1), registered by the test user, gets nothing from the test user's rule. Run as the owner,
+# the same setup gets its node: the refusal is the owner check's.
+F=$T/work/foreign
+mkdir -m 1777 "$F"
+out=$("$SB_FOREIGN" 1 "$SB_TEST_UID" "$F/other" 2>&1) || true
+assert_contains "another uid's process: the listener is registered" "$out" registered
+assert_contains "and its mknod is denied" "$out" "mknod=EPERM"
+assert_false "no node" test -e "$F/other"
+assert_true "the log says why" grep -q "(uid 1) is not controlled by the listener's owner (uid $SB_TEST_UID)" \
+        "$T/sysbrokerd.log"
+out=$("$SB_FOREIGN" "$SB_TEST_UID" "$SB_TEST_UID" "$F/own" 2>&1) || true
+assert_contains "the owner's own process: its mknod is emulated" "$out" "mknod=ok"
+assert_eq "the node is there" "character special file 1:3" "$(stat -c '%F %Hr:%Lr' "$F/own" 2>&1)"
 
 # The broker keeps working after refusing: the allowed call still goes through.
 rc=0
