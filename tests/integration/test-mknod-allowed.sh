@@ -29,7 +29,7 @@ assert_eq "second run exits 0" 0 "$rc"
 assert_eq "mode 0666 is cut by umask 077" 600 "$(stat -c %a "$D/null2" 2>&1)"
 
 # Reading it gives EOF, as /dev/null does (read as root: only the creator owns it).
-assert_eq "the node behaves as /dev/null" "" "$(head -c 16 "$D/null" 2>&1)"
+assert_eq "the node behaves as /dev/null" 0 "$(head -c 16 "$D/null" | wc -c)"
 
 # A description with a newline is refused: it would forge lines in polkit's dialog and in the log.
 rc=0

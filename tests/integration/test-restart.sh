@@ -47,11 +47,18 @@ touch '$D/started'
 u=\$('$SB_MOUNT' umount '$D/mnt') && u=ok; echo \"umount=\$u\"
 "
 run_as_user "$SYSBROKERCTL" run --mknod "c 1:3 $D/node" --mount "tmpfs - $D/mnt:size=*" \
-        --description "restart test" -- sh -c "$script" >"$T/sandbox.out" 2>&1 &
+        --deny-mknod "c 1:5 $D/*" --default=deny --description "restart test" -- sh -c "$script" \
+        >"$T/sandbox.out" 2>&1 &
 sandbox_pid=$!
 sb_wait_for 20 "the sandbox to start its calls" test -e "$D/started"
 assert_eq "the service manager holds the listener and its state" "fds listener-1 state-1" "$(sm fds)"
 assert_eq "one listener before" 1 "$(sb_nlisteners)"
+path=/org/sysbroker/Broker1/listener/1
+listener_property() {
+    sb_broker_property "$path" org.sysbroker.Broker1.Listener "$1"
+}
+rules_before=$(listener_property Rules)
+default_before=$(listener_property DefaultAction)
 
 restarts=0
 kills=0
@@ -69,15 +76,13 @@ done
 sleep 0.3
 
 assert_eq "after $restarts restarts and $kills kills: still one listener" 1 "$(sb_nlisteners)"
-path=/org/sysbroker/Broker1/listener/1
-listener_property() {
-    sb_broker_property "$path" org.sysbroker.Broker1.Listener "$1"
-}
 assert_eq "the same id and owner" "$SB_TEST_UID" "$(listener_property OwnerUID)"
 assert_eq "the same description" '"restart test"' "$(listener_property Description)"
-rules=$(listener_property Rules)
-assert_contains "the same rules: mknod" "$rules" "\"$D/node\""
-assert_contains "and mount" "$rules" "\"$D/mnt\""
+# Every key of every rule, deny rule and defaults included, as registered.
+assert_eq "the same rules" "$rules_before" "$(listener_property Rules)"
+assert_contains "(which hold the mknod, mount and deny rules)" "$rules_before" "\"$D/node\""
+assert_eq "the same default action" "$default_before" "$(listener_property DefaultAction)"
+assert_eq "(deny)" '"deny"' "$default_before"
 
 touch "$D/stop"
 rc=0

@@ -27,6 +27,7 @@ check "--help lists --no-idle-exit and the limits" \
         sh -c 'case "$1" in *--no-idle-exit*--max-listeners-per-user*) exit 0;; esac; exit 1' _ "$out"
 out=$("$sysbrokerd" --frobnicate 2>&1); rc=$?
 check "an unknown option fails" test "$rc" != 0
+check "naming it" sh -c 'case "$1" in *frobnicate*) exit 0;; esac; exit 1' _ "$out"
 out=$("$sysbrokerd" --max-rules=0 2>&1); rc=$?
 check "--max-rules=0 fails" test "$rc" != 0
 check "and says which option and why" sh -c 'case "$1" in *--max-rules*0*) exit 0;; esac; exit 1' _ "$out"
@@ -34,6 +35,7 @@ out=$("$sysbrokerd" --log-level=chatty 2>&1); rc=$?
 check "an unknown log level fails, naming it" sh -c 'test "$1" != 0 && case "$2" in *chatty*) exit 0;; esac; exit 1' _ "$rc" "$out"
 out=$("$sysbrokerd" extra-argument 2>&1); rc=$?
 check "a positional argument fails" test "$rc" != 0
+check "saying it takes none" sh -c 'case "$1" in *"takes no arguments"*) exit 0;; esac; exit 1' _ "$out"
 
 echo "1..$n"
 exit $failed
