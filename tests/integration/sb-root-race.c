@@ -5,7 +5,9 @@
  * ALLOWED. The broker must never hand over SECRET's bytes.
  *
  *   sb-root-race ALLOWED SECRET MARKER ITERATIONS
- * prints "opens=N leaked=N refused=N other=N" and exits 0 once the run is over. */
+ * prints "opens=N leaked=N refused=N other=N granted=N switches=N switch-error=ERRNO|none" and exits 0 once
+ * the run is over: granted counts opens that read ALLOWED, switches the root changes made meanwhile, so that
+ * a run in which the race never happened shows. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,8 @@
 
 static int host_root = -1, child_root = -1;
 static volatile int stop;
+static unsigned long switches;
+static int switch_error;
 
 static int write_file(const char *path, const char *s) {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -35,15 +39,18 @@ static int write_file(const char *path, const char *s) {
 
 static void *switch_roots(void *arg) {
         while (!stop) {
-                if (fchdir(child_root) < 0 || chroot(".") < 0 || fchdir(host_root) < 0 || chroot(".") < 0)
+                if (fchdir(child_root) < 0 || chroot(".") < 0 || fchdir(host_root) < 0 || chroot(".") < 0) {
+                        switch_error = errno;
                         break;
+                }
+                switches++;
         }
         return NULL;
 }
 
 int main(int argc, char *argv[]) {
         const char *allowed, *secret, *marker;
-        unsigned long iterations, leaked = 0, refused = 0, other = 0, n;
+        unsigned long iterations, leaked = 0, refused = 0, other = 0, granted = 0, n;
         char buf[256], path[64], c;
         int ready[2];
         uid_t uid = getuid();
@@ -108,12 +115,15 @@ int main(int argc, char *argv[]) {
                 buf[l > 0 ? l : 0] = 0;
                 if (strstr(buf, marker))
                         leaked++;
+                else if (l > 0)
+                        granted++;
         }
 
         stop = 1;
         pthread_join(thread, NULL);
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
-        printf("opens=%lu leaked=%lu refused=%lu other=%lu\n", n, leaked, refused, other);
+        printf("opens=%lu leaked=%lu refused=%lu other=%lu granted=%lu switches=%lu switch-error=%s\n", n, leaked,
+               refused, other, granted, switches, switch_error ? strerrorname_np(switch_error) : "none");
         return 0;
 }
