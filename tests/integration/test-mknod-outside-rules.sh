@@ -68,6 +68,11 @@ out=$(run_as_user "$SYSBROKERCTL" run --deny-mknod "c 1:3 $D/null" -- \
         unshare -Ur sh -c "mknod '$D/null' c 1 3; echo mknod-exit=\$?" 2>&1) || rc=$?
 assert_contains "deny rule: EPERM" "$out" "Operation not permitted"
 assert_false "deny rule: no node" test -e "$D/null"
+# Where the kernel would create it: a sandbox run by root (deny rules need no polkit question).
+out=$("$SYSBROKERCTL" run --deny-mknod "c 1:3 $D/rootnull" -- \
+        sh -c "mknod '$D/rootnull' c 1 3; echo mknod-exit=\$?" 2>&1) || true
+assert_contains "deny rule, root's sandbox: EPERM" "$out" "Operation not permitted"
+assert_false "deny rule, root's sandbox: no node" test -e "$D/rootnull"
 
 # The listener's counters while its sandbox is still alive: one emulated, two continued, one denied.
 rm -f "$T/work/go"
