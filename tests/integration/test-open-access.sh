@@ -202,6 +202,25 @@ assert_eq "openat2: a struct shorter than the first version is EINVAL" EINVAL "$
 assert_eq "openat2: unknown non-zero trailing bytes are E2BIG" E2BIG "$(at2 "$O2/sub" file r none 40 1)"
 assert_eq "openat2: zero trailing bytes are fine" "ok cloexec=0 data=SUB-FILE" "$(at2 "$O2/sub" file r none 40 0)"
 
+# The path is searched with the caller's own supplementary groups, each call its own: a directory only group
+# 100 may search (0750 root:100) is searched for a caller in that group and refused to one that is not, one
+# right after the other on the same listener (root's sandbox: it controls both callers).
+mkdir -m 0750 "$D/grp"
+chgrp 100 "$D/grp"
+sb_put_file "$D/grp/file" root:root 0600 "group-searched"
+out=$("$SYSBROKERCTL" run --open "$D/grp/file" -- sh -c "
+    setpriv --reuid=$SB_TEST_UID --regid=$SB_TEST_GID --groups=100 cat '$D/grp/file'; echo in-group=\$?
+    setpriv --reuid=$SB_TEST_UID --regid=$SB_TEST_GID --clear-groups cat '$D/grp/file'; echo no-group=\$?
+    setpriv --reuid=$SB_TEST_UID --regid=$SB_TEST_GID --groups=100 cat '$D/grp/file'; echo in-group-again=\$?" 2>&1) ||
+    true
+assert_contains "groups: in group 100, the directory is searched and the rule opens the file" "$out" \
+        "group-searched
+in-group=0"
+assert_contains "groups: right after, without the group, EACCES" "$out" "Permission denied
+no-group=1"
+assert_contains "groups: and with it again, opened" "$out" "group-searched
+in-group-again=0"
+
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
