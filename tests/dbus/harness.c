@@ -291,18 +291,31 @@ gboolean listener_child_start_trapping(ListenerChild *c, ListenerChildTraps trap
         return TRUE;
 }
 
-int listener_child_mknod(ListenerChild *c, const char *path, mode_t mode, dev_t dev) {
+void listener_child_mknod_start(ListenerChild *c, const char *path, mode_t mode, dev_t dev) {
         ChildCommand cmd = { .op = CHILD_MKNOD, .mode = mode, .dev = dev };
-        int result;
 
         g_assert_cmpuint(strlen(path), <, sizeof cmd.path);
         strcpy(cmd.path, path);
         g_assert_cmpint(send(c->sock, &cmd, sizeof cmd, MSG_NOSIGNAL), ==, (ssize_t) sizeof cmd);
+}
+
+gboolean listener_child_has_answered(ListenerChild *c) {
+        return wait_readable(c->sock, 0);
+}
+
+int listener_child_mknod_finish(ListenerChild *c) {
+        int result;
+
         if (!wait_readable(c->sock, HARNESS_TIMEOUT_USEC))
-                harness_fail("the child's trapped mknodat('%s') got no answer within %d s",
-                             path, (int) (HARNESS_TIMEOUT_USEC / G_USEC_PER_SEC));
+                harness_fail("the child's trapped mknodat() got no answer within %d s",
+                             (int) (HARNESS_TIMEOUT_USEC / G_USEC_PER_SEC));
         g_assert_cmpint(recv(c->sock, &result, sizeof result, 0), ==, (ssize_t) sizeof result);
         return result;
+}
+
+int listener_child_mknod(ListenerChild *c, const char *path, mode_t mode, dev_t dev) {
+        listener_child_mknod_start(c, path, mode, dev);
+        return listener_child_mknod_finish(c);
 }
 
 void listener_child_openat(ListenerChild *c, const char *path, int flags, mode_t mode,

@@ -230,6 +230,10 @@ ListenerChild *harness_spawn_listener_child(Harness *h);
 ListenerChild *harness_spawn_listener_child_trapping(Harness *h, ListenerChildTraps traps);
 /* Makes the child call mknodat(AT_FDCWD, path, mode, dev); returns 0 or its errno. Fails on timeout. */
 int listener_child_mknod(ListenerChild *c, const char *path, mode_t mode, dev_t dev);
+/* The same in two steps, for a call left waiting meanwhile: has_answered() says whether its answer came. */
+void listener_child_mknod_start(ListenerChild *c, const char *path, mode_t mode, dev_t dev);
+gboolean listener_child_has_answered(ListenerChild *c);
+int listener_child_mknod_finish(ListenerChild *c);
 /* Makes the child call openat(AT_FDCWD, path, flags, mode), look at the fd it got, read from it unless
  * O_WRONLY, and close it. Fails on timeout. */
 void listener_child_openat(ListenerChild *c, const char *path, int flags, mode_t mode,

@@ -218,6 +218,40 @@ static void test_deny_rule_answers_its_errno(Harness *h, gconstpointer data) {
         assert_counters(h, path, 2, 0, 1, 1, 0);
 }
 
+/* Nothing is done for a registration polkit has not authorized, not even for a call already waiting: it is
+ * not answered while polkit decides, and after a refusal the daemon's copy of the listener is closed without
+ * answering it, so the kernel does (ENOSYS once no listener is left). The rule would have created the node. */
+static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autofree char *node = g_build_filename(h->tmpdir, "null", NULL);
+        GDBusMethodInvocation *question;
+        gint64 until;
+        struct stat st;
+
+        listener_child_mknod_start(c, node, S_IFCHR | 0666, makedev(1, 3));
+        call = harness_register_async(h, h->client, c->listener_fd,
+                                      g_variant_new_parsed("[{'Syscall': <'mknod'>, 'Path': <%s>,"
+                                                           "  'Major': <uint32 1>, 'Minor': <uint32 3>}]", node),
+                                      g_variant_new_parsed("@a{sv} {}"), G_DBUS_CALL_FLAGS_NONE);
+        question = harness_pop_polkit_call(h, call);
+        g_assert_nonnull(question);
+
+        /* A while with the question open: the call still waits, and nothing was made for it. */
+        until = g_get_monotonic_time() + G_USEC_PER_SEC / 2;
+        while (g_get_monotonic_time() < until)
+                harness_spin(h);
+        g_assert_false(listener_child_has_answered(c));
+        g_assert_cmpint(lstat(node, &st), ==, -1);
+
+        polkit_answer(question, FALSE, FALSE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, NULL);
+        listener_child_close_listener(c);
+        g_assert_cmpint(listener_child_mknod_finish(c), ==, ENOSYS);
+        g_assert_cmpint(lstat(node, &st), ==, -1);
+}
+
 /* ---- open rules (root: the daemon resolves paths in the target's context) ---- */
 
 static void write_file(const char *path, const char *contents, mode_t mode) {
@@ -919,6 +953,8 @@ int main(int argc, char **argv) {
                          test_default_continue_lets_kernel_decide, NULL);
         harness_add_test("/listener/default-deny-answers-eperm", NULL, test_default_deny_answers_eperm, NULL);
         harness_add_test("/listener/deny-rule-answers-its-errno", &as_root, test_deny_rule_answers_its_errno, NULL);
+        harness_add_test("/listener/waiting-call-left-alone-until-authorized", &as_root,
+                         test_waiting_call_is_left_alone_until_authorized, NULL);
 
         harness_add_test("/open/deny-rule-answers-its-errno", &as_root, test_open_deny_rule_answers_its_errno, NULL);
         harness_add_test("/open/rule-matches-resolved-path", &as_root, test_open_rule_matches_resolved_path, NULL);
