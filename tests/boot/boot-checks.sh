@@ -444,11 +444,16 @@ check_contains "mount: and unmounted again" "$out" unmounted
 rc=0
 out=$(as_user "$TEST_USER" "$SYSBROKERCTL" --no-ask-password run --mount "tmpfs - $M:size=*" -- \
     unshare -Urm sh -c "mount -t tmpfs -o size=1m tmpfs '$M' && grep ' $M ' /proc/self/mountinfo &&
-        mount --bind '$M' '$M' && { mount -o remount,bind,suid,dev '$M' && echo dropped || echo kept; }" 2>&1) || rc=$?
+        mount --bind '$M' '$M' && { mount -o remount,bind,suid,dev '$M' && echo dropped || echo kept; } &&
+        awk -v m='$M' '\$5 == m { f = \$6 } END { print \"after-remount=\" f }' /proc/self/mountinfo" 2>&1) || rc=$?
 log "mount in the sandbox's own namespace: rc=$rc: $out"
 check_eq "mount: a tmpfs in the sandbox's own mount namespace: sysbrokerctl run exits 0" 0 "$rc"
 check_contains "mount: it is mounted nosuid,nodev there too" "$out" "nosuid,nodev"
 check_contains "mount: the sandbox cannot drop the forced flags (locked)" "$out" kept
+# The remount failed, and for the right reason: the topmost mount there still has both flags.
+after=$(sed -n 's/^after-remount=//p' <<<"$out")
+check_contains "mount: after the attempt, still nosuid" "$after" nosuid
+check_contains "mount: and nodev" "$after" nodev
 check_false "mount: nothing is left in the host's namespace" grep -q " $M " /proc/self/mountinfo
 
 # --- (3b) Decisions in the journal, with fields, rate-limited per listener --------------------------
