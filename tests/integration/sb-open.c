@@ -5,8 +5,8 @@
  * keeps opening through it, and streams of opens: endless for the kill-mid-call test, until refused for the
  * unregister-mid-call test.
  *
- * Every single call prints one line the test compares: "ok cloexec=0|1 data=<what the fd reads>" or the
- * errno name ("EACCES"). */
+ * Every single call prints one line the test compares: "ok cloexec=0|1 data=<what the fd reads, a NUL byte as
+ * '0'>" or the errno name ("EACCES"). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +118,10 @@ static void read_data(int fd, char *buf, size_t size) {
         while (n > 0 && buf[n - 1] == '\n')
                 n--;
         buf[n] = 0;
+        /* A NUL byte would end the string: shown as '0', so that /dev/zero does not read like /dev/null. */
+        for (size_t i = 0; i < n; i++)
+                if (buf[i] == 0)
+                        buf[i] = '0';
 }
 
 /* The outcome of one open, as the line the test compares. */
