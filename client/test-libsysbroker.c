@@ -177,6 +177,8 @@ static void check_bad_specs(int (*add)(sysbroker_rules *, sysbroker_action, cons
         ASSERT(sysbroker_rules_count(rules) == 0);
 }
 
+#define LAST_CREATE "':create' must come last, and a PATH may not end in it"
+
 static void test_bad_open_specs_are_refused_with_a_reason(void) {
         static const BadSpec open_cases[] = {
                 { "",                  -EINVAL, "rule '': path is empty" },
@@ -192,13 +194,13 @@ static void test_bad_open_specs_are_refused_with_a_reason(void) {
                 { "/tmp/x/:rw:create", -EINVAL,
                   "rule '/tmp/x/:rw:create': path '/tmp/x/' contains an empty component ('//' or a trailing '/')" },
                 { "/tmp/x:create:rw",  -EINVAL,
-                  "rule '/tmp/x:create:rw' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
+                  "rule '/tmp/x:create:rw' is not of the form 'PATH[:r|w|rw][:create]': " LAST_CREATE },
                 { "/tmp/x:create:r",   -EINVAL,
-                  "rule '/tmp/x:create:r' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
+                  "rule '/tmp/x:create:r' is not of the form 'PATH[:r|w|rw][:create]': " LAST_CREATE },
                 { "/tmp/x:create:create", -EINVAL,
-                  "rule '/tmp/x:create:create' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
+                  "rule '/tmp/x:create:create' is not of the form 'PATH[:r|w|rw][:create]': " LAST_CREATE },
                 { "/tmp/x:create:rw:create", -EINVAL,
-                  "rule '/tmp/x:create:rw:create' is not of the form 'PATH[:r|w|rw][:create]': ':create' must come last, and a PATH may not end in it" },
+                  "rule '/tmp/x:create:rw:create' is not of the form 'PATH[:r|w|rw][:create]': " LAST_CREATE },
                 { "/tmp/\xff:r",       -EINVAL, "rule '/tmp/\xff:r': path is not valid UTF-8" },
         };
         static const BadSpec host_cases[] = {

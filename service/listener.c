@@ -157,8 +157,8 @@ static int broker_start_watchdog(Broker *b) {
         return sd_event_source_set_enabled(b->watchdog_source, SD_EVENT_ONESHOT);
 }
 
-int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid, const char *description,
-                 bool default_deny, const ListenerRestore *restore, Listener **ret) {
+int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
+                 const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret) {
         _cleanup_(listener_freep) Listener *l = NULL;
         pthread_attr_t attr;
         int r;

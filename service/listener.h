@@ -88,8 +88,8 @@ struct Listener {
 };
 
 /* Takes ownership of fd and rules (and restore->state_fd) on success. restore: NULL for a new registration. */
-int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid, const char *description,
-                 bool default_deny, const ListenerRestore *restore, Listener **ret);
+int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
+                 const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret);
 /* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */
 void listener_remove(Listener *l, ListenerEnd reason);
 /* Emits ListenerAdded on the next loop iteration: by then the registration's call, and the copy of the fd

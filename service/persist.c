@@ -194,7 +194,8 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
                 return log_warning_errno(r < 0 ? r : -EBADF, "Listener %" PRIu64 ": stored fd is not a seccomp "
                                          "listener.", id);
 
-        r = listener_new(b, listener_fd, p.rules, p.owner_uid, p.account_uid, p.owner_pid, p.description, p.default_deny,
+        r = listener_new(b, listener_fd, p.rules, p.owner_uid, p.account_uid, p.owner_pid, p.description,
+                         p.default_deny,
                          &(ListenerRestore) {
                                  .id = p.id,
                                  .state_fd = state_fd,
