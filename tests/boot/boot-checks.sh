@@ -362,27 +362,32 @@ check_restart_storm() {
 
 # (6c) A daemon that cannot start: its restarts are bounded, then systemd lets go of the fd store, the
 # sandbox's trapped call fails with ENOSYS instead of waiting for good, and the journal names the listener
-# that was lost.
+# that was lost (and no other). HOW the last daemon that was up ends: "kill" (a SIGKILL, then every restart
+# fails) or "restart" (`systemctl restart` after a broken upgrade: systemd 252 removes a
+# RuntimeDirectoryPreserve=restart directory on a restart by hand, and with it would go the list).
 check_cannot_start() {
-    local d=/home/$TEST_USER/dev pid id uid rc out t0 elapsed_ms dropin=$DROPIN_DIR/90-boot-test-cannot-start.conf
+    local how=$1 d=/home/$TEST_USER/dev pid id uid rc out t0 elapsed_ms n_lost_before name
+    local dropin=$DROPIN_DIR/90-boot-test-cannot-start.conf
 
-    log "a daemon that cannot start"
+    name="cannot start after '$how'"
+    log "a daemon that cannot start, after $how"
     uid=$(id -u "$TEST_USER")
+    n_lost_before=$(journal_count "lost: no sysbrokerd to serve it.")
     rm -f "$d/lost" "$d/lost-ready" "$d/lost-go"
     as_user "$TEST_USER" "$SYSBROKERCTL" --no-ask-password run --mknod "c 1:3 $d/lost" \
-        --description "boot lost test" -- sh -c "
+        --description "boot lost test ($how)" -- sh -c "
 touch '$d/lost-ready'
 while [ ! -e '$d/lost-go' ]; do sleep 0.05; done
 exec '$SB_MKNOD' count '$d/lost' 1" >"$OUT/lost-sandbox.out" 2>&1 &
     pid=$!
     if ! poll 20 test -e "$d/lost-ready"; then
-        not_ok "cannot start: the sandbox is registered" "$(cat "$OUT/lost-sandbox.out")"
+        not_ok "$name: the sandbox is registered" "$(cat "$OUT/lost-sandbox.out")"
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         return
     fi
-    id=$(listener_id "boot lost test")
-    check_true "cannot start: its listener is in the fd store" \
+    id=$(listener_id "boot lost test ($how)")
+    check_true "$name: its listener is in the fd store" \
         poll 5 eval '[ "$(prop "$UNIT" NFileDescriptorStore)" = 2 ]'
 
     # From now on every start fails at once, as a broken upgrade would.
@@ -396,27 +401,34 @@ ExecStart=/bin/false
 EOC
     systemctl daemon-reload
     t0=$(now_ms)
-    systemctl kill -s SIGKILL "$UNIT"
+    if [ "$how" = kill ]; then
+        systemctl kill -s SIGKILL "$UNIT"
+    else
+        # Its start job fails (and says so); the automatic restarts go on.
+        systemctl restart "$UNIT" 2>/dev/null
+    fi
     # The call is trapped while no sysbrokerd runs: it waits in the kernel until the store lets go.
     touch "$d/lost-go"
     wait_pid "$pid" 60
     elapsed_ms=$(($(now_ms) - t0))
     out=$(cat "$OUT/lost-sandbox.out")
-    log "lost sandbox (listener '$id', $elapsed_ms ms after the kill): rc=$rc: $out"
-    check_eq "cannot start: the sandbox's trapped call fails with ENOSYS, not waits for good" \
+    log "lost sandbox (listener '$id', $elapsed_ms ms after the $how): rc=$rc: $out"
+    check_eq "$name: the sandbox's trapped call fails with ENOSYS, not waits for good" \
         "0 ok=0 failed=1 first-error=ENOSYS" "$rc $(helper_result "$out")"
-    check_true "cannot start: systemd stops trying (the unit is stopped, not restarting)" poll 20 service_stopped
-    check_eq "cannot start: and let go of the fd store" 0 "$(prop "$UNIT" NFileDescriptorStore)"
-    check_true "cannot start: the journal names the lost listener: its id, owner uid and description" \
-        poll 10 unit_logged "Listener $id of uid $uid ('boot lost test') lost"
-    echo "# cannot start: the trapped call ended $((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100)) s after the kill" >&3
+    check_true "$name: systemd stops trying (the unit is stopped, not restarting)" poll 20 service_stopped
+    check_eq "$name: and let go of the fd store" 0 "$(prop "$UNIT" NFileDescriptorStore)"
+    check_true "$name: the journal names the lost listener: its id, owner uid and description" \
+        poll 10 unit_logged "Listener $id of uid $uid ('boot lost test ($how)') lost"
+    check_eq "$name: and no other listener (the ones that ended before are not in the list)" \
+        $((n_lost_before + 1)) "$(journal_count "lost: no sysbrokerd to serve it.")"
+    echo "# $name: the trapped call ended $((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100)) s after it" >&3
 
     rm -f "$dropin"
     systemctl daemon-reload
     systemctl reset-failed "$UNIT"
     rc=0
     out=$(manager_version 2>&1) || rc=$?
-    check_eq "cannot start: once it can start again, the next call activates it" \
+    check_eq "$name: once it can start again, the next call activates it" \
         "0 s \"$installed_version\"" "$rc $out"
 }
 
@@ -424,7 +436,7 @@ if [ -n "${SB_BOOT_ONLY:-}" ]; then
     for only in $SB_BOOT_ONLY; do
         case "$only" in
             restart-storm) check_restart_storm ;;
-            cannot-start) check_cannot_start ;;
+            cannot-start) check_cannot_start kill; check_cannot_start restart ;;
             *) bail_out "SB_BOOT_ONLY: no check '$only' (restart-storm, cannot-start)" ;;
         esac
     done
@@ -964,7 +976,8 @@ else
 fi
 
 check_restart_storm
-check_cannot_start
+check_cannot_start kill
+check_cannot_start restart
 
 # --- Stopping ------------------------------------------------------------------------------------------
 
