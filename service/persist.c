@@ -153,7 +153,8 @@ void persist_mark_up(Broker *b) {
         if (fd < 0)
                 log_warning_errno(-errno, "Failed to create %s, a crash now counts as a failed start: %m", path);
 
-        /* Entries of listeners whose sandboxes went away while no daemon ran, or that were dropped. */
+        /* Entries of listeners whose sandboxes went away while no daemon ran, or that were dropped, and what a
+         * crash left of one being written. */
         d = opendir(dir);
         if (!d)
                 return (void) log_warning_errno(-errno, "Failed to open %s: %m", dir);
@@ -162,8 +163,11 @@ void persist_mark_up(Broker *b) {
                 char *end;
                 uint64_t id;
 
-                if (!e)
+                if (!e) {
+                        if (startswith(de->d_name, ".listener-"))
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
                         continue;
+                }
                 errno = 0;
                 id = strtoull(e, &end, 10);
                 if (errno == 0 && end != e && *end == '\0' && broker_find_listener(b, id))
