@@ -27,7 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=${SRCDIR:-$(cd "$HERE/../.." && pwd)}
 [ -n "${BUILDDIR:-}" ] || die "BUILDDIR is not set (run through meson test or tools/test)"
 SB_BOOT_MKNOD=${SB_BOOT_MKNOD:-$BUILDDIR/tests/boot/sb-boot-mknod}
-BOOT_TIMEOUT=${SB_BOOT_TIMEOUT:-140}
+BOOT_TIMEOUT=${SB_BOOT_TIMEOUT:-200}
 
 # --- What nspawn needs at all: without it the suite cannot run (77). ----------------------------------------
 
