@@ -459,6 +459,7 @@ static int run(int argc, char *argv[]) {
         r = broker_new(&b);
         if (r < 0)
                 return r;
+        persist_mark_up(b);
 
         log_info("sysbrokerd %s running%s.", PACKAGE_VERSION, b->accept_source ? " (with socket)" : "");
         (void) sd_notify(false, "READY=1");

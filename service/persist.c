@@ -2,8 +2,10 @@
 /* Listener state across restarts: the state memfd (its header page and where the text goes), the file descriptor
  * store, and restoring. The text itself is persist-text.c. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -95,6 +97,86 @@ int persist_listener_create(Listener *l, sd_bus *bus, int restored_state_fd) {
         return persist_write(l);
 }
 
+/* The unit's RuntimeDirectory=: one directory, absolute, or none. */
+static const char *list_dir(void) {
+        const char *e = getenv("RUNTIME_DIRECTORY");
+
+        return e && e[0] == '/' && !strchr(e, ':') ? e : NULL;
+}
+
+void persist_list_add(const Listener *l) {
+        char path[PATH_MAX], tmp[PATH_MAX];
+        const char *dir = list_dir();
+        _cleanup_close_ int fd = -EBADF;
+        int r = 0;
+
+        if (!dir || !l->stored)
+                return;
+        snprintf(path, sizeof path, "%s/listener-%" PRIu64, dir, l->id);
+        snprintf(tmp, sizeof tmp, "%s/.listener-%" PRIu64 ".new", dir, l->id);
+        /* Written whole, then renamed: the reader never sees half a line. The description has no control
+         * character (checked at registration and again on restore), so it cannot make a line of its own in
+         * the journal when the list is printed. */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || dprintf(fd, "%u %s\n", l->owner_uid, l->description) < 0 || rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                log_warning_errno(r, "Listener %" PRIu64 ": failed to add it to %s, it would not be named if "
+                                  "it were lost: %m", l->id, dir);
+        }
+}
+
+static void list_remove(uint64_t id) {
+        char path[PATH_MAX];
+        const char *dir = list_dir();
+
+        if (!dir)
+                return;
+        snprintf(path, sizeof path, "%s/listener-%" PRIu64, dir, id);
+        if (unlink(path) < 0 && errno != ENOENT)
+                log_debug_errno(-errno, "Failed to remove %s: %m", path);
+}
+
+void persist_mark_up(Broker *b) {
+        char path[PATH_MAX];
+        const char *dir = list_dir();
+        _cleanup_close_ int fd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+
+        if (!dir)
+                return;
+        /* sysbrokerd-stop-post counts the runs that ended before this point: this one got here. */
+        snprintf(path, sizeof path, "%s/up", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                log_warning_errno(-errno, "Failed to create %s, a crash now counts as a failed start: %m", path);
+
+        /* Entries of listeners whose sandboxes went away while no daemon ran, or that were dropped, and what a
+         * crash left of one being written. */
+        d = opendir(dir);
+        if (!d)
+                return (void) log_warning_errno(-errno, "Failed to open %s: %m", dir);
+        while ((de = readdir(d))) {
+                const char *e = startswith(de->d_name, "listener-");
+                char *end;
+                uint64_t id;
+
+                if (!e) {
+                        if (startswith(de->d_name, ".listener-"))
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                        continue;
+                }
+                errno = 0;
+                id = strtoull(e, &end, 10);
+                if (errno == 0 && end != e && *end == '\0' && broker_find_listener(b, id))
+                        continue;
+                (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 static int store_notify(const char *state, const char *name, uint64_t id, int fd) {
         char message[128];
 
@@ -116,6 +198,7 @@ int persist_listener_store(Listener *l) {
                 return log_warning_errno(r, "Listener %" PRIu64 ": failed to store its fds with the service "
                                          "manager, it will not survive a restart: %m", l->id);
         l->stored = r > 0;
+        persist_list_add(l);
         return 0;
 }
 
@@ -136,6 +219,7 @@ void persist_listener_forget(Listener *l) {
         (void) store_notify("FDSTOREREMOVE=1", "listener", l->id, -EBADF);
         (void) store_notify("FDSTOREREMOVE=1", "state", l->id, -EBADF);
         l->stored = false;
+        list_remove(l->id);
 }
 
 void persist_listener_close(Listener *l) {
@@ -208,6 +292,7 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
         l->stored = true; /* the service manager passed its fds back, and keeps them */
         log_info("Listener %" PRIu64 " of uid %u restored after a restart, %zu rule(s), %zu mount(s).", l->id,
                  l->owner_uid, l->rules->n_rules, l->n_mounts);
+        persist_list_add(l);
         listener_announce(l);
         return 0;
 }

@@ -64,6 +64,15 @@ void persist_listener_save(Listener *l);
 void persist_listener_forget(Listener *l);
 void persist_listener_close(Listener *l);
 
+/* The list of held listeners in the unit's runtime directory ($RUNTIME_DIRECTORY, kept across restarts): one
+ * file "listener-<id>" each, "<owner uid> <description>", so that sysbrokerd-stop-post can name the listeners
+ * that are lost when it gives up on a daemon that cannot start. Nothing without $RUNTIME_DIRECTORY. */
+void persist_list_add(const Listener *l);
+/* At startup, once the stored listeners are restored (or dropped): the daemon is up. Says so there ("up"), so
+ * that sysbrokerd-stop-post does not count this run as a failed start, and drops the entries of listeners
+ * that are not held. */
+void persist_mark_up(Broker *b);
+
 /* At startup: listeners from the fds the service manager passed back. Takes (or closes) the fds it knows by
  * name ("listener-<id>", "state-<id>"), setting them to -EBADF in fds; leaves the rest to the caller. */
 int persist_restore(Broker *b, int *fds, char **names, size_t n);

@@ -4,7 +4,10 @@
  * counts them, so that a call lost or failed across a restart of sysbrokerd shows up in the totals, with
  * the errno of the first failure by name.
  *
- *   sb-boot-mknod [--raw] [--chroot DIR] count NODE N  N calls of mknod(NODE, c 1:3, 0600) + unlink(NODE)
+ *   sb-boot-mknod [--raw] [--chroot DIR] [--pause MS] [--ready READY] count NODE N
+ *                                                       N calls of mknod(NODE, c 1:3, 0600) + unlink(NODE), MS
+ *                                                       milliseconds apart; READY is created once the first
+ *                                                       call has come back
  *   sb-boot-mknod [--raw] until NODE STOPFILE READY     the same until STOPFILE exists; READY is created
  *                                                       once the first call has come back (sysbrokerd is
  *                                                       answering)
@@ -26,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct Counts {
@@ -35,6 +39,8 @@ typedef struct Counts {
 } Counts;
 
 static bool arg_raw = false;
+static unsigned long arg_pause_ms = 0;
+static const char *arg_ready = NULL;
 
 static int make_node(const char *node) {
         if (!arg_raw)
@@ -69,6 +75,25 @@ static int touch(const char *path) {
         return 0;
 }
 
+static int parse_ulong(const char *s, unsigned long *ret) {
+        char *end;
+
+        errno = 0;
+        *ret = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+                fprintf(stderr, "sb-boot-mknod: bad number '%s'\n", s);
+                return -1;
+        }
+        return 0;
+}
+
+static void pause_ms(unsigned long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
+
+        /* Not trapped; a signal cutting it short only makes one pause shorter. */
+        (void) nanosleep(&ts, NULL);
+}
+
 static int enter_root(const char *dir) {
         if (unshare(CLONE_NEWUSER) < 0 || chroot(dir) < 0 || chdir("/") < 0) {
                 fprintf(stderr, "sb-boot-mknod: cannot chroot into '%s': %s\n", dir, strerror(errno));
@@ -97,19 +122,32 @@ int main(int argc, char **argv) {
                 argc -= 2;
         }
 
+        /* Only for "count": "until" makes its calls back to back and has a READY of its own. */
+        for (;;) {
+                if (argc > 2 && strcmp(argv[1], "--pause") == 0) {
+                        if (parse_ulong(argv[2], &arg_pause_ms) < 0)
+                                return 2;
+                } else if (argc > 2 && strcmp(argv[1], "--ready") == 0)
+                        arg_ready = argv[2];
+                else
+                        break;
+                argv += 2;
+                argc -= 2;
+        }
+
         if (argc == 4 && strcmp(argv[1], "count") == 0) {
-                char *end;
                 unsigned long n;
 
-                errno = 0;
-                n = strtoul(argv[3], &end, 10);
-                if (errno != 0 || end == argv[3] || *end != '\0') {
-                        fprintf(stderr, "sb-boot-mknod: bad count '%s'\n", argv[3]);
+                if (parse_ulong(argv[3], &n) < 0)
                         return 2;
-                }
-                for (unsigned long i = 0; i < n; i++)
+                for (unsigned long i = 0; i < n; i++) {
+                        if (i > 0 && arg_pause_ms > 0)
+                                pause_ms(arg_pause_ms);
                         one_call(argv[2], &c);
-        } else if (argc == 5 && strcmp(argv[1], "until") == 0) {
+                        if (i == 0 && arg_ready && touch(arg_ready) < 0)
+                                return 2;
+                }
+        } else if (argc == 5 && strcmp(argv[1], "until") == 0 && arg_pause_ms == 0 && !arg_ready) {
                 bool ready = false;
 
                 while (access(argv[3], F_OK) < 0) {
@@ -122,7 +160,7 @@ int main(int argc, char **argv) {
                 }
         } else {
                 fprintf(stderr,
-                        "Usage: sb-boot-mknod [--raw] [--chroot DIR] count NODE N\n"
+                        "Usage: sb-boot-mknod [--raw] [--chroot DIR] [--pause MS] [--ready READY] count NODE N\n"
                         "       sb-boot-mknod [--raw] until NODE STOPFILE READYFILE\n");
                 return 2;
         }

@@ -9,7 +9,8 @@
 #
 # Environment (meson's test() sets it): SRCDIR, BUILDDIR, SB_BOOT_MKNOD (the sandbox helper, default: the one
 # in BUILDDIR). Optional: SB_BOOT_TIMEOUT (seconds the container may take from start to poweroff),
-# SB_KEEP_TMP=1 (keep a copy of the logs for a post-mortem).
+# SB_KEEP_TMP=1 (keep a copy of the logs for a post-mortem), SB_BOOT_ONLY="CHECK..." (run only these of the
+# checks that can run on their own, after the setup: restart-storm, cannot-start; to iterate on one).
 set -euo pipefail
 
 skip() {
@@ -26,7 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=${SRCDIR:-$(cd "$HERE/../.." && pwd)}
 [ -n "${BUILDDIR:-}" ] || die "BUILDDIR is not set (run through meson test or tools/test)"
 SB_BOOT_MKNOD=${SB_BOOT_MKNOD:-$BUILDDIR/tests/boot/sb-boot-mknod}
-BOOT_TIMEOUT=${SB_BOOT_TIMEOUT:-140}
+BOOT_TIMEOUT=${SB_BOOT_TIMEOUT:-200}
 
 # --- What nspawn needs at all: without it the suite cannot run (77). ----------------------------------------
 
@@ -141,6 +142,12 @@ install -D -m 0755 "$HERE/boot-checks.sh" "$ROOT/usr/lib/sysbroker-boot-test/boo
 [ -x "$SB_BOOT_MKNOD" ] || die "the helper $SB_BOOT_MKNOD is not built (ninja -C $BUILDDIR)"
 install -D -m 0755 "$SB_BOOT_MKNOD" "$ROOT/usr/lib/sysbroker-boot-test/sb-boot-mknod"
 install -D -m 0644 "$HERE/sysbroker-boot-test.service" "$ROOT/etc/systemd/system/sysbroker-boot-test.service"
+if [ -n "${SB_BOOT_ONLY:-}" ]; then
+    mkdir -p "$ROOT/etc/systemd/system/sysbroker-boot-test.service.d"
+    printf '[Service]\nEnvironment="SB_BOOT_ONLY=%s"\n' "$SB_BOOT_ONLY" \
+        >"$ROOT/etc/systemd/system/sysbroker-boot-test.service.d/only.conf"
+    echo "# only: $SB_BOOT_ONLY"
+fi
 systemctl --root="$ROOT" enable sysbroker-boot-test.service >>"$O/enable.log" 2>&1 || {
     sed 's/^/# /' "$O/enable.log"
     die "systemctl --root enable sysbroker-boot-test.service failed"
