@@ -30,6 +30,7 @@ struct PolkitUser {
         uid_t uid;
         unsigned n_in_flight;
         unsigned n_queued;
+        bool answering;            /* a callback of its runs: a check it asks for takes the answered one's place */
         PolkitUser *next;
 };
 
@@ -215,7 +216,9 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
                 log_warning("polkit check of '%s' failed%s: %s: %s", q->action,
                             result == POLKIT_NO_ANSWER ? ", polkit did not answer" : "", e->name,
                             strempty(e->message));
+                q->user->answering = true;
                 q->callback(q, result, e, q->userdata);
+                q->user->answering = false;
                 goto next;
         }
 
@@ -226,7 +229,9 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
                 _cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
                 log_warning_errno(r, "polkit sent an unreadable answer for '%s': %m", q->action);
                 sd_bus_error_set_errnof(&err, r, "polkit sent an unreadable answer");
+                q->user->answering = true;
                 q->callback(q, POLKIT_ERROR, &err, q->userdata);
+                q->user->answering = false;
                 goto next;
         }
 
@@ -242,7 +247,11 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
 
         log_debug("polkit: %s for '%s'.", result == POLKIT_YES ? "yes" : result == POLKIT_CHALLENGE ? "challenge" : "no",
                   q->action);
+        /* A registration's next check goes behind the user's checks that came before it, but is never
+         * refused for a full queue: it takes the place of this one. */
+        q->user->answering = true;
         q->callback(q, result, NULL, q->userdata);
+        q->user->answering = false;
 next:
         polkit_dispatch(b);
         return 0;
@@ -451,7 +460,8 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         }
 
         /* The queue is the user's to fill, up to as many checks as it may hold listeners. */
-        if (u->n_queued >= b->limits.max_listeners_per_user || polkit_queue_depth(b) >= b->limits.max_listeners) {
+        if (u->n_queued >= b->limits.max_listeners_per_user + u->answering ||
+            polkit_queue_depth(b) >= b->limits.max_listeners + u->answering) {
                 log_warning("Too many polkit checks queued for uid %u, refusing another.", subject->account_uid);
                 return -ENOBUFS;
         }
