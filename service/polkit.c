@@ -261,6 +261,8 @@ static int polkit_query_send(PolkitQuery *q) {
         Broker *b = q->broker;
         int r;
 
+        /* Whether its caller is still there (on_name_watch_installed()) no longer matters. */
+        q->slot = sd_bus_slot_unref(q->slot);
         r = sd_bus_call_async(b->system_bus, &q->slot, q->check, on_check_authorization_reply, q, q->timeout_usec);
         if (r < 0)
                 return r;
@@ -378,6 +380,46 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+static int on_name_owner_checked(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        PolkitQuery *q = userdata;
+        Broker *b = q->broker;
+        _cleanup_free_ char *name = NULL;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+        if (!sd_bus_error_has_name(sd_bus_message_get_error(reply), SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return 0;
+        /* q goes with the others of that name. */
+        name = strdup(q->subject.bus_name);
+        if (!name)
+                return log_oom();
+        polkit_drop_queued(b, query_is_of_bus_name, name);
+        return 0;
+}
+
+/* The match is in effect from now on; a caller that left before is not heard of: ask about each waiting. */
+static int on_name_watch_installed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Broker *b = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int r;
+
+        if (e) {
+                log_warning("Failed to watch for callers leaving the bus, their queued polkit checks are asked "
+                            "anyway: %s: %s", e->name, strempty(e->message));
+                return 0;
+        }
+        for (PolkitQuery *q = b->polkit_queue; q; q = q->next) {
+                if (!q->subject.bus_name || q->slot)
+                        continue;
+                r = sd_bus_call_method_async(b->system_bus, &q->slot, "org.freedesktop.DBus",
+                                             "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                             on_name_owner_checked, q, "s", q->subject.bus_name);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to ask whether %s is still there, ignoring: %m",
+                                        q->subject.bus_name);
+        }
+        return 0;
+}
+
 static int polkit_watch_names(Broker *b) {
         int r;
 
@@ -387,7 +429,7 @@ static int polkit_watch_names(Broker *b) {
         r = sd_bus_add_match_async(b->system_bus, &b->polkit_name_watch,
                                    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
-                                   on_name_owner_changed, NULL, b);
+                                   on_name_owner_changed, on_name_watch_installed, b);
         return r < 0 ? log_warning_errno(r, "Failed to watch for callers leaving the bus: %m") : 0;
 }
 
