@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* polkit client. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 
@@ -25,12 +26,13 @@ struct PolkitQuery {
         PolkitQuery *next, *prev;
 };
 
-/* What one user (account uid) has at polkit. Exists while it has anything in flight or queued. */
+/* What one user (account uid) has at polkit. Exists while a query of its exists. */
 struct PolkitUser {
         uid_t uid;
+        unsigned n_ref;            /* its PolkitQuery objects, counted or not */
         unsigned n_in_flight;
         unsigned n_queued;
-        bool answering;            /* a callback of its runs: a check it asks for takes the answered one's place */
+        bool answering;            /* in its callback: a check asked now takes the answered one's place */
         PolkitUser *next;
 };
 
@@ -49,8 +51,9 @@ static PolkitUser *polkit_user_get(Broker *b, uid_t uid) {
         return u;
 }
 
-static void polkit_user_release_if_unused(Broker *b, PolkitUser *u) {
-        if (u->n_in_flight > 0 || u->n_queued > 0)
+static void polkit_user_unref(Broker *b, PolkitUser *u) {
+        assert(u->n_ref > 0);
+        if (--u->n_ref > 0)
                 return;
         for (PolkitUser **p = &b->polkit_users; *p; p = &(*p)->next)
                 if (*p == u) {
@@ -103,7 +106,7 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
                 return NULL;
         polkit_query_unlink(q);
         if (q->user)
-                polkit_user_release_if_unused(q->broker, q->user);
+                polkit_user_unref(q->broker, q->user);
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->check);
         sd_bus_message_unref(q->call);
@@ -263,7 +266,8 @@ static int polkit_query_send(PolkitQuery *q) {
 
         /* Whether its caller is still there (on_name_watch_installed()) no longer matters. */
         q->slot = sd_bus_slot_unref(q->slot);
-        r = sd_bus_call_async(b->system_bus, &q->slot, q->check, on_check_authorization_reply, q, q->timeout_usec);
+        r = sd_bus_call_async(b->system_bus, &q->slot, q->check, on_check_authorization_reply, q,
+                              q->timeout_usec);
         if (r < 0)
                 return r;
 
@@ -481,14 +485,16 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         r = sd_bus_message_append(q->check, "us", (uint32_t) interactive, q->cancellation_id);
         if (r < 0)
                 return r;
-        /* Interactive authentication waits for a human, though less than the 5 minutes libsysbroker gives the
-         * call, so the caller hears that polkit did not answer; otherwise polkit answers at once, or is not well. */
+        /* Interactive authentication waits for a human, though less than the 5 minutes libsysbroker gives
+         * the call, so the caller hears that polkit did not answer; otherwise polkit answers at once, or is
+         * not well. */
         q->timeout_usec = interactive ? MAX(UINT64_C(280) * USEC_PER_SEC, b->limits.polkit_timeout_usec) :
                 b->limits.polkit_timeout_usec;
 
         u = polkit_user_get(b, subject->account_uid);
         if (!u)
                 return -ENOMEM;
+        u->n_ref++;
         q->user = u;
 
         /* Nothing of this user's waits (others' may, at their own bound) and there is room: its turn is now. */
@@ -578,7 +584,8 @@ int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_
                                                   "%s: interactive authentication required", what);
         case POLKIT_NO_ANSWER:
                 return sd_bus_reply_method_errorf(call, SD_BUS_ERROR_TIMEOUT,
-                                                  "%s: polkit did not answer (%s); nothing was decided, try again",
+                                                  "%s: polkit did not answer (%s); nothing was decided, "
+                                                  "try again",
                                                   what, error && error->message ? error->message : "no reply");
         case POLKIT_ERROR:
                 return sd_bus_reply_method_errorf(call, SD_BUS_ERROR_ACCESS_DENIED,

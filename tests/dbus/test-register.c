@@ -1031,7 +1031,8 @@ typedef enum Leaving {
  * closes) is dropped without asking polkit; the one queued after it is next. */
 static void test_register_queued_dropped_when_caller_leaves(Harness *h, gconstpointer data) {
         Leaving how = GPOINTER_TO_INT(data);
-        g_autoptr(GDBusConnection) leaving = how == LEAVING_PEER ? g_object_ref(h->peer) : second_bus_connection(h);
+        g_autoptr(GDBusConnection) leaving =
+                how == LEAVING_PEER ? g_object_ref(h->peer) : second_bus_connection(h);
         PendingCall *calls[POLKIT_MAX_IN_FLIGHT_PER_USER];
         g_autoptr(PendingCall) gone = NULL, last = NULL;
         g_autoptr(GPtrArray) in_flight = NULL;
