@@ -26,6 +26,7 @@ static BrokerLimits arg_limits = {
         .max_listeners_per_user = 64,
         .max_connections = 1024,
         .max_description = 256,
+        .polkit_timeout_usec = BROKER_DEFAULT_POLKIT_TIMEOUT_USEC,
 };
 
 void broker_mark_active(Broker *b) {
@@ -316,10 +317,11 @@ static void help(void) {
                "                               Listeners per owner uid (default: %u)\n"
                "     --max-rules=N             Rules per listener (default: %zu)\n"
                "     --max-string-length=N     Bytes per rule string (default: %zu)\n"
-               "     --max-rules-length=N      Bytes of all rule strings of a listener (default: %zu)\n",
+               "     --max-rules-length=N      Bytes of all rule strings of a listener (default: %zu)\n"
+               "     --polkit-timeout=SEC      Wait SEC seconds for polkit's answer (default: %" PRIu64 ")\n",
                program_invocation_short_name, DEFAULT_IDLE_TIMEOUT_SEC, arg_limits.max_listeners,
                arg_limits.max_listeners_per_user, arg_limits.rules.max_rules, arg_limits.rules.max_string_length,
-               arg_limits.rules.max_total_length);
+               arg_limits.rules.max_total_length, BROKER_DEFAULT_POLKIT_TIMEOUT_USEC / USEC_PER_SEC);
 }
 
 static int parse_number(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
@@ -346,6 +348,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_MAX_RULES,
                 ARG_MAX_STRING_LENGTH,
                 ARG_MAX_RULES_LENGTH,
+                ARG_POLKIT_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -358,6 +361,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "max-rules", required_argument, NULL, ARG_MAX_RULES },
                 { "max-string-length", required_argument, NULL, ARG_MAX_STRING_LENGTH },
                 { "max-rules-length", required_argument, NULL, ARG_MAX_RULES_LENGTH },
+                { "polkit-timeout", required_argument, NULL, ARG_POLKIT_TIMEOUT },
                 {}
         };
         uint64_t v;
@@ -418,6 +422,12 @@ static int parse_argv(int argc, char *argv[]) {
                         if (r < 0)
                                 return r;
                         arg_limits.rules.max_total_length = v;
+                        break;
+                case ARG_POLKIT_TIMEOUT:
+                        r = parse_number(name, optarg, 1, 3600, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.polkit_timeout_usec = v * USEC_PER_SEC;
                         break;
                 case '?':
                         return -EINVAL;

@@ -171,6 +171,18 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
                                        void *userdata) {
         Registration *reg = userdata;
 
+        if (result == POLKIT_NO_ANSWER) {
+                /* Nothing was decided, so nothing is registered (invariant 1); unlike a "no", worth a retry. */
+                log_info("Registration by uid %u failed: polkit did not answer the check of '%s'.", reg->uid,
+                         polkit_query_action(q));
+                (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_TIMEOUT,
+                                                  "polkit did not answer the check of %s (%s); nothing was "
+                                                  "registered, try again later",
+                                                  polkit_query_action(q),
+                                                  error && error->message ? error->message : "no reply");
+                registration_free(reg);
+                return;
+        }
         if (result != POLKIT_YES) {
                 RuleAuthorization a = {};
 

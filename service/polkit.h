@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Asynchronous polkit CheckAuthorization: the method call is kept and answered from the callback.
- * Invariant 1: an absent or failing polkit is a "no". */
+/* Asynchronous polkit CheckAuthorization: the method call is kept and answered from the callback. Checks past
+ * a user's bound in flight wait in a queue of their own. Invariant 1: an absent or failing polkit is a "no". */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -11,7 +11,8 @@ typedef enum PolkitResult {
         POLKIT_YES,
         POLKIT_NO,
         POLKIT_CHALLENGE,          /* would be yes after interactive authentication */
-        POLKIT_ERROR,              /* polkit absent or failing: treated as no */
+        POLKIT_ERROR,              /* polkit failing: treated as no */
+        POLKIT_NO_ANSWER,          /* polkit absent or too slow: no decision, treated as no; ask again later */
 } PolkitResult;
 
 /* Who is asking, in a form that outlives the connection: a bus name on the system bus, or a process
@@ -34,7 +35,8 @@ typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_
 
 /* Asks polkit whether subject may do action (details: NULL-terminated key, value, ... list). Interactive
  * only if may_interact and call allows it. Returns 1: the reply to call is pending and will be sent by the
- * callback. */
+ * callback, at once or after the checks of the same user that came first; -ENOBUFS: that user's queue is full.
+ * A check that polkit does not answer within BrokerLimits.polkit_timeout_usec is POLKIT_NO_ANSWER. */
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
                  const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
 /* The same for the caller of call. */
@@ -42,12 +44,15 @@ int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, con
                       const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
 
 /* A peer-to-peer client went away: its pending queries are cancelled (polkit takes down their dialogs), and
- * their callbacks told POLKIT_ERROR. On the bus polkit notices by itself. */
+ * their callbacks told POLKIT_ERROR; queued ones are dropped unasked. On the bus polkit notices by itself
+ * for those in flight, and a queued one is dropped when its sender's name goes away. */
 void polkit_cancel_for_bus(Broker *b, sd_bus *bus);
 
 sd_bus_message *polkit_query_message(PolkitQuery *q);
 Broker *polkit_query_broker(PolkitQuery *q);
+const char *polkit_query_action(PolkitQuery *q);
 
-/* Answers call with AccessDenied or InteractiveAuthorizationRequired as the result says. */
+/* Answers call with AccessDenied, InteractiveAuthorizationRequired, or Timeout (polkit did not answer: nothing
+ * was decided, the caller may retry) as the result says. */
 int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_error *error,
                         const char *format, ...) _printf_(4, 5);

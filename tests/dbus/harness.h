@@ -19,6 +19,7 @@
 #define DBUS_ERROR_INVALID_ARGS         "org.freedesktop.DBus.Error.InvalidArgs"
 #define DBUS_ERROR_ACCESS_DENIED        "org.freedesktop.DBus.Error.AccessDenied"
 #define DBUS_ERROR_LIMITS_EXCEEDED      "org.freedesktop.DBus.Error.LimitsExceeded"
+#define DBUS_ERROR_TIMEOUT              "org.freedesktop.DBus.Error.Timeout"
 #define DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED \
         "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
 

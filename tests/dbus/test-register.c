@@ -612,7 +612,8 @@ static void test_register_rule_polkit_error_is_access_denied(Harness *h, gconstp
 
 static const HarnessOptions without_polkit = { .no_polkit = TRUE };
 
-static void test_register_polkit_absent_is_access_denied(Harness *h, gconstpointer data) {
+/* No polkit on the bus is no answer, not a "no": nothing registered, and an error the caller may retry. */
+static void test_register_polkit_absent_is_retryable_timeout(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
         guint fds = warm_up_and_count_fds(h);
@@ -620,7 +621,29 @@ static void test_register_polkit_absent_is_access_denied(Harness *h, gconstpoint
         call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
                                       parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
         harness_wait(h, call);
-        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV("Authorization check failed"));
+        harness_assert_call_error(call, DBUS_ERROR_TIMEOUT,
+                                  STRV("polkit did not answer", ACTION_REGISTER, "nothing was registered"));
+        assert_nothing_created(h, fds);
+}
+
+static const HarnessOptions polkit_timeout_1s = {
+        .daemon_args = (const char *const[]) { "--polkit-timeout=1", NULL },
+};
+
+/* polkit that takes the call and never answers (stopped): after --polkit-timeout the same error. */
+static void test_register_polkit_silent_is_retryable_timeout(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autoptr(GDBusMethodInvocation) unanswered = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        unanswered = harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                STRV("default-action", "continue", "rules", "1"));
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_TIMEOUT,
+                                  STRV("polkit did not answer", ACTION_REGISTER, "nothing was registered"));
         assert_nothing_created(h, fds);
 }
 
@@ -890,6 +913,219 @@ static void test_register_beyond_listener_limit_is_refused(Harness *h, gconstpoi
         harness_assert_daemon_fd_count(h, fds);
 }
 
+/* ---- a burst of registrations waits its turn ---- */
+
+#define POLKIT_MAX_IN_FLIGHT_PER_USER 16u
+
+static const char *polkit_call_description(GDBusMethodInvocation *invocation) {
+        GVariant *parameters = g_dbus_method_invocation_get_parameters(invocation);
+        g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 2);
+        const char *description = NULL;
+
+        if (!g_variant_lookup(details, "description", "&s", &description))
+                harness_fail("CheckAuthorization of %s without a description", polkit_call_action_id(invocation));
+        return description;
+}
+
+static PendingCall *register_described(Harness *h, GDBusConnection *conn, ListenerChild *c, const char *name) {
+        g_autofree char *options = g_strdup_printf("{'Description': <'%s'>}", name);
+
+        return harness_register_async(h, conn, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+                                      parse_variant(options), G_DBUS_CALL_FLAGS_NONE);
+}
+
+/* Every CheckAuthorization call that comes while none is answered: what the daemon has in flight. */
+static GPtrArray *pop_all_polkit_calls(Harness *h) {
+        GPtrArray *calls = g_ptr_array_new_with_free_func(g_object_unref);
+        gint64 quiet_since = g_get_monotonic_time();
+
+        while (g_get_monotonic_time() - quiet_since < HARNESS_SETTLE_USEC) {
+                GDBusMethodInvocation *invocation = gt_dbus_queue_get_n_messages(h->queue) > 0 ?
+                        harness_pop_polkit_call(h, NULL) : NULL;
+
+                if (invocation) {
+                        g_ptr_array_add(calls, invocation);
+                        quiet_since = g_get_monotonic_time();
+                } else
+                        harness_spin(h);
+        }
+        return calls;
+}
+
+#define BURST 24u
+
+/* 24 registrations at once by one user: 16 checks go to polkit, the others wait in the order they came
+ * (never LimitsExceeded), polkit never has more than 16 of them, and all of them succeed. */
+static void test_register_burst_is_queued_in_order(Harness *h, gconstpointer data) {
+        PendingCall *calls[BURST];
+        g_autoptr(GPtrArray) in_flight = NULL;
+        GDBusMethodInvocation *next;
+        guint n_checks = 0;
+
+        for (guint i = 0; i < BURST; i++) {
+                g_autofree char *name = g_strdup_printf("burst-%u", i);
+                calls[i] = register_described(h, h->client, harness_spawn_listener_child(h), name);
+        }
+
+        in_flight = pop_all_polkit_calls(h);
+        g_assert_cmpuint(in_flight->len, ==, POLKIT_MAX_IN_FLIGHT_PER_USER);
+        for (guint i = 0; i < in_flight->len; i++) {
+                g_autofree char *name = g_strdup_printf("burst-%u", i);
+                g_assert_cmpstr(polkit_call_action_id(in_flight->pdata[i]), ==, ACTION_REGISTER);
+                g_assert_cmpstr(polkit_call_description(in_flight->pdata[i]), ==, name);
+        }
+        for (guint i = 0; i < BURST; i++)
+                if (calls[i]->done)
+                        harness_fail("registration %u was answered while waiting for its turn: %s", i,
+                                     calls[i]->error ? calls[i]->error->message : "success");
+
+        /* One answer makes room for exactly one more: the oldest waiting registration. Its own next check
+         * (the rule) waits behind those that came before it. */
+        polkit_answer(g_ptr_array_steal_index(in_flight, 0), TRUE, FALSE);
+        next = harness_pop_polkit_call(h, NULL);
+        g_assert_cmpstr(polkit_call_action_id(next), ==, ACTION_REGISTER);
+        g_assert_cmpstr(polkit_call_description(next), ==, "burst-16");
+        g_ptr_array_add(in_flight, next);
+        harness_assert_no_polkit_call(h);
+
+        /* Answer what polkit holds, round after round; it never holds more than the bound. */
+        while (in_flight->len > 0) {
+                n_checks += in_flight->len;
+                for (guint i = 0; i < in_flight->len; i++)
+                        polkit_answer(g_object_ref(in_flight->pdata[i]), TRUE, FALSE);
+                g_clear_pointer(&in_flight, g_ptr_array_unref);
+                in_flight = pop_all_polkit_calls(h);
+                g_assert_cmpuint(in_flight->len, <=, POLKIT_MAX_IN_FLIGHT_PER_USER);
+        }
+        /* register and the rule, for each: 2 * BURST, of which one answered before the rounds */
+        g_assert_cmpuint(n_checks + 1, ==, 2 * BURST);
+
+        for (guint i = 0; i < BURST; i++) {
+                harness_wait(h, calls[i]);
+                if (calls[i]->error)
+                        harness_fail("registration %u of the burst failed: %s", i, calls[i]->error->message);
+                pending_call_free(calls[i]);
+        }
+        g_assert_cmpuint(harness_n_listeners(h), ==, BURST);
+}
+
+static GDBusConnection *second_bus_connection(Harness *h) {
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *conn = g_dbus_connection_new_for_address_sync(
+                h->bus_address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+
+        g_assert_no_error(error);
+        return conn;
+}
+
+typedef enum Leaving {
+        LEAVING_BUS,          /* a second connection to the bus, closed while its registration waits */
+        LEAVING_BUS_AT_ONCE,  /* the same, closed right after sending: perhaps before the daemon watches (a
+                               * race: without the daemon's check of names that left before, this fails in
+                               * about one run of three here, not always) */
+        LEAVING_PEER,         /* the peer-to-peer connection */
+} Leaving;
+
+/* A queued registration whose caller goes away (its bus name vanishes, or its peer-to-peer connection
+ * closes) is dropped without asking polkit; the one queued after it is next. */
+static void test_register_queued_dropped_when_caller_leaves(Harness *h, gconstpointer data) {
+        Leaving how = GPOINTER_TO_INT(data);
+        g_autoptr(GDBusConnection) leaving =
+                how == LEAVING_PEER ? g_object_ref(h->peer) : second_bus_connection(h);
+        PendingCall *calls[POLKIT_MAX_IN_FLIGHT_PER_USER];
+        g_autoptr(PendingCall) gone = NULL, last = NULL;
+        g_autoptr(GPtrArray) in_flight = NULL;
+        g_autoptr(GError) error = NULL;
+        GDBusMethodInvocation *next;
+        gint64 deadline;
+        guint fds, left;
+
+        for (guint i = 0; i < POLKIT_MAX_IN_FLIGHT_PER_USER; i++) {
+                g_autofree char *name = g_strdup_printf("first-%u", i);
+                calls[i] = register_described(h, h->client, harness_spawn_listener_child(h), name);
+        }
+        in_flight = pop_all_polkit_calls(h);
+        g_assert_cmpuint(in_flight->len, ==, POLKIT_MAX_IN_FLIGHT_PER_USER);
+
+        if (how == LEAVING_BUS_AT_ONCE) {
+                /* The first registration to wait for its turn, so the daemon starts watching names only now,
+                 * perhaps after its caller left; or it sees the call only after that. Either way polkit must
+                 * not hear of it. What last holds while it waits is the same as what leaves held. */
+                fds = harness_daemon_fd_count(h);
+                gone = register_described(h, leaving, harness_spawn_listener_child(h), "leaves");
+                g_dbus_connection_flush_sync(leaving, NULL, &error);
+                g_assert_no_error(error);
+                g_dbus_connection_close_sync(leaving, NULL, &error);
+                g_assert_no_error(error);
+                harness_assert_no_polkit_call(h);
+                last = register_described(h, h->client, harness_spawn_listener_child(h), "last");
+                harness_assert_no_polkit_call(h);
+                left = fds + 2;   /* last's copy of its listener, and the fd its call carried */
+        } else {
+                guint held;
+
+                /* Both wait, polkit hears of neither; what the leaving one holds (its copy of the listener,
+                 * and on the peer socket pidfds of its caller) is counted. */
+                fds = harness_daemon_fd_count(h);
+                gone = register_described(h, leaving, harness_spawn_listener_child(h), "leaves");
+                harness_assert_no_polkit_call(h);
+                held = harness_daemon_fd_count(h) - fds;
+                g_assert_cmpuint(held, >, 0);
+                last = register_described(h, h->client, harness_spawn_listener_child(h), "last");
+                harness_assert_no_polkit_call(h);
+                fds = harness_daemon_fd_count(h);
+                left = fds - held;
+
+                g_dbus_connection_close_sync(leaving, NULL, &error);
+                g_assert_no_error(error);
+        }
+
+        /* Dropped: what it held is let go (a peer's connection takes its own fds along). */
+        deadline = g_get_monotonic_time() + HARNESS_TIMEOUT_USEC;
+        while (harness_daemon_fd_count(h) > left) {
+                if (g_get_monotonic_time() > deadline)
+                        harness_fail("the registration whose caller left still holds its fds (%u, expected %u)",
+                                     harness_daemon_fd_count(h), left);
+                harness_spin(h);
+        }
+
+        /* A "no" ends first-0 and frees its place: the next check is last's, not the one that left. */
+        polkit_answer(g_ptr_array_steal_index(in_flight, 0), FALSE, FALSE);
+        next = harness_pop_polkit_call(h, NULL);
+        harness_assert_polkit_call_from_client(h, next, ACTION_REGISTER, 0,
+                                               STRV("default-action", "continue", "rules", "1",
+                                                    "description", "last"));
+        g_ptr_array_add(in_flight, next);
+        harness_assert_no_polkit_call(h);
+
+        while (in_flight->len > 0) {
+                for (guint i = 0; i < in_flight->len; i++) {
+                        /* Its first check would be the register action, the one with the description. */
+                        if (g_str_equal(polkit_call_action_id(in_flight->pdata[i]), ACTION_REGISTER) &&
+                            g_str_equal(polkit_call_description(in_flight->pdata[i]), "leaves"))
+                                harness_fail("polkit was asked about the registration whose caller left");
+                        polkit_answer(g_object_ref(in_flight->pdata[i]), TRUE, FALSE);
+                }
+                g_clear_pointer(&in_flight, g_ptr_array_unref);
+                in_flight = pop_all_polkit_calls(h);
+        }
+        harness_wait(h, last);
+        g_assert_no_error(last->error);
+        for (guint i = 0; i < POLKIT_MAX_IN_FLIGHT_PER_USER; i++) {
+                harness_wait(h, calls[i]);
+                pending_call_free(calls[i]);
+        }
+        while (!gone->done)
+                harness_spin(h);
+        g_assert_cmpuint(harness_n_listeners(h), ==, POLKIT_MAX_IN_FLIGHT_PER_USER);
+}
+
+static const HarnessOptions with_socket_activation = {
+        .socket_activation = TRUE,
+        .needs = HARNESS_NEEDS_SOCKET_ACTIVATE,
+};
+
 int main(int argc, char **argv) {
         harness_init(&argc, &argv);
 
@@ -929,8 +1165,19 @@ int main(int argc, char **argv) {
                          test_register_polkit_error_is_access_denied, NULL);
         harness_add_test("/register/unauthorized/rule-polkit-error-is-access-denied", NULL,
                          test_register_rule_polkit_error_is_access_denied, NULL);
-        harness_add_test("/register/unauthorized/polkit-absent-is-access-denied", &without_polkit,
-                         test_register_polkit_absent_is_access_denied, NULL);
+        harness_add_test("/register/unanswered/polkit-absent-is-retryable-timeout", &without_polkit,
+                         test_register_polkit_absent_is_retryable_timeout, NULL);
+        harness_add_test("/register/unanswered/polkit-silent-is-retryable-timeout", &polkit_timeout_1s,
+                         test_register_polkit_silent_is_retryable_timeout, NULL);
+
+        harness_add_test("/register/queue/burst-is-queued-in-order", NULL,
+                         test_register_burst_is_queued_in_order, NULL);
+        harness_add_test("/register/queue/dropped-when-bus-caller-leaves", NULL,
+                         test_register_queued_dropped_when_caller_leaves, GINT_TO_POINTER(LEAVING_BUS));
+        harness_add_test("/register/queue/dropped-when-bus-caller-leaves-at-once", NULL,
+                         test_register_queued_dropped_when_caller_leaves, GINT_TO_POINTER(LEAVING_BUS_AT_ONCE));
+        harness_add_test("/register/queue/dropped-when-peer-disconnects", &with_socket_activation,
+                         test_register_queued_dropped_when_caller_leaves, GINT_TO_POINTER(LEAVING_PEER));
 
         for (size_t i = 0; i < G_N_ELEMENTS(bad_inputs); i++) {
                 g_autofree char *path = g_strdup_printf("/register/bad-input/%s", bad_inputs[i].name);

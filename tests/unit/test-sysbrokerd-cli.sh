@@ -31,6 +31,11 @@ check "naming it" sh -c 'case "$1" in *frobnicate*) exit 0;; esac; exit 1' _ "$o
 out=$("$sysbrokerd" --max-rules=0 2>&1); rc=$?
 check "--max-rules=0 fails" test "$rc" != 0
 check "and says which option and why" sh -c 'case "$1" in *--max-rules*0*) exit 0;; esac; exit 1' _ "$out"
+out=$("$sysbrokerd" --polkit-timeout=0 2>&1); rc=$?
+check "--polkit-timeout=0 fails (a check must be given time)" test "$rc" != 0
+check "and says which option" sh -c 'case "$1" in *--polkit-timeout*0*) exit 0;; esac; exit 1' _ "$out"
+out=$("$sysbrokerd" --help 2>&1)
+check "--help lists --polkit-timeout" sh -c 'case "$1" in *--polkit-timeout=SEC*) exit 0;; esac; exit 1' _ "$out"
 out=$("$sysbrokerd" --log-level=chatty 2>&1); rc=$?
 check "an unknown log level fails, naming it" sh -c 'test "$1" != 0 && case "$2" in *chatty*) exit 0;; esac; exit 1' _ "$rc" "$out"
 out=$("$sysbrokerd" extra-argument 2>&1); rc=$?
