@@ -36,6 +36,8 @@ typedef struct BrokerLimits {
         unsigned max_listeners_per_user;
         unsigned max_connections;
         size_t max_description;
+        size_t max_message_size;          /* what one peer-to-peer message may announce */
+        uint64_t connection_timeout_usec; /* to authenticate, and to complete each message once begun */
 } BrokerLimits;
 
 typedef struct Broker {
