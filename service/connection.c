@@ -207,12 +207,14 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return 0;
 }
 
-/* Finds our copies of the stand-ins: copies[i] gets the copy of stand-in i, for i < n. Every other copy,
- * a second one or one of a stand-in >= n, is closed: nothing of ours holds one outside a message. kcmp()
- * compares open files without asking their file system, which for a user's FUSE file could block. */
+/* Finds our copies of the stand-ins: copies[i] gets the copy of stand-in i, for i < n; any other copy makes
+ * it -EEXIST, as then it is not clear which one the message holds. Without copies, every copy is closed:
+ * called when no message holds one. kcmp() compares open files without asking their file system, which for
+ * a user's FUSE file could block. */
 static int fd_stand_ins_find(int copies[], size_t n) {
         _cleanup_close_ int dfd = -EBADF;
         struct dirent *de;
+        bool extra = false;
         DIR *d;
         pid_t pid = getpid();
 
@@ -243,15 +245,17 @@ static int fd_stand_ins_find(int copies[], size_t n) {
                 for (size_t i = 0; i < CONNECTION_MAX_FDS; i++) {
                         if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd_stand_ins[i], (int) fd) != 0)
                                 continue;
-                        if (i < n && copies[i] < 0)
+                        if (!copies)
+                                safe_close((int) fd);
+                        else if (i < n && copies[i] < 0)
                                 copies[i] = (int) fd;
                         else
-                                safe_close((int) fd);
+                                extra = true;
                         break;
                 }
         }
         closedir(d);
-        return 0;
+        return extra ? -EEXIST : 0;
 }
 
 static int fd_stand_ins_setup(void) {
@@ -274,6 +278,7 @@ static int connection_swap_in_fds(Connection *c) {
         int r;
 
         c->fds_in_flight = false;
+        /* On failure the message keeps its stand-ins, and closes them when it goes. */
         r = fd_stand_ins_find(copies, c->n_fds);
         for (size_t i = 0; r >= 0 && i < c->n_fds; i++)
                 if (copies[i] < 0)
@@ -432,13 +437,11 @@ static int connection_forward(Connection *c) {
         if (r < 0)
                 return r;
         if (c->fds_in_flight) {
-                int none[1];
-
                 /* sd-bus refused the message (its header does not count the fds, say) and forgot the
                  * stand-ins without closing them. */
                 c->fds_in_flight = false;
                 connection_close_fds(c);
-                (void) fd_stand_ins_find(none, 0);
+                (void) fd_stand_ins_find(NULL, 0);
                 return -EBADMSG;
         }
         return 0;
