@@ -472,10 +472,15 @@ static int connection_read_auth(Connection *c) {
         if (c->buf[c->buf_len - 1] != '\n')
                 return 1;
         c->authenticated = c->buf_len == strlen("BEGIN\r\n") && memcmp(c->buf, "BEGIN\r\n", c->buf_len) == 0;
-        if (c->authenticated)
-                (void) connection_arm_deadline(c, false);
         r = connection_forward(c);
-        return r < 0 ? r : 1;
+        if (r < 0 || !c->authenticated)
+                return r < 0 ? r : 1;
+        /* sd-bus took BEGIN and runs now, or it refused the authentication and everything after BEGIN
+         * would be read as authentication lines: then we are done with the client. */
+        if (!c->free_source && sd_bus_is_ready(c->bus) <= 0)
+                return -EACCES;
+        (void) connection_arm_deadline(c, false);
+        return 1;
 }
 
 /* One step of a message: its fixed header first, which says how long it is, then the rest. */
@@ -547,6 +552,9 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
                             "message, disconnecting it.", c->pid, c->uid, CONNECTION_MAX_FDS);
         else if (r == -EPROTO)
                 log_warning("Peer-to-peer client pid %i uid %u sent file descriptors while authenticating, "
+                            "disconnecting it.", c->pid, c->uid);
+        else if (r == -EACCES)
+                log_warning("Peer-to-peer client pid %i uid %u sent BEGIN without a successful authentication, "
                             "disconnecting it.", c->pid, c->uid);
         else if (r == -EMSGSIZE && !c->authenticated)
                 log_warning("Peer-to-peer client pid %i uid %u sent more than %u bytes to authenticate, "

@@ -12,6 +12,8 @@
 # p2p-wire.py trickle SOCKET auth|message INTERVAL LIMIT: sends the authentication, or a Ping after a prompt
 #   authentication, one byte every INTERVAL seconds. Prints "dropped after S s" when the daemon closes the
 #   connection, "not dropped" if it is still open after LIMIT seconds.
+# p2p-wire.py begin-unauthenticated SOCKET: sends BEGIN and a Ping after a refused AUTH. Prints "disconnected"
+#   when the daemon closes the connection without answering the Ping, else "answered" or "still connected".
 import array
 import os
 import socket
@@ -145,11 +147,34 @@ def mode_trickle(path, what, interval, limit):
     print("not dropped")
 
 
+def mode_begin_unauthenticated(path):
+    s = connect(path)
+    s.sendall(b"\0AUTH NO-SUCH-MECHANISM\r\n")
+    s.recv(4096)
+    data = b""
+    try:
+        s.sendall(b"BEGIN\r\n" + ping())
+        for _ in range(100):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    except socket.timeout:
+        print("still connected")
+        return
+    # An authentication line (ERROR, REJECTED) may come first; a method return must not.
+    print("answered" if b"l\x02" in data else "disconnected")
+
+
 mode, path = sys.argv[1], sys.argv[2]
 if mode == "fds":
     mode_fds(path, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
 elif mode == "big":
     mode_big(path, int(sys.argv[3]), int(sys.argv[4]))
+elif mode == "begin-unauthenticated":
+    mode_begin_unauthenticated(path)
 elif mode == "trickle":
     mode_trickle(path, sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
 else:

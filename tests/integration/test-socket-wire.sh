@@ -110,6 +110,13 @@ assert_true "trickle: the log says why" grep -q "did not complete authentication
 assert_true "trickle: in a message too" grep -q "did not complete a message within $TIMEOUT s" \
     "$T/sysbrokerd.log"
 
+# BEGIN after a refused authentication ends the connection (sd-bus would read what follows as more
+# authentication lines).
+assert_eq "BEGIN without authentication: disconnected" disconnected "$(wire begin-unauthenticated "$SB_SOCKET")"
+assert_true "BEGIN without authentication: the log says why" \
+    grep -q "sent BEGIN without a successful authentication" "$T/sysbrokerd.log"
+back_to_baseline "BEGIN without authentication"
+
 assert_true "socket wire: listeners of exited sandboxes are removed" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
