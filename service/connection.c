@@ -52,7 +52,6 @@ struct Connection {
         sd_bus_slot *disconnect_slot;
         sd_bus_slot *filter_slot;
         sd_event_source *free_source;
-        sd_event_source *drain_source;
         pid_t pid;
         uid_t uid;
         uid_t account_uid;         /* whom its limits charge: account_uid_of() */
@@ -98,7 +97,6 @@ static Connection *connection_free(Connection *c) {
         sd_bus_slot_unref(c->disconnect_slot);
         sd_bus_slot_unref(c->filter_slot);
         sd_event_source_disable_unref(c->free_source);
-        sd_event_source_disable_unref(c->drain_source);
         sd_event_source_disable_unref(c->read_source);
         sd_event_source_disable_unref(c->deadline_source);
         if (c->bus) {
@@ -608,27 +606,6 @@ void broker_drop_backlogged_connections(Broker *b) {
                 (void) connection_drop_if_backlogged(c);
 }
 
-/* sd-bus 252 as a server leaves bytes that arrived together with BEGIN in its read buffer and waits for the
- * socket to become readable again, which may never happen: a call sent in the same write as BEGIN would
- * not be answered. So after each loop iteration, until authentication is done, look at the connection;
- * once it is, process what is already buffered and stop looking. */
-static int on_drain(sd_event_source *s, void *userdata) {
-        Connection *c = userdata;
-        int r;
-
-        r = sd_bus_is_ready(c->bus);
-        if (r == 0)
-                return 0;
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        if (r < 0)
-                return 0;
-        while ((r = sd_bus_process(c->bus, NULL)) > 0)
-                ;
-        if (r < 0)
-                log_debug_errno(r, "Failed to process connection from pid %i: %m", c->pid);
-        return 0;
-}
-
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         _cleanup_(connection_freep) Connection *c = NULL;
         _cleanup_close_ int nfd = -EBADF;
@@ -738,9 +715,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (r < 0)
                 return log_error_errno(r, "Failed to attach connection to event loop: %m"), 0;
 
-        r = sd_event_add_post(b->event, &c->drain_source, on_drain, c);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the connection's authentication: %m"), 0;
         r = sd_event_add_io(b->event, &c->read_source, c->sock, EPOLLIN, on_readable, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the connection: %m"), 0;
