@@ -40,6 +40,8 @@ typedef struct BrokerLimits {
         unsigned max_connections;
         size_t max_description;
         uint64_t polkit_timeout_usec;    /* how long polkit may take to answer a non-interactive check */
+        size_t max_message_size;          /* what one peer-to-peer message may announce */
+        uint64_t connection_timeout_usec; /* to authenticate, and to complete each message once begun */
 } BrokerLimits;
 
 typedef struct Broker {

@@ -17,6 +17,7 @@
 #include "target.h"
 
 #define DEFAULT_IDLE_TIMEOUT_SEC 30
+#define DEFAULT_CONNECTION_TIMEOUT_SEC 30
 
 static bool arg_idle_exit = true;
 static uint64_t arg_idle_timeout_sec = DEFAULT_IDLE_TIMEOUT_SEC;
@@ -27,6 +28,8 @@ static BrokerLimits arg_limits = {
         .max_connections = 1024,
         .max_description = 256,
         .polkit_timeout_usec = BROKER_DEFAULT_POLKIT_TIMEOUT_USEC,
+        .max_message_size = 256 * 1024,
+        .connection_timeout_usec = DEFAULT_CONNECTION_TIMEOUT_SEC * USEC_PER_SEC,
 };
 
 void broker_mark_active(Broker *b) {
@@ -318,10 +321,14 @@ static void help(void) {
                "     --max-rules=N             Rules per listener (default: %zu)\n"
                "     --max-string-length=N     Bytes per rule string (default: %zu)\n"
                "     --max-rules-length=N      Bytes of all rule strings of a listener (default: %zu)\n"
-               "     --polkit-timeout=SEC      Wait SEC seconds for polkit's answer (default: %" PRIu64 ")\n",
+               "     --polkit-timeout=SEC      Wait SEC seconds for polkit's answer (default: %" PRIu64 ")\n"
+               "     --max-message-size=N      Bytes of one message on the socket (default: %zu)\n"
+               "     --connection-timeout=SEC  Drop a socket client that takes longer to authenticate\n"
+               "                               or to send a message (default: %u)\n",
                program_invocation_short_name, DEFAULT_IDLE_TIMEOUT_SEC, arg_limits.max_listeners,
                arg_limits.max_listeners_per_user, arg_limits.rules.max_rules, arg_limits.rules.max_string_length,
-               arg_limits.rules.max_total_length, BROKER_DEFAULT_POLKIT_TIMEOUT_USEC / USEC_PER_SEC);
+               arg_limits.rules.max_total_length, BROKER_DEFAULT_POLKIT_TIMEOUT_USEC / USEC_PER_SEC,
+               arg_limits.max_message_size, DEFAULT_CONNECTION_TIMEOUT_SEC);
 }
 
 static int parse_number(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
@@ -349,6 +356,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_MAX_STRING_LENGTH,
                 ARG_MAX_RULES_LENGTH,
                 ARG_POLKIT_TIMEOUT,
+                ARG_MAX_MESSAGE_SIZE,
+                ARG_CONNECTION_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -362,6 +371,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "max-string-length", required_argument, NULL, ARG_MAX_STRING_LENGTH },
                 { "max-rules-length", required_argument, NULL, ARG_MAX_RULES_LENGTH },
                 { "polkit-timeout", required_argument, NULL, ARG_POLKIT_TIMEOUT },
+                { "max-message-size", required_argument, NULL, ARG_MAX_MESSAGE_SIZE },
+                { "connection-timeout", required_argument, NULL, ARG_CONNECTION_TIMEOUT },
                 {}
         };
         uint64_t v;
@@ -428,6 +439,18 @@ static int parse_argv(int argc, char *argv[]) {
                         if (r < 0)
                                 return r;
                         arg_limits.polkit_timeout_usec = v * USEC_PER_SEC;
+                        break;
+                case ARG_MAX_MESSAGE_SIZE:
+                        r = parse_number(name, optarg, 1024, 64 << 20, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.max_message_size = v;
+                        break;
+                case ARG_CONNECTION_TIMEOUT:
+                        r = parse_number(name, optarg, 1, 3600, &v);
+                        if (r < 0)
+                                return r;
+                        arg_limits.connection_timeout_usec = v * USEC_PER_SEC;
                         break;
                 case '?':
                         return -EINVAL;

@@ -36,6 +36,14 @@ check "--polkit-timeout=0 fails (a check must be given time)" test "$rc" != 0
 check "and says which option" sh -c 'case "$1" in *--polkit-timeout*0*) exit 0;; esac; exit 1' _ "$out"
 out=$("$sysbrokerd" --help 2>&1)
 check "--help lists --polkit-timeout" sh -c 'case "$1" in *--polkit-timeout=SEC*) exit 0;; esac; exit 1' _ "$out"
+check "--help lists the socket's limits" \
+        sh -c 'case "$1" in *--max-message-size*--connection-timeout*) exit 0;; esac; exit 1' _ "$("$sysbrokerd" --help)"
+out=$("$sysbrokerd" --max-message-size=100 2>&1); rc=$?
+check "--max-message-size=100 fails, saying why" \
+        sh -c 'test "$1" != 0 && case "$2" in *--max-message-size*1024*) exit 0;; esac; exit 1' _ "$rc" "$out"
+out=$("$sysbrokerd" --connection-timeout=0 2>&1); rc=$?
+check "--connection-timeout=0 fails, saying why" \
+        sh -c 'test "$1" != 0 && case "$2" in *--connection-timeout*) exit 0;; esac; exit 1' _ "$rc" "$out"
 out=$("$sysbrokerd" --log-level=chatty 2>&1); rc=$?
 check "an unknown log level fails, naming it" sh -c 'test "$1" != 0 && case "$2" in *chatty*) exit 0;; esac; exit 1' _ "$rc" "$out"
 out=$("$sysbrokerd" extra-argument 2>&1); rc=$?
