@@ -139,7 +139,9 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
         for (Listener *l = b->listeners; l; l = l->next)
                 supervise_watchdog(l, now);
 
-        /* Only while there is something to watch: an idle daemon sleeps. */
+        /* Only while there is something to watch: an idle daemon sleeps, once it said what the owners' log
+         * limits held back. */
+        supervise_log_flush(!b->listeners);
         if (!b->listeners)
                 return 0;
         return broker_start_watchdog(b);
@@ -301,6 +303,7 @@ void listener_free_all(Broker *b) {
         deadline = shutdown_deadline();
         while (b->listeners)
                 listener_free_until(b->listeners, &deadline);
+        supervise_log_flush(true);
 }
 
 Listener *broker_find_listener(Broker *b, uint64_t id) {
