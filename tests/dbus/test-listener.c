@@ -1019,7 +1019,10 @@ static void test_peer_socket_foreign_unregister_answers_as_read(Harness *h, gcon
         g_autoptr(GDBusConnection) stranger = NULL;
         g_autofree char *path = NULL, *missing = NULL, *read_name = NULL, *read_message = NULL;
         g_autofree char *missing_name = NULL, *missing_message = NULL, *expected = NULL;
-        g_autoptr(GVariant) description = NULL;
+        g_autoptr(GVariant) description = NULL, introspection = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *node = NULL;
+        const char *xml;
         guint64 id;
 
         path = register_plain(h, c, NULL, "root's", &id);
@@ -1044,7 +1047,23 @@ static void test_peer_socket_foreign_unregister_answers_as_read(Harness *h, gcon
                 g_assert_cmpstr(message, ==, read_message);
         }
 
-        /* Still there, for its owner. */
+        /* Nor is it among the nodes the stranger's introspection lists. */
+        introspection = harness_call(h, stranger, BROKER_OBJECT_PATH "/listener",
+                                     "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                                     G_VARIANT_TYPE("(s)"), &error);
+        g_assert_no_error(error);
+        g_variant_get(introspection, "(&s)", &xml);
+        node = g_strdup_printf("<node name=\"%" G_GUINT64_FORMAT "\"", id);
+        g_assert_null(strstr(xml, node));
+
+        /* Still there, for its owner, who sees it listed. */
+        g_clear_pointer(&introspection, g_variant_unref);
+        introspection = harness_call(h, h->client, BROKER_OBJECT_PATH "/listener",
+                                     "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                                     G_VARIANT_TYPE("(s)"), &error);
+        g_assert_no_error(error);
+        g_variant_get(introspection, "(&s)", &xml);
+        g_assert_nonnull(strstr(xml, node));
         description = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Description");
         g_assert_cmpstr(g_variant_get_string(description, NULL), ==, "root's");
 }
