@@ -162,22 +162,17 @@ static uint64_t call_timeout(unsigned flags) {
         return flags & SYSBROKER_CALL_ALLOW_INTERACTIVE_AUTHORIZATION ? INTERACTIVE_TIMEOUT_USEC : 0;
 }
 
-int sysbroker_client_register(
-                sysbroker_client *client,
-                int listener_fd,
-                const sysbroker_rules *rules,
-                unsigned flags,
-                sd_bus_error *error,
-                char **ret_path,
-                uint64_t *ret_id) {
+/* The errors of a call that no instance of the daemon took on: the bus found no owner of the name, or the
+ * daemon got the call as it gave the name up at idle exit (it answers those with ServiceUnknown, serving
+ * nothing). Calling again reaches the next instance, which the bus starts for it. */
+static bool error_is_daemon_gone(const sd_bus_error *error) {
+        return sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+}
 
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        uint64_t id;
+static int client_call_register(sysbroker_client *client, int listener_fd, const sysbroker_rules *rules,
+                                unsigned flags, sd_bus_error *error, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
-
-        if (!client || listener_fd < 0 || !rules)
-                return -EINVAL;
 
         r = client_new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "RegisterListener",
                             flags, &m);
@@ -192,7 +187,34 @@ int sysbroker_client_register(
         if (r < 0)
                 return r;
 
-        r = sd_bus_call(client->bus, m, call_timeout(flags), error, &reply);
+        return sd_bus_call(client->bus, m, call_timeout(flags), error, ret_reply);
+}
+
+int sysbroker_client_register(
+                sysbroker_client *client,
+                int listener_fd,
+                const sysbroker_rules *rules,
+                unsigned flags,
+                sd_bus_error *error,
+                char **ret_path,
+                uint64_t *ret_id) {
+
+        _cleanup_(sd_bus_error_free) sd_bus_error first = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        uint64_t id;
+        int r;
+
+        if (!client || listener_fd < 0 || !rules)
+                return -EINVAL;
+
+        /* Once more, and only once, if the daemon was exiting: a registration is never lost to its idle
+         * exit, and a daemon that cannot start is still reported at once. */
+        r = client_call_register(client, listener_fd, rules, flags, &first, &reply);
+        if (r < 0 && error_is_daemon_gone(&first))
+                r = client_call_register(client, listener_fd, rules, flags, error, &reply);
+        else if (r < 0 && error)
+                sd_bus_error_move(error, &first);
         if (r < 0)
                 return r;
 

@@ -183,7 +183,9 @@ enum {
 };
 
 /* RegisterListener(). The daemon takes its own copy of listener_fd; the caller closes its copy. When
- * the daemon answered with an error, *error (if not NULL) holds it. ret_path is freed with free(). */
+ * the daemon answered with an error, *error (if not NULL) holds it. ret_path is freed with free().
+ * Sent once more if the first answer is ServiceUnknown or NameHasNoOwner: a daemon exiting after being idle
+ * answers so what reached it as it gave its bus name up, and the second call starts a new instance. */
 int sysbroker_client_register(
                 sysbroker_client *client,
                 int listener_fd,

@@ -764,6 +764,7 @@ typedef struct Fake {
         int interactive;
         uint64_t unregistered;
         unsigned registrations;
+        unsigned gone;          /* registrations still to answer as a daemon exiting at idle would */
 } Fake;
 
 static Fake fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .listen_fd = -EBADF };
@@ -847,6 +848,7 @@ static int read_dict(sd_bus_message *m, char *buf, size_t size) {
 static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         char rules[sizeof fake.rules] = "", options[sizeof fake.options] = "";
         struct stat st;
+        bool gone;
         int fd, r;
 
         r = sd_bus_message_read(m, "h", &fd);
@@ -876,7 +878,14 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         fake.got_fd = fstat(fd, &st) == 0;
         fake.interactive = sd_bus_message_get_allow_interactive_authorization(m);
         fake.registrations++;
+        gone = fake.gone > 0;
+        if (gone)
+                fake.gone--;
         pthread_mutex_unlock(&fake.lock);
+
+        if (gone)
+                return sd_bus_error_set(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                        "sysbrokerd is exiting after being idle; call again to start a new instance.");
 
         /* The test's way of asking for a refusal, so both outcomes can be checked. */
         if (strstr(options, "Description=refuse "))
@@ -1167,6 +1176,55 @@ static void test_refusal_is_returned_and_outputs_are_untouched(void) {
         ASSERT_STREQ(error.message, "Rule 0: refused by the fake broker");
         ASSERT_STREQ(path, "untouched");
         ASSERT(id == 42);
+}
+
+/* A daemon exiting at idle answers a registration it got while giving its bus name up with ServiceUnknown,
+ * serving nothing: the library calls again, once (the bus starts a new instance for it); other errors and a
+ * second ServiceUnknown are the caller's. */
+static void register_counting(const char *description, unsigned gone, int *ret, unsigned *ret_calls,
+                              sd_bus_error *error) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        unsigned before;
+        Fake seen;
+
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/x/null") == 0);
+        ASSERT(sysbroker_rules_set_description(rules, description) == 0);
+        ASSERT(sysbroker_client_open_socket(socket_path, &client) == 0);
+
+        pthread_mutex_lock(&fake.lock);
+        before = fake.registrations;
+        fake.gone = gone;
+        pthread_mutex_unlock(&fake.lock);
+
+        *ret = sysbroker_client_register(client, STDIN_FILENO, rules, 0, error, NULL, NULL);
+        fake_snapshot(&seen);
+        *ret_calls = seen.registrations - before;
+        pthread_mutex_lock(&fake.lock);
+        fake.gone = 0;
+        pthread_mutex_unlock(&fake.lock);
+}
+
+static void test_register_retries_once_when_daemon_exiting(void) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e1 = SD_BUS_ERROR_NULL, e2 = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e3 = SD_BUS_ERROR_NULL;
+        unsigned calls;
+        int r;
+
+        register_counting("retried", 1, &r, &calls, &e1);
+        ASSERT(r == 0);
+        ASSERT(!sd_bus_error_is_set(&e1));
+        ASSERT(calls == 2);
+
+        register_counting("retried", 2, &r, &calls, &e2);
+        ASSERT(r < 0);
+        ASSERT(sd_bus_error_has_name(&e2, SD_BUS_ERROR_SERVICE_UNKNOWN));
+        ASSERT(calls == 2);
+
+        register_counting("refuse", 0, &r, &calls, &e3);
+        ASSERT(r < 0);
+        ASSERT(sd_bus_error_has_name(&e3, "org.sysbroker.Broker1.Error.InvalidRule"));
+        ASSERT(calls == 1);
 }
 
 static void test_connecting_to_nothing_fails_cleanly(void) {
@@ -1540,6 +1598,7 @@ int main(int argc, char *argv[]) {
         test_register_sends_open_rules();
         test_register_sends_mount_rules();
         test_refusal_is_returned_and_outputs_are_untouched();
+        test_register_retries_once_when_daemon_exiting();
         test_connecting_to_nothing_fails_cleanly();
         if (r != 77) { /* sysbrokerctl run needs the filter too */
                 test_sysbrokerctl_run_exit_codes();

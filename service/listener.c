@@ -139,7 +139,9 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
         for (Listener *l = b->listeners; l; l = l->next)
                 supervise_watchdog(l, now);
 
-        /* Only while there is something to watch: an idle daemon sleeps. */
+        /* Only while there is something to watch: an idle daemon sleeps, once it said what the owners' log
+         * limits held back. */
+        supervise_log_flush(!b->listeners);
         if (!b->listeners)
                 return 0;
         return broker_start_watchdog(b);
@@ -301,6 +303,7 @@ void listener_free_all(Broker *b) {
         deadline = shutdown_deadline();
         while (b->listeners)
                 listener_free_until(b->listeners, &deadline);
+        supervise_log_flush(true);
 }
 
 Listener *broker_find_listener(Broker *b, uint64_t id) {
@@ -336,7 +339,8 @@ static int listener_id_from_path(const char *path, uint64_t *ret) {
 }
 
 /* A listener's rules and owner are its owner's business: others (but root) do not see the object. Unregister
- * is the exception, since it asks polkit (manage) for anyone but the owner. */
+ * is the exception, since it asks polkit (manage) for anyone but the owner; refused, it answers as if the
+ * object were not there (on_unregister_authorized()). */
 static bool listener_visible_to_caller(Broker *b, sd_bus *bus, const Listener *l) {
         sd_bus_message *m = sd_bus_get_current_message(bus);
         Caller caller;
@@ -442,8 +446,14 @@ static void on_unregister_authorized(PolkitQuery *q, PolkitResult result, const 
         uint64_t id = (uintptr_t) userdata;
         Listener *l;
 
+        /* Without the manage authorization, whatever polkit's reason (no, a challenge, an error), the listener
+         * is not there for the caller: answered exactly as reading it or a listener that does not exist is
+         * (sd-bus's words for an object it does not find), so that Unregister does not tell its existence. */
         if (result != POLKIT_YES) {
-                (void) polkit_reply_denied(polkit_query_message(q), result, error, "Not authorized to unregister another user's listener");
+                sd_bus_message *m = polkit_query_message(q);
+
+                (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
+                                                  sd_bus_message_get_path(m));
                 return;
         }
         l = broker_find_listener(polkit_query_broker(q), id);

@@ -71,11 +71,25 @@ int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret) {
         return ret->bus_name ? 0 : -ENXIO;
 }
 
+/* Set once idle exit has begun giving the bus name back: from then on this instance serves nothing more. */
+static bool giving_up_name = false;
+
 /* Every method call is activity, whatever it asks (a property, an introspection, a ping): idle exit counts
- * from the last one. */
+ * from the last one. Once idle exit has begun, a call that still reaches us (it was on its way before the bus
+ * took the name back) is answered with the error the bus itself gives for a name nobody owns: a client
+ * calls again, and the bus starts a new instance for it (libsysbroker does so once). */
 static int on_incoming_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        if (sd_bus_message_is_method_call(m, NULL, NULL) > 0)
-                broker_mark_active(userdata);
+        if (sd_bus_message_is_method_call(m, NULL, NULL) <= 0)
+                return 0;
+        if (giving_up_name) {
+                log_debug("%s.%s() came in while giving up the bus name, asking the caller to call again.",
+                          strempty(sd_bus_message_get_interface(m)), strempty(sd_bus_message_get_member(m)));
+                (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                                  "sysbrokerd is exiting after being idle; call again to start "
+                                                  "a new instance.");
+                return 1; /* handled */
+        }
+        broker_mark_active(userdata);
         return 0; /* not handled: on to the vtables */
 }
 
@@ -286,21 +300,15 @@ static int broker_loop(Broker *b) {
                         return log_error_errno(r, "Event loop failed: %m");
 
                 if (broker_idle_remaining_usec(b) == 0) {
-                        /* Give the name back first so a new call activates a new instance instead of
-                         * being lost, then answer whatever already arrived. */
+                        /* Give the name back first so a new call activates a new instance instead of being
+                         * lost. Whatever reached us before the bus took it back is answered "call again",
+                         * never served: serving it would keep this instance running without its name, where
+                         * a new instance (started by the bus for the next call) cannot take the name, and
+                         * systemd stops a Type=dbus service whose name went away, dropping the call. */
+                        giving_up_name = true;
                         (void) sd_bus_release_name(b->system_bus, BROKER_BUS_NAME);
                         while (sd_bus_process(b->system_bus, NULL) > 0)
                                 ;
-                        /* A call that arrived meanwhile may have started work (a registration waiting for
-                         * polkit): exiting now would drop it, or the listener it makes. Stay for it. */
-                        if (broker_idle_remaining_usec(b) > 0) {
-                                log_debug("A call came in while giving up the bus name, staying.");
-                                r = sd_bus_request_name(b->system_bus, BROKER_BUS_NAME, 0);
-                                if (r < 0)
-                                        log_warning_errno(r, "Failed to own the name " BROKER_BUS_NAME
-                                                          " again, serving on: %m");
-                                continue;
-                        }
                         log_info("Idle for %" PRIu64 " s, exiting.", b->idle_timeout_usec / USEC_PER_SEC);
                         return 0;
                 }

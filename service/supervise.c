@@ -166,6 +166,149 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+/* Lines one user's sandboxes may cause, all their listeners together, per LOG_INTERVAL: on top of each
+ * listener's own LOG_BURST, since a user may run many listeners. The table is shared by every listener
+ * thread (and the main loop's watchdog), hence the lock; it is only taken for a line its listener's own
+ * limit let through, so a flooding sandbox is turned away before it. A fixed number of slots, reused once
+ * their window is over: users who logged in the last interval beyond those share one overflow slot, so
+ * neither the table nor the log grows with the number of users or listeners. */
+#define OWNER_LOG_BURST 40
+#define OWNER_LOG_SLOTS 64
+#define OWNER_NONE ((uid_t) -1)
+
+typedef struct OwnerLogBudget {
+        uid_t uid;                 /* OWNER_NONE: free (or, for the overflow slot, every other user) */
+        uint64_t window_start;
+        unsigned in_window;
+        unsigned suppressed;
+} OwnerLogBudget;
+
+static pthread_mutex_t owner_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static OwnerLogBudget owner_log[OWNER_LOG_SLOTS] = { [0 ... OWNER_LOG_SLOTS - 1] = { .uid = OWNER_NONE } };
+static OwnerLogBudget owner_log_overflow = { .uid = OWNER_NONE };
+
+typedef struct OwnerLogFlush {
+        bool any;
+        uid_t uid;                 /* OWNER_NONE for the overflow slot */
+        unsigned suppressed;
+} OwnerLogFlush;
+
+static void owner_log_flush_say(const OwnerLogFlush *f) {
+        if (!f->any)
+                return;
+        if (f->uid == OWNER_NONE)
+                log_info("Listeners of other users: %u more decisions not logged (too many users logging at once).",
+                         f->suppressed);
+        else
+                log_info("Listeners of uid %u: %u more decisions not logged.", f->uid, f->suppressed);
+}
+
+/* Starts a new window if the last one is over; what it suppressed is handed back, to be said unlocked. */
+static void owner_log_roll(OwnerLogBudget *b, uint64_t now, OwnerLogFlush *ret_flush) {
+        if (now - b->window_start < LOG_INTERVAL_USEC)
+                return;
+        if (b->suppressed > 0)
+                *ret_flush = (OwnerLogFlush) { .any = true, .uid = b->uid, .suppressed = b->suppressed };
+        b->window_start = now;
+        b->in_window = b->suppressed = 0;
+}
+
+static OwnerLogBudget *owner_log_find(uid_t uid, uint64_t now, OwnerLogFlush *ret_flush) {
+        OwnerLogBudget *free_slot = NULL;
+
+        for (size_t i = 0; i < OWNER_LOG_SLOTS; i++) {
+                OwnerLogBudget *b = owner_log + i;
+
+                if (b->uid == uid)
+                        return b;
+                /* Done with: its window is over and nothing is left to say about it. */
+                if (!free_slot && (b->uid == OWNER_NONE ||
+                                   (now - b->window_start >= LOG_INTERVAL_USEC && b->suppressed == 0)))
+                        free_slot = b;
+        }
+        if (!free_slot) {
+                owner_log_roll(&owner_log_overflow, now, ret_flush);
+                return &owner_log_overflow;
+        }
+        *free_slot = (OwnerLogBudget) { .uid = uid, .window_start = now };
+        return free_slot;
+}
+
+/* Whether a line (or a summary of n lines, for n > 1) of uid's listeners may be logged; if not, it is
+ * counted as suppressed. */
+static bool owner_log_admit(uid_t uid, unsigned n) {
+        OwnerLogFlush flush = {};
+        OwnerLogBudget *b;
+        uint64_t now = now_usec();
+        bool admit;
+
+        pthread_mutex_lock(&owner_log_lock);
+        b = owner_log_find(uid, now, &flush);
+        owner_log_roll(b, now, &flush);
+        admit = b->in_window < OWNER_LOG_BURST;
+        if (admit)
+                b->in_window++;
+        else
+                b->suppressed += n;
+        pthread_mutex_unlock(&owner_log_lock);
+
+        owner_log_flush_say(&flush);
+        return admit;
+}
+
+void supervise_log_flush(bool all) {
+        uint64_t now = now_usec();
+
+        /* One slot at a time, each said unlocked: the listener threads wait on this lock. */
+        for (size_t i = 0; i <= OWNER_LOG_SLOTS; i++) {
+                OwnerLogBudget *b = i < OWNER_LOG_SLOTS ? owner_log + i : &owner_log_overflow;
+                OwnerLogFlush flush = {};
+
+                pthread_mutex_lock(&owner_log_lock);
+                if (b->suppressed > 0 && (all || now - b->window_start >= LOG_INTERVAL_USEC)) {
+                        flush = (OwnerLogFlush) { .any = true, .uid = b->uid, .suppressed = b->suppressed };
+                        b->suppressed = 0;
+                }
+                pthread_mutex_unlock(&owner_log_lock);
+                owner_log_flush_say(&flush);
+        }
+}
+
+bool supervise_log_owner_admit(const Listener *l) {
+        return log_get_max_level() >= LOG_WARNING && owner_log_admit(l->account_uid, 1);
+}
+
+/* The listener's own summary of what its limit held back, itself counted against its owner's. */
+static void supervisor_log_say_suppressed(Supervisor *s) {
+        if (s->log_suppressed == 0)
+                return;
+        if (owner_log_admit(s->listener->account_uid, s->log_suppressed))
+                log_info("Listener %" PRIu64 ": %u more decisions not logged.", s->listener->id,
+                         s->log_suppressed);
+        s->log_suppressed = 0;
+}
+
+/* Every line a sandbox's behaviour may cause goes through here: at most LOG_BURST per LOG_INTERVAL for the
+ * listener, and OWNER_LOG_BURST for all listeners of its owner. Checked before anything is formatted. */
+static bool supervisor_log_admit(Supervisor *s, int level) {
+        uint64_t now;
+
+        if (log_get_max_level() < level)
+                return false;
+        now = now_usec();
+        if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
+                supervisor_log_say_suppressed(s);
+                s->log_window_start = now;
+                s->log_in_window = 0;
+        }
+        if (s->log_in_window >= LOG_BURST) {
+                s->log_suppressed++;
+                return false;
+        }
+        s->log_in_window++;
+        return owner_log_admit(s->listener->account_uid, 1);
+}
+
 static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
                             const char *format, va_list ap) _printf_(7, 0);
 static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
@@ -173,24 +316,10 @@ static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int e
         char message[1024], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64];
         _cleanup_free_ char *path_field = NULL;
         const char *fields[7];
-        uint64_t now;
         size_t n = 0;
 
-        if (log_get_max_level() < level)
+        if (!supervisor_log_admit(s, level))
                 return;
-        now = now_usec();
-        if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
-                if (s->log_suppressed > 0)
-                        log_info("Listener %" PRIu64 ": %u more decisions not logged.", s->listener->id,
-                                 s->log_suppressed);
-                s->log_window_start = now;
-                s->log_in_window = s->log_suppressed = 0;
-        }
-        if (s->log_in_window >= LOG_BURST) {
-                s->log_suppressed++;
-                return;
-        }
-        s->log_in_window++;
 
         n = (size_t) snprintf(message, sizeof message, "Listener %" PRIu64 ": ", s->listener->id);
         (void) vsnprintf(message + n, sizeof message - n, format, ap);
@@ -284,9 +413,10 @@ static Answer decide(Supervisor *s) {
         r = notify_syscall_decode(&req->data, &call);
         s->call = call;
         if (r < 0) {
-                /* Invariant 6: a foreign architecture's numbers mean something else; never guess. */
-                log_warning("Listener %" PRIu64 ": task %u made syscall %i of foreign architecture 0x%x, denying.",
-                            s->listener->id, req->pid, req->data.nr, req->data.arch);
+                /* Invariant 6: a foreign architecture's numbers mean something else; never guess. A sandbox
+                 * may make them as fast as it likes: rate-limited like every other line it causes. */
+                supervisor_log_refusal(s, NULL, (pid_t) req->pid, "task %u made syscall %i of foreign "
+                                       "architecture 0x%x, denying.", req->pid, req->data.nr, req->data.arch);
                 return ANSWER_DENIED_OF(ENOSYS);
         }
         switch (call) {
@@ -332,9 +462,10 @@ void supervisor_note_abandoned(Supervisor *s) {
         if (s->told_abandoned || kill(pid, 0) < 0)
                 return;
         s->told_abandoned = true;
-        log_notice("Listener %" PRIu64 ": task %i gave up a call after the broker performed it (a signal). Its "
-                   "filter lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a restarted call is done again, and may "
-                   "fail (EEXIST) where the first one succeeded.", s->listener->id, (int) pid);
+        if (supervisor_log_admit(s, LOG_NOTICE))
+                log_notice("Listener %" PRIu64 ": task %i gave up a call after the broker performed it (a signal). "
+                           "Its filter lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a restarted call is done "
+                           "again, and may fail (EEXIST) where the first one succeeded.", s->listener->id, (int) pid);
 }
 
 static void answer(Supervisor *s, Answer a) {
@@ -423,7 +554,7 @@ void supervise_watchdog(Listener *l, uint64_t now) {
 
         if (busy == 0 || now - busy < EMULATION_TIMEOUT_SEC * USEC_PER_SEC)
                 return;
-        if (l->interrupted_busy != busy)
+        if (l->interrupted_busy != busy && supervise_log_owner_admit(l))
                 log_warning("Listener %" PRIu64 ": a call has been busy for %" PRIu64 " s, interrupting it.", l->id,
                             (now - busy) / USEC_PER_SEC);
         l->interrupted_busy = busy;
@@ -505,8 +636,7 @@ void *listener_thread(void *userdata) {
         }
 
 finish:
-        if (s.log_suppressed > 0)
-                log_info("Listener %" PRIu64 ": %u more decisions not logged.", l->id, s.log_suppressed);
+        supervisor_log_say_suppressed(&s);
         target_finish_thread();
         if (own_req)
                 s.buffers.req = own_req;

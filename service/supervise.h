@@ -15,6 +15,12 @@ void *listener_thread(void *userdata);
 #define EMULATION_TIMEOUT_SEC 10
 #define SIGNAL_INTERRUPT (SIGRTMIN + 1)
 
+/* Lines a sandbox causes are rate-limited per listener and per owner (supervise.c). From the main loop:
+ * whether a line about l may be logged by its owner's limit; and says how many lines the owners' limits
+ * held back in windows that are over (all: in any window, when the last listener is gone). */
+bool supervise_log_owner_admit(const Listener *l);
+void supervise_log_flush(bool all);
+
 /* Run by the main loop every second while listeners exist. */
 void supervise_watchdog(Listener *l, uint64_t now_usec);
 /* From the main loop: wakes the thread if it waits for a call, so that it sees l->stop. A thread busy with

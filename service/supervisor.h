@@ -17,8 +17,8 @@ typedef struct Supervisor {
         bool broken;               /* could not return to our own context: stop serving */
         bool told_abandoned;       /* logged once that a task gave up a call we had performed */
 
-        /* Decisions are logged at info, at most LOG_BURST per LOG_INTERVAL: a busy sandbox must not flood
-         * the journal. */
+        /* Every line a sandbox's behaviour causes counts, at most LOG_BURST per LOG_INTERVAL (and its owner's
+         * limit on top, supervise.c): a busy sandbox must not flood the journal. */
         uint64_t log_window_start;
         unsigned log_in_window;
         unsigned log_suppressed;
@@ -66,7 +66,7 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
  * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
  * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,
  * SYSBROKER_ERRNO=. Continues at debug, emulations and denials at info, refusals at warning; rate-limited per
- * listener, so a sandbox cannot flood the journal. error: the emulation's errno, 0 if it succeeded. */
+ * listener and per owner uid, so neither a sandbox nor a user's many listeners can flood the journal. error: the emulation's errno, 0 if it succeeded. */
 void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
                              const char *format, ...) _printf_(6, 7);
 void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) _printf_(4, 5);

@@ -943,6 +943,131 @@ static void test_peer_socket_call_sent_with_begin_is_answered(Harness *h, gconst
         close(fd);
 }
 
+/* A listener's existence is its owner's business: someone else without the manage authorization gets the
+ * same answer for Unregister as for reading it, or for a listener that does not exist, whatever polkit
+ * answered (no, a challenge, an error). The stranger is a second uid on the peer-to-peer socket, whose
+ * credentials are the socket's: root only. */
+static const HarnessOptions with_socket_activation_as_root = {
+        .socket_activation = TRUE,
+        .needs = HARNESS_NEEDS_SOCKET_ACTIVATE | HARNESS_NEEDS_ROOT,
+};
+
+#define STRANGER_UID 65534
+
+/* A peer-to-peer connection whose credentials (SO_PEERCRED, taken at connect) are STRANGER_UID's. */
+static GDBusConnection *connect_peer_as_stranger(Harness *h) {
+        g_autofree char *run_dir = g_path_get_dirname(h->tmpdir);
+        GDBusConnection *conn;
+
+        /* The scratch directories are root's, 0700: let the stranger reach the socket, and only that. */
+        g_assert_cmpint(chmod(run_dir, 0711), ==, 0);
+        g_assert_cmpint(chmod(h->tmpdir, 0711), ==, 0);
+        g_assert_cmpint(chmod(h->socket_path, 0666), ==, 0);
+        g_assert_cmpint(setresuid(-1, STRANGER_UID, 0), ==, 0);
+        conn = harness_connect_peer(h);
+        g_assert_cmpint(setresuid(-1, 0, 0), ==, 0);
+        return conn;
+}
+
+static char *call_error(Harness *h, GDBusConnection *conn, const char *path, const char *interface,
+                        const char *method, GVariant *parameters, char **ret_name) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GError) error = NULL;
+
+        reply = harness_call(h, conn, path, interface, method, parameters, NULL, &error);
+        if (!error)
+                harness_fail("%s on %s succeeded for a stranger", method, path);
+        *ret_name = g_dbus_error_get_remote_error(error);
+        g_dbus_error_strip_remote_error(error);
+        return g_strdup(error->message);
+}
+
+/* Unregister, with polkit's answer to the manage check given by answer(). */
+static char *unregister_error(Harness *h, GDBusConnection *conn, const char *path,
+                              void (*answer)(GDBusMethodInvocation *inv), char **ret_name) {
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *inv;
+
+        call = harness_call_async(h, conn, path, BROKER_LISTENER_INTERFACE, "Unregister", NULL, NULL,
+                                  G_DBUS_CALL_FLAGS_NONE, NULL);
+        inv = harness_pop_polkit_call(h, NULL);
+        g_assert_cmpstr(polkit_call_action_id(inv), ==, ACTION_MANAGE);
+        answer(inv);
+        harness_wait(h, call);
+        if (!call->error)
+                harness_fail("Unregister of %s succeeded for a stranger", path);
+        *ret_name = g_dbus_error_get_remote_error(call->error);
+        g_dbus_error_strip_remote_error(call->error);
+        return g_strdup(call->error->message);
+}
+
+static void answer_no(GDBusMethodInvocation *inv) {
+        polkit_answer(inv, FALSE, FALSE);
+}
+
+static void answer_challenge(GDBusMethodInvocation *inv) {
+        polkit_answer(inv, FALSE, TRUE);
+}
+
+static void answer_error(GDBusMethodInvocation *inv) {
+        polkit_answer_error(inv, "org.freedesktop.PolicyKit1.Error.Failed", "polkit broke");
+}
+
+static void test_peer_socket_foreign_unregister_answers_as_read(Harness *h, gconstpointer data) {
+        void (*const answers[])(GDBusMethodInvocation *inv) = { answer_no, answer_challenge, answer_error };
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(GDBusConnection) stranger = NULL;
+        g_autofree char *path = NULL, *missing = NULL, *read_name = NULL, *read_message = NULL;
+        g_autofree char *missing_name = NULL, *missing_message = NULL, *expected = NULL;
+        g_autoptr(GVariant) description = NULL, introspection = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *node = NULL;
+        const char *xml;
+        guint64 id;
+
+        path = register_plain(h, c, NULL, "root's", &id);
+        missing = g_strdup_printf(BROKER_LISTENER_PATH_PREFIX "%" G_GUINT64_FORMAT, id + 1000);
+        stranger = connect_peer_as_stranger(h);
+
+        /* What reading it says, and what a listener that does not exist says. */
+        read_message = call_error(h, stranger, path, "org.freedesktop.DBus.Properties", "Get",
+                                  g_variant_new("(ss)", BROKER_LISTENER_INTERFACE, "Description"), &read_name);
+        g_assert_cmpstr(read_name, ==, "org.freedesktop.DBus.Error.UnknownObject");
+        missing_message = call_error(h, stranger, missing, BROKER_LISTENER_INTERFACE, "Unregister", NULL,
+                                     &missing_name);
+        g_assert_cmpstr(missing_name, ==, read_name);
+        expected = g_strdup_printf("Unknown object '%s'.", path);
+        g_assert_cmpstr(read_message, ==, expected);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(answers); i++) {
+                g_autofree char *name = NULL, *message = NULL;
+
+                message = unregister_error(h, stranger, path, answers[i], &name);
+                g_assert_cmpstr(name, ==, read_name);
+                g_assert_cmpstr(message, ==, read_message);
+        }
+
+        /* Nor is it among the nodes the stranger's introspection lists. */
+        introspection = harness_call(h, stranger, BROKER_OBJECT_PATH "/listener",
+                                     "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                                     G_VARIANT_TYPE("(s)"), &error);
+        g_assert_no_error(error);
+        g_variant_get(introspection, "(&s)", &xml);
+        node = g_strdup_printf("<node name=\"%" G_GUINT64_FORMAT "\"", id);
+        g_assert_null(strstr(xml, node));
+
+        /* Still there, for its owner, who sees it listed. */
+        g_clear_pointer(&introspection, g_variant_unref);
+        introspection = harness_call(h, h->client, BROKER_OBJECT_PATH "/listener",
+                                     "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                                     G_VARIANT_TYPE("(s)"), &error);
+        g_assert_no_error(error);
+        g_variant_get(introspection, "(&s)", &xml);
+        g_assert_nonnull(strstr(xml, node));
+        description = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Description");
+        g_assert_cmpstr(g_variant_get_string(description, NULL), ==, "root's");
+}
+
 static const HarnessOptions with_interface_xml = { .needs = HARNESS_NEEDS_INTERFACE_XML };
 
 int main(int argc, char **argv) {
@@ -988,6 +1113,8 @@ int main(int argc, char **argv) {
                          test_peer_socket_shutdown_with_check_pending, NULL);
         harness_add_test("/peer-socket/call-sent-with-begin-is-answered", &with_socket_activation,
                          test_peer_socket_call_sent_with_begin_is_answered, NULL);
+        harness_add_test("/peer-socket/foreign-unregister-answers-as-read", &with_socket_activation_as_root,
+                         test_peer_socket_foreign_unregister_answers_as_read, NULL);
 
         return g_test_run();
 }

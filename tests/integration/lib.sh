@@ -219,13 +219,15 @@ sb_name_has_no_owner() {
 
 # A private dbus-daemon as the system bus: everything connecting to "the system bus" from here on
 # (polkitd, sysbrokerd, sysbrokerctl, busctl) honours DBUS_SYSTEM_BUS_ADDRESS.
+# With SB_BUS_SERVICEDIR set, the bus starts services from the .service files there itself (no launch helper).
 sb_start_bus() {
     cat >"$T/bus.conf" <<EOF
 <!-- SPDX-License-Identifier: LGPL-2.1-or-later -->
 <busconfig>
   <type>system</type>
   <listen>unix:path=$T/bus.sock</listen>
-  <auth>EXTERNAL</auth>
+  <auth>EXTERNAL</auth>${SB_BUS_SERVICEDIR:+
+  <servicedir>$SB_BUS_SERVICEDIR</servicedir>}
   <policy context="default">
     <allow user="*"/>
     <allow own="*"/>
