@@ -24,6 +24,7 @@ mount --bind "$T/group" /etc/group
 sb_start_all "$SB_RULES/allow-all.rules"
 sb_require_open_client
 
+fds_before=$(sb_broker_fd_count)
 sb_host_dir
 D=$T/work/sandbox
 U=$T/work/own
@@ -186,6 +187,9 @@ out=$(sandbox "${HOST[@]}" -- "$SB_OPEN" open "$D/data" r,noatime) || true
 assert_eq "O_NOATIME of the owner's own file: allowed" "ok cloexec=0 data=OWN-DATA" "$out"
 
 assert_true "no listener left" sb_wait_nlisteners 0
+# Every path above ends in an early return somewhere in the resolver: none may keep an fd.
+assert_true "the daemon's fd count is back to $fds_before" \
+        sb_poll 10 eval '[ "$(sb_broker_fd_count)" = "$fds_before" ]'
 assert_true "sysbrokerd still running" sb_broker_alive
 
 sb_finish
