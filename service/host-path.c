@@ -115,7 +115,6 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                 const char *end;
                 struct stat st;
                 uint64_t mnt_id;
-                bool last;
                 size_t l;
                 ssize_t n;
                 int fd, r;
@@ -131,10 +130,6 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                 memcpy(name, p, l);
                 name[l] = 0;
                 p += l;
-                /* Nothing but slashes after it: the last. A trailing slash asks for a directory, which
-                 * follows a symlink even under O_NOFOLLOW, as the kernel does. */
-                last = p[strspn(p, "/")] == 0;
-
                 if (streq(name, "."))
                         continue;
                 if (streq(name, "..")) {
@@ -162,7 +157,8 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                 }
 
                 if (!S_ISLNK(st.st_mode)) {
-                        if (!last && !S_ISDIR(st.st_mode)) {
+                        /* More components, or a trailing slash: only a directory has them. */
+                        if (*p != 0 && !S_ISDIR(st.st_mode)) {
                                 safe_close(fd);
                                 return -ENOTDIR;
                         }
@@ -179,7 +175,9 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                         continue;
                 }
 
-                if (last && *p == 0 && (flags & HOST_PATH_NOFOLLOW)) {
+                /* The last component, not followed by a slash: that would ask for a directory, and follow
+                 * even under O_NOFOLLOW, as the kernel does. */
+                if (*p == 0 && (flags & HOST_PATH_NOFOLLOW)) {
                         safe_close(fd);
                         return -ELOOP;
                 }
@@ -208,12 +206,11 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                         return -ENOENT;
                 target[n] = 0;
 
-                /* The link's target, then what was left after the link. */
-                if (strlen(p) + (size_t) n + 2 > sizeof todo)
+                /* The link's target, then what was left after the link: nothing, or from its '/' on. */
+                if (strlen(p) + (size_t) n + 1 > sizeof todo)
                         return -ENAMETOOLONG;
-                memmove(todo + n + 1, p, strlen(p) + 1);
+                memmove(todo + n, p, strlen(p) + 1);
                 memcpy(todo, target, (size_t) n);
-                todo[n] = '/';
                 p = todo;
                 if (target[0] == '/') {
                         done[0] = 0;
