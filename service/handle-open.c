@@ -300,9 +300,9 @@ static int owner_as_target(const Listener *l, const Target *t, Target *ret) {
 }
 
 /* A HostPath rule: the file the rule names, in the broker's own view, resolved safely (host-path.h) and
- * opened with the owner's credentials plus the access's one capability. What cannot be had so (an unsafe
- * symlink, a path the owner cannot search) gets the default action, as if no rule applied, and the log says
- * why: never what the broker itself could reach. */
+ * opened with the owner's credentials plus the access's one capability: never what the broker itself could
+ * reach. An unsafe symlink on the way gets the default action, as if no rule applied, and the log says why;
+ * other errors are answered as the kernel gave them. */
 static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule *rule, const char *path) {
         _cleanup_close_ int file = -EBADF;
         HostPathUnsafe unsafe = {};
@@ -357,15 +357,12 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                                        (unsigned) unsafe.dir_mode);
                 return answer_default(s);
         }
-        if (result < 0 && result != -EEXIST) {
-                supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: %s with the credentials "
-                                       "of the listener's owner (uid %u), default action.", path, rule->host_path,
-                                       t->tid, strerror((int) -result), s->listener->owner_uid);
-                return answer_default(s);
-        }
+        /* Any other error is the kernel's answer for that file, found as its owner: told as it is. */
         supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), path, t->tid,
-                                "open '%s' as host '%s' for task %i: %s.", path, rule->host_path, t->tid,
-                                result < 0 ? strerror((int) -result) : "granted");
+                                "open '%s' as host '%s' for task %i: %s%s.", path, rule->host_path, t->tid,
+                                result < 0 ? strerror((int) -result) : "granted",
+                                result == -EACCES || result == -EPERM ?
+                                " with the credentials of the listener's owner" : "");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);
         return answer_fd(s, (int) result, c->flags, NULL);

@@ -169,14 +169,20 @@ static int broker_start_watchdog(Broker *b) {
 static int listener_lookup_owner_groups(Listener *l) {
         _cleanup_free_ char *buffer = NULL;
         struct passwd pw, *found = NULL;
-        long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+        size_t size = 16384;
         int n = 64, r;
 
         l->owner_gid = 65534;
-        buffer = malloc(size > 0 ? (size_t) size : 16384);
-        if (!buffer)
-                return -ENOMEM;
-        r = getpwuid_r(l->owner_uid, &pw, buffer, size > 0 ? (size_t) size : 16384, &found);
+        for (;;) {
+                free(buffer);
+                buffer = malloc(size);
+                if (!buffer)
+                        return -ENOMEM;
+                r = getpwuid_r(l->owner_uid, &pw, buffer, size, &found);
+                if (r != ERANGE || size >= 1024 * 1024)
+                        break;
+                size *= 2;
+        }
         if (r != 0 || !found) {
                 log_debug("Listener owner uid %u is not in the user database: HostPath opens get gid 65534 and no "
                           "supplementary groups.", l->owner_uid);
