@@ -40,6 +40,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         const char *dir, *name;
         const Rule *rule;
         int64_t result;
+        bool absolute;
         int r;
 
         /* Cheap first: without a rule for this device nothing needs the target's memory. */
@@ -55,6 +56,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         r = notify_read_string(t.tid, path_address, path, sizeof path);
         if (r < 0)
                 return answer_failure(r);
+        absolute = path[0] == '/';
         if (!split_last_component(path, &dir, &name))
                 return answer_default(s);
         r = supervisor_enter_lookup(s, &t, path, dirfd, false, &start);
@@ -96,6 +98,19 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
 
         if (!supervisor_target_may_use(s, &t, "mknod", full))
                 return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+
+        /* The directory the node goes in must be the one the broker finds at that path, as for a file open
+         * creates: a sandbox with its own mount namespace (a bind mount over the rule's directory, a chroot)
+         * would otherwise have the node made in a directory of its choosing, on the host. An absolute path
+         * from the broker's own root walks the broker's own mounts: that is the host's by construction. */
+        if (!(absolute && target_thread_root_is_brokers())) {
+                const char *slash = strrchr(full, '/');
+                _cleanup_free_ char *host_dir = strndup(full, slash && slash != full ? (size_t) (slash - full) : 1);
+                struct stat st;
+
+                if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, "mknod", host_dir, &st, true))
+                        return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+        }
 
         result = emulate(&t, &(EmulateRequest) {
                         .operation = EMULATE_MKNOD,

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include "emulate.h"
+#include "host-path.h"
 #include "log.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -107,30 +108,48 @@ static bool caller_may_write(int fd) {
         return syscall(SYS_faccessat2, fd, "", W_OK, AT_EMPTY_PATH | AT_EACCESS) == 0;
 }
 
-/* A disk filesystem's device: a block device at a path the broker sees the same device at. A sandbox with
- * its own mount namespace could otherwise put another device node (the host's disk) where the rule names
- * one. */
-static bool device_is_hosts(int fd, const char *path) {
-        struct stat st, host;
+/* A disk filesystem's device: a block device at a path the broker sees the same device at, resolved safely
+ * (host-path.h). A sandbox with its own mount namespace could otherwise put another device node (the host's
+ * disk) where the rule names one, and a user who can write a directory on the way make the host's path a
+ * symlink to that device. 1 if it is, 0 if not, -ENOLINK (and *ret_unsafe) for an unsafe symlink on the way. */
+static int device_is_hosts(int fd, const char *path, HostPathUnsafe *ret_unsafe) {
+        struct stat st;
+        int r;
 
-        return fstat(fd, &st) >= 0 && S_ISBLK(st.st_mode) &&
-                broker_root_stat(path, &host) >= 0 && S_ISBLK(host.st_mode) && host.st_rdev == st.st_rdev;
+        if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+                return 0;
+        r = host_path_same(path, &st, false, ret_unsafe);
+        return r == -ENOLINK ? r : r > 0;
 }
 
-/* Whether only root can change what path names in the broker's view: every directory on the way root's and
- * writable by no one else. The kernel looks a disk's device path up itself, later; such a name stays put. */
+/* The broker's stat of path, no symlink followed anywhere on it (the last component itself included). */
+static int broker_lstat_no_symlinks(const char *path, struct stat *ret) {
+        struct open_how how = {
+                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = (int) syscall(SYS_openat2, broker_root_dir(), path, &how, sizeof how);
+        if (fd < 0 || fstat(fd, ret) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Whether only root can change what path names in the broker's view: no symlink on the way or at its end,
+ * every directory on the way root's and writable by no one else. The kernel looks a disk's device path up
+ * itself, later, following whatever is there then; such a name stays put. */
 static bool name_is_roots(const char *path) {
         _cleanup_free_ char *copy = strdup(path);
+        struct stat st;
         char *slash;
 
-        if (!copy)
+        if (!copy || broker_lstat_no_symlinks(path, &st) < 0 || S_ISLNK(st.st_mode))
                 return false;
         while ((slash = strrchr(copy, '/'))) {
-                struct stat st;
-
                 *slash = 0;
-                if (broker_root_stat(copy[0] ? copy : "/", &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-                    (st.st_mode & 0022))
+                if (broker_lstat_no_symlinks(copy[0] ? copy : "/", &st) < 0 || !S_ISDIR(st.st_mode) ||
+                    st.st_uid != 0 || (st.st_mode & 0022))
                         return false;
         }
         return true;
@@ -277,7 +296,18 @@ static int mount_plan(Supervisor *s, const Target *t, const MountCall *c, MountP
                 return -EPERM;
         }
         if (p->fs_kind == RULE_FS_BLOCK) {
-                if (!device_is_hosts(p->source_fd, p->source_path)) {
+                HostPathUnsafe unsafe;
+
+                r = device_is_hosts(p->source_fd, p->source_path, &unsafe);
+                if (r == -ENOLINK) {
+                        supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: the host's path "
+                                               "leads through an unsafe symlink at '%s' (owned by uid %u, in a "
+                                               "directory of uid %u, mode %04o), denying.", c->fstype,
+                                               p->source_path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
+                                               (unsigned) unsafe.dir_mode);
+                        return -EPERM;
+                }
+                if (r <= 0) {
                         supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: not a block "
                                                "device, or not the one the broker sees at that path.", c->fstype,
                                                p->source_path, t->tid);

@@ -4,11 +4,13 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "emulate.h"
+#include "host-path.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -278,28 +280,92 @@ static Answer answer_fd(Supervisor *s, int fd, int flags, int *also) {
         return ANSWER_ERRNO_OF(-r); /* EMFILE and friends, from the target's own limits */
 }
 
-/* A HostPath rule: opened in the broker's own view with the broker's credentials, as authorized. */
+/* The listener's owner as a target whose credentials a HostPath open takes: its fs ids and groups, no
+ * capability but the one emulate() raises for the access. Not the daemon's credentials (invariant 3): the owner
+ * was authorized to have that host file, not whatever else a root-owned lookup reaches. The owner's gid and
+ * groups are the listener's (see listener_new()); the umask does not matter, nothing is created. */
+static int owner_as_target(const Listener *l, const Target *t, Target *ret) {
+        *ret = TARGET_NULL;
+        ret->tid = t->tid;
+        ret->fsuid = l->owner_uid;
+        ret->fsgid = l->owner_gid;
+        ret->umask = t->umask;
+        if (l->n_owner_groups > ELEMENTSOF(ret->groups))
+                return -ENOSPC;
+        if (l->n_owner_groups > 0)
+                memcpy(ret->groups, l->owner_groups, l->n_owner_groups * sizeof *ret->groups);
+        ret->n_groups = l->n_owner_groups;
+        ret->in_our_user_namespace = false; /* no capabilities of its own */
+        return 0;
+}
+
+/* A HostPath rule: the file the rule names, in the broker's own view, resolved safely (host-path.h) and
+ * opened with the owner's credentials plus the access's one capability: never what the broker itself could
+ * reach. An unsafe symlink on the way gets the default action, as if no rule applied, and the log says why;
+ * other errors are answered as the kernel gave them. */
 static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule *rule, const char *path) {
-        int fd = -EBADF, r;
+        _cleanup_close_ int file = -EBADF;
+        HostPathUnsafe unsafe = {};
+        Target owner;
+        struct stat st;
+        uint64_t mnt_id;
+        int64_t result;
+        int r;
 
         if (rule->action != RULE_ACTION_EMULATE)
                 return answer_rule(rule);
         if (!supervisor_target_may_use(s, t, "open", path))
                 return ANSWER_DENIED_OF(EPERM);
 
+        /* The walk searches with CAP_DAC_READ_SEARCH, which every access's capability includes: a HostPath
+         * names a file the sandbox cannot otherwise reach, often in a directory its owner cannot search. */
+        r = owner_as_target(s->listener, t, &owner);
+        if (r >= 0)
+                r = target_take_credentials(&owner);
+        if (r >= 0)
+                r = target_raise_capability(&owner, CAP_DAC_READ_SEARCH);
+        if (r >= 0)
+                r = host_path_open(rule->host_path, (c->flags & O_NOFOLLOW) ? HOST_PATH_NOFOLLOW : 0, &file,
+                                   &unsafe);
+        if (r >= 0)
+                r = fd_stat(file, &st, &mnt_id);
+        if (r >= 0 && (c->flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
+                r = -ENOTDIR;
         /* HostPath rules never create (no Create): the file is there, so an exclusive create fails as the
          * kernel's would. */
-        r = broker_root_open(rule->host_path, c->flags & ~(O_CREAT | O_EXCL | O_TRUNC), &fd);
-        if (r >= 0 && (c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
-                fd = safe_close(fd);
-                r = -EEXIST;
+        if (r >= 0 && (c->flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+                result = -EEXIST;
+        else if (r >= 0)
+                result = emulate(&owner, &(EmulateRequest) {
+                                .operation = EMULATE_OPEN_EXISTING,
+                                .file_fd = file,
+                                .dir_fd = -EBADF,
+                                .flags = c->flags & ~(O_CREAT | O_EXCL | O_TRUNC),
+                        });
+        else
+                result = r;
+        if (!supervisor_leave(s)) {
+                if (result >= 0)
+                        safe_close((int) result);
+                return ANSWER_ERRNO_OF(EIO);
         }
-        supervisor_log_decision(s, RULE_ACTION_EMULATE, -MIN(r, 0), path, t->tid,
-                                "open '%s' as host '%s' for task %i: %s.", path, rule->host_path, t->tid,
-                                r < 0 ? strerror(-r) : "granted");
-        if (r < 0)
-                return ANSWER_ERRNO_OF(-r);
-        return answer_fd(s, fd, c->flags, NULL);
+
+        if (result == -ENOLINK) {
+                supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: unsafe symlink at '%s' "
+                                       "(owned by uid %u, in a directory of uid %u, mode %04o), default action.",
+                                       path, rule->host_path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
+                                       (unsigned) unsafe.dir_mode);
+                return answer_default(s);
+        }
+        /* Any other error is the kernel's answer for that file, found as its owner: told as it is. */
+        supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), path, t->tid,
+                                "open '%s' as host '%s' for task %i: %s%s.", path, rule->host_path, t->tid,
+                                result < 0 ? strerror((int) -result) : "granted",
+                                result == -EACCES || result == -EPERM ?
+                                " with the credentials of the listener's owner" : "");
+        if (result < 0)
+                return ANSWER_ERRNO_OF((int) -result);
+        return answer_fd(s, (int) result, c->flags, NULL);
 }
 
 static int decode(Supervisor *s, NotifySyscall call, const Target *t, OpenCall *ret) {
@@ -348,27 +414,20 @@ static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as
 /* Is what resolution reached in the target's view the file the broker finds at the same path? A sandbox that
  * can mount (a user namespace of its own) could otherwise put any file it can look up, but not read, at an
  * allowed path: a bind mount, a chroot or cwd into another namespace, a /proc/<pid>/root link. The
- * capability we add is for the file the rule names, not for whatever the sandbox's view puts there. */
-static bool same_as_on_host(const Resolution *res) {
+ * capability we add is for the file the rule names, not for whatever the sandbox's view puts there. The
+ * host's path is resolved safely: a symlink its user planted there must not make the sandbox's file "the
+ * host's". Logged when refused. */
+static bool same_as_on_host(Supervisor *s, const Target *t, const Resolution *res) {
         _cleanup_free_ char *dir = NULL;
-        struct stat host;
-        bool creating = res->creates;
 
-        if (creating) {
+        if (res->creates) {
                 /* A new file: the directory it goes in must be the host's directory. */
                 const char *slash = strrchr(res->path, '/');
                 dir = strndup(res->path, slash == res->path ? 1 : (size_t) (slash - res->path));
-                if (!dir || broker_root_stat(dir, &host) < 0)
+                if (!dir)
                         return false;
-                return S_ISDIR(host.st_mode) && host.st_dev == res->st.st_dev && host.st_ino == res->st.st_ino;
         }
-
-        if (broker_root_stat(res->path, &host) < 0 || (host.st_mode & S_IFMT) != (res->st.st_mode & S_IFMT))
-                return false;
-        /* A device node is its device, wherever the node itself lives. */
-        if (S_ISCHR(host.st_mode) || S_ISBLK(host.st_mode))
-                return host.st_rdev == res->st.st_rdev;
-        return host.st_dev == res->st.st_dev && host.st_ino == res->st.st_ino;
+        return supervisor_is_hosts(s, t, "open", dir ?: res->path, &res->st, res->creates);
 }
 
 Answer handle_open(Supervisor *s, NotifySyscall call) {
@@ -484,14 +543,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
                  * not followed): that is the host's file by construction. Anything else is compared. */
-                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(&res)) {
-                        if (!supervisor_leave(s))
-                                return ANSWER_ERRNO_OF(EIO);
-                        supervisor_log_refusal(s, res.path, t.tid, "'%s' in the view of task %i is not the host's "
-                                               "'%s' (a mount of the sandbox's own?), denying.", res.path, t.tid,
-                                               res.path);
-                        return ANSWER_DENIED_OF(EPERM);
-                }
+                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(s, &t, &res))
+                        return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
 
                 /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing
                  * there is the target's to have through us. */

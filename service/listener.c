@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Listener lifecycle and its D-Bus object. */
 
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <time.h>
 #include <sys/eventfd.h>
 
@@ -76,6 +78,7 @@ static Listener *listener_free_until(Listener *l, const struct timespec *deadlin
         persist_listener_close(l);
         rule_set_free(l->rules);
         free(l->description);
+        free(l->owner_groups);
         free(l->object_path);
         free(l);
         return NULL;
@@ -159,6 +162,52 @@ static int broker_start_watchdog(Broker *b) {
         return sd_event_source_set_enabled(b->watchdog_source, SD_EVENT_ONESHOT);
 }
 
+/* The groups a HostPath open of this listener runs with: the owner's as the user database has them. Looked
+ * up once, here on the main loop, where the root is the broker's own (a listener thread is chrooted into
+ * sandboxes' roots, whose /etc it must not read), and the same way for a registration and for a restore after
+ * a restart, so the state file needs no field for them. The registrant's own groups at registration are not
+ * taken: a client may have dropped or added groups for itself, and a rule is the owner's, not one process's.
+ * An owner unknown to the database gets nogroup and no supplementary groups: nothing more than any user. */
+static int listener_lookup_owner_groups(Listener *l) {
+        _cleanup_free_ char *buffer = NULL;
+        struct passwd pw, *found = NULL;
+        size_t size = 16384;
+        int n = 64, r;
+
+        l->owner_gid = 65534;
+        for (;;) {
+                free(buffer);
+                buffer = malloc(size);
+                if (!buffer)
+                        return -ENOMEM;
+                r = getpwuid_r(l->owner_uid, &pw, buffer, size, &found);
+                if (r != ERANGE || size >= 1024 * 1024)
+                        break;
+                size *= 2;
+        }
+        if (r != 0 || !found) {
+                log_debug("Listener owner uid %u is not in the user database: HostPath opens get gid 65534 and no "
+                          "supplementary groups.", l->owner_uid);
+                return 0;
+        }
+        l->owner_gid = found->pw_gid;
+        for (;;) {
+                gid_t *groups = reallocarray(l->owner_groups, (size_t) n, sizeof *groups);
+                int m = n;
+
+                if (!groups)
+                        return -ENOMEM;
+                l->owner_groups = groups;
+                if (getgrouplist(found->pw_name, found->pw_gid, groups, &m) >= 0) {
+                        l->n_owner_groups = (size_t) m;
+                        return 0;
+                }
+                if (m <= n || m > 65536)
+                        return -E2BIG;
+                n = m;
+        }
+}
+
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
                  const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret) {
         _cleanup_(listener_freep) Listener *l = NULL;
@@ -184,6 +233,11 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 b->next_listener_id = MAX(b->next_listener_id, restore->id);
                 memcpy(l->mounts, restore->mounts, MIN(restore->n_mounts, LISTENER_MOUNTS_MAX) * sizeof *l->mounts);
                 l->n_mounts = MIN(restore->n_mounts, LISTENER_MOUNTS_MAX);
+        }
+        if (rule_set_has_open_host(rules)) {
+                r = listener_lookup_owner_groups(l);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to look up the groups of uid %u: %m", owner_uid);
         }
         l->description = strdup(strempty(description));
         if (!l->description || asprintf(&l->object_path, BROKER_LISTENER_PATH_PREFIX "/%" PRIu64, l->id) < 0)

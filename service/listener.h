@@ -54,6 +54,11 @@ struct Listener {
         uid_t owner_uid;
         uid_t account_uid;         /* whom the limit per user charges: the owner, or whose subordinate uid it is */
         pid_t owner_pid;
+        /* The owner's primary group and supplementary groups, for HostPath opens (listener_new()); only for
+         * listeners with HostPath rules. */
+        gid_t owner_gid;
+        gid_t *owner_groups;
+        size_t n_owner_groups;
         char *description;
         bool default_deny;
         RuleSet *rules;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "host-path.h"
 #include "log.h"
 #include "persist.h"
 #include "supervise.h"
@@ -152,6 +153,25 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
                 return true;
         supervisor_log_refusal(s, path, t->tid, "task %i (uid %u) is not controlled by the listener's owner (uid %u), "
                                "denying %s '%s'.", t->tid, t->uid, l->owner_uid, what, path);
+        return false;
+}
+
+bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
+                         bool directory) {
+        HostPathUnsafe unsafe;
+        int r;
+
+        r = host_path_same(path, st, directory, &unsafe);
+        if (r > 0)
+                return true;
+        if (r == -ENOLINK)
+                supervisor_log_refusal(s, path, t->tid, "%s '%s' by task %i: the host's path leads through an unsafe "
+                                       "symlink at '%s' (owned by uid %u, in a directory of uid %u, mode %04o), "
+                                       "denying.", what, path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
+                                       (unsigned) unsafe.dir_mode);
+        else
+                supervisor_log_refusal(s, path, t->tid, "'%s' in the view of task %i is not the host's '%s' (a mount "
+                                       "of the sandbox's own?), denying.", path, t->tid, path);
         return false;
 }
 

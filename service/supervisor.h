@@ -62,6 +62,13 @@ Answer answer_failure(int r);
 bool supervisor_leave(Supervisor *s);
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
+/* The host check of open and mknod: is st, what the target reached at path in its own view, the file the
+ * broker finds at path in its view (with directory: the directory a new name goes in, path being that
+ * directory's), resolved safely (host-path.h)? A sandbox with a mount namespace of its own could otherwise put
+ * anything it can look up where a rule allows, or a user make the host's path a symlink to match what the
+ * sandbox put there. Logged when refused (not the host's, or an unsafe symlink on the host's path). */
+bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
+                         bool directory);
 /* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task
  * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
  * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,

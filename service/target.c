@@ -932,36 +932,8 @@ int target_leave(void) {
         return 0;
 }
 
-int broker_root_open(const char *path, int flags, int *ret) {
-        struct open_how how = {
-                .flags = (uint64_t) flags | O_CLOEXEC | O_NOCTTY, /* never the daemon's controlling tty */
-                /* The broker's view: absolute paths and ".." stay below our own root, whatever root this
-                 * thread is chrooted into right now. */
-                .resolve = RESOLVE_IN_ROOT,
-        };
-        int fd, r;
-
-        r = set_fs_ids(broker_fsuid, broker_fsgid);
-        if (r < 0)
-                return r;
-        fd = (int) syscall(SYS_openat2, broker_root_fd, path, &how, sizeof how);
-        if (fd < 0)
-                return -errno;
-        *ret = fd;
-        return 0;
-}
-
-int broker_root_stat(const char *path, struct stat *ret) {
-        struct open_how how = {
-                .flags = O_PATH | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        _cleanup_close_ int fd = -EBADF;
-
-        fd = (int) syscall(SYS_openat2, broker_root_fd, path, &how, sizeof how);
-        if (fd < 0 || fstat(fd, ret) < 0)
-                return -errno;
-        return 0;
+int broker_root_dir(void) {
+        return broker_root_fd;
 }
 
 /* The magic link of our fd: through our own /proc (the target's root may have none), from the thread's own fd

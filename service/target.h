@@ -130,10 +130,8 @@ int target_leave(void);
 /* target_leave() without logging, for a forked child. */
 int target_restore_capabilities(void);
 
-/* Opens path in the broker's own view (for HostPath rules), with the broker's fs ids and capabilities. */
-int broker_root_open(const char *path, int flags, int *ret);
-/* stat() of path in the broker's own view (no magic links), with the thread's current credentials. */
-int broker_root_stat(const char *path, struct stat *ret);
+/* The broker's own root, opened at startup (-EBADF before): where host paths are resolved (host-path.h). */
+int broker_root_dir(void);
 
 /* Opens the file an O_PATH fd refers to again, with flags, through our /proc (the magic link of the fd):
  * what the fd pins is what is opened. Sets errno, returns the fd or -1. */

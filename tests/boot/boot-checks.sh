@@ -662,23 +662,25 @@ check_decision emulate mknod "${emulate_pid:-none}" "$D/jnode"
 check_decision deny mknod "${deny_pid:-none}" "$D/deny-me"
 check_decision emulate mknodat "${emulate_at_pid:-none}" "$D/jnodeat"
 
-# From a root of the sandbox's own: the listener thread chroots there to resolve the call, and its decision
-# still reaches the journal (over the socket connected at startup; journald's socket path names nothing
-# in that root, or whatever the sandbox put there).
+# From a root of the sandbox's own: the listener thread chroots there to resolve the call, and what it
+# decides still reaches the journal (over the socket connected at startup; journald's socket path names
+# nothing in that root, or whatever the sandbox put there). The node's directory in that root is not the
+# host's directory at that path, so the call is refused: the refusal, a warning naming the directory, is
+# what the thread logs while chrooted there.
 R=/home/$TEST_USER/jroot
 as_user "$TEST_USER" mkdir -p "$R$D"
 rc=0
 out=$(as_user "$TEST_USER" "$SYSBROKERCTL" --no-ask-password run --mknod "c 1:3 $D/jroot-node" -- \
     "$SB_MKNOD" --chroot "$R" count "$D/jroot-node" 1 2>&1) || rc=$?
 log "journal from a root of the sandbox's own: rc=$rc: $out"
-check_eq "journal: a sandbox chrooted into a root of its own has its mknod emulated" \
-    "0 ok=1 failed=0 first-error=none" "$rc $(helper_result "$out")"
+check_eq "journal: a sandbox chrooted into a root of its own has its mknod refused (not the host's directory)" \
+    "0 ok=0 failed=1 first-error=EPERM" "$rc $(helper_result "$out")"
 chroot_pid=$(helper_pid 1)
-poll 10 eval '[ -n "$(decision_entries emulate mknodat SYSBROKER_PID="${chroot_pid:-none}")" ]'
+poll 10 eval '[ -n "$(decision_entries deny mknodat SYSBROKER_PID="${chroot_pid:-none}")" ]'
 # LISTENER PATH PID PRIORITY, the listener's id left out: the sandbox is gone, and so is its listener.
-check_eq "journal: and the decision is in the journal, from the thread chrooted into that root" \
-    "$D/jroot-node ${chroot_pid:-none} 6" \
-    "$(decision_entries emulate mknodat SYSBROKER_PID="${chroot_pid:-none}" | cut -d' ' -f2-)"
+check_eq "journal: and the refusal is in the journal, from the thread chrooted into that root" \
+    "$D ${chroot_pid:-none} 4" \
+    "$(decision_entries deny mknodat SYSBROKER_PID="${chroot_pid:-none}" | cut -d' ' -f2-)"
 
 # The rate limit: 500 quick calls, of which only a burst is logged, the rest counted in one line when the
 # listener ends.

@@ -39,6 +39,7 @@ static const struct {
         { "nofollow",  O_NOFOLLOW  },
         { "directory", O_DIRECTORY },
         { "nonblock",  O_NONBLOCK  },
+        { "noatime",   O_NOATIME   },
 };
 
 static const struct {

@@ -6,7 +6,8 @@
 # allows. The broker mounts it in the sandbox's mount namespace only: the marker reads back inside, the
 # mount carries the forced nosuid,nodev, and the test's own mount table never shows it. A rule naming
 # another device grants nothing, nor does a path the rule names that leads to another device (a symlink, or
-# another device node bind-mounted over the named one in the sandbox's own namespace). The loop devices are
+# another device node bind-mounted over the named one in the sandbox's own namespace, or the user's symlink
+# on the host to the device the sandbox put at that name in its own). The loop devices are
 # detached in the end, whatever happens.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
@@ -81,6 +82,24 @@ out=$(run_as_user "$SYSBROKERCTL" run --mount "ext4 $D/dev/* $D/mnt" -- unshare 
 assert_true "a symlink matching the Source pattern to another device: mount fails (exit $rc)" test "$rc" != 0
 assert_contains "with EPERM" "$out" "ermission denied"
 assert_not_contains "the other image is not mounted" "$out" "other image"
+
+# The Source the rule names is, on the host, the user's symlink to the other device; the sandbox makes the
+# name that device's node in its own namespace (a directory of its own over the symlink's, the node bound on a
+# file there). The device it reached is where the host's symlink leads, but a symlink only root could have put
+# there is all the broker follows to compare.
+run_as_user mkdir "$D/udev" "$D/fakedev"
+run_as_user touch "$D/fakedev/disk"
+run_as_user ln -s "$OTHER_LOOP" "$D/udev/disk"
+rc=0
+out=$(run_as_user "$SYSBROKERCTL" run --mount "ext4 $D/udev/disk $D/mnt" -- unshare -Urm sh -c \
+        "mount --bind '$D/fakedev' '$D/udev' && mount --bind '$OTHER_LOOP' '$D/udev/disk' && echo bound &&
+         mount -t ext4 '$D/udev/disk' '$D/mnt' && cat '$D/mnt/marker'" 2>&1) || rc=$?
+assert_contains "the user's symlink as Source on the host, the device bound there in the sandbox (setup)" "$out" bound
+assert_true "mount fails (exit $rc)" test "$rc" != 0
+assert_contains "with EPERM" "$out" "ermission denied"
+assert_not_contains "the other image is not mounted" "$out" "other image"
+assert_true "the daemon log names the unsafe symlink" grep -qF \
+        "unsafe symlink at '$D/udev/disk' (owned by uid $SB_TEST_UID" "$T/sysbrokerd.log"
 
 # The sandbox is privileged in its own mount namespace: the forced flags must hold against what it can do
 # there itself, with calls the filter does not trap (mount_setattr) and through a bind copy of its own.

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Safe resolution of host paths (see host-path.h). Each component is opened on its own with openat2() below
+ * the directory reached so far, never following anything (RESOLVE_NO_SYMLINKS, O_NOFOLLOW): a symlink comes
+ * back as itself, is judged, and only then its target is walked the same way. What the walk holds at every
+ * step is an fd, so a rename or a swap behind it changes nothing already passed. */
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+
+#include "host-path.h"
+#include "macro.h"
+#include "target.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+static bool has_dot_dot(const char *path) {
+        for (const char *p = path; *p; ) {
+                const char *end;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                if (end - p == 2 && p[0] == '.' && p[1] == '.')
+                        return true;
+                p = end;
+        }
+        return false;
+}
+
+/* Only root may have put this link where it is, and only root can change it: the ownership of both is what
+ * the filesystem says, so not on a FUSE mount, whose owner says what it likes; and never a magic link. */
+static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_mnt_id, const struct stat *dir) {
+        struct statfs sf;
+
+        if (link->st_uid != 0 || dir->st_uid != 0 || (dir->st_mode & 0022))
+                return false;
+        if (target_is_on_procfs(link_fd, link, link_mnt_id))
+                return false;
+        return fstatfs(link_fd, &sf) >= 0 && sf.f_type != FUSE_SUPER_MAGIC;
+}
+
+/* The directory at done (absolute, every component a directory, no symlink): walked down again from the
+ * broker's root, for a ".." in a link's target. RESOLVE_IN_ROOT keeps it below that root. */
+static int reopen_done(int root, const char *done, int *ret, struct stat *ret_st) {
+        struct open_how how = {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+
+        fd = (int) syscall(SYS_openat2, root, done[0] ? done : "/", &how, sizeof how);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, ret_st) < 0) {
+                int r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        safe_close(*ret);
+        *ret = fd;
+        return 0;
+}
+
+int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathUnsafe *ret_unsafe) {
+        struct open_how how = {
+                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                /* One component, below dir, and whatever it is, it is not followed. */
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int dir = -EBADF;
+        /* What is left to walk, and what was walked (the path of dir, "" for the root). */
+        char todo[PATH_MAX * 2 + 2], done[PATH_MAX], target[PATH_MAX];
+        size_t done_len = 0;
+        struct stat dir_st;
+        unsigned followed = 0;
+        int root = broker_root_dir();
+
+        if (root < 0)
+                return -EBADF;
+        if (!path || path[0] != '/' || has_dot_dot(path))
+                return -EINVAL;
+        if (strlen(path) >= PATH_MAX)
+                return -ENAMETOOLONG;
+
+        /* The common case first, in one lookup: no symlink anywhere on the path, so nothing to judge. Any
+         * other answer than ELOOP is what the walk below would meet too. */
+        struct open_how direct = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        dir = (int) syscall(SYS_openat2, root, path, &direct, sizeof direct);
+        if (dir >= 0) {
+                *ret_fd = TAKE_FD(dir);
+                return 0;
+        }
+        if (errno != ELOOP)
+                return -errno;
+
+        dir = fcntl(root, F_DUPFD_CLOEXEC, 3);
+        if (dir < 0 || fstat(dir, &dir_st) < 0)
+                return -errno;
+        snprintf(todo, sizeof todo, "%s", path);
+        done[0] = 0;
+
+        for (char *p = todo;;) {
+                char name[NAME_MAX + 1];
+                const char *end;
+                struct stat st;
+                uint64_t mnt_id;
+                size_t l;
+                ssize_t n;
+                int fd, r;
+
+                while (*p == '/')
+                        p++;
+                if (*p == 0)
+                        break;
+                end = strchrnul(p, '/');
+                l = (size_t) (end - p);
+                if (l > NAME_MAX)
+                        return -ENAMETOOLONG;
+                memcpy(name, p, l);
+                name[l] = 0;
+                p += l;
+                if (streq(name, "."))
+                        continue;
+                if (streq(name, "..")) {
+                        /* Only ever from a safe link's target (the caller's path has none): up one, but never
+                         * above the root. */
+                        char *slash = strrchr(done, '/');
+
+                        if (!slash)
+                                continue;
+                        *slash = 0;
+                        done_len = (size_t) (slash - done);
+                        r = reopen_done(root, done, &dir, &dir_st);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+
+                fd = (int) syscall(SYS_openat2, dir, name, &how, sizeof how);
+                if (fd < 0)
+                        return -errno;
+                r = fd_stat(fd, &st, &mnt_id);
+                if (r < 0) {
+                        safe_close(fd);
+                        return r;
+                }
+
+                if (!S_ISLNK(st.st_mode)) {
+                        /* More components, or a trailing slash: only a directory has them. */
+                        if (*p != 0 && !S_ISDIR(st.st_mode)) {
+                                safe_close(fd);
+                                return -ENOTDIR;
+                        }
+                        if (done_len + 1 + l >= sizeof done) {
+                                safe_close(fd);
+                                return -ENAMETOOLONG;
+                        }
+                        done[done_len++] = '/';
+                        memcpy(done + done_len, name, l + 1);
+                        done_len += l;
+                        safe_close(dir);
+                        dir = fd;
+                        dir_st = st;
+                        continue;
+                }
+
+                /* The last component, not followed by a slash: that would ask for a directory, and follow
+                 * even under O_NOFOLLOW, as the kernel does. */
+                if (*p == 0 && (flags & HOST_PATH_NOFOLLOW)) {
+                        safe_close(fd);
+                        return -ELOOP;
+                }
+                if (++followed > HOST_PATH_SYMLINKS_MAX) {
+                        safe_close(fd);
+                        return -ELOOP;
+                }
+                if (!symlink_is_safe(fd, &st, mnt_id, &dir_st)) {
+                        if (ret_unsafe) {
+                                snprintf(ret_unsafe->path, sizeof ret_unsafe->path, "%s/%s", done, name);
+                                ret_unsafe->uid = st.st_uid;
+                                ret_unsafe->dir_uid = dir_st.st_uid;
+                                ret_unsafe->dir_mode = dir_st.st_mode & 07777;
+                        }
+                        safe_close(fd);
+                        return -ENOLINK;
+                }
+                n = readlinkat(fd, "", target, sizeof target);
+                r = n < 0 ? -errno : 0;
+                safe_close(fd);
+                if (r < 0)
+                        return r;
+                if ((size_t) n >= sizeof target)
+                        return -ENAMETOOLONG;
+                if (n == 0)
+                        return -ENOENT;
+                target[n] = 0;
+
+                /* The link's target, then what was left after the link: nothing, or from its '/' on. */
+                if (strlen(p) + (size_t) n + 1 > sizeof todo)
+                        return -ENAMETOOLONG;
+                memmove(todo + n, p, strlen(p) + 1);
+                memcpy(todo, target, (size_t) n);
+                p = todo;
+                if (target[0] == '/') {
+                        done[0] = 0;
+                        done_len = 0;
+                        r = reopen_done(root, done, &dir, &dir_st);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        *ret_fd = TAKE_FD(dir);
+        return 0;
+}
+
+int host_path_same(const char *path, const struct stat *st, bool directory, HostPathUnsafe *ret_unsafe) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat host;
+        uint64_t mnt_id;
+        int r;
+
+        r = host_path_open(path, 0, &fd, ret_unsafe);
+        if (r < 0)
+                return r;
+        r = fd_stat(fd, &host, &mnt_id);
+        if (r < 0)
+                return r;
+        if (directory)
+                return S_ISDIR(host.st_mode) && host.st_dev == st->st_dev && host.st_ino == st->st_ino;
+        if ((host.st_mode & S_IFMT) != (st->st_mode & S_IFMT))
+                return 0;
+        if (S_ISCHR(host.st_mode) || S_ISBLK(host.st_mode))
+                return host.st_rdev == st->st_rdev;
+        return host.st_dev == st->st_dev && host.st_ino == st->st_ino;
+}

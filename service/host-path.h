@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Host paths a rule names or the broker compares against, resolved in the broker's own view one component at
+ * a time, following a symlink only where nobody but root could have put it there (systemd's "safe
+ * transition" rule): the link and the directory holding it belong to root, that directory is writable by no
+ * one else (a sticky world-writable /tmp is not safe), and the link is neither a magic link (procfs) nor on a
+ * FUSE mount (whose owner makes up the ownership it reports). ".." is only met in such a link's target and
+ * never climbs above the broker's root. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* At most this many symlinks on the way, as the kernel's path walk: more is ELOOP. */
+#define HOST_PATH_SYMLINKS_MAX 40
+
+typedef enum HostPathFlags {
+        HOST_PATH_NOFOLLOW = 1 << 0, /* a symlink as the last component is not followed: ELOOP (O_NOFOLLOW) */
+} HostPathFlags;
+
+/* Where a resolution refused a symlink, for the log. */
+typedef struct HostPathUnsafe {
+        char path[PATH_MAX];       /* the symlink, in the broker's view */
+        uid_t uid;                 /* its owner */
+        uid_t dir_uid;             /* the owner of the directory holding it */
+        mode_t dir_mode;           /* that directory's permission bits */
+} HostPathUnsafe;
+
+/* Opens the absolute path (no ".." components) as O_PATH in the broker's own view, whatever root the thread
+ * is chrooted into, with the thread's current credentials: their search permissions apply on the way.
+ * -ENOLINK if an unsafe symlink is on the way (*ret_unsafe says which, if given), -ELOOP for too many symlinks
+ * or a last one under HOST_PATH_NOFOLLOW, -EINVAL for a relative path or one with "..", else the -errno the
+ * walk met. */
+int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathUnsafe *ret_unsafe);
+
+/* Is st (found at path in a target's view; with directory, the directory a new name at path goes in, path
+ * being that directory's) the file the broker finds at path, resolved as above? A device node is its device,
+ * wherever the node itself lives. 1 if it is, 0 if not, -ENOLINK (and *ret_unsafe) for an unsafe symlink on
+ * the way, or another -errno when the broker finds nothing there. */
+int host_path_same(const char *path, const struct stat *st, bool directory, HostPathUnsafe *ret_unsafe);

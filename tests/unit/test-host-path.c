@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The safe host path resolver on a tree made for each test: which symlinks it follows (root's, in root's
+ * directories writable by no one else) and which it refuses, with where and whose; ".." only from a link
+ * and never above the root; loops; O_NOFOLLOW; and the host comparison built on it. What needs files of
+ * root's (chown) runs only as root, as the suite does in CI. */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host-path.h"
+#include "macro.h"
+#include "target.h"
+#include "unit.h"
+
+static char base[PATH_MAX];
+
+static void make_tree(void) {
+        char p[PATH_MAX + 64];
+        int fd;
+
+        snprintf(base, sizeof base, "/tmp/test-host-path.XXXXXX");
+        CHECK(mkdtemp(base));
+        CHECK(chmod(base, 0755) == 0);
+        snprintf(p, sizeof p, "%s/dir", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        snprintf(p, sizeof p, "%s/sticky", base);
+        CHECK(mkdir(p, 01777) == 0);
+        CHECK(chmod(p, 01777) == 0);
+}
+
+static void link_at(const char *target, const char *name, uid_t uid) {
+        char p[PATH_MAX + 64];
+
+        snprintf(p, sizeof p, "%s/%s", base, name);
+        CHECK(symlink(target, p) == 0);
+        if (uid != geteuid())
+                CHECK(lchown(p, uid, (gid_t) -1) == 0);
+}
+
+static void remove_tree(void) {
+        char cmd[PATH_MAX + 32];
+
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+        CHECK(system(cmd) == 0);
+}
+
+/* Resolves base/name: the errno, or 0 and whether it is base/dir/file. */
+static int resolve_at(const char *name, HostPathFlags flags, bool *ret_is_file, HostPathUnsafe *unsafe) {
+        char p[PATH_MAX * 2 + 64], file[PATH_MAX + 64];
+        struct stat a, b;
+        int fd, r;
+
+        snprintf(p, sizeof p, "%s/%s", base, name);
+        snprintf(file, sizeof file, "%s/dir/file", base);
+        r = host_path_open(p, flags, &fd, unsafe);
+        if (r < 0)
+                return r;
+        *ret_is_file = fstat(fd, &a) == 0 && stat(file, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        safe_close(fd);
+        return 0;
+}
+
+static void test_plain_paths_and_bad_input(void) {
+        HostPathUnsafe unsafe;
+        bool is_file = false;
+        int fd;
+
+        make_tree();
+        CHECK(resolve_at("dir/file", 0, &is_file, NULL) == 0 && is_file);
+        CHECK(resolve_at("dir//./file", 0, &is_file, NULL) == 0 && is_file);
+        CHECK(resolve_at("dir/none", 0, &is_file, NULL) == -ENOENT);
+        CHECK(resolve_at("dir/file/more", 0, &is_file, NULL) == -ENOTDIR);
+        /* The caller's own ".." is refused: only a safe link's target may hold one. */
+        CHECK(resolve_at("dir/../dir/file", 0, &is_file, &unsafe) == -EINVAL);
+        CHECK(host_path_open("relative/path", 0, &fd, NULL) == -EINVAL);
+        remove_tree();
+}
+
+static void test_links_anyone_but_root_could_place_are_refused(void) {
+        HostPathUnsafe unsafe = {};
+        bool is_file = false;
+        char expected[PATH_MAX + 64];
+
+        make_tree();
+        /* As root, the link is given to nobody; otherwise it is the caller's own, which is not root's. */
+        link_at("file", "dir/users", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_at("dir/users", 0, &is_file, &unsafe) == -ENOLINK);
+        snprintf(expected, sizeof expected, "%s/dir/users", base);
+        CHECK_STREQ(unsafe.path, expected);
+        CHECK(unsafe.uid == (geteuid() == 0 ? 65534 : geteuid()));
+        /* On the way, not only at the end. */
+        link_at("dir", "dirlink", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_at("dirlink/file", 0, &is_file, &unsafe) == -ENOLINK);
+        snprintf(expected, sizeof expected, "%s/dirlink", base);
+        CHECK_STREQ(unsafe.path, expected);
+        /* procfs: "self" there is the resolver itself. */
+        CHECK(host_path_open("/proc/self/status", 0, &(int) { -1 }, &unsafe) == -ENOLINK);
+        CHECK_STREQ(unsafe.path, "/proc/self");
+        remove_tree();
+}
+
+static void test_roots_links_in_roots_directories(void) {
+        HostPathUnsafe unsafe = {};
+        bool is_file = false;
+        char target[PATH_MAX + 64];
+
+        if (geteuid() != 0) {
+                printf("# skipped: needs root (links and directories of root's)\n");
+                return;
+        }
+        make_tree();
+        snprintf(target, sizeof target, "%s/dir/file", base);
+        link_at(target, "dir/abs", 0);
+        link_at("../dir/file", "dir/rel", 0);
+        link_at("../../../../../../../../../../../..", "dir/up", 0);
+        link_at("loop2", "dir/loop1", 0);
+        link_at("loop1", "dir/loop2", 0);
+        link_at(target, "sticky/roots", 0);
+
+        CHECK(resolve_at("dir/abs", 0, &is_file, &unsafe) == 0 && is_file);
+        CHECK(resolve_at("dir/rel", 0, &is_file, &unsafe) == 0 && is_file);
+        /* Above the root there is nothing: ".." stays at the root, and the rest of the path is below it. */
+        snprintf(target, sizeof target, "dir/up%s/dir/file", base);
+        CHECK(resolve_at(target, 0, &is_file, &unsafe) == 0 && is_file);
+        CHECK(resolve_at("dir/loop1", 0, &is_file, &unsafe) == -ELOOP);
+        CHECK(resolve_at("dir/abs", HOST_PATH_NOFOLLOW, &is_file, &unsafe) == -ELOOP);
+        /* A trailing slash asks for a directory: followed even so (and then not one). */
+        CHECK(resolve_at("dir/abs/", HOST_PATH_NOFOLLOW, &is_file, &unsafe) == -ENOTDIR);
+        /* Root's link, but in a sticky world-writable directory. */
+        CHECK(resolve_at("sticky/roots", 0, &is_file, &unsafe) == -ENOLINK);
+        CHECK(unsafe.uid == 0 && unsafe.dir_mode == 01777);
+        remove_tree();
+}
+
+static void test_same_as_the_host(void) {
+        char p[PATH_MAX + 64];
+        struct stat st, dir;
+
+        make_tree();
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(stat(p, &st) == 0);
+        CHECK(host_path_same(p, &st, false, NULL) == 1);
+        snprintf(p, sizeof p, "%s/dir", base);
+        CHECK(stat(p, &dir) == 0);
+        CHECK(host_path_same(p, &dir, true, NULL) == 1);
+        CHECK(host_path_same(p, &st, true, NULL) == 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(host_path_same(p, &dir, false, NULL) == 0);
+        CHECK(stat("/dev/null", &st) == 0);
+        CHECK(host_path_same("/dev/null", &st, false, NULL) == 1);
+        remove_tree();
+}
+
+static void setup(void) {
+        CHECK(target_setup_process() >= 0);
+}
+
+UNIT_MAIN(T(setup), T(test_plain_paths_and_bad_input), T(test_links_anyone_but_root_could_place_are_refused),
+          T(test_roots_links_in_roots_directories), T(test_same_as_the_host))
