@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+/* SYSBROKER_BUS_NAME, SYSBROKER_OBJECT_PATH, the interfaces, SYSBROKER_LISTENER_PATH_PREFIX (ends in '/'),
+ * the error names: the contract's header, installed beside this one. */
+#include "sysbroker-bus.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -15,12 +19,6 @@ extern "C" {
 /* Conventions: functions return a negative errno on failure; output parameters are named ret_…, come
  * last, may be NULL when the caller does not want them and are left untouched on failure; destructors
  * accept NULL and return NULL. */
-
-#define SYSBROKER_BUS_NAME "org.sysbroker.Broker1"
-#define SYSBROKER_OBJECT_PATH "/org/sysbroker/Broker1"
-#define SYSBROKER_MANAGER_INTERFACE "org.sysbroker.Broker1.Manager"
-#define SYSBROKER_LISTENER_INTERFACE "org.sysbroker.Broker1.Listener"
-#define SYSBROKER_LISTENER_PATH_PREFIX "/org/sysbroker/Broker1/listener/"
 
 typedef enum sysbroker_action {
         SYSBROKER_ACTION_EMULATE,

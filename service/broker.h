@@ -8,15 +8,17 @@
 
 #include "macro.h"
 #include "rule.h"
+#include "sysbroker-bus.h"
 
-#define BROKER_BUS_NAME "org.sysbroker.Broker1"
-#define BROKER_OBJECT_PATH "/org/sysbroker/Broker1"
-#define BROKER_MANAGER_INTERFACE "org.sysbroker.Broker1.Manager"
-#define BROKER_LISTENER_INTERFACE "org.sysbroker.Broker1.Listener"
-#define BROKER_LISTENER_PATH_PREFIX "/org/sysbroker/Broker1/listener"
+/* The contract's names (dbus/sysbroker-bus.h), under the names the daemon's files use. */
+#define BROKER_BUS_NAME SYSBROKER_BUS_NAME
+#define BROKER_OBJECT_PATH SYSBROKER_OBJECT_PATH
+#define BROKER_MANAGER_INTERFACE SYSBROKER_MANAGER_INTERFACE
+#define BROKER_LISTENER_INTERFACE SYSBROKER_LISTENER_INTERFACE
+#define BROKER_LISTENER_PATH_PREFIX SYSBROKER_LISTENER_SUBTREE
 
-#define BROKER_ERROR_NOT_A_LISTENER "org.sysbroker.Broker1.Error.NotAListener"
-#define BROKER_ERROR_INVALID_RULE "org.sysbroker.Broker1.Error.InvalidRule"
+#define BROKER_ERROR_NOT_A_LISTENER SYSBROKER_ERROR_NOT_A_LISTENER
+#define BROKER_ERROR_INVALID_RULE SYSBROKER_ERROR_INVALID_RULE
 
 typedef struct Listener Listener;
 typedef struct Registration Registration;

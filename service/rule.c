@@ -8,6 +8,7 @@
 #include "mount-flags.h"
 #include "log.h"
 #include "rule.h"
+#include "sysbroker-bus.h"
 
 static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
         [RULE_SYSCALL_MKNOD] = "mknod",
@@ -963,7 +964,7 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
         switch (r->syscall) {
         case RULE_SYSCALL_MKNOD:
                 ret->action_id = device_is_on_safe_list(r->device_type, r->major, r->minor)
-                        ? "org.sysbroker.Broker1.mknod" : "org.sysbroker.Broker1.mknod-device";
+                        ? SYSBROKER_POLKIT_ACTION_MKNOD : SYSBROKER_POLKIT_ACTION_MKNOD_DEVICE;
                 snprintf(ret->device, sizeof ret->device, "%c %" PRIu32 ":%" PRIu32,
                          r->device_type, r->major, r->minor);
                 snprintf(ret->mode, sizeof ret->mode, "%04o", (unsigned) r->max_mode);
@@ -977,7 +978,7 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                 ret->details[n++] = ret->mode;
                 break;
         case RULE_SYSCALL_OPEN:
-                ret->action_id = "org.sysbroker.Broker1.open";
+                ret->action_id = SYSBROKER_POLKIT_ACTION_OPEN;
                 snprintf(ret->access, sizeof ret->access, "%s", rule_access_to_string(r->access));
                 ret->details[n++] = "syscall";
                 ret->details[n++] = "open";
@@ -998,7 +999,7 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                 }
                 break;
         case RULE_SYSCALL_MOUNT:
-                ret->action_id = "org.sysbroker.Broker1.mount";
+                ret->action_id = SYSBROKER_POLKIT_ACTION_MOUNT;
                 ret->options = rule_options_join(r);
                 if (!ret->options)
                         return -ENOMEM;
