@@ -11,16 +11,8 @@
 #include "mount-flags.h"
 #include "sysbroker-internal.h"
 
-/* The daemon's defaults; it checks again with its own, possibly configured, limits. */
-#define STRING_MAX 4096U
-#define DESCRIPTION_MAX 256U
-/* As the daemon: 512 and up are the kernel's own codes (ERESTARTSYS...). */
-#define ERRNO_MAX 511
 /* How much of a spec an error message quotes. */
 #define SPEC_QUOTE_MAX 128U
-/* dev_t as the kernel's mknod takes it: 12 bits of major, 20 of minor. */
-#define MAJOR_MAX ((1U << 12) - 1)
-#define MINOR_MAX ((1U << 20) - 1)
 /* Enough for the biggest rule kind (mount: FsType, Source, Target, three flag/option lists). */
 #define RULE_KEYS_MAX 12
 
@@ -59,68 +51,49 @@ struct sysbroker_rules {
         char error[512];
 };
 
-static const char *const action_table[] = {
-        [SYSBROKER_ACTION_EMULATE] = "emulate",
-        [SYSBROKER_ACTION_DENY] = "deny",
-        [SYSBROKER_ACTION_CONTINUE] = "continue",
-};
-
-static const char *const access_table[] = {
-        [SYSBROKER_ACCESS_READ] = "r",
-        [SYSBROKER_ACCESS_WRITE] = "w",
-        [SYSBROKER_ACCESS_READ_WRITE] = "rw",
-};
-
-static const char *const syscall_table[_RULE_SYSCALL_MAX] = {
-        [RULE_SYSCALL_MKNOD] = "mknod",
-        [RULE_SYSCALL_OPEN] = "open",
-        [RULE_SYSCALL_MOUNT] = "mount",
-};
-
 static const char *const trapped_mknod[] = { "mknod", "mknodat", NULL };
 static const char *const trapped_open[] = { "open", "openat", "openat2", "creat", NULL };
 static const char *const trapped_mount[] = { "mount", "umount2", NULL };
 
+/* The public enums are the contract's, under the API's names: the strings come from one table. */
+_Static_assert((int) SYSBROKER_ACTION_EMULATE == RULE_ACTION_EMULATE &&
+               (int) SYSBROKER_ACTION_DENY == RULE_ACTION_DENY &&
+               (int) SYSBROKER_ACTION_CONTINUE == RULE_ACTION_CONTINUE, "sysbroker_action is RuleAction");
+_Static_assert(SYSBROKER_ACCESS_READ == RULE_ACCESS_READ && SYSBROKER_ACCESS_WRITE == RULE_ACCESS_WRITE,
+               "sysbroker_access is the RULE_ACCESS_* bits");
+
 const char *sysbroker_action_to_string(sysbroker_action action) {
-        if ((unsigned) action >= ELEMENTSOF(action_table))
-                return NULL;
-        return action_table[action];
+        return rule_action_to_string((RuleAction) action);
 }
 
 int sysbroker_action_from_string(const char *s, sysbroker_action *ret) {
+        RuleAction a;
+
         if (!s)
                 return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(action_table); i++)
-                if (streq(s, action_table[i])) {
-                        if (ret)
-                                *ret = (sysbroker_action) i;
-                        return 0;
-                }
-        return -EINVAL;
+        a = rule_action_from_string(s);
+        if (a < 0)
+                return -EINVAL;
+        if (ret)
+                *ret = (sysbroker_action) a;
+        return 0;
 }
 
 const char *sysbroker_access_to_string(sysbroker_access access) {
-        if ((unsigned) access >= ELEMENTSOF(access_table))
-                return NULL;
-        return access_table[access]; /* NULL for 0 */
+        return rule_access_to_string((unsigned) access);
 }
 
 int sysbroker_access_from_string(const char *s, sysbroker_access *ret) {
+        unsigned a;
+
         if (!s)
                 return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(access_table); i++)
-                if (access_table[i] && streq(s, access_table[i])) {
-                        if (ret)
-                                *ret = (sysbroker_access) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-const char *rule_syscall_to_string(RuleSyscall s) {
-        if ((unsigned) s >= _RULE_SYSCALL_MAX)
-                return NULL;
-        return syscall_table[s];
+        a = rule_access_from_string(s);
+        if (a == 0)
+                return -EINVAL;
+        if (ret)
+                *ret = (sysbroker_access) a;
+        return 0;
 }
 
 const char *const *rule_syscall_trapped(RuleSyscall s) {
@@ -132,6 +105,7 @@ const char *const *rule_syscall_trapped(RuleSyscall s) {
         case RULE_SYSCALL_MOUNT:
                 return trapped_mount;
         case _RULE_SYSCALL_MAX:
+        case _RULE_SYSCALL_INVALID:
                 break;
         }
         return NULL;
@@ -298,8 +272,9 @@ static bool path_has_component(const char *path, const char *name) {
 static int rules_check_string(sysbroker_rules *rules, const char *what, const char *s) {
         if (!s || s[0] == '\0')
                 return rules_fail(rules, -EINVAL, "%s is empty", what);
-        if (strlen(s) > STRING_MAX)
-                return rules_fail(rules, -ENAMETOOLONG, "%s is longer than %u bytes", what, STRING_MAX);
+        if (strlen(s) > RULE_STRING_MAX_DEFAULT)
+                return rules_fail(rules, -ENAMETOOLONG, "%s is longer than %u bytes", what,
+                                  RULE_STRING_MAX_DEFAULT);
         if (!utf8_is_valid(s))
                 return rules_fail(rules, -EINVAL, "%s is not valid UTF-8", what);
         return 0;
@@ -374,10 +349,12 @@ int sysbroker_rules_add_mknod(
 
         if (type != 'c' && type != 'b')
                 return rules_fail(rules, -EINVAL, "device type '%c' is neither 'c' nor 'b'", type);
-        if (major > MAJOR_MAX)
-                return rules_fail(rules, -ERANGE, "major %" PRIu32 " is larger than %u", major, MAJOR_MAX);
-        if (minor > MINOR_MAX)
-                return rules_fail(rules, -ERANGE, "minor %" PRIu32 " is larger than %u", minor, MINOR_MAX);
+        if (major > RULE_MAJOR_MAX)
+                return rules_fail(rules, -ERANGE, "major %" PRIu32 " is larger than %u", major,
+                                  RULE_MAJOR_MAX);
+        if (minor > RULE_MINOR_MAX)
+                return rules_fail(rules, -ERANGE, "minor %" PRIu32 " is larger than %u", minor,
+                                  RULE_MINOR_MAX);
         /* As the daemon: no set-user-ID, set-group-ID or sticky nodes. */
         if (mode != SYSBROKER_MODE_DEFAULT && (mode & ~0777U) != 0)
                 return rules_fail(rules, -EINVAL, "mode %#" PRIo32 " has bits beyond 0777", mode);
@@ -462,10 +439,6 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
         return r;
 }
 
-static bool pattern_is_literal(const char *path) {
-        return !strpbrk(path, "*?[\\");
-}
-
 int sysbroker_rules_add_open(
                 sysbroker_rules *rules,
                 sysbroker_action action,
@@ -491,11 +464,11 @@ int sysbroker_rules_add_open(
                 r = rules_check_path(rules, "host path", host_path);
                 if (r < 0)
                         return r;
-                if (!pattern_is_literal(host_path))
+                if (!rule_pattern_is_literal(host_path))
                         return rules_fail(rules, -EINVAL, "host path '%s' is a pattern, not a literal path",
                                           host_path);
                 /* The process names a file it may not see: there is nothing to match a pattern against. */
-                if (!pattern_is_literal(path))
+                if (!rule_pattern_is_literal(path))
                         return rules_fail(rules, -EINVAL,
                                           "path '%s' is a pattern; with a host path it must be a literal path",
                                           path);
@@ -847,8 +820,8 @@ int sysbroker_rules_set_errno(sysbroker_rules *rules, size_t index, int error) {
                 return rules_fail(rules, -ENOENT, "there is no rule %zu", index);
         if (rules->rules[index].action != SYSBROKER_ACTION_DENY)
                 return rules_fail(rules, -EINVAL, "rule %zu is not a deny rule", index);
-        if (error <= 0 || error > ERRNO_MAX)
-                return rules_fail(rules, -ERANGE, "errno %d is not between 1 and %d", error, ERRNO_MAX);
+        if (error <= 0 || error > RULE_ERRNO_MAX)
+                return rules_fail(rules, -ERANGE, "errno %d is not between 1 and %d", error, RULE_ERRNO_MAX);
 
         rules->rules[index].error = error;
         return 0;
@@ -862,9 +835,9 @@ int sysbroker_rules_set_description(sysbroker_rules *rules, const char *descript
         rules_clear_error(rules);
 
         if (description) {
-                if (strlen(description) > DESCRIPTION_MAX)
+                if (strlen(description) > RULE_DESCRIPTION_MAX)
                         return rules_fail(rules, -ENAMETOOLONG, "description is longer than %u bytes",
-                                          DESCRIPTION_MAX);
+                                          RULE_DESCRIPTION_MAX);
                 if (!utf8_is_valid(description))
                         return rules_fail(rules, -EINVAL, "description is not valid UTF-8");
                 d = strdup(description);

@@ -5,17 +5,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include "rule-names.h"
 #include "sysbroker.h"
-
-typedef enum RuleSyscall {
-        RULE_SYSCALL_MKNOD,
-        RULE_SYSCALL_OPEN,
-        RULE_SYSCALL_MOUNT,
-        _RULE_SYSCALL_MAX,
-} RuleSyscall;
-
-/* The value of the rule's Syscall key. */
-const char *rule_syscall_to_string(RuleSyscall s);
 
 /* The syscalls the filter must hand to the listener for this kind of rule, NULL-terminated. */
 const char *const *rule_syscall_trapped(RuleSyscall s);

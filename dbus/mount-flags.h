@@ -11,9 +11,6 @@
 #define MS_NOSYMFOLLOW 256 /* Linux 5.10 */
 #endif
 
-/* Entries of one 'as' key of a mount rule (AllowedFlags, ForcedFlags, Options): enough for any real list. */
-#define RULE_STRV_MAX 64
-
 typedef struct MountFlagName {
         const char *name;
         unsigned long flag;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The names org.sysbroker.Broker1.xml, the bus policy and the polkit policy spell, once for C: what the daemon
- * answers to and the client calls. Installed with libsysbroker (sysbroker.h includes it). */
+/* The names org.sysbroker.Broker1.xml, the bus policy and the polkit policy spell, once for C: what the
+ * daemon answers to and the client calls. Installed with libsysbroker (sysbroker.h includes it). */
 #pragma once
 
 #define SYSBROKER_BUS_NAME "org.sysbroker.Broker1"

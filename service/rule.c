@@ -10,40 +10,6 @@
 #include "rule.h"
 #include "sysbroker-bus.h"
 
-static const char *const rule_syscall_table[_RULE_SYSCALL_MAX] = {
-        [RULE_SYSCALL_MKNOD] = "mknod",
-        [RULE_SYSCALL_OPEN] = "open",
-        [RULE_SYSCALL_MOUNT] = "mount",
-};
-
-static const char *const rule_action_table[_RULE_ACTION_MAX] = {
-        [RULE_ACTION_EMULATE] = "emulate",
-        [RULE_ACTION_DENY] = "deny",
-        [RULE_ACTION_CONTINUE] = "continue",
-};
-
-const char *rule_syscall_to_string(RuleSyscall s) {
-        return s >= 0 && s < _RULE_SYSCALL_MAX ? rule_syscall_table[s] : NULL;
-}
-
-RuleSyscall rule_syscall_from_string(const char *s) {
-        for (int i = 0; i < _RULE_SYSCALL_MAX; i++)
-                if (streq(s, rule_syscall_table[i]))
-                        return (RuleSyscall) i;
-        return _RULE_SYSCALL_INVALID;
-}
-
-const char *rule_action_to_string(RuleAction a) {
-        return a >= 0 && a < _RULE_ACTION_MAX ? rule_action_table[a] : NULL;
-}
-
-RuleAction rule_action_from_string(const char *s) {
-        for (int i = 0; i < _RULE_ACTION_MAX; i++)
-                if (streq(s, rule_action_table[i]))
-                        return (RuleAction) i;
-        return _RULE_ACTION_INVALID;
-}
-
 static void strv_free_n(char **v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 free(v[i]);
@@ -292,28 +258,6 @@ static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *l
         return sd_bus_message_exit_container(m); /* a{sv} */
 }
 
-const char *rule_path_pattern_invalid(const char *pattern, size_t max_length) {
-        if (!pattern || pattern[0] != '/')
-                return "must be an absolute path";
-        if (strlen(pattern) > max_length)
-                return "is too long";
-
-        for (const char *p = pattern; *p; ) {
-                const char *end;
-                size_t l;
-
-                p++; /* skip the '/' */
-                end = strchrnul(p, '/');
-                l = end - p;
-                if (l == 0 && (*end || p != pattern + 1))
-                        return "must not contain empty components ('//' or a trailing '/')";
-                if ((l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
-                        return "must not contain '.' or '..' components";
-                p = end;
-        }
-        return NULL;
-}
-
 static bool has(const RuleFields *f, RuleKey k) {
         return f->present & (UINT64_C(1) << k);
 }
@@ -487,12 +431,13 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                         return rule_error(ret_error, index, "key 'Errno' applies only to Action 'deny'");
                 /* 512 and up are the kernel's own (ERESTARTSYS...): never meant for a process to see. An
                  * earlier daemon let them through: EPERM then, rather than dropping the listener. */
-                if (f->i32[KEY_ERRNO] >= 512 && f->i32[KEY_ERRNO] <= 4095 && limits->restoring)
+                if (f->i32[KEY_ERRNO] > RULE_ERRNO_MAX && f->i32[KEY_ERRNO] <= 4095 && limits->restoring)
                         log_warning("Rule %zu: Errno %" PRIi32 " is the kernel's own, answering EPERM instead.",
                                     index, f->i32[KEY_ERRNO]);
-                else if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] >= 512)
-                        return rule_error(ret_error, index, "key 'Errno' must be between 1 and 511, not %" PRIi32,
-                                          f->i32[KEY_ERRNO]);
+                else if (f->i32[KEY_ERRNO] <= 0 || f->i32[KEY_ERRNO] > RULE_ERRNO_MAX)
+                        return rule_error(ret_error, index,
+                                          "key 'Errno' must be between 1 and %d, not %" PRIi32,
+                                          RULE_ERRNO_MAX, f->i32[KEY_ERRNO]);
                 else
                         rule->deny_errno = f->i32[KEY_ERRNO];
         }
@@ -521,10 +466,12 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 if (!has(f, KEY_MINOR))
                         return rule_error(ret_error, index, "missing key 'Minor'");
                 /* The kernel's mknod takes a 32-bit dev_t: 12 bits of major, 20 of minor. */
-                if (f->u32[KEY_MAJOR] > 0xfff)
-                        return rule_error(ret_error, index, "key 'Major' must be at most 4095");
-                if (f->u32[KEY_MINOR] > 0xfffff)
-                        return rule_error(ret_error, index, "key 'Minor' must be at most 1048575");
+                if (f->u32[KEY_MAJOR] > RULE_MAJOR_MAX)
+                        return rule_error(ret_error, index, "key 'Major' must be at most %u",
+                                          RULE_MAJOR_MAX);
+                if (f->u32[KEY_MINOR] > RULE_MINOR_MAX)
+                        return rule_error(ret_error, index, "key 'Minor' must be at most %u",
+                                          RULE_MINOR_MAX);
                 rule->major = f->u32[KEY_MAJOR];
                 rule->minor = f->u32[KEY_MINOR];
 
@@ -543,13 +490,8 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 rule->access = RULE_ACCESS_READ;
                 if (has(f, KEY_ACCESS)) {
                         const char *a = f->strings[KEY_ACCESS];
-                        if (streq(a, "r"))
-                                rule->access = RULE_ACCESS_READ;
-                        else if (streq(a, "w"))
-                                rule->access = RULE_ACCESS_WRITE;
-                        else if (streq(a, "rw"))
-                                rule->access = RULE_ACCESS_READ | RULE_ACCESS_WRITE;
-                        else
+                        rule->access = rule_access_from_string(a);
+                        if (rule->access == 0)
                                 return rule_error(ret_error, index, "key 'Access' must be 'r', 'w' or 'rw', not '%s'", a);
                 }
                 rule->create = has(f, KEY_CREATE) && f->u32[KEY_CREATE];
@@ -651,17 +593,6 @@ int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, c
 
         *ret = TAKE_PTR(set);
         return 0;
-}
-
-static const char *rule_access_to_string(unsigned access) {
-        switch (access) {
-        case RULE_ACCESS_READ:
-                return "r";
-        case RULE_ACCESS_WRITE:
-                return "w";
-        default:
-                return "rw";
-        }
 }
 
 static int mount_flags_append(sd_bus_message *reply, const char *key, unsigned long flags) {
@@ -814,10 +745,6 @@ const Rule *rule_set_match_mknod(const RuleSet *set, const char *path, mode_t mo
                         return r;
         }
         return NULL;
-}
-
-bool rule_pattern_is_literal(const char *pattern) {
-        return !strpbrk(pattern, "*?[\\");
 }
 
 static bool rule_open_allows(const Rule *r, const OpenRequest *req) {

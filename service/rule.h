@@ -10,22 +10,7 @@
 
 #include "macro.h"
 #include "mount-flags.h"
-
-typedef enum RuleSyscall {
-        RULE_SYSCALL_MKNOD,
-        RULE_SYSCALL_OPEN,
-        RULE_SYSCALL_MOUNT,
-        _RULE_SYSCALL_MAX,
-        _RULE_SYSCALL_INVALID = -1,
-} RuleSyscall;
-
-typedef enum RuleAction {
-        RULE_ACTION_EMULATE,
-        RULE_ACTION_DENY,
-        RULE_ACTION_CONTINUE,
-        _RULE_ACTION_MAX,
-        _RULE_ACTION_INVALID = -1,
-} RuleAction;
+#include "rule-names.h"
 
 /* What a mount rule's FsType makes, which decides what its Source means. */
 typedef enum RuleFsKind {
@@ -62,9 +47,6 @@ typedef struct Rule {
         size_t n_options;
 } Rule;
 
-#define RULE_ACCESS_READ 1u
-#define RULE_ACCESS_WRITE 2u
-
 typedef struct RuleLimits {
         size_t max_rules;
         size_t max_string_length;
@@ -78,20 +60,12 @@ typedef struct RuleSet {
         uint64_t syscalls;         /* bit per RuleSyscall that some rule names */
 } RuleSet;
 
-const char *rule_syscall_to_string(RuleSyscall s);
-RuleSyscall rule_syscall_from_string(const char *s);
-const char *rule_action_to_string(RuleAction a);
-RuleAction rule_action_from_string(const char *s);
-
 RuleSet *rule_set_free(RuleSet *set);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RuleSet *, rule_set_free);
 
 /* Reads aa{sv} from m. On invalid input returns -EINVAL with ret_error set to a message naming the rule
  * index and key (for org.sysbroker.Broker1.Error.InvalidRule), or -E2BIG when over max_rules. */
 int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, char **ret_error);
-
-/* Checks a path pattern: absolute, no "." / ".." / empty components, bounded. NULL or a reason. */
-const char *rule_path_pattern_invalid(const char *pattern, size_t max_length);
 
 /* Appends the rule set as aa{sv}, with every default filled in. */
 int rule_set_append(sd_bus_message *reply, const RuleSet *set);
@@ -110,7 +84,6 @@ typedef struct OpenRequest {
         bool create;
         bool special;              /* the file reached is a FIFO, socket or device node */
 } OpenRequest;
-bool rule_pattern_is_literal(const char *pattern);
 /* The first rule, in order, that applies: a HostPath rule to the path as the process named it (made
  * absolute, not resolved: it need not exist in the process's view), any other to the path resolution
  * reached (deny and continue rules to the name when resolution reached nothing); each with what the call

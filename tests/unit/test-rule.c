@@ -250,6 +250,35 @@ static void test_pattern_validation(void) {
         CHECK(rule_path_pattern_invalid("/a..b/c", 64) == NULL);
 }
 
+/* The contract's name tables (dbus/rule-names.c): every value has a name that reads back as itself. */
+static void test_vocabulary_names_round_trip(void) {
+        for (RuleSyscall i = 0; i < _RULE_SYSCALL_MAX; i++)
+                CHECK(rule_syscall_from_string(rule_syscall_to_string(i)) == i);
+        for (RuleAction i = 0; i < _RULE_ACTION_MAX; i++)
+                CHECK(rule_action_from_string(rule_action_to_string(i)) == i);
+        for (unsigned i = RULE_ACCESS_READ; i <= (RULE_ACCESS_READ | RULE_ACCESS_WRITE); i++)
+                CHECK(rule_access_from_string(rule_access_to_string(i)) == i);
+        CHECK_STREQ(rule_access_to_string(RULE_ACCESS_READ | RULE_ACCESS_WRITE), "rw");
+
+        CHECK(rule_syscall_to_string(_RULE_SYSCALL_MAX) == NULL);
+        CHECK(rule_syscall_to_string(_RULE_SYSCALL_INVALID) == NULL);
+        CHECK(rule_syscall_from_string("mknodat") == _RULE_SYSCALL_INVALID);
+        CHECK(rule_action_to_string(_RULE_ACTION_MAX) == NULL);
+        CHECK(rule_action_from_string("allow") == _RULE_ACTION_INVALID);
+        CHECK(rule_access_to_string(0) == NULL);
+        CHECK(rule_access_to_string(4) == NULL);
+        CHECK(rule_access_from_string("wr") == 0);
+        CHECK(rule_access_from_string("") == 0);
+}
+
+static void test_literal_patterns(void) {
+        CHECK(rule_pattern_is_literal("/dev/kvm"));
+        CHECK(!rule_pattern_is_literal("/dev/k*"));
+        CHECK(!rule_pattern_is_literal("/dev/kv?"));
+        CHECK(!rule_pattern_is_literal("/dev/[k]vm"));
+        CHECK(!rule_pattern_is_literal("/dev/k\\vm"));
+}
+
 static void test_mknod_match_checks_type_device_and_mode(void) {
         Rule r = { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 1, .minor = 3, .max_mode = 0666,
                    .path = (char *) "/box/null" };
@@ -675,6 +704,8 @@ UNIT_MAIN(
         T(test_rules_too_long_together_is_e2big),
         T(test_path_patterns),
         T(test_pattern_validation),
+        T(test_vocabulary_names_round_trip),
+        T(test_literal_patterns),
         T(test_mknod_match_checks_type_device_and_mode),
         T(test_mknod_deny_rule_covers_every_mode),
         T(test_safe_list_devices_use_mknod_action),
