@@ -554,32 +554,6 @@ int sysbroker_rules_add_open_host_spec(sysbroker_rules *rules, sysbroker_action 
         return r;
 }
 
-/* What a rule forces when it does not say: the daemon's default ForcedFlags. */
-static const char *const mount_forced_default[] = { "nosuid", "nodev" };
-
-static const MountFlagName *mount_flag_lookup(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
-                if (streq(name, mount_flag_names[i].name))
-                        return &mount_flag_names[i];
-        return NULL;
-}
-
-/* "ro, nosuid, ..." for error messages, from the table, so the two cannot disagree. */
-static const char *mount_flag_list(bool forcible, char *buf, size_t size) {
-        buf[0] = '\0';
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
-                if (!forcible || mount_flag_names[i].forcible) {
-                        size_t l = strlen(buf);
-                        (void) snprintf(buf + l, size - l, "%s%s", l > 0 ? ", " : "", mount_flag_names[i].name);
-                }
-        return buf;
-}
-
-/* Memory file systems have no source to check: any string names them. */
-static bool fstype_is_memory(const char *fstype) {
-        return streq(fstype, "tmpfs") || streq(fstype, "ramfs");
-}
-
 static int rules_check_mount_flags(sysbroker_rules *rules, const char *const *flags, bool forced) {
         char names[256];
 
@@ -617,7 +591,7 @@ int sysbroker_rules_add_mount(
         r = rules_check_string(rules, "file system type", fstype);
         if (r < 0)
                 return r;
-        if (fstype_is_memory(fstype)) {
+        if (rule_fs_kind(fstype) == RULE_FS_MEMORY) {
                 if (source) {
                         r = rules_check_string(rules, "source", source);
                         if (r < 0)
@@ -784,11 +758,14 @@ int sysbroker_rules_add_mount_spec(sysbroker_rules *rules, sysbroker_action acti
         }
 
         allowed = calloc(n_items + 1, sizeof(char *));
-        forced = calloc(ELEMENTSOF(mount_forced_default) + n_items + 1, sizeof(char *));
+        forced = calloc(ELEMENTSOF(mount_flag_names) + n_items + 1, sizeof(char *));
         options = calloc(n_items + 1, sizeof(char *));
         if (!allowed || !forced || !options)
                 return -ENOMEM;
-        memcpy(forced, mount_forced_default, sizeof mount_forced_default);
+        /* What a rule forces when it does not say: the daemon's default ForcedFlags. */
+        for (size_t i = 0, n = 0; i < ELEMENTSOF(mount_flag_names); i++)
+                if (mount_flag_names[i].flag & MOUNT_FLAGS_FORCED_DEFAULT)
+                        forced[n++] = mount_flag_names[i].name;
 
         if (items && items[0] != '\0') {
                 r = mount_items_parse(rules, items, allowed, forced, options, &forced_given);

@@ -4,12 +4,18 @@
 #pragma once
 
 #include <stdbool.h>
-#include <string.h>
+#include <stddef.h>
 #include <sys/mount.h>
 
 #ifndef MS_NOSYMFOLLOW
 #define MS_NOSYMFOLLOW 256 /* Linux 5.10 */
 #endif
+
+/* The flags that are names in rules; the others a trapped call may carry only where the handler says. */
+#define MOUNT_FLAGS_NAMED (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_DIRSYNC | \
+                           MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME | MS_LAZYTIME | MS_NOSYMFOLLOW)
+/* What a mount rule forces when its ForcedFlags key is left out. */
+#define MOUNT_FLAGS_FORCED_DEFAULT (MS_NOSUID | MS_NODEV)
 
 typedef struct MountFlagName {
         const char *name;
@@ -39,31 +45,16 @@ typedef enum MountOptionKind {
         MOUNT_OPTION_DEVICE, /* another device or file the file system opens itself, with the broker's privileges */
 } MountOptionKind;
 
-static inline bool mount_option_key_is(const char *opt, size_t key_length, const char *const *words, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (strlen(words[i]) == key_length && strncmp(opt, words[i], key_length) == 0)
-                        return true;
-        return false;
-}
+/* What kind of option opt (KEY or KEY=VALUE) is, by its key. */
+MountOptionKind mount_option_kind(const char *opt);
 
-static inline MountOptionKind mount_option_kind(const char *opt) {
-        static const char *const flag_words[] = {
-                "ro", "rw", "sync", "async", "dirsync", "lazytime", "nolazytime", "mand", "nomand",
-                "posixacl", "noposixacl", "silent", "loud", "bind", "rbind", "defaults", "remount", "move",
-                "exec", "noexec", "suid", "nosuid", "dev", "nodev", "atime", "noatime", "diratime",
-                "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "nosymfollow",
-                "symfollow",
-        };
-        /* ext4's journal_path, xfs's logdev, btrfs's device: looked up by the kernel, no Source check covers them. */
-        static const char *const device_keys[] = { "journal_path", "journal_dev", "logdev", "rtdev", "device" };
-        static const char *const source_key[] = { "source" };
-        size_t key_length = strcspn(opt, "=");
-
-        if (mount_option_key_is(opt, key_length, flag_words, sizeof flag_words / sizeof flag_words[0]))
-                return MOUNT_OPTION_FLAG;
-        if (mount_option_key_is(opt, key_length, source_key, 1))
-                return MOUNT_OPTION_SOURCE;
-        if (mount_option_key_is(opt, key_length, device_keys, sizeof device_keys / sizeof device_keys[0]))
-                return MOUNT_OPTION_DEVICE;
-        return MOUNT_OPTION_DATA;
-}
+/* The table's entry for a flag name, or NULL. */
+const MountFlagName *mount_flag_lookup(const char *name);
+/* Mount flags by name ("nosuid" → MS_NOSUID): the names AllowedFlags and ForcedFlags take; 0 for none. */
+unsigned long mount_flag_from_string(const char *name);
+/* Whether a rule may force flag (a per-mount flag; the others belong to the superblock). */
+bool mount_flag_is_forcible(unsigned long flag);
+/* The names of the flags set in flags, joined with ',' into buf. */
+const char *mount_flags_to_string(unsigned long flags, char *buf, size_t size);
+/* "ro, nosuid, ..." of every name (or only the forcible ones) into buf, for error messages. */
+const char *mount_flag_list(bool forcible, char *buf, size_t size);

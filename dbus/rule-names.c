@@ -63,6 +63,39 @@ unsigned rule_access_from_string(const char *s) {
         return 0;
 }
 
+/* Filesystems whose contents come only from their source and options. Anything that shows the mounter's
+ * own namespaces (proc: its pid namespace, sysfs: its network namespace, mqueue, cgroup, devpts) would
+ * show the broker's, not the sandbox's; fuse and network filesystems take fds and credentials of the
+ * mounter. Those are refused outright rather than guessed about. */
+static const struct {
+        const char *fstype;
+        RuleFsKind kind;
+} fs_kind_table[] = {
+        { "bind",     RULE_FS_BIND   },
+        { "tmpfs",    RULE_FS_MEMORY },
+        { "ramfs",    RULE_FS_MEMORY },
+        { "ext2",     RULE_FS_BLOCK  },
+        { "ext3",     RULE_FS_BLOCK  },
+        { "ext4",     RULE_FS_BLOCK  },
+        { "xfs",      RULE_FS_BLOCK  },
+        { "btrfs",    RULE_FS_BLOCK  },
+        { "vfat",     RULE_FS_BLOCK  },
+        { "exfat",    RULE_FS_BLOCK  },
+        { "iso9660",  RULE_FS_BLOCK  },
+        { "udf",      RULE_FS_BLOCK  },
+        { "squashfs", RULE_FS_BLOCK  },
+        { "erofs",    RULE_FS_BLOCK  },
+        { "f2fs",     RULE_FS_BLOCK  },
+        { "ntfs3",    RULE_FS_BLOCK  },
+};
+
+RuleFsKind rule_fs_kind(const char *fstype) {
+        for (size_t i = 0; i < ELEMENTSOF(fs_kind_table); i++)
+                if (streq(fstype, fs_kind_table[i].fstype))
+                        return fs_kind_table[i].kind;
+        return _RULE_FS_KIND_INVALID;
+}
+
 const char *rule_path_pattern_invalid(const char *pattern, size_t max_length) {
         if (!pattern || pattern[0] != '/')
                 return "must be an absolute path";
@@ -86,7 +119,5 @@ const char *rule_path_pattern_invalid(const char *pattern, size_t max_length) {
 }
 
 bool rule_pattern_is_literal(const char *pattern) {
-        assert(pattern);
-
         return !strpbrk(pattern, "*?[\\");
 }

@@ -42,6 +42,15 @@ typedef enum RuleAction {
 #define RULE_ACCESS_READ 1u
 #define RULE_ACCESS_WRITE 2u
 
+/* What a mount rule's FsType makes, which decides what its Source means. */
+typedef enum RuleFsKind {
+        RULE_FS_BIND,              /* Source: a path pattern, the directory or file bound */
+        RULE_FS_MEMORY,            /* tmpfs, ramfs: Source is only a name (a plain pattern, or any) */
+        RULE_FS_BLOCK,             /* a disk filesystem: Source is a path pattern of a block device */
+        _RULE_FS_KIND_MAX,
+        _RULE_FS_KIND_INVALID = -1,
+} RuleFsKind;
+
 /* The Syscall and Action values: NULL or _INVALID for what is not one. */
 const char *rule_syscall_to_string(RuleSyscall s);
 RuleSyscall rule_syscall_from_string(const char *s);
@@ -51,6 +60,9 @@ RuleAction rule_action_from_string(const char *s);
 /* "r", "w", "rw" for RULE_ACCESS_* bits; NULL for none or unknown bits. From a string: the bits, or 0. */
 const char *rule_access_to_string(unsigned access);
 unsigned rule_access_from_string(const char *s);
+
+/* The kind of an FsType a mount rule may name; _RULE_FS_KIND_INVALID for every other. */
+RuleFsKind rule_fs_kind(const char *fstype);
 
 /* Checks a path pattern: absolute, no "." / ".." / empty components, bounded. NULL or a reason. */
 const char *rule_path_pattern_invalid(const char *pattern, size_t max_length);

@@ -262,64 +262,6 @@ static bool has(const RuleFields *f, RuleKey k) {
         return f->present & (UINT64_C(1) << k);
 }
 
-unsigned long mount_flag_from_string(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
-                if (streq(name, mount_flag_names[i].name))
-                        return mount_flag_names[i].flag;
-        return 0;
-}
-
-const char *mount_flags_to_string(unsigned long flags, char *buf, size_t size) {
-        size_t n = 0;
-
-        buf[0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names) && n < size; i++)
-                if (flags & mount_flag_names[i].flag)
-                        n += (size_t) snprintf(buf + n, size - n, "%s%s", n > 0 ? "," : "",
-                                               mount_flag_names[i].name);
-        return buf;
-}
-
-static bool mount_flag_is_forcible(unsigned long flag) {
-        for (size_t i = 0; i < ELEMENTSOF(mount_flag_names); i++)
-                if (mount_flag_names[i].flag == flag)
-                        return mount_flag_names[i].forcible;
-        return false;
-}
-
-/* Filesystems whose contents come only from their source and options. Anything that shows the mounter's
- * own namespaces (proc: its pid namespace, sysfs: its network namespace, mqueue, cgroup, devpts) would
- * show the broker's, not the sandbox's; fuse and network filesystems take fds and credentials of the
- * mounter. Those are refused outright rather than guessed about. */
-static const struct {
-        const char *fstype;
-        RuleFsKind kind;
-} fs_kind_table[] = {
-        { "bind",     RULE_FS_BIND   },
-        { "tmpfs",    RULE_FS_MEMORY },
-        { "ramfs",    RULE_FS_MEMORY },
-        { "ext2",     RULE_FS_BLOCK  },
-        { "ext3",     RULE_FS_BLOCK  },
-        { "ext4",     RULE_FS_BLOCK  },
-        { "xfs",      RULE_FS_BLOCK  },
-        { "btrfs",    RULE_FS_BLOCK  },
-        { "vfat",     RULE_FS_BLOCK  },
-        { "exfat",    RULE_FS_BLOCK  },
-        { "iso9660",  RULE_FS_BLOCK  },
-        { "udf",      RULE_FS_BLOCK  },
-        { "squashfs", RULE_FS_BLOCK  },
-        { "erofs",    RULE_FS_BLOCK  },
-        { "f2fs",     RULE_FS_BLOCK  },
-        { "ntfs3",    RULE_FS_BLOCK  },
-};
-
-RuleFsKind rule_fs_kind(const char *fstype) {
-        for (size_t i = 0; i < ELEMENTSOF(fs_kind_table); i++)
-                if (streq(fstype, fs_kind_table[i].fstype))
-                        return fs_kind_table[i].kind;
-        return _RULE_FS_KIND_INVALID;
-}
-
 static int mount_flags_from_names(char **names, size_t n, bool forced, size_t index, const char *key,
                                   unsigned long *ret, char **ret_error) {
         unsigned long flags = 0;
@@ -370,7 +312,7 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
                                    "AllowedFlags", &rule->allowed_flags, ret_error);
         if (r < 0)
                 return r;
-        rule->forced_flags = MS_NOSUID | MS_NODEV;
+        rule->forced_flags = MOUNT_FLAGS_FORCED_DEFAULT;
         if (has(f, KEY_FORCED_FLAGS)) {
                 r = mount_flags_from_names(f->strvs[KEY_FORCED_FLAGS], f->n_strv[KEY_FORCED_FLAGS], true, index,
                                            "ForcedFlags", &rule->forced_flags, ret_error);

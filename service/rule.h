@@ -12,15 +12,6 @@
 #include "mount-flags.h"
 #include "rule-names.h"
 
-/* What a mount rule's FsType makes, which decides what its Source means. */
-typedef enum RuleFsKind {
-        RULE_FS_BIND,              /* Source: a path pattern, the directory or file bound */
-        RULE_FS_MEMORY,            /* tmpfs, ramfs: Source is only a name (a plain pattern, or any) */
-        RULE_FS_BLOCK,             /* a disk filesystem: Source is a path pattern of a block device */
-        _RULE_FS_KIND_MAX,
-        _RULE_FS_KIND_INVALID = -1,
-} RuleFsKind;
-
 typedef struct Rule {
         RuleSyscall syscall;
         RuleAction action;
@@ -92,14 +83,6 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
                                 const char *resolved, const OpenRequest *resolved_req);
 bool rule_set_has_open_host(const RuleSet *set);
 
-/* Mount flags by name ("nosuid" → MS_NOSUID): the names AllowedFlags and ForcedFlags take. */
-unsigned long mount_flag_from_string(const char *name);
-/* The names of the flags set in flags, joined with ',' into buf. */
-const char *mount_flags_to_string(unsigned long flags, char *buf, size_t size);
-/* The flags that are names in rules; the others a trapped call may carry only where the handler says. */
-#define MOUNT_FLAGS_NAMED (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_DIRSYNC | \
-                           MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME | MS_LAZYTIME | MS_NOSYMFOLLOW)
-RuleFsKind rule_fs_kind(const char *fstype);
 /* The first mount rule for this kind of mount whose Target matches the resolved target and whose Source
  * matches: for binds and block filesystems the resolved source path, for memory filesystems the name. */
 const Rule *rule_set_match_mount(const RuleSet *set, const char *fstype, const char *source,
