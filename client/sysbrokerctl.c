@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "bus-dict.h"
 #include "config.h"
 #include "fd-passing.h"
 #include "macro.h"
@@ -699,12 +700,28 @@ static int print_variant(FILE *f, sd_bus_message *m, const char *key) {
         return sd_bus_message_exit_container(m);
 }
 
+typedef struct RulePrint {
+        const char *syscall, *action;
+        FILE *rest;
+} RulePrint;
+
+static int print_rule_key(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
+        RulePrint *p = userdata;
+
+        if (streq(key, "Syscall") && streq(contents, "s"))
+                return sd_bus_message_read(m, "v", "s", &p->syscall);
+        if (streq(key, "Action") && streq(contents, "s"))
+                return sd_bus_message_read(m, "v", "s", &p->action);
+        fprintf(p->rest, " %s=", key);
+        return print_variant(p->rest, m, key);
+}
+
 /* A rule on one line: "mknod emulate Path=/dev/null Type=c Major=1 Minor=3 Mode=0666". Syscall and
  * Action lead; every other key, including ones this version does not know, follows as sent. */
 static int print_rule(sd_bus_message *m) {
         _cleanup_free_ char *rest = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        const char *key, *contents, *syscall = "?", *action = "emulate";
+        RulePrint p = { .syscall = "?", .action = "emulate" };
         size_t size;
         int r;
 
@@ -712,43 +729,16 @@ static int print_rule(sd_bus_message *m) {
         if (!f)
                 return -ENOMEM;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read_basic(m, 's', &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-
-                if (streq(key, "Syscall") && streq(contents, "s"))
-                        r = sd_bus_message_read(m, "v", "s", &syscall);
-                else if (streq(key, "Action") && streq(contents, "s"))
-                        r = sd_bus_message_read(m, "v", "s", &action);
-                else {
-                        fprintf(f, " %s=", key);
-                        r = print_variant(f, m, key);
-                }
-                if (r < 0)
-                        return r;
-
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        p.rest = f;
+        r = bus_dict_foreach(m, print_rule_key, &p);
         if (r < 0)
                 return r;
 
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
-        print_escaped(stdout, syscall);
+        print_escaped(stdout, p.syscall);
         putchar(' ');
-        print_escaped(stdout, action);
+        print_escaped(stdout, p.action);
         fputs(rest, stdout);
         return 0;
 }
@@ -780,12 +770,24 @@ static int print_rules(sd_bus_message *m) {
         return sd_bus_message_exit_container(m);
 }
 
+static int print_property(sd_bus_message *m, const char *name, const char *contents, void *userdata) {
+        int r;
+
+        if (streq(name, "Rules")) {
+                printf("%s:\n", name);
+                return print_rules(m);
+        }
+        printf("%s: ", name);
+        r = print_variant(stdout, m, name);
+        putchar('\n');
+        return r;
+}
+
 static int verb_status(int argc, char *argv[]) {
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         char path[sizeof(SYSBROKER_LISTENER_PATH_PREFIX) + 20];
-        const char *name;
         uint64_t id;
         int r;
 
@@ -808,37 +810,13 @@ static int verb_status(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                goto parse_error;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                r = sd_bus_message_read_basic(reply, 's', &name);
-                if (r < 0)
-                        goto parse_error;
-
-                if (streq(name, "Rules")) {
-                        printf("%s:\n", name);
-                        r = print_rules(reply);
-                } else {
-                        printf("%s: ", name);
-                        r = print_variant(stdout, reply, name);
-                        putchar('\n');
-                }
-                if (r < 0)
-                        goto parse_error;
-
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        goto parse_error;
+        r = bus_dict_foreach(reply, print_property, NULL);
+        if (r < 0) {
+                fflush(stdout);
+                error_msg("Failed to parse the properties of listener %" PRIu64 ": %s", id, strerror(-r));
+                return EXIT_FAILURE;
         }
-        if (r < 0)
-                goto parse_error;
         return EXIT_SUCCESS;
-
-parse_error:
-        fflush(stdout);
-        error_msg("Failed to parse the properties of listener %" PRIu64 ": %s", id, strerror(-r));
-        return EXIT_FAILURE;
 }
 
 static int verb_unregister(int argc, char *argv[]) {

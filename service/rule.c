@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include "mount-flags.h"
+#include "bus-dict.h"
 #include "log.h"
 #include "rule.h"
 #include "sysbroker-bus.h"
@@ -179,83 +180,71 @@ static int rule_strv_read(sd_bus_message *m, size_t index, const char *key, cons
         return sd_bus_message_exit_container(m);
 }
 
-static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *limits, RuleFields *f,
-                            char **ret_error) {
+typedef struct RuleFieldsRead {
+        size_t index;
+        const RuleLimits *limits;
+        RuleFields *fields;
+        char **ret_error;
+} RuleFieldsRead;
+
+static int rule_field_read(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
+        RuleFieldsRead *c = userdata;
+        RuleFields *f = c->fields;
+        size_t index = c->index;
+        RuleKey k;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        for (k = 0; k < _KEY_MAX; k++)
+                if (streq(key, rule_keys[k].name))
+                        break;
+        if (k == _KEY_MAX)
+                return rule_error(c->ret_error, index, "unknown key '%.64s'", key);
+        if (f->present & (UINT64_C(1) << k))
+                return rule_error(c->ret_error, index, "duplicate key '%s'", key);
+
+        if (!streq(contents, rule_keys[k].signature))
+                return rule_error(c->ret_error, index, "key '%s' must be of type '%s', not '%.16s'",
+                                  key, rule_keys[k].signature, contents);
+
+        r = sd_bus_message_enter_container(m, 'v', contents);
         if (r < 0)
                 return r;
 
-        for (;;) {
-                const char *key, *contents;
-                RuleKey k;
-
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-
-                for (k = 0; k < _KEY_MAX; k++)
-                        if (streq(key, rule_keys[k].name))
-                                break;
-                if (k == _KEY_MAX)
-                        return rule_error(ret_error, index, "unknown key '%.64s'", key);
-                if (f->present & (UINT64_C(1) << k))
-                        return rule_error(ret_error, index, "duplicate key '%s'", key);
-
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (!streq(contents, rule_keys[k].signature))
-                        return rule_error(ret_error, index, "key '%s' must be of type '%s', not '%.16s'",
-                                          key, rule_keys[k].signature, contents);
-
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return r;
-
-                switch (rule_keys[k].signature[0]) {
-                case 's':
-                        r = rule_string_read(m, index, key, limits, &f->strings[k], ret_error);
-                        break;
-                case 'a':
-                        r = rule_strv_read(m, index, key, limits, &f->strvs[k], &f->n_strv[k], ret_error);
-                        break;
-                case 'u':
-                        r = sd_bus_message_read(m, "u", &f->u32[k]);
-                        break;
-                case 'i':
-                        r = sd_bus_message_read(m, "i", &f->i32[k]);
-                        break;
-                case 'b': {
-                        int b;
-                        r = sd_bus_message_read(m, "b", &b);
-                        f->u32[k] = !!b;
-                        break;
-                }
-                default:
-                        return -EINVAL; /* the key table only names the types above */
-                }
-                if (r < 0)
-                        return r;
-
-                f->present |= UINT64_C(1) << k;
-
-                r = sd_bus_message_exit_container(m); /* v */
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m); /* e */
-                if (r < 0)
-                        return r;
+        switch (rule_keys[k].signature[0]) {
+        case 's':
+                r = rule_string_read(m, index, key, c->limits, &f->strings[k], c->ret_error);
+                break;
+        case 'a':
+                r = rule_strv_read(m, index, key, c->limits, &f->strvs[k], &f->n_strv[k], c->ret_error);
+                break;
+        case 'u':
+                r = sd_bus_message_read(m, "u", &f->u32[k]);
+                break;
+        case 'i':
+                r = sd_bus_message_read(m, "i", &f->i32[k]);
+                break;
+        case 'b': {
+                int b;
+                r = sd_bus_message_read(m, "b", &b);
+                f->u32[k] = !!b;
+                break;
         }
+        default:
+                return -EINVAL; /* the key table only names the types above */
+        }
+        if (r < 0)
+                return r;
 
-        return sd_bus_message_exit_container(m); /* a{sv} */
+        f->present |= UINT64_C(1) << k;
+
+        return sd_bus_message_exit_container(m); /* v */
+}
+
+static int rule_fields_read(sd_bus_message *m, size_t index, const RuleLimits *limits, RuleFields *f,
+                            char **ret_error) {
+        RuleFieldsRead c = { .index = index, .limits = limits, .fields = f, .ret_error = ret_error };
+
+        return bus_dict_foreach(m, rule_field_read, &c);
 }
 
 static bool has(const RuleFields *f, RuleKey k) {
