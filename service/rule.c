@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Rule parsing from D-Bus, validation, matching and the polkit description of each rule. */
 
+#include <assert.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "mount-flags.h"
 #include "bus-dict.h"
 #include "log.h"
+#include "mount-flags.h"
 #include "rule.h"
 #include "sysbroker-bus.h"
 
@@ -458,6 +459,11 @@ int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, c
         size_t total_length = 0;
         int r;
 
+        assert(m);
+        assert(limits);
+        assert(ret);
+        assert(ret_error);
+
         set = calloc(1, sizeof *set);
         if (!set)
                 return -ENOMEM;
@@ -575,6 +581,9 @@ static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
 
 int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
         int r;
+
+        assert(reply);
+        assert(set);
 
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r < 0)
@@ -813,6 +822,9 @@ static char *rule_options_join(const Rule *r) {
 int rule_authorization(const Rule *r, RuleAuthorization *ret) {
         size_t n = 0;
 
+        assert(r);
+        assert(ret);
+
         *ret = (RuleAuthorization) {};
 
         /* deny and continue hand out no privilege: nothing to authorize. */
@@ -905,6 +917,8 @@ void rule_authorization_done(RuleAuthorization *a) {
 
 char *rule_describe(const Rule *r) {
         char *s = NULL;
+
+        assert(r);
 
         switch (r->syscall) {
         case RULE_SYSCALL_MKNOD:
