@@ -310,6 +310,7 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
         struct stat st;
         uint64_t mnt_id;
         int64_t result;
+        bool on_procfs = false;
         int r;
 
         if (rule->action != RULE_ACTION_EMULATE)
@@ -329,6 +330,12 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                                    &unsafe);
         if (r >= 0)
                 r = fd_stat(file, &st, &mnt_id);
+        /* A procfs of the broker's pid namespace has the broker's own /proc/<pid>, which the kernel lets it
+         * open whatever its fs ids (mem, environ): never a HostPath's to hand out, as for any open. */
+        if (r >= 0 && target_is_on_procfs(file, &st, mnt_id)) {
+                on_procfs = true;
+                r = -EPERM;
+        }
         if (r >= 0 && (c->flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
                 r = -ENOTDIR;
         /* HostPath rules never create (no Create): the file is there, so an exclusive create fails as the
@@ -350,6 +357,11 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                 return ANSWER_ERRNO_OF(EIO);
         }
 
+        if (on_procfs) {
+                supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: on a procfs, denying.",
+                                       path, rule->host_path, t->tid);
+                return ANSWER_DENIED_OF(EPERM);
+        }
         if (result == -ENOLINK) {
                 supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: unsafe symlink at '%s' "
                                        "(owned by uid %u, in a directory of uid %u, mode %04o), default action.",

@@ -82,6 +82,15 @@ out=$(sandbox --open-host "$D/env=/proc/self/environ" -- cat "$D/env") || true
 assert_not_contains "a symlink on procfs (/proc/self): not followed, the daemon's environment stays its own" \
         "$out" "DBUS_SYSTEM_BUS_ADDRESS"
 assert_true "logged" log_has "unsafe symlink at '/proc/self' (owned by uid 0"
+# The daemon's own /proc/<pid> by number, no symlink on the way: the kernel lets a process open its own
+# entries whatever its fs ids, so the owner's credentials would not keep them from the sandbox.
+out=$(sandbox --open-host "$D/env=/proc/$SB_BROKER_PID/environ" -- cat "$D/env") || true
+assert_not_contains "the daemon's /proc/<pid>/environ by number: refused" "$out" "DBUS_SYSTEM_BUS_ADDRESS"
+assert_contains "with EPERM" "$out" "Operation not permitted"
+out=$(sandbox --open-host "$D/mem=/proc/$SB_BROKER_PID/mem:rw" -- "$SB_OPEN" open "$D/mem" rw) || true
+assert_contains "the daemon's /proc/<pid>/mem for writing: refused" "$out" "EPERM"
+assert_true "logged" log_has "as host '/proc/$SB_BROKER_PID/mem' for task"
+assert_true "logged with the reason" log_has "on a procfs, denying."
 
 # Root's links in root's directories are followed, relative ones with ".." too.
 R=$T/roots
