@@ -10,11 +10,23 @@
 /* The first struct open_how (5.6); the kernel refuses anything shorter. */
 #define OPEN_HOW_SIZE_VER0 24
 
+/* The kernel's O_LARGEFILE, which openat2() accepts: glibc's is 0 on 64-bit architectures, where open() and
+ * openat() add the kernel's themselves. Found missing by tests/fuzz/fuzz-open.c. */
+#if defined(__aarch64__) || defined(__arm__)
+#define KERNEL_O_LARGEFILE 0400000
+#elif defined(__powerpc__)
+#define KERNEL_O_LARGEFILE 0200000
+#elif defined(__x86_64__) || defined(__i386__) || defined(__riscv) || defined(__loongarch__) || defined(__s390__)
+#define KERNEL_O_LARGEFILE 0100000
+#else
+#define KERNEL_O_LARGEFILE O_LARGEFILE
+#endif
+
 /* The open flags this daemon knows; open() and openat() ignore any others, as the kernel does. */
 #define OPEN_FLAGS_KNOWN                                                                                    \
         (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC |     \
-         O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH |      \
-         __O_TMPFILE)
+         O_DIRECT | O_LARGEFILE | KERNEL_O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |   \
+         O_SYNC | O_PATH | __O_TMPFILE)
 
 #define RESOLVE_KNOWN                                                                                       \
         (RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | \
