@@ -12,20 +12,8 @@
 #include "emulate.h"
 #include "host-path.h"
 #include "log.h"
+#include "open-how.h"
 #include "supervisor.h"
-
-/* The first struct open_how (5.6); the kernel refuses anything shorter. */
-#define OPEN_HOW_SIZE_VER0 24
-
-/* The open flags this daemon knows; open() and openat() ignore any others, as the kernel does. */
-#define OPEN_FLAGS_KNOWN                                                                                    \
-        (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC |     \
-         O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH |      \
-         __O_TMPFILE)
-
-#define RESOLVE_KNOWN                                                                                       \
-        (RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | \
-         RESOLVE_CACHED)
 
 /* The arguments of open, openat, openat2 and creat in one form. */
 typedef struct OpenCall {
@@ -65,10 +53,9 @@ static int read_open_how(const Target *t, uint64_t address, uint64_t size, struc
         uint8_t extra[256];
         int r;
 
-        if (size < OPEN_HOW_SIZE_VER0)
-                return EINVAL;
-        if (size > (uint64_t) sysconf(_SC_PAGESIZE))
-                return E2BIG;
+        r = open_how_check_size(size);
+        if (r != 0)
+                return r;
 
         *ret = (struct open_how) {};
         r = notify_read_memory(t->tid, address, ret, MIN(size, sizeof *ret));
@@ -84,16 +71,7 @@ static int read_open_how(const Target *t, uint64_t address, uint64_t size, struc
                         return E2BIG;
         }
 
-        if (ret->flags & ~(uint64_t) OPEN_FLAGS_KNOWN || ret->resolve & ~(uint64_t) RESOLVE_KNOWN)
-                return EINVAL;
-        if (ret->mode & ~(uint64_t) 07777 || (ret->mode != 0 && !(ret->flags & (O_CREAT | __O_TMPFILE))))
-                return EINVAL;
-        if ((ret->resolve & RESOLVE_BENEATH) && (ret->resolve & RESOLVE_IN_ROOT))
-                return EINVAL;
-        /* Never from the cache alone, say the kernel's rules. */
-        if ((ret->resolve & RESOLVE_CACHED) && (ret->flags & (O_TRUNC | O_CREAT | __O_TMPFILE)))
-                return EAGAIN;
-        return 0;
+        return open_how_check(ret);
 }
 
 /* What the flags ask of a rule. Truncating and appending write: a read-only rule refuses them. */

@@ -1094,6 +1094,7 @@ static char *wait_name_owner(Harness *h, const char *name, gboolean watch_daemon
 }
 
 static void start_daemon(Harness *h) {
+        static const char *const sanitizer_variables[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
         const HarnessOptions *o = h->options;
         g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
@@ -1135,6 +1136,11 @@ static void start_daemon(Harness *h) {
                 g_ptr_array_add(argv, g_strdup_printf("--setenv=DBUS_SYSTEM_BUS_ADDRESS=%s", h->bus_address));
                 if (notify_path)
                         g_ptr_array_add(argv, g_strdup_printf("--setenv=NOTIFY_SOCKET=%s", notify_path));
+                /* tools/test --sanitize: where a sanitizer's report goes, and that it stops the daemon. */
+                for (size_t i = 0; i < G_N_ELEMENTS(sanitizer_variables); i++)
+                        if (g_getenv(sanitizer_variables[i]))
+                                g_ptr_array_add(argv, g_strdup_printf("--setenv=%s=%s", sanitizer_variables[i],
+                                                                      g_getenv(sanitizer_variables[i])));
         }
         g_ptr_array_add(argv, g_strdup(sysbrokerd));
         g_ptr_array_add(argv, g_strdup("--no-idle-exit"));
@@ -1194,6 +1200,9 @@ static void stop_daemon(Harness *h) {
                 harness_fail("sysbrokerd did not exit cleanly on SIGTERM: %s", how);
 }
 
+/* The queue is never freed (see harness_teardown()); a test that fails ends before it gets there. */
+static GtDBusQueue *kept_queue;
+
 static void harness_setup(Harness *h, const HarnessOptions *options) {
         g_autoptr(GError) error = NULL;
         g_autofree char *tmpdir = NULL;
@@ -1210,7 +1219,7 @@ static void harness_setup(Harness *h, const HarnessOptions *options) {
         g_assert_nonnull(realpath(tmpdir, canonical));
         h->tmpdir = g_strdup(canonical);
 
-        h->queue = gt_dbus_queue_new();
+        h->queue = kept_queue = gt_dbus_queue_new();
         gt_dbus_queue_connect(h->queue, &error);
         g_assert_no_error(error);
         h->client = gt_dbus_queue_get_client_connection(h->queue);
@@ -1248,7 +1257,7 @@ static void harness_teardown(Harness *h) {
         gt_dbus_queue_disconnect(h->queue, TRUE);
         /* Not freed: libglib-testing 0.1.1's gt_dbus_queue_free() asserts that its server thread's context
          * has nothing left to dispatch, which races with the closed connections' last events. The test's
-         * process ends right after this. */
+         * process ends right after this (kept_queue keeps it reachable for LeakSanitizer). */
         h->queue = NULL;
         g_clear_pointer(&h->polkit_node, g_dbus_node_info_unref);
         g_clear_object(&h->daemon);

@@ -31,7 +31,7 @@ T=
 
 # What building and testing need on Debian 12 (tools/test and tools/demo install the missing ones).
 SB_PACKAGES=(
-    meson ninja-build pkg-config gcc
+    meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev libfuzzer-14-dev
     libsystemd-dev libseccomp-dev libcap-dev libglib2.0-dev libglib-testing-0-dev libdbus-1-dev
     libpolkit-gobject-1-dev
     dbus dbus-daemon polkitd systemd-container util-linux libxml2-utils e2fsprogs
@@ -300,7 +300,9 @@ sb_start_broker() {
     # which opening a terminal without O_NOCTTY would make it the daemon's (test-open-tty.sh). The script
     # runs without job control, so the background child is no process group leader and setsid(1) execs in
     # place: the pid stays the daemon's.
+    # The sanitizer options (tools/test --sanitize) say where a report goes: it must not be lost in the log.
     setsid systemd-socket-activate -l "$SB_SOCKET" -E DBUS_SYSTEM_BUS_ADDRESS \
+        -E ASAN_OPTIONS -E UBSAN_OPTIONS -E LSAN_OPTIONS \
         "$SYSBROKERD" --no-idle-exit --log-level="${SB_BROKER_LOG_LEVEL:-debug}" "$@" \
         >>"$T/sysbrokerd.log" 2>&1 &
     SB_BROKER_PID=$!

@@ -31,6 +31,8 @@ static int become(uid_t uid) {
 }
 
 /* The sandboxed process: its filter's listener goes to the parent, then it waits for the go byte. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
+
 static int run_target(int sock, uid_t uid, const char *path, const sysbroker_rules *rules) {
         char go;
         int listener, r;
@@ -79,7 +81,7 @@ static int wait_status(pid_t pid) {
 }
 
 int main(int argc, char **argv) {
-        sysbroker_rules *rules = NULL;
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         char spec[4096];
         int sv[2], listener;
         pid_t target, owner;
