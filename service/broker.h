@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The daemon's one context: event loop, bus connections (system bus and peer-to-peer clients), the listener
- * registry, pending registrations and limits. Owned by run() in main.c; everything else borrows it. */
+ * registry, pending registrations and limits. Made and run by broker.c for run() in main.c; everything else
+ * borrows it. */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -18,6 +19,7 @@
 #define BROKER_ERROR_NOT_A_LISTENER "org.sysbroker.Broker1.Error.NotAListener"
 #define BROKER_ERROR_INVALID_RULE "org.sysbroker.Broker1.Error.InvalidRule"
 
+typedef struct Broker Broker;
 typedef struct Listener Listener;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
@@ -44,7 +46,7 @@ typedef struct BrokerLimits {
         uint64_t connection_timeout_usec; /* to authenticate, and to complete each message once begun */
 } BrokerLimits;
 
-typedef struct Broker {
+struct Broker {
         sd_event *event;
         sd_bus *system_bus;
         sd_id128_t server_id;
@@ -75,23 +77,36 @@ typedef struct Broker {
         bool idle_exit;
         uint64_t idle_timeout_usec;
         uint64_t last_activity_usec;
-} Broker;
+        bool giving_up_name;             /* idle exit began giving the name back: nothing more is served */
 
-/* Callers: who is on the other end of a method call. */
-typedef struct Caller {
-        uid_t uid;
-        uid_t account_uid;               /* whom the limits per user charge (account_uid_of()) */
-        pid_t pid;
-        const char *bus_name;            /* system bus: unique name; NULL on a peer-to-peer connection */
-        Connection *connection;          /* peer-to-peer: the connection, with its pidfd */
-} Caller;
+        /* Set by broker_new(): the only ways the layers below reach the bus objects above them. */
+        int (*add_objects)(Broker *b, sd_bus *bus);      /* a new peer-to-peer connection's */
+        void (*listener_added)(Broker *b, Listener *l);   /* announced on every bus */
+        void (*listener_removed)(Broker *b, Listener *l, const char *reason);
+};
 
-int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret);
-void broker_mark_active(Broker *b);
+/* What main.c read from the command line. */
+typedef struct BrokerConfig {
+        BrokerLimits limits;
+        bool idle_exit;
+        uint64_t idle_timeout_usec;
+} BrokerConfig;
 
-int broker_add_objects(Broker *b, sd_bus *bus);
-void broker_emit_listener_added(Broker *b, Listener *l);
-void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason);
+/* broker.c */
+int broker_new(const BrokerConfig *config, Broker **ret);
+/* Until SIGTERM, or idle exit. */
+int broker_run(Broker *b);
+Broker *broker_free(Broker *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Broker *, broker_free);
+
+/* Anything that is served (a call, an answer from polkit, a listener's end) counts as activity: idle exit
+ * counts from the last one. */
+static inline void broker_mark_active(Broker *b) {
+        uint64_t now;
+
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0)
+                b->last_activity_usec = now;
+}
 
 /* manager.c */
 extern const sd_bus_vtable manager_vtable[];

@@ -9,6 +9,7 @@
  * refuses. Here a message larger than the limit ends the connection before its body is read, one not
  * complete within the deadline too, and sd-bus receives only stand-ins for fds (see fd_stand_ins). */
 
+#include <assert.h>
 #include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
@@ -698,7 +699,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (r < 0)
                 return log_error_errno(r, "Failed to enable fd passing: %m"), 0;
 
-        r = broker_add_objects(b, c->bus);
+        assert(b->add_objects);
+        r = b->add_objects(b, c->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to add objects to connection: %m"), 0;
         r = sd_bus_add_filter(c->bus, &c->filter_slot, on_incoming, c);

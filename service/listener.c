@@ -7,6 +7,7 @@
 #include <time.h>
 #include <sys/eventfd.h>
 
+#include "caller.h"
 #include "listener.h"
 #include "log.h"
 #include "persist.h"
@@ -313,17 +314,23 @@ void listener_request_stop(Listener *l, ListenerEnd reason) {
         supervise_wake_for_stop(l, false);
 }
 
+/* Through the hook the bus objects registered (Broker.listener_added): they are above us. */
+static void listener_emit_added(Listener *l) {
+        if (l->broker->listener_added)
+                l->broker->listener_added(l->broker, l);
+}
+
 static int on_announce(sd_event_source *s, void *userdata) {
         Listener *l = userdata;
 
         l->announce_source = sd_event_source_disable_unref(l->announce_source);
-        broker_emit_listener_added(l->broker, l);
+        listener_emit_added(l);
         return 0;
 }
 
 void listener_announce(Listener *l) {
         if (sd_event_add_defer(l->broker->event, &l->announce_source, on_announce, l) < 0)
-                broker_emit_listener_added(l->broker, l); /* now, then */
+                listener_emit_added(l); /* now, then */
 }
 
 void listener_remove(Listener *l, ListenerEnd reason) {
@@ -339,7 +346,8 @@ void listener_remove(Listener *l, ListenerEnd reason) {
                  listener_end_to_string(reason));
         /* For good: a restarted daemon must not serve it again. */
         persist_listener_forget(l);
-        broker_emit_listener_removed(l->broker, l, listener_end_to_string(reason));
+        if (l->broker->listener_removed)
+                l->broker->listener_removed(l->broker, l, listener_end_to_string(reason));
         broker_mark_active(l->broker);
         listener_request_stop(l, reason);
 }
@@ -403,7 +411,7 @@ static bool listener_visible_to_caller(Broker *b, sd_bus *bus, const Listener *l
                 return false;
         if (sd_bus_message_is_method_call(m, BROKER_LISTENER_INTERFACE, "Unregister") > 0)
                 return true;
-        if (broker_get_caller(b, m, &caller) < 0)
+        if (caller_get(b, m, &caller) < 0)
                 return false;
         return caller.uid == 0 || caller.uid == l->owner_uid;
 }
@@ -475,14 +483,14 @@ static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *er
         int r;
 
         broker_mark_active(b);
-        r = broker_get_caller(b, m, &caller);
+        r = caller_get(b, m, &caller);
         if (r < 0)
                 return r;
 
         if (caller.uid != l->owner_uid && caller.uid != 0) {
                 /* Someone else's listener: only with the manage action. Looked up again by id when polkit
                  * answers, since the listener may be gone by then. */
-                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, true,
+                r = caller_check_polkit(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, true,
                                       on_unregister_authorized, (void *) (uintptr_t) l->id);
                 if (r == -ENOBUFS)
                         return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,

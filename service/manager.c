@@ -9,6 +9,7 @@
 #include <linux/kcmp.h>
 
 #include "config.h"
+#include "caller.h"
 #include "listener.h"
 #include "log.h"
 #include "persist.h"
@@ -348,7 +349,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         if (listener_already_registered(b, fd))
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "This listener is already registered");
 
-        r = broker_get_caller(b, m, &caller);
+        r = caller_get(b, m, &caller);
         if (r < 0)
                 return r;
 
@@ -365,7 +366,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (reg->fd < 0)
                 return -errno;
-        r = polkit_subject_from_caller(&caller, &reg->subject);
+        r = caller_get_polkit_subject(&caller, &reg->subject);
         if (r < 0)
                 return r;
         reg->uid = caller.uid;
@@ -418,7 +419,7 @@ static void on_list_authorized(PolkitQuery *q, PolkitResult result, const sd_bus
         int r;
 
         /* Without manage the caller still gets its own listeners: not an error. */
-        r = broker_get_caller(polkit_query_broker(q), call, &caller);
+        r = caller_get(polkit_query_broker(q), call, &caller);
         if (r >= 0)
                 r = reply_listeners(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
         if (r < 0)
@@ -432,7 +433,7 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         int r;
 
         broker_mark_active(b);
-        r = broker_get_caller(b, m, &caller);
+        r = caller_get(b, m, &caller);
         if (r < 0)
                 return r;
 
@@ -442,7 +443,7 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         /* Never an authentication dialog for a list: a user who lists its own listeners should not be asked
          * for an administrator's password because someone else holds one too. */
         if (foreign) {
-                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, false,
+                r = caller_check_polkit(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, false,
                                       on_list_authorized, NULL);
                 /* Too many checks pending: the caller still gets its own listeners. */
                 if (r == -ENOBUFS)

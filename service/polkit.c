@@ -135,7 +135,7 @@ void polkit_subject_done(PolkitSubject *s) {
         s->pidfd = safe_close(s->pidfd);
 }
 
-static int subject_copy(const PolkitSubject *from, PolkitSubject *to) {
+int polkit_subject_copy(const PolkitSubject *from, PolkitSubject *to) {
         *to = (PolkitSubject) {
                 .pid = from->pid,
                 .start_time = from->start_time,
@@ -156,24 +156,6 @@ static int subject_copy(const PolkitSubject *from, PolkitSubject *to) {
                 }
         }
         return 0;
-}
-
-int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret) {
-        PolkitSubject s = POLKIT_SUBJECT_NULL;
-        int pidfd = -EBADF, r;
-
-        if (caller->bus_name) {
-                s.bus_name = (char *) caller->bus_name;
-                s.uid = caller->uid; /* for logs only: polkit asks the bus */
-                s.account_uid = caller->account_uid;
-        } else {
-                r = connection_get_peer(caller->connection, &s.pid, &s.uid, &s.start_time, &pidfd);
-                if (r < 0)
-                        return r;
-                s.pidfd = pidfd;
-                s.account_uid = caller->account_uid;
-        }
-        return subject_copy(&s, ret);
 }
 
 static int append_subject(sd_bus_message *m, const PolkitSubject *s) {
@@ -455,7 +437,7 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         q->action = strdup(action);
         if (!q->action)
                 return -ENOMEM;
-        r = subject_copy(subject, &q->subject);
+        r = polkit_subject_copy(subject, &q->subject);
         if (r < 0)
                 return r;
 
@@ -551,19 +533,6 @@ void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
                 q = b->polkit_queries;
         }
         polkit_dispatch(b);
-}
-
-int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
-                      const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata) {
-        PolkitSubject s = POLKIT_SUBJECT_NULL;
-        int r;
-
-        r = polkit_subject_from_caller(caller, &s);
-        if (r < 0)
-                return r;
-        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata);
-        polkit_subject_done(&s);
-        return r;
 }
 
 int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_error *error,
