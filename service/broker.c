@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "listener-dbus.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
@@ -55,40 +56,18 @@ static int broker_add_objects(Broker *b, sd_bus *bus) {
         return sd_bus_add_node_enumerator(bus, NULL, BROKER_LISTENER_PATH_PREFIX, listener_node_enumerator, b);
 }
 
-typedef struct Emission {
-        Listener *listener;
-        const char *reason;        /* NULL: ListenerAdded */
-} Emission;
-
-static void emit_on_bus(sd_bus *bus, void *userdata) {
-        const Emission *e = userdata;
-        int r;
-
-        if (e->reason)
-                r = sd_bus_emit_signal(bus, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "ListenerRemoved", "tos",
-                                       e->listener->id, e->listener->object_path, e->reason);
-        else
-                r = sd_bus_emit_signal(bus, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "ListenerAdded", "to",
-                                       e->listener->id, e->listener->object_path);
-        if (r >= 0)
-                r = sd_bus_emit_properties_changed(bus, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE,
-                                                   "NListeners", NULL);
-        if (r < 0)
-                log_debug_errno(r, "Failed to emit signal, ignoring: %m");
-}
-
 static void broker_notify_status(Broker *b) {
         (void) sd_notifyf(false, "STATUS=Serving %u listener%s.", b->n_listeners, b->n_listeners == 1 ? "" : "s");
 }
 
 static void broker_emit_listener_added(Broker *b, Listener *l) {
-        broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l });
+        listener_dbus_emit_added(l);
         broker_drop_backlogged_connections(b);
         broker_notify_status(b);
 }
 
 static void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason) {
-        broker_foreach_bus(b, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
+        listener_dbus_emit_removed(l, reason);
         broker_drop_backlogged_connections(b);
         broker_notify_status(b);
 }

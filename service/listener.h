@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A registered seccomp listener: its D-Bus object, its rules, and the thread that answers its notifications.
- * The main loop owns the struct; the thread only reads the immutable fields and bumps the counters. */
+/* A registered seccomp listener: its rules, and the thread that answers its notifications (its bus object is
+ * listener-dbus.c's). The main loop owns the struct; the thread only reads the immutable fields and bumps the
+ * counters. */
 #pragma once
 
 #include <pthread.h>
@@ -106,8 +107,3 @@ Listener *listener_free(Listener *l);
 Listener *broker_find_listener(Broker *b, uint64_t id);
 unsigned broker_count_listeners_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);
-
-extern const sd_bus_vtable listener_vtable[];
-int listener_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
-                         sd_bus_error *error);
-int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes, sd_bus_error *error);
