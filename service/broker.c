@@ -16,6 +16,7 @@
 #include "log.h"
 #include "notify.h"
 #include "persist.h"
+#include "restore.h"
 #include "supervise.h"
 #include "target.h"
 
@@ -206,7 +207,7 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
         /* After the bus: restored listeners appear on it, and their rules are read back as D-Bus would
          * carry them. */
         if (names)
-                (void) persist_restore(b, fds, names, (size_t) n);
+                (void) restore_listeners(b, fds, names, (size_t) n);
 
         broker_mark_active(b);
         *ret = TAKE_PTR(b);

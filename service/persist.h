@@ -73,6 +73,7 @@ void persist_list_add(const Listener *l);
  * that are not held. */
 void persist_mark_up(Broker *b);
 
-/* At startup: listeners from the fds the service manager passed back. Takes (or closes) the fds it knows by
- * name ("listener-<id>", "state-<id>"), setting them to -EBADF in fds; leaves the rest to the caller. */
-int persist_restore(Broker *b, int *fds, char **names, size_t n);
+/* At startup: reads and validates what the state memfd of listener id holds (restore.c). Logs why not. */
+int persist_load(uint64_t id, int state_fd, sd_bus *bus, PersistedListener *ret);
+/* Asks the service manager to let go of the stored fd "<name>-<id>". */
+void persist_store_remove(const char *name, uint64_t id);
