@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Listener lifecycle: creation, the thread's start and end, the watchdog that interrupts stuck calls, removal. */
 
+#include <assert.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -300,6 +301,16 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 log_warning_errno(r, "Failed to start the watchdog for stuck calls, ignoring: %m");
 
         *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int listener_add_mount(Listener *l, const ListenerMount *m) {
+        assert(m);
+
+        if (l->n_mounts >= LISTENER_MOUNTS_MAX)
+                return -ENOSPC;
+        l->mounts[l->n_mounts++] = *m;
+        persist_listener_save(l);
         return 0;
 }
 

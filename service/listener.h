@@ -104,6 +104,8 @@ void listener_announce(Listener *l);
 /* Asks its thread to stop with reason; it then says so through done_fd. */
 void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
+/* Listener thread: m is a mount made for l, saved at once (persist.c). -ENOSPC past LISTENER_MOUNTS_MAX. */
+int listener_add_mount(Listener *l, const ListenerMount *m);
 Listener *broker_find_listener(Broker *b, uint64_t id);
 unsigned broker_count_listeners_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);

@@ -213,6 +213,22 @@ void persist_listener_save(Listener *l) {
                                   "its mounts: %m", l->id);
 }
 
+void persist_record_decision(Listener *l, uint64_t id, int32_t kind, int32_t error, int64_t value) {
+        PersistHeader *h = l->state;
+
+        if (!h)
+                return;
+        h->decided_kind = kind;
+        h->decided_error = error;
+        h->decided_value = value;
+        __atomic_store_n(&h->decided_id, id, __ATOMIC_RELEASE);
+}
+
+void persist_record_answered(Listener *l, uint64_t id) {
+        if (l->state)
+                __atomic_store_n(&l->state->answered_id, id, __ATOMIC_RELEASE);
+}
+
 void persist_listener_forget(Listener *l) {
         if (l->state_fd < 0)
                 return;

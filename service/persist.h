@@ -60,6 +60,11 @@ int persist_listener_create(Listener *l, sd_bus *bus, int restored_state_fd);
 int persist_listener_store(Listener *l);
 /* Listener thread: writes the mounts it made (after each change). */
 void persist_listener_save(Listener *l);
+/* Listener thread, plain stores into the header page: what it decided for notification id (an Answer's kind,
+ * error and value), before sending it ... */
+void persist_record_decision(Listener *l, uint64_t id, int32_t kind, int32_t error, int64_t value);
+/* ... and that id is answered. */
+void persist_record_answered(Listener *l, uint64_t id);
 /* Main loop, when a listener is removed for good: the service manager lets go of both fds. */
 void persist_listener_forget(Listener *l);
 void persist_listener_close(Listener *l);
