@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "broker.h"
+#include "list.h"
 #include "log.h"
 #include "polkit.h"
 #include "target.h"
@@ -87,12 +88,7 @@ static Connection *connection_free(Connection *c) {
         if (c->broker) {
                 Broker *b = c->broker;
                 polkit_cancel_for_bus(b, c->bus);
-                if (c->prev)
-                        c->prev->next = c->next;
-                else if (b->connections == c)
-                        b->connections = c->next;
-                if (c->next)
-                        c->next->prev = c->prev;
+                LIST_REMOVE(b->connections, c);
                 b->n_connections--;
         }
         sd_bus_slot_unref(c->disconnect_slot);
@@ -728,10 +724,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
         log_debug("Peer-to-peer client pid %i uid %u connected.", c->pid, c->uid);
         c->broker = b;
-        c->next = b->connections;
-        if (b->connections)
-                b->connections->prev = c;
-        b->connections = c;
+        LIST_PREPEND(b->connections, c);
         b->n_connections++;
         TAKE_PTR(c);
         return 0;

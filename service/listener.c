@@ -8,6 +8,7 @@
 #include <time.h>
 #include <sys/eventfd.h>
 
+#include "list.h"
 #include "listener.h"
 #include "log.h"
 #include "persist.h"
@@ -31,13 +32,7 @@ const char *listener_end_to_string(ListenerEnd e) {
 static void listener_unlink(Listener *l) {
         Broker *b = l->broker;
 
-        if (l->prev)
-                l->prev->next = l->next;
-        else if (b->listeners == l)
-                b->listeners = l->next;
-        if (l->next)
-                l->next->prev = l->prev;
-        l->next = l->prev = NULL;
+        LIST_REMOVE(b->listeners, l);
 }
 
 /* Whether a call in progress may be cut short at shutdown. Not when the service manager keeps the listener:
@@ -277,10 +272,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
         /* From here on the listener owns fd and rules; nothing below can fail except starting the thread. */
         l->fd = fd;
         l->broker = b;
-        l->next = b->listeners;
-        if (b->listeners)
-                b->listeners->prev = l;
-        b->listeners = l;
+        LIST_PREPEND(b->listeners, l);
 
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, LISTENER_THREAD_STACK);

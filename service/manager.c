@@ -8,8 +8,9 @@
 #include <sys/syscall.h>
 #include <linux/kcmp.h>
 
-#include "config.h"
 #include "caller.h"
+#include "config.h"
+#include "list.h"
 #include "listener.h"
 #include "log.h"
 #include "persist.h"
@@ -38,12 +39,7 @@ static Registration *registration_free(Registration *reg) {
                 return NULL;
         if (reg->broker) {
                 Broker *b = reg->broker;
-                if (reg->prev)
-                        reg->prev->next = reg->next;
-                else if (b->registrations == reg)
-                        b->registrations = reg->next;
-                if (reg->next)
-                        reg->next->prev = reg->prev;
+                LIST_REMOVE(b->registrations, reg);
                 b->n_registrations--;
         }
         sd_bus_message_unref(reg->call);
@@ -375,10 +371,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         reg->call = sd_bus_message_ref(m);
 
         reg->broker = b;
-        reg->next = b->registrations;
-        if (b->registrations)
-                b->registrations->prev = reg;
-        b->registrations = reg;
+        LIST_PREPEND(b->registrations, reg);
         b->n_registrations++;
 
         registration_step(TAKE_PTR(reg));

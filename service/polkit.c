@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 
+#include "list.h"
 #include "log.h"
 #include "polkit.h"
 #include "seccomp-kernel.h"
@@ -33,7 +34,7 @@ struct PolkitUser {
         unsigned n_in_flight;
         unsigned n_queued;
         bool answering;            /* in its callback: a check asked now takes the answered one's place */
-        PolkitUser *next;
+        PolkitUser *next, *prev;
 };
 
 static PolkitUser *polkit_user_get(Broker *b, uid_t uid) {
@@ -46,8 +47,7 @@ static PolkitUser *polkit_user_get(Broker *b, uid_t uid) {
         if (!u)
                 return NULL;
         u->uid = uid;
-        u->next = b->polkit_users;
-        b->polkit_users = u;
+        LIST_PREPEND(b->polkit_users, u);
         return u;
 }
 
@@ -55,12 +55,8 @@ static void polkit_user_unref(Broker *b, PolkitUser *u) {
         assert(u->n_ref > 0);
         if (--u->n_ref > 0)
                 return;
-        for (PolkitUser **p = &b->polkit_users; *p; p = &(*p)->next)
-                if (*p == u) {
-                        *p = u->next;
-                        free(u);
-                        return;
-                }
+        LIST_REMOVE(b->polkit_users, u);
+        free(u);
 }
 
 static unsigned polkit_queue_depth(Broker *b) {
@@ -74,27 +70,14 @@ static void polkit_query_unlink(PolkitQuery *q) {
         if (!q->linked)
                 return;
         if (q->queued) {
-                if (q->prev)
-                        q->prev->next = q->next;
-                else
-                        b->polkit_queue = q->next;
-                if (q->next)
-                        q->next->prev = q->prev;
-                else
-                        b->polkit_queue_tail = q->prev;
+                LIST_REMOVE_TAIL(b->polkit_queue, b->polkit_queue_tail, q);
                 q->user->n_queued--;
         } else {
-                if (q->prev)
-                        q->prev->next = q->next;
-                else
-                        b->polkit_queries = q->next;
-                if (q->next)
-                        q->next->prev = q->prev;
+                LIST_REMOVE(b->polkit_queries, q);
                 q->user->n_in_flight--;
                 b->n_polkit_in_flight--;
         }
         b->n_polkit_queries--;
-        q->next = q->prev = NULL;
         q->linked = q->queued = false;
         /* Nobody left waiting whose bus name could vanish: stop hearing of every disconnect on the bus. */
         if (!b->polkit_queue)
@@ -253,10 +236,7 @@ static int polkit_query_send(PolkitQuery *q) {
         if (r < 0)
                 return r;
 
-        q->next = b->polkit_queries;
-        if (q->next)
-                q->next->prev = q;
-        b->polkit_queries = q;
+        LIST_PREPEND(b->polkit_queries, q);
         q->linked = true;
         q->user->n_in_flight++;
         b->n_polkit_in_flight++;
@@ -314,12 +294,7 @@ static void polkit_dispatch(Broker *b) {
 static void polkit_query_enqueue(PolkitQuery *q) {
         Broker *b = q->broker;
 
-        q->prev = b->polkit_queue_tail;
-        if (q->prev)
-                q->prev->next = q;
-        else
-                b->polkit_queue = q;
-        b->polkit_queue_tail = q;
+        LIST_APPEND_TAIL(b->polkit_queue, b->polkit_queue_tail, q);
         q->linked = q->queued = true;
         q->user->n_queued++;
         b->n_polkit_queries++;
