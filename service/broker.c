@@ -16,6 +16,7 @@
 #include "log.h"
 #include "notify.h"
 #include "persist.h"
+#include "polkit.h"
 #include "restore.h"
 #include "supervise.h"
 #include "target.h"
@@ -82,6 +83,7 @@ Broker *broker_free(Broker *b) {
         registration_free_all(b);
         listener_free_all(b);
         sd_event_source_disable_unref(b->watchdog_source);
+        polkit_registry_free(b->polkit);
         sd_bus_flush_close_unref(b->system_bus);
         sd_event_unref(b->event);
         free(b);
@@ -93,7 +95,7 @@ Broker *broker_free(Broker *b) {
 static uint64_t broker_idle_remaining_usec(Broker *b) {
         uint64_t now;
 
-        if (!b->idle_exit || b->listeners || b->registrations || b->n_polkit_queries > 0 || b->connections)
+        if (!b->idle_exit || b->listeners || b->registrations || polkit_registry_pending(b->polkit) > 0 || b->connections)
                 return UINT64_MAX;
         if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
                 return UINT64_MAX;
@@ -145,6 +147,10 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
         b->add_objects = broker_add_objects;
         b->listener_added = broker_emit_listener_added;
         b->listener_removed = broker_emit_listener_removed;
+
+        r = polkit_registry_new(&b->polkit);
+        if (r < 0)
+                return log_oom();
 
         r = sd_event_default(&b->event);
         if (r < 0)

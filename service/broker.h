@@ -24,13 +24,8 @@ typedef struct Listener Listener;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
 typedef struct PolkitQuery PolkitQuery;
-typedef struct PolkitUser PolkitUser;
+typedef struct PolkitRegistry PolkitRegistry;
 
-/* polkit checks in flight at polkitd (each holds a method call and, if interactive, may wait for minutes): in
- * all, and per caller uid. Checks past these wait in a queue, per user as deep as the listener limit per user
- * and in all as the listener limit (BrokerLimits), so that a burst of registrations is served in turn. */
-#define BROKER_MAX_POLKIT_QUERIES 1024
-#define BROKER_MAX_POLKIT_QUERIES_PER_USER 16
 #define BROKER_DEFAULT_POLKIT_TIMEOUT_USEC (25 * USEC_PER_SEC)
 /* Peer-to-peer connections of one uid. */
 #define BROKER_MAX_CONNECTIONS_PER_USER 16
@@ -61,13 +56,7 @@ struct Broker {
 
         Registration *registrations;     /* waiting for polkit */
         unsigned n_registrations;
-        unsigned n_polkit_queries;       /* of any kind, in flight or queued; idle exit waits for them */
-        unsigned n_polkit_in_flight;
-        PolkitQuery *polkit_queries;     /* in flight, to cancel those of a peer that goes away */
-        PolkitQuery *polkit_queue, *polkit_queue_tail; /* waiting for their turn, oldest first */
-        PolkitUser *polkit_users;        /* what each user has in flight and queued */
-        sd_bus_slot *polkit_name_watch;  /* NameOwnerChanged, while checks wait: a bus caller that leaves */
-        uint64_t polkit_query_serial;    /* for their cancellation ids */
+        PolkitRegistry *polkit;          /* checks in flight and queued (polkit.c) */
 
         sd_event_source *watchdog_source; /* interrupts listener threads stuck in a call, every second */
 

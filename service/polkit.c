@@ -10,6 +10,8 @@
 #include "polkit.h"
 #include "seccomp-kernel.h"
 
+typedef struct PolkitUser PolkitUser;
+
 struct PolkitQuery {
         Broker *broker;
         sd_bus_message *call;
@@ -22,9 +24,20 @@ struct PolkitQuery {
         void *userdata;
         sd_bus_slot *slot;
         char cancellation_id[32];
-        bool linked;               /* in broker->polkit_queries (in flight) or broker->polkit_queue */
-        bool queued;               /* in broker->polkit_queue */
+        bool linked;               /* in the registry's queries (in flight) or its queue */
+        bool queued;               /* in its queue */
         PolkitQuery *next, *prev;
+};
+
+/* Every check of the daemon: in flight at polkitd, or queued for its turn; and who has how many. */
+struct PolkitRegistry {
+        unsigned n_queries;              /* of any kind, in flight or queued; idle exit waits for them */
+        unsigned n_in_flight;
+        PolkitQuery *queries;            /* in flight, to cancel those of a peer that goes away */
+        PolkitQuery *queue, *queue_tail; /* waiting for their turn, oldest first */
+        PolkitUser *users;               /* what each user has in flight and queued */
+        sd_bus_slot *name_watch;         /* NameOwnerChanged, while checks wait: a bus caller that leaves */
+        uint64_t query_serial;           /* for their cancellation ids */
 };
 
 /* What one user (account uid) has at polkit. Exists while a query of its exists. */
@@ -40,14 +53,14 @@ struct PolkitUser {
 static PolkitUser *polkit_user_get(Broker *b, uid_t uid) {
         PolkitUser *u;
 
-        for (u = b->polkit_users; u; u = u->next)
+        for (u = b->polkit->users; u; u = u->next)
                 if (u->uid == uid)
                         return u;
         u = calloc(1, sizeof *u);
         if (!u)
                 return NULL;
         u->uid = uid;
-        LIST_PREPEND(b->polkit_users, u);
+        LIST_PREPEND(b->polkit->users, u);
         return u;
 }
 
@@ -55,12 +68,12 @@ static void polkit_user_unref(Broker *b, PolkitUser *u) {
         assert(u->n_ref > 0);
         if (--u->n_ref > 0)
                 return;
-        LIST_REMOVE(b->polkit_users, u);
+        LIST_REMOVE(b->polkit->users, u);
         free(u);
 }
 
 static unsigned polkit_queue_depth(Broker *b) {
-        return b->n_polkit_queries - b->n_polkit_in_flight;
+        return b->polkit->n_queries - b->polkit->n_in_flight;
 }
 
 /* Takes q off whichever list holds it and gives back what it counted for; its user stays while q exists. */
@@ -70,18 +83,18 @@ static void polkit_query_unlink(PolkitQuery *q) {
         if (!q->linked)
                 return;
         if (q->queued) {
-                LIST_REMOVE_TAIL(b->polkit_queue, b->polkit_queue_tail, q);
+                LIST_REMOVE_TAIL(b->polkit->queue, b->polkit->queue_tail, q);
                 q->user->n_queued--;
         } else {
-                LIST_REMOVE(b->polkit_queries, q);
+                LIST_REMOVE(b->polkit->queries, q);
                 q->user->n_in_flight--;
-                b->n_polkit_in_flight--;
+                b->polkit->n_in_flight--;
         }
-        b->n_polkit_queries--;
+        b->polkit->n_queries--;
         q->linked = q->queued = false;
         /* Nobody left waiting whose bus name could vanish: stop hearing of every disconnect on the bus. */
-        if (!b->polkit_queue)
-                b->polkit_name_watch = sd_bus_slot_unref(b->polkit_name_watch);
+        if (!b->polkit->queue)
+                b->polkit->name_watch = sd_bus_slot_unref(b->polkit->name_watch);
 }
 
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
@@ -100,6 +113,36 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitQuery *, polkit_query_free);
+
+int polkit_registry_new(PolkitRegistry **ret) {
+        PolkitRegistry *reg;
+
+        assert(ret);
+
+        reg = calloc(1, sizeof *reg);
+        if (!reg)
+                return -ENOMEM;
+        *ret = reg;
+        return 0;
+}
+
+PolkitRegistry *polkit_registry_free(PolkitRegistry *reg) {
+        if (!reg)
+                return NULL;
+        /* At exit: what polkit never answered is let go of without an answer (its callbacks' objects are
+         * gone already). */
+        while (reg->queue)
+                polkit_query_free(reg->queue);
+        while (reg->queries)
+                polkit_query_free(reg->queries);
+        reg->name_watch = sd_bus_slot_unref(reg->name_watch);
+        free(reg);
+        return NULL;
+}
+
+unsigned polkit_registry_pending(const PolkitRegistry *reg) {
+        return reg ? reg->n_queries : 0;
+}
 
 sd_bus_message *polkit_query_message(PolkitQuery *q) {
         return q->call;
@@ -236,11 +279,11 @@ static int polkit_query_send(PolkitQuery *q) {
         if (r < 0)
                 return r;
 
-        LIST_PREPEND(b->polkit_queries, q);
+        LIST_PREPEND(b->polkit->queries, q);
         q->linked = true;
         q->user->n_in_flight++;
-        b->n_polkit_in_flight++;
-        b->n_polkit_queries++;
+        b->polkit->n_in_flight++;
+        b->polkit->n_queries++;
 
         /* The count in flight is what a test of the bound reads: polkitd itself shows nothing. */
         if (q->subject.bus_name)
@@ -259,10 +302,10 @@ static int polkit_query_send(PolkitQuery *q) {
 static PolkitQuery *polkit_queue_next(Broker *b) {
         PolkitQuery *best = NULL;
 
-        if (b->n_polkit_in_flight >= BROKER_MAX_POLKIT_QUERIES)
+        if (b->polkit->n_in_flight >= POLKIT_MAX_QUERIES)
                 return NULL;
-        for (PolkitQuery *q = b->polkit_queue; q; q = q->next) {
-                if (q->user->n_in_flight >= BROKER_MAX_POLKIT_QUERIES_PER_USER)
+        for (PolkitQuery *q = b->polkit->queue; q; q = q->next) {
+                if (q->user->n_in_flight >= POLKIT_MAX_QUERIES_PER_USER)
                         continue;
                 if (!best || q->user->n_in_flight < best->user->n_in_flight)
                         best = q;
@@ -294,10 +337,10 @@ static void polkit_dispatch(Broker *b) {
 static void polkit_query_enqueue(PolkitQuery *q) {
         Broker *b = q->broker;
 
-        LIST_APPEND_TAIL(b->polkit_queue, b->polkit_queue_tail, q);
+        LIST_APPEND_TAIL(b->polkit->queue, b->polkit->queue_tail, q);
         q->linked = q->queued = true;
         q->user->n_queued++;
-        b->n_polkit_queries++;
+        b->polkit->n_queries++;
 }
 
 /* A queued check of a caller that left the bus is dropped before polkit is asked. (One in flight is polkit's
@@ -307,7 +350,7 @@ static void polkit_drop_queued(Broker *b, bool (*gone)(PolkitQuery *q, const voi
         _cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
 
         (void) sd_bus_error_set(&err, SD_BUS_ERROR_DISCONNECTED, "the caller disconnected");
-        for (PolkitQuery *q = b->polkit_queue; q; ) {
+        for (PolkitQuery *q = b->polkit->queue; q; ) {
                 if (!gone(q, userdata)) {
                         q = q->next;
                         continue;
@@ -318,7 +361,7 @@ static void polkit_drop_queued(Broker *b, bool (*gone)(PolkitQuery *q, const voi
                 /* Its owner lets go of what waited for the answer; the callback may change the queue. */
                 q->callback(q, POLKIT_ERROR, &err, q->userdata);
                 polkit_query_free(q);
-                q = b->polkit_queue;
+                q = b->polkit->queue;
         }
 }
 
@@ -368,7 +411,7 @@ static int on_name_watch_installed(sd_bus_message *reply, void *userdata, sd_bus
                             "anyway: %s: %s", e->name, strempty(e->message));
                 return 0;
         }
-        for (PolkitQuery *q = b->polkit_queue; q; q = q->next) {
+        for (PolkitQuery *q = b->polkit->queue; q; q = q->next) {
                 if (!q->subject.bus_name || q->slot)
                         continue;
                 r = sd_bus_call_method_async(b->system_bus, &q->slot, "org.freedesktop.DBus",
@@ -384,10 +427,10 @@ static int on_name_watch_installed(sd_bus_message *reply, void *userdata, sd_bus
 static int polkit_watch_names(Broker *b) {
         int r;
 
-        if (b->polkit_name_watch)
+        if (b->polkit->name_watch)
                 return 0;
         /* Only names that go away (no new owner); unique names are never taken over. */
-        r = sd_bus_add_match_async(b->system_bus, &b->polkit_name_watch,
+        r = sd_bus_add_match_async(b->system_bus, &b->polkit->name_watch,
                                    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
                                    on_name_owner_changed, on_name_watch_installed, b);
@@ -438,7 +481,7 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         r = sd_bus_message_close_container(q->check);
         if (r < 0)
                 return r;
-        snprintf(q->cancellation_id, sizeof q->cancellation_id, "sysbroker-%" PRIu64, ++b->polkit_query_serial);
+        snprintf(q->cancellation_id, sizeof q->cancellation_id, "sysbroker-%" PRIu64, ++b->polkit->query_serial);
         r = sd_bus_message_append(q->check, "us", (uint32_t) interactive, q->cancellation_id);
         if (r < 0)
                 return r;
@@ -455,8 +498,8 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         q->user = u;
 
         /* Nothing of this user's waits (others' may, at their own bound) and there is room: its turn is now. */
-        if (u->n_in_flight < BROKER_MAX_POLKIT_QUERIES_PER_USER && u->n_queued == 0 &&
-            b->n_polkit_in_flight < BROKER_MAX_POLKIT_QUERIES) {
+        if (u->n_in_flight < POLKIT_MAX_QUERIES_PER_USER && u->n_queued == 0 &&
+            b->polkit->n_in_flight < POLKIT_MAX_QUERIES) {
                 r = polkit_query_send(q);
                 if (r < 0)
                         return r;
@@ -489,7 +532,7 @@ void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
         polkit_drop_queued(b, query_is_on_bus, bus);
 
         (void) sd_bus_error_set(&gone, SD_BUS_ERROR_DISCONNECTED, "the caller disconnected");
-        for (PolkitQuery *q = b->polkit_queries; q; ) {
+        for (PolkitQuery *q = b->polkit->queries; q; ) {
                 if (sd_bus_message_get_bus(q->call) != bus) {
                         q = q->next;
                         continue;
@@ -505,7 +548,7 @@ void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
                 /* Its owner lets go of what waited for the answer; the callback may change the list. */
                 q->callback(q, POLKIT_ERROR, &gone, q->userdata);
                 polkit_query_free(q);
-                q = b->polkit_queries;
+                q = b->polkit->queries;
         }
         polkit_dispatch(b);
 }

@@ -7,6 +7,19 @@
 
 #include "broker.h"
 
+/* polkit checks in flight at polkitd (each holds a method call and, if interactive, may wait for minutes): in
+ * all, and per caller uid. Checks past these wait in a queue, per user as deep as the listener limit per user
+ * and in all as the listener limit (BrokerLimits), so that a burst of registrations is served in turn. */
+#define POLKIT_MAX_QUERIES 1024
+#define POLKIT_MAX_QUERIES_PER_USER 16
+
+/* The daemon's checks, in flight and queued (Broker.polkit). Freeing it drops what is left unanswered, without
+ * callbacks: only at exit. */
+int polkit_registry_new(PolkitRegistry **ret);
+PolkitRegistry *polkit_registry_free(PolkitRegistry *reg);
+/* Checks in flight or queued: idle exit waits for them. */
+unsigned polkit_registry_pending(const PolkitRegistry *reg);
+
 typedef enum PolkitResult {
         POLKIT_YES,
         POLKIT_NO,
