@@ -2,96 +2,13 @@
 /* polkit.c's registry against a fake polkitd on a socketpair, no bus daemon: the answers, the bounds in flight
  * per user, the queue behind them and its depth, and the cancellation of a peer's checks. */
 
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "broker.h"
 #include "polkit.h"
+#include "fake-polkit.h"
 #include "unit.h"
-
-#define MAX_HELD 64
-
-/* The fake polkitd: holds every CheckAuthorization until the test answers it. */
-typedef struct FakePolkit {
-        sd_bus_message *held[MAX_HELD];
-        size_t n_held;
-        unsigned n_checks;
-        unsigned n_cancels;
-        char last_cancelled[64];
-        char last_action[128];
-} FakePolkit;
-
-static int fake_check(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        FakePolkit *f = userdata;
-        const char *kind, *action;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'r', "sa{sv}");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "s", &kind);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_skip(m, "a{sv}");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "s", &action);
-        if (r < 0)
-                return r;
-        snprintf(f->last_action, sizeof f->last_action, "%s", action);
-        f->n_checks++;
-        if (f->n_held >= MAX_HELD)
-                return -ENOBUFS;
-        f->held[f->n_held++] = sd_bus_message_ref(m);
-        return 1; /* answered later */
-}
-
-static int fake_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        FakePolkit *f = userdata;
-        const char *id;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        snprintf(f->last_cancelled, sizeof f->last_cancelled, "%s", id);
-        f->n_cancels++;
-        return sd_bus_reply_method_return(m, NULL);
-}
-
-static const sd_bus_vtable fake_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD("CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})", fake_check,
-                      SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("CancelCheckAuthorization", "s", "", fake_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_VTABLE_END
-};
-
-/* The oldest held check, answered. */
-static void fake_answer(FakePolkit *f, int authorized, int challenge) {
-        sd_bus_message *m;
-
-        if (f->n_held == 0)
-                abort();
-        m = f->held[0];
-        memmove(f->held, f->held + 1, --f->n_held * sizeof f->held[0]);
-        if (sd_bus_reply_method_return(m, "(bba{ss})", authorized, challenge, 0) < 0)
-                abort();
-        sd_bus_message_unref(m);
-}
-
-static void fake_answer_error(FakePolkit *f, const char *name) {
-        sd_bus_message *m = f->held[0];
-
-        memmove(f->held, f->held + 1, --f->n_held * sizeof f->held[0]);
-        if (sd_bus_reply_method_errorf(m, name, "fake") < 0)
-                abort();
-        sd_bus_message_unref(m);
-}
 
 typedef struct Answers {
         unsigned n;
@@ -114,19 +31,6 @@ typedef struct Env {
         FakePolkit fake;
 } Env;
 
-static void bus_pair(sd_event *e, sd_bus **ret_client, sd_bus **ret_server) {
-        sd_id128_t id;
-        int sp[2];
-
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || sd_id128_randomize(&id) < 0 ||
-            sd_bus_new(ret_client) < 0 || sd_bus_set_fd(*ret_client, sp[0], sp[0]) < 0 ||
-            sd_bus_new(ret_server) < 0 || sd_bus_set_fd(*ret_server, sp[1], sp[1]) < 0 ||
-            sd_bus_set_server(*ret_server, 1, id) < 0 || sd_bus_start(*ret_server) < 0 ||
-            sd_bus_start(*ret_client) < 0 || sd_bus_attach_event(*ret_client, e, 0) < 0 ||
-            sd_bus_attach_event(*ret_server, e, 0) < 0)
-                abort();
-}
-
 static void env_setup(Env *env) {
         *env = (Env) {};
         if (sd_event_new(&env->b.event) < 0 || polkit_registry_new(&env->b.polkit) < 0)
@@ -134,16 +38,14 @@ static void env_setup(Env *env) {
         env->b.limits.polkit_timeout_usec = 25 * USEC_PER_SEC;
         env->b.limits.max_listeners_per_user = 4;
         env->b.limits.max_listeners = 6;
-        bus_pair(env->b.event, &env->b.system_bus, &env->polkitd);
-        bus_pair(env->b.event, &env->peer, &env->peer_server);
-        if (sd_bus_add_object_vtable(env->polkitd, NULL, "/org/freedesktop/PolicyKit1/Authority",
-                                     "org.freedesktop.PolicyKit1.Authority", fake_vtable, &env->fake) < 0)
+        unit_bus_pair(env->b.event, &env->b.system_bus, &env->polkitd);
+        unit_bus_pair(env->b.event, &env->peer, &env->peer_server);
+        if (fake_polkit_attach(env->polkitd, &env->fake) < 0)
                 abort();
 }
 
 static void env_done(Env *env) {
-        for (size_t i = 0; i < env->fake.n_held; i++)
-                sd_bus_message_unref(env->fake.held[i]);
+        fake_polkit_done(&env->fake);
         env->b.polkit = polkit_registry_free(env->b.polkit);
         sd_bus_flush_close_unref(env->b.system_bus);
         sd_bus_flush_close_unref(env->polkitd);
@@ -196,20 +98,20 @@ static void test_answers_reach_the_callback(void) {
         CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.manage");
         CHECK(a.n == 0);
 
-        fake_answer(&env.fake, 1, 0);
+        fake_polkit_answer(&env.fake, 1, 0);
         run_until(&env, &a.n, 1);
         CHECK(a.n == 1 && a.last == POLKIT_YES);
         CHECK(polkit_registry_pending(env.b.polkit) == 0);
 
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
         run_until(&env, &env.fake.n_checks, 2);
-        fake_answer(&env.fake, 0, 1);
+        fake_polkit_answer(&env.fake, 0, 1);
         run_until(&env, &a.n, 2);
         CHECK(a.n == 2 && a.last == POLKIT_CHALLENGE);
 
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
         run_until(&env, &env.fake.n_checks, 3);
-        fake_answer(&env.fake, 0, 0);
+        fake_polkit_answer(&env.fake, 0, 0);
         run_until(&env, &a.n, 3);
         CHECK(a.n == 3 && a.last == POLKIT_NO);
         env_done(&env);
@@ -222,13 +124,13 @@ static void test_absent_polkit_is_no_answer_and_failing_polkit_an_error(void) {
         env_setup(&env);
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
         run_until(&env, &env.fake.n_checks, 1);
-        fake_answer_error(&env.fake, SD_BUS_ERROR_SERVICE_UNKNOWN);
+        fake_polkit_answer_error(&env.fake, SD_BUS_ERROR_SERVICE_UNKNOWN);
         run_until(&env, &a.n, 1);
         CHECK(a.n == 1 && a.last == POLKIT_NO_ANSWER);
 
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
         run_until(&env, &env.fake.n_checks, 2);
-        fake_answer_error(&env.fake, "org.freedesktop.PolicyKit1.Error.Failed");
+        fake_polkit_answer_error(&env.fake, "org.freedesktop.PolicyKit1.Error.Failed");
         run_until(&env, &a.n, 2);
         CHECK(a.n == 2 && a.last == POLKIT_ERROR);
         CHECK(polkit_registry_pending(env.b.polkit) == 0);
@@ -256,7 +158,7 @@ static void test_a_user_past_its_bound_waits_in_its_queue(void) {
 
         /* An answer makes room for the oldest queued. */
         sent = env.fake.n_checks;
-        fake_answer(&env.fake, 1, 0);
+        fake_polkit_answer(&env.fake, 1, 0);
         run_until(&env, &env.fake.n_checks, sent + 1);
         CHECK(a.n == 1 && a.last == POLKIT_YES);
         CHECK(env.fake.n_checks == sent + 1);
