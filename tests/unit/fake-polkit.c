@@ -101,3 +101,13 @@ void unit_bus_pair(sd_event *e, sd_bus **ret_client, sd_bus **ret_server) {
             sd_bus_attach_event(*ret_server, e, 0) < 0)
                 abort();
 }
+
+/* Runs e until *counter reaches want (or two seconds pass), then whatever else is ready: so that a count that
+ * must not grow had its chance to. */
+void unit_run_until(sd_event *e, const unsigned *counter, unsigned want) {
+        for (int i = 0; i < 200 && *counter < want; i++)
+                if (sd_event_run(e, 10 * 1000) < 0)
+                        abort();
+        while (sd_event_run(e, 0) > 0)
+                ;
+}

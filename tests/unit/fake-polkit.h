@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A fake polkitd for the unit tests (fake-polkit.c), and a bus connection pair without a bus daemon. */
+/* A fake polkitd for the unit tests (fake-polkit.c), and what its tests need around it: a bus connection pair
+ * without a bus daemon, and running the loop until something happened. */
 #pragma once
 
 #include <stdlib.h>
@@ -28,3 +29,5 @@ void fake_polkit_done(FakePolkit *f);
 
 /* Two connected buses, without a bus daemon, on event loop e: a client and a server. */
 void unit_bus_pair(sd_event *e, sd_bus **ret_client, sd_bus **ret_server);
+/* Runs e until *counter reaches want (or two seconds pass), then whatever else is ready. */
+void unit_run_until(sd_event *e, const unsigned *counter, unsigned want);

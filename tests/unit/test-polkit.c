@@ -54,16 +54,6 @@ static void env_done(Env *env) {
         sd_event_unref(env->b.event);
 }
 
-/* Runs the loop until *counter reaches want, or a second without progress. */
-static void run_until(Env *env, const unsigned *counter, unsigned want) {
-        for (int i = 0; i < 100 && *counter < want; i++)
-                if (sd_event_run(env->b.event, 10 * 1000) < 0)
-                        abort();
-        /* And whatever else is ready, so that counts that must not grow had their chance to. */
-        while (sd_event_run(env->b.event, 0) > 0)
-                ;
-}
-
 static PolkitSubject subject_of(uid_t account_uid) {
         return (PolkitSubject) {
                 .pid = getpid(),
@@ -93,26 +83,26 @@ static void test_answers_reach_the_callback(void) {
         env_setup(&env);
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
         CHECK(polkit_registry_pending(env.b.polkit) == 1);
-        run_until(&env, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 1);
         CHECK(env.fake.n_checks == 1);
         CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.manage");
         CHECK(a.n == 0);
 
         fake_polkit_answer(&env.fake, 1, 0);
-        run_until(&env, &a.n, 1);
+        unit_run_until(env.b.event, &a.n, 1);
         CHECK(a.n == 1 && a.last == POLKIT_YES);
         CHECK(polkit_registry_pending(env.b.polkit) == 0);
 
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
-        run_until(&env, &env.fake.n_checks, 2);
+        unit_run_until(env.b.event, &env.fake.n_checks, 2);
         fake_polkit_answer(&env.fake, 0, 1);
-        run_until(&env, &a.n, 2);
+        unit_run_until(env.b.event, &a.n, 2);
         CHECK(a.n == 2 && a.last == POLKIT_CHALLENGE);
 
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
-        run_until(&env, &env.fake.n_checks, 3);
+        unit_run_until(env.b.event, &env.fake.n_checks, 3);
         fake_polkit_answer(&env.fake, 0, 0);
-        run_until(&env, &a.n, 3);
+        unit_run_until(env.b.event, &a.n, 3);
         CHECK(a.n == 3 && a.last == POLKIT_NO);
         env_done(&env);
 }
@@ -123,15 +113,15 @@ static void test_absent_polkit_is_no_answer_and_failing_polkit_an_error(void) {
 
         env_setup(&env);
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
-        run_until(&env, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 1);
         fake_polkit_answer_error(&env.fake, SD_BUS_ERROR_SERVICE_UNKNOWN);
-        run_until(&env, &a.n, 1);
+        unit_run_until(env.b.event, &a.n, 1);
         CHECK(a.n == 1 && a.last == POLKIT_NO_ANSWER);
 
         CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
-        run_until(&env, &env.fake.n_checks, 2);
+        unit_run_until(env.b.event, &env.fake.n_checks, 2);
         fake_polkit_answer_error(&env.fake, "org.freedesktop.PolicyKit1.Error.Failed");
-        run_until(&env, &a.n, 2);
+        unit_run_until(env.b.event, &a.n, 2);
         CHECK(a.n == 2 && a.last == POLKIT_ERROR);
         CHECK(polkit_registry_pending(env.b.polkit) == 0);
         env_done(&env);
@@ -148,18 +138,18 @@ static void test_a_user_past_its_bound_waits_in_its_queue(void) {
                 CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
         CHECK(check(&env, env.b.system_bus, 1000, &a) == -ENOBUFS);
         CHECK(polkit_registry_pending(env.b.polkit) == POLKIT_MAX_QUERIES_PER_USER + 4);
-        run_until(&env, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER + 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER + 1);
         CHECK(env.fake.n_checks == POLKIT_MAX_QUERIES_PER_USER);
 
         /* Another user is not held up by it. */
         CHECK(check(&env, env.b.system_bus, 2000, &other) == 1);
-        run_until(&env, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER + 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER + 1);
         CHECK(env.fake.n_checks == POLKIT_MAX_QUERIES_PER_USER + 1);
 
         /* An answer makes room for the oldest queued. */
         sent = env.fake.n_checks;
         fake_polkit_answer(&env.fake, 1, 0);
-        run_until(&env, &env.fake.n_checks, sent + 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, sent + 1);
         CHECK(a.n == 1 && a.last == POLKIT_YES);
         CHECK(env.fake.n_checks == sent + 1);
         CHECK(polkit_registry_pending(env.b.polkit) == POLKIT_MAX_QUERIES_PER_USER + 4);
@@ -179,7 +169,7 @@ static void test_a_peer_that_leaves_has_its_checks_cancelled(void) {
         /* One more than its bound in flight: the last one waits in the queue. */
         for (unsigned i = 0; i < POLKIT_MAX_QUERIES_PER_USER; i++)
                 CHECK(check(&env, env.peer, 1000, &peer) == 1);
-        run_until(&env, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER);
+        unit_run_until(env.b.event, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER);
         CHECK(env.fake.n_checks == POLKIT_MAX_QUERIES_PER_USER);
         CHECK(polkit_registry_pending(env.b.polkit) == POLKIT_MAX_QUERIES_PER_USER + 1);
 
@@ -189,7 +179,7 @@ static void test_a_peer_that_leaves_has_its_checks_cancelled(void) {
         CHECK_STREQ(peer.last_error, SD_BUS_ERROR_DISCONNECTED);
         CHECK(polkit_registry_pending(env.b.polkit) == 1);
         /* polkitd is told to take down the dialogs of the ones it was asked; the queued one it never saw. */
-        run_until(&env, &env.fake.n_cancels, POLKIT_MAX_QUERIES_PER_USER - 1);
+        unit_run_until(env.b.event, &env.fake.n_cancels, POLKIT_MAX_QUERIES_PER_USER - 1);
         CHECK(env.fake.n_cancels == POLKIT_MAX_QUERIES_PER_USER - 1);
         CHECK(strncmp(env.fake.last_cancelled, "sysbroker-", 10) == 0);
         CHECK(bus_caller.n == 0);

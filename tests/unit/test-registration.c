@@ -156,14 +156,6 @@ static void env_done(Env *env) {
         (void) rmdir(env->dir);
 }
 
-static void run_until(Env *env, const unsigned *counter, unsigned want) {
-        for (int i = 0; i < 200 && *counter < want; i++)
-                if (sd_event_run(env->b.event, 10 * 1000) < 0)
-                        abort();
-        while (sd_event_run(env->b.event, 0) > 0)
-                ;
-}
-
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Reply *r = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -193,14 +185,14 @@ static void test_no_to_register_action_registers_nothing(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        run_until(&env, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 1);
         CHECK(env.fake.n_checks == 1);
         CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.register");
         CHECK(env.b.n_registrations == 1);
         CHECK(reply.n == 0);
 
         fake_polkit_answer(&env.fake, 0, 0);
-        run_until(&env, &reply.n, 1);
+        unit_run_until(env.b.event, &reply.n, 1);
         CHECK(reply.n == 1);
         CHECK_STREQ(reply.error, SD_BUS_ERROR_ACCESS_DENIED);
         CHECK(env.fake.n_checks == 1);
@@ -215,15 +207,15 @@ static void test_no_to_a_rule_registers_nothing(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        run_until(&env, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 1);
         fake_polkit_answer(&env.fake, 1, 0);
-        run_until(&env, &env.fake.n_checks, 2);
+        unit_run_until(env.b.event, &env.fake.n_checks, 2);
         CHECK(env.fake.n_checks == 2);
         CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.mknod");
         CHECK(reply.n == 0);
 
         fake_polkit_answer(&env.fake, 0, 1);
-        run_until(&env, &reply.n, 1);
+        unit_run_until(env.b.event, &reply.n, 1);
         CHECK(reply.n == 1);
         CHECK_STREQ(reply.error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED);
         CHECK(env.b.n_registrations == 0 && !env.b.listeners);
@@ -236,9 +228,9 @@ static void test_polkit_not_answering_registers_nothing(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        run_until(&env, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 1);
         fake_polkit_answer_error(&env.fake, SD_BUS_ERROR_SERVICE_UNKNOWN);
-        run_until(&env, &reply.n, 1);
+        unit_run_until(env.b.event, &reply.n, 1);
         CHECK(reply.n == 1);
         CHECK_STREQ(reply.error, SD_BUS_ERROR_TIMEOUT);
         CHECK(env.b.n_registrations == 0 && !env.b.listeners);
@@ -251,11 +243,11 @@ static void test_peer_leaving_takes_its_registration_along(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        run_until(&env, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 1);
         CHECK(env.b.n_registrations == 1);
 
         env.client = sd_bus_flush_close_unref(env.client);
-        run_until(&env, &env.fake.n_cancels, 1);
+        unit_run_until(env.b.event, &env.fake.n_cancels, 1);
         CHECK(env.fake.n_cancels == 1);
         CHECK(env.b.n_registrations == 0 && !env.b.listeners);
         CHECK(polkit_registry_pending(env.b.polkit) == 0);
