@@ -11,9 +11,11 @@
 
 #include "broker.h"
 #include "config.h"
+#include "connection.h"
 #include "listener-dbus.h"
 #include "listener.h"
 #include "log.h"
+#include "manager.h"
 #include "notify.h"
 #include "persist.h"
 #include "polkit.h"
@@ -64,13 +66,13 @@ static void broker_notify_status(Broker *b) {
 
 static void broker_emit_listener_added(Broker *b, Listener *l) {
         listener_dbus_emit_added(l);
-        broker_drop_backlogged_connections(b);
+        connection_drop_backlogged(b);
         broker_notify_status(b);
 }
 
 static void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason) {
         listener_dbus_emit_removed(l, reason);
-        broker_drop_backlogged_connections(b);
+        connection_drop_backlogged(b);
         broker_notify_status(b);
 }
 
@@ -200,7 +202,7 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
                 if (b->accept_source)
                         return log_error_errno(-EINVAL, "Expected at most one socket, got another: '%s'.",
                                                names && names[i] ? names[i] : "?");
-                r = broker_start_accepting(b, fds[i]);
+                r = connection_start_accepting(b, fds[i]);
                 if (r < 0)
                         return r;
                 fds[i] = -EBADF;

@@ -96,18 +96,3 @@ static inline void broker_mark_active(Broker *b) {
         if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0)
                 b->last_activity_usec = now;
 }
-
-/* manager.c */
-extern const sd_bus_vtable manager_vtable[];
-void registration_free_all(Broker *b);
-
-/* connection.c */
-int broker_start_accepting(Broker *b, int listen_fd);
-void connection_free_all(Broker *b);
-int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t *ret_start_time, int *ret_pidfd);
-uid_t connection_account_uid(Connection *c);
-Connection *broker_find_connection(Broker *b, sd_bus *bus);
-/* The system bus, then every peer-to-peer connection. */
-void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata);
-/* Disconnects peer-to-peer clients that leave too much unread (after signals, which go to all of them). */
-void broker_drop_backlogged_connections(Broker *b);

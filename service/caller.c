@@ -4,6 +4,7 @@
 #include <assert.h>
 
 #include "caller.h"
+#include "connection.h"
 #include "target.h"
 
 int caller_get(Broker *b, sd_bus_message *m, Caller *ret) {
@@ -18,7 +19,7 @@ int caller_get(Broker *b, sd_bus_message *m, Caller *ret) {
         assert(ret);
 
         if (bus != b->system_bus) {
-                Connection *conn = broker_find_connection(b, bus);
+                Connection *conn = connection_find(b, bus);
                 r = connection_get_peer(conn, &c.pid, &c.uid, &start_time, &pidfd);
                 if (r < 0)
                         return r;

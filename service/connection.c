@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "broker.h"
+#include "connection.h"
 #include "list.h"
 #include "log.h"
 #include "polkit.h"
@@ -120,14 +121,14 @@ void connection_free_all(Broker *b) {
                 fd_stand_ins[i] = safe_close(fd_stand_ins[i]);
 }
 
-void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata) {
+void connection_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata) {
         if (b->system_bus)
                 f(b->system_bus, userdata);
         for (Connection *c = b->connections; c; c = c->next)
                 f(c->bus, userdata);
 }
 
-Connection *broker_find_connection(Broker *b, sd_bus *bus) {
+Connection *connection_find(Broker *b, sd_bus *bus) {
         for (Connection *c = b->connections; c; c = c->next)
                 if (c->bus == bus)
                         return c;
@@ -597,7 +598,7 @@ static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return connection_drop_if_backlogged(c) ? 1 : 0;
 }
 
-void broker_drop_backlogged_connections(Broker *b) {
+void connection_drop_backlogged(Broker *b) {
         /* Signals go to every connection, also to those that never send anything. */
         for (Connection *c = b->connections; c; c = c->next)
                 (void) connection_drop_if_backlogged(c);
@@ -730,7 +731,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-int broker_start_accepting(Broker *b, int listen_fd) {
+int connection_start_accepting(Broker *b, int listen_fd) {
         int r;
 
         r = sd_is_socket_unix(listen_fd, SOCK_STREAM, 1, NULL, 0);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 
 #include "caller.h"
+#include "connection.h"
 #include "listener-dbus.h"
 #include "listener.h"
 #include "log.h"
@@ -49,7 +50,7 @@ int listener_object_find(sd_bus *bus, const char *path, const char *interface, v
 
         if (listener_id_from_path(path, &id) < 0)
                 return 0;
-        l = broker_find_listener(b, id);
+        l = listener_find(b, id);
         if (!l || !listener_visible_to_caller(b, bus, l))
                 return 0;
         *ret_found = l;
@@ -143,7 +144,7 @@ static void on_unregister_authorized(PolkitQuery *q, PolkitResult result, const 
                                                   sd_bus_message_get_path(m));
                 return;
         }
-        l = broker_find_listener(polkit_query_broker(q), id);
+        l = listener_find(polkit_query_broker(q), id);
         if (!l) {
                 (void) sd_bus_reply_method_errorf(polkit_query_message(q), SD_BUS_ERROR_UNKNOWN_OBJECT,
                                                   "Listener %" PRIu64 " is gone", id);
@@ -196,9 +197,9 @@ static void emit_on_bus(sd_bus *bus, void *userdata) {
 }
 
 void listener_dbus_emit_added(Listener *l) {
-        broker_foreach_bus(l->broker, emit_on_bus, &(Emission) { .listener = l });
+        connection_foreach_bus(l->broker, emit_on_bus, &(Emission) { .listener = l });
 }
 
 void listener_dbus_emit_removed(Listener *l, const char *reason) {
-        broker_foreach_bus(l->broker, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
+        connection_foreach_bus(l->broker, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
 }

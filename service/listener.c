@@ -223,7 +223,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 .state_fd = -EBADF,
         };
         if (restore) {
-                if (broker_find_listener(b, restore->id))
+                if (listener_find(b, restore->id))
                         return -EEXIST;
                 b->next_listener_id = MAX(b->next_listener_id, restore->id);
                 memcpy(l->mounts, restore->mounts, MIN(restore->n_mounts, LISTENER_MOUNTS_MAX) * sizeof *l->mounts);
@@ -369,14 +369,14 @@ void listener_free_all(Broker *b) {
         supervise_log_flush(true);
 }
 
-Listener *broker_find_listener(Broker *b, uint64_t id) {
+Listener *listener_find(Broker *b, uint64_t id) {
         for (Listener *l = b->listeners; l; l = l->next)
                 if (l->id == id && !l->removed)
                         return l;
         return NULL;
 }
 
-unsigned broker_count_listeners_of(Broker *b, uid_t account_uid) {
+unsigned listener_count_of(Broker *b, uid_t account_uid) {
         unsigned n = 0;
 
         /* Removed ones whose thread still runs count too: they still hold a thread and an fd. */

@@ -106,6 +106,6 @@ void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
 /* Listener thread: m is a mount made for l, saved at once (persist.c). -ENOSPC past LISTENER_MOUNTS_MAX. */
 int listener_add_mount(Listener *l, const ListenerMount *m);
-Listener *broker_find_listener(Broker *b, uint64_t id);
-unsigned broker_count_listeners_of(Broker *b, uid_t account_uid);
+Listener *listener_find(Broker *b, uint64_t id);
+unsigned listener_count_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);

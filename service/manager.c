@@ -13,6 +13,7 @@
 #include "list.h"
 #include "listener.h"
 #include "log.h"
+#include "manager.h"
 #include "persist.h"
 #include "notify.h"
 #include "polkit.h"
@@ -353,7 +354,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many listeners (at most %u)",
                                          b->limits.max_listeners);
         /* Per user, with the subordinate uids it runs processes as (account_uid_of()). */
-        if (broker_count_listeners_of(b, caller.account_uid) + count_registrations_of(b, caller.account_uid) >=
+        if (listener_count_of(b, caller.account_uid) + count_registrations_of(b, caller.account_uid) >=
             b->limits.max_listeners_per_user)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many listeners for uid %u (at most %u)", caller.account_uid,

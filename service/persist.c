@@ -170,7 +170,7 @@ void persist_mark_up(Broker *b) {
                 }
                 errno = 0;
                 id = strtoull(e, &end, 10);
-                if (errno == 0 && end != e && *end == '\0' && broker_find_listener(b, id))
+                if (errno == 0 && end != e && *end == '\0' && listener_find(b, id))
                         continue;
                 (void) unlinkat(dirfd(d), de->d_name, 0);
         }

@@ -74,7 +74,7 @@ int restore_listeners(Broker *b, int *fds, char **names, size_t n) {
                         /* Nothing to serve it with: let it go, the sandbox then gets ENOSYS. By name: not if
                          * that name is a listener restored just now (a duplicate never stored by us). */
                         log_warning("Listener %" PRIu64 " from before the restart is dropped.", id);
-                        if (!broker_find_listener(b, id)) {
+                        if (!listener_find(b, id)) {
                                 persist_store_remove("listener", id);
                                 persist_store_remove("state", id);
                         }

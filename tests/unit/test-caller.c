@@ -8,8 +8,9 @@
 
 #include "broker.h"
 #include "caller.h"
-#include "polkit.h"
+#include "connection.h"
 #include "fake-polkit.h"
+#include "polkit.h"
 #include "unit.h"
 
 typedef struct Seen {
@@ -91,7 +92,7 @@ static void test_peer_to_peer_caller_is_the_socket_peer(void) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 8) < 0)
                 abort();
-        CHECK(broker_start_accepting(&b, fd) >= 0);
+        CHECK(connection_start_accepting(&b, fd) >= 0);
 
         snprintf(address, sizeof address, "unix:path=%s", sa.sun_path);
         if (sd_bus_new(&client) < 0 || sd_bus_set_address(client, address) < 0 || sd_bus_start(client) < 0 ||

@@ -15,8 +15,10 @@
 #include <linux/seccomp.h>
 
 #include "broker.h"
+#include "connection.h"
 #include "fake-polkit.h"
 #include "listener.h"
+#include "manager.h"
 #include "polkit.h"
 #include "unit.h"
 
@@ -125,7 +127,7 @@ static void env_setup(Env *env) {
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s", env->socket_path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 8) < 0 ||
-            broker_start_accepting(&env->b, fd) < 0)
+            connection_start_accepting(&env->b, fd) < 0)
                 abort();
         snprintf(address, sizeof address, "unix:path=%s", env->socket_path);
         if (sd_bus_new(&env->client) < 0 || sd_bus_set_address(env->client, address) < 0 ||
