@@ -254,12 +254,16 @@ static int broker_loop(Broker *b) {
         }
 }
 
+static bool broker_holds_listener(uint64_t id, void *userdata) {
+        return listener_find(userdata, id);
+}
+
 int broker_run(Broker *b) {
         int r;
 
         assert(b);
 
-        persist_mark_up(b);
+        persist_mark_up(broker_holds_listener, b);
 
         log_info("sysbrokerd %s running%s.", PACKAGE_VERSION, b->accept_source ? " (with socket)" : "");
         (void) sd_notify(false, "READY=1");

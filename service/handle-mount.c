@@ -493,6 +493,7 @@ Answer handle_mount(Supervisor *s) {
                         .kept_flags = c->kind == MOUNT_KIND_BIND ? source_flags : 0,
                         .mntns_id = mntns_id,
                 });
+                persist_listener_save(l);
         }
         supervisor_record_result(s, result);
         if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {

@@ -296,16 +296,6 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
         return 0;
 }
 
-int listener_add_mount(Listener *l, const ListenerMount *m) {
-        assert(m);
-
-        if (l->n_mounts >= LISTENER_MOUNTS_MAX)
-                return -ENOSPC;
-        l->mounts[l->n_mounts++] = *m;
-        persist_listener_save(l);
-        return 0;
-}
-
 void listener_request_stop(Listener *l, ListenerEnd reason) {
         ListenerEnd none = LISTENER_END_NONE;
 

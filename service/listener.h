@@ -104,8 +104,15 @@ void listener_announce(Listener *l);
 /* Asks its thread to stop with reason; it then says so through done_fd. */
 void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
-/* Listener thread: m is a mount made for l, saved at once (persist.c). -ENOSPC past LISTENER_MOUNTS_MAX. */
-int listener_add_mount(Listener *l, const ListenerMount *m);
 Listener *listener_find(Broker *b, uint64_t id);
 unsigned listener_count_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);
+
+/* Listener thread: m is a mount made for l (the caller saves it: persist_listener_save()). -ENOSPC past
+ * LISTENER_MOUNTS_MAX. Inline: the thread side is below listener.c, which starts it. */
+static inline int listener_add_mount(Listener *l, const ListenerMount *m) {
+        if (l->n_mounts >= LISTENER_MOUNTS_MAX)
+                return -ENOSPC;
+        l->mounts[l->n_mounts++] = *m;
+        return 0;
+}

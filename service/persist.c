@@ -138,12 +138,14 @@ static void list_remove(uint64_t id) {
                 log_debug_errno(-errno, "Failed to remove %s: %m", path);
 }
 
-void persist_mark_up(Broker *b) {
+void persist_mark_up(bool (*held)(uint64_t id, void *userdata), void *userdata) {
         char path[PATH_MAX];
         const char *dir = list_dir();
         _cleanup_close_ int fd = -EBADF;
         struct dirent *de;
         DIR *d;
+
+        assert(held);
 
         if (!dir)
                 return;
@@ -170,7 +172,7 @@ void persist_mark_up(Broker *b) {
                 }
                 errno = 0;
                 id = strtoull(e, &end, 10);
-                if (errno == 0 && end != e && *end == '\0' && listener_find(b, id))
+                if (errno == 0 && end != e && *end == '\0' && held(id, userdata))
                         continue;
                 (void) unlinkat(dirfd(d), de->d_name, 0);
         }

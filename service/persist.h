@@ -75,8 +75,8 @@ void persist_listener_close(Listener *l);
 void persist_list_add(const Listener *l);
 /* At startup, once the stored listeners are restored (or dropped): the daemon is up. Says so there ("up"), so
  * that sysbrokerd-stop-post does not count this run as a failed start, and drops the entries of listeners
- * that are not held. */
-void persist_mark_up(Broker *b);
+ * that are not held (held() says which are: the listeners are above us). */
+void persist_mark_up(bool (*held)(uint64_t id, void *userdata), void *userdata);
 
 /* At startup: reads and validates what the state memfd of listener id holds (restore.c). Logs why not. */
 int persist_load(uint64_t id, int state_fd, sd_bus *bus, PersistedListener *ret);
