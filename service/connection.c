@@ -114,6 +114,8 @@ static Connection *connection_free(Connection *c) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(Connection *, connection_free);
 
 void connection_free_all(Broker *b) {
+        assert(b);
+
         while (b->connections)
                 connection_free(b->connections);
         b->accept_source = sd_event_source_disable_unref(b->accept_source);
@@ -122,6 +124,9 @@ void connection_free_all(Broker *b) {
 }
 
 void connection_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata) {
+        assert(b);
+        assert(f);
+
         if (b->system_bus)
                 f(b->system_bus, userdata);
         for (Connection *c = b->connections; c; c = c->next)
@@ -129,6 +134,8 @@ void connection_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), v
 }
 
 Connection *connection_find(Broker *b, sd_bus *bus) {
+        assert(b);
+
         for (Connection *c = b->connections; c; c = c->next)
                 if (c->bus == bus)
                         return c;
@@ -733,6 +740,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 int connection_start_accepting(Broker *b, int listen_fd) {
         int r;
+
+        assert(b);
+        assert(listen_fd >= 0);
 
         r = sd_is_socket_unix(listen_fd, SOCK_STREAM, 1, NULL, 0);
         if (r < 0)

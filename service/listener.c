@@ -209,6 +209,11 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
         pthread_attr_t attr;
         int r;
 
+        assert(b);
+        assert(fd >= 0);
+        assert(rules);
+        assert(ret);
+
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
@@ -299,6 +304,8 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
 void listener_request_stop(Listener *l, ListenerEnd reason) {
         ListenerEnd none = LISTENER_END_NONE;
 
+        assert(l);
+
         /* The first reason counts. A thread sleeping in RECV is woken by a signal (EINTR); the watchdog
          * repeats it every second in case it came just before the thread went to sleep. */
         (void) __atomic_compare_exchange_n(&l->stop, &none, reason, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -320,11 +327,15 @@ static int on_announce(sd_event_source *s, void *userdata) {
 }
 
 void listener_announce(Listener *l) {
+        assert(l);
+
         if (sd_event_add_defer(l->broker->event, &l->announce_source, on_announce, l) < 0)
                 listener_emit_added(l); /* now, then */
 }
 
 void listener_remove(Listener *l, ListenerEnd reason) {
+        assert(l);
+
         if (l->removed)
                 return;
         /* Gone before it was announced: announce it first, so that every Removed follows its Added. */
@@ -346,6 +357,8 @@ void listener_remove(Listener *l, ListenerEnd reason) {
 void listener_free_all(Broker *b) {
         struct timespec deadline;
 
+        assert(b);
+
         /* Every thread asked (and interrupted, where it may be) first, so that they end together, within one
          * deadline for all. */
         for (Listener *l = b->listeners; l; l = l->next)
@@ -360,6 +373,8 @@ void listener_free_all(Broker *b) {
 }
 
 Listener *listener_find(Broker *b, uint64_t id) {
+        assert(b);
+
         for (Listener *l = b->listeners; l; l = l->next)
                 if (l->id == id && !l->removed)
                         return l;
@@ -368,6 +383,8 @@ Listener *listener_find(Broker *b, uint64_t id) {
 
 unsigned listener_count_of(Broker *b, uid_t account_uid) {
         unsigned n = 0;
+
+        assert(b);
 
         /* Removed ones whose thread still runs count too: they still hold a thread and an fd. */
         for (Listener *l = b->listeners; l; l = l->next)

@@ -2,6 +2,7 @@
 /* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners
  * and the manager's properties. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -55,6 +56,8 @@ static Registration *registration_free(Registration *reg) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(Registration *, registration_free);
 
 void registration_free_all(Broker *b) {
+        assert(b);
+
         while (b->registrations)
                 registration_free(b->registrations);
 }

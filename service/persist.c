@@ -76,6 +76,8 @@ static int persist_map(Listener *l) {
 int persist_listener_create(Listener *l, sd_bus *bus, int restored_state_fd) {
         int r;
 
+        assert(l);
+
         if (restored_state_fd >= 0)
                 l->state_fd = restored_state_fd;
         else {
@@ -189,6 +191,8 @@ static int store_notify(const char *state, const char *name, uint64_t id, int fd
 int persist_listener_store(Listener *l) {
         int r;
 
+        assert(l);
+
         if (l->state_fd < 0)
                 return 0;
         /* The listener is polled: systemd lets go of it by itself once the sandbox is gone (EPOLLHUP). The
@@ -232,6 +236,8 @@ void persist_record_answered(Listener *l, uint64_t id) {
 }
 
 void persist_listener_forget(Listener *l) {
+        assert(l);
+
         if (l->state_fd < 0)
                 return;
         (void) store_notify("FDSTOREREMOVE=1", "listener", l->id, -EBADF);

@@ -444,6 +444,12 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         PolkitUser *u;
         int r;
 
+        assert(b);
+        assert(call);
+        assert(subject);
+        assert(action);
+        assert(callback);
+
         q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
@@ -528,6 +534,9 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
 void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
         _cleanup_(sd_bus_error_free) sd_bus_error gone = SD_BUS_ERROR_NULL;
 
+        assert(b);
+        assert(bus);
+
         /* Queued ones first, so that the in-flight ones cancelled below make no room for them. */
         polkit_drop_queued(b, query_is_on_bus, bus);
 
@@ -558,6 +567,9 @@ int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_
         _cleanup_free_ char *what = NULL;
         va_list ap;
         int r;
+
+        assert(call);
+        assert(format);
 
         va_start(ap, format);
         r = vasprintf(&what, format, ap);
