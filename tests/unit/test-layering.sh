@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The service's layers call one way: main.c sits on top, and nothing in libbroker (everything but main.c)
-# calls into it. Control comes back up only through hooks registered from above (Broker.add_objects, ...).
+# calls into it; below it broker.c, which nothing else in libbroker calls either. Control comes back up only
+# through hooks registered from above (Broker.add_objects, ...).
 set -u
 lib=$1
 daemon=$2
@@ -35,6 +36,21 @@ if [ -z "$upcalls" ]; then
     echo "ok $n - libbroker calls nothing that only main.c defines"
 else
     echo "not ok $n - libbroker calls into main.c:" $upcalls
+    failed=1
+fi
+
+broker_defined=$(nm -A --defined-only "$lib" | awk '$2 ~ /[TDBR]/ && $1 ~ /\/broker\.c\.o:/ { print $3 }' | sort -u)
+others_undefined=$(nm -A -u "$lib" | awk '$1 !~ /\/broker\.c\.o:/ { print $NF }' | sort -u)
+upcalls=$(comm -12 <(echo "$others_undefined") <(echo "$broker_defined"))
+
+n=$((n + 1))
+if [ -z "$broker_defined" ]; then
+    echo "not ok $n - found nothing that broker.c defines in $(basename "$lib")"
+    failed=1
+elif [ -z "$upcalls" ]; then
+    echo "ok $n - nothing else in libbroker calls into broker.c"
+else
+    echo "not ok $n - libbroker calls into broker.c:" $upcalls
     failed=1
 fi
 
