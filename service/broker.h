@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The daemon's one context: event loop, bus connections (system bus and peer-to-peer clients), the listener
- * registry, pending registrations and limits. Owned by run() in main.c; everything else borrows it. */
+ * registry, pending registrations and limits. Made and run by broker.c for run() in main.c; everything else
+ * borrows it. */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -20,17 +21,13 @@
 #define BROKER_ERROR_NOT_A_LISTENER SYSBROKER_ERROR_NOT_A_LISTENER
 #define BROKER_ERROR_INVALID_RULE SYSBROKER_ERROR_INVALID_RULE
 
+typedef struct Broker Broker;
 typedef struct Listener Listener;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
 typedef struct PolkitQuery PolkitQuery;
-typedef struct PolkitUser PolkitUser;
+typedef struct PolkitRegistry PolkitRegistry;
 
-/* polkit checks in flight at polkitd (each holds a method call and, if interactive, may wait for minutes): in
- * all, and per caller uid. Checks past these wait in a queue, per user as deep as the listener limit per user
- * and in all as the listener limit (BrokerLimits), so that a burst of registrations is served in turn. */
-#define BROKER_MAX_POLKIT_QUERIES 1024
-#define BROKER_MAX_POLKIT_QUERIES_PER_USER 16
 #define BROKER_DEFAULT_POLKIT_TIMEOUT_USEC (25 * USEC_PER_SEC)
 /* Peer-to-peer connections of one uid. */
 #define BROKER_MAX_CONNECTIONS_PER_USER 16
@@ -46,7 +43,7 @@ typedef struct BrokerLimits {
         uint64_t connection_timeout_usec; /* to authenticate, and to complete each message once begun */
 } BrokerLimits;
 
-typedef struct Broker {
+struct Broker {
         sd_event *event;
         sd_bus *system_bus;
         sd_id128_t server_id;
@@ -61,13 +58,7 @@ typedef struct Broker {
 
         Registration *registrations;     /* waiting for polkit */
         unsigned n_registrations;
-        unsigned n_polkit_queries;       /* of any kind, in flight or queued; idle exit waits for them */
-        unsigned n_polkit_in_flight;
-        PolkitQuery *polkit_queries;     /* in flight, to cancel those of a peer that goes away */
-        PolkitQuery *polkit_queue, *polkit_queue_tail; /* waiting for their turn, oldest first */
-        PolkitUser *polkit_users;        /* what each user has in flight and queued */
-        sd_bus_slot *polkit_name_watch;  /* NameOwnerChanged, while checks wait: a bus caller that leaves */
-        uint64_t polkit_query_serial;    /* for their cancellation ids */
+        PolkitRegistry *polkit;          /* checks in flight and queued (polkit.c) */
 
         sd_event_source *watchdog_source; /* interrupts listener threads stuck in a call, every second */
 
@@ -77,35 +68,33 @@ typedef struct Broker {
         bool idle_exit;
         uint64_t idle_timeout_usec;
         uint64_t last_activity_usec;
-} Broker;
+        bool giving_up_name;             /* idle exit began giving the name back: nothing more is served */
 
-/* Callers: who is on the other end of a method call. */
-typedef struct Caller {
-        uid_t uid;
-        uid_t account_uid;               /* whom the limits per user charge (account_uid_of()) */
-        pid_t pid;
-        const char *bus_name;            /* system bus: unique name; NULL on a peer-to-peer connection */
-        Connection *connection;          /* peer-to-peer: the connection, with its pidfd */
-} Caller;
+        /* Set by broker_new(): the only ways the layers below reach the bus objects above them. */
+        int (*add_objects)(Broker *b, sd_bus *bus);      /* a new peer-to-peer connection's */
+        void (*listener_added)(Broker *b, Listener *l);   /* announced on every bus */
+        void (*listener_removed)(Broker *b, Listener *l, const char *reason);
+};
 
-int broker_get_caller(Broker *b, sd_bus_message *m, Caller *ret);
-void broker_mark_active(Broker *b);
+/* What main.c read from the command line. */
+typedef struct BrokerConfig {
+        BrokerLimits limits;
+        bool idle_exit;
+        uint64_t idle_timeout_usec;
+} BrokerConfig;
 
-int broker_add_objects(Broker *b, sd_bus *bus);
-void broker_emit_listener_added(Broker *b, Listener *l);
-void broker_emit_listener_removed(Broker *b, Listener *l, const char *reason);
+/* broker.c */
+int broker_new(const BrokerConfig *config, Broker **ret);
+/* Until SIGTERM, or idle exit. */
+int broker_run(Broker *b);
+Broker *broker_free(Broker *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Broker *, broker_free);
 
-/* manager.c */
-extern const sd_bus_vtable manager_vtable[];
-void registration_free_all(Broker *b);
+/* Anything that is served (a call, an answer from polkit, a listener's end) counts as activity: idle exit
+ * counts from the last one. */
+static inline void broker_mark_active(Broker *b) {
+        uint64_t now;
 
-/* connection.c */
-int broker_start_accepting(Broker *b, int listen_fd);
-void connection_free_all(Broker *b);
-int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t *ret_start_time, int *ret_pidfd);
-uid_t connection_account_uid(Connection *c);
-Connection *broker_find_connection(Broker *b, sd_bus *bus);
-/* The system bus, then every peer-to-peer connection. */
-void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata);
-/* Disconnects peer-to-peer clients that leave too much unread (after signals, which go to all of them). */
-void broker_drop_backlogged_connections(Broker *b);
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0)
+                b->last_activity_usec = now;
+}

@@ -9,6 +9,7 @@
  * refuses. Here a message larger than the limit ends the connection before its body is read, one not
  * complete within the deadline too, and sd-bus receives only stand-ins for fds (see fd_stand_ins). */
 
+#include <assert.h>
 #include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "broker.h"
+#include "connection.h"
+#include "list.h"
 #include "log.h"
 #include "polkit.h"
 #include "target.h"
@@ -86,12 +89,7 @@ static Connection *connection_free(Connection *c) {
         if (c->broker) {
                 Broker *b = c->broker;
                 polkit_cancel_for_bus(b, c->bus);
-                if (c->prev)
-                        c->prev->next = c->next;
-                else if (b->connections == c)
-                        b->connections = c->next;
-                if (c->next)
-                        c->next->prev = c->prev;
+                LIST_REMOVE(b->connections, c);
                 b->n_connections--;
         }
         sd_bus_slot_unref(c->disconnect_slot);
@@ -116,6 +114,8 @@ static Connection *connection_free(Connection *c) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(Connection *, connection_free);
 
 void connection_free_all(Broker *b) {
+        assert(b);
+
         while (b->connections)
                 connection_free(b->connections);
         b->accept_source = sd_event_source_disable_unref(b->accept_source);
@@ -123,14 +123,19 @@ void connection_free_all(Broker *b) {
                 fd_stand_ins[i] = safe_close(fd_stand_ins[i]);
 }
 
-void broker_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata) {
+void connection_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata) {
+        assert(b);
+        assert(f);
+
         if (b->system_bus)
                 f(b->system_bus, userdata);
         for (Connection *c = b->connections; c; c = c->next)
                 f(c->bus, userdata);
 }
 
-Connection *broker_find_connection(Broker *b, sd_bus *bus) {
+Connection *connection_find(Broker *b, sd_bus *bus) {
+        assert(b);
+
         for (Connection *c = b->connections; c; c = c->next)
                 if (c->bus == bus)
                         return c;
@@ -600,7 +605,7 @@ static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return connection_drop_if_backlogged(c) ? 1 : 0;
 }
 
-void broker_drop_backlogged_connections(Broker *b) {
+void connection_drop_backlogged(Broker *b) {
         /* Signals go to every connection, also to those that never send anything. */
         for (Connection *c = b->connections; c; c = c->next)
                 (void) connection_drop_if_backlogged(c);
@@ -698,7 +703,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (r < 0)
                 return log_error_errno(r, "Failed to enable fd passing: %m"), 0;
 
-        r = broker_add_objects(b, c->bus);
+        assert(b->add_objects);
+        r = b->add_objects(b, c->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to add objects to connection: %m"), 0;
         r = sd_bus_add_filter(c->bus, &c->filter_slot, on_incoming, c);
@@ -726,17 +732,17 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
         log_debug("Peer-to-peer client pid %i uid %u connected.", c->pid, c->uid);
         c->broker = b;
-        c->next = b->connections;
-        if (b->connections)
-                b->connections->prev = c;
-        b->connections = c;
+        LIST_PREPEND(b->connections, c);
         b->n_connections++;
         TAKE_PTR(c);
         return 0;
 }
 
-int broker_start_accepting(Broker *b, int listen_fd) {
+int connection_start_accepting(Broker *b, int listen_fd) {
         int r;
+
+        assert(b);
+        assert(listen_fd >= 0);
 
         r = sd_is_socket_unix(listen_fd, SOCK_STREAM, 1, NULL, 0);
         if (r < 0)

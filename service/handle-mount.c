@@ -486,13 +486,13 @@ Answer handle_mount(Supervisor *s) {
          * answer must find it among the listener's mounts, to unmount or remount it. Still in the target's
          * context here: saving writes to the state memfd only, no path is looked up. */
         if (result >= 0 && c->kind != MOUNT_KIND_REMOUNT && mnt_id != 0) {
-                l->mounts[l->n_mounts++] = (ListenerMount) {
+                (void) listener_add_mount(l, &(ListenerMount) {
                         .mnt_id = mnt_id,
                         .rule_index = (size_t) (p.rule - l->rules->rules),
                         /* A bind keeps what its source had: a remount must not make a read-only tree writable. */
                         .kept_flags = c->kind == MOUNT_KIND_BIND ? source_flags : 0,
                         .mntns_id = mntns_id,
-                };
+                });
                 persist_listener_save(l);
         }
         supervisor_record_result(s, result);

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Listener lifecycle and its D-Bus object. */
+/* Listener lifecycle: creation, the thread's start and end, the watchdog that interrupts stuck calls, removal. */
 
+#include <assert.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <time.h>
 #include <sys/eventfd.h>
 
+#include "list.h"
 #include "listener.h"
 #include "log.h"
 #include "persist.h"
-#include "polkit.h"
 #include "seccomp-kernel.h"
 #include "supervise.h"
 
@@ -31,13 +32,7 @@ const char *listener_end_to_string(ListenerEnd e) {
 static void listener_unlink(Listener *l) {
         Broker *b = l->broker;
 
-        if (l->prev)
-                l->prev->next = l->next;
-        else if (b->listeners == l)
-                b->listeners = l->next;
-        if (l->next)
-                l->next->prev = l->prev;
-        l->next = l->prev = NULL;
+        LIST_REMOVE(b->listeners, l);
 }
 
 /* Whether a call in progress may be cut short at shutdown. Not when the service manager keeps the listener:
@@ -214,6 +209,11 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
         pthread_attr_t attr;
         int r;
 
+        assert(b);
+        assert(fd >= 0);
+        assert(rules);
+        assert(ret);
+
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
@@ -228,7 +228,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 .state_fd = -EBADF,
         };
         if (restore) {
-                if (broker_find_listener(b, restore->id))
+                if (listener_find(b, restore->id))
                         return -EEXIST;
                 b->next_listener_id = MAX(b->next_listener_id, restore->id);
                 memcpy(l->mounts, restore->mounts, MIN(restore->n_mounts, LISTENER_MOUNTS_MAX) * sizeof *l->mounts);
@@ -277,10 +277,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
         /* From here on the listener owns fd and rules; nothing below can fail except starting the thread. */
         l->fd = fd;
         l->broker = b;
-        l->next = b->listeners;
-        if (b->listeners)
-                b->listeners->prev = l;
-        b->listeners = l;
+        LIST_PREPEND(b->listeners, l);
 
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, LISTENER_THREAD_STACK);
@@ -307,26 +304,38 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
 void listener_request_stop(Listener *l, ListenerEnd reason) {
         ListenerEnd none = LISTENER_END_NONE;
 
+        assert(l);
+
         /* The first reason counts. A thread sleeping in RECV is woken by a signal (EINTR); the watchdog
          * repeats it every second in case it came just before the thread went to sleep. */
         (void) __atomic_compare_exchange_n(&l->stop, &none, reason, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
         supervise_wake_for_stop(l, false);
 }
 
+/* Through the hook the bus objects registered (Broker.listener_added): they are above us. */
+static void listener_emit_added(Listener *l) {
+        if (l->broker->listener_added)
+                l->broker->listener_added(l->broker, l);
+}
+
 static int on_announce(sd_event_source *s, void *userdata) {
         Listener *l = userdata;
 
         l->announce_source = sd_event_source_disable_unref(l->announce_source);
-        broker_emit_listener_added(l->broker, l);
+        listener_emit_added(l);
         return 0;
 }
 
 void listener_announce(Listener *l) {
+        assert(l);
+
         if (sd_event_add_defer(l->broker->event, &l->announce_source, on_announce, l) < 0)
-                broker_emit_listener_added(l->broker, l); /* now, then */
+                listener_emit_added(l); /* now, then */
 }
 
 void listener_remove(Listener *l, ListenerEnd reason) {
+        assert(l);
+
         if (l->removed)
                 return;
         /* Gone before it was announced: announce it first, so that every Removed follows its Added. */
@@ -339,13 +348,16 @@ void listener_remove(Listener *l, ListenerEnd reason) {
                  listener_end_to_string(reason));
         /* For good: a restarted daemon must not serve it again. */
         persist_listener_forget(l);
-        broker_emit_listener_removed(l->broker, l, listener_end_to_string(reason));
+        if (l->broker->listener_removed)
+                l->broker->listener_removed(l->broker, l, listener_end_to_string(reason));
         broker_mark_active(l->broker);
         listener_request_stop(l, reason);
 }
 
 void listener_free_all(Broker *b) {
         struct timespec deadline;
+
+        assert(b);
 
         /* Every thread asked (and interrupted, where it may be) first, so that they end together, within one
          * deadline for all. */
@@ -360,15 +372,19 @@ void listener_free_all(Broker *b) {
         supervise_log_flush(true);
 }
 
-Listener *broker_find_listener(Broker *b, uint64_t id) {
+Listener *listener_find(Broker *b, uint64_t id) {
+        assert(b);
+
         for (Listener *l = b->listeners; l; l = l->next)
                 if (l->id == id && !l->removed)
                         return l;
         return NULL;
 }
 
-unsigned broker_count_listeners_of(Broker *b, uid_t account_uid) {
+unsigned listener_count_of(Broker *b, uid_t account_uid) {
         unsigned n = 0;
+
+        assert(b);
 
         /* Removed ones whose thread still runs count too: they still hold a thread and an fd. */
         for (Listener *l = b->listeners; l; l = l->next)
@@ -376,166 +392,3 @@ unsigned broker_count_listeners_of(Broker *b, uid_t account_uid) {
                         n++;
         return n;
 }
-
-static int listener_id_from_path(const char *path, uint64_t *ret) {
-        const char *e = startswith(path, BROKER_LISTENER_PATH_PREFIX "/");
-        char *end;
-        uint64_t id;
-
-        if (!e || *e < '1' || *e > '9')
-                return -ENOENT;
-        errno = 0;
-        id = strtoull(e, &end, 10);
-        if (errno != 0 || *end != 0)
-                return -ENOENT;
-        *ret = id;
-        return 0;
-}
-
-/* A listener's rules and owner are its owner's business: others (but root) do not see the object. Unregister
- * is the exception, since it asks polkit (manage) for anyone but the owner; refused, it answers as if the
- * object were not there (on_unregister_authorized()). */
-static bool listener_visible_to_caller(Broker *b, sd_bus *bus, const Listener *l) {
-        sd_bus_message *m = sd_bus_get_current_message(bus);
-        Caller caller;
-
-        if (!m)
-                return false;
-        if (sd_bus_message_is_method_call(m, BROKER_LISTENER_INTERFACE, "Unregister") > 0)
-                return true;
-        if (broker_get_caller(b, m, &caller) < 0)
-                return false;
-        return caller.uid == 0 || caller.uid == l->owner_uid;
-}
-
-int listener_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
-                         sd_bus_error *error) {
-        Broker *b = userdata;
-        Listener *l;
-        uint64_t id;
-
-        if (listener_id_from_path(path, &id) < 0)
-                return 0;
-        l = broker_find_listener(b, id);
-        if (!l || !listener_visible_to_caller(b, bus, l))
-                return 0;
-        *ret_found = l;
-        return 1;
-}
-
-int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes, sd_bus_error *error) {
-        Broker *b = userdata;
-        char **nodes;
-        size_t n = 0;
-
-        nodes = calloc(b->n_listeners + 1, sizeof *nodes);
-        if (!nodes)
-                return -ENOMEM;
-        for (Listener *l = b->listeners; l; l = l->next) {
-                if (l->removed || !listener_visible_to_caller(b, bus, l))
-                        continue;
-                nodes[n] = strdup(l->object_path);
-                if (!nodes[n]) {
-                        while (n > 0)
-                                free(nodes[--n]);
-                        free(nodes);
-                        return -ENOMEM;
-                }
-                n++;
-        }
-        *ret_nodes = nodes;
-        return 1;
-}
-
-static int property_get_default_action(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Listener *l = userdata;
-        return sd_bus_message_append(reply, "s", l->default_deny ? "deny" : "continue");
-}
-
-static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Listener *l = userdata;
-        return rule_set_append(reply, l->rules);
-}
-
-static int property_get_counter(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        uint64_t *counter = userdata; /* sd-bus passed the listener plus the property's offset */
-        return sd_bus_message_append(reply, "t", __atomic_load_n(counter, __ATOMIC_RELAXED));
-}
-
-static void on_unregister_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
-                                     void *userdata);
-
-static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Listener *l = userdata;
-        Broker *b = l->broker;
-        Caller caller;
-        int r;
-
-        broker_mark_active(b);
-        r = broker_get_caller(b, m, &caller);
-        if (r < 0)
-                return r;
-
-        if (caller.uid != l->owner_uid && caller.uid != 0) {
-                /* Someone else's listener: only with the manage action. Looked up again by id when polkit
-                 * answers, since the listener may be gone by then. */
-                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, true,
-                                      on_unregister_authorized, (void *) (uintptr_t) l->id);
-                if (r == -ENOBUFS)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                                "Too many authorization checks pending for this user");
-                return r;
-        }
-
-        log_info("Listener %" PRIu64 " unregistered by uid %u.", l->id, caller.uid);
-        listener_remove(l, LISTENER_END_UNREGISTERED);
-        return sd_bus_reply_method_return(m, NULL);
-}
-
-static void on_unregister_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
-                                     void *userdata) {
-        uint64_t id = (uintptr_t) userdata;
-        Listener *l;
-
-        /* Without the manage authorization, whatever polkit's reason (no, a challenge, an error), the listener
-         * is not there for the caller: answered exactly as reading it or a listener that does not exist is
-         * (sd-bus's words for an object it does not find), so that Unregister does not tell its existence. */
-        if (result != POLKIT_YES) {
-                sd_bus_message *m = polkit_query_message(q);
-
-                (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
-                                                  sd_bus_message_get_path(m));
-                return;
-        }
-        l = broker_find_listener(polkit_query_broker(q), id);
-        if (!l) {
-                (void) sd_bus_reply_method_errorf(polkit_query_message(q), SD_BUS_ERROR_UNKNOWN_OBJECT,
-                                                  "Listener %" PRIu64 " is gone", id);
-                return;
-        }
-        log_info("Listener %" PRIu64 " unregistered by a manager.", l->id);
-        listener_remove(l, LISTENER_END_UNREGISTERED);
-        (void) sd_bus_reply_method_return(polkit_query_message(q), NULL);
-}
-
-const sd_bus_vtable listener_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Id", "t", NULL, offsetof(Listener, id), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(Listener, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("OwnerPID", "u", NULL, offsetof(Listener, owner_pid), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Description", "s", NULL, offsetof(Listener, description), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DefaultAction", "s", property_get_default_action, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Rules", "aa{sv}", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        /* Counters change with every notification: no change signals (they would flood the bus). */
-        SD_BUS_PROPERTY("Notifications", "t", property_get_counter, offsetof(Listener, counters.notifications), 0),
-        SD_BUS_PROPERTY("Emulated", "t", property_get_counter, offsetof(Listener, counters.emulated), 0),
-        SD_BUS_PROPERTY("Denied", "t", property_get_counter, offsetof(Listener, counters.denied), 0),
-        SD_BUS_PROPERTY("Continued", "t", property_get_counter, offsetof(Listener, counters.continued), 0),
-        SD_BUS_PROPERTY("Failed", "t", property_get_counter, offsetof(Listener, counters.failed), 0),
-        SD_BUS_METHOD_WITH_ARGS("Unregister", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unregister,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_VTABLE_END
-};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A registered seccomp listener: its D-Bus object, its rules, and the thread that answers its notifications.
- * The main loop owns the struct; the thread only reads the immutable fields and bumps the counters. */
+/* A registered seccomp listener: its rules, and the thread that answers its notifications (its bus object is
+ * listener-dbus.c's). The main loop owns the struct; the thread only reads the immutable fields and bumps the
+ * counters. */
 #pragma once
 
 #include <pthread.h>
@@ -103,11 +104,15 @@ void listener_announce(Listener *l);
 /* Asks its thread to stop with reason; it then says so through done_fd. */
 void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
-Listener *broker_find_listener(Broker *b, uint64_t id);
-unsigned broker_count_listeners_of(Broker *b, uid_t account_uid);
+Listener *listener_find(Broker *b, uint64_t id);
+unsigned listener_count_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);
 
-extern const sd_bus_vtable listener_vtable[];
-int listener_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
-                         sd_bus_error *error);
-int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes, sd_bus_error *error);
+/* Listener thread: m is a mount made for l (the caller saves it: persist_listener_save()). -ENOSPC past
+ * LISTENER_MOUNTS_MAX. Inline: the thread side is below listener.c, which starts it. */
+static inline int listener_add_mount(Listener *l, const ListenerMount *m) {
+        if (l->n_mounts >= LISTENER_MOUNTS_MAX)
+                return -ENOSPC;
+        l->mounts[l->n_mounts++] = *m;
+        return 0;
+}

@@ -2,15 +2,19 @@
 /* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners
  * and the manager's properties. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <linux/kcmp.h>
 
+#include "caller.h"
 #include "config.h"
+#include "list.h"
 #include "listener.h"
 #include "log.h"
+#include "manager.h"
 #include "persist.h"
 #include "notify.h"
 #include "polkit.h"
@@ -37,12 +41,7 @@ static Registration *registration_free(Registration *reg) {
                 return NULL;
         if (reg->broker) {
                 Broker *b = reg->broker;
-                if (reg->prev)
-                        reg->prev->next = reg->next;
-                else if (b->registrations == reg)
-                        b->registrations = reg->next;
-                if (reg->next)
-                        reg->next->prev = reg->prev;
+                LIST_REMOVE(b->registrations, reg);
                 b->n_registrations--;
         }
         sd_bus_message_unref(reg->call);
@@ -57,6 +56,8 @@ static Registration *registration_free(Registration *reg) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(Registration *, registration_free);
 
 void registration_free_all(Broker *b) {
+        assert(b);
+
         while (b->registrations)
                 registration_free(b->registrations);
 }
@@ -348,7 +349,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         if (listener_already_registered(b, fd))
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "This listener is already registered");
 
-        r = broker_get_caller(b, m, &caller);
+        r = caller_get(b, m, &caller);
         if (r < 0)
                 return r;
 
@@ -356,7 +357,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many listeners (at most %u)",
                                          b->limits.max_listeners);
         /* Per user, with the subordinate uids it runs processes as (account_uid_of()). */
-        if (broker_count_listeners_of(b, caller.account_uid) + count_registrations_of(b, caller.account_uid) >=
+        if (listener_count_of(b, caller.account_uid) + count_registrations_of(b, caller.account_uid) >=
             b->limits.max_listeners_per_user)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many listeners for uid %u (at most %u)", caller.account_uid,
@@ -365,7 +366,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (reg->fd < 0)
                 return -errno;
-        r = polkit_subject_from_caller(&caller, &reg->subject);
+        r = caller_get_polkit_subject(&caller, &reg->subject);
         if (r < 0)
                 return r;
         reg->uid = caller.uid;
@@ -374,10 +375,7 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         reg->call = sd_bus_message_ref(m);
 
         reg->broker = b;
-        reg->next = b->registrations;
-        if (b->registrations)
-                b->registrations->prev = reg;
-        b->registrations = reg;
+        LIST_PREPEND(b->registrations, reg);
         b->n_registrations++;
 
         registration_step(TAKE_PTR(reg));
@@ -418,7 +416,7 @@ static void on_list_authorized(PolkitQuery *q, PolkitResult result, const sd_bus
         int r;
 
         /* Without manage the caller still gets its own listeners: not an error. */
-        r = broker_get_caller(polkit_query_broker(q), call, &caller);
+        r = caller_get(polkit_query_broker(q), call, &caller);
         if (r >= 0)
                 r = reply_listeners(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
         if (r < 0)
@@ -432,7 +430,7 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         int r;
 
         broker_mark_active(b);
-        r = broker_get_caller(b, m, &caller);
+        r = caller_get(b, m, &caller);
         if (r < 0)
                 return r;
 
@@ -442,7 +440,7 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         /* Never an authentication dialog for a list: a user who lists its own listeners should not be asked
          * for an administrator's password because someone else holds one too. */
         if (foreign) {
-                r = polkit_check_call(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, false,
+                r = caller_check_polkit(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, false,
                                       on_list_authorized, NULL);
                 /* Too many checks pending: the caller still gets its own listeners. */
                 if (r == -ENOBUFS)

@@ -2,6 +2,7 @@
 /* Listener state across restarts: the state memfd (its header page and where the text goes), the file descriptor
  * store, and restoring. The text itself is persist-text.c. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,7 +13,6 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "notify.h"
 #include "persist.h"
 
 #define PERSIST_MAGIC "sysbroker-state1"
@@ -76,6 +76,8 @@ static int persist_map(Listener *l) {
 int persist_listener_create(Listener *l, sd_bus *bus, int restored_state_fd) {
         int r;
 
+        assert(l);
+
         if (restored_state_fd >= 0)
                 l->state_fd = restored_state_fd;
         else {
@@ -138,12 +140,14 @@ static void list_remove(uint64_t id) {
                 log_debug_errno(-errno, "Failed to remove %s: %m", path);
 }
 
-void persist_mark_up(Broker *b) {
+void persist_mark_up(bool (*held)(uint64_t id, void *userdata), void *userdata) {
         char path[PATH_MAX];
         const char *dir = list_dir();
         _cleanup_close_ int fd = -EBADF;
         struct dirent *de;
         DIR *d;
+
+        assert(held);
 
         if (!dir)
                 return;
@@ -170,7 +174,7 @@ void persist_mark_up(Broker *b) {
                 }
                 errno = 0;
                 id = strtoull(e, &end, 10);
-                if (errno == 0 && end != e && *end == '\0' && broker_find_listener(b, id))
+                if (errno == 0 && end != e && *end == '\0' && held(id, userdata))
                         continue;
                 (void) unlinkat(dirfd(d), de->d_name, 0);
         }
@@ -186,6 +190,8 @@ static int store_notify(const char *state, const char *name, uint64_t id, int fd
 
 int persist_listener_store(Listener *l) {
         int r;
+
+        assert(l);
 
         if (l->state_fd < 0)
                 return 0;
@@ -213,7 +219,25 @@ void persist_listener_save(Listener *l) {
                                   "its mounts: %m", l->id);
 }
 
+void persist_record_decision(Listener *l, uint64_t id, int32_t kind, int32_t error, int64_t value) {
+        PersistHeader *h = l->state;
+
+        if (!h)
+                return;
+        h->decided_kind = kind;
+        h->decided_error = error;
+        h->decided_value = value;
+        __atomic_store_n(&h->decided_id, id, __ATOMIC_RELEASE);
+}
+
+void persist_record_answered(Listener *l, uint64_t id) {
+        if (l->state)
+                __atomic_store_n(&l->state->answered_id, id, __ATOMIC_RELEASE);
+}
+
 void persist_listener_forget(Listener *l) {
+        assert(l);
+
         if (l->state_fd < 0)
                 return;
         (void) store_notify("FDSTOREREMOVE=1", "listener", l->id, -EBADF);
@@ -257,93 +281,30 @@ static int read_state(int fd, char **ret_text, PersistHeader *ret_header) {
         return 0;
 }
 
-static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
+int persist_load(uint64_t id, int state_fd, sd_bus *bus, PersistedListener *ret) {
         _cleanup_(persisted_listener_done) PersistedListener p = {};
         _cleanup_free_ char *text = NULL;
         PersistHeader header;
-        Listener *l;
         int r;
+
+        assert(state_fd >= 0);
+        assert(ret);
 
         r = read_state(state_fd, &text, &header);
         if (r < 0)
                 return log_warning_errno(r, "Listener %" PRIu64 ": stored state unreadable: %m", id);
-        r = persist_parse(text, b->system_bus, &restore_limits, &p);
+        r = persist_parse(text, bus, &restore_limits, &p);
         if (r < 0)
                 return log_warning_errno(r, "Listener %" PRIu64 ": stored state invalid: %m", id);
         if (p.id != id)
                 return log_warning_errno(-EBADMSG, "Listener %" PRIu64 ": stored state is of listener %" PRIu64
                                          ".", id, p.id);
-        r = fd_is_seccomp_listener(listener_fd);
-        if (r <= 0)
-                return log_warning_errno(r < 0 ? r : -EBADF, "Listener %" PRIu64 ": stored fd is not a seccomp "
-                                         "listener.", id);
-
-        r = listener_new(b, listener_fd, p.rules, p.owner_uid, p.account_uid, p.owner_pid, p.description,
-                         p.default_deny,
-                         &(ListenerRestore) {
-                                 .id = p.id,
-                                 .state_fd = state_fd,
-                                 .mounts = p.mounts,
-                                 .n_mounts = p.n_mounts,
-                         }, &l);
-        if (r < 0)
-                return log_warning_errno(r, "Listener %" PRIu64 ": cannot be restored: %m", id);
-        p.rules = NULL; /* the listener's now */
-        l->stored = true; /* the service manager passed its fds back, and keeps them */
-        log_info("Listener %" PRIu64 " of uid %u restored after a restart, %zu rule(s), %zu mount(s).", l->id,
-                 l->owner_uid, l->rules->n_rules, l->n_mounts);
-        persist_list_add(l);
-        listener_announce(l);
+        *ret = p;
+        p = (PersistedListener) {};
         return 0;
 }
 
-static int find_named(char **names, size_t n, const char *prefix, uint64_t id) {
-        char want[64];
-
-        snprintf(want, sizeof want, "%s-%" PRIu64, prefix, id);
-        for (size_t i = 0; i < n; i++)
-                if (names[i] && streq(names[i], want))
-                        return (int) i;
-        return -1;
-}
-
-int persist_restore(Broker *b, int *fds, char **names, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                const char *e;
-                uint64_t id;
-                int s;
-
-                if (fds[i] < 0 || !names[i] || !(e = startswith(names[i], "listener-")))
-                        continue;
-                id = strtoull(e, NULL, 10);
-                s = find_named(names, n, "state", id);
-                if (s >= 0 && fds[s] < 0)
-                        s = -1;
-                if (s < 0 || restore_one(b, id, fds[i], fds[s]) < 0) {
-                        /* Nothing to serve it with: let it go, the sandbox then gets ENOSYS. By name: not if
-                         * that name is a listener restored just now (a duplicate never stored by us). */
-                        log_warning("Listener %" PRIu64 " from before the restart is dropped.", id);
-                        if (!broker_find_listener(b, id)) {
-                                (void) store_notify("FDSTOREREMOVE=1", "listener", id, -EBADF);
-                                (void) store_notify("FDSTOREREMOVE=1", "state", id, -EBADF);
-                        }
-                        safe_close(fds[i]);
-                        if (s >= 0)
-                                safe_close(fds[s]);
-                }
-                fds[i] = -EBADF;
-                if (s >= 0)
-                        fds[s] = -EBADF;
-        }
-
-        /* A state without its listener: the sandbox went away while we were down. */
-        for (size_t i = 0; i < n; i++) {
-                const char *e;
-
-                if (fds[i] < 0 || !names[i] || !(e = startswith(names[i], "state-")))
-                        continue;
-                (void) store_notify("FDSTOREREMOVE=1", "state", strtoull(e, NULL, 10), -EBADF);
-                fds[i] = safe_close(fds[i]);
-        }
-        return 0;
+void persist_store_remove(const char *name, uint64_t id) {
+        assert(name);
+        (void) store_notify("FDSTOREREMOVE=1", name, id, -EBADF);
 }

@@ -60,6 +60,11 @@ int persist_listener_create(Listener *l, sd_bus *bus, int restored_state_fd);
 int persist_listener_store(Listener *l);
 /* Listener thread: writes the mounts it made (after each change). */
 void persist_listener_save(Listener *l);
+/* Listener thread, plain stores into the header page: what it decided for notification id (an Answer's kind,
+ * error and value), before sending it ... */
+void persist_record_decision(Listener *l, uint64_t id, int32_t kind, int32_t error, int64_t value);
+/* ... and that id is answered. */
+void persist_record_answered(Listener *l, uint64_t id);
 /* Main loop, when a listener is removed for good: the service manager lets go of both fds. */
 void persist_listener_forget(Listener *l);
 void persist_listener_close(Listener *l);
@@ -70,9 +75,10 @@ void persist_listener_close(Listener *l);
 void persist_list_add(const Listener *l);
 /* At startup, once the stored listeners are restored (or dropped): the daemon is up. Says so there ("up"), so
  * that sysbrokerd-stop-post does not count this run as a failed start, and drops the entries of listeners
- * that are not held. */
-void persist_mark_up(Broker *b);
+ * that are not held (held() says which are: the listeners are above us). */
+void persist_mark_up(bool (*held)(uint64_t id, void *userdata), void *userdata);
 
-/* At startup: listeners from the fds the service manager passed back. Takes (or closes) the fds it knows by
- * name ("listener-<id>", "state-<id>"), setting them to -EBADF in fds; leaves the rest to the caller. */
-int persist_restore(Broker *b, int *fds, char **names, size_t n);
+/* At startup: reads and validates what the state memfd of listener id holds (restore.c). Logs why not. */
+int persist_load(uint64_t id, int state_fd, sd_bus *bus, PersistedListener *ret);
+/* Asks the service manager to let go of the stored fd "<name>-<id>". */
+void persist_store_remove(const char *name, uint64_t id);

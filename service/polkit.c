@@ -5,9 +5,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 
+#include "list.h"
 #include "log.h"
 #include "polkit.h"
 #include "seccomp-kernel.h"
+
+typedef struct PolkitUser PolkitUser;
 
 struct PolkitQuery {
         Broker *broker;
@@ -21,9 +24,20 @@ struct PolkitQuery {
         void *userdata;
         sd_bus_slot *slot;
         char cancellation_id[32];
-        bool linked;               /* in broker->polkit_queries (in flight) or broker->polkit_queue */
-        bool queued;               /* in broker->polkit_queue */
+        bool linked;               /* in the registry's queries (in flight) or its queue */
+        bool queued;               /* in its queue */
         PolkitQuery *next, *prev;
+};
+
+/* Every check of the daemon: in flight at polkitd, or queued for its turn; and who has how many. */
+struct PolkitRegistry {
+        unsigned n_queries;              /* of any kind, in flight or queued; idle exit waits for them */
+        unsigned n_in_flight;
+        PolkitQuery *queries;            /* in flight, to cancel those of a peer that goes away */
+        PolkitQuery *queue, *queue_tail; /* waiting for their turn, oldest first */
+        PolkitUser *users;               /* what each user has in flight and queued */
+        sd_bus_slot *name_watch;         /* NameOwnerChanged, while checks wait: a bus caller that leaves */
+        uint64_t query_serial;           /* for their cancellation ids */
 };
 
 /* What one user (account uid) has at polkit. Exists while a query of its exists. */
@@ -33,21 +47,20 @@ struct PolkitUser {
         unsigned n_in_flight;
         unsigned n_queued;
         bool answering;            /* in its callback: a check asked now takes the answered one's place */
-        PolkitUser *next;
+        PolkitUser *next, *prev;
 };
 
 static PolkitUser *polkit_user_get(Broker *b, uid_t uid) {
         PolkitUser *u;
 
-        for (u = b->polkit_users; u; u = u->next)
+        for (u = b->polkit->users; u; u = u->next)
                 if (u->uid == uid)
                         return u;
         u = calloc(1, sizeof *u);
         if (!u)
                 return NULL;
         u->uid = uid;
-        u->next = b->polkit_users;
-        b->polkit_users = u;
+        LIST_PREPEND(b->polkit->users, u);
         return u;
 }
 
@@ -55,16 +68,12 @@ static void polkit_user_unref(Broker *b, PolkitUser *u) {
         assert(u->n_ref > 0);
         if (--u->n_ref > 0)
                 return;
-        for (PolkitUser **p = &b->polkit_users; *p; p = &(*p)->next)
-                if (*p == u) {
-                        *p = u->next;
-                        free(u);
-                        return;
-                }
+        LIST_REMOVE(b->polkit->users, u);
+        free(u);
 }
 
 static unsigned polkit_queue_depth(Broker *b) {
-        return b->n_polkit_queries - b->n_polkit_in_flight;
+        return b->polkit->n_queries - b->polkit->n_in_flight;
 }
 
 /* Takes q off whichever list holds it and gives back what it counted for; its user stays while q exists. */
@@ -74,31 +83,18 @@ static void polkit_query_unlink(PolkitQuery *q) {
         if (!q->linked)
                 return;
         if (q->queued) {
-                if (q->prev)
-                        q->prev->next = q->next;
-                else
-                        b->polkit_queue = q->next;
-                if (q->next)
-                        q->next->prev = q->prev;
-                else
-                        b->polkit_queue_tail = q->prev;
+                LIST_REMOVE_TAIL(b->polkit->queue, b->polkit->queue_tail, q);
                 q->user->n_queued--;
         } else {
-                if (q->prev)
-                        q->prev->next = q->next;
-                else
-                        b->polkit_queries = q->next;
-                if (q->next)
-                        q->next->prev = q->prev;
+                LIST_REMOVE(b->polkit->queries, q);
                 q->user->n_in_flight--;
-                b->n_polkit_in_flight--;
+                b->polkit->n_in_flight--;
         }
-        b->n_polkit_queries--;
-        q->next = q->prev = NULL;
+        b->polkit->n_queries--;
         q->linked = q->queued = false;
         /* Nobody left waiting whose bus name could vanish: stop hearing of every disconnect on the bus. */
-        if (!b->polkit_queue)
-                b->polkit_name_watch = sd_bus_slot_unref(b->polkit_name_watch);
+        if (!b->polkit->queue)
+                b->polkit->name_watch = sd_bus_slot_unref(b->polkit->name_watch);
 }
 
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
@@ -118,6 +114,36 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitQuery *, polkit_query_free);
 
+int polkit_registry_new(PolkitRegistry **ret) {
+        PolkitRegistry *reg;
+
+        assert(ret);
+
+        reg = calloc(1, sizeof *reg);
+        if (!reg)
+                return -ENOMEM;
+        *ret = reg;
+        return 0;
+}
+
+PolkitRegistry *polkit_registry_free(PolkitRegistry *reg) {
+        if (!reg)
+                return NULL;
+        /* At exit: what polkit never answered is let go of without an answer (its callbacks' objects are
+         * gone already). */
+        while (reg->queue)
+                polkit_query_free(reg->queue);
+        while (reg->queries)
+                polkit_query_free(reg->queries);
+        reg->name_watch = sd_bus_slot_unref(reg->name_watch);
+        free(reg);
+        return NULL;
+}
+
+unsigned polkit_registry_pending(const PolkitRegistry *reg) {
+        return reg ? reg->n_queries : 0;
+}
+
 sd_bus_message *polkit_query_message(PolkitQuery *q) {
         return q->call;
 }
@@ -135,7 +161,7 @@ void polkit_subject_done(PolkitSubject *s) {
         s->pidfd = safe_close(s->pidfd);
 }
 
-static int subject_copy(const PolkitSubject *from, PolkitSubject *to) {
+int polkit_subject_copy(const PolkitSubject *from, PolkitSubject *to) {
         *to = (PolkitSubject) {
                 .pid = from->pid,
                 .start_time = from->start_time,
@@ -156,24 +182,6 @@ static int subject_copy(const PolkitSubject *from, PolkitSubject *to) {
                 }
         }
         return 0;
-}
-
-int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret) {
-        PolkitSubject s = POLKIT_SUBJECT_NULL;
-        int pidfd = -EBADF, r;
-
-        if (caller->bus_name) {
-                s.bus_name = (char *) caller->bus_name;
-                s.uid = caller->uid; /* for logs only: polkit asks the bus */
-                s.account_uid = caller->account_uid;
-        } else {
-                r = connection_get_peer(caller->connection, &s.pid, &s.uid, &s.start_time, &pidfd);
-                if (r < 0)
-                        return r;
-                s.pidfd = pidfd;
-                s.account_uid = caller->account_uid;
-        }
-        return subject_copy(&s, ret);
 }
 
 static int append_subject(sd_bus_message *m, const PolkitSubject *s) {
@@ -271,14 +279,11 @@ static int polkit_query_send(PolkitQuery *q) {
         if (r < 0)
                 return r;
 
-        q->next = b->polkit_queries;
-        if (q->next)
-                q->next->prev = q;
-        b->polkit_queries = q;
+        LIST_PREPEND(b->polkit->queries, q);
         q->linked = true;
         q->user->n_in_flight++;
-        b->n_polkit_in_flight++;
-        b->n_polkit_queries++;
+        b->polkit->n_in_flight++;
+        b->polkit->n_queries++;
 
         /* The count in flight is what a test of the bound reads: polkitd itself shows nothing. */
         if (q->subject.bus_name)
@@ -297,10 +302,10 @@ static int polkit_query_send(PolkitQuery *q) {
 static PolkitQuery *polkit_queue_next(Broker *b) {
         PolkitQuery *best = NULL;
 
-        if (b->n_polkit_in_flight >= BROKER_MAX_POLKIT_QUERIES)
+        if (b->polkit->n_in_flight >= POLKIT_MAX_QUERIES)
                 return NULL;
-        for (PolkitQuery *q = b->polkit_queue; q; q = q->next) {
-                if (q->user->n_in_flight >= BROKER_MAX_POLKIT_QUERIES_PER_USER)
+        for (PolkitQuery *q = b->polkit->queue; q; q = q->next) {
+                if (q->user->n_in_flight >= POLKIT_MAX_QUERIES_PER_USER)
                         continue;
                 if (!best || q->user->n_in_flight < best->user->n_in_flight)
                         best = q;
@@ -332,15 +337,10 @@ static void polkit_dispatch(Broker *b) {
 static void polkit_query_enqueue(PolkitQuery *q) {
         Broker *b = q->broker;
 
-        q->prev = b->polkit_queue_tail;
-        if (q->prev)
-                q->prev->next = q;
-        else
-                b->polkit_queue = q;
-        b->polkit_queue_tail = q;
+        LIST_APPEND_TAIL(b->polkit->queue, b->polkit->queue_tail, q);
         q->linked = q->queued = true;
         q->user->n_queued++;
-        b->n_polkit_queries++;
+        b->polkit->n_queries++;
 }
 
 /* A queued check of a caller that left the bus is dropped before polkit is asked. (One in flight is polkit's
@@ -350,7 +350,7 @@ static void polkit_drop_queued(Broker *b, bool (*gone)(PolkitQuery *q, const voi
         _cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
 
         (void) sd_bus_error_set(&err, SD_BUS_ERROR_DISCONNECTED, "the caller disconnected");
-        for (PolkitQuery *q = b->polkit_queue; q; ) {
+        for (PolkitQuery *q = b->polkit->queue; q; ) {
                 if (!gone(q, userdata)) {
                         q = q->next;
                         continue;
@@ -361,7 +361,7 @@ static void polkit_drop_queued(Broker *b, bool (*gone)(PolkitQuery *q, const voi
                 /* Its owner lets go of what waited for the answer; the callback may change the queue. */
                 q->callback(q, POLKIT_ERROR, &err, q->userdata);
                 polkit_query_free(q);
-                q = b->polkit_queue;
+                q = b->polkit->queue;
         }
 }
 
@@ -411,7 +411,7 @@ static int on_name_watch_installed(sd_bus_message *reply, void *userdata, sd_bus
                             "anyway: %s: %s", e->name, strempty(e->message));
                 return 0;
         }
-        for (PolkitQuery *q = b->polkit_queue; q; q = q->next) {
+        for (PolkitQuery *q = b->polkit->queue; q; q = q->next) {
                 if (!q->subject.bus_name || q->slot)
                         continue;
                 r = sd_bus_call_method_async(b->system_bus, &q->slot, "org.freedesktop.DBus",
@@ -427,10 +427,10 @@ static int on_name_watch_installed(sd_bus_message *reply, void *userdata, sd_bus
 static int polkit_watch_names(Broker *b) {
         int r;
 
-        if (b->polkit_name_watch)
+        if (b->polkit->name_watch)
                 return 0;
         /* Only names that go away (no new owner); unique names are never taken over. */
-        r = sd_bus_add_match_async(b->system_bus, &b->polkit_name_watch,
+        r = sd_bus_add_match_async(b->system_bus, &b->polkit->name_watch,
                                    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
                                    on_name_owner_changed, on_name_watch_installed, b);
@@ -444,6 +444,12 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         PolkitUser *u;
         int r;
 
+        assert(b);
+        assert(call);
+        assert(subject);
+        assert(action);
+        assert(callback);
+
         q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
@@ -455,7 +461,7 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         q->action = strdup(action);
         if (!q->action)
                 return -ENOMEM;
-        r = subject_copy(subject, &q->subject);
+        r = polkit_subject_copy(subject, &q->subject);
         if (r < 0)
                 return r;
 
@@ -481,7 +487,7 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         r = sd_bus_message_close_container(q->check);
         if (r < 0)
                 return r;
-        snprintf(q->cancellation_id, sizeof q->cancellation_id, "sysbroker-%" PRIu64, ++b->polkit_query_serial);
+        snprintf(q->cancellation_id, sizeof q->cancellation_id, "sysbroker-%" PRIu64, ++b->polkit->query_serial);
         r = sd_bus_message_append(q->check, "us", (uint32_t) interactive, q->cancellation_id);
         if (r < 0)
                 return r;
@@ -498,8 +504,8 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         q->user = u;
 
         /* Nothing of this user's waits (others' may, at their own bound) and there is room: its turn is now. */
-        if (u->n_in_flight < BROKER_MAX_POLKIT_QUERIES_PER_USER && u->n_queued == 0 &&
-            b->n_polkit_in_flight < BROKER_MAX_POLKIT_QUERIES) {
+        if (u->n_in_flight < POLKIT_MAX_QUERIES_PER_USER && u->n_queued == 0 &&
+            b->polkit->n_in_flight < POLKIT_MAX_QUERIES) {
                 r = polkit_query_send(q);
                 if (r < 0)
                         return r;
@@ -528,11 +534,14 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
 void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
         _cleanup_(sd_bus_error_free) sd_bus_error gone = SD_BUS_ERROR_NULL;
 
+        assert(b);
+        assert(bus);
+
         /* Queued ones first, so that the in-flight ones cancelled below make no room for them. */
         polkit_drop_queued(b, query_is_on_bus, bus);
 
         (void) sd_bus_error_set(&gone, SD_BUS_ERROR_DISCONNECTED, "the caller disconnected");
-        for (PolkitQuery *q = b->polkit_queries; q; ) {
+        for (PolkitQuery *q = b->polkit->queries; q; ) {
                 if (sd_bus_message_get_bus(q->call) != bus) {
                         q = q->next;
                         continue;
@@ -548,22 +557,9 @@ void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
                 /* Its owner lets go of what waited for the answer; the callback may change the list. */
                 q->callback(q, POLKIT_ERROR, &gone, q->userdata);
                 polkit_query_free(q);
-                q = b->polkit_queries;
+                q = b->polkit->queries;
         }
         polkit_dispatch(b);
-}
-
-int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
-                      const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata) {
-        PolkitSubject s = POLKIT_SUBJECT_NULL;
-        int r;
-
-        r = polkit_subject_from_caller(caller, &s);
-        if (r < 0)
-                return r;
-        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata);
-        polkit_subject_done(&s);
-        return r;
 }
 
 int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_error *error,
@@ -571,6 +567,9 @@ int polkit_reply_denied(sd_bus_message *call, PolkitResult result, const sd_bus_
         _cleanup_free_ char *what = NULL;
         va_list ap;
         int r;
+
+        assert(call);
+        assert(format);
 
         va_start(ap, format);
         r = vasprintf(&what, format, ap);

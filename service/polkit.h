@@ -7,6 +7,19 @@
 
 #include "broker.h"
 
+/* polkit checks in flight at polkitd (each holds a method call and, if interactive, may wait for minutes): in
+ * all, and per caller uid. Checks past these wait in a queue, per user as deep as the listener limit per user
+ * and in all as the listener limit (BrokerLimits), so that a burst of registrations is served in turn. */
+#define POLKIT_MAX_QUERIES 1024
+#define POLKIT_MAX_QUERIES_PER_USER 16
+
+/* The daemon's checks, in flight and queued (Broker.polkit). Freeing it drops what is left unanswered, without
+ * callbacks: only at exit. */
+int polkit_registry_new(PolkitRegistry **ret);
+PolkitRegistry *polkit_registry_free(PolkitRegistry *reg);
+/* Checks in flight or queued: idle exit waits for them. */
+unsigned polkit_registry_pending(const PolkitRegistry *reg);
+
 typedef enum PolkitResult {
         POLKIT_YES,
         POLKIT_NO,
@@ -28,7 +41,8 @@ typedef struct PolkitSubject {
 
 #define POLKIT_SUBJECT_NULL ((PolkitSubject) { .pidfd = -EBADF })
 
-int polkit_subject_from_caller(const Caller *caller, PolkitSubject *ret);
+/* A copy of from that holds its own bus name and pidfd. */
+int polkit_subject_copy(const PolkitSubject *from, PolkitSubject *to);
 void polkit_subject_done(PolkitSubject *s);
 
 typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata);
@@ -39,10 +53,6 @@ typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_
  * A check that polkit does not answer within BrokerLimits.polkit_timeout_usec is POLKIT_NO_ANSWER. */
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
                  const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
-/* The same for the caller of call. */
-int polkit_check_call(Broker *b, sd_bus_message *call, const Caller *caller, const char *action,
-                      const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
-
 /* A peer-to-peer client went away: its pending queries are cancelled (polkit takes down their dialogs), and
  * their callbacks told POLKIT_ERROR; queued ones are dropped unasked. On the bus polkit notices by itself
  * for those in flight, and a queued one is dropped when its sender's name goes away. */

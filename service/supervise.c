@@ -462,14 +462,7 @@ static Answer decide(Supervisor *s) {
 /* What was decided, in the state page, before it is sent: a daemon that dies in between must not do the
  * call again (a second mknod would say EEXIST), only send this. */
 static void record_decision(Supervisor *s, Answer a) {
-        PersistHeader *h = s->listener->state;
-
-        if (!h)
-                return;
-        h->decided_kind = (int32_t) a.kind;
-        h->decided_error = a.error;
-        h->decided_value = a.value;
-        __atomic_store_n(&h->decided_id, s->buffers.req->id, __ATOMIC_RELEASE);
+        persist_record_decision(s->listener, s->buffers.req->id, (int32_t) a.kind, a.error, a.value);
 }
 
 void supervisor_record_result(Supervisor *s, int64_t result) {
@@ -521,8 +514,7 @@ static void answer(Supervisor *s, Answer a) {
         }
         if (r < 0 && r != -ENOENT)
                 log_debug_errno(r, "Listener %" PRIu64 ": failed to answer notification: %m", l->id);
-        if (l->state)
-                __atomic_store_n(&l->state->answered_id, req->id, __ATOMIC_RELEASE);
+        persist_record_answered(l, req->id);
         signal_gate_end_answer(l);
 }
 
