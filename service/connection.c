@@ -41,6 +41,7 @@
  * valid message is never shorter than that. */
 #define DBUS_FIXED_HEADER_SIZE 16
 #define DBUS_MIN_MESSAGE_SIZE 24
+#define ALIGN_TO(x, a) (((x) + (a) - 1) & ~((size_t) (a) - 1))
 
 /* sd-bus receives a message's fds as copies of these memfds, stand-in i for the message's fd i. Once it
  * hands the message to on_incoming(), the copies (found by what they are, not by number) are replaced by
@@ -486,6 +487,66 @@ static int connection_read_auth(Connection *c) {
         return 1;
 }
 
+static uint32_t message_u32(const Connection *c, size_t offset) {
+        uint32_t v;
+
+        memcpy(&v, c->buf + offset, sizeof v);
+        return c->buf[0] == 'l' ? le32toh(v) : be32toh(v);
+}
+
+/* The number of fds the whole message in the buffer announces (header field UNIX_FDS), or -EBADMSG for a header
+ * this reader does not follow to the end. Asked only of a message that came with fds: sd-bus 252 refuses one
+ * whose count is not the fds that came, and frees nothing it read them into, so such a message never reaches
+ * it. The fields are the specification's: code, signature, value, each field aligned to 8. */
+static int message_unix_fds(const Connection *c) {
+        size_t end = DBUS_FIXED_HEADER_SIZE + message_u32(c, 12), pos = DBUS_FIXED_HEADER_SIZE;
+        int found = 0;
+
+        if (end > c->buf_len)
+                return -EBADMSG;
+        while (pos < end) {
+                uint8_t code, sig_len;
+                char type;
+
+                pos = ALIGN_TO(pos, 8);
+                if (pos + 4 > end)
+                        return -EBADMSG;
+                code = c->buf[pos];
+                sig_len = c->buf[pos + 1];
+                if (sig_len != 1 || c->buf[pos + 3] != 0)
+                        return -EBADMSG;
+                type = (char) c->buf[pos + 2];
+                pos += 4;
+                switch (type) {
+                case 'o':
+                case 's':
+                        pos = ALIGN_TO(pos, 4);
+                        if (pos + 4 > end)
+                                return -EBADMSG;
+                        pos += 4 + (size_t) message_u32(c, pos) + 1;
+                        break;
+                case 'g':
+                        if (pos + 1 > end)
+                                return -EBADMSG;
+                        pos += 1 + (size_t) c->buf[pos] + 1;
+                        break;
+                case 'u':
+                        pos = ALIGN_TO(pos, 4);
+                        if (pos + 4 > end)
+                                return -EBADMSG;
+                        if (code == 9 /* UNIX_FDS */)
+                                found = (int) MIN(message_u32(c, pos), (uint32_t) INT_MAX);
+                        pos += 4;
+                        break;
+                default:
+                        return -EBADMSG;
+                }
+                if (pos > end)
+                        return -EBADMSG;
+        }
+        return found;
+}
+
 /* One step of a message: its fixed header first, which says how long it is, then the rest. */
 static int connection_read_message(Connection *c) {
         bool first = c->buf_len == 0;
@@ -533,6 +594,9 @@ static int connection_read_message(Connection *c) {
         if (c->buf_len < c->msg_size)
                 return 1;
 
+        if (c->n_fds > 0 && message_unix_fds(c) != (int) c->n_fds)
+                return -EBADR;
+
         (void) connection_arm_deadline(c, false);
         r = connection_forward(c);
         return r < 0 ? r : 1;
@@ -556,6 +620,9 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
         else if (r == -EPROTO)
                 log_warning("Peer-to-peer client pid %i uid %u sent file descriptors while authenticating, "
                             "disconnecting it.", c->pid, c->uid);
+        else if (r == -EBADR)
+                log_warning("Peer-to-peer client pid %i uid %u sent file descriptors with a message whose header "
+                            "does not announce exactly those, disconnecting it.", c->pid, c->uid);
         else if (r == -EACCES)
                 log_warning("Peer-to-peer client pid %i uid %u sent BEGIN without a successful authentication, "
                             "disconnecting it.", c->pid, c->uid);
