@@ -118,9 +118,11 @@ static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *er
                  * answers, since the listener may be gone by then. */
                 r = caller_check_polkit(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, true,
                                       on_unregister_authorized, (void *) (uintptr_t) l->id);
+                /* A full queue is answered as a refusal is, not LimitsExceeded: that would come only for
+                 * listeners that exist, and tell them from those that do not. */
                 if (r == -ENOBUFS)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                                "Too many authorization checks pending for this user");
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
+                                                 sd_bus_message_get_path(m));
                 return r;
         }
 
