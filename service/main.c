@@ -8,6 +8,7 @@
 #include "broker.h"
 #include "config.h"
 #include "log.h"
+#include "rule-names.h"
 #include "supervise.h"
 
 #define DEFAULT_IDLE_TIMEOUT_SEC 30
@@ -16,11 +17,15 @@
 static bool arg_idle_exit = true;
 static uint64_t arg_idle_timeout_sec = DEFAULT_IDLE_TIMEOUT_SEC;
 static BrokerLimits arg_limits = {
-        .rules = { .max_rules = 256, .max_string_length = 4096, .max_total_length = 64 * 1024 },
+        .rules = {
+                .max_rules = RULE_MAX_RULES_DEFAULT,
+                .max_string_length = RULE_STRING_MAX_DEFAULT,
+                .max_total_length = RULE_TOTAL_LENGTH_MAX_DEFAULT,
+        },
         .max_listeners = 4096,
         .max_listeners_per_user = 64,
         .max_connections = 1024,
-        .max_description = 256,
+        .max_description = RULE_DESCRIPTION_MAX,
         .polkit_timeout_usec = BROKER_DEFAULT_POLKIT_TIMEOUT_USEC,
         .max_message_size = 256 * 1024,
         .connection_timeout_usec = DEFAULT_CONNECTION_TIMEOUT_SEC * USEC_PER_SEC,

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <linux/kcmp.h>
 
+#include "bus-dict.h"
 #include "caller.h"
 #include "config.h"
 #include "list.h"
@@ -70,73 +71,62 @@ static unsigned count_registrations_of(Broker *b, uid_t account_uid) {
         return n;
 }
 
-static int read_options(sd_bus_message *m, const BrokerLimits *limits, char **ret_description,
-                        bool *ret_default_deny, sd_bus_error *error) {
-        _cleanup_free_ char *description = NULL;
-        bool default_deny = false;
+typedef struct Options {
+        const BrokerLimits *limits;
+        sd_bus_error *error;
+        char *description;
+        bool default_deny;
+} Options;
+
+static int read_option(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
+        Options *o = userdata;
+        const char *value;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (!streq(key, "Description") && !streq(key, "DefaultAction"))
+                return sd_bus_error_setf(o->error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'", key);
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(o->error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' must be of type 's'",
+                                         key);
+        r = sd_bus_message_read(m, "v", "s", &value);
         if (r < 0)
                 return r;
-        for (;;) {
-                const char *key, *contents, *value;
 
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-
-                if (!streq(key, "Description") && !streq(key, "DefaultAction"))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'", key);
-                if (!streq(contents, "s"))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option '%s' must be of type 's'", key);
-                r = sd_bus_message_read(m, "v", "s", &value);
-                if (r < 0)
-                        return r;
-
-                if (streq(key, "Description")) {
-                        if (strlen(value) > limits->max_description)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Option 'Description' is longer than %zu bytes",
-                                                         limits->max_description);
-                        /* It goes into polkit's authentication dialog: no line of its own making there. */
-                        if (string_has_control(value))
-                                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                        "Option 'Description' contains a control character");
-                        free(description);
-                        description = strdup(value);
-                        if (!description)
-                                return -ENOMEM;
-                } else {
-                        if (streq(value, "deny"))
-                                default_deny = true;
-                        else if (streq(value, "continue"))
-                                default_deny = false;
-                        else
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Option 'DefaultAction' must be 'continue' or 'deny', not '%.32s'",
-                                                         value);
-                }
-
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+        if (streq(key, "Description")) {
+                if (strlen(value) > o->limits->max_description)
+                        return sd_bus_error_setf(o->error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option 'Description' is longer than %zu bytes",
+                                                 o->limits->max_description);
+                /* It goes into polkit's authentication dialog: no line of its own making there. */
+                if (string_has_control(value))
+                        return sd_bus_error_set(o->error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "Option 'Description' contains a control character");
+                free(o->description);
+                o->description = strdup(value);
+                return o->description ? 0 : -ENOMEM;
         }
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
+        if (streq(value, "deny"))
+                o->default_deny = true;
+        else if (streq(value, "continue"))
+                o->default_deny = false;
+        else
+                return sd_bus_error_setf(o->error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'DefaultAction' must be 'continue' or 'deny', not '%.32s'", value);
+        return 0;
+}
 
-        *ret_description = TAKE_PTR(description);
-        *ret_default_deny = default_deny;
+static int read_options(sd_bus_message *m, const BrokerLimits *limits, char **ret_description,
+                        bool *ret_default_deny, sd_bus_error *error) {
+        Options o = { .limits = limits, .error = error };
+        int r;
+
+        r = bus_dict_foreach(m, read_option, &o);
+        if (r < 0) {
+                free(o.description);
+                return r;
+        }
+        *ret_description = o.description;
+        *ret_default_deny = o.default_deny;
         return 0;
 }
 
