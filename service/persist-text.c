@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "bus-dict.h"
 #include "log.h"
 #include "persist.h"
 
@@ -60,16 +61,10 @@ static char *get_hex(const char *token) {
 }
 
 /* One rule key: "key TYPE NAME VALUE...", for the types rules use (s, u, i, b, as). */
-static int format_rule_key(FILE *f, sd_bus_message *m) {
-        const char *key, *contents;
+static int format_rule_key(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
+        FILE *f = userdata;
         int r;
 
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_peek_type(m, NULL, &contents);
-        if (r < 0)
-                return r;
         r = sd_bus_message_enter_container(m, 'v', contents);
         if (r < 0)
                 return r;
@@ -140,18 +135,9 @@ int persist_format_registration(const Listener *l, sd_bus *bus, char **ret) {
         fputc('\n', f);
 
         r = sd_bus_message_enter_container(m, 'a', "a{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+        while (r >= 0 && (r = sd_bus_message_at_end(m, false)) == 0) {
                 fputs("rule\n", f);
-                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                        r = format_rule_key(f, m);
-                        if (r < 0)
-                                break;
-                        r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                break;
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
+                r = bus_dict_foreach(m, format_rule_key, f);
                 fputs("end\n", f);
         }
         if (fclose(f) != 0 && r >= 0)
