@@ -116,7 +116,7 @@ static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (caller.uid != l->owner_uid && caller.uid != 0) {
                 /* Someone else's listener: only with the manage action. Looked up again by id when polkit
                  * answers, since the listener may be gone by then. */
-                r = caller_check_polkit(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, true,
+                r = caller_check_polkit(b, m, &caller, SYSBROKER_POLKIT_ACTION_MANAGE, NULL, true,
                                       on_unregister_authorized, (void *) (uintptr_t) l->id);
                 /* A full queue is answered as a refusal is, not LimitsExceeded: that would come only for
                  * listeners that exist, and tell them from those that do not. */

@@ -254,7 +254,7 @@ static void registration_step(Registration *reg) {
                                 register_details[n++] = reg->description;
                         }
                         register_details[n] = NULL;
-                        action = "org.sysbroker.Broker1.register";
+                        action = SYSBROKER_POLKIT_ACTION_REGISTER;
                         details = register_details;
                 } else if (reg->step <= reg->rules->n_rules) {
                         r = rule_authorization(&reg->rules->rules[reg->step - 1], &a);
@@ -430,7 +430,7 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
         /* Never an authentication dialog for a list: a user who lists its own listeners should not be asked
          * for an administrator's password because someone else holds one too. */
         if (foreign) {
-                r = caller_check_polkit(b, m, &caller, "org.sysbroker.Broker1.manage", NULL, false,
+                r = caller_check_polkit(b, m, &caller, SYSBROKER_POLKIT_ACTION_MANAGE, NULL, false,
                                       on_list_authorized, NULL);
                 /* Too many checks pending: the caller still gets its own listeners. */
                 if (r == -ENOBUFS)
