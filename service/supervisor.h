@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What the per-syscall handlers of a listener thread share: the thread's state, the answer they decide on,
- * and the steps every path-taking handler goes through (read the path, find where its lookup starts). */
+/* What the per-syscall handlers of a listener thread share (supervisor.c): the thread's state, the answer
+ * they decide on, and the steps every path-taking handler goes through (read the path, find where its lookup
+ * starts, take on the target's credentials and leave them). The loop calling the handlers is supervise.c. */
 #pragma once
 
 #include "listener.h"
 #include "notify.h"
 #include "rule.h"
+#include "supervise.h"
 #include "target.h"
 
 typedef struct Supervisor {
@@ -37,7 +39,9 @@ typedef struct Answer {
 #define ANSWER_DENIED_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e), .denied = true })
 
 /* Before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread. */
-void supervisor_begin_answer(Supervisor *s);
+static inline void supervisor_begin_answer(Supervisor *s) {
+        supervise_begin_answer(s->listener);
+}
 /* The answer to a call we performed found it gone (ENOENT): says once per listener why that matters, if the
  * task lives on (a signal made it give up the call, rather than death). */
 void supervisor_note_abandoned(Supervisor *s);
@@ -45,6 +49,9 @@ void supervisor_note_abandoned(Supervisor *s);
 static inline uint64_t supervisor_id(const Supervisor *s) {
         return s->buffers.req->id;
 }
+
+/* Says how many lines the listener's own limit held back, if any (at a window's end, and at the thread's). */
+void supervisor_log_say_suppressed(Supervisor *s);
 
 /* An emulation's result, noted (in the state page, see persist.h) right after the privileged call, before
  * anything else: a daemon that dies after acting sends this rather than act a second time. */
