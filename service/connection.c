@@ -23,7 +23,7 @@
 #include "broker.h"
 #include "log.h"
 #include "polkit.h"
-#include "target.h"
+#include "fs-util.h"
 #include "seccomp-kernel.h"
 
 /* Replies a client may leave unread: beyond that it is disconnected, or sd-bus would queue them without

@@ -548,7 +548,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing
                  * there is the target's to have through us. */
-                if (target_is_on_procfs(res.creates ? res.parent : res.file, &res.st, res.mnt_id)) {
+                if (fd_stat_is_on_procfs(res.creates ? res.parent : res.file, &res.st, res.mnt_id)) {
                         if (!supervisor_leave(s))
                                 return ANSWER_ERRNO_OF(EIO);
                         supervisor_log_refusal(s, res.path, t.tid, "'%s' for task %i is on a procfs, denying.",

@@ -14,6 +14,7 @@
 #include "persist.h"
 #include "notify.h"
 #include "supervise.h"
+#include "fs-util.h"
 #include "target.h"
 
 #define DEFAULT_IDLE_TIMEOUT_SEC 30

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "listener.h"
+#include "fs-util.h"
 #include "notify.h"
 #include "rule.h"
 #include "supervise.h"

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
-#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <dirent.h>
@@ -15,9 +14,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/vfs.h>
 
+#include "fs-util.h"
 #include "log.h"
 #include "notify.h"
 #include "target.h"
@@ -25,18 +23,9 @@
 #ifndef NS_GET_MNTNS_ID
 #define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t) /* Linux 6.8 */
 #endif
-#define SYS_statmount_ 457 /* Linux 6.8, the same on every architecture but alpha and mips */
-
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8; Debian 12's headers are 6.1 */
-#endif
 
 /* Process-wide, set once before the first listener thread. */
-static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
-static int proc_fd = -EBADF;           /* our /proc, usable while chrooted into a target's root */
-static ino_t broker_userns_ino;
 static DirId broker_root_id;
-static dev_t broker_proc_dev;          /* our procfs: its self, thread-self and <pid>/ are the broker's */
 static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
 static gid_t broker_fsgid;
 static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
@@ -52,8 +41,6 @@ static __thread gid_t thread_groups[ELEMENTSOF(((Target *) NULL)->groups)];
 static __thread size_t thread_n_groups;
 static __thread bool thread_groups_known;
 static __thread bool thread_in_target_mntns;
-/* Per listener thread: its own /proc/thread-self/fd, so that reopening an fd looks up one name, not four. */
-static __thread int thread_fd_dir = -EBADF;
 
 /* Per listener thread: /proc fds of the tasks seen last. A sandbox's calls come from few threads. */
 #define PROC_CACHE_SIZE 8
@@ -73,19 +60,13 @@ int target_setup_process(void) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
         struct stat st;
+        int r;
 
-        broker_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (broker_root_fd < 0)
-                return log_error_errno(-errno, "Failed to open our root directory: %m");
-        if (dir_id(broker_root_fd, "", &broker_root_id) < 0)
+        r = fs_setup_process();
+        if (r < 0)
+                return r;
+        if (dir_id(broker_root_dir(), "", &broker_root_id) < 0)
                 return log_error_errno(-errno, "Failed to identify our root directory: %m");
-        proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (proc_fd < 0 || fstat(proc_fd, &st) < 0)
-                return log_error_errno(-errno, "Failed to open /proc: %m");
-        broker_proc_dev = st.st_dev;
-        if (stat("/proc/self/ns/user", &st) < 0)
-                return log_error_errno(-errno, "Failed to stat our user namespace: %m");
-        broker_userns_ino = st.st_ino;
         broker_mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
         if (broker_mntns_fd < 0 || fstat(broker_mntns_fd, &st) < 0)
                 return log_error_errno(-errno, "Failed to open our mount namespace: %m");
@@ -104,7 +85,6 @@ int target_setup_thread(void) {
         /* Before anything can fail: target_finish_thread() closes what these hold (fd 0 if left zero). */
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
                 proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
-        thread_fd_dir = -EBADF;
 
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
@@ -112,18 +92,12 @@ int target_setup_thread(void) {
         thread_fsgid = broker_fsgid;
         thread_umask = umask(0022);
         umask(thread_umask);
-        /* Only a shortcut: without it, fd links are looked up through thread-self. */
-        thread_fd_dir = openat(proc_fd, "thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (thread_fd_dir < 0) {
-                log_debug_errno(-errno, "Failed to open the thread's fd directory, going through thread-self: %m");
-                thread_fd_dir = -EBADF;
-        }
+        fs_setup_thread();
         return 0;
 }
 
 void target_forget_thread_in_child(void) {
-        /* The fd directory names the parent's thread, whose fds are not the child's. */
-        thread_fd_dir = -EBADF;
+        fs_forget_thread_in_child();
 }
 
 static void proc_cache_drop(ProcCacheEntry *e) {
@@ -135,7 +109,7 @@ static void proc_cache_drop(ProcCacheEntry *e) {
 void target_finish_thread(void) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
                 proc_cache_drop(&proc_cache[i]);
-        thread_fd_dir = safe_close(thread_fd_dir);
+        fs_finish_thread();
 }
 
 void target_done(Target *t) {
@@ -293,7 +267,7 @@ static ProcCacheEntry *proc_cache_open(pid_t tid, int listener_fd, uint64_t noti
 
         /* Through our own /proc: this thread may be chrooted into the previous target's root. */
         snprintf(name, sizeof name, "%i", (int) tid);
-        e->proc_fd = openat(proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        e->proc_fd = openat(broker_proc_dir(), name, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (e->proc_fd < 0)
                 return NULL;
         /* Invariant 2: the number may have been reused between RECV and open; now it is pinned. */
@@ -362,7 +336,7 @@ int target_read_identity(Target *t, uid_t owner, int listener_fd, uint64_t notif
         if (t->cap_effective != 0) {
                 if (fstatat(t->proc_fd, "ns/user", &st, 0) < 0)
                         return -ESRCH;
-                t->in_our_user_namespace = st.st_ino == broker_userns_ino;
+                t->in_our_user_namespace = st.st_ino == broker_userns_inode();
         }
 
         r = target_is_controlled_by(t, owner);
@@ -397,7 +371,7 @@ int target_is_controlled_by(const Target *t, uid_t owner) {
 
                 if (fstat(ns, &st) < 0)
                         return -errno;
-                if (st.st_ino == broker_userns_ino)
+                if (st.st_ino == broker_userns_inode())
                         return 0;
                 if (ioctl(ns, NS_GET_OWNER_UID, &uid) < 0)
                         return -errno;
@@ -466,35 +440,6 @@ int target_has_free_fd(const Target *t) {
         }
         closedir(d);
         return below < limit;
-}
-
-uid_t account_uid_of(pid_t pid, uid_t uid) {
-        _cleanup_close_ int ns = -EBADF;
-        char name[32];
-        struct stat st;
-
-        if (pid <= 0)
-                return uid;
-        snprintf(name, sizeof name, "%i/ns/user", (int) pid);
-        ns = openat(broker_proc_dir(), name, O_RDONLY | O_CLOEXEC);
-        if (ns < 0 || fstat(ns, &st) < 0)
-                return uid;
-        /* Up to the namespace just below ours: its owner is who made the others. */
-        for (unsigned depth = 0; depth < 64 && st.st_ino != broker_userns_ino; depth++) {
-                _cleanup_close_ int parent = ioctl(ns, NS_GET_PARENT);
-                struct stat parent_st;
-                uid_t owner;
-
-                if (parent < 0 || fstat(parent, &parent_st) < 0)
-                        return uid;
-                /* Namespaces root made (containers) are tenants of their own: charged by their uids. */
-                if (parent_st.st_ino == broker_userns_ino)
-                        return ioctl(ns, NS_GET_OWNER_UID, &owner) < 0 || owner == 0 ? uid : owner;
-                safe_close(ns);
-                ns = TAKE_FD(parent);
-                st = parent_st;
-        }
-        return uid;
 }
 
 /* fchdir() (and chroot()) to the directory /proc/<tid>/<name> points at, confirmed with ID_VALID after
@@ -584,7 +529,7 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
                 userns = ioctl(ns, NS_GET_USERNS);
                 if (userns < 0 || fstat(userns, &st) < 0)
                         return -errno;
-                *ret_foreign_owner = st.st_ino != broker_userns_ino;
+                *ret_foreign_owner = st.st_ino != broker_userns_inode();
         }
 
         /* setns() also sets this thread's root and cwd to the namespace's root: what the thread was
@@ -594,25 +539,6 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
                 return -errno;
         thread_in_target_mntns = true;
         return 0;
-}
-
-int mount_exists(uint64_t mnt_id, uint64_t mntns_id) {
-        struct {
-                uint32_t size, spare;
-                uint64_t mnt_id, param, mnt_ns_id;
-        } req = {
-                .size = 32, /* MNT_ID_REQ_SIZE_VER1: with mnt_ns_id */
-                .mnt_id = mnt_id,
-                .param = 0x2, /* STATMOUNT_MNT_BASIC */
-                .mnt_ns_id = mntns_id,
-        };
-        uint64_t buf[64];
-
-        if (mntns_id == 0)
-                return -EOPNOTSUPP;
-        if (syscall(SYS_statmount_, &req, buf, sizeof buf, 0) >= 0)
-                return 1;
-        return errno == ENOENT ? 0 : -errno;
 }
 
 int target_leave_mount_namespace(void) {
@@ -631,14 +557,14 @@ int target_enter_broker_mount_namespace(void) {
 
 int target_enter_broker_root(void) {
         target_forget_dirs();
-        if (fchdir(broker_root_fd) < 0 || chroot(".") < 0)
+        if (fchdir(broker_root_dir()) < 0 || chroot(".") < 0)
                 return -errno;
         return 0;
 }
 
 int target_chdir_proc(void) {
         thread_cwd = (DirId) {};
-        return fchdir(proc_fd) < 0 ? -errno : 0;
+        return fchdir(broker_proc_dir()) < 0 ? -errno : 0;
 }
 
 /* Unescapes mountinfo's octal escapes (\040 for ' ', \011, \012, \134) in place. */
@@ -667,7 +593,7 @@ int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
         target_forget_dirs();
         if (fchdir(dir_fd) < 0 || chroot(".") < 0)
                 return -errno;
-        fd = openat(proc_fd, "thread-self/mountinfo", O_RDONLY | O_CLOEXEC);
+        fd = openat(broker_proc_dir(), "thread-self/mountinfo", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "re");
@@ -701,87 +627,8 @@ int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
         return 0;
 }
 
-int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root) {
-        struct statx sx;
-
-        if (statx(fd, name, flags | AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH), STATX_MNT_ID_UNIQUE,
-                  &sx) < 0)
-                return -errno;
-        /* Plain mount ids are reused once a mount is gone: not good enough to say "a mount we made". */
-        if (!(sx.stx_mask & STATX_MNT_ID_UNIQUE) || !(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-                return -EOPNOTSUPP;
-        *ret_id = sx.stx_mnt_id;
-        if (ret_is_mount_root)
-                *ret_is_mount_root = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
-        return 0;
-}
-
 bool target_thread_root_is_brokers(void) {
         return dir_id_equal(&thread_root, &broker_root_id);
-}
-
-int broker_proc_dir(void) {
-        /* Opened by target_setup_process() before any thread; programs that skip it (tests) get it here. */
-        if (proc_fd < 0)
-                proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        return proc_fd;
-}
-
-int fd_stat(int fd, struct stat *ret, uint64_t *ret_mnt_id) {
-        struct statx sx;
-
-        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &sx) < 0)
-                return -errno;
-        *ret = (struct stat) {
-                .st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
-                .st_ino = sx.stx_ino,
-                .st_mode = sx.stx_mode,
-                .st_nlink = sx.stx_nlink,
-                .st_uid = sx.stx_uid,
-                .st_gid = sx.stx_gid,
-                .st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor),
-                .st_size = (off_t) sx.stx_size,
-        };
-        *ret_mnt_id = (sx.stx_mask & STATX_MNT_ID_UNIQUE) ? sx.stx_mnt_id : 0;
-        return 0;
-}
-
-/* Per listener thread: which mounts were procfs, by unique mount id (never reused, unlike st_dev). */
-#define MOUNT_KIND_CACHE_SIZE 8
-static __thread struct {
-        uint64_t mnt_id;
-        bool procfs;
-} mount_kind_cache[MOUNT_KIND_CACHE_SIZE];
-static __thread unsigned mount_kind_next;
-
-bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id) {
-        struct statfs sf;
-        bool procfs;
-
-        if (st->st_dev == broker_proc_dev)
-                return true;
-        if (mnt_id != 0)
-                for (size_t i = 0; i < MOUNT_KIND_CACHE_SIZE; i++)
-                        if (mount_kind_cache[i].mnt_id == mnt_id)
-                                return mount_kind_cache[i].procfs;
-
-        /* Cannot tell: as if it were. */
-        if (fstatfs(fd, &sf) < 0)
-                return true;
-        procfs = sf.f_type == PROC_SUPER_MAGIC;
-        if (mnt_id != 0) {
-                mount_kind_cache[mount_kind_next].mnt_id = mnt_id;
-                mount_kind_cache[mount_kind_next].procfs = procfs;
-                mount_kind_next = (mount_kind_next + 1) % MOUNT_KIND_CACHE_SIZE;
-        }
-        return procfs;
-}
-
-bool fd_is_on_procfs(int fd) {
-        struct stat st;
-        uint64_t mnt_id;
-
-        return fd_stat(fd, &st, &mnt_id) < 0 || target_is_on_procfs(fd, &st, mnt_id);
 }
 
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {
@@ -812,26 +659,6 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
         }
         *ret = copy;
         return 0;
-}
-
-/* A /proc link naming a path, as seen from this thread's root: refused if not absolute (outside that root)
- * or deleted, since neither names anything a rule could mean. */
-static int read_path_link(int dir_fd, const char *name, char **ret) {
-        char buf[PATH_MAX + 1];
-        struct stat st;
-        ssize_t n;
-
-        n = readlinkat(dir_fd, name, buf, sizeof buf - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        if (buf[0] != '/')
-                return -ENOENT;
-        /* The kernel's mark of a deleted file, or a name that ends so: only the link count tells. */
-        if (endswith(buf, " (deleted)") && (fstatat(dir_fd, name, &st, 0) < 0 || st.st_nlink == 0))
-                return -ENOENT;
-        *ret = strdup(buf);
-        return *ret ? 0 : -ENOMEM;
 }
 
 int target_get_cwd_path(const Target *t, char **ret) {
@@ -927,36 +754,8 @@ int target_leave(void) {
         if (r < 0)
                 return log_error_errno(r, "Failed to restore capabilities: %m");
         /* The thread keeps the target's fs ids, groups, umask, root and cwd: with every capability back they
-         * grant nothing the broker lacks, it resolves paths only relative to fds of its own (proc_fd,
-         * broker_root_fd) between calls, and the next target sets what differs. */
+         * grant nothing the broker lacks, it resolves paths only relative to fds of its own
+         * (broker_proc_dir(), broker_root_dir()) between calls, and the next target sets what differs. */
         return 0;
 }
 
-int broker_root_dir(void) {
-        return broker_root_fd;
-}
-
-/* The magic link of our fd: through our own /proc (the target's root may have none), from the thread's own fd
- * directory where it has one (listener threads), else thread-self, which resolves to the reader. */
-static int fd_link(int fd, char link[static 64]) {
-        if (thread_fd_dir >= 0) {
-                snprintf(link, 64, "%i", fd);
-                return thread_fd_dir;
-        }
-        snprintf(link, 64, "thread-self/fd/%i", fd);
-        return proc_fd;
-}
-
-int fd_reopen(int fd, int flags) {
-        char link[64];
-        int dir = fd_link(fd, link);
-
-        return openat(dir, link, flags);
-}
-
-int fd_get_path(int fd, char **ret) {
-        char link[64];
-        int dir = fd_link(fd, link);
-
-        return read_path_link(dir, link, ret);
-}
