@@ -322,6 +322,10 @@ static void handle_notification(Supervisor *s) {
         /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
         __atomic_store_n(&s->listener->busy_since_usec, supervise_now_usec(), __ATOMIC_SEQ_CST);
         a = decide(s);
+        /* A handler that could not leave the target's credentials (supervisor_leave()): whatever it
+         * decided, the call fails, and the thread stops after answering. */
+        if (s->broken)
+                a = ANSWER_ERRNO_OF(EIO);
         record_decision(s, a);
         answer(s, a);
         __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_SEQ_CST);

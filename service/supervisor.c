@@ -42,7 +42,12 @@ Answer answer_failure(int r) {
         }
 }
 
-bool supervisor_leave(Supervisor *s) {
+bool supervisor_leave(Supervisor **entered) {
+        Supervisor *s = *entered;
+
+        if (!s)
+                return true;
+        *entered = NULL;
         if (target_leave() < 0)
                 s->broken = true;
         return !s->broken;

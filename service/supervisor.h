@@ -65,9 +65,24 @@ Answer answer_rule(const Rule *r);
 /* Reading the target failed: EFAULT and ENAMETOOLONG as the kernel says them, else the target is gone. */
 Answer answer_failure(int r);
 
-/* Back to the broker's own credentials. If that fails the thread's state is unknown: the handler answers EIO
- * and the thread stops, rather than emulate anything else from there. */
-bool supervisor_leave(Supervisor *s);
+/* The credential bracket. Entered, a handler may take on a target's credentials and one capability
+ * (target_take_credentials(), target_raise_capability()); leaving returns to the broker's own, and must
+ * follow whether taking them succeeded or not. Scoped, so that no exit can forget it:
+ *
+ *         entered = supervisor_enter(s);   with   _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
+ *
+ * An exit that logs or acts after leaving leaves first and checks: if (!supervisor_leave(&entered)) return
+ * ANSWER_ERRNO_OF(EIO);. Any other exit leaves at the scope's end. If leaving fails the thread's state is
+ * unknown: s->broken is set, the loop answers EIO whatever the handler decided, and the thread stops, rather
+ * than emulate anything else from there (supervise.c). */
+static inline Supervisor *supervisor_enter(Supervisor *s) {
+        return s;
+}
+/* Leaves if still entered (and forgets that it was: *entered is NULL after); false if the thread is broken. */
+bool supervisor_leave(Supervisor **entered);
+static inline void supervisor_leavep(Supervisor **entered) {
+        (void) supervisor_leave(entered);
+}
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
 /* The host check of open and mknod: is st, what the target reached at path in its own view, the file the
