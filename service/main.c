@@ -14,6 +14,7 @@
 #include "persist.h"
 #include "notify.h"
 #include "supervise.h"
+#include "capabilities.h"
 #include "fs-util.h"
 #include "target.h"
 
@@ -245,6 +246,7 @@ static int broker_new(Broker **ret) {
         r = target_setup_process();
         if (r < 0)
                 return r;
+        (void) capabilities_check_required();
         r = supervise_setup();
         if (r < 0)
                 return r;

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Identity and context of supervised tasks. Everything here runs on listener threads; all state changes
- * are per-thread (fs_struct after unshare(CLONE_FS); fsuid/fsgid, groups and capabilities via raw syscalls,
- * since glibc's setgroups() would broadcast to every thread). */
+ * are per-thread (fs_struct after unshare(CLONE_FS); fsuid/fsgid and groups via raw syscalls, since glibc's
+ * setgroups() would broadcast to every thread; capabilities through capabilities.c). */
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <dirent.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "capabilities.h"
 #include "fs-util.h"
 #include "log.h"
 #include "notify.h"
@@ -28,7 +28,6 @@
 static DirId broker_root_id;
 static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
 static gid_t broker_fsgid;
-static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
 static int broker_mntns_fd = -EBADF;   /* to return to after emulating a mount in a target's namespace */
 static ino_t broker_mntns_ino;
 
@@ -57,8 +56,6 @@ static int dir_id(int dir_fd, const char *name, DirId *ret);
 static bool dir_id_equal(const DirId *a, const DirId *b);
 
 int target_setup_process(void) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
         struct stat st;
         int r;
 
@@ -74,11 +71,7 @@ int target_setup_process(void) {
 
         broker_fsuid = geteuid();
         broker_fsgid = getegid();
-        if (syscall(SYS_capget, &h, d) < 0)
-                return log_error_errno(-errno, "Failed to read our capabilities: %m");
-        for (size_t i = 0; i < ELEMENTSOF(d); i++)
-                broker_capabilities |= (uint64_t) d[i].permitted << (32 * i);
-        return 0;
+        return capabilities_setup_process();
 }
 
 int target_setup_thread(void) {
@@ -93,7 +86,7 @@ int target_setup_thread(void) {
         thread_umask = umask(0022);
         umask(thread_umask);
         fs_setup_thread();
-        return 0;
+        return capabilities_setup_thread();
 }
 
 void target_forget_thread_in_child(void) {
@@ -110,6 +103,7 @@ void target_finish_thread(void) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
                 proc_cache_drop(&proc_cache[i]);
         fs_finish_thread();
+        capabilities_finish_thread();
 }
 
 void target_done(Target *t) {
@@ -666,22 +660,6 @@ int target_get_cwd_path(const Target *t, char **ret) {
         return read_path_link(t->proc_fd, "cwd", ret);
 }
 
-static int set_capabilities(uint64_t effective) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-
-        /* Permitted stays as the broker's, so target_leave() can raise effective again. */
-        for (size_t i = 0; i < ELEMENTSOF(d); i++)
-                d[i] = (struct __user_cap_data_struct) {
-                        .effective = (uint32_t) ((effective & broker_capabilities) >> (32 * i)),
-                        .permitted = (uint32_t) (broker_capabilities >> (32 * i)),
-                        .inheritable = 0,
-                };
-        if (syscall(SYS_capset, &h, d) < 0)
-                return -errno;
-        return 0;
-}
-
 static int set_groups(const gid_t *groups, size_t n) {
         if (thread_groups_known && n == thread_n_groups &&
             (n == 0 || memcmp(groups, thread_groups, n * sizeof *groups) == 0))
@@ -732,19 +710,27 @@ int target_take_credentials(const Target *t) {
 
         /* Explicitly, whatever the fsuid change did to the file capabilities. Capabilities held in another
          * user namespace mean nothing here. */
-        return set_capabilities(t->in_our_user_namespace ? t->cap_effective : 0);
+        return capabilities_set_effective(t->in_our_user_namespace ? t->cap_effective : 0);
 }
 
 int target_raise_capability(const Target *t, int capability) {
         uint64_t caps = t->in_our_user_namespace ? t->cap_effective : 0;
+        int r;
 
         if (capability >= 0)
                 caps |= UINT64_C(1) << capability;
-        return set_capabilities(caps);
+        r = capabilities_set_effective(caps);
+        if (r < 0) {
+                char name[32];
+
+                log_debug_errno(r, "Failed to raise %s for task %i: %m", capability_to_string(capability, name),
+                                t->tid);
+        }
+        return r;
 }
 
 int target_restore_capabilities(void) {
-        return set_capabilities(broker_capabilities);
+        return capabilities_restore();
 }
 
 int target_leave(void) {
