@@ -24,22 +24,14 @@
 #define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t) /* Linux 6.8 */
 #endif
 
-/* Process-wide, set once before the first listener thread. */
-static DirId broker_root_id;
-static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
-static gid_t broker_fsgid;
-static int broker_mntns_fd = -EBADF;   /* to return to after emulating a mount in a target's namespace */
-static ino_t broker_mntns_ino;
-
-/* Per listener thread: what the thread is set to now. */
-static __thread DirId thread_root, thread_cwd;
-static __thread uid_t thread_fsuid;
-static __thread gid_t thread_fsgid;
-static __thread mode_t thread_umask;
-static __thread gid_t thread_groups[ELEMENTSOF(((Target *) NULL)->groups)];
-static __thread size_t thread_n_groups;
-static __thread bool thread_groups_known;
-static __thread bool thread_in_target_mntns;
+/* Process-wide, set once before the first listener thread: the broker's own context. */
+static struct {
+        DirId root_id;
+        uid_t fsuid;               /* 0, unless run unprivileged (the dbus test suite) */
+        gid_t fsgid;
+        int mntns_fd;              /* to return to after emulating a mount in a target's namespace */
+        ino_t mntns_ino;
+} own = { .mntns_fd = -EBADF };
 
 /* Per listener thread: /proc fds of the tasks seen last. A sandbox's calls come from few threads. */
 #define PROC_CACHE_SIZE 8
@@ -49,8 +41,22 @@ typedef struct ProcCacheEntry {
         int status_fd;
         unsigned last_used;
 } ProcCacheEntry;
-static __thread ProcCacheEntry proc_cache[PROC_CACHE_SIZE];
-static __thread unsigned proc_cache_clock;
+
+/* Per listener thread: what the thread is set to now, so that taking on the next target changes only what
+ * differs, and the tasks it pinned last. */
+typedef struct ThreadContext {
+        DirId root, cwd;
+        uid_t fsuid;
+        gid_t fsgid;
+        mode_t umask;
+        gid_t groups[ELEMENTSOF(((Target *) NULL)->groups)];
+        size_t n_groups;
+        bool groups_known;
+        bool in_target_mntns;
+        ProcCacheEntry proc_cache[PROC_CACHE_SIZE];
+        unsigned proc_cache_clock;
+} ThreadContext;
+static __thread ThreadContext this_thread;
 
 static int dir_id(int dir_fd, const char *name, DirId *ret);
 static bool dir_id_equal(const DirId *a, const DirId *b);
@@ -62,29 +68,29 @@ int target_setup_process(void) {
         r = fs_setup_process();
         if (r < 0)
                 return r;
-        if (dir_id(broker_root_dir(), "", &broker_root_id) < 0)
+        if (dir_id(broker_root_dir(), "", &own.root_id) < 0)
                 return log_error_errno(-errno, "Failed to identify our root directory: %m");
-        broker_mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-        if (broker_mntns_fd < 0 || fstat(broker_mntns_fd, &st) < 0)
+        own.mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+        if (own.mntns_fd < 0 || fstat(own.mntns_fd, &st) < 0)
                 return log_error_errno(-errno, "Failed to open our mount namespace: %m");
-        broker_mntns_ino = st.st_ino;
+        own.mntns_ino = st.st_ino;
 
-        broker_fsuid = geteuid();
-        broker_fsgid = getegid();
+        own.fsuid = geteuid();
+        own.fsgid = getegid();
         return capabilities_setup_process();
 }
 
 int target_setup_thread(void) {
         /* Before anything can fail: target_finish_thread() closes what these hold (fd 0 if left zero). */
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
+                this_thread.proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
 
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
-        thread_fsuid = broker_fsuid;
-        thread_fsgid = broker_fsgid;
-        thread_umask = umask(0022);
-        umask(thread_umask);
+        this_thread.fsuid = own.fsuid;
+        this_thread.fsgid = own.fsgid;
+        this_thread.umask = umask(0022);
+        umask(this_thread.umask);
         fs_setup_thread();
         return capabilities_setup_thread();
 }
@@ -101,7 +107,7 @@ static void proc_cache_drop(ProcCacheEntry *e) {
 
 void target_finish_thread(void) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                proc_cache_drop(&proc_cache[i]);
+                proc_cache_drop(&this_thread.proc_cache[i]);
         fs_finish_thread();
         capabilities_finish_thread();
 }
@@ -245,18 +251,18 @@ static bool dir_id_equal(const DirId *a, const DirId *b) {
 
 static ProcCacheEntry *proc_cache_find(pid_t tid) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                if (proc_cache[i].tid == tid && proc_cache[i].proc_fd >= 0)
-                        return &proc_cache[i];
+                if (this_thread.proc_cache[i].tid == tid && this_thread.proc_cache[i].proc_fd >= 0)
+                        return &this_thread.proc_cache[i];
         return NULL;
 }
 
 static ProcCacheEntry *proc_cache_open(pid_t tid, int listener_fd, uint64_t notification_id) {
-        ProcCacheEntry *e = &proc_cache[0];
+        ProcCacheEntry *e = &this_thread.proc_cache[0];
         char name[16];
 
         for (size_t i = 1; i < PROC_CACHE_SIZE; i++)
-                if (proc_cache[i].last_used < e->last_used)
-                        e = &proc_cache[i];
+                if (this_thread.proc_cache[i].last_used < e->last_used)
+                        e = &this_thread.proc_cache[i];
         proc_cache_drop(e);
 
         /* Through our own /proc: this thread may be chrooted into the previous target's root. */
@@ -300,7 +306,7 @@ int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid) 
                 }
         }
 
-        e->last_used = ++proc_cache_clock;
+        e->last_used = ++this_thread.proc_cache_clock;
         t->proc_fd = e->proc_fd;
         t->status_fd = e->status_fd;
         return 0;
@@ -465,14 +471,14 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
         int r;
 
         /* Unchanged since the last call (the same sandbox, typically): nothing to do. */
-        if (!dir_id_equal(&thread_root, &t->root)) {
+        if (!dir_id_equal(&this_thread.root, &t->root)) {
                 DirId root;
 
-                thread_root = thread_cwd = (DirId) {};
+                this_thread.root = this_thread.cwd = (DirId) {};
                 r = change_to(t, "root", listener_fd, notification_id, true, &root);
                 if (r < 0)
                         return r;
-                thread_root = thread_cwd = root;
+                this_thread.root = this_thread.cwd = root;
         }
 
         if (!with_cwd)
@@ -480,18 +486,18 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
         r = dir_id(t->proc_fd, "cwd", &cwd);
         if (r < 0)
                 return -ESRCH;
-        if (!dir_id_equal(&thread_cwd, &cwd)) {
-                thread_cwd = (DirId) {};
+        if (!dir_id_equal(&this_thread.cwd, &cwd)) {
+                this_thread.cwd = (DirId) {};
                 r = change_to(t, "cwd", listener_fd, notification_id, false, &cwd);
                 if (r < 0)
                         return r;
-                thread_cwd = cwd;
+                this_thread.cwd = cwd;
         }
         return 0;
 }
 
 void target_forget_dirs(void) {
-        thread_root = thread_cwd = (DirId) {};
+        this_thread.root = this_thread.cwd = (DirId) {};
 }
 
 int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
@@ -516,7 +522,7 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         /* Its id (Linux 6.11+), to ask later whether a mount made there still exists. */
         if (ret_mntns_id && ioctl(ns, NS_GET_MNTNS_ID, ret_mntns_id) < 0)
                 *ret_mntns_id = 0;
-        if (st.st_ino == broker_mntns_ino)
+        if (st.st_ino == own.mntns_ino)
                 return 0; /* ours already: nothing to enter, nothing to leave */
 
         if (ret_foreign_owner) {
@@ -531,22 +537,22 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         target_forget_dirs();
         if (setns(ns, CLONE_NEWNS) < 0)
                 return -errno;
-        thread_in_target_mntns = true;
+        this_thread.in_target_mntns = true;
         return 0;
 }
 
 int target_leave_mount_namespace(void) {
-        if (!thread_in_target_mntns)
+        if (!this_thread.in_target_mntns)
                 return 0;
         target_forget_dirs();
-        if (setns(broker_mntns_fd, CLONE_NEWNS) < 0)
+        if (setns(own.mntns_fd, CLONE_NEWNS) < 0)
                 return log_error_errno(-errno, "Failed to return to our mount namespace: %m");
-        thread_in_target_mntns = false;
+        this_thread.in_target_mntns = false;
         return 0;
 }
 
 int target_enter_broker_mount_namespace(void) {
-        return setns(broker_mntns_fd, CLONE_NEWNS) < 0 ? -errno : 0;
+        return setns(own.mntns_fd, CLONE_NEWNS) < 0 ? -errno : 0;
 }
 
 int target_enter_broker_root(void) {
@@ -557,7 +563,7 @@ int target_enter_broker_root(void) {
 }
 
 int target_chdir_proc(void) {
-        thread_cwd = (DirId) {};
+        this_thread.cwd = (DirId) {};
         return fchdir(broker_proc_dir()) < 0 ? -errno : 0;
 }
 
@@ -622,7 +628,7 @@ int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
 }
 
 bool target_thread_root_is_brokers(void) {
-        return dir_id_equal(&thread_root, &broker_root_id);
+        return dir_id_equal(&this_thread.root, &own.root_id);
 }
 
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {
@@ -661,33 +667,33 @@ int target_get_cwd_path(const Target *t, char **ret) {
 }
 
 static int set_groups(const gid_t *groups, size_t n) {
-        if (thread_groups_known && n == thread_n_groups &&
-            (n == 0 || memcmp(groups, thread_groups, n * sizeof *groups) == 0))
+        if (this_thread.groups_known && n == this_thread.n_groups &&
+            (n == 0 || memcmp(groups, this_thread.groups, n * sizeof *groups) == 0))
                 return 0;
 
-        thread_groups_known = false;
+        this_thread.groups_known = false;
         if (syscall(SYS_setgroups, n, groups) < 0)
                 return -errno;
         if (n > 0)
-                memcpy(thread_groups, groups, n * sizeof *groups);
-        thread_n_groups = n;
-        thread_groups_known = true;
+                memcpy(this_thread.groups, groups, n * sizeof *groups);
+        this_thread.n_groups = n;
+        this_thread.groups_known = true;
         return 0;
 }
 
 /* Only when they differ from what the thread has; each change is confirmed, since a failed one would leave
  * the previous ids in force. Called with all capabilities effective. */
 static int set_fs_ids(uid_t fsuid, gid_t fsgid) {
-        if (fsgid != thread_fsgid) {
+        if (fsgid != this_thread.fsgid) {
                 (void) syscall(SYS_setfsgid, fsgid);
-                thread_fsgid = (gid_t) syscall(SYS_setfsgid, -1);
-                if (thread_fsgid != fsgid)
+                this_thread.fsgid = (gid_t) syscall(SYS_setfsgid, -1);
+                if (this_thread.fsgid != fsgid)
                         return -EPERM;
         }
-        if (fsuid != thread_fsuid) {
+        if (fsuid != this_thread.fsuid) {
                 (void) syscall(SYS_setfsuid, fsuid);
-                thread_fsuid = (uid_t) syscall(SYS_setfsuid, -1);
-                if (thread_fsuid != fsuid)
+                this_thread.fsuid = (uid_t) syscall(SYS_setfsuid, -1);
+                if (this_thread.fsuid != fsuid)
                         return -EPERM;
         }
         return 0;
@@ -696,9 +702,9 @@ static int set_fs_ids(uid_t fsuid, gid_t fsgid) {
 int target_take_credentials(const Target *t) {
         int r;
 
-        if (t->umask != thread_umask) {
+        if (t->umask != this_thread.umask) {
                 umask(t->umask);
-                thread_umask = t->umask;
+                this_thread.umask = t->umask;
         }
 
         r = set_groups(t->groups, t->n_groups);
