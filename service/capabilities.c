@@ -3,6 +3,7 @@
  * then one capset() on the calling thread (tests/unit/test-target.c checks that), which is what a listener
  * thread taking on a target's capabilities must change, and nothing else. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,8 @@ int capabilities_setup_process(void) {
 
 const char *capability_to_string(int capability, char buf[static 32]) {
         char *name = cap_to_name((cap_value_t) capability);
+
+        assert(buf);
 
         if (name)
                 snprintf(buf, 32, "%s", name);

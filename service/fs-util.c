@@ -3,6 +3,7 @@
  * startup, fds' paths, stats, mounts and reopening through /proc, and whom a caller's user namespace charges.
  * Nothing here takes on a target's context; that is target.c. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
@@ -174,6 +175,8 @@ bool fd_is_on_procfs(int fd) {
 
 int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root) {
         struct statx sx;
+
+        assert(name && ret_id);
 
         if (statx(fd, name, flags | AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH), STATX_MNT_ID_UNIQUE,
                   &sx) < 0)

@@ -3,6 +3,7 @@
  * FUSE/NFS, the emulated call) happens here, never on the main loop, and stalls only this listener
  * (invariant 7); the main loop's watchdog interrupts a call that keeps the thread too long. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -96,6 +97,8 @@ static void signal_thread_if(Listener *l, SignalGate when, uint64_t busy) {
 }
 
 void supervise_wake_for_stop(Listener *l, bool interrupt_call) {
+        assert(l);
+
         signal_thread_if(l, SIGNAL_GATE_IDLE, 0);
         if (interrupt_call)
                 signal_thread_if(l, SIGNAL_GATE_BUSY, __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST));
@@ -218,6 +221,8 @@ void supervise_log_flush(bool all) {
 }
 
 bool supervise_log_owner_admit(const Listener *l) {
+        assert(l);
+
         return log_get_max_level() >= LOG_WARNING && supervise_log_owner_admit_uid(l->account_uid, 1);
 }
 
@@ -352,8 +357,11 @@ static void resume_notification(Supervisor *s) {
 }
 
 void supervise_watchdog(Listener *l, uint64_t now) {
-        uint64_t busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST);
+        uint64_t busy;
 
+        assert(l);
+
+        busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST);
         if (!l->thread_running)
                 return;
 
@@ -386,6 +394,8 @@ void *listener_thread(void *userdata) {
         ListenerEnd end = LISTENER_END_ERROR;
         uint64_t one = 1;
         int r;
+
+        assert(l);
 
         /* Only the interrupt signal reaches this thread; the main loop handles the rest via signalfd. */
         thread_signal_gate = &l->signal_gate;

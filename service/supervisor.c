@@ -3,6 +3,7 @@
  * the checks every emulation passes (owner, host path), where a lookup starts, and the rate-limited log of
  * what a sandbox caused. The loop that calls the handlers is supervise.c. */
 
+#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -86,6 +87,8 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const
 
 /* The listener's own summary of what its limit held back, itself counted against its owner's. */
 void supervisor_log_say_suppressed(Supervisor *s) {
+        assert(s);
+
         if (s->log_suppressed == 0)
                 return;
         if (supervise_log_owner_admit_uid(s->listener->account_uid, s->log_suppressed))
@@ -153,6 +156,8 @@ void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, cons
                              const char *format, ...) {
         va_list ap;
 
+        assert(s && format);
+
         va_start(ap, format);
         supervisor_logv(s, decision == RULE_ACTION_CONTINUE ? LOG_DEBUG : LOG_INFO, decision, error, path, pid,
                         format, ap);
@@ -161,6 +166,8 @@ void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, cons
 
 void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) {
         va_list ap;
+
+        assert(s && format);
 
         va_start(ap, format);
         supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, format, ap);

@@ -3,6 +3,7 @@
  * are per-thread (fs_struct after unshare(CLONE_FS); fsuid/fsgid and groups via raw syscalls, since glibc's
  * setgroups() would broadcast to every thread; capabilities through capabilities.c). */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/nsfs.h>
@@ -506,6 +507,8 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         struct stat st;
         int r;
 
+        assert(t);
+
         if (ret_foreign_owner)
                 *ret_foreign_owner = false;
         if (ret_mntns_id)
@@ -587,6 +590,8 @@ int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
         char *line = NULL;
         size_t n = 0;
         int fd;
+
+        assert(ret_below && ret_unbindable);
 
         *ret_below = *ret_unbindable = false;
         /* From the directory as root, mountinfo shows only mounts reachable from it: those at or below it. */
