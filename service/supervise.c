@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "log-limit.h"
 #include "persist.h"
 #include "supervise.h"
 #include "supervisor.h"
@@ -58,7 +59,10 @@ static bool signal_gate_enter_busy(Listener *l) {
                                            __ATOMIC_SEQ_CST);
 }
 
-void supervise_begin_answer(Listener *l) {
+/* Thread side, before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread.
+ * Handed to the handlers as Supervisor.begin_answer. */
+static void begin_answer(Supervisor *s) {
+        Listener *l = s->listener;
 
         for (;;) {
                 int g = __atomic_load_n(&l->signal_gate, __ATOMIC_SEQ_CST);
@@ -112,118 +116,14 @@ int supervise_setup(void) {
         return notify_syscalls_init();
 }
 
-/* Lines one user's sandboxes may cause, all their listeners together, per LOG_INTERVAL: on top of each
- * listener's own LOG_BURST, since a user may run many listeners. The table is shared by every listener
- * thread (and the main loop's watchdog), hence the lock; it is only taken for a line its listener's own
- * limit let through, so a flooding sandbox is turned away before it. A fixed number of slots, reused once
- * their window is over: users who logged in the last interval beyond those share one overflow slot, so
- * neither the table nor the log grows with the number of users or listeners. */
-#define OWNER_LOG_BURST 40
-#define OWNER_LOG_SLOTS 64
-#define OWNER_NONE ((uid_t) -1)
-
-typedef struct OwnerLogBudget {
-        uid_t uid;                 /* OWNER_NONE: free (or, for the overflow slot, every other user) */
-        uint64_t window_start;
-        unsigned in_window;
-        unsigned suppressed;
-} OwnerLogBudget;
-
-static pthread_mutex_t owner_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static OwnerLogBudget owner_log[OWNER_LOG_SLOTS] = { [0 ... OWNER_LOG_SLOTS - 1] = { .uid = OWNER_NONE } };
-static OwnerLogBudget owner_log_overflow = { .uid = OWNER_NONE };
-
-typedef struct OwnerLogFlush {
-        bool any;
-        uid_t uid;                 /* OWNER_NONE for the overflow slot */
-        unsigned suppressed;
-} OwnerLogFlush;
-
-static void owner_log_flush_say(const OwnerLogFlush *f) {
-        if (!f->any)
-                return;
-        if (f->uid == OWNER_NONE)
-                log_info("Listeners of other users: %u more decisions not logged (too many users logging at once).",
-                         f->suppressed);
-        else
-                log_info("Listeners of uid %u: %u more decisions not logged.", f->uid, f->suppressed);
-}
-
-/* Starts a new window if the last one is over; what it suppressed is handed back, to be said unlocked. */
-static void owner_log_roll(OwnerLogBudget *b, uint64_t now, OwnerLogFlush *ret_flush) {
-        if (now - b->window_start < LOG_INTERVAL_USEC)
-                return;
-        if (b->suppressed > 0)
-                *ret_flush = (OwnerLogFlush) { .any = true, .uid = b->uid, .suppressed = b->suppressed };
-        b->window_start = now;
-        b->in_window = b->suppressed = 0;
-}
-
-static OwnerLogBudget *owner_log_find(uid_t uid, uint64_t now, OwnerLogFlush *ret_flush) {
-        OwnerLogBudget *free_slot = NULL;
-
-        for (size_t i = 0; i < OWNER_LOG_SLOTS; i++) {
-                OwnerLogBudget *b = owner_log + i;
-
-                if (b->uid == uid)
-                        return b;
-                /* Done with: its window is over and nothing is left to say about it. */
-                if (!free_slot && (b->uid == OWNER_NONE ||
-                                   (now - b->window_start >= LOG_INTERVAL_USEC && b->suppressed == 0)))
-                        free_slot = b;
-        }
-        if (!free_slot) {
-                owner_log_roll(&owner_log_overflow, now, ret_flush);
-                return &owner_log_overflow;
-        }
-        *free_slot = (OwnerLogBudget) { .uid = uid, .window_start = now };
-        return free_slot;
-}
-
-/* Whether a line (or a summary of n lines, for n > 1) of uid's listeners may be logged; if not, it is
- * counted as suppressed. */
-bool supervise_log_owner_admit_uid(uid_t uid, unsigned n) {
-        OwnerLogFlush flush = {};
-        OwnerLogBudget *b;
-        uint64_t now = supervise_now_usec();
-        bool admit;
-
-        pthread_mutex_lock(&owner_log_lock);
-        b = owner_log_find(uid, now, &flush);
-        owner_log_roll(b, now, &flush);
-        admit = b->in_window < OWNER_LOG_BURST;
-        if (admit)
-                b->in_window++;
-        else
-                b->suppressed += n;
-        pthread_mutex_unlock(&owner_log_lock);
-
-        owner_log_flush_say(&flush);
-        return admit;
-}
-
 void supervise_log_flush(bool all) {
-        uint64_t now = supervise_now_usec();
-
-        /* One slot at a time, each said unlocked: the listener threads wait on this lock. */
-        for (size_t i = 0; i <= OWNER_LOG_SLOTS; i++) {
-                OwnerLogBudget *b = i < OWNER_LOG_SLOTS ? owner_log + i : &owner_log_overflow;
-                OwnerLogFlush flush = {};
-
-                pthread_mutex_lock(&owner_log_lock);
-                if (b->suppressed > 0 && (all || now - b->window_start >= LOG_INTERVAL_USEC)) {
-                        flush = (OwnerLogFlush) { .any = true, .uid = b->uid, .suppressed = b->suppressed };
-                        b->suppressed = 0;
-                }
-                pthread_mutex_unlock(&owner_log_lock);
-                owner_log_flush_say(&flush);
-        }
+        log_limit_flush(all);
 }
 
 bool supervise_log_owner_admit(const Listener *l) {
         assert(l);
 
-        return log_get_max_level() >= LOG_WARNING && supervise_log_owner_admit_uid(l->account_uid, 1);
+        return log_get_max_level() >= LOG_WARNING && log_limit_owner_admit(l->account_uid, 1);
 }
 
 static Answer decide(Supervisor *s) {
@@ -284,7 +184,7 @@ static void answer(Supervisor *s, Answer a) {
         const struct seccomp_notif *req = s->buffers.req;
         int r;
 
-        supervisor_begin_answer(s);
+        begin_answer(s);
         switch (a.kind) {
         case ANSWER_CONTINUE:
                 COUNT(l, continued);
@@ -325,7 +225,7 @@ static void handle_notification(Supervisor *s) {
         if (!signal_gate_enter_busy(s->listener))
                 return;
         /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
-        __atomic_store_n(&s->listener->busy_since_usec, supervise_now_usec(), __ATOMIC_SEQ_CST);
+        __atomic_store_n(&s->listener->busy_since_usec, log_limit_now_usec(), __ATOMIC_SEQ_CST);
         a = decide(s);
         /* A handler that could not leave the target's credentials (supervisor_leave()): whatever it
          * decided, the call fails, and the thread stops after answering. */
@@ -387,7 +287,7 @@ static bool listener_has_no_tasks(const Listener *l) {
 }
 
 void *listener_thread(void *userdata) {
-        Supervisor s = { .listener = userdata };
+        Supervisor s = { .listener = userdata, .begin_answer = begin_answer };
         Listener *l = s.listener;
         struct seccomp_notif *own_req = NULL;
         sigset_t mask;

@@ -3,8 +3,6 @@
 #pragma once
 
 #include <signal.h>
-#include <stdint.h>
-#include <time.h>
 
 #include "listener.h"
 
@@ -17,30 +15,11 @@ void *listener_thread(void *userdata);
 #define EMULATION_TIMEOUT_SEC 10
 #define SIGNAL_INTERRUPT (SIGRTMIN + 1)
 
-/* Lines a sandbox causes are rate-limited: LOG_BURST per LOG_INTERVAL_USEC for each listener (its thread's
- * Supervisor, supervisor.c), OWNER_LOG_BURST (supervise.c) for all listeners of one owner together. */
-#define LOG_BURST 20
-#define LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
-
-/* Whether a line (or a summary of n lines, for n > 1) of uid's listeners may be logged by their owner's
- * limit; if not, it is counted as suppressed. Any thread. */
-bool supervise_log_owner_admit_uid(uid_t uid, unsigned n);
-/* From the main loop: whether a line about l may be logged by its owner's limit; and says how many lines the
- * owners' limits held back in windows that are over (all: in any window, when the last listener is gone). */
+/* From the main loop (the rate limits, log-limit.h): whether a line about l may be logged by its owner's
+ * budget; and says how many lines the owners' budgets held back in windows that are over (all: in any
+ * window, when the last listener is gone). */
 bool supervise_log_owner_admit(const Listener *l);
 void supervise_log_flush(bool all);
-
-/* Listener thread side of the signal gate: before answering (SEND, or ADDFD with SEND); from here on,
- * nothing interrupts the thread. */
-void supervise_begin_answer(Listener *l);
-
-static inline uint64_t supervise_now_usec(void) {
-        struct timespec ts;
-
-        /* The vDSO: no syscall on the hot path. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 /* Run by the main loop every second while listeners exist. */
 void supervise_watchdog(Listener *l, uint64_t now_usec);

@@ -11,7 +11,7 @@
 
 #include "host-path.h"
 #include "log.h"
-#include "supervise.h"
+#include "log-limit.h"
 #include "supervisor.h"
 
 Answer answer_default(Supervisor *s) {
@@ -91,7 +91,7 @@ void supervisor_log_say_suppressed(Supervisor *s) {
 
         if (s->log_suppressed == 0)
                 return;
-        if (supervise_log_owner_admit_uid(s->listener->account_uid, s->log_suppressed))
+        if (log_limit_owner_admit(s->listener->account_uid, s->log_suppressed))
                 log_info("Listener %" PRIu64 ": %u more decisions not logged.", s->listener->id,
                          s->log_suppressed);
         s->log_suppressed = 0;
@@ -104,7 +104,7 @@ static bool supervisor_log_admit(Supervisor *s, int level) {
 
         if (log_get_max_level() < level)
                 return false;
-        now = supervise_now_usec();
+        now = log_limit_now_usec();
         if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
                 supervisor_log_say_suppressed(s);
                 s->log_window_start = now;
@@ -115,7 +115,7 @@ static bool supervisor_log_admit(Supervisor *s, int level) {
                 return false;
         }
         s->log_in_window++;
-        return supervise_log_owner_admit_uid(s->listener->account_uid, 1);
+        return log_limit_owner_admit(s->listener->account_uid, 1);
 }
 
 static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,

@@ -4,15 +4,18 @@
  * starts, take on the target's credentials and leave them). The loop calling the handlers is supervise.c. */
 #pragma once
 
-#include "listener.h"
 #include "fs-util.h"
+#include "listener.h"
 #include "notify.h"
 #include "rule.h"
-#include "supervise.h"
 #include "target.h"
 
-typedef struct Supervisor {
+typedef struct Supervisor Supervisor;
+
+struct Supervisor {
         Listener *listener;
+        /* Set by the loop (supervise.c), which owns the signal gate: see supervisor_begin_answer(). */
+        void (*begin_answer)(Supervisor *s);
         NotifyBuffers buffers;
         NotifySyscall call;        /* the call being answered, for the log */
         bool resumed;              /* a call the previous daemon received but did not answer: it may have
@@ -25,7 +28,7 @@ typedef struct Supervisor {
         uint64_t log_window_start;
         unsigned log_in_window;
         unsigned log_suppressed;
-} Supervisor;
+};
 
 /* A decision: answer with a value, an errno, CONTINUE, or nothing more (ADDFD with SEND answered). */
 typedef struct Answer {
@@ -41,7 +44,7 @@ typedef struct Answer {
 
 /* Before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread. */
 static inline void supervisor_begin_answer(Supervisor *s) {
-        supervise_begin_answer(s->listener);
+        s->begin_answer(s);
 }
 /* The answer to a call we performed found it gone (ENOENT): says once per listener why that matters, if the
  * task lives on (a signal made it give up the call, rather than death). */
