@@ -162,23 +162,6 @@ static Answer decide(Supervisor *s) {
         }
 }
 
-/* What was decided, in the state page, before it is sent: a daemon that dies in between must not do the
- * call again (a second mknod would say EEXIST), only send this. */
-static void record_decision(Supervisor *s, Answer a) {
-        PersistHeader *h = s->listener->state;
-
-        if (!h)
-                return;
-        h->decided_kind = (int32_t) a.kind;
-        h->decided_error = a.error;
-        h->decided_value = a.value;
-        __atomic_store_n(&h->decided_id, s->buffers.req->id, __ATOMIC_RELEASE);
-}
-
-void supervisor_record_result(Supervisor *s, int64_t result) {
-        record_decision(s, result < 0 ? ANSWER_ERRNO_OF((int) -result) : (Answer) { .kind = ANSWER_VALUE, .value = result });
-}
-
 static void answer(Supervisor *s, Answer a) {
         Listener *l = s->listener;
         const struct seccomp_notif *req = s->buffers.req;
@@ -231,7 +214,7 @@ static void handle_notification(Supervisor *s) {
          * decided, the call fails, and the thread stops after answering. */
         if (s->broken)
                 a = ANSWER_ERRNO_OF(EIO);
-        record_decision(s, a);
+        supervisor_record_decision(s, a);
         answer(s, a);
         __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_SEQ_CST);
 }

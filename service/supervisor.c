@@ -12,6 +12,7 @@
 #include "host-path.h"
 #include "log.h"
 #include "log-limit.h"
+#include "persist.h"
 #include "supervisor.h"
 
 Answer answer_default(Supervisor *s) {
@@ -226,4 +227,19 @@ void supervisor_note_abandoned(Supervisor *s) {
                 log_notice("Listener %" PRIu64 ": task %i gave up a call after the broker performed it (a signal). "
                            "Its filter lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a restarted call is done "
                            "again, and may fail (EEXIST) where the first one succeeded.", s->listener->id, (int) pid);
+}
+
+void supervisor_record_decision(Supervisor *s, Answer a) {
+        PersistHeader *h = s->listener->state;
+
+        if (!h)
+                return;
+        h->decided_kind = (int32_t) a.kind;
+        h->decided_error = a.error;
+        h->decided_value = a.value;
+        __atomic_store_n(&h->decided_id, s->buffers.req->id, __ATOMIC_RELEASE);
+}
+
+void supervisor_record_result(Supervisor *s, int64_t result) {
+        supervisor_record_decision(s, result < 0 ? ANSWER_ERRNO_OF((int) -result) : (Answer) { .kind = ANSWER_VALUE, .value = result });
 }

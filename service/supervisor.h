@@ -57,6 +57,9 @@ static inline uint64_t supervisor_id(const Supervisor *s) {
 /* Says how many lines the listener's own limit held back, if any (at a window's end, and at the thread's). */
 void supervisor_log_say_suppressed(Supervisor *s);
 
+/* What was decided, in the state page (see persist.h), before it is sent: a daemon that dies in between
+ * must not do the call again (a second mknod would say EEXIST), only send this. */
+void supervisor_record_decision(Supervisor *s, Answer a);
 /* An emulation's result, noted (in the state page, see persist.h) right after the privileged call, before
  * anything else: a daemon that dies after acting sends this rather than act a second time. */
 void supervisor_record_result(Supervisor *s, int64_t result);
