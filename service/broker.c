@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "broker.h"
+#include "capabilities.h"
 #include "config.h"
 #include "connection.h"
 #include "listener-dbus.h"
@@ -183,6 +184,7 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
         r = target_setup_process();
         if (r < 0)
                 return r;
+        (void) capabilities_check_required();
         r = supervise_setup();
         if (r < 0)
                 return r;

@@ -5,7 +5,7 @@
 
 #include "caller.h"
 #include "connection.h"
-#include "target.h"
+#include "fs-util.h"
 
 int caller_get(Broker *b, sd_bus_message *m, Caller *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;

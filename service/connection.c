@@ -26,7 +26,7 @@
 #include "list.h"
 #include "log.h"
 #include "polkit.h"
-#include "target.h"
+#include "fs-util.h"
 #include "seccomp-kernel.h"
 
 /* Replies a client may leave unread: beyond that it is disconnected, or sd-bus would queue them without

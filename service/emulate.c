@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 
 #include "emulate.h"
+#include "fs-util.h"
 #include "log.h"
 #include "rule.h"
 

@@ -36,6 +36,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         _cleanup_(target_done) Target t = TARGET_NULL;
         _cleanup_close_ int start = -EBADF, parent = -EBADF;
         _cleanup_free_ char *full = NULL;
+        _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
         char path[PATH_MAX];
         const char *dir, *name;
         const Rule *rule;
@@ -69,10 +70,11 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
 
+        entered = supervisor_enter(s);
         r = target_take_credentials(&t);
         if (r < 0) {
                 log_debug_errno(r, "Listener %" PRIu64 ": cannot take the credentials of task %i: %m", l->id, t.tid);
-                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+                return ANSWER_ERRNO_OF(ESRCH);
         }
 
         /* Resolve the directory as the target would, then match the path it actually reaches. Never through
@@ -83,11 +85,11 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                                                     .resolve = RESOLVE_NO_MAGICLINKS },
                                sizeof(struct open_how));
         if (parent < 0 || join_path(parent, name, &full) < 0 || fd_is_on_procfs(parent))
-                return supervisor_leave(s) ? answer_default(s) : ANSWER_ERRNO_OF(EIO);
+                return answer_default(s);
 
         rule = rule_set_match_mknod(l->rules, full, mode, major, minor);
         if (!rule || rule->action != RULE_ACTION_EMULATE) {
-                if (!supervisor_leave(s))
+                if (!supervisor_leave(&entered))
                         return ANSWER_ERRNO_OF(EIO);
                 if (!rule)
                         return answer_default(s);
@@ -97,7 +99,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         }
 
         if (!supervisor_target_may_use(s, &t, "mknod", full))
-                return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+                return ANSWER_DENIED_OF(EPERM);
 
         /* The directory the node goes in must be the one the broker finds at that path, as for a file open
          * creates: a sandbox with its own mount namespace (a bind mount over the rule's directory, a chroot)
@@ -109,7 +111,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                 struct stat st;
 
                 if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, "mknod", host_dir, &st, true))
-                        return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+                        return ANSWER_DENIED_OF(EPERM);
         }
 
         result = emulate(&t, &(EmulateRequest) {
@@ -125,7 +127,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         if (result == -EEXIST && s->resumed && node_is_the_one_asked_for(parent, name, mode, major, minor, &t))
                 result = 0;
         supervisor_record_result(s, result);
-        if (!supervisor_leave(s))
+        if (!supervisor_leave(&entered))
                 return ANSWER_ERRNO_OF(EIO);
 
         supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), full, t.tid,

@@ -347,6 +347,7 @@ Answer handle_mount(Supervisor *s) {
         _cleanup_(target_done) Target t = TARGET_NULL;
         _cleanup_(mount_plan_done) MountPlan p = { .target_fd = -EBADF, .source_fd = -EBADF };
         _cleanup_free_ MountCall *c = NULL;
+        _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
         const char *what, *refused;
         char why[512], source_name[64];
         uint64_t mnt_id = 0;
@@ -400,11 +401,12 @@ Answer handle_mount(Supervisor *s) {
         r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
+        entered = supervisor_enter(s);
         r = target_take_credentials(&t);
         if (r < 0)
-                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+                return ANSWER_ERRNO_OF(ESRCH);
         r = mount_plan(s, &t, c, &p);
-        if (!supervisor_leave(s))
+        if (!supervisor_leave(&entered))
                 return ANSWER_ERRNO_OF(EIO);
         if (r == -EPERM)
                 return ANSWER_DENIED_OF(EPERM);
@@ -458,6 +460,7 @@ Answer handle_mount(Supervisor *s) {
         if (r >= 0 && p.fs_kind == RULE_FS_BLOCK)
                 r = p.source_name_is_roots ? target_enter_broker_root() : target_chdir_proc();
         snprintf(source_name, sizeof source_name, "thread-self/fd/%i", p.source_fd);
+        entered = supervisor_enter(s);
         if (r >= 0)
                 r = target_take_credentials(&t);
         if (r >= 0)
@@ -496,7 +499,7 @@ Answer handle_mount(Supervisor *s) {
                 persist_listener_save(l);
         }
         supervisor_record_result(s, result);
-        if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
+        if (!supervisor_leave(&entered) || target_leave_mount_namespace() < 0) {
                 s->broken = true;
                 return ANSWER_ERRNO_OF(EIO);
         }
@@ -522,6 +525,7 @@ Answer handle_umount(Supervisor *s) {
         _cleanup_(target_done) Target t = TARGET_NULL;
         _cleanup_close_ int target_fd = -EBADF, parent = -EBADF;
         _cleanup_free_ char *target_path = NULL;
+        _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
         char target[PATH_MAX];
         const char *dir, *name;
         uint64_t mnt_id = 0, mnt_id_by_name = 0;
@@ -547,9 +551,10 @@ Answer handle_umount(Supervisor *s) {
         r = target_read_identity(&t, l->owner_uid, l->fd, req->id);
         if (r < 0)
                 return ANSWER_ERRNO_OF(ESRCH);
+        entered = supervisor_enter(s);
         r = target_take_credentials(&t);
         if (r < 0)
-                return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+                return ANSWER_ERRNO_OF(ESRCH);
 
         r = resolve(target, !(flags & UMOUNT_NOFOLLOW), &target_fd, &target_path);
         if (r >= 0)
@@ -575,7 +580,7 @@ Answer handle_umount(Supervisor *s) {
                                 r = -EPERM;
                 }
         }
-        if (!supervisor_leave(s))
+        if (!supervisor_leave(&entered))
                 return ANSWER_ERRNO_OF(EIO);
         if (r < 0)
                 return answer_default(s);
@@ -585,6 +590,7 @@ Answer handle_umount(Supervisor *s) {
                 return ANSWER_DENIED_OF(EPERM);
 
         r = target_enter_mount_namespace(&t, l->fd, req->id, NULL, NULL);
+        entered = supervisor_enter(s);
         if (r >= 0)
                 r = target_take_credentials(&t);
         result = r < 0 ? -ESRCH : emulate(&t, &(EmulateRequest) {
@@ -597,7 +603,7 @@ Answer handle_umount(Supervisor *s) {
                         .mount_id = mnt_id,
                 });
         supervisor_record_result(s, result);
-        if (!supervisor_leave(s) || target_leave_mount_namespace() < 0) {
+        if (!supervisor_leave(&entered) || target_leave_mount_namespace() < 0) {
                 s->broken = true;
                 return ANSWER_ERRNO_OF(EIO);
         }

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "emulate.h"
+#include "fs-util.h"
 #include "host-path.h"
 #include "log.h"
 #include "open-how.h"
@@ -283,6 +284,7 @@ static int owner_as_target(const Listener *l, const Target *t, Target *ret) {
  * other errors are answered as the kernel gave them. */
 static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule *rule, const char *path) {
         _cleanup_close_ int file = -EBADF;
+        _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
         HostPathUnsafe unsafe = {};
         Target owner;
         struct stat st;
@@ -298,6 +300,7 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
 
         /* The walk searches with CAP_DAC_READ_SEARCH, which every access's capability includes: a HostPath
          * names a file the sandbox cannot otherwise reach, often in a directory its owner cannot search. */
+        entered = supervisor_enter(s);
         r = owner_as_target(s->listener, t, &owner);
         if (r >= 0)
                 r = target_take_credentials(&owner);
@@ -310,7 +313,7 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                 r = fd_stat(file, &st, &mnt_id);
         /* A procfs of the broker's pid namespace has the broker's own /proc/<pid>, which the kernel lets it
          * open whatever its fs ids (mem, environ): never a HostPath's to hand out, as for any open. */
-        if (r >= 0 && target_is_on_procfs(file, &st, mnt_id)) {
+        if (r >= 0 && fd_stat_is_on_procfs(file, &st, mnt_id)) {
                 on_procfs = true;
                 r = -EPERM;
         }
@@ -329,7 +332,7 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                         });
         else
                 result = r;
-        if (!supervisor_leave(s)) {
+        if (!supervisor_leave(&entered)) {
                 if (result >= 0)
                         safe_close((int) result);
                 return ANSWER_ERRNO_OF(EIO);
@@ -501,15 +504,17 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 /* The real check: resolve as the target would (its root, cwd or dirfd, RESOLVE_* flags, its
                  * search permissions), and match what resolution reached: a symlink or ".." leading elsewhere
                  * grants nothing, and a path it cannot reach it does not reach through us. */
+                _cleanup_(supervisor_leavep) Supervisor *entered = supervisor_enter(s);
+
                 r = target_take_credentials(&t);
                 if (r < 0)
-                        return supervisor_leave(s) ? ANSWER_ERRNO_OF(ESRCH) : ANSWER_ERRNO_OF(EIO);
+                        return ANSWER_ERRNO_OF(ESRCH);
 
                 resolution_done(&res);
                 r = resolve(&c, start, path, from_root ? as_named : NULL, false, &res);
                 rule = match(l->rules, &c, as_named, r >= 0 ? &res : NULL);
                 if (!rule || rule->host_path || rule->action != RULE_ACTION_EMULATE) {
-                        if (!supervisor_leave(s))
+                        if (!supervisor_leave(&entered))
                                 return ANSWER_ERRNO_OF(EIO);
                         if (rule && rule->host_path)
                                 return open_host(s, &t, &c, rule, as_named);
@@ -529,17 +534,17 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                 }
 
                 if (!supervisor_target_may_use(s, &t, "open", res.path))
-                        return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+                        return ANSWER_DENIED_OF(EPERM);
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
                  * not followed): that is the host's file by construction. Anything else is compared. */
                 if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(s, &t, &res))
-                        return supervisor_leave(s) ? ANSWER_DENIED_OF(EPERM) : ANSWER_ERRNO_OF(EIO);
+                        return ANSWER_DENIED_OF(EPERM);
 
                 /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing
                  * there is the target's to have through us. */
-                if (target_is_on_procfs(res.creates ? res.parent : res.file, &res.st, res.mnt_id)) {
-                        if (!supervisor_leave(s))
+                if (fd_stat_is_on_procfs(res.creates ? res.parent : res.file, &res.st, res.mnt_id)) {
+                        if (!supervisor_leave(&entered))
                                 return ANSWER_ERRNO_OF(EIO);
                         supervisor_log_refusal(s, res.path, t.tid, "'%s' for task %i is on a procfs, denying.",
                                                res.path, t.tid);
@@ -562,7 +567,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                                         .flags = c.flags,
                                         .mode = c.mode,
                                 });
-                if (!supervisor_leave(s)) {
+                if (!supervisor_leave(&entered)) {
                         if (result >= 0)
                                 safe_close((int) result);
                         return ANSWER_ERRNO_OF(EIO);

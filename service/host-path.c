@@ -15,7 +15,7 @@
 
 #include "host-path.h"
 #include "macro.h"
-#include "target.h"
+#include "fs-util.h"
 
 #ifndef FUSE_SUPER_MAGIC
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -42,7 +42,7 @@ static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_
 
         if (link->st_uid != 0 || dir->st_uid != 0 || (dir->st_mode & 0022))
                 return false;
-        if (target_is_on_procfs(link_fd, link, link_mnt_id))
+        if (fd_stat_is_on_procfs(link_fd, link, link_mnt_id))
                 return false;
         return fstatfs(link_fd, &sf) >= 0 && sf.f_type != FUSE_SUPER_MAGIC;
 }

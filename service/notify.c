@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "notify.h"
-#include "target.h"
+#include "fs-util.h"
 
 static const char *const kernel_feature_table[_KERNEL_FEATURE_MAX] = {
         [KERNEL_FEATURE_ADDFD] = "addfd",

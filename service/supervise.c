@@ -3,6 +3,7 @@
  * FUSE/NFS, the emulated call) happens here, never on the main loop, and stalls only this listener
  * (invariant 7); the main loop's watchdog interrupts a call that keeps the thread too long. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -10,8 +11,8 @@
 #include <signal.h>
 #include <time.h>
 
-#include "host-path.h"
 #include "log.h"
+#include "log-limit.h"
 #include "persist.h"
 #include "supervise.h"
 #include "supervisor.h"
@@ -58,7 +59,9 @@ static bool signal_gate_enter_busy(Listener *l) {
                                            __ATOMIC_SEQ_CST);
 }
 
-void supervisor_begin_answer(Supervisor *s) {
+/* Thread side, before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread.
+ * Handed to the handlers as Supervisor.begin_answer. */
+static void begin_answer(Supervisor *s) {
         Listener *l = s->listener;
 
         for (;;) {
@@ -98,6 +101,8 @@ static void signal_thread_if(Listener *l, SignalGate when, uint64_t busy) {
 }
 
 void supervise_wake_for_stop(Listener *l, bool interrupt_call) {
+        assert(l);
+
         signal_thread_if(l, SIGNAL_GATE_IDLE, 0);
         if (interrupt_call)
                 signal_thread_if(l, SIGNAL_GATE_BUSY, __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST));
@@ -111,316 +116,14 @@ int supervise_setup(void) {
         return notify_syscalls_init();
 }
 
-Answer answer_default(Supervisor *s) {
-        return s->listener->default_deny ? ANSWER_DENIED_OF(EPERM) : ANSWER_CONTINUE_NOW;
-}
-
-Answer answer_rule(const Rule *r) {
-        switch (r->action) {
-        case RULE_ACTION_DENY:
-                return ANSWER_DENIED_OF(r->deny_errno);
-        case RULE_ACTION_CONTINUE:
-                return ANSWER_CONTINUE_NOW;
-        case RULE_ACTION_EMULATE:
-        case _RULE_ACTION_MAX:
-        case _RULE_ACTION_INVALID:
-        default:
-                /* An emulate rule is answered by its emulation, never by CONTINUE (invariant 5). */
-                return ANSWER_DENIED_OF(EPERM);
-        }
-}
-
-Answer answer_failure(int r) {
-        switch (r) {
-        case -EFAULT:
-        case -ENAMETOOLONG:
-                return ANSWER_ERRNO_OF(-r);
-        default:
-                return ANSWER_ERRNO_OF(ESRCH);
-        }
-}
-
-bool supervisor_leave(Supervisor *s) {
-        if (target_leave() < 0)
-                s->broken = true;
-        return !s->broken;
-}
-
-bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path) {
-        Listener *l = s->listener;
-
-        if (t->controlled_by_owner)
-                return true;
-        supervisor_log_refusal(s, path, t->tid, "task %i (uid %u) is not controlled by the listener's owner (uid %u), "
-                               "denying %s '%s'.", t->tid, t->uid, l->owner_uid, what, path);
-        return false;
-}
-
-bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
-                         bool directory) {
-        HostPathUnsafe unsafe;
-        int r;
-
-        r = host_path_same(path, st, directory, &unsafe);
-        if (r > 0)
-                return true;
-        if (r == -ENOLINK)
-                supervisor_log_refusal(s, path, t->tid, "%s '%s' by task %i: the host's path leads through an unsafe "
-                                       "symlink at '%s' (owned by uid %u, in a directory of uid %u, mode %04o), "
-                                       "denying.", what, path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
-                                       (unsigned) unsafe.dir_mode);
-        else
-                supervisor_log_refusal(s, path, t->tid, "'%s' in the view of task %i is not the host's '%s' (a mount "
-                                       "of the sandbox's own?), denying.", path, t->tid, path);
-        return false;
-}
-
-#define LOG_BURST 20
-#define LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        /* The vDSO: no syscall on the hot path. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-/* Lines one user's sandboxes may cause, all their listeners together, per LOG_INTERVAL: on top of each
- * listener's own LOG_BURST, since a user may run many listeners. The table is shared by every listener
- * thread (and the main loop's watchdog), hence the lock; it is only taken for a line its listener's own
- * limit let through, so a flooding sandbox is turned away before it. A fixed number of slots, reused once
- * their window is over: users who logged in the last interval beyond those share one overflow slot, so
- * neither the table nor the log grows with the number of users or listeners. */
-#define OWNER_LOG_BURST 40
-#define OWNER_LOG_SLOTS 64
-#define OWNER_NONE ((uid_t) -1)
-
-typedef struct OwnerLogBudget {
-        uid_t uid;                 /* OWNER_NONE: free (or, for the overflow slot, every other user) */
-        uint64_t window_start;
-        unsigned in_window;
-        unsigned suppressed;
-} OwnerLogBudget;
-
-static pthread_mutex_t owner_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static OwnerLogBudget owner_log[OWNER_LOG_SLOTS] = { [0 ... OWNER_LOG_SLOTS - 1] = { .uid = OWNER_NONE } };
-static OwnerLogBudget owner_log_overflow = { .uid = OWNER_NONE };
-
-typedef struct OwnerLogFlush {
-        bool any;
-        uid_t uid;                 /* OWNER_NONE for the overflow slot */
-        unsigned suppressed;
-} OwnerLogFlush;
-
-static void owner_log_flush_say(const OwnerLogFlush *f) {
-        if (!f->any)
-                return;
-        if (f->uid == OWNER_NONE)
-                log_info("Listeners of other users: %u more decisions not logged (too many users logging at once).",
-                         f->suppressed);
-        else
-                log_info("Listeners of uid %u: %u more decisions not logged.", f->uid, f->suppressed);
-}
-
-/* Starts a new window if the last one is over; what it suppressed is handed back, to be said unlocked. */
-static void owner_log_roll(OwnerLogBudget *b, uint64_t now, OwnerLogFlush *ret_flush) {
-        if (now - b->window_start < LOG_INTERVAL_USEC)
-                return;
-        if (b->suppressed > 0)
-                *ret_flush = (OwnerLogFlush) { .any = true, .uid = b->uid, .suppressed = b->suppressed };
-        b->window_start = now;
-        b->in_window = b->suppressed = 0;
-}
-
-static OwnerLogBudget *owner_log_find(uid_t uid, uint64_t now, OwnerLogFlush *ret_flush) {
-        OwnerLogBudget *free_slot = NULL;
-
-        for (size_t i = 0; i < OWNER_LOG_SLOTS; i++) {
-                OwnerLogBudget *b = owner_log + i;
-
-                if (b->uid == uid)
-                        return b;
-                /* Done with: its window is over and nothing is left to say about it. */
-                if (!free_slot && (b->uid == OWNER_NONE ||
-                                   (now - b->window_start >= LOG_INTERVAL_USEC && b->suppressed == 0)))
-                        free_slot = b;
-        }
-        if (!free_slot) {
-                owner_log_roll(&owner_log_overflow, now, ret_flush);
-                return &owner_log_overflow;
-        }
-        *free_slot = (OwnerLogBudget) { .uid = uid, .window_start = now };
-        return free_slot;
-}
-
-/* Whether a line (or a summary of n lines, for n > 1) of uid's listeners may be logged; if not, it is
- * counted as suppressed. */
-static bool owner_log_admit(uid_t uid, unsigned n) {
-        OwnerLogFlush flush = {};
-        OwnerLogBudget *b;
-        uint64_t now = now_usec();
-        bool admit;
-
-        pthread_mutex_lock(&owner_log_lock);
-        b = owner_log_find(uid, now, &flush);
-        owner_log_roll(b, now, &flush);
-        admit = b->in_window < OWNER_LOG_BURST;
-        if (admit)
-                b->in_window++;
-        else
-                b->suppressed += n;
-        pthread_mutex_unlock(&owner_log_lock);
-
-        owner_log_flush_say(&flush);
-        return admit;
-}
-
 void supervise_log_flush(bool all) {
-        uint64_t now = now_usec();
-
-        /* One slot at a time, each said unlocked: the listener threads wait on this lock. */
-        for (size_t i = 0; i <= OWNER_LOG_SLOTS; i++) {
-                OwnerLogBudget *b = i < OWNER_LOG_SLOTS ? owner_log + i : &owner_log_overflow;
-                OwnerLogFlush flush = {};
-
-                pthread_mutex_lock(&owner_log_lock);
-                if (b->suppressed > 0 && (all || now - b->window_start >= LOG_INTERVAL_USEC)) {
-                        flush = (OwnerLogFlush) { .any = true, .uid = b->uid, .suppressed = b->suppressed };
-                        b->suppressed = 0;
-                }
-                pthread_mutex_unlock(&owner_log_lock);
-                owner_log_flush_say(&flush);
-        }
+        log_limit_flush(all);
 }
 
 bool supervise_log_owner_admit(const Listener *l) {
-        return log_get_max_level() >= LOG_WARNING && owner_log_admit(l->account_uid, 1);
-}
+        assert(l);
 
-/* The listener's own summary of what its limit held back, itself counted against its owner's. */
-static void supervisor_log_say_suppressed(Supervisor *s) {
-        if (s->log_suppressed == 0)
-                return;
-        if (owner_log_admit(s->listener->account_uid, s->log_suppressed))
-                log_info("Listener %" PRIu64 ": %u more decisions not logged.", s->listener->id,
-                         s->log_suppressed);
-        s->log_suppressed = 0;
-}
-
-/* Every line a sandbox's behaviour may cause goes through here: at most LOG_BURST per LOG_INTERVAL for the
- * listener, and OWNER_LOG_BURST for all listeners of its owner. Checked before anything is formatted. */
-static bool supervisor_log_admit(Supervisor *s, int level) {
-        uint64_t now;
-
-        if (log_get_max_level() < level)
-                return false;
-        now = now_usec();
-        if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
-                supervisor_log_say_suppressed(s);
-                s->log_window_start = now;
-                s->log_in_window = 0;
-        }
-        if (s->log_in_window >= LOG_BURST) {
-                s->log_suppressed++;
-                return false;
-        }
-        s->log_in_window++;
-        return owner_log_admit(s->listener->account_uid, 1);
-}
-
-static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
-                            const char *format, va_list ap) _printf_(7, 0);
-static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
-                            const char *format, va_list ap) {
-        char message[1024], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64];
-        _cleanup_free_ char *path_field = NULL;
-        const char *fields[7];
-        size_t n = 0;
-
-        if (!supervisor_log_admit(s, level))
-                return;
-
-        n = (size_t) snprintf(message, sizeof message, "Listener %" PRIu64 ": ", s->listener->id);
-        (void) vsnprintf(message + n, sizeof message - n, format, ap);
-
-        n = 0;
-        snprintf(listener, sizeof listener, "SYSBROKER_LISTENER=%" PRIu64, s->listener->id);
-        fields[n++] = listener;
-        snprintf(syscall_field, sizeof syscall_field, "SYSBROKER_SYSCALL=%s", notify_syscall_to_string(s->call));
-        fields[n++] = syscall_field;
-        snprintf(decision_field, sizeof decision_field, "SYSBROKER_DECISION=%s", rule_action_to_string(decision));
-        fields[n++] = decision_field;
-        snprintf(pid_field, sizeof pid_field, "SYSBROKER_PID=%i", (int) pid);
-        fields[n++] = pid_field;
-        if (path && asprintf(&path_field, "SYSBROKER_PATH=%s", path) >= 0)
-                fields[n++] = path_field;
-        if (error != 0) {
-                snprintf(errno_field, sizeof errno_field, "SYSBROKER_ERRNO=%i", error);
-                fields[n++] = errno_field;
-        }
-        fields[n] = NULL;
-        log_struct(level, fields, message);
-}
-
-void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
-                             const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        supervisor_logv(s, decision == RULE_ACTION_CONTINUE ? LOG_DEBUG : LOG_INFO, decision, error, path, pid,
-                        format, ap);
-        va_end(ap);
-}
-
-void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, format, ap);
-        va_end(ap);
-}
-
-int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,
-                            int *ret_start) {
-        bool from_cwd = (path[0] != '/' || dirfd_for_absolute) && dirfd == AT_FDCWD;
-        int r;
-
-        r = target_enter_dirs(t, s->listener->fd, supervisor_id(s), from_cwd);
-        if (r < 0)
-                return r;
-        *ret_start = -EBADF;
-        if ((path[0] == '/' && !dirfd_for_absolute) || from_cwd)
-                return 0;
-        return target_get_fd(t, s->listener->fd, supervisor_id(s), dirfd, ret_start);
-}
-
-bool split_last_component(char *path, const char **ret_dir, const char **ret_name) {
-        size_t l = strlen(path);
-        char *slash;
-
-        if (l == 0 || path[l - 1] == '/')
-                return false;
-        slash = strrchr(path, '/');
-        if (!slash) {
-                *ret_dir = ".";
-                *ret_name = path;
-        } else {
-                *slash = 0;
-                *ret_dir = slash == path ? "/" : path;
-                *ret_name = slash + 1;
-        }
-        return !streq(*ret_name, ".") && !streq(*ret_name, "..");
-}
-
-int join_path(int dir_fd, const char *name, char **ret) {
-        _cleanup_free_ char *dir = NULL;
-
-        if (fd_get_path(dir_fd, &dir) < 0)
-                return -ENOENT;
-        if (asprintf(ret, "%s%s%s", dir, streq(dir, "/") ? "" : "/", name) < 0)
-                return -ENOMEM;
-        return 0;
+        return log_get_max_level() >= LOG_WARNING && log_limit_owner_admit(l->account_uid, 1);
 }
 
 static Answer decide(Supervisor *s) {
@@ -459,34 +162,12 @@ static Answer decide(Supervisor *s) {
         }
 }
 
-/* What was decided, in the state page, before it is sent: a daemon that dies in between must not do the
- * call again (a second mknod would say EEXIST), only send this. */
-static void record_decision(Supervisor *s, Answer a) {
-        persist_record_decision(s->listener, s->buffers.req->id, (int32_t) a.kind, a.error, a.value);
-}
-
-void supervisor_record_result(Supervisor *s, int64_t result) {
-        record_decision(s, result < 0 ? ANSWER_ERRNO_OF((int) -result) : (Answer) { .kind = ANSWER_VALUE, .value = result });
-}
-
-void supervisor_note_abandoned(Supervisor *s) {
-        pid_t pid = (pid_t) s->buffers.req->pid;
-
-        if (s->told_abandoned || kill(pid, 0) < 0)
-                return;
-        s->told_abandoned = true;
-        if (supervisor_log_admit(s, LOG_NOTICE))
-                log_notice("Listener %" PRIu64 ": task %i gave up a call after the broker performed it (a signal). "
-                           "Its filter lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a restarted call is done "
-                           "again, and may fail (EEXIST) where the first one succeeded.", s->listener->id, (int) pid);
-}
-
 static void answer(Supervisor *s, Answer a) {
         Listener *l = s->listener;
         const struct seccomp_notif *req = s->buffers.req;
         int r;
 
-        supervisor_begin_answer(s);
+        begin_answer(s);
         switch (a.kind) {
         case ANSWER_CONTINUE:
                 COUNT(l, continued);
@@ -526,9 +207,13 @@ static void handle_notification(Supervisor *s) {
         if (!signal_gate_enter_busy(s->listener))
                 return;
         /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
-        __atomic_store_n(&s->listener->busy_since_usec, now_usec(), __ATOMIC_SEQ_CST);
+        __atomic_store_n(&s->listener->busy_since_usec, log_limit_now_usec(), __ATOMIC_SEQ_CST);
         a = decide(s);
-        record_decision(s, a);
+        /* A handler that could not leave the target's credentials (supervisor_leave()): whatever it
+         * decided, the call fails, and the thread stops after answering. */
+        if (s->broken)
+                a = ANSWER_ERRNO_OF(EIO);
+        supervisor_record_decision(s, a);
         answer(s, a);
         __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_SEQ_CST);
 }
@@ -554,8 +239,11 @@ static void resume_notification(Supervisor *s) {
 }
 
 void supervise_watchdog(Listener *l, uint64_t now) {
-        uint64_t busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST);
+        uint64_t busy;
 
+        assert(l);
+
+        busy = __atomic_load_n(&l->busy_since_usec, __ATOMIC_SEQ_CST);
         if (!l->thread_running)
                 return;
 
@@ -581,13 +269,15 @@ static bool listener_has_no_tasks(const Listener *l) {
 }
 
 void *listener_thread(void *userdata) {
-        Supervisor s = { .listener = userdata };
+        Supervisor s = { .listener = userdata, .begin_answer = begin_answer };
         Listener *l = s.listener;
         struct seccomp_notif *own_req = NULL;
         sigset_t mask;
         ListenerEnd end = LISTENER_END_ERROR;
         uint64_t one = 1;
         int r;
+
+        assert(l);
 
         /* Only the interrupt signal reaches this thread; the main loop handles the rest via signalfd. */
         thread_signal_gate = &l->signal_gate;

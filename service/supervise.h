@@ -15,9 +15,9 @@ void *listener_thread(void *userdata);
 #define EMULATION_TIMEOUT_SEC 10
 #define SIGNAL_INTERRUPT (SIGRTMIN + 1)
 
-/* Lines a sandbox causes are rate-limited per listener and per owner (supervise.c). From the main loop:
- * whether a line about l may be logged by its owner's limit; and says how many lines the owners' limits
- * held back in windows that are over (all: in any window, when the last listener is gone). */
+/* From the main loop (the rate limits, log-limit.h): whether a line about l may be logged by its owner's
+ * budget; and says how many lines the owners' budgets held back in windows that are over (all: in any
+ * window, when the last listener is gone). */
 bool supervise_log_owner_admit(const Listener *l);
 void supervise_log_flush(bool all);
 

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What the per-syscall handlers of a listener thread share: the thread's state, the answer they decide on,
- * and the steps every path-taking handler goes through (read the path, find where its lookup starts). */
+/* What the per-syscall handlers of a listener thread share (supervisor.c): the thread's state, the answer
+ * they decide on, and the steps every path-taking handler goes through (read the path, find where its lookup
+ * starts, take on the target's credentials and leave them). The loop calling the handlers is supervise.c. */
 #pragma once
 
+#include "fs-util.h"
 #include "listener.h"
 #include "notify.h"
 #include "rule.h"
 #include "target.h"
 
-typedef struct Supervisor {
+typedef struct Supervisor Supervisor;
+
+struct Supervisor {
         Listener *listener;
+        /* Set by the loop (supervise.c), which owns the signal gate: see supervisor_begin_answer(). */
+        void (*begin_answer)(Supervisor *s);
         NotifyBuffers buffers;
         NotifySyscall call;        /* the call being answered, for the log */
         bool resumed;              /* a call the previous daemon received but did not answer: it may have
@@ -22,7 +28,7 @@ typedef struct Supervisor {
         uint64_t log_window_start;
         unsigned log_in_window;
         unsigned log_suppressed;
-} Supervisor;
+};
 
 /* A decision: answer with a value, an errno, CONTINUE, or nothing more (ADDFD with SEND answered). */
 typedef struct Answer {
@@ -37,7 +43,9 @@ typedef struct Answer {
 #define ANSWER_DENIED_OF(e) ((Answer) { .kind = ANSWER_ERRNO, .error = (e), .denied = true })
 
 /* Before answering (SEND, or ADDFD with SEND): from here on, nothing interrupts the thread. */
-void supervisor_begin_answer(Supervisor *s);
+static inline void supervisor_begin_answer(Supervisor *s) {
+        s->begin_answer(s);
+}
 /* The answer to a call we performed found it gone (ENOENT): says once per listener why that matters, if the
  * task lives on (a signal made it give up the call, rather than death). */
 void supervisor_note_abandoned(Supervisor *s);
@@ -46,6 +54,12 @@ static inline uint64_t supervisor_id(const Supervisor *s) {
         return s->buffers.req->id;
 }
 
+/* Says how many lines the listener's own limit held back, if any (at a window's end, and at the thread's). */
+void supervisor_log_say_suppressed(Supervisor *s);
+
+/* What was decided, in the state page (see persist.h), before it is sent: a daemon that dies in between
+ * must not do the call again (a second mknod would say EEXIST), only send this. */
+void supervisor_record_decision(Supervisor *s, Answer a);
 /* An emulation's result, noted (in the state page, see persist.h) right after the privileged call, before
  * anything else: a daemon that dies after acting sends this rather than act a second time. */
 void supervisor_record_result(Supervisor *s, int64_t result);
@@ -57,9 +71,24 @@ Answer answer_rule(const Rule *r);
 /* Reading the target failed: EFAULT and ENAMETOOLONG as the kernel says them, else the target is gone. */
 Answer answer_failure(int r);
 
-/* Back to the broker's own credentials. If that fails the thread's state is unknown: the handler answers EIO
- * and the thread stops, rather than emulate anything else from there. */
-bool supervisor_leave(Supervisor *s);
+/* The credential bracket. Entered, a handler may take on a target's credentials and one capability
+ * (target_take_credentials(), target_raise_capability()); leaving returns to the broker's own, and must
+ * follow whether taking them succeeded or not. Scoped, so that no exit can forget it:
+ *
+ *         entered = supervisor_enter(s);   with   _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
+ *
+ * An exit that logs or acts after leaving leaves first and checks: if (!supervisor_leave(&entered)) return
+ * ANSWER_ERRNO_OF(EIO);. Any other exit leaves at the scope's end. If leaving fails the thread's state is
+ * unknown: s->broken is set, the loop answers EIO whatever the handler decided, and the thread stops, rather
+ * than emulate anything else from there (supervise.c). */
+static inline Supervisor *supervisor_enter(Supervisor *s) {
+        return s;
+}
+/* Leaves if still entered (and forgets that it was: *entered is NULL after); false if the thread is broken. */
+bool supervisor_leave(Supervisor **entered);
+static inline void supervisor_leavep(Supervisor **entered) {
+        (void) supervisor_leave(entered);
+}
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
 /* The host check of open and mknod: is st, what the target reached at path in its own view, the file the

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Identity and context of supervised tasks. Everything here runs on listener threads; all state changes
- * are per-thread (fs_struct after unshare(CLONE_FS); fsuid/fsgid, groups and capabilities via raw syscalls,
- * since glibc's setgroups() would broadcast to every thread). */
+ * are per-thread (fs_struct after unshare(CLONE_FS); fsuid/fsgid and groups via raw syscalls, since glibc's
+ * setgroups() would broadcast to every thread; capabilities through capabilities.c). */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/capability.h>
-#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <dirent.h>
@@ -15,9 +14,9 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/vfs.h>
 
+#include "capabilities.h"
+#include "fs-util.h"
 #include "log.h"
 #include "notify.h"
 #include "target.h"
@@ -25,35 +24,15 @@
 #ifndef NS_GET_MNTNS_ID
 #define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t) /* Linux 6.8 */
 #endif
-#define SYS_statmount_ 457 /* Linux 6.8, the same on every architecture but alpha and mips */
 
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8; Debian 12's headers are 6.1 */
-#endif
-
-/* Process-wide, set once before the first listener thread. */
-static int broker_root_fd = -EBADF;    /* the broker's own view, for HostPath */
-static int proc_fd = -EBADF;           /* our /proc, usable while chrooted into a target's root */
-static ino_t broker_userns_ino;
-static DirId broker_root_id;
-static dev_t broker_proc_dev;          /* our procfs: its self, thread-self and <pid>/ are the broker's */
-static uid_t broker_fsuid;             /* 0, unless run unprivileged (the dbus test suite) */
-static gid_t broker_fsgid;
-static uint64_t broker_capabilities;   /* our permitted set: effective again after every target */
-static int broker_mntns_fd = -EBADF;   /* to return to after emulating a mount in a target's namespace */
-static ino_t broker_mntns_ino;
-
-/* Per listener thread: what the thread is set to now. */
-static __thread DirId thread_root, thread_cwd;
-static __thread uid_t thread_fsuid;
-static __thread gid_t thread_fsgid;
-static __thread mode_t thread_umask;
-static __thread gid_t thread_groups[ELEMENTSOF(((Target *) NULL)->groups)];
-static __thread size_t thread_n_groups;
-static __thread bool thread_groups_known;
-static __thread bool thread_in_target_mntns;
-/* Per listener thread: its own /proc/thread-self/fd, so that reopening an fd looks up one name, not four. */
-static __thread int thread_fd_dir = -EBADF;
+/* Process-wide, set once before the first listener thread: the broker's own context. */
+static struct {
+        DirId root_id;
+        uid_t fsuid;               /* 0, unless run unprivileged (the dbus test suite) */
+        gid_t fsgid;
+        int mntns_fd;              /* to return to after emulating a mount in a target's namespace */
+        ino_t mntns_ino;
+} own = { .mntns_fd = -EBADF };
 
 /* Per listener thread: /proc fds of the tasks seen last. A sandbox's calls come from few threads. */
 #define PROC_CACHE_SIZE 8
@@ -63,67 +42,62 @@ typedef struct ProcCacheEntry {
         int status_fd;
         unsigned last_used;
 } ProcCacheEntry;
-static __thread ProcCacheEntry proc_cache[PROC_CACHE_SIZE];
-static __thread unsigned proc_cache_clock;
+
+/* Per listener thread: what the thread is set to now, so that taking on the next target changes only what
+ * differs, and the tasks it pinned last. */
+typedef struct ThreadContext {
+        DirId root, cwd;
+        uid_t fsuid;
+        gid_t fsgid;
+        mode_t umask;
+        gid_t groups[ELEMENTSOF(((Target *) NULL)->groups)];
+        size_t n_groups;
+        bool groups_known;
+        bool in_target_mntns;
+        ProcCacheEntry proc_cache[PROC_CACHE_SIZE];
+        unsigned proc_cache_clock;
+} ThreadContext;
+static __thread ThreadContext this_thread;
 
 static int dir_id(int dir_fd, const char *name, DirId *ret);
 static bool dir_id_equal(const DirId *a, const DirId *b);
 
 int target_setup_process(void) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
         struct stat st;
+        int r;
 
-        broker_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (broker_root_fd < 0)
-                return log_error_errno(-errno, "Failed to open our root directory: %m");
-        if (dir_id(broker_root_fd, "", &broker_root_id) < 0)
+        r = fs_setup_process();
+        if (r < 0)
+                return r;
+        if (dir_id(broker_root_dir(), "", &own.root_id) < 0)
                 return log_error_errno(-errno, "Failed to identify our root directory: %m");
-        proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (proc_fd < 0 || fstat(proc_fd, &st) < 0)
-                return log_error_errno(-errno, "Failed to open /proc: %m");
-        broker_proc_dev = st.st_dev;
-        if (stat("/proc/self/ns/user", &st) < 0)
-                return log_error_errno(-errno, "Failed to stat our user namespace: %m");
-        broker_userns_ino = st.st_ino;
-        broker_mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-        if (broker_mntns_fd < 0 || fstat(broker_mntns_fd, &st) < 0)
+        own.mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+        if (own.mntns_fd < 0 || fstat(own.mntns_fd, &st) < 0)
                 return log_error_errno(-errno, "Failed to open our mount namespace: %m");
-        broker_mntns_ino = st.st_ino;
+        own.mntns_ino = st.st_ino;
 
-        broker_fsuid = geteuid();
-        broker_fsgid = getegid();
-        if (syscall(SYS_capget, &h, d) < 0)
-                return log_error_errno(-errno, "Failed to read our capabilities: %m");
-        for (size_t i = 0; i < ELEMENTSOF(d); i++)
-                broker_capabilities |= (uint64_t) d[i].permitted << (32 * i);
-        return 0;
+        own.fsuid = geteuid();
+        own.fsgid = getegid();
+        return capabilities_setup_process();
 }
 
 int target_setup_thread(void) {
         /* Before anything can fail: target_finish_thread() closes what these hold (fd 0 if left zero). */
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
-        thread_fd_dir = -EBADF;
+                this_thread.proc_cache[i] = (ProcCacheEntry) { .proc_fd = -EBADF, .status_fd = -EBADF };
 
         if (unshare(CLONE_FS) < 0)
                 return log_error_errno(-errno, "Failed to unshare the thread's filesystem context: %m");
-        thread_fsuid = broker_fsuid;
-        thread_fsgid = broker_fsgid;
-        thread_umask = umask(0022);
-        umask(thread_umask);
-        /* Only a shortcut: without it, fd links are looked up through thread-self. */
-        thread_fd_dir = openat(proc_fd, "thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (thread_fd_dir < 0) {
-                log_debug_errno(-errno, "Failed to open the thread's fd directory, going through thread-self: %m");
-                thread_fd_dir = -EBADF;
-        }
-        return 0;
+        this_thread.fsuid = own.fsuid;
+        this_thread.fsgid = own.fsgid;
+        this_thread.umask = umask(0022);
+        umask(this_thread.umask);
+        fs_setup_thread();
+        return capabilities_setup_thread();
 }
 
 void target_forget_thread_in_child(void) {
-        /* The fd directory names the parent's thread, whose fds are not the child's. */
-        thread_fd_dir = -EBADF;
+        fs_forget_thread_in_child();
 }
 
 static void proc_cache_drop(ProcCacheEntry *e) {
@@ -134,8 +108,9 @@ static void proc_cache_drop(ProcCacheEntry *e) {
 
 void target_finish_thread(void) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                proc_cache_drop(&proc_cache[i]);
-        thread_fd_dir = safe_close(thread_fd_dir);
+                proc_cache_drop(&this_thread.proc_cache[i]);
+        fs_finish_thread();
+        capabilities_finish_thread();
 }
 
 void target_done(Target *t) {
@@ -277,23 +252,23 @@ static bool dir_id_equal(const DirId *a, const DirId *b) {
 
 static ProcCacheEntry *proc_cache_find(pid_t tid) {
         for (size_t i = 0; i < PROC_CACHE_SIZE; i++)
-                if (proc_cache[i].tid == tid && proc_cache[i].proc_fd >= 0)
-                        return &proc_cache[i];
+                if (this_thread.proc_cache[i].tid == tid && this_thread.proc_cache[i].proc_fd >= 0)
+                        return &this_thread.proc_cache[i];
         return NULL;
 }
 
 static ProcCacheEntry *proc_cache_open(pid_t tid, int listener_fd, uint64_t notification_id) {
-        ProcCacheEntry *e = &proc_cache[0];
+        ProcCacheEntry *e = &this_thread.proc_cache[0];
         char name[16];
 
         for (size_t i = 1; i < PROC_CACHE_SIZE; i++)
-                if (proc_cache[i].last_used < e->last_used)
-                        e = &proc_cache[i];
+                if (this_thread.proc_cache[i].last_used < e->last_used)
+                        e = &this_thread.proc_cache[i];
         proc_cache_drop(e);
 
         /* Through our own /proc: this thread may be chrooted into the previous target's root. */
         snprintf(name, sizeof name, "%i", (int) tid);
-        e->proc_fd = openat(proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        e->proc_fd = openat(broker_proc_dir(), name, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (e->proc_fd < 0)
                 return NULL;
         /* Invariant 2: the number may have been reused between RECV and open; now it is pinned. */
@@ -332,7 +307,7 @@ int target_pin(Target *t, int listener_fd, uint64_t notification_id, pid_t tid) 
                 }
         }
 
-        e->last_used = ++proc_cache_clock;
+        e->last_used = ++this_thread.proc_cache_clock;
         t->proc_fd = e->proc_fd;
         t->status_fd = e->status_fd;
         return 0;
@@ -362,7 +337,7 @@ int target_read_identity(Target *t, uid_t owner, int listener_fd, uint64_t notif
         if (t->cap_effective != 0) {
                 if (fstatat(t->proc_fd, "ns/user", &st, 0) < 0)
                         return -ESRCH;
-                t->in_our_user_namespace = st.st_ino == broker_userns_ino;
+                t->in_our_user_namespace = st.st_ino == broker_userns_inode();
         }
 
         r = target_is_controlled_by(t, owner);
@@ -397,7 +372,7 @@ int target_is_controlled_by(const Target *t, uid_t owner) {
 
                 if (fstat(ns, &st) < 0)
                         return -errno;
-                if (st.st_ino == broker_userns_ino)
+                if (st.st_ino == broker_userns_inode())
                         return 0;
                 if (ioctl(ns, NS_GET_OWNER_UID, &uid) < 0)
                         return -errno;
@@ -468,35 +443,6 @@ int target_has_free_fd(const Target *t) {
         return below < limit;
 }
 
-uid_t account_uid_of(pid_t pid, uid_t uid) {
-        _cleanup_close_ int ns = -EBADF;
-        char name[32];
-        struct stat st;
-
-        if (pid <= 0)
-                return uid;
-        snprintf(name, sizeof name, "%i/ns/user", (int) pid);
-        ns = openat(broker_proc_dir(), name, O_RDONLY | O_CLOEXEC);
-        if (ns < 0 || fstat(ns, &st) < 0)
-                return uid;
-        /* Up to the namespace just below ours: its owner is who made the others. */
-        for (unsigned depth = 0; depth < 64 && st.st_ino != broker_userns_ino; depth++) {
-                _cleanup_close_ int parent = ioctl(ns, NS_GET_PARENT);
-                struct stat parent_st;
-                uid_t owner;
-
-                if (parent < 0 || fstat(parent, &parent_st) < 0)
-                        return uid;
-                /* Namespaces root made (containers) are tenants of their own: charged by their uids. */
-                if (parent_st.st_ino == broker_userns_ino)
-                        return ioctl(ns, NS_GET_OWNER_UID, &owner) < 0 || owner == 0 ? uid : owner;
-                safe_close(ns);
-                ns = TAKE_FD(parent);
-                st = parent_st;
-        }
-        return uid;
-}
-
 /* fchdir() (and chroot()) to the directory /proc/<tid>/<name> points at, confirmed with ID_VALID after
  * opening it. Returns where it went, which is what counts if the target changed it meanwhile. */
 static int change_to(const Target *t, const char *name, int listener_fd, uint64_t notification_id, bool root,
@@ -526,14 +472,14 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
         int r;
 
         /* Unchanged since the last call (the same sandbox, typically): nothing to do. */
-        if (!dir_id_equal(&thread_root, &t->root)) {
+        if (!dir_id_equal(&this_thread.root, &t->root)) {
                 DirId root;
 
-                thread_root = thread_cwd = (DirId) {};
+                this_thread.root = this_thread.cwd = (DirId) {};
                 r = change_to(t, "root", listener_fd, notification_id, true, &root);
                 if (r < 0)
                         return r;
-                thread_root = thread_cwd = root;
+                this_thread.root = this_thread.cwd = root;
         }
 
         if (!with_cwd)
@@ -541,18 +487,18 @@ int target_enter_dirs(const Target *t, int listener_fd, uint64_t notification_id
         r = dir_id(t->proc_fd, "cwd", &cwd);
         if (r < 0)
                 return -ESRCH;
-        if (!dir_id_equal(&thread_cwd, &cwd)) {
-                thread_cwd = (DirId) {};
+        if (!dir_id_equal(&this_thread.cwd, &cwd)) {
+                this_thread.cwd = (DirId) {};
                 r = change_to(t, "cwd", listener_fd, notification_id, false, &cwd);
                 if (r < 0)
                         return r;
-                thread_cwd = cwd;
+                this_thread.cwd = cwd;
         }
         return 0;
 }
 
 void target_forget_dirs(void) {
-        thread_root = thread_cwd = (DirId) {};
+        this_thread.root = this_thread.cwd = (DirId) {};
 }
 
 int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
@@ -560,6 +506,8 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         _cleanup_close_ int ns = -EBADF, userns = -EBADF;
         struct stat st;
         int r;
+
+        assert(t);
 
         if (ret_foreign_owner)
                 *ret_foreign_owner = false;
@@ -577,14 +525,14 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         /* Its id (Linux 6.11+), to ask later whether a mount made there still exists. */
         if (ret_mntns_id && ioctl(ns, NS_GET_MNTNS_ID, ret_mntns_id) < 0)
                 *ret_mntns_id = 0;
-        if (st.st_ino == broker_mntns_ino)
+        if (st.st_ino == own.mntns_ino)
                 return 0; /* ours already: nothing to enter, nothing to leave */
 
         if (ret_foreign_owner) {
                 userns = ioctl(ns, NS_GET_USERNS);
                 if (userns < 0 || fstat(userns, &st) < 0)
                         return -errno;
-                *ret_foreign_owner = st.st_ino != broker_userns_ino;
+                *ret_foreign_owner = st.st_ino != broker_userns_inode();
         }
 
         /* setns() also sets this thread's root and cwd to the namespace's root: what the thread was
@@ -592,53 +540,34 @@ int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t noti
         target_forget_dirs();
         if (setns(ns, CLONE_NEWNS) < 0)
                 return -errno;
-        thread_in_target_mntns = true;
+        this_thread.in_target_mntns = true;
         return 0;
 }
 
-int mount_exists(uint64_t mnt_id, uint64_t mntns_id) {
-        struct {
-                uint32_t size, spare;
-                uint64_t mnt_id, param, mnt_ns_id;
-        } req = {
-                .size = 32, /* MNT_ID_REQ_SIZE_VER1: with mnt_ns_id */
-                .mnt_id = mnt_id,
-                .param = 0x2, /* STATMOUNT_MNT_BASIC */
-                .mnt_ns_id = mntns_id,
-        };
-        uint64_t buf[64];
-
-        if (mntns_id == 0)
-                return -EOPNOTSUPP;
-        if (syscall(SYS_statmount_, &req, buf, sizeof buf, 0) >= 0)
-                return 1;
-        return errno == ENOENT ? 0 : -errno;
-}
-
 int target_leave_mount_namespace(void) {
-        if (!thread_in_target_mntns)
+        if (!this_thread.in_target_mntns)
                 return 0;
         target_forget_dirs();
-        if (setns(broker_mntns_fd, CLONE_NEWNS) < 0)
+        if (setns(own.mntns_fd, CLONE_NEWNS) < 0)
                 return log_error_errno(-errno, "Failed to return to our mount namespace: %m");
-        thread_in_target_mntns = false;
+        this_thread.in_target_mntns = false;
         return 0;
 }
 
 int target_enter_broker_mount_namespace(void) {
-        return setns(broker_mntns_fd, CLONE_NEWNS) < 0 ? -errno : 0;
+        return setns(own.mntns_fd, CLONE_NEWNS) < 0 ? -errno : 0;
 }
 
 int target_enter_broker_root(void) {
         target_forget_dirs();
-        if (fchdir(broker_root_fd) < 0 || chroot(".") < 0)
+        if (fchdir(broker_root_dir()) < 0 || chroot(".") < 0)
                 return -errno;
         return 0;
 }
 
 int target_chdir_proc(void) {
-        thread_cwd = (DirId) {};
-        return fchdir(proc_fd) < 0 ? -errno : 0;
+        this_thread.cwd = (DirId) {};
+        return fchdir(broker_proc_dir()) < 0 ? -errno : 0;
 }
 
 /* Unescapes mountinfo's octal escapes (\040 for ' ', \011, \012, \134) in place. */
@@ -662,12 +591,14 @@ int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
         size_t n = 0;
         int fd;
 
+        assert(ret_below && ret_unbindable);
+
         *ret_below = *ret_unbindable = false;
         /* From the directory as root, mountinfo shows only mounts reachable from it: those at or below it. */
         target_forget_dirs();
         if (fchdir(dir_fd) < 0 || chroot(".") < 0)
                 return -errno;
-        fd = openat(proc_fd, "thread-self/mountinfo", O_RDONLY | O_CLOEXEC);
+        fd = openat(broker_proc_dir(), "thread-self/mountinfo", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "re");
@@ -701,87 +632,8 @@ int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable) {
         return 0;
 }
 
-int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root) {
-        struct statx sx;
-
-        if (statx(fd, name, flags | AT_STATX_SYNC_AS_STAT | (name[0] ? 0 : AT_EMPTY_PATH), STATX_MNT_ID_UNIQUE,
-                  &sx) < 0)
-                return -errno;
-        /* Plain mount ids are reused once a mount is gone: not good enough to say "a mount we made". */
-        if (!(sx.stx_mask & STATX_MNT_ID_UNIQUE) || !(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-                return -EOPNOTSUPP;
-        *ret_id = sx.stx_mnt_id;
-        if (ret_is_mount_root)
-                *ret_is_mount_root = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
-        return 0;
-}
-
 bool target_thread_root_is_brokers(void) {
-        return dir_id_equal(&thread_root, &broker_root_id);
-}
-
-int broker_proc_dir(void) {
-        /* Opened by target_setup_process() before any thread; programs that skip it (tests) get it here. */
-        if (proc_fd < 0)
-                proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        return proc_fd;
-}
-
-int fd_stat(int fd, struct stat *ret, uint64_t *ret_mnt_id) {
-        struct statx sx;
-
-        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &sx) < 0)
-                return -errno;
-        *ret = (struct stat) {
-                .st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
-                .st_ino = sx.stx_ino,
-                .st_mode = sx.stx_mode,
-                .st_nlink = sx.stx_nlink,
-                .st_uid = sx.stx_uid,
-                .st_gid = sx.stx_gid,
-                .st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor),
-                .st_size = (off_t) sx.stx_size,
-        };
-        *ret_mnt_id = (sx.stx_mask & STATX_MNT_ID_UNIQUE) ? sx.stx_mnt_id : 0;
-        return 0;
-}
-
-/* Per listener thread: which mounts were procfs, by unique mount id (never reused, unlike st_dev). */
-#define MOUNT_KIND_CACHE_SIZE 8
-static __thread struct {
-        uint64_t mnt_id;
-        bool procfs;
-} mount_kind_cache[MOUNT_KIND_CACHE_SIZE];
-static __thread unsigned mount_kind_next;
-
-bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id) {
-        struct statfs sf;
-        bool procfs;
-
-        if (st->st_dev == broker_proc_dev)
-                return true;
-        if (mnt_id != 0)
-                for (size_t i = 0; i < MOUNT_KIND_CACHE_SIZE; i++)
-                        if (mount_kind_cache[i].mnt_id == mnt_id)
-                                return mount_kind_cache[i].procfs;
-
-        /* Cannot tell: as if it were. */
-        if (fstatfs(fd, &sf) < 0)
-                return true;
-        procfs = sf.f_type == PROC_SUPER_MAGIC;
-        if (mnt_id != 0) {
-                mount_kind_cache[mount_kind_next].mnt_id = mnt_id;
-                mount_kind_cache[mount_kind_next].procfs = procfs;
-                mount_kind_next = (mount_kind_next + 1) % MOUNT_KIND_CACHE_SIZE;
-        }
-        return procfs;
-}
-
-bool fd_is_on_procfs(int fd) {
-        struct stat st;
-        uint64_t mnt_id;
-
-        return fd_stat(fd, &st, &mnt_id) < 0 || target_is_on_procfs(fd, &st, mnt_id);
+        return dir_id_equal(&this_thread.root, &own.root_id);
 }
 
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret) {
@@ -814,75 +666,39 @@ int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, 
         return 0;
 }
 
-/* A /proc link naming a path, as seen from this thread's root: refused if not absolute (outside that root)
- * or deleted, since neither names anything a rule could mean. */
-static int read_path_link(int dir_fd, const char *name, char **ret) {
-        char buf[PATH_MAX + 1];
-        struct stat st;
-        ssize_t n;
-
-        n = readlinkat(dir_fd, name, buf, sizeof buf - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        if (buf[0] != '/')
-                return -ENOENT;
-        /* The kernel's mark of a deleted file, or a name that ends so: only the link count tells. */
-        if (endswith(buf, " (deleted)") && (fstatat(dir_fd, name, &st, 0) < 0 || st.st_nlink == 0))
-                return -ENOENT;
-        *ret = strdup(buf);
-        return *ret ? 0 : -ENOMEM;
-}
-
 int target_get_cwd_path(const Target *t, char **ret) {
         /* The link's text is relative to the reader's root, which is the target's now. */
         return read_path_link(t->proc_fd, "cwd", ret);
 }
 
-static int set_capabilities(uint64_t effective) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-
-        /* Permitted stays as the broker's, so target_leave() can raise effective again. */
-        for (size_t i = 0; i < ELEMENTSOF(d); i++)
-                d[i] = (struct __user_cap_data_struct) {
-                        .effective = (uint32_t) ((effective & broker_capabilities) >> (32 * i)),
-                        .permitted = (uint32_t) (broker_capabilities >> (32 * i)),
-                        .inheritable = 0,
-                };
-        if (syscall(SYS_capset, &h, d) < 0)
-                return -errno;
-        return 0;
-}
-
 static int set_groups(const gid_t *groups, size_t n) {
-        if (thread_groups_known && n == thread_n_groups &&
-            (n == 0 || memcmp(groups, thread_groups, n * sizeof *groups) == 0))
+        if (this_thread.groups_known && n == this_thread.n_groups &&
+            (n == 0 || memcmp(groups, this_thread.groups, n * sizeof *groups) == 0))
                 return 0;
 
-        thread_groups_known = false;
+        this_thread.groups_known = false;
         if (syscall(SYS_setgroups, n, groups) < 0)
                 return -errno;
         if (n > 0)
-                memcpy(thread_groups, groups, n * sizeof *groups);
-        thread_n_groups = n;
-        thread_groups_known = true;
+                memcpy(this_thread.groups, groups, n * sizeof *groups);
+        this_thread.n_groups = n;
+        this_thread.groups_known = true;
         return 0;
 }
 
 /* Only when they differ from what the thread has; each change is confirmed, since a failed one would leave
  * the previous ids in force. Called with all capabilities effective. */
 static int set_fs_ids(uid_t fsuid, gid_t fsgid) {
-        if (fsgid != thread_fsgid) {
+        if (fsgid != this_thread.fsgid) {
                 (void) syscall(SYS_setfsgid, fsgid);
-                thread_fsgid = (gid_t) syscall(SYS_setfsgid, -1);
-                if (thread_fsgid != fsgid)
+                this_thread.fsgid = (gid_t) syscall(SYS_setfsgid, -1);
+                if (this_thread.fsgid != fsgid)
                         return -EPERM;
         }
-        if (fsuid != thread_fsuid) {
+        if (fsuid != this_thread.fsuid) {
                 (void) syscall(SYS_setfsuid, fsuid);
-                thread_fsuid = (uid_t) syscall(SYS_setfsuid, -1);
-                if (thread_fsuid != fsuid)
+                this_thread.fsuid = (uid_t) syscall(SYS_setfsuid, -1);
+                if (this_thread.fsuid != fsuid)
                         return -EPERM;
         }
         return 0;
@@ -891,9 +707,9 @@ static int set_fs_ids(uid_t fsuid, gid_t fsgid) {
 int target_take_credentials(const Target *t) {
         int r;
 
-        if (t->umask != thread_umask) {
+        if (t->umask != this_thread.umask) {
                 umask(t->umask);
-                thread_umask = t->umask;
+                this_thread.umask = t->umask;
         }
 
         r = set_groups(t->groups, t->n_groups);
@@ -905,19 +721,27 @@ int target_take_credentials(const Target *t) {
 
         /* Explicitly, whatever the fsuid change did to the file capabilities. Capabilities held in another
          * user namespace mean nothing here. */
-        return set_capabilities(t->in_our_user_namespace ? t->cap_effective : 0);
+        return capabilities_set_effective(t->in_our_user_namespace ? t->cap_effective : 0);
 }
 
 int target_raise_capability(const Target *t, int capability) {
         uint64_t caps = t->in_our_user_namespace ? t->cap_effective : 0;
+        int r;
 
         if (capability >= 0)
                 caps |= UINT64_C(1) << capability;
-        return set_capabilities(caps);
+        r = capabilities_set_effective(caps);
+        if (r < 0) {
+                char name[32];
+
+                log_debug_errno(r, "Failed to raise %s for task %i: %m", capability_to_string(capability, name),
+                                t->tid);
+        }
+        return r;
 }
 
 int target_restore_capabilities(void) {
-        return set_capabilities(broker_capabilities);
+        return capabilities_restore();
 }
 
 int target_leave(void) {
@@ -927,36 +751,8 @@ int target_leave(void) {
         if (r < 0)
                 return log_error_errno(r, "Failed to restore capabilities: %m");
         /* The thread keeps the target's fs ids, groups, umask, root and cwd: with every capability back they
-         * grant nothing the broker lacks, it resolves paths only relative to fds of its own (proc_fd,
-         * broker_root_fd) between calls, and the next target sets what differs. */
+         * grant nothing the broker lacks, it resolves paths only relative to fds of its own
+         * (broker_proc_dir(), broker_root_dir()) between calls, and the next target sets what differs. */
         return 0;
 }
 
-int broker_root_dir(void) {
-        return broker_root_fd;
-}
-
-/* The magic link of our fd: through our own /proc (the target's root may have none), from the thread's own fd
- * directory where it has one (listener threads), else thread-self, which resolves to the reader. */
-static int fd_link(int fd, char link[static 64]) {
-        if (thread_fd_dir >= 0) {
-                snprintf(link, 64, "%i", fd);
-                return thread_fd_dir;
-        }
-        snprintf(link, 64, "thread-self/fd/%i", fd);
-        return proc_fd;
-}
-
-int fd_reopen(int fd, int flags) {
-        char link[64];
-        int dir = fd_link(fd, link);
-
-        return openat(dir, link, flags);
-}
-
-int fd_get_path(int fd, char **ret) {
-        char link[64];
-        int dir = fd_link(fd, link);
-
-        return read_path_link(dir, link, ret);
-}

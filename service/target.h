@@ -61,11 +61,6 @@ void target_done(Target *t);
  * kernel, and not after it, from ADDFD. */
 int target_has_free_fd(const Target *t);
 
-/* Whom the limits per user charge for a caller (pid, with uid in our namespace): uid itself, or, for a process
- * in a user namespace below ours, the owner of the outermost one, unless that is root (a container's uids
- * are its own tenants). A user's subordinate uids (newuidmap) are that user's. uid if it cannot be told. */
-uid_t account_uid_of(pid_t pid, uid_t uid);
-
 /* Invariant 4: the owner is root, the task runs as the owner, or it lives in a user namespace the owner created. */
 int target_is_controlled_by(const Target *t, uid_t owner);
 
@@ -82,9 +77,6 @@ void target_forget_dirs(void);
  * another user namespace than ours owns it (whoever is privileged there may change its mounts' flags). */
 int target_enter_mount_namespace(const Target *t, int listener_fd, uint64_t notification_id,
                                  bool *ret_foreign_owner, uint64_t *ret_mntns_id);
-/* Whether mount mnt_id still exists in mount namespace mntns_id: 0 gone (or the namespace is), 1 there,
- * -errno when it cannot be told (before Linux 6.11). */
-int mount_exists(uint64_t mnt_id, uint64_t mntns_id);
 int target_leave_mount_namespace(void);
 /* Back to the broker's own mount namespace (a forked child, which never left it as a thread does). */
 int target_enter_broker_mount_namespace(void);
@@ -95,25 +87,11 @@ int target_chdir_proc(void);
 /* What is mounted at or below the directory dir_fd, in this thread's mount namespace: anything (other than
  * the mount dir_fd is the root of), and anything unbindable. Leaves the thread's root forgotten. */
 int target_mounts_below(int dir_fd, bool *ret_below, bool *ret_unbindable);
-/* The unique id of the mount "fd/name" is on, and whether it is that mount's root. -EOPNOTSUPP before
- * Linux 6.8 (no STATX_MNT_ID_UNIQUE). */
-int fd_mount_id(int fd, const char *name, int flags, uint64_t *ret_id, bool *ret_is_mount_root);
 
 /* The root this thread entered (target_enter_dirs()) is the broker's own, the same directory on the same
  * mount: an absolute path resolved from it walks the broker's own mounts. Asked of the thread, not of the
  * target, whose root may have changed since. */
 bool target_thread_root_is_brokers(void);
-/* fstat() of fd, and the unique id of its mount (0 before Linux 6.8): one statx(). */
-int fd_stat(int fd, struct stat *ret, uint64_t *ret_mnt_id);
-/* On a procfs, any instance (fd, its stat and mount id from fd_stat()): every one of them that shows the
- * broker's pid namespace has the broker's own /proc/<pid> (as "self" too), and a file there reopened by a
- * listener thread passes the kernel's ptrace check, the thread being the broker's. The mount's kind is asked
- * once per mount (fstatfs), when its id is unique; true if it cannot be told. */
-bool target_is_on_procfs(int fd, const struct stat *st, uint64_t mnt_id);
-/* The same, for an fd not yet stat'ed: true also if it cannot be. */
-bool fd_is_on_procfs(int fd);
-/* Our /proc, opened at startup: what a sandbox later mounts over /proc (in our namespace) does not change it. */
-int broker_proc_dir(void);
 /* The target's file descriptor fd (for a dirfd argument), copied with pidfd_getfd and confirmed by ID_VALID
  * after. -EOPNOTSUPP for a thread that leads no thread group, before Linux 6.9 (PIDFD_THREAD). */
 int target_get_fd(Target *t, int listener_fd, uint64_t notification_id, int fd, int *ret);
@@ -130,12 +108,3 @@ int target_leave(void);
 /* target_leave() without logging, for a forked child. */
 int target_restore_capabilities(void);
 
-/* The broker's own root, opened at startup (-EBADF before): where host paths are resolved (host-path.h). */
-int broker_root_dir(void);
-
-/* Opens the file an O_PATH fd refers to again, with flags, through our /proc (the magic link of the fd):
- * what the fd pins is what is opened. Sets errno, returns the fd or -1. */
-int fd_reopen(int fd, int flags);
-
-/* The absolute path of an fd as seen from the current root (the target's, after target_enter_dirs()). */
-int fd_get_path(int fd, char **ret);

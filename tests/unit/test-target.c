@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reading a task's credentials from /proc/<tid>/status: every field from its own line, nothing taken from a
  * neighbour or from inside another line, and a file that lacks one (a task being torn down) or names more
- * groups than fit refused rather than used in part. */
+ * groups than fit refused rather than used in part. And the capabilities a listener thread takes on are
+ * that thread's alone. */
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capabilities.h"
 #include "target.h"
 #include "unit.h"
 
@@ -120,5 +123,69 @@ static void test_own_status(void) {
         close(fd);
 }
 
+/* The effective capabilities of the calling thread, from its own status: UINT64_MAX if they cannot be read. */
+static uint64_t thread_cap_effective(void) {
+        char buf[16384];
+        int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+        Target t = TARGET_NULL;
+
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return UINT64_MAX;
+        buf[n] = 0;
+        return target_parse_status(buf, &t) < 0 ? UINT64_MAX : t.cap_effective;
+}
+
+typedef struct CapThread {
+        pthread_barrier_t dropped, checked;
+        uint64_t own_after_drop, own_after_restore;
+        int r_drop, r_restore;
+} CapThread;
+
+static void *cap_thread(void *userdata) {
+        CapThread *ct = userdata;
+
+        ct->r_drop = capabilities_set_effective(0);
+        ct->own_after_drop = thread_cap_effective();
+        pthread_barrier_wait(&ct->dropped);
+        pthread_barrier_wait(&ct->checked);
+        ct->r_restore = capabilities_restore();
+        ct->own_after_restore = thread_cap_effective();
+        capabilities_finish_thread();
+        return NULL;
+}
+
+/* libcap's cap_set_proc() changes every thread when the program is linked with libpsx: a listener thread
+ * taking on a target's capabilities must change its own only. */
+static void test_capabilities_are_per_thread(void) {
+        CapThread ct = {};
+        uint64_t before = thread_cap_effective();
+        pthread_t thread;
+
+        CHECK(capabilities_setup_process() == 0);
+        if (before == 0 || before == UINT64_MAX)
+                return; /* unprivileged: nothing to drop */
+        CHECK(capabilities_restore() == 0);
+        before = thread_cap_effective();
+        pthread_barrier_init(&ct.dropped, NULL, 2);
+        pthread_barrier_init(&ct.checked, NULL, 2);
+        CHECK(pthread_create(&thread, NULL, cap_thread, &ct) == 0);
+        pthread_barrier_wait(&ct.dropped);
+        CHECK(ct.r_drop == 0);
+        CHECK(ct.own_after_drop == 0);
+        CHECK(thread_cap_effective() == before);
+        pthread_barrier_wait(&ct.checked);
+        CHECK(pthread_join(thread, NULL) == 0);
+        CHECK(ct.r_restore == 0);
+        CHECK(ct.own_after_restore == before);
+        CHECK(thread_cap_effective() == before);
+        pthread_barrier_destroy(&ct.dropped);
+        pthread_barrier_destroy(&ct.checked);
+        capabilities_finish_thread();
+}
+
 UNIT_MAIN(T(test_fields_come_from_their_own_lines), T(test_no_groups), T(test_a_missing_line_means_gone),
-          T(test_too_many_groups_are_refused_not_cut), T(test_malformed_ids_are_refused), T(test_own_status))
+          T(test_too_many_groups_are_refused_not_cut), T(test_malformed_ids_are_refused), T(test_own_status),
+          T(test_capabilities_are_per_thread))
