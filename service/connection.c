@@ -24,6 +24,7 @@
 #include "broker.h"
 #include "connection.h"
 #include "list.h"
+#include "log-limit.h"
 #include "log.h"
 #include "polkit.h"
 #include "fs-util.h"
@@ -297,9 +298,10 @@ static int connection_swap_in_fds(Connection *c) {
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
-        log_warning("Peer-to-peer client pid %i uid %u did not complete %s within %" PRIu64 " s, disconnecting it.",
-                    c->pid, c->uid, c->authenticated ? "a message" : "authentication",
-                    c->broker->limits.connection_timeout_usec / USEC_PER_SEC);
+        if (log_limit_owner_admit(c->account_uid, 1))
+                log_warning("Peer-to-peer client pid %i uid %u did not complete %s within %" PRIu64 " s, "
+                            "disconnecting it.", c->pid, c->uid, c->authenticated ? "a message" : "authentication",
+                            c->broker->limits.connection_timeout_usec / USEC_PER_SEC);
         connection_free_later(c);
         return 0;
 }
@@ -580,9 +582,10 @@ static int connection_read_message(Connection *c) {
                 /* As sd-bus counts it: the header fields are padded to 8 bytes. */
                 size = DBUS_FIXED_HEADER_SIZE + (((uint64_t) fields + 7) & ~UINT64_C(7)) + body;
                 if (size > c->broker->limits.max_message_size) {
-                        log_warning("Peer-to-peer client pid %i uid %u announces a message of %" PRIu64 " bytes, "
-                                    "more than %zu, disconnecting it.",
-                                    c->pid, c->uid, size, c->broker->limits.max_message_size);
+                        if (log_limit_owner_admit(c->account_uid, 1))
+                                log_warning("Peer-to-peer client pid %i uid %u announces a message of %" PRIu64
+                                            " bytes, more than %zu, disconnecting it.",
+                                            c->pid, c->uid, size, c->broker->limits.max_message_size);
                         return -EMSGSIZE;
                 }
                 /* Shorter than what sd-bus reads before it looks at the size: it would take the next
@@ -614,6 +617,8 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
         }
         if (r == -ECONNRESET)
                 log_debug("Peer-to-peer client pid %i hung up.", c->pid);
+        else if (r < 0 && !log_limit_owner_admit(c->account_uid, 1))
+                ; /* Over its user's budget for log lines: a client must not flood the journal either. */
         else if (r == -ETOOMANYREFS)
                 log_warning("Peer-to-peer client pid %i uid %u sent more than %u file descriptors with one "
                             "message, disconnecting it.", c->pid, c->uid, CONNECTION_MAX_FDS);
@@ -648,8 +653,9 @@ static bool connection_drop_if_backlogged(Connection *c) {
                 return true; /* being dropped already */
         if (sd_bus_get_n_queued_write(c->bus, &queued) < 0 || queued < CONNECTION_MAX_QUEUED_WRITES)
                 return false;
-        log_warning("Peer-to-peer client pid %i uid %u does not read what we send (%" PRIu64 " messages "
-                    "waiting), disconnecting it.", c->pid, c->uid, queued);
+        if (log_limit_owner_admit(c->account_uid, 1))
+                log_warning("Peer-to-peer client pid %i uid %u does not read what we send (%" PRIu64 " messages "
+                            "waiting), disconnecting it.", c->pid, c->uid, queued);
         connection_free_later(c);
         return true;
 }
@@ -717,7 +723,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 if (i->account_uid == c->account_uid)
                         n++;
         if (n >= BROKER_MAX_CONNECTIONS_PER_USER) {
-                log_warning("Too many peer-to-peer connections of uid %u (%u), refusing one.", c->account_uid, n);
+                if (log_limit_owner_admit(c->account_uid, 1))
+                        log_warning("Too many peer-to-peer connections of uid %u (%u), refusing one.",
+                                    c->account_uid, n);
                 return 0;
         }
 
@@ -726,15 +734,21 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
          * gone already, and its number may be another process's now. */
         l = sizeof c->pidfd;
         if (getsockopt(nfd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &l) < 0) {
-                if (errno != ENOPROTOOPT)
-                        return log_warning_errno(-errno, "Peer pid %i went away while connecting: %m", c->pid), 0;
+                if (errno != ENOPROTOOPT) {
+                        if (log_limit_owner_admit(c->account_uid, 1))
+                                log_warning_errno(-errno, "Peer pid %i went away while connecting: %m", c->pid);
+                        return 0;
+                }
                 c->pidfd = sys_pidfd_open(c->pid, 0);
                 if (c->pidfd < 0)
                         return log_warning_errno(-errno, "Failed to pin peer pid %i, refusing: %m", c->pid), 0;
         }
         r = read_start_time(c->pid, &c->start_time);
-        if (r < 0 || pidfd_process_is_gone(c->pidfd))
-                return log_warning_errno(r, "Peer pid %i went away while connecting.", c->pid), 0;
+        if (r < 0 || pidfd_process_is_gone(c->pidfd)) {
+                if (log_limit_owner_admit(c->account_uid, 1))
+                        log_warning_errno(r, "Peer pid %i went away while connecting.", c->pid);
+                return 0;
+        }
 
         /* sd-bus reads pair[0], which only we write to, and writes to a copy of the client's socket. */
         int pair[2];

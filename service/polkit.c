@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "list.h"
+#include "log-limit.h"
 #include "log.h"
 #include "polkit.h"
 #include "seccomp-kernel.h"
@@ -516,7 +517,9 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         /* The queue is the user's to fill, up to as many checks as it may hold listeners. */
         if (u->n_queued >= b->limits.max_listeners_per_user + u->answering ||
             polkit_queue_depth(b) >= b->limits.max_listeners + u->answering) {
-                log_warning("Too many polkit checks queued for uid %u, refusing another.", subject->account_uid);
+                if (log_limit_owner_admit(subject->account_uid, 1))
+                        log_warning("Too many polkit checks queued for uid %u, refusing another.",
+                                    subject->account_uid);
                 return -ENOBUFS;
         }
         if (subject->bus_name) {
