@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -38,6 +39,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         _cleanup_free_ char *full = NULL;
         _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
         char path[PATH_MAX];
+        struct statvfs sv;
         const char *dir, *name;
         const Rule *rule;
         int64_t result;
@@ -112,6 +114,24 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
 
                 if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, "mknod", host_dir, &st, true))
                         return ANSWER_DENIED_OF(EPERM);
+        }
+
+        /* A device node on a nodev mount can never be opened (EACCES, whoever asks): refused, rather than
+         * made useless and left behind. bwrap mounts its --dev and --bind directories nodev: there the
+         * host's own node through HostPath is the way. The mount's flag is asked of the directory's fd, not
+         * looked up by path. A file system mounted in a user namespace is nodev in its superblock, which
+         * statvfs does not show, but such a directory is the sandbox's own and was refused just above. A
+         * whiteout (c 0:0) is never opened, and overlayfs reads it on any mount. If the mount cannot be
+         * asked, the node is made as before: this spares a user a useless node, it guards nothing. */
+        if (!(S_ISCHR(mode) && major == 0 && minor == 0) && fstatvfs(parent, &sv) >= 0 &&
+            (sv.f_flag & ST_NODEV)) {
+                supervisor_log_refusal(s, full, t.tid,
+                                       "mknod %c %u:%u '%s' by task %i: the directory is on a nodev "
+                                       "mount, where the node could never be opened; denying. A bubblewrap "
+                                       "or Flatpak-style sandbox (its mounts are nodev) needs an open rule "
+                                       "with HostPath set to the host's node instead.",
+                                       type, major, minor, full, t.tid);
+                return ANSWER_DENIED_OF(EPERM);
         }
 
         result = emulate(&t, &(EmulateRequest) {
