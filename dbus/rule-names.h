@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rule vocabulary of RegisterListener(): the Syscall, Action and Access names, the path-pattern checks
- * and the limits, one copy that the client and the daemon both validate with. Not installed: libsysbroker's
- * API has its own names (sysbroker_action, sysbroker_access) with the same values. */
+ * and the limits, one copy for the client and the daemon (the client keeps its own path check only for its
+ * messages, which name the component that is wrong; both accept the same paths). Not installed:
+ * libsysbroker's API has its own names (sysbroker_action, sysbroker_access) with the same values. */
 #pragma once
 
 #include <stdbool.h>

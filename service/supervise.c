@@ -299,6 +299,10 @@ void *listener_thread(void *userdata) {
                 own_req = s.buffers.req;
                 s.buffers.req = (struct seccomp_notif *) l->state->notification;
                 resume_notification(&s);
+                if (s.broken) {
+                        log_error("Listener %" PRIu64 ": cannot return to the broker's context, stopping.", l->id);
+                        goto finish;
+                }
         }
 
         /* RECV blocks, as a minimal supervisor's would: no poll() per call. The main loop stops the thread

@@ -726,18 +726,12 @@ int target_take_credentials(const Target *t) {
 
 int target_raise_capability(const Target *t, int capability) {
         uint64_t caps = t->in_our_user_namespace ? t->cap_effective : 0;
-        int r;
 
         if (capability >= 0)
                 caps |= UINT64_C(1) << capability;
-        r = capabilities_set_effective(caps);
-        if (r < 0) {
-                char name[32];
-
-                log_debug_errno(r, "Failed to raise %s for task %i: %m", capability_to_string(capability, name),
-                                t->tid);
-        }
-        return r;
+        /* No log here, inside the target's credentials and outside the log budgets: the error becomes the
+         * call's answer, which the handler logs after leaving. */
+        return capabilities_set_effective(caps);
 }
 
 int target_restore_capabilities(void) {
