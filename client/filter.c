@@ -103,18 +103,22 @@ static int filter_export(scmp_filter_ctx ctx, struct sock_filter **ret_insns, si
 }
 
 int sysbroker_install_filter(const sysbroker_rules *rules, unsigned flags) {
+        if (!rules)
+                return -EINVAL;
+        return filter_install_mask(rules_syscall_mask(rules), flags);
+}
+
+int filter_install_mask(unsigned mask, unsigned flags) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         _cleanup_free_ struct sock_filter *insns = NULL;
         unsigned long kflags;
         size_t n_insns;
         int fd, r;
 
-        if (!rules || (flags & ~(SYSBROKER_FILTER_TSYNC | SYSBROKER_FILTER_SPEC_ALLOW)) != 0)
+        if ((flags & ~(SYSBROKER_FILTER_TSYNC | SYSBROKER_FILTER_SPEC_ALLOW)) != 0)
                 return -EINVAL;
-
-        unsigned mask = rules_syscall_mask(rules);
-        if (mask == 0)
-                return -EINVAL; /* no rules, nothing to hand over */
+        if (mask == 0 || (mask & ~((1u << _RULE_SYSCALL_MAX) - 1)) != 0)
+                return -EINVAL; /* no rules, nothing to hand over; or kinds this version does not know */
 
         r = filter_build(mask, &ctx);
         if (r < 0)

@@ -16,3 +16,7 @@ unsigned rules_syscall_mask(const sysbroker_rules *rules);
 
 /* Appends the RegisterListener() arguments after the fd: the rules "aa{sv}" and the options "a{sv}". */
 int rules_append_to_message(const sysbroker_rules *rules, sd_bus_message *m);
+
+/* sysbroker_install_filter() for the kinds of rules in mask (as rules_syscall_mask() gives): what the
+ * inner side of a hand-off, which gets no rules but their kinds, installs. */
+int filter_install_mask(unsigned mask, unsigned flags);

@@ -196,6 +196,54 @@ int sysbroker_client_register(
 /* Unregister() on the listener object with this id. */
 int sysbroker_client_unregister(sysbroker_client *client, uint64_t id, unsigned flags, sd_bus_error *error);
 
+/* ---- Hand-off at the last exec ----
+ *
+ * For launchers that set up a sandbox in steps (namespaces, mounts, bwrap) and want only its final
+ * command filtered. The outer side, which can reach sysbrokerd, holds one end of a socket pair and gives
+ * the other end to the launcher, naming it in the environment variable SYSBROKER_HANDOFF_FD. The inner
+ * side, the last step before the sandbox's command, installs the filter in itself, sends the listener out
+ * and execs the command once the outer side has registered it; the sandbox needs no bus access.
+ *
+ * The protocol on the socket (SOCK_SEQPACKET, one message each): the outer side sends the kinds of rules
+ * and the filter flags (no rules: the inner side does not need them, and does not see them); the inner
+ * side sends the listener fd (SCM_RIGHTS); the outer side answers go or an error with a message. */
+
+#define SYSBROKER_HANDOFF_FD_ENV "SYSBROKER_HANDOFF_FD"
+
+typedef struct sysbroker_handoff sysbroker_handoff;
+
+/* The outer side: creates the socket pair and queues the kinds of the rules and flags (as for
+ * sysbroker_install_filter()) for the inner side. -EINVAL for an empty rule set. */
+int sysbroker_handoff_new(const sysbroker_rules *rules, unsigned filter_flags, sysbroker_handoff **ret);
+sysbroker_handoff *sysbroker_handoff_free(sysbroker_handoff *handoff);
+
+/* The end for the launcher (O_CLOEXEC; dup it, without O_CLOEXEC, into the launcher and put its number
+ * in SYSBROKER_HANDOFF_FD), or -EBADF once closed. Close it in the outer process as soon as the launcher
+ * holds it: until then a launcher that dies without sending anything is not noticed. */
+int sysbroker_handoff_get_child_fd(sysbroker_handoff *handoff);
+void sysbroker_handoff_close_child_fd(sysbroker_handoff *handoff);
+
+/* Waits for the inner side's listener fd (O_CLOEXEC, the caller's to register and close). -EPIPE if every
+ * copy of the other end was closed without one being sent (the launcher or the inner side gave up and says
+ * why elsewhere), -EBADMSG for anything else than one fd. */
+int sysbroker_handoff_receive_listener(sysbroker_handoff *handoff, int *ret_listener);
+
+/* The answer after registering: error 0 lets the inner side exec its command; a negative errno makes it
+ * fail, printing message (NULL: the errno's text; at most 1024 bytes are sent). Once only. */
+int sysbroker_handoff_answer(sysbroker_handoff *handoff, int error, const char *message);
+
+/* The inner side, in the process that is to exec the sandbox's command: takes the hand-off socket (fd, or
+ * if fd < 0 the number in $SYSBROKER_HANDOFF_FD, which is then unset), reads the kinds of rules, sets
+ * PR_SET_NO_NEW_PRIVS, installs the filter in the calling thread (every thread with the outer side's
+ * TSYNC), sends the listener out, closes its own copy and waits for the answer. Returns 0 when the listener
+ * is registered: exec the command. The socket is closed in every case. On failure the filter may already be
+ * installed, with no one listening (trapped calls then fail with ENOSYS): do not run the command.
+ * -ENXIO: no hand-off fd in the environment or it is not a socket; -EPROTO: the outer side sent something
+ * else than the protocol; -EPIPE: the outer side went away; -EBUSY: an outer sandbox already has a
+ * listener; the errno the outer side answered with: registration failed, and then (only then, unlike the
+ * convention) *ret_message, if not NULL, holds the outer side's message (free() it). */
+int sysbroker_handoff_child(int fd, char **ret_message);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,7 @@ static bool arg_ask_password = true;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_handoff *, sysbroker_handoff_free);
 
 static void error_msg(const char *format, ...) _printf_(1, 2);
 static void error_msg(const char *format, ...) {
@@ -68,6 +69,8 @@ static int help(void) {
                "Commands:\n"
                "  run [RUN OPTIONS...] [--] CMD [ARG...]\n"
                "                            Run CMD with a seccomp filter registered with sysbrokerd\n"
+               "  exec [--] CMD [ARG...]    As the sandbox's command under 'run --handoff': filter\n"
+               "                            this process, hand the listener out, then execute CMD\n"
                "  list                      List registered listeners\n"
                "  status ID                 Show all properties of a listener\n"
                "  unregister ID             Unregister a listener\n\n"
@@ -102,15 +105,19 @@ static int help(void) {
                "     --default=continue|deny\n"
                "                            What happens to trapped calls no rule matches\n"
                "     --description=TEXT     Describe the listener for 'list'\n"
-               "     --tsync                Apply the filter to all threads\n\n"
+               "     --tsync                Apply the filter to all threads\n"
+               "     --handoff              Run CMD (a launcher) unfiltered; the filter is installed\n"
+               "                            by the 'sysbrokerctl exec' it runs, through the socket\n"
+               "                            named by $SYSBROKER_HANDOFF_FD\n\n"
                "PATH is an absolute pattern in CMD's view: * and ? stay within one component,\n"
                "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
                "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
                "read from the end, so PATH may contain ':'; one ending in ':r', ':w' or ':rw' needs an\n"
                "explicit access mode after it, and one ending in ':create' is refused as ambiguous. The\n"
                "ITEMs of --mount follow the last ':', so a TARGET containing ':' ends in one more.\n\n"
-               "'run' exits with CMD's status (128+N if killed by signal N), 125 if sysbrokerctl\n"
-               "itself failed, 126 if CMD could not be executed, 127 if it was not found.\n",
+               "'run' and 'exec' exit with CMD's status (128+N if killed by signal N), 125 if\n"
+               "sysbrokerctl itself failed (for 'exec': registration too), 126 if CMD could not be\n"
+               "executed, 127 if it was not found.\n",
                SYSBROKER_SOCKET_PATH);
         return 0;
 }
@@ -281,6 +288,19 @@ static void forward_signal(int sig) {
                 (void) kill(child_pid, sig);
 }
 
+/* From now on the command's fate is ours: Ctrl-C reaches it through the terminal already, the signals aimed
+ * at us only are passed on. */
+static void forward_signals_to(pid_t pid) {
+        struct sigaction forward = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+        struct sigaction ignore = { .sa_handler = SIG_IGN };
+
+        child_pid = pid;
+        (void) sigaction(SIGTERM, &forward, NULL);
+        (void) sigaction(SIGHUP, &forward, NULL);
+        (void) sigaction(SIGINT, &ignore, NULL);
+        (void) sigaction(SIGQUIT, &ignore, NULL);
+}
+
 static int wait_child(pid_t pid) {
         siginfo_t info = {};
         int status;
@@ -302,6 +322,165 @@ static int wait_child(pid_t pid) {
         return EXIT_RUN_FAILURE;
 }
 
+/* RegisterListener() with a polkit agent at hand. On failure *ret_message says why, in words for the
+ * user. */
+static int register_listener(sysbroker_client *client, int listener, const sysbroker_rules *rules,
+                             char **ret_message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        uint64_t id;
+        pid_t agent;
+        int r, k;
+
+        agent = polkit_agent_open();
+        r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
+        polkit_agent_close(agent);
+        if (r >= 0)
+                return r;
+
+        if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
+                k = asprintf(ret_message, "Registration refused: %s: %s",
+                             error.name, strempty(error.message));
+        else
+                k = asprintf(ret_message, "Failed to register the listener: %s",
+                             bus_error_message(&error, r));
+        if (k < 0)
+                *ret_message = NULL;
+        return r;
+}
+
+/* run --handoff: the launcher runs unfiltered with the other end of the hand-off socket; whatever it runs
+ * as the sandbox's command (sysbrokerctl exec) sends the listener back, which is registered here as `run`
+ * registers its child's. Returns the exit status. */
+static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, unsigned filter_flags,
+                       char **cmd) {
+        _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
+        _cleanup_close_ int listener = -EBADF;
+        _cleanup_free_ char *message = NULL;
+        pid_t pid;
+        int r;
+
+        r = sysbroker_handoff_new(rules, filter_flags, &h);
+        if (r < 0) {
+                error_msg("Failed to create the hand-off socket: %s", strerror(-r));
+                return EXIT_RUN_FAILURE;
+        }
+
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                error_msg("Failed to fork: %m");
+                return EXIT_RUN_FAILURE;
+        }
+        if (pid == 0) {
+                char fd_str[12];
+                /* The launcher and what it runs inherit the end; the copy F_DUPFD makes has no O_CLOEXEC. */
+                int fd = fcntl(sysbroker_handoff_get_child_fd(h), F_DUPFD, 3);
+
+                if (fd < 0) {
+                        error_msg("Failed to pass on the hand-off socket: %m");
+                        _exit(EXIT_RUN_FAILURE);
+                }
+                (void) snprintf(fd_str, sizeof fd_str, "%d", fd);
+                if (setenv(SYSBROKER_HANDOFF_FD_ENV, fd_str, 1) < 0) {
+                        error_msg("Failed to set $" SYSBROKER_HANDOFF_FD_ENV ": %m");
+                        _exit(EXIT_RUN_FAILURE);
+                }
+                execvp(cmd[0], cmd);
+                r = errno;
+                error_msg("Failed to execute '%s': %s", cmd[0], strerror(r));
+                _exit(r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE);
+        }
+        /* Ours closed, a launcher that exits without handing off ends the wait below. */
+        sysbroker_handoff_close_child_fd(h);
+
+        /* The launcher may take its time setting the sandbox up: it gets our signals already. */
+        forward_signals_to(pid);
+
+        r = sysbroker_handoff_receive_listener(h, &listener);
+        if (r < 0) {
+                /* Closed first: an inner side still waiting for an answer then gives up. */
+                h = sysbroker_handoff_free(h);
+                int status = wait_child(pid);
+
+                /* The launcher or the inner side has said why; pass on its exit code. */
+                if (r != -EPIPE)
+                        error_msg("Failed to receive the listener: %s", strerror(-r));
+                else if (status == 0)
+                        error_msg("The command exited without handing off a listener "
+                                  "(it did not run 'sysbrokerctl exec').");
+                return status != 0 ? status : EXIT_RUN_FAILURE;
+        }
+
+        r = register_listener(client, listener, rules, &message);
+        listener = safe_close(listener);
+        if (r < 0) {
+                /* The inner side prints it (it owns the sandbox's stderr); say it here only if it cannot. */
+                if (sysbroker_handoff_answer(h, r, message) < 0)
+                        error_msg("%s", message ?: strerror(-r));
+                h = sysbroker_handoff_free(h);
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
+
+        r = sysbroker_handoff_answer(h, 0, NULL);
+        if (r < 0)
+                /* Nobody waits for the go any more: the launcher's exit status tells what happened. */
+                error_msg("Failed to start the command: %s", strerror(-r));
+        h = sysbroker_handoff_free(h);
+
+        return wait_child(pid);
+}
+
+/* exec: the inner side of run --handoff. Exits 125 without running CMD unless the listener is registered. */
+static int verb_exec(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_free_ char *message = NULL;
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        return help();
+                default:
+                        error_msg("Unknown option '%s'.", argv[optind - 1]);
+                        return EXIT_RUN_FAILURE;
+                }
+        if (optind >= argc) {
+                error_msg("No command given: 'exec [--] CMD [ARG...]'.");
+                return EXIT_RUN_FAILURE;
+        }
+
+        r = sysbroker_handoff_child(-1, &message);
+        if (r < 0) {
+                if (message)
+                        error_msg("%s", message);
+                else if (r == -ENXIO)
+                        error_msg("No hand-off socket in $" SYSBROKER_HANDOFF_FD_ENV
+                                  ": 'exec' runs as the command of 'run --handoff'.");
+                else if (r == -EBUSY)
+                        error_msg("Failed to install the seccomp filter: "
+                                  "this process already runs under a seccomp listener.");
+                else if (r == -EPIPE)
+                        error_msg("The other side of the hand-off went away before registering "
+                                  "the listener.");
+                else
+                        error_msg("Hand-off failed: %s", strerror(-r));
+                return EXIT_RUN_FAILURE;
+        }
+
+        fflush(NULL);
+        execvp(argv[optind], argv + optind);
+        r = errno;
+        error_msg("Failed to execute '%s': %s", argv[optind], strerror(r));
+        return r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
+}
+
 /* Every open of PATH. A deny rule covers every open of its path whatever its Access and Create say; they
  * are sent as the widest anyway, so the rule reads as what it does (in `status` too). PATH is taken as it
  * is, colons and all. */
@@ -321,6 +500,7 @@ static int verb_run(int argc, char *argv[]) {
                 ARG_DEFAULT,
                 ARG_DESCRIPTION,
                 ARG_TSYNC,
+                ARG_HANDOFF,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -334,6 +514,7 @@ static int verb_run(int argc, char *argv[]) {
                 { "default",     required_argument, NULL, ARG_DEFAULT     },
                 { "description", required_argument, NULL, ARG_DESCRIPTION },
                 { "tsync",       no_argument,       NULL, ARG_TSYNC       },
+                { "handoff",     no_argument,       NULL, ARG_HANDOFF     },
                 {}
         };
         /* The rule options, in the order of their ARG_ values. */
@@ -354,13 +535,12 @@ static int verb_run(int argc, char *argv[]) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_close_ int listener = -EBADF, sock = -EBADF;
-        _cleanup_free_ char *path = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *message = NULL;
         unsigned filter_flags = 0;
+        bool handoff = false;
         sysbroker_action action;
         int pair[2], c, r;
-        uint64_t id;
-        pid_t pid, agent;
+        pid_t pid;
 
         r = sysbroker_rules_new(&rules);
         if (r < 0) {
@@ -409,6 +589,9 @@ static int verb_run(int argc, char *argv[]) {
                 case ARG_TSYNC:
                         filter_flags |= SYSBROKER_FILTER_TSYNC;
                         break;
+                case ARG_HANDOFF:
+                        handoff = true;
+                        break;
                 case ':':
                         error_msg("Option '%s' needs an argument.", argv[optind - 1]);
                         return EXIT_RUN_FAILURE;
@@ -431,6 +614,9 @@ static int verb_run(int argc, char *argv[]) {
         /* Connect first: if sysbrokerd cannot be reached, the command never starts. */
         if (connect_broker(&client) < 0)
                 return EXIT_RUN_FAILURE;
+
+        if (handoff)
+                return run_handoff(client, rules, filter_flags, argv + optind);
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
                 error_msg("Failed to create a socket pair: %m");
@@ -461,30 +647,17 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
         }
 
-        agent = polkit_agent_open();
-        r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
-        polkit_agent_close(agent);
+        r = register_listener(client, listener, rules, &message);
         listener = safe_close(listener);
         client = sysbroker_client_free(client);
         if (r < 0) {
-                if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
-                        error_msg("Registration refused: %s: %s", error.name, strempty(error.message));
-                else
-                        error_msg("Failed to register the listener: %s", bus_error_message(&error, r));
+                error_msg("%s", message ?: strerror(-r));
                 (void) kill(pid, SIGKILL);
                 (void) wait_child(pid);
                 return EXIT_RUN_FAILURE;
         }
 
-        /* From now on the command's fate is ours: Ctrl-C reaches it through the terminal already, the
-         * signals aimed at us only are passed on. */
-        child_pid = pid;
-        struct sigaction forward = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
-        struct sigaction ignore = { .sa_handler = SIG_IGN };
-        (void) sigaction(SIGTERM, &forward, NULL);
-        (void) sigaction(SIGHUP, &forward, NULL);
-        (void) sigaction(SIGINT, &ignore, NULL);
-        (void) sigaction(SIGQUIT, &ignore, NULL);
+        forward_signals_to(pid);
 
         char go = 1;
         /* MSG_NOSIGNAL: a child that died meanwhile is an error to report, not our SIGPIPE. */
@@ -863,9 +1036,10 @@ int main(int argc, char *argv[]) {
                 { "list",       verb_list       },
                 { "status",     verb_status     },
                 { "unregister", verb_unregister },
+                { "exec",       verb_exec       },
         };
         const char *verb = find_verb(argc, argv);
-        int failure = streq_ptr(verb, "run") ? EXIT_RUN_FAILURE : EXIT_FAILURE;
+        int failure = streq_ptr(verb, "run") || streq_ptr(verb, "exec") ? EXIT_RUN_FAILURE : EXIT_FAILURE;
         int r;
 
         r = parse_argv(argc, argv);

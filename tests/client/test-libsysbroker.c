@@ -753,6 +753,139 @@ static int test_filter_kills_foreign_architectures(void) {
         return 0;
 }
 
+/* ---- Hand-off at the last exec, both halves, without a daemon ---- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_handoff *, sysbroker_handoff_free);
+
+/* The inner side in a child: the exit code says what it saw (0 is what the parent expects). */
+static _Noreturn void handoff_inner(sysbroker_handoff *h, bool from_env, int expect,
+                                    const char *expect_message) {
+        _cleanup_free_ char *message = NULL;
+        int fd = sysbroker_handoff_get_child_fd(h), r;
+        char num[12];
+
+        /* What a launcher's exec does to the outer end (O_CLOEXEC): else its close would not reach us. */
+        for (int i = 3; i < 1024; i++)
+                if (i != fd)
+                        (void) close(i);
+
+        if (from_env) {
+                /* As a launcher passes it: a copy without O_CLOEXEC, named in the environment. */
+                fd = fcntl(fd, F_DUPFD, 3);
+                (void) snprintf(num, sizeof num, "%d", fd);
+                if (fd < 0 || setenv(SYSBROKER_HANDOFF_FD_ENV, num, 1) < 0)
+                        _exit(10);
+                r = sysbroker_handoff_child(-1, &message);
+                if (getenv(SYSBROKER_HANDOFF_FD_ENV))
+                        _exit(11); /* the command must not see a stale number */
+        } else
+                r = sysbroker_handoff_child(fd, &message);
+        if (r != expect)
+                _exit(12);
+        if (!streq_ptr(message, expect_message))
+                _exit(13);
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                _exit(14); /* the socket is closed in every case */
+        /* The filter is in place: with the listener refused or never registered, a trapped call fails. */
+        if (expect != 0 && (mknodat(AT_FDCWD, "/nonexistent/x", S_IFCHR | 0600, makedev(1, 3)) >= 0 ||
+                            errno != ENOSYS))
+                _exit(15);
+        _exit(0);
+}
+
+static int handoff_wait(pid_t pid) {
+        int status;
+
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        ASSERT(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static void test_handoff_halves(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        sysbroker_handoff *h = NULL;
+        int listener;
+        char link[64];
+        pid_t pid;
+
+        ASSERT(sysbroker_handoff_new(rules, 0, &h) == -EINVAL); /* no rules */
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /a") == 0);
+        ASSERT(sysbroker_handoff_new(rules, 1u << 7, &h) == -EINVAL);
+        ASSERT(!h);
+
+        /* Registered: the inner side, finding the socket in the environment, may go on. */
+        ASSERT(sysbroker_handoff_new(rules, 0, &h) == 0);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                handoff_inner(h, true, 0, NULL);
+        sysbroker_handoff_close_child_fd(h);
+        ASSERT(sysbroker_handoff_get_child_fd(h) == -EBADF);
+        listener = -EBADF;
+        ASSERT(sysbroker_handoff_receive_listener(h, &listener) == 0);
+        ASSERT(listener >= 0);
+        ASSERT(fcntl(listener, F_GETFD) == FD_CLOEXEC);
+        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", listener);
+        char target[64] = {};
+        ASSERT(readlink(link, target, sizeof target - 1) > 0);
+        ASSERT_STREQ(target, "anon_inode:seccomp notify");
+        safe_close(listener);
+        ASSERT(sysbroker_handoff_answer(h, 0, NULL) == 0);
+        ASSERT(sysbroker_handoff_answer(h, 0, NULL) == -EINVAL); /* once only */
+        ASSERT(handoff_wait(pid) == 0);
+        h = sysbroker_handoff_free(h);
+
+        /* Refused: the inner side gets the errno and the message, and must not go on. */
+        ASSERT(sysbroker_handoff_new(rules, 0, &h) == 0);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                handoff_inner(h, false, -EACCES, "Registration refused: no");
+        sysbroker_handoff_close_child_fd(h);
+        ASSERT(sysbroker_handoff_receive_listener(h, &listener) == 0);
+        safe_close(listener);
+        ASSERT(sysbroker_handoff_answer(h, 1, NULL) == -EINVAL);
+        ASSERT(sysbroker_handoff_answer(h, -EACCES, "Registration refused: no") == 0);
+        ASSERT(handoff_wait(pid) == 0);
+        h = sysbroker_handoff_free(h);
+
+        /* The outer side goes away before answering: the inner side does not go on either. */
+        ASSERT(sysbroker_handoff_new(rules, 0, &h) == 0);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                handoff_inner(h, false, -EPIPE, NULL);
+        sysbroker_handoff_close_child_fd(h);
+        ASSERT(sysbroker_handoff_receive_listener(h, &listener) == 0);
+        safe_close(listener);
+        h = sysbroker_handoff_free(h);
+        ASSERT(handoff_wait(pid) == 0);
+
+        /* A launcher that exits without handing off: -EPIPE, not a hang. */
+        ASSERT(sysbroker_handoff_new(rules, 0, &h) == 0);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        sysbroker_handoff_close_child_fd(h);
+        ASSERT(sysbroker_handoff_receive_listener(h, &listener) == -EPIPE);
+        ASSERT(handoff_wait(pid) == 0);
+        h = sysbroker_handoff_free(h);
+
+        /* A socket that speaks something else is refused before any filter is installed. */
+        int pair[2];
+        ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+        ASSERT(send(pair[0], "HELLO", 5, 0) == 5);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                _exit(sysbroker_handoff_child(pair[1], NULL) == -EPROTO &&
+                      prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0 ? 0 : 1);
+        safe_close(pair[1]);
+        safe_close(pair[0]);
+        ASSERT(handoff_wait(pid) == 0);
+}
+
 /* ---- A fake sysbrokerd on a peer-to-peer socket ---- */
 
 typedef struct Fake {
@@ -1587,6 +1720,7 @@ int main(int argc, char *argv[]) {
                 ASSERT(test_filter_traps_mount_calls_only_for_mount_rules() == 0);
                 ASSERT(test_filter_traps_every_kind_for_all_kinds() == 0);
                 ASSERT(test_filter_with_tsync_covers_other_threads() == 0);
+                test_handoff_halves();
         }
         if (test_filter_kills_foreign_architectures() == 77) {
                 printf("# skip: reading the loaded filter back needs root\n");
