@@ -755,8 +755,6 @@ static int test_filter_kills_foreign_architectures(void) {
 
 /* ---- Hand-off at the last exec, both halves, without a daemon ---- */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_handoff *, sysbroker_handoff_free);
-
 /* The inner side in a child: the exit code says what it saw (0 is what the parent expects). */
 static _Noreturn void handoff_inner(sysbroker_handoff *h, bool from_env, int expect,
                                     const char *expect_message) {

@@ -96,10 +96,13 @@ set_polkit_rules "$SB_RULES/allow-all.rules"
 # alone; only the broker can open it for the sandbox.
 if command -v bwrap >/dev/null 2>&1; then
     sb_put_file "$T/work/secret" root:root 0600 "HANDOFF-SECRET"
+    # --tmpfs /tmp hides what is below /tmp: the test's directory, and the build's where CI clones there.
+    ctl_dir=$(dirname "$(realpath "$SYSBROKERCTL")")
     rc=0
     out=$(run_as_user "$SYSBROKERCTL" run --handoff --open "$T/work/secret" -- \
             bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \
-                  --ro-bind "$T" "$T" -- "$SYSBROKERCTL" exec -- cat "$T/work/secret" 2>&1) || rc=$?
+                  --ro-bind "$T" "$T" --ro-bind "$ctl_dir" "$ctl_dir" \
+                  -- "$SYSBROKERCTL" exec -- cat "$T/work/secret" 2>&1) || rc=$?
     assert_eq "bwrap: run --handoff exits 0" 0 "$rc"
     assert_eq "bwrap: the sandbox read the root-only file" "HANDOFF-SECRET" "$out"
     rc=0

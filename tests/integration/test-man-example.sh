@@ -25,9 +25,15 @@ assert_true "its rule is the node the page creates" grep -q "\"c 1:3 $D/null\"" 
 # The installed layout: the headers under sysbroker/, the library the uninstalled .pc file points to.
 mkdir -p "$T/include/sysbroker"
 ln -s "$SRCDIR/client/sysbroker.h" "$SRCDIR/dbus/sysbroker-bus.h" "$T/include/sysbroker/"
+# A library built with sanitizers (tools/test --sanitize) leaves their runtime to the program: build the
+# example the same way, with the compiler that build used.
+compiler=(cc)
+if nm -D "$BUILDDIR/client/libsysbroker.so" 2>/dev/null | grep -q ' U __asan_init'; then
+    compiler=(clang-14 -fsanitize=address,undefined -fno-sanitize-recover=all)
+fi
 rc=0
 # shellcheck disable=SC2046 # pkg-config's flags are words, as the page's command line splits them
-out=$(cc -Wall -Wextra -Werror -O2 -D_FORTIFY_SOURCE=2 -I"$T/include" -o "$T/launcher" "$T/launcher.c" \
+out=$("${compiler[@]}" -Wall -Wextra -Werror -O2 -D_FORTIFY_SOURCE=2 -I"$T/include" -o "$T/launcher" "$T/launcher.c" \
         $(PKG_CONFIG_PATH="$BUILDDIR/meson-uninstalled" pkg-config --cflags --libs libsysbroker) 2>&1) || rc=$?
 assert_eq "the example compiles without warnings" 0 "$rc"
 [ "$rc" = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
