@@ -28,7 +28,8 @@ ln -s "$SRCDIR/client/sysbroker.h" "$SRCDIR/dbus/sysbroker-bus.h" "$T/include/sy
 # A library built with sanitizers (tools/test --sanitize) leaves their runtime to the program: build the
 # example the same way, with the compiler that build used.
 compiler=(cc)
-if nm -D "$BUILDDIR/client/libsysbroker.so" 2>/dev/null | grep -q ' U __asan_init'; then
+# (grep reads all of nm's output: with -q it would stop early, and pipefail would take nm's SIGPIPE for a no.)
+if nm -D "$BUILDDIR/client/libsysbroker.so" 2>/dev/null | grep ' U __asan_init' >/dev/null; then
     compiler=(clang-14 -fsanitize=address,undefined -fno-sanitize-recover=all)
 fi
 rc=0
