@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
+#include "oci.h"
 #include "persist.h"
 #include "polkit.h"
 #include "restore.h"
@@ -83,6 +84,7 @@ Broker *broker_free(Broker *b) {
         /* Connections first: a peer's pending polkit checks are cancelled, and their callbacks let go of the
          * registrations that waited for them, which must still be there. */
         connection_free_all(b);
+        oci_free_all(b);
         registration_free_all(b);
         listener_free_all(b);
         sd_event_source_disable_unref(b->watchdog_source);
@@ -98,7 +100,8 @@ Broker *broker_free(Broker *b) {
 static uint64_t broker_idle_remaining_usec(Broker *b) {
         uint64_t now;
 
-        if (!b->idle_exit || b->listeners || b->registrations || polkit_registry_pending(b->polkit) > 0 || b->connections)
+        if (!b->idle_exit || b->listeners || b->registrations || polkit_registry_pending(b->polkit) > 0 || b->connections ||
+            b->oci_connections)
                 return UINT64_MAX;
         if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
                 return UINT64_MAX;
@@ -201,6 +204,14 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
         for (int i = 0; i < n; i++) {
                 if (names && names[i] && (startswith(names[i], "listener-") || startswith(names[i], "state-")))
                         continue;
+                /* sysbrokerd-oci.socket (FileDescriptorName=oci): OCI runtimes' listenerPath. */
+                if (names && names[i] && streq(names[i], "oci")) {
+                        r = oci_start_accepting(b, fds[i]);
+                        if (r < 0)
+                                return r;
+                        fds[i] = -EBADF;
+                        continue;
+                }
                 if (b->accept_source)
                         return log_error_errno(-EINVAL, "Expected at most one socket, got another: '%s'.",
                                                names && names[i] ? names[i] : "?");
@@ -208,6 +219,19 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
                 if (r < 0)
                         return r;
                 fds[i] = -EBADF;
+        }
+
+        if (config->oci_socket_path) {
+                int fd;
+
+                r = oci_listen(config->oci_socket_path, &fd);
+                if (r < 0)
+                        return r;
+                r = oci_start_accepting(b, fd);
+                if (r < 0) {
+                        safe_close(fd);
+                        return r;
+                }
         }
 
         r = broker_connect_system_bus(b);
@@ -267,7 +291,8 @@ int broker_run(Broker *b) {
 
         persist_mark_up(broker_holds_listener, b);
 
-        log_info("sysbrokerd %s running%s.", PACKAGE_VERSION, b->accept_source ? " (with socket)" : "");
+        log_info("sysbrokerd %s running%s%s.", PACKAGE_VERSION, b->accept_source ? " (with socket)" : "",
+                 b->oci_accept_source ? " (with OCI socket)" : "");
         (void) sd_notify(false, "READY=1");
         broker_notify_status(b);
 

@@ -25,6 +25,7 @@ typedef struct Broker Broker;
 typedef struct Listener Listener;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
+typedef struct OciConnection OciConnection;
 typedef struct PolkitQuery PolkitQuery;
 typedef struct PolkitRegistry PolkitRegistry;
 
@@ -51,6 +52,10 @@ struct Broker {
         sd_event_source *accept_source;  /* the socket-activated peer-to-peer socket, if any */
         Connection *connections;
         unsigned n_connections;
+
+        sd_event_source *oci_accept_source; /* the OCI runtimes' listenerPath socket, if any (oci.c) */
+        OciConnection *oci_connections;
+        unsigned n_oci_connections;
 
         Listener *listeners;             /* every listener whose thread still runs, visible or not */
         unsigned n_listeners;            /* visible on the bus (not yet removed) */
@@ -81,6 +86,7 @@ typedef struct BrokerConfig {
         BrokerLimits limits;
         bool idle_exit;
         uint64_t idle_timeout_usec;
+        const char *oci_socket_path;     /* --oci-socket: bound by the daemon itself, without a service manager */
 } BrokerConfig;
 
 /* broker.c */

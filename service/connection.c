@@ -158,7 +158,7 @@ int connection_get_peer(Connection *c, pid_t *ret_pid, uid_t *ret_uid, uint64_t 
         return 0;
 }
 
-static int read_start_time(pid_t pid, uint64_t *ret) {
+int read_start_time(pid_t pid, uint64_t *ret) {
         char path[32], buf[2048];
         const char *p;
         ssize_t n;

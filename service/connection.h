@@ -18,3 +18,6 @@ Connection *connection_find(Broker *b, sd_bus *bus);
 void connection_foreach_bus(Broker *b, void (*f)(sd_bus *bus, void *userdata), void *userdata);
 /* Disconnects peer-to-peer clients that leave too much unread (after signals, which go to all of them). */
 void connection_drop_backlogged(Broker *b);
+/* The start time of pid (clock ticks after boot, /proc/<pid>/stat field 22), as polkit's unix-process wants it;
+ * also for the OCI socket's peers (oci.c). */
+int read_start_time(pid_t pid, uint64_t *ret);

@@ -15,6 +15,7 @@
 #define DEFAULT_CONNECTION_TIMEOUT_SEC 30
 
 static bool arg_idle_exit = true;
+static const char *arg_oci_socket = NULL;
 static uint64_t arg_idle_timeout_sec = DEFAULT_IDLE_TIMEOUT_SEC;
 static BrokerLimits arg_limits = {
         .rules = {
@@ -48,7 +49,9 @@ static void help(void) {
                "     --polkit-timeout=SEC      Wait SEC seconds for polkit's answer (default: %" PRIu64 ")\n"
                "     --max-message-size=N      Bytes of one message on the socket (default: %zu)\n"
                "     --connection-timeout=SEC  Drop a socket client that takes longer to authenticate\n"
-               "                               or to send a message (default: %u)\n",
+               "                               or to send a message (default: %u)\n"
+               "     --oci-socket=PATH         Listen for OCI runtimes (listenerPath) on PATH, without\n"
+               "                               a service manager (else: sysbrokerd-oci.socket)\n",
                program_invocation_short_name, DEFAULT_IDLE_TIMEOUT_SEC, arg_limits.max_listeners,
                arg_limits.max_listeners_per_user, arg_limits.rules.max_rules, arg_limits.rules.max_string_length,
                arg_limits.rules.max_total_length, BROKER_DEFAULT_POLKIT_TIMEOUT_USEC / USEC_PER_SEC,
@@ -82,6 +85,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_POLKIT_TIMEOUT,
                 ARG_MAX_MESSAGE_SIZE,
                 ARG_CONNECTION_TIMEOUT,
+                ARG_OCI_SOCKET,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -97,6 +101,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "polkit-timeout", required_argument, NULL, ARG_POLKIT_TIMEOUT },
                 { "max-message-size", required_argument, NULL, ARG_MAX_MESSAGE_SIZE },
                 { "connection-timeout", required_argument, NULL, ARG_CONNECTION_TIMEOUT },
+                { "oci-socket", required_argument, NULL, ARG_OCI_SOCKET },
                 {}
         };
         uint64_t v;
@@ -176,6 +181,12 @@ static int parse_argv(int argc, char *argv[]) {
                                 return r;
                         arg_limits.connection_timeout_usec = v * USEC_PER_SEC;
                         break;
+                case ARG_OCI_SOCKET:
+                        if (optarg[0] != '/')
+                                return log_error_errno(-EINVAL, "--oci-socket= takes an absolute path, not '%s'.",
+                                                       optarg);
+                        arg_oci_socket = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -217,6 +228,7 @@ static int run(int argc, char *argv[]) {
                                 .limits = arg_limits,
                                 .idle_exit = arg_idle_exit,
                                 .idle_timeout_usec = arg_idle_timeout_sec * USEC_PER_SEC,
+                                .oci_socket_path = arg_oci_socket,
                         }, &b);
         if (r < 0)
                 return r;

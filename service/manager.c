@@ -34,6 +34,8 @@ struct Registration {
         pid_t pid;
         PolkitSubject subject;
         size_t step;               /* 0: the register action; i + 1: rule i */
+        char *container_id;        /* from the OCI socket (oci.c): call is a stand-in nobody reads, the
+                                    * outcome is only logged, naming the container */
         Registration *next, *prev;
 };
 
@@ -49,6 +51,7 @@ static Registration *registration_free(Registration *reg) {
         safe_close(reg->fd);
         rule_set_free(reg->rules);
         free(reg->description);
+        free(reg->container_id);
         polkit_subject_done(&reg->subject);
         free(reg);
         return NULL;
@@ -62,6 +65,12 @@ void registration_free_all(Broker *b) {
         while (b->registrations)
                 registration_free(b->registrations);
 }
+
+/* Names the container in the log lines of an OCI registration, whose runtime hears no answer. */
+#define CONTAINER_FMT "%s%s%s"
+#define CONTAINER_ARGS(reg)                                                                               \
+        (reg)->container_id ? " for OCI container '" : "", strempty((reg)->container_id),                \
+        (reg)->container_id ? "'" : ""
 
 static unsigned count_registrations_of(Broker *b, uid_t account_uid) {
         unsigned n = 0;
@@ -164,8 +173,8 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
 
         if (result == POLKIT_NO_ANSWER) {
                 /* Nothing was decided, so nothing is registered (invariant 1); unlike a "no", worth a retry. */
-                log_info("Registration by uid %u failed: polkit did not answer the check of '%s'.", reg->uid,
-                         polkit_query_action(q));
+                log_info("Registration by uid %u" CONTAINER_FMT " failed: polkit did not answer the check of "
+                         "'%s'.", reg->uid, CONTAINER_ARGS(reg), polkit_query_action(q));
                 (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_TIMEOUT,
                                                   "polkit did not answer the check of %s (%s); nothing was "
                                                   "registered, try again later",
@@ -190,11 +199,13 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
                         rule_authorization_done(&a);
                 }
                 if (reg->step == 0)
-                        log_info("Registration by uid %u refused: %s for the listener.", reg->uid,
+                        log_info("Registration by uid %u" CONTAINER_FMT " refused: %s for the listener.",
+                                 reg->uid, CONTAINER_ARGS(reg),
                                  result == POLKIT_CHALLENGE ? "needs interactive authentication" :
                                  result == POLKIT_ERROR ? "polkit failed" : "not authorized");
                 else
-                        log_info("Registration by uid %u refused: %s for rule %zu.", reg->uid,
+                        log_info("Registration by uid %u" CONTAINER_FMT " refused: %s for rule %zu.",
+                                 reg->uid, CONTAINER_ARGS(reg),
                                  result == POLKIT_CHALLENGE ? "needs interactive authentication" :
                                  result == POLKIT_ERROR ? "polkit failed" : "not authorized", reg->step - 1);
                 registration_free(reg);
@@ -213,7 +224,8 @@ static void registration_finish(Registration *reg) {
         r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->account_uid, reg->pid, reg->description,
                          reg->default_deny, NULL, &l);
         if (r < 0) {
-                log_error_errno(r, "Failed to create listener for uid %u: %m", reg->uid);
+                log_error_errno(r, "Failed to create listener for uid %u" CONTAINER_FMT ": %m", reg->uid,
+                                CONTAINER_ARGS(reg));
                 (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to create listener: %m");
                 registration_free(reg);
                 return;
@@ -221,9 +233,10 @@ static void registration_finish(Registration *reg) {
         reg->fd = -EBADF;          /* owned by the listener now */
         reg->rules = NULL;
 
-        log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
-                 l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
-                 l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
+        log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s" CONTAINER_FMT ", %zu rule(s), "
+                 "default %s.", l->id, l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
+                 l->description[0] ? "')" : "", CONTAINER_ARGS(reg), l->rules->n_rules,
+                 l->default_deny ? "deny" : "continue");
         (void) persist_listener_store(l);
         (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
         registration_free(reg);
@@ -259,6 +272,8 @@ static void registration_step(Registration *reg) {
                 } else if (reg->step <= reg->rules->n_rules) {
                         r = rule_authorization(&reg->rules->rules[reg->step - 1], &a);
                         if (r < 0) {
+                                log_error_errno(r, "Failed to describe rule %zu of uid %u" CONTAINER_FMT ": %m",
+                                                reg->step - 1, reg->uid, CONTAINER_ARGS(reg));
                                 (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to describe rule: %m");
                                 registration_free(reg);
                                 return;
@@ -278,6 +293,9 @@ static void registration_step(Registration *reg) {
                                  on_registration_authorized, reg);
                 if (reg->step > 0)
                         rule_authorization_done(&a);
+                if (r == -ENOBUFS && reg->container_id)
+                        log_warning("Registration by uid %u" CONTAINER_FMT " refused: too many authorization "
+                                    "checks pending for this user.", reg->uid, CONTAINER_ARGS(reg));
                 if (r == -ENOBUFS)
                         (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                                           "Too many authorization checks pending for this user");
@@ -291,26 +309,11 @@ static void registration_step(Registration *reg) {
         }
 }
 
-static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_(registration_freep) Registration *reg = NULL;
+/* RegisterListener's "aa{sv} rules, a{sv} options" from m, validated, into reg. */
+static int registration_read_rules_and_options(Broker *b, sd_bus_message *m, Registration *reg,
+                                               sd_bus_error *error) {
         _cleanup_free_ char *rule_error = NULL;
-        Broker *b = userdata;
-        Caller caller;
-        struct pollfd p;
-        int fd, r;
-
-        broker_mark_active(b);
-
-        /* Read and validate everything first; nothing changes state before polkit said yes. */
-        r = sd_bus_message_read(m, "h", &fd);
-        if (r < 0)
-                return r;
-
-        reg = calloc(1, sizeof *reg);
-        if (!reg)
-                return -ENOMEM;
-        reg->fd = -EBADF;
-        reg->subject = POLKIT_SUBJECT_NULL;
+        int r;
 
         r = rule_set_parse(m, &b->limits.rules, &reg->rules, &rule_error);
         if (r == -E2BIG)
@@ -323,6 +326,13 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         r = read_options(m, &b->limits, &reg->description, &reg->default_deny, error);
         if (r < 0)
                 return r;
+        return 0;
+}
+
+/* What RegisterListener checks of the fd and of the limits, for every way in (the bus, the OCI socket). */
+static int registration_check(Broker *b, int fd, uid_t account_uid, sd_bus_error *error) {
+        struct pollfd p;
+        int r;
 
         r = fd_is_seccomp_listener(fd);
         if (r < 0)
@@ -339,19 +349,47 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         if (listener_already_registered(b, fd))
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "This listener is already registered");
 
-        r = caller_get(b, m, &caller);
-        if (r < 0)
-                return r;
-
         if (b->n_registrations + b->n_listeners >= b->limits.max_listeners)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many listeners (at most %u)",
                                          b->limits.max_listeners);
         /* Per user, with the subordinate uids it runs processes as (account_uid_of()). */
-        if (listener_count_of(b, caller.account_uid) + count_registrations_of(b, caller.account_uid) >=
+        if (listener_count_of(b, account_uid) + count_registrations_of(b, account_uid) >=
             b->limits.max_listeners_per_user)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many listeners for uid %u (at most %u)", caller.account_uid,
+                                         "Too many listeners for uid %u (at most %u)", account_uid,
                                          b->limits.max_listeners_per_user);
+        return 0;
+}
+
+static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(registration_freep) Registration *reg = NULL;
+        Broker *b = userdata;
+        Caller caller;
+        int fd, r;
+
+        broker_mark_active(b);
+
+        /* Read and validate everything first; nothing changes state before polkit said yes. */
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+
+        reg = calloc(1, sizeof *reg);
+        if (!reg)
+                return -ENOMEM;
+        reg->fd = -EBADF;
+        reg->subject = POLKIT_SUBJECT_NULL;
+
+        r = registration_read_rules_and_options(b, m, reg, error);
+        if (r < 0)
+                return r;
+
+        r = caller_get(b, m, &caller);
+        if (r < 0)
+                return r;
+        r = registration_check(b, fd, caller.account_uid, error);
+        if (r < 0)
+                return r;
 
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (reg->fd < 0)
@@ -484,3 +522,67 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("ListenerRemoved", SD_BUS_ARGS("t", id, "o", path, "s", reason), 0),
         SD_BUS_VTABLE_END
 };
+
+int manager_register_oci(Broker *b, int fd, sd_bus_message *args, const PolkitSubject *subject,
+                         const char *container_id, sd_bus_error *error) {
+        _cleanup_(registration_freep) Registration *reg = NULL;
+        int r;
+
+        assert(b);
+        assert(args);
+        assert(subject);
+        assert(container_id);
+
+        reg = calloc(1, sizeof *reg);
+        if (!reg)
+                return -ENOMEM;
+        reg->fd = -EBADF;
+        reg->subject = POLKIT_SUBJECT_NULL;
+
+        r = registration_read_rules_and_options(b, args, reg, error);
+        if (r < 0)
+                return r;
+        /* The container's id is what its owner knows it by (ListListeners, busctl, the journal). */
+        if (!reg->description || !reg->description[0]) {
+                free(reg->description);
+                reg->description = strndup(container_id, b->limits.max_description);
+                if (!reg->description)
+                        return -ENOMEM;
+        }
+        r = registration_check(b, fd, subject->account_uid, error);
+        if (r < 0)
+                return r;
+
+        reg->container_id = strdup(container_id);
+        if (!reg->container_id)
+                return -ENOMEM;
+        reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (reg->fd < 0)
+                return -errno;
+        r = polkit_subject_copy(subject, &reg->subject);
+        if (r < 0)
+                return r;
+        reg->uid = subject->uid;
+        reg->account_uid = subject->account_uid;
+        reg->pid = subject->pid;
+
+        /* polkit.c keeps a call per check and answers it; the runtime hears nothing (the protocol has no
+         * reply), so it gets a sealed stand-in that expects no reply: every answer to it is a no-op, and the
+         * outcome is logged with the container's id instead. Never interactive: nobody could answer. */
+        r = sd_bus_message_new_method_call(b->system_bus, &reg->call, NULL, "/", "org.sysbroker.Oci", "Register");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_set_expect_reply(reg->call, false);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_seal(reg->call, 1, 0);
+        if (r < 0)
+                return r;
+
+        reg->broker = b;
+        LIST_PREPEND(b->registrations, reg);
+        b->n_registrations++;
+
+        registration_step(TAKE_PTR(reg));
+        return 0;
+}

@@ -85,6 +85,13 @@ static const struct {
         [KEY_OPTIONS] = { "Options", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
 };
 
+const char *rule_key_signature(const char *key) {
+        for (size_t k = 0; k < _KEY_MAX; k++)
+                if (streq(key, rule_keys[k].name))
+                        return rule_keys[k].signature;
+        return NULL;
+}
+
 
 /* The raw values of one rule's dictionary, before they are interpreted. */
 typedef struct RuleFields {

@@ -58,6 +58,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RuleSet *, rule_set_free);
  * index and key (for org.sysbroker.Broker1.Error.InvalidRule), or -E2BIG when over max_rules. */
 int rule_set_parse(sd_bus_message *m, const RuleLimits *limits, RuleSet **ret, char **ret_error);
 
+/* The D-Bus signature of a rule key ("s", "u", "as", …), NULL for a key rules do not have: for readers that
+ * translate another encoding (the OCI metadata's JSON) into the aa{sv} that rule_set_parse() validates. */
+const char *rule_key_signature(const char *key);
+
 /* Appends the rule set as aa{sv}, with every default filled in. */
 int rule_set_append(sd_bus_message *reply, const RuleSet *set);
 

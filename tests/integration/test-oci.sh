@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The OCI front end (issue 14): crun and runc hand their seccomp listeners to sysbrokerd's OCI socket
+# (listenerPath) with the rules in listenerMetadata; the runtime is the polkit subject. A runtime that sends
+# something else gets nothing registered, and the daemon serves on.
+set -euo pipefail
+. "$SRCDIR/tests/integration/lib.sh"
+sb_init "$@"
+sb_require_programs python3 timeout
+[ -x /bin/busybox ] || sb_skip "busybox-static is not installed (/bin/busybox)"
+
+# deny-mknod.rules: no device node for any user but root, for whom polkit says yes before any rule.
+OCI=$T/oci.socket
+sb_start_all "$SB_RULES/deny-mknod.rules" --oci-socket="$OCI"
+assert_true "oci: the daemon made its OCI socket, connectable by anyone" \
+        eval '[ "$(stat -c %a "$OCI")" = 666 ]'
+
+RAW=$SRCDIR/tests/integration/oci-raw.py
+BUNDLE=$SRCDIR/tests/integration/oci-bundle.py
+
+oci_log_has() {
+    sb_poll 10 grep -qF "$1" "$T/sysbrokerd.log"
+}
+
+# --- Runtimes that do not follow the protocol: nothing registered, a journal line saying why.
+raw() {
+    run_as_user timeout 20 /usr/bin/python3 "$RAW" "$OCI" "$@" >"$T/raw-$1.out" 2>&1
+}
+raw garbage || true
+assert_true "oci: garbage is refused, said in the log" oci_log_has "the message is not a container state"
+raw no-fd || true
+assert_true "oci: a message without its fd is refused" oci_log_has "container 'raw-no-fd': nothing registered, it names 1 file descriptors and sent 0"
+raw two-fds || true
+assert_true "oci: two fds where one is named are refused" oci_log_has "container 'raw-two-fds': nothing registered, it names 1 file descriptors and sent 2"
+raw not-a-listener || true
+assert_true "oci: an fd that is no listener is refused, as RegisterListener says" \
+        oci_log_has "container 'raw-not-a-listener': nothing registered, The file descriptor is not a seccomp user-notification listener"
+raw no-metadata || true
+assert_true "oci: no listenerMetadata is refused" oci_log_has "container 'raw-no-metadata': nothing registered, the seccomp profile has no listenerMetadata"
+raw bad-rule || true
+assert_true "oci: rules are validated by the bus's parser (same message)" \
+        oci_log_has "container 'raw-bad-rule': nothing registered, Rule 0: key 'Path'"
+sleep 60 &
+root_pid=$!
+raw foreign-pid "$root_pid" || true
+assert_true "oci: a container pid the runtime's user does not control is refused" \
+        oci_log_has "container 'raw-foreign-pid': nothing registered, the container's pid $root_pid is not the runtime user's"
+kill "$root_pid"
+raw huge || true
+assert_true "oci: a message over the size limit is refused" oci_log_has "its message is longer than"
+assert_eq "oci: nothing was registered" 0 "$(sb_nlisteners)"
+assert_true "oci: the daemon is alive" sb_broker_alive
+
+# --- A busybox-static rootfs, and a host directory bound at the same path in the container (C): open and
+# mknod check what the container reached against the host's file at that path. In C, root's directory, a file
+# only uid 4242 may read.
+C=$T/work/ctr
+mkdir -m 0755 "$C"
+chown 0:0 "$C"
+echo "the secret" >"$C/secret"
+chown 4242:4242 "$C/secret"
+chmod 0600 "$C/secret"
+make_bundle() {
+    local b=$1
+    mkdir -p "$b/rootfs/bin" "$b/rootfs/dev" "$b/rootfs/proc" "$b/rootfs/mnt" "$b/rootfs/tmp"
+    cp /bin/busybox "$b/rootfs/bin/"
+    for a in sh mknod mount cat stat echo grep; do ln -sf busybox "$b/rootfs/bin/$a"; done
+}
+
+METADATA='{"Rules": [
+  {"Syscall": "mknod", "Path": "'$C'/sbnull", "Major": 1, "Minor": 3},
+  {"Syscall": "open", "Path": "'$C'/secret", "Access": "r"},
+  {"Syscall": "mount", "FsType": "tmpfs", "Target": "/mnt", "Options": ["size=*"]}
+ ], "DefaultAction": "continue"}'
+SCRIPT="mknod $C/sbnull c 1 3 && echo mknod-allowed-ok
+mknod $C/sbzero c 1 5 2>&1 || echo mknod-disallowed-failed
+cat $C/secret
+mount -t tmpfs -o size=1m none /mnt && grep ' /mnt ' /proc/mounts && echo tmpfs-ok"
+
+run_crun() {
+    local id=$1 b=$2
+    shift 2
+    # crun 1.8.1 refuses this machine's cgroup layout (TESTING.md): a cgroup2 mount of its own.
+    timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/cgroup 2>/dev/null;
+        mount -t cgroup2 none /sys/fs/cgroup && cd "$1" && shift && exec "$@"' sh "$b" "$@" \
+        crun --cgroup-manager=disabled run "$id"
+}
+
+# --- crun, rootful.
+B=$T/crun-bundle
+mkdir -p "$B"
+make_bundle "$B"
+(cd "$B" && crun spec)
+/usr/bin/python3 "$BUNDLE" --bind "$C" "$B" "$OCI" "$METADATA" sh -c "$SCRIPT"
+rc=0
+out=$(run_crun sbtest-crun "$B" 2>&1) || rc=$?
+echo "$out" >"$T/crun.log"
+assert_eq "crun: the container ran to its end" 0 "$rc"
+assert_contains "crun: an allowed mknod succeeds" "$out" mknod-allowed-ok
+assert_eq "crun: the node is char 1:3" "character special file 1:3" "$(stat -c '%F %Hr:%Lr' "$C/sbnull" 2>&1)"
+assert_contains "crun: a disallowed one gets EPERM" "$out" "mknod: $C/sbzero: Operation not permitted"
+assert_false "crun: and is not made" test -e "$C/sbzero"
+assert_contains "crun: the open rule returns a file the container's root may not read" "$out" "the secret"
+assert_contains "crun: the tmpfs mount rule works" "$out" tmpfs-ok
+assert_true "crun: the listener was registered by root, for the container" \
+        oci_log_has "registered by uid 0 pid"
+assert_true "crun: the container id is the description" \
+        grep -q "('sbtest-crun') for OCI container 'sbtest-crun'" "$T/sysbrokerd.log"
+# --- runc, rootful: the same, its own names.
+B=$T/runc-bundle
+mkdir -p "$B"
+make_bundle "$B"
+(cd "$B" && runc spec)
+RUNC_METADATA=${METADATA//sbnull/sbnull-runc}
+/usr/bin/python3 "$BUNDLE" --bind "$C" "$B" "$OCI" "$RUNC_METADATA" sh -c "${SCRIPT//sbnull/sbnull-runc}"
+rc=0
+out=$(timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/cgroup 2>/dev/null;
+        mount -t cgroup2 none /sys/fs/cgroup && cd "$1" && exec runc --root "$2" run sbtest-runc' \
+        sh "$B" "$T/runc-state" 2>&1) || rc=$?
+echo "$out" >"$T/runc.log"
+assert_eq "runc: the container ran to its end" 0 "$rc"
+assert_contains "runc: an allowed mknod succeeds" "$out" mknod-allowed-ok
+assert_eq "runc: the node is char 1:3" "character special file 1:3" \
+        "$(stat -c '%F %Hr:%Lr' "$C/sbnull-runc" 2>&1)"
+assert_contains "runc: a disallowed one gets EPERM" "$out" "mknod: $C/sbzero: Operation not permitted"
+assert_contains "runc: the open rule returns a file the container's root may not read" "$out" "the secret"
+assert_contains "runc: the tmpfs mount rule works" "$out" tmpfs-ok
+assert_true "runc: registered for the container" grep -q "for OCI container 'sbtest-runc'" "$T/sysbrokerd.log"
+
+# --- crun rootless, run by the test user: polkit (deny-mknod.rules) gives that user no device node, so the
+# registration is refused and the listener closed; the container's trapped calls fail with ENOSYS, as with
+# no broker at all, and never hang (timeout).
+B=$T/work/rootless-bundle
+run_as_user mkdir -p "$B/state"
+run_as_user sh -c "cd '$B' && crun spec --rootless"
+run_as_user mkdir -p "$B/rootfs/bin"
+run_as_user cp /bin/busybox "$B/rootfs/bin/"
+for a in sh mknod echo; do run_as_user ln -s busybox "$B/rootfs/bin/$a"; done
+run_as_user /usr/bin/python3 "$BUNDLE" "$B" "$OCI" \
+        '{"Rules": [{"Syscall": "mknod", "Path": "/tmp/sbnull", "Major": 1, "Minor": 3}]}' \
+        sh -c 'mknod /tmp/sbnull c 1 3; echo mknod-exit=$?'
+rc=0
+out=$(timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/cgroup 2>/dev/null;
+        mount -t cgroup2 none /sys/fs/cgroup && cd "$1" &&
+        XDG_RUNTIME_DIR="$1/state" exec setpriv --reuid="$2" --regid="$3" --clear-groups \
+                crun --cgroup-manager=disabled --root "$1/state" run sbtest-rootless' \
+        sh "$B" "$SB_TEST_UID" "$SB_TEST_GID" 2>&1) || rc=$?
+echo "$out" >"$T/rootless.log"
+assert_eq "rootless: the container ran to its end (no hang)" 0 "$rc"
+assert_contains "rootless: its mknod fails with ENOSYS" "$out" "mknod: /tmp/sbnull: Function not implemented"
+assert_true "rootless: the refusal names the container and the uid" \
+        grep -q "Registration by uid $SB_TEST_UID for OCI container 'sbtest-rootless' refused: not authorized for rule 0" \
+        "$T/sysbrokerd.log"
+assert_false "rootless: nothing registered for the user" \
+        grep -q "registered by uid $SB_TEST_UID" "$T/sysbrokerd.log"
+assert_true "oci: the daemon is alive after all of it" sb_broker_alive
+
+# --- While a container runs, ListListeners shows its listener, the container id as description.
+B=$T/list-bundle
+mkdir -p "$B"
+make_bundle "$B"
+(cd "$B" && crun spec)
+/usr/bin/python3 "$BUNDLE" "$B" "$OCI" '{"Rules": [{"Syscall": "mknod", "Path": "/dev/sbnull", "Major": 1, "Minor": 3}]}' \
+        sh -c 'while [ ! -e /tmp/stop ]; do sleep 0.1; done'
+run_crun sbtest-list "$B" >"$T/list.log" 2>&1 &
+listed() {
+    busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager ListListeners |
+        grep -q '"sbtest-list"'
+}
+assert_true "oci: ListListeners shows the container's listener by its id" sb_poll 20 listed
+touch "$B/rootfs/tmp/stop"
+wait $! || true
+
+sb_finish
