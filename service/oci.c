@@ -116,6 +116,20 @@ static int oci_pid_controlled_by(pid_t pid, uid_t uid) {
         return r;
 }
 
+/* The state's pids are the runtime's: they name the same processes here only if it shares our pid namespace.
+ * 1 yes, 0 no, -errno. */
+static int oci_runtime_shares_pid_namespace(const OciConnection *c) {
+        struct stat ours, its;
+        char path[64];
+
+        snprintf(path, sizeof path, "%i/ns/pid", (int) c->pid);
+        if (fstatat(broker_proc_dir(), "self/ns/pid", &ours, 0) < 0 || fstatat(broker_proc_dir(), path, &its, 0) < 0)
+                return -errno;
+        if (pidfd_process_is_gone(c->pidfd))
+                return -ESRCH;
+        return ours.st_dev == its.st_dev && ours.st_ino == its.st_ino;
+}
+
 static void oci_connection_process(OciConnection *c) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *args = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -139,6 +153,12 @@ static void oci_connection_process(OciConnection *c) {
         if (!s.metadata) {
                 oci_log_refused(c, s.container_id, "the seccomp profile has no listenerMetadata: no rules to "
                                 "register.");
+                return;
+        }
+        r = oci_runtime_shares_pid_namespace(c);
+        if (r <= 0) {
+                oci_log_refused(c, s.container_id, "the runtime %s, so its pid %i names nothing here.",
+                                r == 0 ? "is in another pid namespace" : "cannot be looked at", s.pid);
                 return;
         }
         r = oci_pid_controlled_by(s.pid, c->uid);

@@ -46,6 +46,11 @@ raw foreign-pid "$root_pid" || true
 assert_true "oci: a container pid the runtime's user does not control is refused" \
         oci_log_has "container 'raw-foreign-pid': nothing registered, the container's pid $root_pid is not the runtime user's"
 kill "$root_pid"
+# A runtime in a pid namespace of its own: its pids are not ours.
+rc=0
+run_as_user unshare -Urpf --mount-proc timeout 20 /usr/bin/python3 "$RAW" "$OCI" not-a-listener >/dev/null 2>&1 || rc=$?
+assert_true "oci: a runtime in another pid namespace is refused" \
+        oci_log_has "nothing registered, the runtime is in another pid namespace"
 raw huge || true
 assert_true "oci: a message over the size limit is refused" oci_log_has "its message is longer than"
 assert_eq "oci: nothing was registered" 0 "$(sb_nlisteners)"
