@@ -243,44 +243,6 @@ static void polkit_agent_close(pid_t agent) {
                 ;
 }
 
-/* In the forked child: filter, hand the listener over, wait for the go, exec. Never returns. */
-static _Noreturn void run_child(int sock, const sysbroker_rules *rules, unsigned filter_flags, char **cmd) {
-        int fd, r;
-        char go;
-
-        fd = sysbroker_install_filter(rules, filter_flags);
-        if (fd < 0) {
-                if (fd == -EBUSY)
-                        error_msg("Failed to install the seccomp filter: "
-                                  "this process already runs under a seccomp listener.");
-                else
-                        error_msg("Failed to install the seccomp filter: %s", strerror(-fd));
-                _exit(EXIT_RUN_FAILURE);
-        }
-
-        r = fd_send(sock, fd);
-        if (r < 0) {
-                error_msg("Failed to pass the listener to the parent: %s", strerror(-r));
-                _exit(EXIT_RUN_FAILURE);
-        }
-        /* Only sysbrokerd may hold the listener: whoever holds it can answer our calls. */
-        safe_close(fd);
-
-        /* No go (the parent refused or died): the command must not run unsupervised-but-filtered. */
-        ssize_t n;
-        do
-                n = read(sock, &go, 1);
-        while (n < 0 && errno == EINTR);
-        if (n != 1)
-                _exit(EXIT_RUN_FAILURE);
-        safe_close(sock);
-
-        execvp(cmd[0], cmd);
-        r = errno;
-        error_msg("Failed to execute '%s': %s", cmd[0], strerror(r));
-        _exit(r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE);
-}
-
 static volatile sig_atomic_t child_pid = 0;
 
 static void forward_signal(int sig) {
@@ -322,6 +284,18 @@ static int wait_child(pid_t pid) {
         return EXIT_RUN_FAILURE;
 }
 
+/* Why a registration failed, in words for the user. */
+static char *registration_message(const sd_bus_error *error, int r) {
+        char *m;
+        int k;
+
+        if (sd_bus_error_is_set(error) && !startswith(error->name, "System.Error."))
+                k = asprintf(&m, "Registration refused: %s: %s", error->name, strempty(error->message));
+        else
+                k = asprintf(&m, "Failed to register the listener: %s", bus_error_message(error, r));
+        return k < 0 ? NULL : m;
+}
+
 /* RegisterListener() with a polkit agent at hand. On failure *ret_message says why, in words for the
  * user. */
 static int register_listener(sysbroker_client *client, int listener, const sysbroker_rules *rules,
@@ -330,22 +304,13 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         _cleanup_free_ char *path = NULL;
         uint64_t id;
         pid_t agent;
-        int r, k;
+        int r;
 
         agent = polkit_agent_open();
         r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
         polkit_agent_close(agent);
-        if (r >= 0)
-                return r;
-
-        if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
-                k = asprintf(ret_message, "Registration refused: %s: %s",
-                             error.name, strempty(error.message));
-        else
-                k = asprintf(ret_message, "Failed to register the listener: %s",
-                             bus_error_message(&error, r));
-        if (k < 0)
-                *ret_message = NULL;
+        if (r < 0)
+                *ret_message = registration_message(&error, r);
         return r;
 }
 
@@ -534,13 +499,12 @@ static int verb_run(int argc, char *argv[]) {
         _Static_assert(ELEMENTSOF(rule_options) == ARG_DENY_MOUNT - ARG_MKNOD + 1, "a row per option");
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
-        _cleanup_close_ int listener = -EBADF, sock = -EBADF;
-        _cleanup_free_ char *message = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         unsigned filter_flags = 0;
         bool handoff = false;
         sysbroker_action action;
-        int pair[2], c, r;
-        pid_t pid;
+        pid_t agent, pid;
+        int c, r;
 
         r = sysbroker_rules_new(&rules);
         if (r < 0) {
@@ -618,57 +582,30 @@ static int verb_run(int argc, char *argv[]) {
         if (handoff)
                 return run_handoff(client, rules, filter_flags, argv + optind);
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-                error_msg("Failed to create a socket pair: %m");
-                return EXIT_RUN_FAILURE;
-        }
-        sock = pair[0];
-
+        /* The filter, the registration (with a polkit agent at hand) and the exec, in one call: the command
+         * runs only once its listener is registered. */
         fflush(NULL);
-        pid = fork();
-        if (pid < 0) {
-                error_msg("Failed to fork: %m");
-                safe_close(pair[1]);
-                return EXIT_RUN_FAILURE;
-        }
-        if (pid == 0) {
-                safe_close(sock);
-                run_child(pair[1], rules, filter_flags, argv + optind);
-        }
-        safe_close(pair[1]);
-
-        listener = fd_receive(sock);
-        if (listener < 0) {
-                /* The child has said why; pass on its exit code. */
-                if (listener != -EPIPE)
-                        error_msg("Failed to receive the listener: %s", strerror(-listener));
-                (void) kill(pid, SIGKILL);
-                (void) wait_child(pid);
-                return EXIT_RUN_FAILURE;
-        }
-
-        r = register_listener(client, listener, rules, &message);
-        listener = safe_close(listener);
+        agent = polkit_agent_open();
+        r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid, NULL);
+        polkit_agent_close(agent);
         client = sysbroker_client_free(client);
         if (r < 0) {
-                error_msg("%s", message ?: strerror(-r));
-                (void) kill(pid, SIGKILL);
-                (void) wait_child(pid);
+                _cleanup_free_ char *message = NULL;
+
+                if (sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_EXEC)) {
+                        error_msg("%s", error.message);
+                        return r == -ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
+                }
+                if (sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_FILTER))
+                        error_msg("%s", error.message);
+                else {
+                        message = registration_message(&error, r);
+                        error_msg("%s", message ?: strerror(-r));
+                }
                 return EXIT_RUN_FAILURE;
         }
 
         forward_signals_to(pid);
-
-        char go = 1;
-        /* MSG_NOSIGNAL: a child that died meanwhile is an error to report, not our SIGPIPE. */
-        if (send(sock, &go, 1, MSG_NOSIGNAL) != 1) {
-                error_msg("Failed to start the command: %m");
-                (void) kill(pid, SIGKILL);
-                (void) wait_child(pid);
-                return EXIT_RUN_FAILURE;
-        }
-        sock = safe_close(sock);
-
         return wait_child(pid);
 }
 
