@@ -94,6 +94,9 @@ static int help(void) {
                "                            Answer opens of the literal PATH with the file HOSTPATH as\n"
                "                            sysbrokerd sees it (PATH ends at the first '=')\n"
                "     --deny-open=PATH       Fail every open of files matching PATH with EPERM\n"
+               "     --continue-open=PATH   Let every open of files matching PATH go to the kernel, as\n"
+               "                            if there were no filter (under --default=deny, what the\n"
+               "                            sandbox may open itself: its libraries, /etc/ld.so.cache)\n"
                "     --mount='FSTYPE SOURCE TARGET[:ITEM,...]'\n"
                "                            Mount FSTYPE (bind, tmpfs, ext4, ...) from SOURCE ('-': any,\n"
                "                            tmpfs and ramfs only) on mount points matching TARGET;\n"
@@ -446,10 +449,10 @@ static int verb_exec(int argc, char *argv[]) {
         return r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
 }
 
-/* Every open of PATH. A deny rule covers every open of its path whatever its Access and Create say; they
- * are sent as the widest anyway, so the rule reads as what it does (in `status` too). PATH is taken as it
- * is, colons and all. */
-static int add_deny_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
+/* Every open of PATH. A deny or continue rule covers every open of its path whatever its Access and Create
+ * say; they are sent as the widest anyway, so the rule reads as what it does (in `status` too). PATH is
+ * taken as it is, colons and all. */
+static int add_every_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
         return sysbroker_rules_add_open(rules, action, path, SYSBROKER_ACCESS_READ_WRITE, true, NULL);
 }
 
@@ -460,6 +463,7 @@ static int verb_run(int argc, char *argv[]) {
                 ARG_OPEN,
                 ARG_OPEN_HOST,
                 ARG_DENY_OPEN,
+                ARG_CONTINUE_OPEN,
                 ARG_MOUNT,
                 ARG_DENY_MOUNT,
                 ARG_DEFAULT,
@@ -474,6 +478,7 @@ static int verb_run(int argc, char *argv[]) {
                 { "open",        required_argument, NULL, ARG_OPEN        },
                 { "open-host",   required_argument, NULL, ARG_OPEN_HOST   },
                 { "deny-open",   required_argument, NULL, ARG_DENY_OPEN   },
+                { "continue-open", required_argument, NULL, ARG_CONTINUE_OPEN },
                 { "mount",       required_argument, NULL, ARG_MOUNT       },
                 { "deny-mount",  required_argument, NULL, ARG_DENY_MOUNT  },
                 { "default",     required_argument, NULL, ARG_DEFAULT     },
@@ -492,7 +497,8 @@ static int verb_run(int argc, char *argv[]) {
                 { "deny-mknod", sysbroker_rules_add_mknod_spec,     SYSBROKER_ACTION_DENY    },
                 { "open",       sysbroker_rules_add_open_spec,      SYSBROKER_ACTION_EMULATE },
                 { "open-host",  sysbroker_rules_add_open_host_spec, SYSBROKER_ACTION_EMULATE },
-                { "deny-open",  add_deny_open,                      SYSBROKER_ACTION_DENY    },
+                { "deny-open",  add_every_open,                      SYSBROKER_ACTION_DENY    },
+                { "continue-open", add_every_open,                   SYSBROKER_ACTION_CONTINUE },
                 { "mount",      sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_EMULATE },
                 { "deny-mount", sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_DENY    },
         };
@@ -523,6 +529,7 @@ static int verb_run(int argc, char *argv[]) {
                 case ARG_OPEN:
                 case ARG_OPEN_HOST:
                 case ARG_DENY_OPEN:
+                case ARG_CONTINUE_OPEN:
                 case ARG_MOUNT:
                 case ARG_DENY_MOUNT: {
                         const __typeof__(rule_options[0]) *o = &rule_options[c - ARG_MKNOD];
@@ -571,7 +578,7 @@ static int verb_run(int argc, char *argv[]) {
         }
         if (sysbroker_rules_count(rules) == 0) {
                 error_msg("No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, "
-                          "--mount or --deny-mount.");
+                          "--continue-open, --mount or --deny-mount.");
                 return EXIT_RUN_FAILURE;
         }
 

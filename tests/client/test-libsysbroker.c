@@ -1729,11 +1729,13 @@ static void test_sysbrokerctl_open_options(void) {
                   "Invalid --open-host: rule '/a=/b:create': a rule with a host path cannot create files" },
                 { { "--deny-open", "a/b", "--", "true" },
                   "Invalid --deny-open: path 'a/b' is not absolute" },
+                { { "--continue-open", "a/b", "--", "true" },
+                  "Invalid --continue-open: path 'a/b' is not absolute" },
                 { { "--open", "--", "true" }, "Invalid --open: rule '--': path '--' is not absolute" },
                 { { "--open" }, "Option '--open' needs an argument." },
                 { { "--", "true" },
-                  "No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, --mount or "
-                  "--deny-mount." },
+                  "No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, "
+                  "--continue-open, --mount or --deny-mount." },
         };
         char *out = NULL;
 
@@ -1742,12 +1744,13 @@ static void test_sysbrokerctl_open_options(void) {
         check_run_sends((const char *const[]) {
                                 "--open", "/tmp/x/secret", "--open", "/srv/**:rw:create",
                                 "--open-host", "/dev/kvm=/dev/kvm:rw", "--deny-open", "/tmp/x/*:rw",
-                                "--deny-mknod", "b 8:0 /**", NULL },
+                                "--continue-open", "/usr/**", "--deny-mknod", "b 8:0 /**", NULL },
                         "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
                         "Syscall=open Action=emulate Path=/srv/** Access=rw Create=true ;"
                         "Syscall=open Action=emulate Path=/dev/kvm Access=rw Create=false "
                         "HostPath=/dev/kvm ;"
                         "Syscall=open Action=deny Path=/tmp/x/*:rw Access=rw Create=true ;"
+                        "Syscall=open Action=continue Path=/usr/** Access=rw Create=true ;"
                         "Syscall=mknod Action=deny Path=/** Type=b Major=8 Minor=0 ;");
 
         /* Bad forms: one line naming the option and why, 125, no registration. */
@@ -1758,6 +1761,7 @@ static void test_sysbrokerctl_open_options(void) {
         ASSERT(strstr(out, "--open='PATH[:r|w|rw][:create]'"));
         ASSERT(strstr(out, "--open-host='PATH=HOSTPATH[:r|w|rw]'"));
         ASSERT(strstr(out, "--deny-open=PATH"));
+        ASSERT(strstr(out, "--continue-open=PATH"));
         free(out);
 }
 
