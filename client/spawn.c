@@ -24,7 +24,8 @@ enum {
         SPAWN_STAGE_EXEC,
 };
 
-static _Noreturn void spawn_child(sysbroker_handoff *h, int report_fd, char *const argv[], char *const envp[]) {
+static _Noreturn void spawn_child(sysbroker_handoff *h, int report_fd, char *const argv[],
+                                  char *const envp[]) {
         SpawnFailure failure = { .stage = SPAWN_STAGE_HANDOFF };
         int r;
 
@@ -68,8 +69,8 @@ static int spawn_read_report(int fd, SpawnFailure *ret) {
  * -EIO: the errno is returned as it is). */
 static int spawn_failure(const SpawnFailure *f, const char *cmd, sd_bus_error *error) {
         if (f->stage == SPAWN_STAGE_EXEC)
-                (void) sd_bus_error_setf(error, SYSBROKER_SPAWN_ERROR_EXEC, "Failed to execute '%s': %s", cmd,
-                                         strerror(f->error));
+                (void) sd_bus_error_setf(error, SYSBROKER_SPAWN_ERROR_EXEC, "Failed to execute '%s': %s",
+                                         cmd, strerror(f->error));
         else if (f->error == EBUSY)
                 (void) sd_bus_error_set(error, SYSBROKER_SPAWN_ERROR_FILTER,
                                         "Failed to install the seccomp filter: "

@@ -593,7 +593,8 @@ static int verb_run(int argc, char *argv[]) {
          * runs only once its listener is registered. */
         fflush(NULL);
         agent = polkit_agent_open();
-        r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid, NULL);
+        r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid,
+                            NULL);
         polkit_agent_close(agent);
         client = sysbroker_client_free(client);
         if (r < 0) {

@@ -1430,7 +1430,7 @@ static void test_spawn(void) {
         ASSERT_STREQ(after.rules, "Syscall=mknod Action=emulate Path=/tmp/x/null Type=c Major=1 Minor=3 ;");
         ASSERT(no_children());
 
-        /* Refused: the daemon's error, nothing ran, the child is reaped, no fd is left, outputs untouched. */
+        /* Refused: the daemon's error, nothing ran, the child is reaped, the outputs are untouched. */
         pid = 0;
         id = 0;
         ASSERT(sysbroker_rules_set_description(rules, "refuse") == 0);
@@ -1446,7 +1446,7 @@ static void test_spawn(void) {
         ASSERT(no_children());
         ASSERT(sysbroker_rules_set_description(rules, NULL) == 0);
 
-        /* The exec's errno, not an exit status; registered all the same (the listener dies with the child). */
+        /* The exec's errno, not an exit status; registered anyway (the listener goes with the child). */
         ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { (char *) "/nonexistent/cmd", NULL }, NULL,
                                &error, &pid, &id) == -ENOENT);
         ASSERT(sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_EXEC));
@@ -1467,7 +1467,8 @@ static void test_spawn(void) {
         ASSERT(sysbroker_spawn(client, NULL, 0, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
         ASSERT(sysbroker_spawn(client, empty, 0, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
         ASSERT(sysbroker_spawn(client, rules, 0, 0, NULL, NULL, NULL, NULL, NULL) == -EINVAL);
-        ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { NULL }, NULL, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { NULL }, NULL, NULL, NULL, NULL) ==
+               -EINVAL);
         ASSERT(sysbroker_spawn(client, rules, 1u << 7, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
         ASSERT(sysbroker_spawn(client, rules, 0, 1u << 7, argv, NULL, NULL, NULL, NULL) == -EINVAL);
         fake_snapshot(&after);

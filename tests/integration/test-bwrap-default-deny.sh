@@ -48,7 +48,8 @@ assert_eq "with EPERM from the default action" "cat: /srv/secret/b.txt: Operatio
 
 # What the sandbox could open itself is denied too unless continued: a file of /proc, readable by anyone.
 sb_bwrap --open /srv/secret/a.txt "${loader_rules[@]}" -- 'cat /proc/self/comm'
-assert_eq "an unlisted readable file is denied as well" "cat: /proc/self/comm: Operation not permitted" "$out"
+assert_eq "an unlisted readable file is denied as well" \
+        "cat: /proc/self/comm: Operation not permitted" "$out"
 
 # Without the open rule, a.txt is just another denied path.
 sb_bwrap --deny-open /nonexistent "${loader_rules[@]}" -- 'cat /srv/secret/a.txt'
