@@ -7,12 +7,10 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "bus-dict.h"
 #include "config.h"
-#include "fd-passing.h"
 #include "macro.h"
 #include "sysbroker.h"
 
