@@ -93,6 +93,11 @@ int sysbroker_handoff_get_child_fd(sysbroker_handoff *h) {
         return h->child_fd >= 0 ? h->child_fd : -EBADF;
 }
 
+int handoff_detach_child_fd(sysbroker_handoff *h) {
+        h->sock = safe_close(h->sock);
+        return TAKE_FD(h->child_fd);
+}
+
 void sysbroker_handoff_close_child_fd(sysbroker_handoff *h) {
         if (h)
                 h->child_fd = safe_close(h->child_fd);

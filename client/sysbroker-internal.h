@@ -20,3 +20,7 @@ int rules_append_to_message(const sysbroker_rules *rules, sd_bus_message *m);
 /* sysbroker_install_filter() for the kinds of rules in mask (as rules_syscall_mask() gives): what the
  * inner side of a hand-off, which gets no rules but their kinds, installs. */
 int filter_install_mask(unsigned mask, unsigned flags);
+
+/* In a forked child of the outer side: closes the outer end (the child must not keep it open, or the
+ * outer side's going away is never seen) and returns the inner end, which the handoff no longer owns. */
+int handoff_detach_child_fd(sysbroker_handoff *h);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 /* SYSBROKER_BUS_NAME, SYSBROKER_OBJECT_PATH, the interfaces, SYSBROKER_LISTENER_PATH_PREFIX (ends in '/'),
@@ -243,6 +244,41 @@ int sysbroker_handoff_answer(sysbroker_handoff *handoff, int error, const char *
  * listener; the errno the outer side answered with: registration failed, and then (only then, unlike the
  * convention) *ret_message, if not NULL, holds the outer side's message (free() it). */
 int sysbroker_handoff_child(int fd, char **ret_message);
+
+/* ---- The simple case in one call ----
+ *
+ * sysbroker_spawn() forks a child that installs the filter for rules (filter_flags as for
+ * sysbroker_install_filter()), registers its listener with rules (call_flags as for
+ * sysbroker_client_register()) and, only once the listener is registered, execs argv (argv[0] looked up in
+ * $PATH like execvp(3)) with envp (NULL: the caller's environment). Made of the two hand-off halves above.
+ * The child inherits the caller's fds without O_CLOEXEC, signal mask and ignored signals, as with fork(2);
+ * it runs only the filter's installation (libseccomp, malloc()) between fork and exec.
+ *
+ * Returns 0 once argv runs: *ret_pid is the child, the caller's to wait for; *ret_listener_id the listener.
+ * On failure argv never ran, the child has been reaped, no fd is left open, and *error (if not NULL) says
+ * why:
+ *   -EINVAL      no client, rules or argv, no rules in the set, or unknown flags;
+ *   the errno sysbroker_client_register() returned: registration failed (refused, or the daemon could not
+ *                be reached), *error holds the daemon's answer or a System.Error;
+ *   the errno of the exec, with SYSBROKER_SPAWN_ERROR_EXEC: argv could not be executed (-ENOENT: no such
+ *                command, -EACCES, -ENOEXEC, ...);
+ *   the errno of the filter, with SYSBROKER_SPAWN_ERROR_FILTER (-EBUSY: this process already runs under a
+ *                seccomp listener);
+ *   another negative errno from fork(2), pipe(2) or the hand-off socket. */
+
+#define SYSBROKER_SPAWN_ERROR_EXEC "org.sysbroker.Spawn.Error.Exec"
+#define SYSBROKER_SPAWN_ERROR_FILTER "org.sysbroker.Spawn.Error.Filter"
+
+int sysbroker_spawn(
+                sysbroker_client *client,
+                const sysbroker_rules *rules,
+                unsigned filter_flags,
+                unsigned call_flags,
+                char *const argv[],
+                char *const envp[],             /* or NULL */
+                sd_bus_error *error,
+                pid_t *ret_pid,
+                uint64_t *ret_listener_id);
 
 #ifdef __cplusplus
 }

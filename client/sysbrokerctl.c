@@ -7,12 +7,10 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "bus-dict.h"
 #include "config.h"
-#include "fd-passing.h"
 #include "macro.h"
 #include "sysbroker.h"
 
@@ -94,6 +92,9 @@ static int help(void) {
                "                            Answer opens of the literal PATH with the file HOSTPATH as\n"
                "                            sysbrokerd sees it (PATH ends at the first '=')\n"
                "     --deny-open=PATH       Fail every open of files matching PATH with EPERM\n"
+               "     --continue-open=PATH   Let every open of files matching PATH go to the kernel, as\n"
+               "                            if there were no filter (under --default=deny, what the\n"
+               "                            sandbox may open itself: its libraries, /etc/ld.so.cache)\n"
                "     --mount='FSTYPE SOURCE TARGET[:ITEM,...]'\n"
                "                            Mount FSTYPE (bind, tmpfs, ext4, ...) from SOURCE ('-': any,\n"
                "                            tmpfs and ramfs only) on mount points matching TARGET;\n"
@@ -243,44 +244,6 @@ static void polkit_agent_close(pid_t agent) {
                 ;
 }
 
-/* In the forked child: filter, hand the listener over, wait for the go, exec. Never returns. */
-static _Noreturn void run_child(int sock, const sysbroker_rules *rules, unsigned filter_flags, char **cmd) {
-        int fd, r;
-        char go;
-
-        fd = sysbroker_install_filter(rules, filter_flags);
-        if (fd < 0) {
-                if (fd == -EBUSY)
-                        error_msg("Failed to install the seccomp filter: "
-                                  "this process already runs under a seccomp listener.");
-                else
-                        error_msg("Failed to install the seccomp filter: %s", strerror(-fd));
-                _exit(EXIT_RUN_FAILURE);
-        }
-
-        r = fd_send(sock, fd);
-        if (r < 0) {
-                error_msg("Failed to pass the listener to the parent: %s", strerror(-r));
-                _exit(EXIT_RUN_FAILURE);
-        }
-        /* Only sysbrokerd may hold the listener: whoever holds it can answer our calls. */
-        safe_close(fd);
-
-        /* No go (the parent refused or died): the command must not run unsupervised-but-filtered. */
-        ssize_t n;
-        do
-                n = read(sock, &go, 1);
-        while (n < 0 && errno == EINTR);
-        if (n != 1)
-                _exit(EXIT_RUN_FAILURE);
-        safe_close(sock);
-
-        execvp(cmd[0], cmd);
-        r = errno;
-        error_msg("Failed to execute '%s': %s", cmd[0], strerror(r));
-        _exit(r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE);
-}
-
 static volatile sig_atomic_t child_pid = 0;
 
 static void forward_signal(int sig) {
@@ -322,6 +285,18 @@ static int wait_child(pid_t pid) {
         return EXIT_RUN_FAILURE;
 }
 
+/* Why a registration failed, in words for the user. */
+static char *registration_message(const sd_bus_error *error, int r) {
+        char *m;
+        int k;
+
+        if (sd_bus_error_is_set(error) && !startswith(error->name, "System.Error."))
+                k = asprintf(&m, "Registration refused: %s: %s", error->name, strempty(error->message));
+        else
+                k = asprintf(&m, "Failed to register the listener: %s", bus_error_message(error, r));
+        return k < 0 ? NULL : m;
+}
+
 /* RegisterListener() with a polkit agent at hand. On failure *ret_message says why, in words for the
  * user. */
 static int register_listener(sysbroker_client *client, int listener, const sysbroker_rules *rules,
@@ -330,22 +305,13 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         _cleanup_free_ char *path = NULL;
         uint64_t id;
         pid_t agent;
-        int r, k;
+        int r;
 
         agent = polkit_agent_open();
         r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
         polkit_agent_close(agent);
-        if (r >= 0)
-                return r;
-
-        if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
-                k = asprintf(ret_message, "Registration refused: %s: %s",
-                             error.name, strempty(error.message));
-        else
-                k = asprintf(ret_message, "Failed to register the listener: %s",
-                             bus_error_message(&error, r));
-        if (k < 0)
-                *ret_message = NULL;
+        if (r < 0)
+                *ret_message = registration_message(&error, r);
         return r;
 }
 
@@ -481,10 +447,10 @@ static int verb_exec(int argc, char *argv[]) {
         return r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
 }
 
-/* Every open of PATH. A deny rule covers every open of its path whatever its Access and Create say; they
- * are sent as the widest anyway, so the rule reads as what it does (in `status` too). PATH is taken as it
- * is, colons and all. */
-static int add_deny_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
+/* Every open of PATH. A deny or continue rule covers every open of its path whatever its Access and Create
+ * say; they are sent as the widest anyway, so the rule reads as what it does (in `status` too). PATH is
+ * taken as it is, colons and all. */
+static int add_every_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
         return sysbroker_rules_add_open(rules, action, path, SYSBROKER_ACCESS_READ_WRITE, true, NULL);
 }
 
@@ -495,6 +461,7 @@ static int verb_run(int argc, char *argv[]) {
                 ARG_OPEN,
                 ARG_OPEN_HOST,
                 ARG_DENY_OPEN,
+                ARG_CONTINUE_OPEN,
                 ARG_MOUNT,
                 ARG_DENY_MOUNT,
                 ARG_DEFAULT,
@@ -509,6 +476,7 @@ static int verb_run(int argc, char *argv[]) {
                 { "open",        required_argument, NULL, ARG_OPEN        },
                 { "open-host",   required_argument, NULL, ARG_OPEN_HOST   },
                 { "deny-open",   required_argument, NULL, ARG_DENY_OPEN   },
+                { "continue-open", required_argument, NULL, ARG_CONTINUE_OPEN },
                 { "mount",       required_argument, NULL, ARG_MOUNT       },
                 { "deny-mount",  required_argument, NULL, ARG_DENY_MOUNT  },
                 { "default",     required_argument, NULL, ARG_DEFAULT     },
@@ -527,20 +495,20 @@ static int verb_run(int argc, char *argv[]) {
                 { "deny-mknod", sysbroker_rules_add_mknod_spec,     SYSBROKER_ACTION_DENY    },
                 { "open",       sysbroker_rules_add_open_spec,      SYSBROKER_ACTION_EMULATE },
                 { "open-host",  sysbroker_rules_add_open_host_spec, SYSBROKER_ACTION_EMULATE },
-                { "deny-open",  add_deny_open,                      SYSBROKER_ACTION_DENY    },
+                { "deny-open",  add_every_open,                      SYSBROKER_ACTION_DENY    },
+                { "continue-open", add_every_open,                   SYSBROKER_ACTION_CONTINUE },
                 { "mount",      sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_EMULATE },
                 { "deny-mount", sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_DENY    },
         };
         _Static_assert(ELEMENTSOF(rule_options) == ARG_DENY_MOUNT - ARG_MKNOD + 1, "a row per option");
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
-        _cleanup_close_ int listener = -EBADF, sock = -EBADF;
-        _cleanup_free_ char *message = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         unsigned filter_flags = 0;
         bool handoff = false;
         sysbroker_action action;
-        int pair[2], c, r;
-        pid_t pid;
+        pid_t agent, pid;
+        int c, r;
 
         r = sysbroker_rules_new(&rules);
         if (r < 0) {
@@ -559,6 +527,7 @@ static int verb_run(int argc, char *argv[]) {
                 case ARG_OPEN:
                 case ARG_OPEN_HOST:
                 case ARG_DENY_OPEN:
+                case ARG_CONTINUE_OPEN:
                 case ARG_MOUNT:
                 case ARG_DENY_MOUNT: {
                         const __typeof__(rule_options[0]) *o = &rule_options[c - ARG_MKNOD];
@@ -607,7 +576,7 @@ static int verb_run(int argc, char *argv[]) {
         }
         if (sysbroker_rules_count(rules) == 0) {
                 error_msg("No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, "
-                          "--mount or --deny-mount.");
+                          "--continue-open, --mount or --deny-mount.");
                 return EXIT_RUN_FAILURE;
         }
 
@@ -618,57 +587,31 @@ static int verb_run(int argc, char *argv[]) {
         if (handoff)
                 return run_handoff(client, rules, filter_flags, argv + optind);
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-                error_msg("Failed to create a socket pair: %m");
-                return EXIT_RUN_FAILURE;
-        }
-        sock = pair[0];
-
+        /* The filter, the registration (with a polkit agent at hand) and the exec, in one call: the command
+         * runs only once its listener is registered. */
         fflush(NULL);
-        pid = fork();
-        if (pid < 0) {
-                error_msg("Failed to fork: %m");
-                safe_close(pair[1]);
-                return EXIT_RUN_FAILURE;
-        }
-        if (pid == 0) {
-                safe_close(sock);
-                run_child(pair[1], rules, filter_flags, argv + optind);
-        }
-        safe_close(pair[1]);
-
-        listener = fd_receive(sock);
-        if (listener < 0) {
-                /* The child has said why; pass on its exit code. */
-                if (listener != -EPIPE)
-                        error_msg("Failed to receive the listener: %s", strerror(-listener));
-                (void) kill(pid, SIGKILL);
-                (void) wait_child(pid);
-                return EXIT_RUN_FAILURE;
-        }
-
-        r = register_listener(client, listener, rules, &message);
-        listener = safe_close(listener);
+        agent = polkit_agent_open();
+        r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid,
+                            NULL);
+        polkit_agent_close(agent);
         client = sysbroker_client_free(client);
         if (r < 0) {
-                error_msg("%s", message ?: strerror(-r));
-                (void) kill(pid, SIGKILL);
-                (void) wait_child(pid);
+                _cleanup_free_ char *message = NULL;
+
+                if (sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_EXEC)) {
+                        error_msg("%s", error.message);
+                        return r == -ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
+                }
+                if (sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_FILTER))
+                        error_msg("%s", error.message);
+                else {
+                        message = registration_message(&error, r);
+                        error_msg("%s", message ?: strerror(-r));
+                }
                 return EXIT_RUN_FAILURE;
         }
 
         forward_signals_to(pid);
-
-        char go = 1;
-        /* MSG_NOSIGNAL: a child that died meanwhile is an error to report, not our SIGPIPE. */
-        if (send(sock, &go, 1, MSG_NOSIGNAL) != 1) {
-                error_msg("Failed to start the command: %m");
-                (void) kill(pid, SIGKILL);
-                (void) wait_child(pid);
-                return EXIT_RUN_FAILURE;
-        }
-        sock = safe_close(sock);
-
         return wait_child(pid);
 }
 

@@ -3,6 +3,7 @@
  * a forked child with a minimal supervisor answering its trapped calls, and the D-Bus side against an
  * in-process fake sysbrokerd on a peer-to-peer socket that records what it was sent. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1369,6 +1370,163 @@ static void test_connecting_to_nothing_fails_cleanly(void) {
         ASSERT(sysbroker_default_socket_path()[0] == '/');
 }
 
+/* ---- sysbroker_spawn() against the fake ---- */
+
+static unsigned count_fds(void) {
+        unsigned n = 0;
+        DIR *d = opendir("/proc/self/fd");
+
+        ASSERT(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
+/* No child of ours is left, running or unreaped. */
+static bool no_children(void) {
+        return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+static int spawn_wait(pid_t pid) {
+        int status;
+
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_spawn(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new(), *empty = rules_new();
+        _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_free_ char *marker = NULL, *script = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t id = 0;
+        pid_t pid = 0;
+        Fake before, after;
+
+        ASSERT(asprintf(&marker, "%s/spawned", tmpdir) > 0);
+        /* The environment given is the one the command sees. */
+        ASSERT(asprintf(&script, "[ \"$SPAWN_TEST\" = yes ] && touch '%s'; exit 3", marker) > 0);
+        char *const argv[] = { (char *) "sh", (char *) "-c", script, NULL };
+        char *const envp[] = { (char *) "SPAWN_TEST=yes", NULL };
+
+        /* mknod rules only: the fake closes the listener, and the loader's opens must not be trapped. */
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /tmp/x/null") == 0);
+        ASSERT(sysbroker_client_open_socket(socket_path, &client) == 0);
+
+        /* Registered first, then run: the pid is the caller's to wait for. */
+        fake_snapshot(&before);
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, argv, envp, &error, &pid, &id) == 0);
+        ASSERT(!sd_bus_error_is_set(&error));
+        ASSERT(id == 7);
+        ASSERT(pid > 0);
+        ASSERT(spawn_wait(pid) == 3);
+        ASSERT(access(marker, F_OK) == 0);
+        ASSERT(unlink(marker) == 0);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations + 1);
+        ASSERT(after.got_fd);
+        ASSERT(after.interactive == 0);
+        ASSERT_STREQ(after.rules, "Syscall=mknod Action=emulate Path=/tmp/x/null Type=c Major=1 Minor=3 ;");
+        ASSERT(no_children());
+
+        /* Refused: the daemon's error, nothing ran, the child is reaped, the outputs are untouched. */
+        pid = 0;
+        id = 0;
+        ASSERT(sysbroker_rules_set_description(rules, "refuse") == 0);
+        ASSERT(sysbroker_spawn(client, rules, 0, SYSBROKER_CALL_ALLOW_INTERACTIVE_AUTHORIZATION, argv, envp,
+                               &error, &pid, &id) < 0);
+        ASSERT(sd_bus_error_has_name(&error, SYSBROKER_ERROR_INVALID_RULE));
+        ASSERT_STREQ(error.message, "Rule 0: refused by the fake broker");
+        sd_bus_error_free(&error);
+        ASSERT(pid == 0 && id == 0);
+        ASSERT(access(marker, F_OK) < 0 && errno == ENOENT);
+        fake_snapshot(&after);
+        ASSERT(after.interactive > 0);
+        ASSERT(no_children());
+        ASSERT(sysbroker_rules_set_description(rules, NULL) == 0);
+
+        /* The exec's errno, not an exit status; registered anyway (the listener goes with the child). */
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { (char *) "/nonexistent/cmd", NULL }, NULL,
+                               &error, &pid, &id) == -ENOENT);
+        ASSERT(sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_EXEC));
+        ASSERT_STREQ(error.message, "Failed to execute '/nonexistent/cmd': No such file or directory");
+        sd_bus_error_free(&error);
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { (char *) "no-such-command-here", NULL },
+                               NULL, NULL, NULL, NULL) == -ENOENT);
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { (char *) "/dev/null", NULL }, NULL,
+                               &error, NULL, NULL) == -EACCES);
+        ASSERT(sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_EXEC));
+        sd_bus_error_free(&error);
+        ASSERT(pid == 0 && id == 0);
+        ASSERT(no_children());
+
+        /* Bad arguments start nothing. */
+        fake_snapshot(&before);
+        ASSERT(sysbroker_spawn(NULL, rules, 0, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_spawn(client, NULL, 0, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_spawn(client, empty, 0, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, NULL, NULL, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_spawn(client, rules, 0, 0, (char *const[]) { NULL }, NULL, NULL, NULL, NULL) ==
+               -EINVAL);
+        ASSERT(sysbroker_spawn(client, rules, 1u << 7, 0, argv, NULL, NULL, NULL, NULL) == -EINVAL);
+        ASSERT(sysbroker_spawn(client, rules, 0, 1u << 7, argv, NULL, NULL, NULL, NULL) == -EINVAL);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations);
+        ASSERT(no_children());
+
+        /* The fake serves one connection at a time: the children below open their own. */
+        client = sysbroker_client_free(client);
+
+        /* Already under a listener: the filter's -EBUSY, before any registration. In a child, so that the
+         * test process itself stays unfiltered. */
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                sysbroker_client *c = NULL;
+                int l = sysbroker_install_filter(rules, 0), r;
+
+                if (l < 0 || sysbroker_client_open_socket(socket_path, &c) < 0)
+                        _exit(10);
+                r = sysbroker_spawn(c, rules, 0, 0, argv, NULL, &error, NULL, NULL);
+                if (r != -EBUSY)
+                        _exit(11);
+                if (!sd_bus_error_has_name(&error, SYSBROKER_SPAWN_ERROR_FILTER))
+                        _exit(12);
+                _exit(no_children() ? 0 : 13);
+        }
+        fake_snapshot(&before);
+        ASSERT(spawn_wait(pid) == 0);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations);
+        ASSERT(access(marker, F_OK) < 0 && errno == ENOENT);
+
+        /* No fd is left behind, whatever the outcome. Counted in a child: this process also holds the
+         * fake's, which come and go with its thread. */
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                char *const true_argv[] = { (char *) "true", NULL };
+                sysbroker_client *c = NULL;
+                unsigned fds;
+                pid_t p;
+
+                if (sysbroker_client_open_socket(socket_path, &c) < 0)
+                        _exit(10);
+                fds = count_fds();
+                if (sysbroker_spawn(c, rules, 0, 0, true_argv, NULL, NULL, &p, NULL) < 0 || spawn_wait(p) != 0)
+                        _exit(11);
+                if (sysbroker_spawn(c, rules, 0, 0, (char *const[]) { (char *) "/dev/null", NULL }, NULL,
+                                    NULL, NULL, NULL) != -EACCES)
+                        _exit(12);
+                if (sysbroker_rules_set_description(rules, "refuse") < 0 ||
+                    sysbroker_spawn(c, rules, 0, 0, true_argv, NULL, NULL, NULL, NULL) >= 0)
+                        _exit(13);
+                _exit(count_fds() == fds && no_children() ? 0 : 14);
+        }
+        ASSERT(spawn_wait(pid) == 0);
+}
+
 /* ---- sysbrokerctl against the fake ---- */
 
 static char *read_file(const char *path) {
@@ -1572,11 +1730,13 @@ static void test_sysbrokerctl_open_options(void) {
                   "Invalid --open-host: rule '/a=/b:create': a rule with a host path cannot create files" },
                 { { "--deny-open", "a/b", "--", "true" },
                   "Invalid --deny-open: path 'a/b' is not absolute" },
+                { { "--continue-open", "a/b", "--", "true" },
+                  "Invalid --continue-open: path 'a/b' is not absolute" },
                 { { "--open", "--", "true" }, "Invalid --open: rule '--': path '--' is not absolute" },
                 { { "--open" }, "Option '--open' needs an argument." },
                 { { "--", "true" },
-                  "No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, --mount or "
-                  "--deny-mount." },
+                  "No rules given: use --mknod, --deny-mknod, --open, --open-host, --deny-open, "
+                  "--continue-open, --mount or --deny-mount." },
         };
         char *out = NULL;
 
@@ -1585,12 +1745,13 @@ static void test_sysbrokerctl_open_options(void) {
         check_run_sends((const char *const[]) {
                                 "--open", "/tmp/x/secret", "--open", "/srv/**:rw:create",
                                 "--open-host", "/dev/kvm=/dev/kvm:rw", "--deny-open", "/tmp/x/*:rw",
-                                "--deny-mknod", "b 8:0 /**", NULL },
+                                "--continue-open", "/usr/**", "--deny-mknod", "b 8:0 /**", NULL },
                         "Syscall=open Action=emulate Path=/tmp/x/secret Access=r Create=false ;"
                         "Syscall=open Action=emulate Path=/srv/** Access=rw Create=true ;"
                         "Syscall=open Action=emulate Path=/dev/kvm Access=rw Create=false "
                         "HostPath=/dev/kvm ;"
                         "Syscall=open Action=deny Path=/tmp/x/*:rw Access=rw Create=true ;"
+                        "Syscall=open Action=continue Path=/usr/** Access=rw Create=true ;"
                         "Syscall=mknod Action=deny Path=/** Type=b Major=8 Minor=0 ;");
 
         /* Bad forms: one line naming the option and why, 125, no registration. */
@@ -1601,6 +1762,7 @@ static void test_sysbrokerctl_open_options(void) {
         ASSERT(strstr(out, "--open='PATH[:r|w|rw][:create]'"));
         ASSERT(strstr(out, "--open-host='PATH=HOSTPATH[:r|w|rw]'"));
         ASSERT(strstr(out, "--deny-open=PATH"));
+        ASSERT(strstr(out, "--continue-open=PATH"));
         free(out);
 }
 
@@ -1733,6 +1895,7 @@ int main(int argc, char *argv[]) {
         test_register_retries_once_when_daemon_exiting();
         test_connecting_to_nothing_fails_cleanly();
         if (r != 77) { /* sysbrokerctl run needs the filter too */
+                test_spawn();
                 test_sysbrokerctl_run_exit_codes();
                 test_sysbrokerctl_open_options();
                 test_sysbrokerctl_mount_options();

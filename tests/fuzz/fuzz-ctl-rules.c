@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sysbrokerctl's rule options (--mknod, --open, --open-host, --deny-open, --mount, --deny-mount, --default,
- * --description), parsed by libsysbroker's *_spec() functions, then put on the wire as sysbrokerctl run
+/* sysbrokerctl's rule options (--mknod, --open, --open-host, --deny-open, --continue-open, --mount, --deny-mount,
+ * --default, --description), parsed by libsysbroker's *_spec() functions, then put on the wire as sysbrokerctl run
  * sends them. The input is the options: one byte to choose each, then its argument. A refused option must
  * say why, and leave the rules as they were. */
 
@@ -13,7 +13,8 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
 
-static int add_deny_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
+/* --deny-open and --continue-open: every access mode, no creation. */
+static int add_every_open(sysbroker_rules *rules, sysbroker_action action, const char *path) {
         return sysbroker_rules_add_open(rules, action, path, SYSBROKER_ACCESS_READ_WRITE, true, NULL);
 }
 
@@ -36,7 +37,8 @@ static const struct {
         { sysbroker_rules_add_mknod_spec,     SYSBROKER_ACTION_DENY,    true  },
         { sysbroker_rules_add_open_spec,      SYSBROKER_ACTION_EMULATE, true  },
         { sysbroker_rules_add_open_host_spec, SYSBROKER_ACTION_EMULATE, true  },
-        { add_deny_open,                      SYSBROKER_ACTION_DENY,    true  },
+        { add_every_open,                     SYSBROKER_ACTION_DENY,    true  },
+        { add_every_open,                     SYSBROKER_ACTION_CONTINUE, true },
         { sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_EMULATE, true  },
         { sysbroker_rules_add_mount_spec,     SYSBROKER_ACTION_DENY,    true  },
         { set_default,                        SYSBROKER_ACTION_CONTINUE, false },

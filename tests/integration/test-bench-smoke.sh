@@ -49,6 +49,28 @@ assert_eq "bench over the socket exits 0" 0 "$rc"
 assert_contains "socket: sysbrokerd continued every call" "$out" "continued 6201 of 6201"
 assert_contains "socket: sysbrokerd emulated every open" "$out" "emulated 6201 of 6201"
 
+# The launcher rows (tools/bench --rows=launch), two runs each: every row measured, none failed, and the
+# ratios printed; the figures themselves are not a test's to judge.
+rc=0
+out=$(SB_TEST_UID=$SB_TEST_UID "$SRCDIR/tests/bench/launch-rows.sh" --runs=2 --warmup=0 2>&1) || rc=$?
+printf '%s\n' "$out" | sed 's/^/# /'
+assert_eq "launch rows exit 0" 0 "$rc"
+assert_contains "they run as the test user" "$out" "as uid $SB_TEST_UID"
+if command -v bwrap >/dev/null 2>&1; then
+    assert_true "bwrap alone measured" grep -Eq '^\(L1\) bwrap \.\.\. true +[0-9.]+ ms' <<<"$out"
+    assert_true "bwrap under run --handoff measured" grep -Eq '^\(L2\) run --handoff.* +[0-9.]+ ms' <<<"$out"
+    assert_contains "their ratio" "$out" "ratio L2/L1"
+    if [ -x /usr/bin/python3 ]; then
+        assert_true "python3 in bwrap measured" grep -Eq '^\(L3\) .*python3 -c pass +[0-9.]+ ms' <<<"$out"
+        assert_true "and under run --handoff" grep -Eq '^\(L4\) run --handoff.* +[0-9.]+ ms' <<<"$out"
+        assert_contains "their ratio" "$out" "ratio L4/L3"
+    else
+        assert_contains "no python3: its rows say so" "$out" "(L3-L4) skipped: /usr/bin/python3 is not installed"
+    fi
+else
+    assert_contains "no bwrap: the rows say so" "$out" "(L1-L4) skipped: bwrap is not installed"
+fi
+
 # And it fails loudly when there is no broker to answer.
 sb_kill_pid "$SB_BROKER_PID"
 rc=0
