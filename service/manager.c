@@ -36,6 +36,7 @@ struct Registration {
         size_t step;               /* 0: the register action; i + 1: rule i */
         char *container_id;        /* from the OCI socket (oci.c): call is a stand-in nobody reads, the
                                     * outcome is only logged, naming the container */
+        char *root;                /* the sandbox's "/" in our view (listener_new()); NULL: ours */
         Registration *next, *prev;
 };
 
@@ -52,6 +53,7 @@ static Registration *registration_free(Registration *reg) {
         rule_set_free(reg->rules);
         free(reg->description);
         free(reg->container_id);
+        free(reg->root);
         polkit_subject_done(&reg->subject);
         free(reg);
         return NULL;
@@ -524,7 +526,7 @@ const sd_bus_vtable manager_vtable[] = {
 };
 
 int manager_register_oci(Broker *b, int fd, sd_bus_message *args, const PolkitSubject *subject,
-                         const char *container_id, sd_bus_error *error) {
+                         const char *container_id, const char *root, sd_bus_error *error) {
         _cleanup_(registration_freep) Registration *reg = NULL;
         int r;
 
@@ -556,6 +558,11 @@ int manager_register_oci(Broker *b, int fd, sd_bus_message *args, const PolkitSu
         reg->container_id = strdup(container_id);
         if (!reg->container_id)
                 return -ENOMEM;
+        if (root) {
+                reg->root = strdup(root);
+                if (!reg->root)
+                        return -ENOMEM;
+        }
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (reg->fd < 0)
                 return -errno;

@@ -15,6 +15,7 @@ void registration_free_all(Broker *b);
 /* A listener fd from an OCI runtime (oci.c): args holds "aa{sv}a{sv}" (rules, options) as RegisterListener
  * takes them, validated the same way; the subject is the runtime. Returns a negative errno with error set
  * (the same errors as RegisterListener) when refused at once; else 0: polkit is asked, and the outcome is
- * logged with the container's id. The Description defaults to the container's id. */
+ * logged with the container's id. The Description defaults to the container's id. root: the container's root
+ * in the broker's view, the listener's root (listener_new()). */
 int manager_register_oci(Broker *b, int fd, sd_bus_message *args, const PolkitSubject *subject,
-                         const char *container_id, sd_bus_error *error);
+                         const char *container_id, const char *root, sd_bus_error *error);

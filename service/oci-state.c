@@ -319,3 +319,26 @@ int oci_metadata_to_message(const char *metadata, sd_bus *bus, sd_bus_message **
         *ret = TAKE_PTR(m);
         return 0;
 }
+
+int oci_config_root_path(const char *text, size_t size, char **ret, char **ret_error) {
+        _cleanup_(json_object_putp) json_object *root = NULL;
+        json_object *o, *path;
+        const char *str;
+        int r;
+
+        assert(ret);
+        assert(ret_error);
+
+        r = json_parse_all(text, size, &root, ret_error, "The bundle's config.json");
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "root", &o) ||
+            !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "path", &path) ||
+            !json_object_is_type(path, json_type_string))
+                return set_error(ret_error, "The bundle's config.json has no 'root.path' string");
+        str = json_string_checked(path);
+        if (!str || !str[0] || strlen(str) >= PATH_MAX)
+                return set_error(ret_error, "The bundle's 'root.path' is empty, too long, or not UTF-8");
+        *ret = strdup(str);
+        return *ret ? 0 : -ENOMEM;
+}

@@ -15,6 +15,8 @@
 #define OCI_JSON_MAX_DEPTH 8
 /* Bytes of a container id; crun and runc accept far shorter ones. */
 #define OCI_CONTAINER_ID_MAX 256
+/* Bytes of a bundle's config.json we read: crun's and runc's own are a few KiB. */
+#define OCI_CONFIG_MAX (1024 * 1024)
 /* Names in the state's "fds" list: crun and runc send one, "seccompFd". */
 #define OCI_MAX_FDS 4
 
@@ -41,3 +43,7 @@ int oci_state_parse(const char *text, size_t size, OciState *ret, char **ret_err
  * that the bus's own check names it). -EINVAL with *ret_error for what JSON can say and D-Bus cannot (null, an
  * object as a value, a list of non-strings, a NUL byte, invalid UTF-8, no "Rules" list). */
 int oci_metadata_to_message(const char *metadata, sd_bus *bus, sd_bus_message **ret, char **ret_error);
+
+/* root.path of a bundle's config.json (size bytes of JSON), as written: absolute, or relative to the bundle.
+ * -EINVAL with *ret_error if it is missing, not a string, empty, or holds a NUL byte. */
+int oci_config_root_path(const char *text, size_t size, char **ret, char **ret_error);

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <json-c/json.h>
@@ -18,6 +19,7 @@
 
 #include "connection.h"
 #include "fs-util.h"
+#include "host-path.h"
 #include "list.h"
 #include "log-limit.h"
 #include "log.h"
@@ -32,6 +34,7 @@ struct OciConnection {
         int sock;
         pid_t pid;
         uid_t uid;
+        gid_t gid;
         uid_t account_uid;
         uint64_t start_time;
         int pidfd;
@@ -130,11 +133,125 @@ static int oci_runtime_shares_pid_namespace(const OciConnection *c) {
         return ours.st_dev == its.st_dev && ours.st_ino == its.st_ino;
 }
 
+/* Opens name in dir_fd for reading with uid's and gid's file system credentials and no supplementary groups:
+ * a runtime's user must not read through us what it could not read itself (a config.json linked to a file
+ * of root's). Per thread, raw syscalls: only the main loop's thread changes, and only for this open. */
+static int open_as(uid_t uid, gid_t gid, int dir_fd, const char *name) {
+        const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        gid_t groups[64];
+        int n, fd, saved_errno;
+        uid_t fsuid = geteuid();
+        gid_t fsgid = getegid();
+
+        if (uid == 0) {
+                fd = openat(dir_fd, name, flags);
+                return fd < 0 ? -errno : fd;
+        }
+        n = getgroups(ELEMENTSOF(groups), groups);
+        if (n < 0)
+                return -errno;
+        if (syscall(SYS_setgroups, 0, NULL) < 0)
+                return -errno;
+        /* fs ids from 0 to another clear the file system capabilities from the effective set, and back to 0
+         * raise them again from the permitted set. */
+        (void) syscall(SYS_setfsgid, gid);
+        (void) syscall(SYS_setfsuid, uid);
+        fd = openat(dir_fd, name, flags);
+        saved_errno = errno;
+        (void) syscall(SYS_setfsuid, fsuid);
+        (void) syscall(SYS_setfsgid, fsgid);
+        if (syscall(SYS_setgroups, n, groups) < 0 || (uid_t) syscall(SYS_setfsuid, -1) != fsuid) {
+                /* The main loop would go on with another identity: nothing sensible is left to do. */
+                log_error_errno(-errno, "Failed to restore our credentials after reading as uid %u: %m", uid);
+                abort();
+        }
+        if (fd < 0)
+                return -saved_errno;
+        return fd;
+}
+
+/* The container's root in the broker's view: the config.json of the state's bundle (read as the runtime's
+ * user, a regular file of bounded size), its root.path (relative to the bundle or absolute), resolved safely
+ * (host-path.h: no symlink a user planted) to a directory; for a runtime not run by root, one of that
+ * user's. */
+static int oci_container_root(const OciConnection *c, const char *bundle, char **ret, char **ret_why) {
+        _cleanup_close_ int bundle_fd = -EBADF, config_fd = -EBADF, root_fd = -EBADF;
+        _cleanup_free_ char *text = NULL, *path = NULL, *joined = NULL;
+        HostPathUnsafe unsafe;
+        struct stat st;
+        size_t size = 0;
+        int r;
+
+        r = host_path_open(bundle, 0, &bundle_fd, &unsafe);
+        if (r == -ENOLINK)
+                return asprintf(ret_why, "the bundle's path leads through an unsafe symlink at '%s' (owned by uid "
+                                "%u)", unsafe.path, unsafe.uid) < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0)
+                return asprintf(ret_why, "the bundle '%s' cannot be opened: %s", bundle, strerror(-r)) < 0 ?
+                       -ENOMEM : -EINVAL;
+        config_fd = open_as(c->uid, c->gid, bundle_fd, "config.json");
+        if (config_fd < 0)
+                return asprintf(ret_why, "the bundle's config.json cannot be read as uid %u: %s", c->uid,
+                                strerror(-config_fd)) < 0 ? -ENOMEM : -EINVAL;
+        if (fstat(config_fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > OCI_CONFIG_MAX)
+                return asprintf(ret_why, "the bundle's config.json is not a regular file of at most %u bytes",
+                                OCI_CONFIG_MAX) < 0 ? -ENOMEM : -EINVAL;
+        text = malloc(OCI_CONFIG_MAX + 1);
+        if (!text)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(config_fd, text + size, OCI_CONFIG_MAX + 1 - size);
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > OCI_CONFIG_MAX)
+                        return asprintf(ret_why, "the bundle's config.json is longer than %u bytes",
+                                        OCI_CONFIG_MAX) < 0 ? -ENOMEM : -EINVAL;
+        }
+
+        r = oci_config_root_path(text, size, &path, ret_why);
+        if (r < 0)
+                return r;
+        if (path[0] != '/') {
+                const char *p = path;
+                while (startswith(p, "./"))
+                        p += 2;
+                if (asprintf(&joined, "%s/%s", bundle, p) < 0)
+                        return -ENOMEM;
+                free(path);
+                path = TAKE_PTR(joined);
+        }
+
+        r = host_path_open(path, 0, &root_fd, &unsafe);
+        if (r == -ENOLINK)
+                return asprintf(ret_why, "the container's root '%s' leads through an unsafe symlink at '%s' (owned "
+                                "by uid %u)", path, unsafe.path, unsafe.uid) < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0)
+                return asprintf(ret_why, "the container's root '%s' cannot be opened: %s", path, strerror(-r)) < 0 ?
+                       -ENOMEM : -EINVAL;
+        if (fstat(root_fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return asprintf(ret_why, "the container's root '%s' is not a directory", path) < 0 ? -ENOMEM : -EINVAL;
+        /* The identity checks take what is below it as the container's files: a user may name only a tree of
+         * its own (what the user put there, the user could reach anyway), not, say, /etc. */
+        if (c->uid != 0 && st.st_uid != c->uid)
+                return asprintf(ret_why, "the container's root '%s' belongs to uid %u, not to the runtime's uid %u",
+                                path, st.st_uid, c->uid) < 0 ? -ENOMEM : -EINVAL;
+
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
 static void oci_connection_process(OciConnection *c) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *args = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(oci_state_done) OciState s = {};
-        _cleanup_free_ char *why = NULL;
+        _cleanup_free_ char *why = NULL, *root = NULL;
         Broker *b = c->broker;
         PolkitSubject subject;
         int r;
@@ -177,6 +294,12 @@ static void oci_connection_process(OciConnection *c) {
                 return;
         }
 
+        r = oci_container_root(c, s.bundle, &root, &why);
+        if (r < 0) {
+                oci_log_refused(c, s.container_id, "%s.", why ?: strerror(-r));
+                return;
+        }
+
         subject = (PolkitSubject) {
                 .pid = c->pid,
                 .start_time = c->start_time,
@@ -184,7 +307,7 @@ static void oci_connection_process(OciConnection *c) {
                 .account_uid = c->account_uid,
                 .pidfd = c->pidfd,
         };
-        r = manager_register_oci(b, c->fds[s.seccomp_fd_index], args, &subject, s.container_id, &error);
+        r = manager_register_oci(b, c->fds[s.seccomp_fd_index], args, &subject, s.container_id, root, &error);
         if (r < 0)
                 oci_log_refused(c, s.container_id, "%s", error.message ?: strerror(-r));
 }
@@ -313,6 +436,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return log_warning_errno(-errno, "Failed to get an OCI runtime's credentials, refusing: %m"), 0;
         c->pid = ucred.pid;
         c->uid = ucred.uid;
+        c->gid = ucred.gid;
         c->account_uid = account_uid_of(c->pid, c->uid);
 
         if (b->n_oci_connections >= b->limits.max_connections) {

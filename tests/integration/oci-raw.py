@@ -3,7 +3,8 @@
 # A runtime that does not follow the listenerPath protocol: sends one bad message to the OCI socket.
 #   oci-raw.py SOCKET garbage|no-fd|two-fds|not-a-listener|no-metadata|bad-rule|huge
 #   oci-raw.py SOCKET foreign-pid PID
-# foreign-pid claims another user's process PID as its container's: not the sender's to hand over.
+# foreign-pid claims another user's process PID as its container's: not the sender's to hand over. The state
+# names $OCI_BUNDLE (default: none that exists) as the bundle.
 import os
 import socket
 import sys
@@ -16,7 +17,7 @@ def state(metadata='{"Rules": [{"Syscall": "mknod", "Path": "/dev/null", "Major"
     import json
     msg = {"ociVersion": "0.2.0", "fds": fds if fds is not None else ["seccompFd"], "pid": pid,
            "state": {"ociVersion": "1.0.2", "id": "raw-" + case, "status": "creating", "pid": pid,
-                     "bundle": "/nonexistent"}}
+                     "bundle": os.environ.get("OCI_BUNDLE", "/nonexistent")}}
     if metadata is not None:
         msg["metadata"] = metadata
     return json.dumps(msg).encode()

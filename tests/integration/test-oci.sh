@@ -22,9 +22,13 @@ oci_log_has() {
     sb_poll 10 grep -qF "$1" "$T/sysbrokerd.log"
 }
 
-# --- Runtimes that do not follow the protocol: nothing registered, a journal line saying why.
+# --- Runtimes that do not follow the protocol: nothing registered, a journal line saying why. Their bundle is
+# a good one of the test user's, so that only what each case breaks is wrong.
+RAW_BUNDLE=$T/work/raw-bundle
+run_as_user mkdir -p "$RAW_BUNDLE/rootfs"
+echo '{"root": {"path": "rootfs"}}' | run_as_user tee "$RAW_BUNDLE/config.json" >/dev/null
 raw() {
-    run_as_user timeout 20 /usr/bin/python3 "$RAW" "$OCI" "$@" >"$T/raw-$1.out" 2>&1
+    run_as_user env OCI_BUNDLE="$RAW_BUNDLE" timeout 20 /usr/bin/python3 "$RAW" "$OCI" "$@" >"$T/raw-$1.out" 2>&1
 }
 raw garbage || true
 assert_true "oci: garbage is refused, said in the log" oci_log_has "the message is not a container state"
@@ -55,6 +59,39 @@ raw huge || true
 assert_true "oci: a message over the size limit is refused" oci_log_has "its message is longer than"
 assert_eq "oci: nothing was registered" 0 "$(sb_nlisteners)"
 assert_true "oci: the daemon is alive" sb_broker_alive
+
+# --- The container's root: root.path of the bundle's config.json, read as the runtime's user and resolved
+# without following a symlink a user planted; a non-root runtime may name only a tree of its own.
+raw_with_bundle() {
+    run_as_user env OCI_BUNDLE="$1" timeout 20 /usr/bin/python3 "$RAW" "$OCI" not-a-listener >/dev/null 2>&1 || true
+}
+ROOTFS_JSON='{"root": {"path": "rootfs"}}'
+D=$T/work/root-symlink
+run_as_user mkdir -p "$D/real"
+run_as_user ln -s real "$D/rootfs"
+echo "$ROOTFS_JSON" | run_as_user tee "$D/config.json" >/dev/null
+raw_with_bundle "$D"
+assert_true "oci: a rootfs path through a user's symlink is refused" \
+        oci_log_has "the container's root '$D/rootfs' leads through an unsafe symlink"
+D=$T/work/config-of-root
+run_as_user mkdir -p "$D/rootfs"
+echo "$ROOTFS_JSON" >"$D/config.json"
+chmod 0600 "$D/config.json"
+raw_with_bundle "$D"
+assert_true "oci: a config.json the runtime's user may not read is not read for it" \
+        oci_log_has "the bundle's config.json cannot be read as uid $SB_TEST_UID: Permission denied"
+D=$T/work/config-link
+run_as_user mkdir -p "$D/rootfs"
+run_as_user ln -s /etc/shadow "$D/config.json"
+raw_with_bundle "$D"
+assert_true "oci: a config.json that is a symlink is not followed" \
+        oci_log_has "the bundle's config.json cannot be read as uid $SB_TEST_UID: Too many levels of symbolic links"
+D=$T/work/root-etc
+run_as_user mkdir -p "$D"
+echo '{"root": {"path": "/etc"}}' | run_as_user tee "$D/config.json" >/dev/null
+raw_with_bundle "$D"
+assert_true "oci: a user may not name a tree of someone else's as the container's root" \
+        oci_log_has "the container's root '/etc' belongs to uid 0, not to the runtime's uid $SB_TEST_UID"
 
 # --- A busybox-static rootfs, and a host directory bound at the same path in the container (C): open and
 # mknod check what the container reached against the host's file at that path. In C, root's directory, a file
