@@ -225,7 +225,7 @@ void sysbroker_handoff_close_child_fd(sysbroker_handoff *handoff);
 
 /* Waits for the inner side's listener fd (O_CLOEXEC, the caller's to register and close). -EPIPE if every
  * copy of the other end was closed without one being sent (the launcher or the inner side gave up and says
- * why elsewhere), -EBADMSG for anything else than one fd. */
+ * why elsewhere), -EBADMSG for anything else than one fd with one byte (whatever fds came are closed). */
 int sysbroker_handoff_receive_listener(sysbroker_handoff *handoff, int *ret_listener);
 
 /* The answer after registering: error 0 lets the inner side exec its command; a negative errno makes it

@@ -3,6 +3,7 @@
  * a forked child with a minimal supervisor answering its trapped calls, and the D-Bus side against an
  * in-process fake sysbrokerd on a peer-to-peer socket that records what it was sent. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -799,6 +800,47 @@ static int handoff_wait(pid_t pid) {
         return WEXITSTATUS(status);
 }
 
+/* As a hostile inner side could: n_fds copies of /dev/null in one message with len bytes of data, on the
+ * launcher's end. */
+static void handoff_send_fds(int sock, unsigned n_fds, size_t len) {
+        char data[4] = {};
+        struct iovec iov = { .iov_base = data, .iov_len = len };
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int) * 16)];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds),
+        };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        int fds[16];
+
+        ASSERT(n_fds > 0 && n_fds <= ELEMENTSOF(fds) && len <= sizeof data);
+        for (unsigned i = 0; i < n_fds; i++)
+                ASSERT((fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
+        ASSERT(sendmsg(sock, &msg, 0) == (ssize_t) len);
+        for (unsigned i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+}
+
+static unsigned n_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        ASSERT(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
 static void test_handoff_halves(void) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
         sysbroker_handoff *h = NULL;
@@ -869,6 +911,25 @@ static void test_handoff_halves(void) {
         ASSERT(sysbroker_handoff_receive_listener(h, &listener) == -EPIPE);
         ASSERT(handoff_wait(pid) == 0);
         h = sysbroker_handoff_free(h);
+
+        /* The inner side is the launcher's to choose: two fds, three, more than the outer side makes room
+         * for, an fd without the data byte, or more than the byte. None is taken for the listener, and none
+         * stays open in the outer process. */
+        static const struct {
+                unsigned n_fds;
+                size_t len;
+        } bad[] = { { 2, 1 }, { 3, 1 }, { 9, 1 }, { 1, 0 }, { 1, 2 } };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                unsigned before = n_open_fds();
+
+                ASSERT(sysbroker_handoff_new(rules, 0, &h) == 0);
+                handoff_send_fds(sysbroker_handoff_get_child_fd(h), bad[i].n_fds, bad[i].len);
+                listener = -EBADF;
+                ASSERT(sysbroker_handoff_receive_listener(h, &listener) == -EBADMSG);
+                ASSERT(listener == -EBADF);
+                h = sysbroker_handoff_free(h);
+                ASSERT(n_open_fds() == before);
+        }
 
         /* A socket that speaks something else is refused before any filter is installed. */
         int pair[2];
