@@ -87,6 +87,12 @@ sysbroker_handoff *sysbroker_handoff_free(sysbroker_handoff *h) {
         return NULL;
 }
 
+int sysbroker_handoff_get_fd(sysbroker_handoff *h) {
+        if (!h)
+                return -EINVAL;
+        return h->sock;
+}
+
 int sysbroker_handoff_get_child_fd(sysbroker_handoff *h) {
         if (!h)
                 return -EINVAL;

@@ -223,6 +223,11 @@ sysbroker_handoff *sysbroker_handoff_free(sysbroker_handoff *handoff);
 int sysbroker_handoff_get_child_fd(sysbroker_handoff *handoff);
 void sysbroker_handoff_close_child_fd(sysbroker_handoff *handoff);
 
+/* The outer side's end, to poll() for POLLIN before sysbroker_handoff_receive_listener() blocks. Every copy
+ * of the launcher's end can keep that wait going: one the launcher leaves to a process that outlives it
+ * too. Watch the launcher's exit as well (a pidfd), and give up when it comes first. */
+int sysbroker_handoff_get_fd(sysbroker_handoff *handoff);
+
 /* Waits for the inner side's listener fd (O_CLOEXEC, the caller's to register and close). -EPIPE if every
  * copy of the other end was closed without one being sent (the launcher or the inner side gave up and says
  * why elsewhere), -EBADMSG for anything else than one fd with one byte (whatever fds came are closed). */

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "fd-passing.h"
 #include "macro.h"
+#include "seccomp-kernel.h"
 #include "sysbroker.h"
 
 #define EXIT_RUN_FAILURE 125
@@ -349,13 +350,44 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         return r;
 }
 
+/* Until the listener is there to read (0), or the launcher has exited, which ends the hand-off even with a
+ * listener waiting: -EPIPE if nothing holds its end any more, -ECHILD if something still does. Any copy of
+ * the launcher's end keeps the socket open, and the launcher's children inherit it: one left running in
+ * the background (sh -c 'helper & …; exit') would otherwise keep us waiting forever, with SIGINT ignored
+ * and SIGTERM forwarded to an exited launcher. What hands off after the launcher is gone is not the
+ * launcher's last exec, and run's status would not be its own. */
+static int wait_handoff(sysbroker_handoff *h, int pidfd) {
+        struct pollfd p[] = {
+                { .fd = pidfd, .events = POLLIN },
+                { .fd = sysbroker_handoff_get_fd(h), .events = POLLIN },
+        };
+
+        for (;;) {
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        /* Our forwarding handler: poll() is never restarted. */
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (p[0].revents != 0) {
+                        /* An exiting process closes its fds before its pidfd turns readable: if the
+                         * launcher held the last copy, the hang-up is there already. */
+                        p[1].revents = 0;
+                        (void) poll(p + 1, 1, 0);
+                        return p[1].revents & POLLHUP ? -EPIPE : -ECHILD;
+                }
+                if (p[1].revents != 0)
+                        return 0;
+        }
+}
+
 /* run --handoff: the launcher runs unfiltered with the other end of the hand-off socket; whatever it runs
  * as the sandbox's command (sysbrokerctl exec) sends the listener back, which is registered here as `run`
  * registers its child's. Returns the exit status. */
 static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, unsigned filter_flags,
                        char **cmd) {
         _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
-        _cleanup_close_ int listener = -EBADF;
+        _cleanup_close_ int listener = -EBADF, pidfd = -EBADF;
         _cleanup_free_ char *message = NULL;
         pid_t pid;
         int r;
@@ -397,18 +429,34 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         /* The launcher may take its time setting the sandbox up: it gets our signals already. */
         forward_signals_to(pid);
 
-        r = sysbroker_handoff_receive_listener(h, &listener);
+        /* Not reaped before wait_child(): the pid, and so the pidfd, are still the launcher's. */
+        pidfd = sys_pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                r = negative_errno();
+                error_msg("Failed to watch the command (pidfd_open): %s", strerror(-r));
+                h = sysbroker_handoff_free(h);
+                (void) kill(pid, SIGKILL);
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
+
+        r = wait_handoff(h, pidfd);
+        if (r >= 0)
+                r = sysbroker_handoff_receive_listener(h, &listener);
         if (r < 0) {
                 /* Closed first: an inner side still waiting for an answer then gives up. */
                 h = sysbroker_handoff_free(h);
                 int status = wait_child(pid);
 
                 /* The launcher or the inner side has said why; pass on its exit code. */
-                if (r != -EPIPE)
-                        error_msg("Failed to receive the listener: %s", strerror(-r));
-                else if (status == 0)
+                if (r == -ECHILD && status == 0)
+                        error_msg("The command exited before handing off a listener: a 'sysbrokerctl exec' "
+                                  "it left behind is refused.");
+                else if (r == -EPIPE && status == 0)
                         error_msg("The command exited without handing off a listener "
                                   "(it did not run 'sysbrokerctl exec').");
+                else if (r != -EPIPE && r != -ECHILD)
+                        error_msg("Failed to receive the listener: %s", strerror(-r));
                 return status != 0 ? status : EXIT_RUN_FAILURE;
         }
 

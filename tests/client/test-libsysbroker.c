@@ -861,6 +861,11 @@ static void test_handoff_halves(void) {
                 handoff_inner(h, true, 0, NULL);
         sysbroker_handoff_close_child_fd(h);
         ASSERT(sysbroker_handoff_get_child_fd(h) == -EBADF);
+        /* The end to poll beside the launcher: readable once the listener is there. */
+        ASSERT(sysbroker_handoff_get_fd(NULL) == -EINVAL);
+        struct pollfd p = { .fd = sysbroker_handoff_get_fd(h), .events = POLLIN };
+        ASSERT(p.fd >= 0);
+        ASSERT(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN));
         listener = -EBADF;
         ASSERT(sysbroker_handoff_receive_listener(h, &listener) == 0);
         ASSERT(listener >= 0);
