@@ -243,7 +243,8 @@ int sysbroker_handoff_answer(sysbroker_handoff *handoff, int error, const char *
  * TSYNC), sends the listener out, closes its own copy and waits for the answer. Returns 0 when the listener
  * is registered: exec the command. The socket is closed in every case. On failure the filter may already be
  * installed, with no one listening (trapped calls then fail with ENOSYS): do not run the command.
- * -ENXIO: no hand-off fd in the environment or it is not a socket; -EPROTO: the outer side sent something
+ * -ENXIO: no hand-off fd in the environment, or the fd is not a hand-off socket (an end of an AF_UNIX
+ * SOCK_SEQPACKET socket pair: another socket is neither read from nor sent the listener); -EPROTO: the outer side sent something
  * else than the protocol; -EPIPE: the outer side went away; -EBUSY: an outer sandbox already has a
  * listener; the errno the outer side answered with: registration failed, and then (only then, unlike the
  * convention) *ret_message, if not NULL, holds the outer side's message (free() it). */

@@ -948,6 +948,52 @@ static void test_handoff_halves(void) {
         safe_close(pair[1]);
         safe_close(pair[0]);
         ASSERT(handoff_wait(pid) == 0);
+
+        /* Other sockets, even ones whose peer speaks the protocol, are not hand-off sockets: a stream
+         * pair (its data is left alone) and a connection to a named socket (its peer never gets a
+         * listener). Refused before no_new_privs, before anything is read or sent. */
+        static const char hello[12] = "SBH1\1\0\0\0\0\0\0\0";
+        static const int32_t go = 0;
+        union {
+                struct sockaddr sa;
+                struct sockaddr_un un;
+        } addr = { .un.sun_family = AF_UNIX };
+        socklen_t len = sizeof(sa_family_t);
+        int server, conn[2], other[2];
+        char buf[64];
+
+        ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0);
+        server = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT(server >= 0);
+        ASSERT(bind(server, &addr.sa, len) == 0); /* autobind: a name in the abstract namespace */
+        len = sizeof addr;
+        ASSERT(getsockname(server, &addr.sa, &len) == 0);
+        ASSERT(listen(server, 1) == 0);
+        conn[1] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT(conn[1] >= 0);
+        ASSERT(connect(conn[1], &addr.sa, len) == 0);
+        conn[0] = accept4(server, NULL, NULL, SOCK_CLOEXEC);
+        ASSERT(conn[0] >= 0);
+        safe_close(server);
+        /* A hello and a go, as a peer that speaks the protocol would send them. */
+        ASSERT(send(other[0], hello, sizeof hello, 0) == sizeof hello);
+        ASSERT(send(other[0], &go, sizeof go, 0) == sizeof go);
+        ASSERT(send(conn[0], hello, sizeof hello, 0) == sizeof hello);
+        ASSERT(send(conn[0], &go, sizeof go, 0) == sizeof go);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                _exit(sysbroker_handoff_child(other[1], NULL) == -ENXIO &&
+                      sysbroker_handoff_child(conn[1], NULL) == -ENXIO &&
+                      prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0 ? 0 : 1);
+        ASSERT(handoff_wait(pid) == 0);
+        ASSERT(recv(other[1], buf, sizeof buf, MSG_DONTWAIT) == sizeof hello + sizeof go);
+        ASSERT(recv(conn[1], buf, sizeof buf, MSG_DONTWAIT) == sizeof hello);
+        ASSERT(recv(conn[1], buf, sizeof buf, MSG_DONTWAIT) == sizeof go);
+        safe_close(other[0]);
+        safe_close(other[1]);
+        safe_close(conn[0]);
+        safe_close(conn[1]);
 }
 
 /* ---- A fake sysbrokerd on a peer-to-peer socket ---- */
