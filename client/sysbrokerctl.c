@@ -326,7 +326,7 @@ static int wait_child(pid_t pid) {
 /* RegisterListener() with a polkit agent at hand. On failure *ret_message says why, in words for the
  * user. */
 static int register_listener(sysbroker_client *client, int listener, const sysbroker_rules *rules,
-                             char **ret_message) {
+                             uint64_t *ret_id, char **ret_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
         uint64_t id;
@@ -336,8 +336,11 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         agent = polkit_agent_open();
         r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
         polkit_agent_close(agent);
-        if (r >= 0)
+        if (r >= 0) {
+                if (ret_id)
+                        *ret_id = id;
                 return r;
+        }
 
         if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
                 k = asprintf(ret_message, "Registration refused: %s: %s",
@@ -389,6 +392,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
         _cleanup_close_ int listener = -EBADF, pidfd = -EBADF;
         _cleanup_free_ char *message = NULL;
+        uint64_t id = 0;
         pid_t pid;
         int r;
 
@@ -460,7 +464,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 return status != 0 ? status : EXIT_RUN_FAILURE;
         }
 
-        r = register_listener(client, listener, rules, &message);
+        r = register_listener(client, listener, rules, &id, &message);
         listener = safe_close(listener);
         if (r < 0) {
                 /* The inner side prints it (it owns the sandbox's stderr); say it here only if it cannot. */
@@ -472,10 +476,21 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         }
 
         r = sysbroker_handoff_answer(h, 0, NULL);
-        if (r < 0)
-                /* Nobody waits for the go any more: the launcher's exit status tells what happened. */
-                error_msg("Failed to start the command: %s", strerror(-r));
         h = sysbroker_handoff_free(h);
+        if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                /* Nobody took the go, so nothing runs as the sandbox's command; whatever the filter is still
+                 * on (what the inner side forked, say) is not served in its name. As run without --handoff
+                 * does when its child cannot be started: 125, nothing left registered. */
+                error_msg("Failed to start the command: %s", strerror(-r));
+                r = sysbroker_client_unregister(client, id, 0, &error);
+                if (r < 0)
+                        error_msg("Failed to unregister listener %" PRIu64 ": %s", id,
+                                  bus_error_message(&error, r));
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
 
         return wait_child(pid);
 }
@@ -695,7 +710,7 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
         }
 
-        r = register_listener(client, listener, rules, &message);
+        r = register_listener(client, listener, rules, NULL, &message);
         listener = safe_close(listener);
         client = sysbroker_client_free(client);
         if (r < 0) {

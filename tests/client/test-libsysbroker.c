@@ -51,6 +51,7 @@
 #define TRAPPED_ERRNO EXDEV
 
 static const char *sysbrokerctl_path;
+static char self_path[PATH_MAX]; /* this program, re-executed as a hostile inner side of run --handoff */
 static char tmpdir[] = "/tmp/test-libsysbroker.XXXXXX";
 static char socket_path[PATH_MAX];
 
@@ -1668,6 +1669,59 @@ static void check_bad_runs(const BadRun *cases, size_t n_cases) {
         ASSERT(after.registrations == before.registrations);
 }
 
+/* As exec would, hands the listener off, but refuses the go (shutdown(SHUT_RD): the outer side's send fails
+ * with EPIPE) while it keeps the filter, and stays until the outer side has closed its end. */
+static int handoff_inner_takes_no_go(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        const char *e = getenv(SYSBROKER_HANDOFF_FD_ENV);
+        struct pollfd p;
+        char hello[64];
+        int sock, listener;
+
+        if (!e)
+                return 10;
+        sock = atoi(e);
+        if (recv(sock, hello, sizeof hello, 0) <= 0)
+                return 11;
+        if (sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /a") < 0)
+                return 12;
+        /* Before the listener goes out: else the go could be queued already. */
+        if (shutdown(sock, SHUT_RD) < 0)
+                return 13;
+        listener = sysbroker_install_filter(rules, 0);
+        if (listener < 0 || fd_send(sock, listener) < 0)
+                return 14;
+        safe_close(listener);
+        /* No events: only the hang-up wakes us (our own read side reads as "readable" now). */
+        p = (struct pollfd) { .fd = sock };
+        do
+                if (poll(&p, 1, 10000) <= 0)
+                        return 15;
+        while (!(p.revents & POLLHUP));
+        return 0;
+}
+
+/* The inner side takes the listener's registration but not the go: run --handoff must not report success
+ * (the command never ran) nor leave the listener serving whatever still carries the filter. */
+static void test_sysbrokerctl_handoff_go_not_taken(void) {
+        _cleanup_free_ char *socket_arg = NULL;
+        char *err = NULL;
+        Fake before, after;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+        pthread_mutex_lock(&fake.lock);
+        fake.unregistered = 0;
+        pthread_mutex_unlock(&fake.lock);
+        fake_snapshot(&before);
+        ASSERT(CTL(&err, socket_arg, "--no-ask-password", "run", "--handoff", "--mknod", "c 1:3 /a", "--",
+                   self_path, "--handoff-inner-takes-no-go") == 125);
+        ASSERT(strstr(err, "Failed to start the command: Broken pipe"));
+        free(err);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations + 1);
+        ASSERT(after.unregistered == 7);
+}
+
 static void test_sysbrokerctl_open_options(void) {
         static const BadRun bad_runs[] = {
                 { { "--open", "relative:rw", "--", "true" },
@@ -1804,11 +1858,14 @@ int main(int argc, char *argv[]) {
         pthread_t thread;
         int r, skipped = 0;
 
+        if (argc == 2 && streq(argv[1], "--handoff-inner-takes-no-go"))
+                return handoff_inner_takes_no_go();
         if (argc != 2) {
                 fprintf(stderr, "Usage: %s PATH-TO-SYSBROKERCTL\n", argv[0]);
                 return EXIT_FAILURE;
         }
         sysbrokerctl_path = argv[1];
+        ASSERT(readlink("/proc/self/exe", self_path, sizeof self_path - 1) > 0);
         ASSERT(mkdtemp(tmpdir));
 
         test_mknod_specs_become_rules();
@@ -1846,6 +1903,7 @@ int main(int argc, char *argv[]) {
         test_connecting_to_nothing_fails_cleanly();
         if (r != 77) { /* sysbrokerctl run needs the filter too */
                 test_sysbrokerctl_run_exit_codes();
+                test_sysbrokerctl_handoff_go_not_taken();
                 test_sysbrokerctl_open_options();
                 test_sysbrokerctl_mount_options();
         }
