@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "fd-passing.h"
 #include "macro.h"
@@ -87,6 +87,12 @@ sysbroker_handoff *sysbroker_handoff_free(sysbroker_handoff *h) {
         return NULL;
 }
 
+int sysbroker_handoff_get_fd(sysbroker_handoff *h) {
+        if (!h)
+                return -EINVAL;
+        return h->sock;
+}
+
 int sysbroker_handoff_get_child_fd(sysbroker_handoff *h) {
         if (!h)
                 return -EINVAL;
@@ -103,13 +109,65 @@ void sysbroker_handoff_close_child_fd(sysbroker_handoff *h) {
                 h->child_fd = safe_close(h->child_fd);
 }
 
+/* The inner side's message: one byte and one fd. What sends it is the launcher's to choose, not ours, so
+ * everything that arrives is closed unless it is exactly that: fd_receive() keeps only a cmsg of exactly one
+ * fd and would leave two fds in one (they fit its buffer), or any fd with no data byte, open and unseen. */
+static int receive_one_fd(int sock) {
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+                struct cmsghdr header;
+                /* Room for more than one: a batch that fits is closed here, the rest never gets in. */
+                char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        unsigned n_fds = 0;
+        int fd = -EBADF;
+        ssize_t n;
+
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                for (size_t i = 0; i < (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+                        int k;
+
+                        memcpy(&k, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+                        if (n_fds++ == 0)
+                                fd = k;
+                        else
+                                safe_close(k);
+                }
+        }
+
+        /* End of file (every copy of the launcher's end closed), or a message without an fd: the inner side
+         * gave up, and says why itself. */
+        if (n_fds == 0)
+                return -EPIPE;
+        if (n != 1 || n_fds != 1 || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+                safe_close(fd);
+                return -EBADMSG;
+        }
+        return fd;
+}
+
 int sysbroker_handoff_receive_listener(sysbroker_handoff *h, int *ret_listener) {
         int fd;
 
         if (!h || h->answered)
                 return -EINVAL;
 
-        fd = fd_receive(h->sock);
+        fd = receive_one_fd(h->sock);
         /* A peer that closes with our first message unread resets the connection: it went away all the
          * same. */
         if (fd == -ECONNRESET)
@@ -143,11 +201,32 @@ int sysbroker_handoff_answer(sysbroker_handoff *h, int error, const char *messag
         return 0;
 }
 
-/* The fd $SYSBROKER_HANDOFF_FD names, if it is a socket; the variable is unset so that the command does not
- * inherit a stale number. */
+/* Whether fd is what sysbroker_handoff_new() makes: an end of an AF_UNIX SOCK_SEQPACKET pair, whose peer
+ * has no address (a connection to a listening socket has the listener's). A number that names another
+ * socket (a stale $SYSBROKER_HANDOFF_FD that now names the bus connection, a socket on stdin, a connection to
+ * someone's named socket) is refused before anything is read from it or sent into it: its data is not ours
+ * to eat, and whoever is at its other end is not the outer side, and must not get our listener. */
+static bool fd_is_handoff_socket(int fd) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        int v;
+
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX)
+                return false;
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
+                return false;
+        len = sizeof sa;
+        if (getpeername(fd, (struct sockaddr *) &sa, &len) < 0)
+                return false;
+        return len == offsetof(struct sockaddr_un, sun_path);
+}
+
+/* The fd $SYSBROKER_HANDOFF_FD names, if it is a hand-off socket; the variable is unset so that the command
+ * does not inherit a stale number. */
 static int handoff_fd_from_env(void) {
         const char *e = getenv(SYSBROKER_HANDOFF_FD_ENV);
-        struct stat st;
         char *end;
         long v;
 
@@ -157,7 +236,7 @@ static int handoff_fd_from_env(void) {
         v = strtol(e, &end, 10);
         if (errno != 0 || *end != '\0' || v < 0 || v > INT_MAX)
                 return -ENXIO;
-        if (fstat((int) v, &st) < 0 || !S_ISSOCK(st.st_mode))
+        if (!fd_is_handoff_socket((int) v))
                 return -ENXIO;
         (void) unsetenv(SYSBROKER_HANDOFF_FD_ENV);
         return (int) v;
@@ -173,6 +252,8 @@ int sysbroker_handoff_child(int fd, char **ret_message) {
         sock = fd >= 0 ? fd : handoff_fd_from_env();
         if (sock < 0)
                 return sock;
+        if (!fd_is_handoff_socket(sock))
+                return -ENXIO;
         /* Whatever happens, the command must not inherit the socket: it could answer for the outer side. */
         if (fcntl(sock, F_SETFD, FD_CLOEXEC) < 0)
                 return negative_errno();

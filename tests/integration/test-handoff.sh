@@ -3,8 +3,9 @@
 # Hand-off at the last exec: `sysbrokerctl run --handoff` runs a launcher without a filter; the
 # `sysbrokerctl exec` it finally runs filters itself, hands the listener out and runs the sandbox's
 # command once the outer side registered it. Only the command's calls reach the listener, the hand-off
-# socket does not reach the command, a refused registration stops the command from running, and a real
-# launcher (bwrap, unsharing everything including the bus) works the same way.
+# socket does not reach the command, a refused registration stops the command from running, a launcher
+# that exits first ends the hand-off, and a real launcher (bwrap, unsharing everything including the bus)
+# works the same way.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -68,6 +69,24 @@ rc=0
 out=$(run_as_user "$SYSBROKERCTL" run --handoff --mknod "c 1:3 $D/null" -- true 2>&1) || rc=$?
 assert_eq "a launcher that never runs 'exec' makes run fail" 125 "$rc"
 assert_contains "saying so" "$out" "without handing off a listener"
+
+# A launcher that exits and leaves its end to a process in the background: run --handoff ends with the
+# launcher instead of waiting for that process (which ignored SIGINT and SIGTERM), and the 'exec' the
+# process runs later is refused. The background process writes elsewhere: $(...) would wait for it.
+rc=0
+out=$(run_as_user timeout -s KILL 30 "$SYSBROKERCTL" run --handoff --mknod "c 1:3 $D/null" -- sh -c \
+        "(sleep 2; '$SYSBROKERCTL' exec -- touch '$T/work/late'; echo late-exec=\$? >'$T/work/late-exit') \
+         >'$T/work/late.log' 2>&1 & exit 0" 2>&1) || rc=$?
+assert_false "run --handoff returns before the background process hands off" test -e "$T/work/late-exit"
+assert_eq "a launcher gone before the hand-off makes run fail" 125 "$rc"
+assert_contains "saying so" "$out" "exited before handing off a listener"
+if sb_poll 10 test -s "$T/work/late-exit"; then
+    assert_eq "the late exec exits 125" "late-exec=125" "$(cat "$T/work/late-exit")"
+else
+    sb_not_ok "the background process finished" "$(cat "$T/work/late.log" 2>&1)"
+fi
+assert_false "its command did not run" test -e "$T/work/late"
+assert_eq "no listener registered for it" 0 "$(sb_nlisteners)"
 
 # exec outside a hand-off runs nothing.
 rc=0
