@@ -109,65 +109,15 @@ void sysbroker_handoff_close_child_fd(sysbroker_handoff *h) {
                 h->child_fd = safe_close(h->child_fd);
 }
 
-/* The inner side's message: one byte and one fd. What sends it is the launcher's to choose, not ours, so
- * everything that arrives is closed unless it is exactly that: fd_receive() keeps only a cmsg of exactly one
- * fd and would leave two fds in one (they fit its buffer), or any fd with no data byte, open and unseen. */
-static int receive_one_fd(int sock) {
-        char byte;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        union {
-                struct cmsghdr header;
-                /* Room for more than one: a batch that fits is closed here, the rest never gets in. */
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } control = {};
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
-        unsigned n_fds = 0;
-        int fd = -EBADF;
-        ssize_t n;
-
-        do
-                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return negative_errno();
-
-        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-                        continue;
-                for (size_t i = 0; i < (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-                        int k;
-
-                        memcpy(&k, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-                        if (n_fds++ == 0)
-                                fd = k;
-                        else
-                                safe_close(k);
-                }
-        }
-
-        /* End of file (every copy of the launcher's end closed), or a message without an fd: the inner side
-         * gave up, and says why itself. */
-        if (n_fds == 0)
-                return -EPIPE;
-        if (n != 1 || n_fds != 1 || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
-                safe_close(fd);
-                return -EBADMSG;
-        }
-        return fd;
-}
-
 int sysbroker_handoff_receive_listener(sysbroker_handoff *h, int *ret_listener) {
         int fd;
 
         if (!h || h->answered)
                 return -EINVAL;
 
-        fd = receive_one_fd(h->sock);
+        /* One byte and one fd, and nothing else stays open (fd_receive()): what sends it is the launcher's
+         * to choose, not ours. */
+        fd = fd_receive(h->sock);
         /* A peer that closes with our first message unread resets the connection: it went away all the
          * same. */
         if (fd == -ECONNRESET)

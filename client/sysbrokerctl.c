@@ -248,8 +248,12 @@ static void polkit_agent_close(pid_t agent) {
 static volatile sig_atomic_t child_pid = 0;
 
 static void forward_signal(int sig) {
-        if (child_pid > 0)
-                (void) kill(child_pid, sig);
+        if (child_pid <= 0)
+                return;
+        (void) kill(child_pid, sig);
+        /* A stopped command would keep SIGTERM pending, and us waiting, until someone continued it: as
+         * systemd's kill_and_sigcont(). */
+        (void) kill(child_pid, SIGCONT);
 }
 
 /* From now on the command's fate is ours: Ctrl-C reaches it through the terminal already, the signals aimed

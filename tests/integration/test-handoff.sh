@@ -132,6 +132,28 @@ else
     echo "# bubblewrap is not installed: the bwrap case is not run"
 fi
 
+
+# SIGTERM sent to run while its command is stopped: passed on with a SIGCONT, as systemd does, so the
+# command ends instead of keeping the signal pending and run waiting for it forever.
+# (Not run_as_user: $! must be sysbrokerctl itself, not a subshell around it.)
+(cd "$T/work" && exec setpriv --reuid="$SB_TEST_UID" --regid="$SB_TEST_GID" --clear-groups -- \
+        "$SYSBROKERCTL" run --mknod "c 1:3 $D/stopped-null" -- sh -c 'kill -STOP $$; sleep 31.5') \
+        >"$T/stopped.log" 2>&1 &
+ctl=$!
+if sb_poll 10 sh -c "ps -o stat= --ppid $ctl | grep T >/dev/null"; then
+    kill -TERM "$ctl"
+    # A watchdog, so that the failure is a status, not a hung test: SIGKILL makes it 137.
+    (sleep 10; kill -KILL "$ctl" 2>/dev/null) &
+    watchdog=$!
+    rc=0
+    wait "$ctl" || rc=$?
+    kill "$watchdog" 2>/dev/null || true
+    assert_eq "SIGTERM ends a stopped command: run exits 128+15" 143 "$rc"
+else
+    sb_not_ok "the command stopped itself" "$(cat "$T/stopped.log")"
+    kill -KILL "$ctl" 2>/dev/null || true
+fi
+
 assert_true "no listener left behind" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 
