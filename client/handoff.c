@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "fd-passing.h"
 #include "macro.h"
@@ -87,6 +87,12 @@ sysbroker_handoff *sysbroker_handoff_free(sysbroker_handoff *h) {
         return NULL;
 }
 
+int sysbroker_handoff_get_fd(sysbroker_handoff *h) {
+        if (!h)
+                return -EINVAL;
+        return h->sock;
+}
+
 int sysbroker_handoff_get_child_fd(sysbroker_handoff *h) {
         if (!h)
                 return -EINVAL;
@@ -109,6 +115,8 @@ int sysbroker_handoff_receive_listener(sysbroker_handoff *h, int *ret_listener) 
         if (!h || h->answered)
                 return -EINVAL;
 
+        /* One byte and one fd, and nothing else stays open (fd_receive()): what sends it is the launcher's
+         * to choose, not ours. */
         fd = fd_receive(h->sock);
         /* A peer that closes with our first message unread resets the connection: it went away all the
          * same. */
@@ -143,11 +151,32 @@ int sysbroker_handoff_answer(sysbroker_handoff *h, int error, const char *messag
         return 0;
 }
 
-/* The fd $SYSBROKER_HANDOFF_FD names, if it is a socket; the variable is unset so that the command does not
- * inherit a stale number. */
+/* Whether fd is what sysbroker_handoff_new() makes: an end of an AF_UNIX SOCK_SEQPACKET pair, whose peer
+ * has no address (a connection to a listening socket has the listener's). A number that names another
+ * socket (a stale $SYSBROKER_HANDOFF_FD that now names the bus connection, a socket on stdin, a connection to
+ * someone's named socket) is refused before anything is read from it or sent into it: its data is not ours
+ * to eat, and whoever is at its other end is not the outer side, and must not get our listener. */
+static bool fd_is_handoff_socket(int fd) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        int v;
+
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX)
+                return false;
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
+                return false;
+        len = sizeof sa;
+        if (getpeername(fd, (struct sockaddr *) &sa, &len) < 0)
+                return false;
+        return len == offsetof(struct sockaddr_un, sun_path);
+}
+
+/* The fd $SYSBROKER_HANDOFF_FD names, if it is a hand-off socket; the variable is unset so that the command
+ * does not inherit a stale number. */
 static int handoff_fd_from_env(void) {
         const char *e = getenv(SYSBROKER_HANDOFF_FD_ENV);
-        struct stat st;
         char *end;
         long v;
 
@@ -157,7 +186,7 @@ static int handoff_fd_from_env(void) {
         v = strtol(e, &end, 10);
         if (errno != 0 || *end != '\0' || v < 0 || v > INT_MAX)
                 return -ENXIO;
-        if (fstat((int) v, &st) < 0 || !S_ISSOCK(st.st_mode))
+        if (!fd_is_handoff_socket((int) v))
                 return -ENXIO;
         (void) unsetenv(SYSBROKER_HANDOFF_FD_ENV);
         return (int) v;
@@ -173,6 +202,8 @@ int sysbroker_handoff_child(int fd, char **ret_message) {
         sock = fd >= 0 ? fd : handoff_fd_from_env();
         if (sock < 0)
                 return sock;
+        if (!fd_is_handoff_socket(sock))
+                return -ENXIO;
         /* Whatever happens, the command must not inherit the socket: it could answer for the outer side. */
         if (fcntl(sock, F_SETFD, FD_CLOEXEC) < 0)
                 return negative_errno();

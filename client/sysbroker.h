@@ -224,9 +224,14 @@ sysbroker_handoff *sysbroker_handoff_free(sysbroker_handoff *handoff);
 int sysbroker_handoff_get_child_fd(sysbroker_handoff *handoff);
 void sysbroker_handoff_close_child_fd(sysbroker_handoff *handoff);
 
+/* The outer side's end, to poll() for POLLIN before sysbroker_handoff_receive_listener() blocks. Every copy
+ * of the launcher's end can keep that wait going: one the launcher leaves to a process that outlives it
+ * too. Watch the launcher's exit as well (a pidfd), and give up when it comes first. */
+int sysbroker_handoff_get_fd(sysbroker_handoff *handoff);
+
 /* Waits for the inner side's listener fd (O_CLOEXEC, the caller's to register and close). -EPIPE if every
  * copy of the other end was closed without one being sent (the launcher or the inner side gave up and says
- * why elsewhere), -EBADMSG for anything else than one fd. */
+ * why elsewhere), -EBADMSG for anything else than one fd with one byte (whatever fds came are closed). */
 int sysbroker_handoff_receive_listener(sysbroker_handoff *handoff, int *ret_listener);
 
 /* The answer after registering: error 0 lets the inner side exec its command; a negative errno makes it
@@ -239,7 +244,8 @@ int sysbroker_handoff_answer(sysbroker_handoff *handoff, int error, const char *
  * TSYNC), sends the listener out, closes its own copy and waits for the answer. Returns 0 when the listener
  * is registered: exec the command. The socket is closed in every case. On failure the filter may already be
  * installed, with no one listening (trapped calls then fail with ENOSYS): do not run the command.
- * -ENXIO: no hand-off fd in the environment or it is not a socket; -EPROTO: the outer side sent something
+ * -ENXIO: no hand-off fd in the environment, or the fd is not a hand-off socket (an end of an AF_UNIX
+ * SOCK_SEQPACKET socket pair: another socket is neither read from nor sent the listener); -EPROTO: the outer side sent something
  * else than the protocol; -EPIPE: the outer side went away; -EBUSY: an outer sandbox already has a
  * listener; the errno the outer side answered with: registration failed, and then (only then, unlike the
  * convention) *ret_message, if not NULL, holds the outer side's message (free() it). */

@@ -12,6 +12,7 @@
 #include "bus-dict.h"
 #include "config.h"
 #include "macro.h"
+#include "seccomp-kernel.h"
 #include "sysbroker.h"
 
 #define EXIT_RUN_FAILURE 125
@@ -247,8 +248,12 @@ static void polkit_agent_close(pid_t agent) {
 static volatile sig_atomic_t child_pid = 0;
 
 static void forward_signal(int sig) {
-        if (child_pid > 0)
-                (void) kill(child_pid, sig);
+        if (child_pid <= 0)
+                return;
+        (void) kill(child_pid, sig);
+        /* A stopped command would keep SIGTERM pending, and us waiting, until someone continued it: as
+         * systemd's kill_and_sigcont(). */
+        (void) kill(child_pid, SIGCONT);
 }
 
 /* From now on the command's fate is ours: Ctrl-C reaches it through the terminal already, the signals aimed
@@ -300,7 +305,7 @@ static char *registration_message(const sd_bus_error *error, int r) {
 /* RegisterListener() with a polkit agent at hand. On failure *ret_message says why, in words for the
  * user. */
 static int register_listener(sysbroker_client *client, int listener, const sysbroker_rules *rules,
-                             char **ret_message) {
+                             uint64_t *ret_id, char **ret_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
         uint64_t id;
@@ -310,9 +315,44 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         agent = polkit_agent_open();
         r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
         polkit_agent_close(agent);
-        if (r < 0)
+        if (r < 0) {
                 *ret_message = registration_message(&error, r);
+                return r;
+        }
+        if (ret_id)
+                *ret_id = id;
         return r;
+}
+
+/* Until the listener is there to read (0), or the launcher has exited, which ends the hand-off even with a
+ * listener waiting: -EPIPE if nothing holds its end any more, -ECHILD if something still does. Any copy of
+ * the launcher's end keeps the socket open, and the launcher's children inherit it: one left running in
+ * the background (sh -c 'helper & …; exit') would otherwise keep us waiting forever, with SIGINT ignored
+ * and SIGTERM forwarded to an exited launcher. What hands off after the launcher is gone is not the
+ * launcher's last exec, and run's status would not be its own. */
+static int wait_handoff(sysbroker_handoff *h, int pidfd) {
+        struct pollfd p[] = {
+                { .fd = pidfd, .events = POLLIN },
+                { .fd = sysbroker_handoff_get_fd(h), .events = POLLIN },
+        };
+
+        for (;;) {
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        /* Our forwarding handler: poll() is never restarted. */
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (p[0].revents != 0) {
+                        /* An exiting process closes its fds before its pidfd turns readable: if the
+                         * launcher held the last copy, the hang-up is there already. */
+                        p[1].revents = 0;
+                        (void) poll(p + 1, 1, 0);
+                        return p[1].revents & POLLHUP ? -EPIPE : -ECHILD;
+                }
+                if (p[1].revents != 0)
+                        return 0;
+        }
 }
 
 /* run --handoff: the launcher runs unfiltered with the other end of the hand-off socket; whatever it runs
@@ -321,8 +361,9 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
 static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, unsigned filter_flags,
                        char **cmd) {
         _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
-        _cleanup_close_ int listener = -EBADF;
+        _cleanup_close_ int listener = -EBADF, pidfd = -EBADF;
         _cleanup_free_ char *message = NULL;
+        uint64_t id = 0;
         pid_t pid;
         int r;
 
@@ -363,22 +404,38 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         /* The launcher may take its time setting the sandbox up: it gets our signals already. */
         forward_signals_to(pid);
 
-        r = sysbroker_handoff_receive_listener(h, &listener);
+        /* Not reaped before wait_child(): the pid, and so the pidfd, are still the launcher's. */
+        pidfd = sys_pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                r = negative_errno();
+                error_msg("Failed to watch the command (pidfd_open): %s", strerror(-r));
+                h = sysbroker_handoff_free(h);
+                (void) kill(pid, SIGKILL);
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
+
+        r = wait_handoff(h, pidfd);
+        if (r >= 0)
+                r = sysbroker_handoff_receive_listener(h, &listener);
         if (r < 0) {
                 /* Closed first: an inner side still waiting for an answer then gives up. */
                 h = sysbroker_handoff_free(h);
                 int status = wait_child(pid);
 
                 /* The launcher or the inner side has said why; pass on its exit code. */
-                if (r != -EPIPE)
-                        error_msg("Failed to receive the listener: %s", strerror(-r));
-                else if (status == 0)
+                if (r == -ECHILD && status == 0)
+                        error_msg("The command exited before handing off a listener: a 'sysbrokerctl exec' "
+                                  "it left behind is refused.");
+                else if (r == -EPIPE && status == 0)
                         error_msg("The command exited without handing off a listener "
                                   "(it did not run 'sysbrokerctl exec').");
+                else if (r != -EPIPE && r != -ECHILD)
+                        error_msg("Failed to receive the listener: %s", strerror(-r));
                 return status != 0 ? status : EXIT_RUN_FAILURE;
         }
 
-        r = register_listener(client, listener, rules, &message);
+        r = register_listener(client, listener, rules, &id, &message);
         listener = safe_close(listener);
         if (r < 0) {
                 /* The inner side prints it (it owns the sandbox's stderr); say it here only if it cannot. */
@@ -390,10 +447,21 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         }
 
         r = sysbroker_handoff_answer(h, 0, NULL);
-        if (r < 0)
-                /* Nobody waits for the go any more: the launcher's exit status tells what happened. */
-                error_msg("Failed to start the command: %s", strerror(-r));
         h = sysbroker_handoff_free(h);
+        if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                /* Nobody took the go, so nothing runs as the sandbox's command; whatever the filter is still
+                 * on (what the inner side forked, say) is not served in its name. As run without --handoff
+                 * does when its child cannot be started: 125, nothing left registered. */
+                error_msg("Failed to start the command: %s", strerror(-r));
+                r = sysbroker_client_unregister(client, id, 0, &error);
+                if (r < 0)
+                        error_msg("Failed to unregister listener %" PRIu64 ": %s", id,
+                                  bus_error_message(&error, r));
+                (void) wait_child(pid);
+                return EXIT_RUN_FAILURE;
+        }
 
         return wait_child(pid);
 }

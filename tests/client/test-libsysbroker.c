@@ -51,6 +51,7 @@
 #define TRAPPED_ERRNO EXDEV
 
 static const char *sysbrokerctl_path;
+static char self_path[PATH_MAX]; /* this program, re-executed as a hostile inner side of run --handoff */
 static char tmpdir[] = "/tmp/test-libsysbroker.XXXXXX";
 static char socket_path[PATH_MAX];
 
@@ -800,6 +801,47 @@ static int handoff_wait(pid_t pid) {
         return WEXITSTATUS(status);
 }
 
+/* As a hostile inner side could: n_fds copies of /dev/null in one message with len bytes of data, on the
+ * launcher's end. */
+static void handoff_send_fds(int sock, unsigned n_fds, size_t len) {
+        char data[4] = {};
+        struct iovec iov = { .iov_base = data, .iov_len = len };
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int) * 16)];
+        } control = {};
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds),
+        };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        int fds[16];
+
+        ASSERT(n_fds > 0 && n_fds <= ELEMENTSOF(fds) && len <= sizeof data);
+        for (unsigned i = 0; i < n_fds; i++)
+                ASSERT((fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
+        ASSERT(sendmsg(sock, &msg, 0) == (ssize_t) len);
+        for (unsigned i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+}
+
+static unsigned n_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        ASSERT(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
 static void test_handoff_halves(void) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
         sysbroker_handoff *h = NULL;
@@ -820,6 +862,11 @@ static void test_handoff_halves(void) {
                 handoff_inner(h, true, 0, NULL);
         sysbroker_handoff_close_child_fd(h);
         ASSERT(sysbroker_handoff_get_child_fd(h) == -EBADF);
+        /* The end to poll beside the launcher: readable once the listener is there. */
+        ASSERT(sysbroker_handoff_get_fd(NULL) == -EINVAL);
+        struct pollfd p = { .fd = sysbroker_handoff_get_fd(h), .events = POLLIN };
+        ASSERT(p.fd >= 0);
+        ASSERT(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN));
         listener = -EBADF;
         ASSERT(sysbroker_handoff_receive_listener(h, &listener) == 0);
         ASSERT(listener >= 0);
@@ -871,6 +918,25 @@ static void test_handoff_halves(void) {
         ASSERT(handoff_wait(pid) == 0);
         h = sysbroker_handoff_free(h);
 
+        /* The inner side is the launcher's to choose: two fds, three, more than the outer side makes room
+         * for, an fd without the data byte, or more than the byte. None is taken for the listener, and none
+         * stays open in the outer process. */
+        static const struct {
+                unsigned n_fds;
+                size_t len;
+        } bad[] = { { 2, 1 }, { 3, 1 }, { 9, 1 }, { 1, 0 }, { 1, 2 } };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                unsigned before = n_open_fds();
+
+                ASSERT(sysbroker_handoff_new(rules, 0, &h) == 0);
+                handoff_send_fds(sysbroker_handoff_get_child_fd(h), bad[i].n_fds, bad[i].len);
+                listener = -EBADF;
+                ASSERT(sysbroker_handoff_receive_listener(h, &listener) == -EBADMSG);
+                ASSERT(listener == -EBADF);
+                h = sysbroker_handoff_free(h);
+                ASSERT(n_open_fds() == before);
+        }
+
         /* A socket that speaks something else is refused before any filter is installed. */
         int pair[2];
         ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
@@ -883,6 +949,52 @@ static void test_handoff_halves(void) {
         safe_close(pair[1]);
         safe_close(pair[0]);
         ASSERT(handoff_wait(pid) == 0);
+
+        /* Other sockets, even ones whose peer speaks the protocol, are not hand-off sockets: a stream
+         * pair (its data is left alone) and a connection to a named socket (its peer never gets a
+         * listener). Refused before no_new_privs, before anything is read or sent. */
+        static const char hello[12] = "SBH1\1\0\0\0\0\0\0\0";
+        static const int32_t go = 0;
+        union {
+                struct sockaddr sa;
+                struct sockaddr_un un;
+        } addr = { .un.sun_family = AF_UNIX };
+        socklen_t len = sizeof(sa_family_t);
+        int server, conn[2], other[2];
+        char buf[64];
+
+        ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0);
+        server = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT(server >= 0);
+        ASSERT(bind(server, &addr.sa, len) == 0); /* autobind: a name in the abstract namespace */
+        len = sizeof addr;
+        ASSERT(getsockname(server, &addr.sa, &len) == 0);
+        ASSERT(listen(server, 1) == 0);
+        conn[1] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT(conn[1] >= 0);
+        ASSERT(connect(conn[1], &addr.sa, len) == 0);
+        conn[0] = accept4(server, NULL, NULL, SOCK_CLOEXEC);
+        ASSERT(conn[0] >= 0);
+        safe_close(server);
+        /* A hello and a go, as a peer that speaks the protocol would send them. */
+        ASSERT(send(other[0], hello, sizeof hello, 0) == sizeof hello);
+        ASSERT(send(other[0], &go, sizeof go, 0) == sizeof go);
+        ASSERT(send(conn[0], hello, sizeof hello, 0) == sizeof hello);
+        ASSERT(send(conn[0], &go, sizeof go, 0) == sizeof go);
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                _exit(sysbroker_handoff_child(other[1], NULL) == -ENXIO &&
+                      sysbroker_handoff_child(conn[1], NULL) == -ENXIO &&
+                      prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0 ? 0 : 1);
+        ASSERT(handoff_wait(pid) == 0);
+        ASSERT(recv(other[1], buf, sizeof buf, MSG_DONTWAIT) == sizeof hello + sizeof go);
+        ASSERT(recv(conn[1], buf, sizeof buf, MSG_DONTWAIT) == sizeof hello);
+        ASSERT(recv(conn[1], buf, sizeof buf, MSG_DONTWAIT) == sizeof go);
+        safe_close(other[0]);
+        safe_close(other[1]);
+        safe_close(conn[0]);
+        safe_close(conn[1]);
 }
 
 /* ---- A fake sysbrokerd on a peer-to-peer socket ---- */
@@ -1714,6 +1826,59 @@ static void check_bad_runs(const BadRun *cases, size_t n_cases) {
         ASSERT(after.registrations == before.registrations);
 }
 
+/* As exec would, hands the listener off, but refuses the go (shutdown(SHUT_RD): the outer side's send fails
+ * with EPIPE) while it keeps the filter, and stays until the outer side has closed its end. */
+static int handoff_inner_takes_no_go(void) {
+        _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
+        const char *e = getenv(SYSBROKER_HANDOFF_FD_ENV);
+        struct pollfd p;
+        char hello[64];
+        int sock, listener;
+
+        if (!e)
+                return 10;
+        sock = atoi(e);
+        if (recv(sock, hello, sizeof hello, 0) <= 0)
+                return 11;
+        if (sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE, "c 1:3 /a") < 0)
+                return 12;
+        /* Before the listener goes out: else the go could be queued already. */
+        if (shutdown(sock, SHUT_RD) < 0)
+                return 13;
+        listener = sysbroker_install_filter(rules, 0);
+        if (listener < 0 || fd_send(sock, listener) < 0)
+                return 14;
+        safe_close(listener);
+        /* No events: only the hang-up wakes us (our own read side reads as "readable" now). */
+        p = (struct pollfd) { .fd = sock };
+        do
+                if (poll(&p, 1, 10000) <= 0)
+                        return 15;
+        while (!(p.revents & POLLHUP));
+        return 0;
+}
+
+/* The inner side takes the listener's registration but not the go: run --handoff must not report success
+ * (the command never ran) nor leave the listener serving whatever still carries the filter. */
+static void test_sysbrokerctl_handoff_go_not_taken(void) {
+        _cleanup_free_ char *socket_arg = NULL;
+        char *err = NULL;
+        Fake before, after;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+        pthread_mutex_lock(&fake.lock);
+        fake.unregistered = 0;
+        pthread_mutex_unlock(&fake.lock);
+        fake_snapshot(&before);
+        ASSERT(CTL(&err, socket_arg, "--no-ask-password", "run", "--handoff", "--mknod", "c 1:3 /a", "--",
+                   self_path, "--handoff-inner-takes-no-go") == 125);
+        ASSERT(strstr(err, "Failed to start the command: Broken pipe"));
+        free(err);
+        fake_snapshot(&after);
+        ASSERT(after.registrations == before.registrations + 1);
+        ASSERT(after.unregistered == 7);
+}
+
 static void test_sysbrokerctl_open_options(void) {
         static const BadRun bad_runs[] = {
                 { { "--open", "relative:rw", "--", "true" },
@@ -1854,11 +2019,14 @@ int main(int argc, char *argv[]) {
         pthread_t thread;
         int r, skipped = 0;
 
+        if (argc == 2 && streq(argv[1], "--handoff-inner-takes-no-go"))
+                return handoff_inner_takes_no_go();
         if (argc != 2) {
                 fprintf(stderr, "Usage: %s PATH-TO-SYSBROKERCTL\n", argv[0]);
                 return EXIT_FAILURE;
         }
         sysbrokerctl_path = argv[1];
+        ASSERT(readlink("/proc/self/exe", self_path, sizeof self_path - 1) > 0);
         ASSERT(mkdtemp(tmpdir));
 
         test_mknod_specs_become_rules();
@@ -1897,6 +2065,7 @@ int main(int argc, char *argv[]) {
         if (r != 77) { /* sysbrokerctl run needs the filter too */
                 test_spawn();
                 test_sysbrokerctl_run_exit_codes();
+                test_sysbrokerctl_handoff_go_not_taken();
                 test_sysbrokerctl_open_options();
                 test_sysbrokerctl_mount_options();
         }

@@ -3,8 +3,9 @@
 # Hand-off at the last exec: `sysbrokerctl run --handoff` runs a launcher without a filter; the
 # `sysbrokerctl exec` it finally runs filters itself, hands the listener out and runs the sandbox's
 # command once the outer side registered it. Only the command's calls reach the listener, the hand-off
-# socket does not reach the command, a refused registration stops the command from running, and a real
-# launcher (bwrap, unsharing everything including the bus) works the same way.
+# socket does not reach the command, a refused registration stops the command from running, a launcher
+# that exits first ends the hand-off, and a real launcher (bwrap, unsharing everything including the bus)
+# works the same way.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -69,6 +70,24 @@ out=$(run_as_user "$SYSBROKERCTL" run --handoff --mknod "c 1:3 $D/null" -- true 
 assert_eq "a launcher that never runs 'exec' makes run fail" 125 "$rc"
 assert_contains "saying so" "$out" "without handing off a listener"
 
+# A launcher that exits and leaves its end to a process in the background: run --handoff ends with the
+# launcher instead of waiting for that process (which ignored SIGINT and SIGTERM), and the 'exec' the
+# process runs later is refused. The background process writes elsewhere: $(...) would wait for it.
+rc=0
+out=$(run_as_user timeout -s KILL 30 "$SYSBROKERCTL" run --handoff --mknod "c 1:3 $D/null" -- sh -c \
+        "(sleep 2; '$SYSBROKERCTL' exec -- touch '$T/work/late'; echo late-exec=\$? >'$T/work/late-exit') \
+         >'$T/work/late.log' 2>&1 & exit 0" 2>&1) || rc=$?
+assert_false "run --handoff returns before the background process hands off" test -e "$T/work/late-exit"
+assert_eq "a launcher gone before the hand-off makes run fail" 125 "$rc"
+assert_contains "saying so" "$out" "exited before handing off a listener"
+if sb_poll 10 test -s "$T/work/late-exit"; then
+    assert_eq "the late exec exits 125" "late-exec=125" "$(cat "$T/work/late-exit")"
+else
+    sb_not_ok "the background process finished" "$(cat "$T/work/late.log" 2>&1)"
+fi
+assert_false "its command did not run" test -e "$T/work/late"
+assert_eq "no listener registered for it" 0 "$(sb_nlisteners)"
+
 # exec outside a hand-off runs nothing.
 rc=0
 out=$(run_as_user env SYSBROKER_HANDOFF_FD=0 "$SYSBROKERCTL" exec -- touch "$T/work/ran0" 2>&1 </dev/null) ||
@@ -111,6 +130,28 @@ if command -v bwrap >/dev/null 2>&1; then
     assert_contains "bwrap without the broker: permission denied" "$out" "Permission denied"
 else
     echo "# bubblewrap is not installed: the bwrap case is not run"
+fi
+
+
+# SIGTERM sent to run while its command is stopped: passed on with a SIGCONT, as systemd does, so the
+# command ends instead of keeping the signal pending and run waiting for it forever.
+# (Not run_as_user: $! must be sysbrokerctl itself, not a subshell around it.)
+(cd "$T/work" && exec setpriv --reuid="$SB_TEST_UID" --regid="$SB_TEST_GID" --clear-groups -- \
+        "$SYSBROKERCTL" run --mknod "c 1:3 $D/stopped-null" -- sh -c 'kill -STOP $$; sleep 31.5') \
+        >"$T/stopped.log" 2>&1 &
+ctl=$!
+if sb_poll 10 sh -c "ps -o stat= --ppid $ctl | grep T >/dev/null"; then
+    kill -TERM "$ctl"
+    # A watchdog, so that the failure is a status, not a hung test: SIGKILL makes it 137.
+    (sleep 10; kill -KILL "$ctl" 2>/dev/null) &
+    watchdog=$!
+    rc=0
+    wait "$ctl" || rc=$?
+    kill "$watchdog" 2>/dev/null || true
+    assert_eq "SIGTERM ends a stopped command: run exits 128+15" 143 "$rc"
+else
+    sb_not_ok "the command stopped itself" "$(cat "$T/stopped.log")"
+    kill -KILL "$ctl" 2>/dev/null || true
 fi
 
 assert_true "no listener left behind" sb_wait_nlisteners 0
