@@ -7,8 +7,11 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "bus-dict.h"
 #include "config.h"
@@ -108,7 +111,9 @@ static int help(void) {
                "     --tsync                Apply the filter to all threads\n"
                "     --handoff              Run CMD (a launcher) unfiltered; the filter is installed\n"
                "                            by the 'sysbrokerctl exec' it runs, through the socket\n"
-               "                            named by $SYSBROKER_HANDOFF_FD\n\n"
+               "                            named by $SYSBROKER_HANDOFF_FD\n"
+               "  -v --verbose              Print on stderr why a matching rule was refused, as it\n"
+               "                            happens (the file is not the host's, a nodev mount, ...)\n\n"
                "PATH is an absolute pattern in CMD's view: * and ? stay within one component,\n"
                "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
                "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
@@ -325,7 +330,7 @@ static int wait_child(pid_t pid) {
 /* RegisterListener() with a polkit agent at hand. On failure *ret_message says why, in words for the
  * user. */
 static int register_listener(sysbroker_client *client, int listener, const sysbroker_rules *rules,
-                             char **ret_message) {
+                             char **ret_path, char **ret_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
         uint64_t id;
@@ -335,8 +340,10 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         agent = polkit_agent_open();
         r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
         polkit_agent_close(agent);
-        if (r >= 0)
+        if (r >= 0) {
+                *ret_path = TAKE_PTR(path);
                 return r;
+        }
 
         if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
                 k = asprintf(ret_message, "Registration refused: %s: %s",
@@ -349,14 +356,159 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         return r;
 }
 
+/* run --verbose: the daemon's RuleRefused signals for our own listener. They are sent to this connection
+ * alone (never broadcast), so no match on the bus is needed, only a filter here: the signal must come from
+ * the daemon (on the system bus, the unique name that owns its name; a peer-to-peer connection is the
+ * daemon's by itself), for our listener's object. */
+typedef struct RefusalWatch {
+        char *path;                /* our listener's object */
+        char *daemon;              /* the daemon's unique name; NULL on the socket */
+        sd_bus_slot *slot;
+} RefusalWatch;
+
+static void refusal_watch_done(RefusalWatch *w) {
+        w->slot = sd_bus_slot_unref(w->slot);
+        free(w->path);
+        free(w->daemon);
+        *w = (RefusalWatch) {};
+}
+
+static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const RefusalWatch *w = userdata;
+        const char *description, *path, *reason;
+        uint32_t rule, pid, missed;
+
+        if (sd_bus_message_is_signal(m, SYSBROKER_LISTENER_INTERFACE, "RuleRefused") <= 0 ||
+            !streq_ptr(sd_bus_message_get_path(m), w->path) ||
+            (w->daemon && !streq_ptr(sd_bus_message_get_sender(m), w->daemon)))
+                return 0;
+        if (sd_bus_message_read(m, "usussu", &rule, &description, &pid, &path, &reason, &missed) < 0)
+                return 0;
+
+        /* One write per line: the command shares our stderr, and its own lines must not cut through ours. */
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&line, &size);
+        if (!f)
+                return 0;
+        if (missed > 0)
+                fprintf(f, "sysbrokerctl: (%" PRIu32 " more refusal%s not reported)\n", missed,
+                        missed == 1 ? "" : "s");
+        fprintf(f, "sysbrokerctl: rule %" PRIu32 " (", rule);
+        print_escaped(f, description);
+        fprintf(f, ") refused for pid %" PRIu32 ": ", pid);
+        print_escaped(f, reason);
+        fputc('\n', f);
+        if (fclose(f) == 0)
+                (void) !write(STDERR_FILENO, line, size);
+        return 1;
+}
+
+/* Before the command runs, so that nothing it is refused goes unseen. */
+static int refusal_watch_start(sysbroker_client *client, const char *path, RefusalWatch *w) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        sd_bus *bus = sysbroker_client_get_bus(client);
+        const char *destination = sysbroker_client_get_destination(client), *unique;
+        int r;
+
+        w->path = strdup(path);
+        if (!w->path)
+                return -ENOMEM;
+        if (destination) {
+                r = sd_bus_get_name_creds(bus, destination, SD_BUS_CREDS_UNIQUE_NAME, &creds);
+                if (r < 0)
+                        return r;
+                r = sd_bus_creds_get_unique_name(creds, &unique);
+                if (r < 0)
+                        return r;
+                w->daemon = strdup(unique);
+                if (!w->daemon)
+                        return -ENOMEM;
+        }
+        return sd_bus_add_filter(bus, &w->slot, on_bus_message, w);
+}
+
+static int wait_child_pidfd(pid_t pid) {
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        return fd < 0 ? -errno : fd;
+}
+
+/* A diagnostic: without it the command still runs, as without --verbose. */
+static bool refusal_watch_begin(sysbroker_client *client, const char *path, RefusalWatch *w) {
+        int r = refusal_watch_start(client, path, w);
+
+        if (r < 0)
+                error_msg("Cannot watch the listener's refusals, running without --verbose: %s", strerror(-r));
+        return r >= 0;
+}
+
+/* wait_child(), printing refusals while the command runs. After it ended, one round trip to the daemon:
+ * a refusal is queued before its call is answered and sent before any later call of ours is served, so
+ * every refusal of the command's has arrived by the reply. */
+static int wait_child_watching(pid_t pid, sysbroker_client *client) {
+        sd_bus *bus = sysbroker_client_get_bus(client);
+        _cleanup_close_ int pidfd = wait_child_pidfd(pid);
+        bool bus_up = true;
+        int r;
+
+        if (pidfd < 0)
+                return wait_child(pid);
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = pidfd, .events = POLLIN },
+                        { .fd = -1 },
+                };
+                uint64_t timeout_usec = UINT64_MAX;
+                int timeout_msec = -1;
+
+                while (bus_up && (r = sd_bus_process(bus, NULL)) > 0)
+                        ;
+                if (bus_up && r < 0) {
+                        /* The daemon went away: nothing more to hear, the command runs on. */
+                        bus_up = false;
+                }
+                if (bus_up) {
+                        p[1].fd = sd_bus_get_fd(bus);
+                        r = sd_bus_get_events(bus);
+                        p[1].events = r > 0 ? (short) r : POLLIN;
+                        if (sd_bus_get_timeout(bus, &timeout_usec) >= 0 && timeout_usec != UINT64_MAX) {
+                                struct timespec ts;
+                                uint64_t now;
+
+                                clock_gettime(CLOCK_MONOTONIC, &ts);
+                                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                                timeout_msec = timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000,
+                                                                              (uint64_t) INT_MAX) : 0;
+                        }
+                }
+                if (poll(p, 2, timeout_msec) < 0 && errno != EINTR)
+                        break;
+                if (p[0].revents & POLLIN)
+                        break;
+        }
+
+        r = wait_child(pid);
+        if (bus_up) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                (void) sd_bus_call_method(bus, sysbroker_client_get_destination(client), SYSBROKER_OBJECT_PATH,
+                                          "org.freedesktop.DBus.Peer", "Ping", &error, NULL, NULL);
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+        }
+        return r;
+}
+
 /* run --handoff: the launcher runs unfiltered with the other end of the hand-off socket; whatever it runs
  * as the sandbox's command (sysbrokerctl exec) sends the listener back, which is registered here as `run`
  * registers its child's. Returns the exit status. */
 static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, unsigned filter_flags,
-                       char **cmd) {
+                       bool verbose, char **cmd) {
         _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
+        _cleanup_(refusal_watch_done) RefusalWatch watch = {};
         _cleanup_close_ int listener = -EBADF;
-        _cleanup_free_ char *message = NULL;
+        _cleanup_free_ char *message = NULL, *path = NULL;
         pid_t pid;
         int r;
 
@@ -412,8 +564,10 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 return status != 0 ? status : EXIT_RUN_FAILURE;
         }
 
-        r = register_listener(client, listener, rules, &message);
+        r = register_listener(client, listener, rules, &path, &message);
         listener = safe_close(listener);
+        if (r >= 0 && verbose)
+                verbose = refusal_watch_begin(client, path, &watch);
         if (r < 0) {
                 /* The inner side prints it (it owns the sandbox's stderr); say it here only if it cannot. */
                 if (sysbroker_handoff_answer(h, r, message) < 0)
@@ -429,7 +583,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 error_msg("Failed to start the command: %s", strerror(-r));
         h = sysbroker_handoff_free(h);
 
-        return wait_child(pid);
+        return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
 /* exec: the inner side of run --handoff. Exits 125 without running CMD unless the listener is registered. */
@@ -515,6 +669,7 @@ static int verb_run(int argc, char *argv[]) {
                 { "description", required_argument, NULL, ARG_DESCRIPTION },
                 { "tsync",       no_argument,       NULL, ARG_TSYNC       },
                 { "handoff",     no_argument,       NULL, ARG_HANDOFF     },
+                { "verbose",     no_argument,       NULL, 'v'             },
                 {}
         };
         /* The rule options, in the order of their ARG_ values. */
@@ -534,10 +689,11 @@ static int verb_run(int argc, char *argv[]) {
         _Static_assert(ELEMENTSOF(rule_options) == ARG_DENY_MOUNT - ARG_MKNOD + 1, "a row per option");
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
+        _cleanup_(refusal_watch_done) RefusalWatch watch = {};
         _cleanup_close_ int listener = -EBADF, sock = -EBADF;
-        _cleanup_free_ char *message = NULL;
+        _cleanup_free_ char *message = NULL, *path = NULL;
         unsigned filter_flags = 0;
-        bool handoff = false;
+        bool handoff = false, verbose = false;
         sysbroker_action action;
         int pair[2], c, r;
         pid_t pid;
@@ -550,10 +706,13 @@ static int verb_run(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         return help();
+                case 'v':
+                        verbose = true;
+                        break;
                 case ARG_MKNOD:
                 case ARG_DENY_MKNOD:
                 case ARG_OPEN:
@@ -616,7 +775,7 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
 
         if (handoff)
-                return run_handoff(client, rules, filter_flags, argv + optind);
+                return run_handoff(client, rules, filter_flags, verbose, argv + optind);
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
                 error_msg("Failed to create a socket pair: %m");
@@ -647,9 +806,13 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
         }
 
-        r = register_listener(client, listener, rules, &message);
+        r = register_listener(client, listener, rules, &path, &message);
         listener = safe_close(listener);
-        client = sysbroker_client_free(client);
+        if (r >= 0 && verbose)
+                verbose = refusal_watch_begin(client, path, &watch);
+        /* Only --verbose still needs the daemon. */
+        if (!verbose)
+                client = sysbroker_client_free(client);
         if (r < 0) {
                 error_msg("%s", message ?: strerror(-r));
                 (void) kill(pid, SIGKILL);
@@ -669,7 +832,7 @@ static int verb_run(int argc, char *argv[]) {
         }
         sock = safe_close(sock);
 
-        return wait_child(pid);
+        return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
 static int parse_id(const char *s, uint64_t *ret) {
