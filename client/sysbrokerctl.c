@@ -7,7 +7,9 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "bus-dict.h"
 #include "config.h"
@@ -110,7 +112,9 @@ static int help(void) {
                "     --tsync                Apply the filter to all threads\n"
                "     --handoff              Run CMD (a launcher) unfiltered; the filter is installed\n"
                "                            by the 'sysbrokerctl exec' it runs, through the socket\n"
-               "                            named by $SYSBROKER_HANDOFF_FD\n\n"
+               "                            named by $SYSBROKER_HANDOFF_FD\n"
+               "  -v --verbose              Print on stderr why a matching rule was refused, as it\n"
+               "                            happens (the file is not the host's, a nodev mount, ...)\n\n"
                "PATH is an absolute pattern in CMD's view: * and ? stay within one component,\n"
                "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
                "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
@@ -355,12 +359,153 @@ static int wait_handoff(sysbroker_handoff *h, int pidfd) {
         }
 }
 
+/* run --verbose: the daemon's RuleRefused signals for our own listener. They are sent to this connection
+ * alone (never broadcast), so no match on the bus is needed, only a filter here: the signal must come from
+ * the daemon (on the system bus, the unique name that owns its name; a peer-to-peer connection is the
+ * daemon's by itself), for our listener's object. */
+typedef struct RefusalWatch {
+        char *path;                /* our listener's object */
+        char *daemon;              /* the daemon's unique name; NULL on the socket */
+        sd_bus_slot *slot;
+} RefusalWatch;
+
+static void refusal_watch_done(RefusalWatch *w) {
+        w->slot = sd_bus_slot_unref(w->slot);
+        free(w->path);
+        free(w->daemon);
+        *w = (RefusalWatch) {};
+}
+
+static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const RefusalWatch *w = userdata;
+        const char *description, *path, *reason;
+        uint32_t rule, pid, missed;
+
+        if (sd_bus_message_is_signal(m, SYSBROKER_LISTENER_INTERFACE, "RuleRefused") <= 0 ||
+            !streq_ptr(sd_bus_message_get_path(m), w->path) ||
+            (w->daemon && !streq_ptr(sd_bus_message_get_sender(m), w->daemon)))
+                return 0;
+        if (sd_bus_message_read(m, "usussu", &rule, &description, &pid, &path, &reason, &missed) < 0)
+                return 0;
+
+        /* One write per line: the command shares our stderr, and its own lines must not cut through ours. */
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&line, &size);
+        if (!f)
+                return 0;
+        if (missed > 0)
+                fprintf(f, "sysbrokerctl: (%" PRIu32 " more refusal%s not reported)\n", missed,
+                        missed == 1 ? "" : "s");
+        fprintf(f, "sysbrokerctl: rule %" PRIu32 " (", rule);
+        print_escaped(f, description);
+        fprintf(f, ") refused for pid %" PRIu32 ": ", pid);
+        print_escaped(f, reason);
+        fputc('\n', f);
+        if (fclose(f) == 0)
+                (void) !write(STDERR_FILENO, line, size);
+        return 1;
+}
+
+/* Before the command runs, so that nothing it is refused goes unseen. */
+static int refusal_watch_start(sysbroker_client *client, uint64_t id, RefusalWatch *w) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        sd_bus *bus = sysbroker_client_get_bus(client);
+        const char *destination = sysbroker_client_get_destination(client), *unique;
+        int r;
+
+        if (asprintf(&w->path, SYSBROKER_LISTENER_PATH_PREFIX "%" PRIu64, id) < 0) {
+                w->path = NULL;
+                return -ENOMEM;
+        }
+        if (destination) {
+                r = sd_bus_get_name_creds(bus, destination, SD_BUS_CREDS_UNIQUE_NAME, &creds);
+                if (r < 0)
+                        return r;
+                r = sd_bus_creds_get_unique_name(creds, &unique);
+                if (r < 0)
+                        return r;
+                w->daemon = strdup(unique);
+                if (!w->daemon)
+                        return -ENOMEM;
+        }
+        return sd_bus_add_filter(bus, &w->slot, on_bus_message, w);
+}
+
+/* A diagnostic: without it the command still runs, as without --verbose. */
+static bool refusal_watch_begin(sysbroker_client *client, uint64_t id, RefusalWatch *w) {
+        int r = refusal_watch_start(client, id, w);
+
+        if (r < 0)
+                error_msg("Cannot watch the listener's refusals, running without --verbose: %s", strerror(-r));
+        return r >= 0;
+}
+
+/* wait_child(), printing refusals while the command runs. After it ended, one round trip to the daemon:
+ * a refusal is queued before its call is answered and sent before any later call of ours is served, so
+ * every refusal of the command's has arrived by the reply. */
+static int wait_child_watching(pid_t pid, sysbroker_client *client) {
+        sd_bus *bus = sysbroker_client_get_bus(client);
+        _cleanup_close_ int pidfd = sys_pidfd_open(pid, 0);
+        bool bus_up = true;
+        int r;
+
+        if (pidfd < 0)
+                return wait_child(pid);
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = pidfd, .events = POLLIN },
+                        { .fd = -1 },
+                };
+                uint64_t timeout_usec = UINT64_MAX;
+                int timeout_msec = -1;
+
+                while (bus_up && (r = sd_bus_process(bus, NULL)) > 0)
+                        ;
+                if (bus_up && r < 0) {
+                        /* The daemon went away: nothing more to hear, the command runs on. */
+                        bus_up = false;
+                }
+                if (bus_up) {
+                        p[1].fd = sd_bus_get_fd(bus);
+                        r = sd_bus_get_events(bus);
+                        p[1].events = r > 0 ? (short) r : POLLIN;
+                        if (sd_bus_get_timeout(bus, &timeout_usec) >= 0 && timeout_usec != UINT64_MAX) {
+                                struct timespec ts;
+                                uint64_t now;
+
+                                clock_gettime(CLOCK_MONOTONIC, &ts);
+                                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                                timeout_msec = timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000,
+                                                                              (uint64_t) INT_MAX) : 0;
+                        }
+                }
+                if (poll(p, 2, timeout_msec) < 0 && errno != EINTR)
+                        break;
+                if (p[0].revents & POLLIN)
+                        break;
+        }
+
+        r = wait_child(pid);
+        if (bus_up) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                (void) sd_bus_call_method(bus, sysbroker_client_get_destination(client), SYSBROKER_OBJECT_PATH,
+                                          "org.freedesktop.DBus.Peer", "Ping", &error, NULL, NULL);
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+        }
+        return r;
+}
+
 /* run --handoff: the launcher runs unfiltered with the other end of the hand-off socket; whatever it runs
  * as the sandbox's command (sysbrokerctl exec) sends the listener back, which is registered here as `run`
  * registers its child's. Returns the exit status. */
 static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, unsigned filter_flags,
-                       char **cmd) {
+                       bool verbose, char **cmd) {
         _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
+        _cleanup_(refusal_watch_done) RefusalWatch watch = {};
         _cleanup_close_ int listener = -EBADF, pidfd = -EBADF;
         _cleanup_free_ char *message = NULL;
         uint64_t id = 0;
@@ -437,6 +582,8 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
 
         r = register_listener(client, listener, rules, &id, &message);
         listener = safe_close(listener);
+        if (r >= 0 && verbose)
+                verbose = refusal_watch_begin(client, id, &watch);
         if (r < 0) {
                 /* The inner side prints it (it owns the sandbox's stderr); say it here only if it cannot. */
                 if (sysbroker_handoff_answer(h, r, message) < 0)
@@ -463,7 +610,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 return EXIT_RUN_FAILURE;
         }
 
-        return wait_child(pid);
+        return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
 /* exec: the inner side of run --handoff. Exits 125 without running CMD unless the listener is registered. */
@@ -551,6 +698,7 @@ static int verb_run(int argc, char *argv[]) {
                 { "description", required_argument, NULL, ARG_DESCRIPTION },
                 { "tsync",       no_argument,       NULL, ARG_TSYNC       },
                 { "handoff",     no_argument,       NULL, ARG_HANDOFF     },
+                { "verbose",     no_argument,       NULL, 'v'             },
                 {}
         };
         /* The rule options, in the order of their ARG_ values. */
@@ -572,8 +720,10 @@ static int verb_run(int argc, char *argv[]) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(refusal_watch_done) RefusalWatch watch = {};
+        uint64_t id = 0;
         unsigned filter_flags = 0;
-        bool handoff = false;
+        bool handoff = false, verbose = false;
         sysbroker_action action;
         pid_t agent, pid;
         int c, r;
@@ -586,10 +736,13 @@ static int verb_run(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         return help();
+                case 'v':
+                        verbose = true;
+                        break;
                 case ARG_MKNOD:
                 case ARG_DENY_MKNOD:
                 case ARG_OPEN:
@@ -653,16 +806,22 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
 
         if (handoff)
-                return run_handoff(client, rules, filter_flags, argv + optind);
+                return run_handoff(client, rules, filter_flags, verbose, argv + optind);
 
         /* The filter, the registration (with a polkit agent at hand) and the exec, in one call: the command
          * runs only once its listener is registered. */
         fflush(NULL);
         agent = polkit_agent_open();
         r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid,
-                            NULL);
+                            &id);
         polkit_agent_close(agent);
-        client = sysbroker_client_free(client);
+        /* The command may be refused before the watch is set up: the daemon's signals wait in the
+         * connection's queue meanwhile, as sd_bus_call() leaves them there. */
+        if (r >= 0 && verbose)
+                verbose = refusal_watch_begin(client, id, &watch);
+        /* Only --verbose still needs the daemon. */
+        if (!verbose)
+                client = sysbroker_client_free(client);
         if (r < 0) {
                 _cleanup_free_ char *message = NULL;
 
@@ -680,7 +839,7 @@ static int verb_run(int argc, char *argv[]) {
         }
 
         forward_signals_to(pid);
-        return wait_child(pid);
+        return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
 static int parse_id(const char *s, uint64_t *ret) {

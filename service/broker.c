@@ -77,6 +77,11 @@ static void broker_emit_listener_removed(Broker *b, Listener *l, const char *rea
         broker_notify_status(b);
 }
 
+static void broker_emit_listener_refused(Broker *b, Listener *l, const ListenerRefusal *refusal) {
+        listener_dbus_emit_refused(l, refusal);
+        connection_drop_backlogged(b);
+}
+
 Broker *broker_free(Broker *b) {
         if (!b)
                 return NULL;
@@ -150,6 +155,7 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
         b->add_objects = broker_add_objects;
         b->listener_added = broker_emit_listener_added;
         b->listener_removed = broker_emit_listener_removed;
+        b->listener_refused = broker_emit_listener_refused;
 
         r = polkit_registry_new(&b->polkit);
         if (r < 0)

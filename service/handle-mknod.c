@@ -112,7 +112,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                 _cleanup_free_ char *host_dir = strndup(full, slash && slash != full ? (size_t) (slash - full) : 1);
                 struct stat st;
 
-                if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, "mknod", host_dir, &st, true))
+                if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, rule, "mknod", host_dir, &st, true))
                         return ANSWER_DENIED_OF(EPERM);
         }
 
@@ -125,7 +125,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
          * asked, the node is made as before: this spares a user a useless node, it guards nothing. */
         if (!(S_ISCHR(mode) && major == 0 && minor == 0) && fstatvfs(parent, &sv) >= 0 &&
             (sv.f_flag & ST_NODEV)) {
-                supervisor_log_refusal(s, full, t.tid,
+                supervisor_refuse_rule(s, rule, full, t.tid,
                                        "mknod %c %u:%u '%s' by task %i: the directory is on a nodev "
                                        "mount, where the node could never be opened; denying. A bubblewrap "
                                        "or Flatpak-style sandbox (its mounts are nodev) needs an open rule "

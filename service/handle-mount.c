@@ -300,17 +300,17 @@ static int mount_plan(Supervisor *s, const Target *t, const MountCall *c, MountP
 
                 r = device_is_hosts(p->source_fd, p->source_path, &unsafe);
                 if (r == -ENOLINK) {
-                        supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: the host's path "
-                                               "leads through an unsafe symlink at '%s' (owned by uid %u, in a "
-                                               "directory of uid %u, mode %04o), denying.", c->fstype,
-                                               p->source_path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
-                                               (unsigned) unsafe.dir_mode);
+                        supervisor_refuse_rule(s, p->rule, p->source_path, t->tid, "mount %s '%s' by task %i: "
+                                               "the host's path leads through an unsafe symlink at '%s' (owned "
+                                               "by uid %u, in a directory of uid %u, mode %04o), denying.",
+                                               c->fstype, p->source_path, t->tid, unsafe.path, unsafe.uid,
+                                               unsafe.dir_uid, (unsigned) unsafe.dir_mode);
                         return -EPERM;
                 }
                 if (r <= 0) {
-                        supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: not a block "
-                                               "device, or not the one the broker sees at that path.", c->fstype,
-                                               p->source_path, t->tid);
+                        supervisor_refuse_rule(s, p->rule, p->source_path, t->tid, "mount %s '%s' by task %i: "
+                                               "not a block device, or not the one the broker sees at that "
+                                               "path.", c->fstype, p->source_path, t->tid);
                         return -EPERM;
                 }
                 p->source_name_is_roots = name_is_roots(p->source_path);

@@ -344,10 +344,10 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                 return ANSWER_DENIED_OF(EPERM);
         }
         if (result == -ENOLINK) {
-                supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: unsafe symlink at '%s' "
-                                       "(owned by uid %u, in a directory of uid %u, mode %04o), default action.",
-                                       path, rule->host_path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
-                                       (unsigned) unsafe.dir_mode);
+                supervisor_refuse_rule(s, rule, path, t->tid, "open '%s' as host '%s' for task %i: unsafe symlink "
+                                       "at '%s' (owned by uid %u, in a directory of uid %u, mode %04o), default "
+                                       "action.", path, rule->host_path, t->tid, unsafe.path, unsafe.uid,
+                                       unsafe.dir_uid, (unsigned) unsafe.dir_mode);
                 return answer_default(s);
         }
         /* Any other error is the kernel's answer for that file, found as its owner: told as it is. */
@@ -410,7 +410,7 @@ static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as
  * capability we add is for the file the rule names, not for whatever the sandbox's view puts there. The
  * host's path is resolved safely: a symlink its user planted there must not make the sandbox's file "the
  * host's". Logged when refused. */
-static bool same_as_on_host(Supervisor *s, const Target *t, const Resolution *res) {
+static bool same_as_on_host(Supervisor *s, const Target *t, const Rule *rule, const Resolution *res) {
         _cleanup_free_ char *dir = NULL;
 
         if (res->creates) {
@@ -420,7 +420,7 @@ static bool same_as_on_host(Supervisor *s, const Target *t, const Resolution *re
                 if (!dir)
                         return false;
         }
-        return supervisor_is_hosts(s, t, "open", dir ?: res->path, &res->st, res->creates);
+        return supervisor_is_hosts(s, t, rule, "open", dir ?: res->path, &res->st, res->creates);
 }
 
 Answer handle_open(Supervisor *s, NotifySyscall call) {
@@ -538,7 +538,7 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
                  * not followed): that is the host's file by construction. Anything else is compared. */
-                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(s, &t, &res))
+                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(s, &t, rule, &res))
                         return ANSWER_DENIED_OF(EPERM);
 
                 /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing

@@ -68,7 +68,14 @@ static Listener *listener_free_until(Listener *l, const struct timespec *deadlin
         sd_event_source_disable_unref(l->done_source);
         sd_event_source_disable_unref(l->hup_source);
         sd_event_source_disable_unref(l->announce_source);
+        sd_event_source_disable_unref(l->refused_source);
         safe_close(l->done_fd);
+        safe_close(l->refused_fd);
+        for (size_t i = 0; i < l->n_refusals; i++)
+                listener_refusal_done(&l->refusals[i]);
+        pthread_mutex_destroy(&l->refusals_lock);
+        sd_bus_unref(l->owner_bus);
+        free(l->owner_bus_name);
         safe_close(l->fd);
         persist_listener_close(l);
         rule_set_free(l->rules);
@@ -94,6 +101,47 @@ Listener *listener_free(Listener *l) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Listener *, listener_free);
+
+/* The thread queued refusals for the owner: taken under the lock, told after it (the thread never waits for
+ * the bus). Dispatched before the bus's own sources (SD_EVENT_PRIORITY_IMPORTANT): a refusal queued before the
+ * trapped call was answered is sent before anything the owner asks after that. */
+static int on_listener_refused(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ListenerRefusal taken[LISTENER_REFUSALS_MAX];
+        Listener *l = userdata;
+        uint64_t n;
+        size_t k;
+
+        (void) !read(fd, &n, sizeof n);
+        pthread_mutex_lock(&l->refusals_lock);
+        k = l->n_refusals;
+        memcpy(taken, l->refusals, k * sizeof *taken);
+        l->n_refusals = 0;
+        pthread_mutex_unlock(&l->refusals_lock);
+
+        for (size_t i = 0; i < k; i++) {
+                if (!l->removed && l->broker->listener_refused)
+                        l->broker->listener_refused(l->broker, l, &taken[i]);
+                listener_refusal_done(&taken[i]);
+        }
+        return 0;
+}
+
+int listener_set_owner_bus(Listener *l, sd_bus_message *message) {
+        const char *sender = sd_bus_message_get_sender(message);
+
+        assert(l);
+        assert(!l->owner_bus);
+
+        /* The reference keeps a closed peer-to-peer connection's bus from being freed, so that its address is
+         * never another connection's: whether it is still connected is asked when a refusal is sent. */
+        if (sender) {
+                l->owner_bus_name = strdup(sender);
+                if (!l->owner_bus_name)
+                        return -ENOMEM;
+        }
+        l->owner_bus = sd_bus_ref(sd_bus_message_get_bus(message));
+        return 0;
+}
 
 static int on_listener_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Listener *l = userdata;
@@ -225,8 +273,10 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 .default_deny = default_deny,
                 .fd = -EBADF,
                 .done_fd = -EBADF,
+                .refused_fd = -EBADF,
                 .state_fd = -EBADF,
         };
+        pthread_mutex_init(&l->refusals_lock, NULL);
         if (restore) {
                 if (listener_find(b, restore->id))
                         return -EEXIST;
@@ -248,6 +298,16 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 return -errno;
 
         r = sd_event_add_io(b->event, &l->done_source, l->done_fd, EPOLLIN, on_listener_done, l);
+        if (r < 0)
+                return r;
+
+        l->refused_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (l->refused_fd < 0)
+                return -errno;
+        r = sd_event_add_io(b->event, &l->refused_source, l->refused_fd, EPOLLIN, on_listener_refused, l);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_priority(l->refused_source, SD_EVENT_PRIORITY_IMPORTANT);
         if (r < 0)
                 return r;
 

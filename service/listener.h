@@ -38,6 +38,27 @@ typedef struct ListenerMount {
 
 #define LISTENER_MOUNTS_MAX 64
 
+/* A matching rule refused for a reason the owner can fix (supervisor_refuse_rule()), on its way from the thread
+ * to the owner (RuleRefused, listener-dbus.c). The strings are malloc'ed by the thread, freed by the main loop. */
+struct ListenerRefusal {
+        uint32_t rule;             /* its index in the listener's rules */
+        pid_t pid;
+        char *rule_description;    /* rule_describe() */
+        char *path;                /* as the task named or reached it: the sandbox's words */
+        char *reason;
+        unsigned missed;           /* refusals before this one the owner was not told of (rate limit, full queue) */
+};
+
+/* Frees its strings. Inline: the thread side, below listener.c, frees what it cannot queue. */
+static inline void listener_refusal_done(ListenerRefusal *f) {
+        free(f->rule_description);
+        free(f->path);
+        free(f->reason);
+}
+
+/* Refusals queued for the main loop at once: the thread drops (and counts) what does not fit, it never waits. */
+#define LISTENER_REFUSALS_MAX 16
+
 typedef struct PersistHeader PersistHeader;
 
 /* What a listener had before a restart of the daemon (persist.c). */
@@ -81,6 +102,20 @@ struct Listener {
         uint64_t busy_since_usec;  /* set by the thread while it handles a call; read by the watchdog */
         uint64_t interrupted_busy; /* the busy_since_usec the watchdog last interrupted (main loop only) */
 
+        /* Refusals for the owner: the thread appends under refusals_lock and writes refused_fd; the main loop
+         * takes them all under the lock and sends them after (on_listener_refused()). */
+        pthread_mutex_t refusals_lock;
+        ListenerRefusal refusals[LISTENER_REFUSALS_MAX];
+        size_t n_refusals;
+        unsigned refusals_dropped; /* the queue was full: told with the next refusal that fits */
+        int refused_fd;            /* eventfd */
+        sd_event_source *refused_source;
+        /* Whom RuleRefused goes to (main loop only): the registrant's bus, a reference (a peer-to-peer
+         * connection's, or the system bus), and on the system bus its unique name. NULL after a restart:
+         * nobody to tell but the journal. */
+        sd_bus *owner_bus;
+        char *owner_bus_name;
+
         ListenerMount mounts[LISTENER_MOUNTS_MAX]; /* the thread's alone */
         size_t n_mounts;
 
@@ -96,6 +131,8 @@ struct Listener {
 /* Takes ownership of fd and rules (and restore->state_fd) on success. restore: NULL for a new registration. */
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
                  const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret);
+/* The registrant, to whom refusals of its rules go (RuleRefused): message is its RegisterListener call. */
+int listener_set_owner_bus(Listener *l, sd_bus_message *message);
 /* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */
 void listener_remove(Listener *l, ListenerEnd reason);
 /* Emits ListenerAdded on the next loop iteration: by then the registration's call, and the copy of the fd

@@ -220,6 +220,11 @@ static void registration_finish(Registration *reg) {
         }
         reg->fd = -EBADF;          /* owned by the listener now */
         reg->rules = NULL;
+        /* Without it the owner only misses RuleRefused; the journal still says each refusal. */
+        r = listener_set_owner_bus(l, reg->call);
+        if (r < 0)
+                log_warning_errno(r, "Listener %" PRIu64 ": cannot remember its owner's connection, its refusals "
+                                  "go to the journal only: %m", l->id);
 
         log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
                  l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "host-path.h"
 #include "log.h"
@@ -65,8 +66,8 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
         return false;
 }
 
-bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
-                         bool directory) {
+bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const char *what, const char *path,
+                         const struct stat *st, bool directory) {
         HostPathUnsafe unsafe;
         int r;
 
@@ -74,17 +75,16 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const
         if (r > 0)
                 return true;
         if (r == -ENOLINK)
-                supervisor_log_refusal(s, path, t->tid, "%s '%s' by task %i: the host's path leads through an unsafe "
-                                       "symlink at '%s' (owned by uid %u, in a directory of uid %u, mode %04o), "
-                                       "denying.", what, path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
-                                       (unsigned) unsafe.dir_mode);
+                supervisor_refuse_rule(s, rule, path, t->tid, "%s '%s' by task %i: the host's path leads through an "
+                                       "unsafe symlink at '%s' (owned by uid %u, in a directory of uid %u, mode "
+                                       "%04o), denying.", what, path, t->tid, unsafe.path, unsafe.uid,
+                                       unsafe.dir_uid, (unsigned) unsafe.dir_mode);
         else
-                supervisor_log_refusal(s, path, t->tid, "'%s' in the view of task %i is not the host's '%s' (a mount "
-                                       "of the sandbox's own?), denying.", path, t->tid, path);
+                supervisor_refuse_rule(s, rule, path, t->tid, "'%s' in the view of task %i is not the host's '%s' (a "
+                                       "mount of the sandbox's own?), denying. A rule's path is the host's: a file "
+                                       "bound at another path needs HostPath.", path, t->tid, path);
         return false;
 }
-
-
 
 /* The listener's own summary of what its limit held back, itself counted against its owner's. */
 void supervisor_log_say_suppressed(Supervisor *s) {
@@ -100,12 +100,9 @@ void supervisor_log_say_suppressed(Supervisor *s) {
 
 /* Every line a sandbox's behaviour may cause goes through here: at most LOG_BURST per LOG_INTERVAL for the
  * listener, and OWNER_LOG_BURST for all listeners of its owner. Checked before anything is formatted. */
-static bool supervisor_log_admit(Supervisor *s, int level) {
-        uint64_t now;
+static bool supervisor_log_budget(Supervisor *s) {
+        uint64_t now = log_limit_now_usec();
 
-        if (log_get_max_level() < level)
-                return false;
-        now = log_limit_now_usec();
         if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
                 supervisor_log_say_suppressed(s);
                 s->log_window_start = now;
@@ -119,17 +116,20 @@ static bool supervisor_log_admit(Supervisor *s, int level) {
         return log_limit_owner_admit(s->listener->account_uid, 1);
 }
 
-static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
-                            const char *format, va_list ap) _printf_(7, 0);
-static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
-                            const char *format, va_list ap) {
-        char message[1024], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64];
-        _cleanup_free_ char *path_field = NULL;
-        const char *fields[7];
-        size_t n = 0;
+static bool supervisor_log_admit(Supervisor *s, int level) {
+        return log_get_max_level() >= level && supervisor_log_budget(s);
+}
 
-        if (!supervisor_log_admit(s, level))
-                return;
+/* The one place a sandbox's line is written, admitted already. rule: the index of the rule it is about, or -1. */
+static void supervisor_log_write(Supervisor *s, int level, RuleAction decision, int error, const char *path,
+                                 pid_t pid, ssize_t rule, const char *format, va_list ap) _printf_(8, 0);
+static void supervisor_log_write(Supervisor *s, int level, RuleAction decision, int error, const char *path,
+                                 pid_t pid, ssize_t rule, const char *format, va_list ap) {
+        char message[2048], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64],
+                rule_field[64];
+        _cleanup_free_ char *path_field = NULL;
+        const char *fields[8];
+        size_t n = 0;
 
         n = (size_t) snprintf(message, sizeof message, "Listener %" PRIu64 ": ", s->listener->id);
         (void) vsnprintf(message + n, sizeof message - n, format, ap);
@@ -149,8 +149,76 @@ static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int e
                 snprintf(errno_field, sizeof errno_field, "SYSBROKER_ERRNO=%i", error);
                 fields[n++] = errno_field;
         }
+        if (rule >= 0) {
+                snprintf(rule_field, sizeof rule_field, "SYSBROKER_RULE=%zi", rule);
+                fields[n++] = rule_field;
+        }
         fields[n] = NULL;
         log_struct(level, fields, message);
+}
+
+static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
+                            const char *format, va_list ap) _printf_(7, 0);
+static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
+                            const char *format, va_list ap) {
+        if (supervisor_log_admit(s, level))
+                supervisor_log_write(s, level, decision, error, path, pid, -1, format, ap);
+}
+
+static void supervisor_log_write_args(Supervisor *s, int level, RuleAction decision, int error, const char *path,
+                                      pid_t pid, ssize_t rule, const char *format, ...) _printf_(8, 9);
+static void supervisor_log_write_args(Supervisor *s, int level, RuleAction decision, int error, const char *path,
+                                      pid_t pid, ssize_t rule, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        supervisor_log_write(s, level, decision, error, path, pid, rule, format, ap);
+        va_end(ap);
+}
+
+/* The owner reads what the sandbox named: as D-Bus needs it (UTF-8), and without the controls that could
+ * forge or reorder lines on its terminal. Anything else is written \xNN, byte by byte. */
+static char *owner_text(const char *s) {
+        bool plain = utf8_is_valid(s) && !string_has_control(s) && !strchr(s, '\\');
+        char *t, *q;
+
+        if (plain)
+                return strdup(s);
+        t = malloc(strlen(s) * 4 + 1);
+        if (!t)
+                return NULL;
+        q = t;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p < 0x20 || *p >= 0x7f || *p == '\\')
+                        q += sprintf(q, "\\x%02x", *p);
+                else
+                        *q++ = (char) *p;
+        *q = 0;
+        return t;
+}
+
+/* Hands a refusal to the main loop, which tells the owner (listener.h): never waits for it, and never
+ * reaches the bus itself. A full queue drops it, counted. */
+static void supervisor_queue_refusal(Supervisor *s, ListenerRefusal *f) {
+        Listener *l = s->listener;
+        uint64_t one = 1;
+        bool queued = false;
+
+        pthread_mutex_lock(&l->refusals_lock);
+        if (l->n_refusals < LISTENER_REFUSALS_MAX) {
+                f->missed += l->refusals_dropped;
+                l->refusals_dropped = 0;
+                l->refusals[l->n_refusals++] = *f;
+                queued = true;
+        } else
+                l->refusals_dropped += 1 + f->missed;
+        pthread_mutex_unlock(&l->refusals_lock);
+
+        if (!queued) {
+                listener_refusal_done(f);
+                return;
+        }
+        (void) !write(l->refused_fd, &one, sizeof one);
 }
 
 void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
@@ -173,6 +241,50 @@ void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const ch
         va_start(ap, format);
         supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, format, ap);
         va_end(ap);
+}
+
+void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, pid_t pid, const char *format, ...) {
+        _cleanup_free_ char *description = NULL;
+        ListenerRefusal f;
+        char reason[1024];
+        ssize_t index;
+        va_list ap;
+
+        assert(s && rule && format);
+
+        /* The owner is told of what is logged, no more: both under the listener's and the owner's budgets. */
+        if (!supervisor_log_budget(s)) {
+                s->refusals_missed++;
+                return;
+        }
+
+        va_start(ap, format);
+        (void) vsnprintf(reason, sizeof reason, format, ap);
+        va_end(ap);
+        index = rule - s->listener->rules->rules;
+        assert(index >= 0 && (size_t) index < s->listener->rules->n_rules);
+        description = rule_describe(rule);
+
+        if (log_get_max_level() >= LOG_WARNING)
+                supervisor_log_write_args(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, index,
+                                          "rule %zi (%s) refused for task %i: %s", index, description ?: "?",
+                                          (int) pid, reason);
+
+        f = (ListenerRefusal) {
+                .rule = (uint32_t) index,
+                .pid = pid,
+                .rule_description = owner_text(description ?: "?"),
+                .path = owner_text(strempty(path)),
+                .reason = owner_text(reason),
+                .missed = s->refusals_missed,
+        };
+        if (!f.rule_description || !f.path || !f.reason) {
+                listener_refusal_done(&f);
+                s->refusals_missed++;
+                return;
+        }
+        s->refusals_missed = 0;
+        supervisor_queue_refusal(s, &f);
 }
 
 int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,

@@ -28,6 +28,7 @@ struct Supervisor {
         uint64_t log_window_start;
         unsigned log_in_window;
         unsigned log_suppressed;
+        unsigned refusals_missed;  /* the owner was not told of these (supervisor_refuse_rule()) */
 };
 
 /* A decision: answer with a value, an errno, CONTINUE, or nothing more (ADDFD with SEND answered). */
@@ -95,9 +96,10 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
  * broker finds at path in its view (with directory: the directory a new name goes in, path being that
  * directory's), resolved safely (host-path.h)? A sandbox with a mount namespace of its own could otherwise put
  * anything it can look up where a rule allows, or a user make the host's path a symlink to match what the
- * sandbox put there. Logged when refused (not the host's, or an unsafe symlink on the host's path). */
-bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
-                         bool directory);
+ * sandbox put there. When not, refused by rule (supervisor_refuse_rule()): not the host's, or an unsafe
+ * symlink on the host's path. */
+bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const char *what, const char *path,
+                         const struct stat *st, bool directory);
 /* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task
  * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
  * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,
@@ -106,6 +108,14 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const
 void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
                              const char *format, ...) _printf_(6, 7);
 void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) _printf_(4, 5);
+/* A rule that matches, refused for a reason its owner can fix: the file is not the host's, a nodev mount, an
+ * unsafe symlink on a host path, outside a directory mapping. Every such refusal goes through here: one line at
+ * warning, "rule N (its rule_describe()) refused for task P: <reason>", with SYSBROKER_RULE=N besides the
+ * fields above, and the same words to the listener's owner (the RuleRefused signal, sent by the main loop to
+ * the registrant's connection only). Both under the same rate limits as every line (one admission for both);
+ * what the owner missed is counted in the next signal. format: the reason, naming what was wrong. */
+void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, pid_t pid, const char *format, ...)
+        _printf_(5, 6);
 
 /* Takes on the target's root (and cwd, for a path relative to AT_FDCWD) and returns where a lookup of path
  * starts: -EBADF for AT_FDCWD (absolute, or relative to the cwd just entered), else a copy of the dirfd the

@@ -450,6 +450,88 @@ static void test_open_host_path_rule_opens_brokers_file(Harness *h, gconstpointe
         assert_counters(h, path, 2, 1, 1, 0, 0);
 }
 
+static void count_signal(GDBusConnection *conn, const char *sender, const char *path, const char *interface,
+                         const char *member, GVariant *parameters, gpointer user_data) {
+        GPtrArray *members = user_data;
+        g_ptr_array_add(members, g_strdup(member));
+}
+
+static gboolean members_contain(GPtrArray *members, const char *member) {
+        for (guint i = 0; i < members->len; i++)
+                if (g_str_equal(members->pdata[i], member))
+                        return TRUE;
+        return FALSE;
+}
+
+/* A HostPath through a symlink a user could have placed is refused for a reason the owner can fix: the
+ * connection that registered the listener hears which rule and why (RuleRefused), and another connection,
+ * subscribed to everything the daemon sends, hears the broadcast ListenerAdded but not that: the reason names
+ * the sandbox's paths. */
+static void test_rule_refused_is_told_to_the_owner_only(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        g_autofree char *path = NULL, *host = NULL, *link = NULL, *named = NULL, *never = NULL, *unsafe = NULL;
+        g_autoptr(GPtrArray) other_heard = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDBusConnection) other = NULL;
+        g_autoptr(BrokerSignal) refused = NULL;
+        g_autoptr(GError) error = NULL;
+        const char *description, *refused_path, *reason;
+        guint32 rule, pid, missed;
+        guint subscription;
+        gint64 until;
+
+        host = g_build_filename(h->tmpdir, "host-file", NULL);
+        link = g_build_filename(h->tmpdir, "users-link", NULL);
+        named = g_build_filename(h->tmpdir, "not-there", "device", NULL);
+        never = g_build_filename(h->tmpdir, "never", NULL);
+        write_file(host, "from the host", 0600);
+        g_assert_cmpint(symlink(host, link), ==, 0);
+        g_assert_cmpint(lchown(link, 65534, 65534), ==, 0);
+
+        other = g_dbus_connection_new_for_address_sync(h->bus_address,
+                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                       NULL, NULL, &error);
+        g_assert_no_error(error);
+        subscription = g_dbus_connection_signal_subscribe(other, h->daemon_unique_name, NULL, NULL, NULL, NULL,
+                                                          G_DBUS_SIGNAL_FLAGS_NONE, count_signal, other_heard,
+                                                          NULL);
+        /* Its AddMatch is in effect once a later call of its is answered. */
+        g_variant_unref(g_dbus_connection_call_sync(other, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                    "org.freedesktop.DBus", "GetId", NULL, NULL,
+                                                    G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error));
+        g_assert_no_error(error);
+
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Action': <'deny'>, 'Path': <%s>},"
+                                                        " {'Syscall': <'open'>, 'Path': <%s>, 'HostPath': <%s>}]",
+                                                        never, named, link),
+                                   g_variant_new_parsed("{'DefaultAction': <'deny'>}"), NULL);
+        listener_child_close_listener(c);
+
+        /* Refused with the default action, deny. */
+        assert_open_failed(c, named, O_RDONLY | O_CLOEXEC, EPERM);
+
+        refused = harness_wait_signal(h, BROKER_LISTENER_INTERFACE, "RuleRefused");
+        g_assert_cmpstr(refused->path, ==, path);
+        g_variant_get(refused->parameters, "(u&su&s&su)", &rule, &description, &pid, &refused_path, &reason,
+                      &missed);
+        g_assert_cmpuint(rule, ==, 1);
+        g_assert_nonnull(strstr(description, "emulate open"));
+        g_assert_nonnull(strstr(description, link));
+        g_assert_cmpuint(pid, ==, (guint32) c->pid);
+        g_assert_cmpstr(refused_path, ==, named);
+        unsafe = g_strdup_printf("unsafe symlink at '%s' (owned by uid 65534", link);
+        g_assert_nonnull(strstr(reason, unsafe));
+        g_assert_cmpuint(missed, ==, 0);
+
+        until = g_get_monotonic_time() + G_USEC_PER_SEC / 2;
+        while (g_get_monotonic_time() < until)
+                harness_spin(h);
+        g_assert_true(members_contain(other_heard, "ListenerAdded"));
+        g_assert_false(members_contain(other_heard, "RuleRefused"));
+        g_dbus_connection_signal_unsubscribe(other, subscription);
+}
+
 /* ---- the Manager object ---- */
 
 /* ---- idle exit ---- */
@@ -1095,6 +1177,8 @@ int main(int argc, char **argv) {
         harness_add_test("/open/host-path-rule-opens-brokers-file", &as_root,
                          test_open_host_path_rule_opens_brokers_file, NULL);
 
+        harness_add_test("/open/rule-refused-is-told-to-the-owner-only", &as_root,
+                         test_rule_refused_is_told_to_the_owner_only, NULL);
         harness_add_test("/manager/properties-are-served", NULL, test_manager_properties_are_served, NULL);
         harness_add_test("/manager/idle-daemon-exits", &with_idle_exit, test_idle_daemon_exits, NULL);
         harness_add_test("/manager/idle-exit-waits-for-listeners", &with_idle_exit,

@@ -302,7 +302,7 @@ sb_start_broker() {
     # place: the pid stays the daemon's.
     # The sanitizer options (tools/test --sanitize) say where a report goes: it must not be lost in the log.
     setsid systemd-socket-activate -l "$SB_SOCKET" -E DBUS_SYSTEM_BUS_ADDRESS \
-        -E ASAN_OPTIONS -E UBSAN_OPTIONS -E LSAN_OPTIONS \
+        -E ASAN_OPTIONS -E UBSAN_OPTIONS -E LSAN_OPTIONS -E JOURNAL_STREAM \
         "$SYSBROKERD" --no-idle-exit --log-level="${SB_BROKER_LOG_LEVEL:-debug}" "$@" \
         >>"$T/sysbrokerd.log" 2>&1 &
     SB_BROKER_PID=$!
