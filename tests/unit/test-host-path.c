@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The safe host path resolver on a tree made for each test: which symlinks it follows (root's, in root's
  * directories writable by no one else) and which it refuses, with where and whose; ".." only from a link
- * and never above the root; loops; O_NOFOLLOW; and the host comparison built on it. What needs files of
+ * and never above the root; loops; O_NOFOLLOW; the host comparison built on it; and the same walk in another
+ * root and beneath a directory, which nothing leaves. What needs files of
  * root's (chown) runs only as root, as the suite does in CI. */
 
 #include <fcntl.h>
@@ -158,9 +159,100 @@ static void test_same_as_the_host(void) {
         remove_tree();
 }
 
+/* Resolves name beneath base (or with "/" first, in the view whose root is base): the errno, or 0 and
+ * whether it is base/dir/file. */
+static int resolve_below(const char *name, bool in_root, bool *ret_is_file, HostPathUnsafe *unsafe) {
+        _cleanup_close_ int root = -EBADF;
+        char file[PATH_MAX + 64];
+        struct stat a, b;
+        int fd, r;
+
+        root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root >= 0);
+        snprintf(file, sizeof file, "%s/dir/file", base);
+        r = in_root ? host_path_open_in_root(root, name, 0, &fd, unsafe) :
+                      host_path_open_beneath(root, name, 0, &fd, unsafe);
+        if (r < 0)
+                return r;
+        *ret_is_file = fstat(fd, &a) == 0 && stat(file, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        safe_close(fd);
+        return 0;
+}
+
+static void test_beneath_nothing_leaves_the_directory(void) {
+        HostPathUnsafe unsafe = {};
+        bool is_file = false;
+        char p[PATH_MAX + 64];
+        struct stat st;
+
+        make_tree();
+        CHECK(resolve_below("dir/file", false, &is_file, NULL) == 0 && is_file);
+        CHECK(resolve_below("dir//./file", false, &is_file, NULL) == 0 && is_file);
+        /* ".." within is followed; above the directory it is an escape, however it is spelled. */
+        CHECK(resolve_below("dir/../dir/file", false, &is_file, NULL) == 0 && is_file);
+        CHECK(resolve_below("..", false, &is_file, NULL) == -EXDEV);
+        CHECK(resolve_below("dir/../../dir/file", false, &is_file, NULL) == -EXDEV);
+        snprintf(p, sizeof p, "dir/../..%s/dir/file", base);
+        CHECK(resolve_below(p, false, &is_file, NULL) == -EXDEV);
+        CHECK(resolve_below("/dir/file", false, &is_file, NULL) == -EINVAL);
+        CHECK(resolve_below("dir/none", false, &is_file, NULL) == -ENOENT);
+        /* The empty path is the directory itself. */
+        CHECK(resolve_below("", false, &is_file, NULL) == 0 && !is_file);
+        CHECK(host_path_open_beneath(-EBADF, "dir/file", 0, &(int) { -1 }, NULL) == -EBADF);
+
+        /* A user's link, pointing out or within, is never followed. */
+        link_at("/etc/passwd", "dir/out", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_below("dir/out", false, &is_file, &unsafe) == -ENOLINK);
+        CHECK_STREQ(unsafe.path, "/dir/out");
+        link_at("file", "dir/users", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_below("dir/users", false, &is_file, &unsafe) == -ENOLINK);
+        CHECK_STREQ(unsafe.path, "/dir/users");
+        link_at(".", "sticky/dot", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_below("sticky/dot/../dir/file", false, &is_file, &unsafe) == -ENOLINK);
+        snprintf(p, sizeof p, "%s/dir/out", base);
+        CHECK(lstat(p, &st) == 0);
+        remove_tree();
+}
+
+static void test_beneath_roots_links(void) {
+        HostPathUnsafe unsafe = {};
+        bool is_file = false;
+        char target[PATH_MAX + 64];
+
+        if (geteuid() != 0) {
+                printf("# skipped: needs root (links and directories of root's)\n");
+                return;
+        }
+        make_tree();
+        snprintf(target, sizeof target, "%s/dir/file", base);
+        link_at(target, "dir/abs", 0);
+        link_at("/dir/file", "dir/abs-in-root", 0);
+        link_at("../dir/file", "dir/rel", 0);
+        link_at("../..", "dir/up", 0);
+        link_at("../../../../../../../../../../../..", "dir/way-up", 0);
+        link_at("../dir/loop", "dir/loop", 0);
+
+        /* Root's link within the directory is followed, ".." in its target too while it stays within. */
+        CHECK(resolve_below("dir/rel", false, &is_file, &unsafe) == 0 && is_file);
+        /* An absolute target is an escape, even one that names a file within on the host. */
+        CHECK(resolve_below("dir/abs", false, &is_file, &unsafe) == -EXDEV);
+        CHECK(resolve_below("dir/abs-in-root", false, &is_file, &unsafe) == -EXDEV);
+        /* Root's ".." out of the directory is an escape too. */
+        CHECK(resolve_below("dir/up/dir/file", false, &is_file, &unsafe) == -EXDEV);
+        CHECK(resolve_below("dir/loop", false, &is_file, &unsafe) == -ELOOP);
+
+        /* In a view whose root is base: an absolute target starts at base, ".." stops there. */
+        CHECK(resolve_below("/dir/abs-in-root", true, &is_file, &unsafe) == 0 && is_file);
+        CHECK(resolve_below("/dir/way-up/dir/file", true, &is_file, &unsafe) == 0 && is_file);
+        CHECK(resolve_below("/dir/abs", true, &is_file, &unsafe) == -ENOENT);
+        CHECK(resolve_below("dir/file", true, &is_file, &unsafe) == -EINVAL);
+        remove_tree();
+}
+
 static void setup(void) {
         CHECK(target_setup_process() >= 0);
 }
 
 UNIT_MAIN(T(setup), T(test_plain_paths_and_bad_input), T(test_links_anyone_but_root_could_place_are_refused),
-          T(test_roots_links_in_roots_directories), T(test_same_as_the_host))
+          T(test_roots_links_in_roots_directories), T(test_same_as_the_host),
+          T(test_beneath_nothing_leaves_the_directory), T(test_beneath_roots_links))
