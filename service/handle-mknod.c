@@ -106,8 +106,9 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         /* The directory the node goes in must be the one the broker finds at that path, as for a file open
          * creates: a sandbox with its own mount namespace (a bind mount over the rule's directory, a chroot)
          * would otherwise have the node made in a directory of its choosing, on the host. An absolute path
-         * from the broker's own root walks the broker's own mounts: that is the host's by construction. */
-        if (!(absolute && target_thread_root_is_brokers())) {
+         * from the broker's own root walks the broker's own mounts: that is the host's by construction, unless
+         * the listener's "/" is another directory (listener.h), below which the host's is looked for. */
+        if (!(absolute && l->root_fd < 0 && target_thread_root_is_brokers())) {
                 const char *slash = strrchr(full, '/');
                 _cleanup_free_ char *host_dir = strndup(full, slash && slash != full ? (size_t) (slash - full) : 1);
                 struct stat st;

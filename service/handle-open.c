@@ -537,8 +537,10 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return ANSWER_DENIED_OF(EPERM);
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
-                 * not followed): that is the host's file by construction. Anything else is compared. */
-                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(s, &t, &res))
+                 * not followed): that is the host's file by construction, unless the listener's "/" is another
+                 * directory. Anything else is compared. */
+                if (!(from_root && l->root_fd < 0 && target_thread_root_is_brokers()) &&
+                    !same_as_on_host(s, &t, &res))
                         return ANSWER_DENIED_OF(EPERM);
 
                 /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing

@@ -70,7 +70,7 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const
         HostPathUnsafe unsafe;
         int r;
 
-        r = host_path_same(path, st, directory, &unsafe);
+        r = host_path_same_in_root(s->listener->root_fd, path, st, directory, &unsafe);
         if (r > 0)
                 return true;
         if (r == -ENOLINK)
@@ -79,8 +79,9 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const
                                        "denying.", what, path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
                                        (unsigned) unsafe.dir_mode);
         else
-                supervisor_log_refusal(s, path, t->tid, "'%s' in the view of task %i is not the host's '%s' (a mount "
-                                       "of the sandbox's own?), denying.", path, t->tid, path);
+                supervisor_log_refusal(s, path, t->tid, "'%s' in the view of task %i is not the host's '%s%s' (a "
+                                       "mount of the sandbox's own?), denying.", path, t->tid,
+                                       strempty(s->listener->root), path);
         return false;
 }
 

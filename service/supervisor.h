@@ -92,8 +92,8 @@ static inline void supervisor_leavep(Supervisor **entered) {
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
 /* The host check of open and mknod: is st, what the target reached at path in its own view, the file the
- * broker finds at path in its view (with directory: the directory a new name goes in, path being that
- * directory's), resolved safely (host-path.h)? A sandbox with a mount namespace of its own could otherwise put
+ * broker finds at path below the listener's root (with directory: the directory a new name goes in, path being
+ * that directory's), resolved safely (host-path.h)? A sandbox with a mount namespace of its own could otherwise put
  * anything it can look up where a rule allows, or a user make the host's path a symlink to match what the
  * sandbox put there. Logged when refused (not the host's, or an unsafe symlink on the host's path). */
 bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,

@@ -159,6 +159,29 @@ static void test_same_as_the_host(void) {
         remove_tree();
 }
 
+/* A listener whose "/" is base: "the host's file at /dir/file" is base/dir/file, not the broker's /dir/file. */
+static void test_same_in_another_root(void) {
+        _cleanup_close_ int root = -EBADF;
+        char p[PATH_MAX + 64];
+        struct stat st, dir;
+
+        make_tree();
+        root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root >= 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(stat(p, &st) == 0);
+        snprintf(p, sizeof p, "%s/dir", base);
+        CHECK(stat(p, &dir) == 0);
+        CHECK(host_path_same_in_root(root, "/dir/file", &st, false, NULL) == 1);
+        CHECK(host_path_same_in_root(root, "/dir", &dir, true, NULL) == 1);
+        CHECK(host_path_same_in_root(root, "/dir", &st, true, NULL) == 0);
+        /* The broker's own root does not have it there, and the path as the broker sees it is not below it. */
+        CHECK(host_path_same_in_root(-EBADF, "/dir/file", &st, false, NULL) < 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(host_path_same_in_root(root, p, &st, false, NULL) == -ENOENT);
+        remove_tree();
+}
+
 /* Resolves name beneath base (or with "/" first, in the view whose root is base): the errno, or 0 and
  * whether it is base/dir/file. */
 static int resolve_below(const char *name, bool in_root, bool *ret_is_file, HostPathUnsafe *unsafe) {
@@ -255,4 +278,5 @@ static void setup(void) {
 
 UNIT_MAIN(T(setup), T(test_plain_paths_and_bad_input), T(test_links_anyone_but_root_could_place_are_refused),
           T(test_roots_links_in_roots_directories), T(test_same_as_the_host),
-          T(test_beneath_nothing_leaves_the_directory), T(test_beneath_roots_links))
+          T(test_same_in_another_root), T(test_beneath_nothing_leaves_the_directory),
+          T(test_beneath_roots_links))
