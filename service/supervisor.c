@@ -87,6 +87,26 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const
 
 
 
+int supervisor_open_mapped(const Rule *rule, const char *rel, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe) {
+        _cleanup_close_ int dir = -EBADF;
+        char below[PATH_MAX];
+        int r;
+
+        if (!rule->host_dir)
+                return -EINVAL;
+        r = host_path_open(rule->host_path, 0, &dir, ret_unsafe);
+        if (r < 0)
+                return r;
+        r = host_path_open_beneath(dir, rel, flags, ret_fd, ret_unsafe);
+        /* Where below the directory, as the host's path: what the log names. */
+        if (r == -ENOLINK && ret_unsafe) {
+                snprintf(below, sizeof below, "%s", ret_unsafe->path);
+                (void) snprintf(ret_unsafe->path, sizeof ret_unsafe->path, "%s%s", rule->host_path, below);
+        }
+        return r;
+}
+
 /* The listener's own summary of what its limit held back, itself counted against its owner's. */
 void supervisor_log_say_suppressed(Supervisor *s) {
         assert(s);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "fs-util.h"
+#include "host-path.h"
 #include "listener.h"
 #include "notify.h"
 #include "rule.h"
@@ -98,6 +99,12 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
  * sandbox put there. Logged when refused (not the host's, or an unsafe symlink on the host's path). */
 bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
                          bool directory);
+/* A directory mapping's file (rule->host_dir): rel (relative, "" for the directory itself) resolved beneath
+ * the rule's host directory, itself resolved safely in the broker's view, with the thread's current
+ * credentials (host-path.h): as O_PATH. -EXDEV if it leads out of the directory, -ENOLINK for an unsafe symlink
+ * (*ret_unsafe says where, in the broker's view), else the -errno the walk met. */
+int supervisor_open_mapped(const Rule *rule, const char *rel, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe);
 /* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task
  * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
  * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,
