@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -272,6 +273,78 @@ static void test_beneath_roots_links(void) {
         remove_tree();
 }
 
+/* Swaps base/m/d, a directory, with a symlink that leads out (as the user's, or root's), atomically, until
+ * told to stop: whatever the walk meets, it must never come back with the file outside. */
+typedef struct Swapper {
+        int dir_fd;
+        volatile bool stop;
+        unsigned swaps;
+} Swapper;
+
+static void *swap_loop(void *userdata) {
+        Swapper *w = userdata;
+
+        while (!w->stop)
+                if (renameat2(w->dir_fd, "d", w->dir_fd, "swap", RENAME_EXCHANGE) == 0)
+                        w->swaps++;
+        return NULL;
+}
+
+static void race_against_swaps(uid_t link_owner, int expected_refusal) {
+        _cleanup_close_ int m = -EBADF;
+        char p[PATH_MAX + 64];
+        struct stat inside, outside, st;
+        unsigned refused = 0, found = 0;
+        Swapper w = {};
+        pthread_t thread;
+        int fd;
+
+        make_tree();
+        snprintf(p, sizeof p, "%s/m", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/m/d", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/m/d/file", base);
+        safe_close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+        CHECK(stat(p, &inside) == 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(stat(p, &outside) == 0);
+        link_at("../dir", "m/swap", link_owner);
+        snprintf(p, sizeof p, "%s/m", base);
+        m = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(m >= 0);
+
+        w.dir_fd = m;
+        CHECK(pthread_create(&thread, NULL, swap_loop, &w) == 0);
+        for (unsigned i = 0; i < 20000 && !unit_failed; i++) {
+                int r = host_path_open_beneath(m, "d/file", 0, &fd, NULL);
+
+                if (r == expected_refusal || r == -ENOENT) {
+                        refused++;
+                        continue;
+                }
+                CHECK(r == 0);
+                if (r < 0)
+                        break;
+                CHECK(fstat(fd, &st) == 0);
+                CHECK(!(st.st_dev == outside.st_dev && st.st_ino == outside.st_ino));
+                found += st.st_dev == inside.st_dev && st.st_ino == inside.st_ino;
+                safe_close(fd);
+        }
+        w.stop = true;
+        CHECK(pthread_join(thread, NULL) == 0);
+        printf("# %u swaps: %u times the file within, %u refused\n", w.swaps, found, refused);
+        CHECK(w.swaps > 0);
+        remove_tree();
+}
+
+static void test_beneath_symlink_swaps_mid_walk(void) {
+        /* The user's link is unsafe, root's leads out: either is refused, never followed out. */
+        race_against_swaps(geteuid() == 0 ? 65534 : geteuid(), -ENOLINK);
+        if (geteuid() == 0)
+                race_against_swaps(0, -EXDEV);
+}
+
 static void setup(void) {
         CHECK(target_setup_process() >= 0);
 }
@@ -279,4 +352,4 @@ static void setup(void) {
 UNIT_MAIN(T(setup), T(test_plain_paths_and_bad_input), T(test_links_anyone_but_root_could_place_are_refused),
           T(test_roots_links_in_roots_directories), T(test_same_as_the_host),
           T(test_same_in_another_root), T(test_beneath_nothing_leaves_the_directory),
-          T(test_beneath_roots_links))
+          T(test_beneath_roots_links), T(test_beneath_symlink_swaps_mid_walk))
