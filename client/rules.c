@@ -330,16 +330,42 @@ static int rules_add(sysbroker_rules *rules, RuleSyscall syscall, sysbroker_acti
         return (int) rules->n_rules++;
 }
 
-int sysbroker_rules_add_mknod(
+/* path is a directory mapping's: a literal directory followed by slash-star-star. */
+static bool path_is_mapping(const char *path) {
+        size_t l = strlen(path);
+        _cleanup_free_ char *prefix = NULL;
+
+        if (l < 3 || !streq(path + l - 3, "/**"))
+                return false;
+        prefix = strndup(path, l - 3);
+        return prefix && rule_pattern_is_literal(prefix);
+}
+
+/* A HostPath as the daemon takes it: absolute, clean, literal. */
+static int rules_check_host_path(sysbroker_rules *rules, const char *host_path) {
+        int r;
+
+        r = rules_check_path(rules, "host path", host_path);
+        if (r < 0)
+                return r;
+        if (!rule_pattern_is_literal(host_path))
+                return rules_fail(rules, -EINVAL, "host path '%s' is a pattern, not a literal path", host_path);
+        return 0;
+}
+
+/* sysbroker_rules_add_mknod() with a directory mapping (host_dir, for a path "/DIR/" + "**"): not in the
+ * library's interface yet, reached through the spec form "PATH=HOSTDIR". */
+static int rules_add_mknod_full(
                 sysbroker_rules *rules,
                 sysbroker_action action,
                 char type,
                 uint32_t major,
                 uint32_t minor,
                 const char *path,
-                uint32_t mode) {
+                uint32_t mode,
+                const char *host_dir) {
 
-        RuleKey keys[5];
+        RuleKey keys[6];
         size_t n = 0;
         int r;
 
@@ -368,8 +394,29 @@ int sysbroker_rules_add_mknod(
         keys[n++] = (RuleKey) { .name = "Minor", .type = KEY_UINT32, .uint32 = minor };
         if (mode != SYSBROKER_MODE_DEFAULT)
                 keys[n++] = (RuleKey) { .name = "Mode", .type = KEY_UINT32, .uint32 = mode };
+        if (host_dir) {
+                r = rules_check_host_path(rules, host_dir);
+                if (r < 0)
+                        return r;
+                if (!path_is_mapping(path))
+                        return rules_fail(rules, -EINVAL, "path '%s': with a host directory it must be a literal "
+                                          "directory followed by '/**'", path);
+                keys[n++] = (RuleKey) { .name = "HostPath", .type = KEY_STRING, .string = (char *) host_dir };
+        }
 
         return rules_add(rules, RULE_SYSCALL_MKNOD, action, keys, n);
+}
+
+int sysbroker_rules_add_mknod(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                char type,
+                uint32_t major,
+                uint32_t minor,
+                const char *path,
+                uint32_t mode) {
+
+        return rules_add_mknod_full(rules, action, type, major, minor, path, mode, NULL);
 }
 
 /* Digits only: strtoul() alone would take signs, spaces and "0x". */
@@ -413,7 +460,7 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
         }
         if (n < 3 || n > 4)
                 return rules_fail(rules, -EINVAL,
-                                  "rule '%s' is not of the form 'TYPE MAJ:MIN PATH [MODE]'", spec);
+                                  "rule '%s' is not of the form 'TYPE MAJ:MIN PATH[=HOSTDIR] [MODE]'", spec);
 
         if (!streq(fields[0], "c") && !streq(fields[0], "b"))
                 return rules_fail(rules, -EINVAL, "rule '%s': device type '%s' is neither 'c' nor 'b'",
@@ -433,7 +480,12 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
                 return rules_fail(rules, -EINVAL, "rule '%s': mode '%s' is not an octal number up to 0777",
                                   spec, fields[3]);
 
-        r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);
+        /* PATH ends at the first '=': a directory mapping's host directory follows. */
+        char *host_dir = strchr(fields[2], '=');
+        if (host_dir)
+                *host_dir++ = '\0';
+
+        r = rules_add_mknod_full(rules, action, fields[0][0], major, minor, fields[2], mode, host_dir);
         if (r < 0)
                 return rules_fail_spec(rules, r, spec);
         return r;
@@ -461,17 +513,15 @@ int sysbroker_rules_add_open(
         if (r < 0)
                 return r;
         if (host_path) {
-                r = rules_check_path(rules, "host path", host_path);
+                r = rules_check_host_path(rules, host_path);
                 if (r < 0)
                         return r;
-                if (!rule_pattern_is_literal(host_path))
-                        return rules_fail(rules, -EINVAL, "host path '%s' is a pattern, not a literal path",
-                                          host_path);
-                /* The process names a file it may not see: there is nothing to match a pattern against. */
-                if (!rule_pattern_is_literal(path))
+                /* The process names a file it may not see: there is nothing to match a pattern against, but
+                 * a directory mapping's prefix. */
+                if (!rule_pattern_is_literal(path) && !path_is_mapping(path))
                         return rules_fail(rules, -EINVAL,
-                                          "path '%s' is a pattern; with a host path it must be a literal path",
-                                          path);
+                                          "path '%s' is a pattern; with a host path it must be a literal path, "
+                                          "or a literal directory followed by '/**'", path);
                 if (create)
                         return rules_fail(rules, -EINVAL, "a rule with a host path cannot create files");
         }

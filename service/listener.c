@@ -8,6 +8,8 @@
 #include <time.h>
 #include <sys/eventfd.h>
 
+#include "fs-util.h"
+#include "host-path.h"
 #include "list.h"
 #include "listener.h"
 #include "log.h"
@@ -80,6 +82,8 @@ static Listener *listener_free_until(Listener *l, const struct timespec *deadlin
         persist_listener_close(l);
         rule_set_free(l->rules);
         free(l->description);
+        free(l->root);
+        safe_close(l->root_fd);
         free(l->owner_groups);
         free(l->object_path);
         free(l);
@@ -251,8 +255,40 @@ static int listener_lookup_owner_groups(Listener *l) {
         }
 }
 
+/* The sandbox's root (listener_new()): opened once, here on the main loop in the broker's view with the broker's
+ * credentials, safely: a symlink a user planted on the way must not make another directory the sandbox's "/".
+ * The broker's own root is kept as none, so that its checks take the fast paths they always did. */
+static int listener_open_root(Listener *l, const char *root) {
+        _cleanup_close_ int fd = -EBADF;
+        HostPathUnsafe unsafe = {};
+        struct stat st, own;
+        int r;
+
+        if (!root)
+                return 0;
+        r = host_path_open(root, 0, &fd, &unsafe);
+        if (r == -ENOLINK)
+                return log_error_errno(r, "Listener root '%s' leads through an unsafe symlink at '%s' (owned by "
+                                       "uid %u, in a directory of uid %u, mode %04o).", root, unsafe.path,
+                                       unsafe.uid, unsafe.dir_uid, (unsigned) unsafe.dir_mode);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open listener root '%s': %m", root);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(-ENOTDIR, "Listener root '%s' is not a directory.", root);
+        if (fstat(broker_root_dir(), &own) >= 0 && own.st_dev == st.st_dev && own.st_ino == st.st_ino)
+                return 0;
+        l->root = strdup(root);
+        if (!l->root)
+                return -ENOMEM;
+        l->root_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
-                 const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret) {
+                 const char *description, bool default_deny, const char *root, const ListenerRestore *restore,
+                 Listener **ret) {
         _cleanup_(listener_freep) Listener *l = NULL;
         pthread_attr_t attr;
         int r;
@@ -275,6 +311,7 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 .done_fd = -EBADF,
                 .refused_fd = -EBADF,
                 .state_fd = -EBADF,
+                .root_fd = -EBADF,
         };
         pthread_mutex_init(&l->refusals_lock, NULL);
         if (restore) {
@@ -289,6 +326,9 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 if (r < 0)
                         return log_error_errno(r, "Failed to look up the groups of uid %u: %m", owner_uid);
         }
+        r = listener_open_root(l, root);
+        if (r < 0)
+                return r;
         l->description = strdup(strempty(description));
         if (!l->description || asprintf(&l->object_path, BROKER_LISTENER_PATH_PREFIX "/%" PRIu64, l->id) < 0)
                 return -ENOMEM;

@@ -83,6 +83,12 @@ struct Listener {
         size_t n_owner_groups;
         char *description;
         bool default_deny;
+        /* The sandbox's "/" in the broker's view, against which the identity checks resolve host paths (open's
+         * same-file check, mknod's directory: "is this the host's file at that path?"), safely and beneath it
+         * (host_path_open_in_root()). NULL and -EBADF: the broker's own root, the common case and the only
+         * one a registration over the bus gets. Immutable, like rules. */
+        char *root;
+        int root_fd;               /* O_PATH directory */
         RuleSet *rules;
         int fd;                    /* our own copy of the seccomp listener */
 
@@ -128,9 +134,15 @@ struct Listener {
         Listener *next, *prev;
 };
 
-/* Takes ownership of fd and rules (and restore->state_fd) on success. restore: NULL for a new registration. */
+/* Takes ownership of fd and rules (and restore->state_fd) on success. restore: NULL for a new registration.
+ * root: the host directory (absolute, no "..", in the broker's view, resolved safely: host-path.h) that is the
+ * sandbox's "/", for a sandbox whose root is not the broker's (a container's rootfs: the OCI front end); NULL
+ * (or a path to the broker's own root) for the broker's root. Never taken from the bus: RegisterListener
+ * passes NULL. Persisted with the registration, so a restart restores it. -EINVAL for a malformed root,
+ * -ENOTDIR if it is not a directory, -ENOLINK if an unsafe symlink is on its way, else what opening it met. */
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
-                 const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret);
+                 const char *description, bool default_deny, const char *root, const ListenerRestore *restore,
+                 Listener **ret);
 /* The registrant, to whom refusals of its rules go (RuleRefused): message is its RegisterListener call. */
 int listener_set_owner_bus(Listener *l, sd_bus_message *message);
 /* Removes it from the bus (signal with reason) and asks its thread to stop; freed once the thread ended. */

@@ -211,7 +211,7 @@ static void registration_finish(Registration *reg) {
         int r;
 
         r = listener_new(b, reg->fd, reg->rules, reg->uid, reg->account_uid, reg->pid, reg->description,
-                         reg->default_deny, NULL, &l);
+                         reg->default_deny, /* root= */ NULL, NULL, &l);
         if (r < 0) {
                 log_error_errno(r, "Failed to create listener for uid %u: %m", reg->uid);
                 (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to create listener: %m");

@@ -13,6 +13,7 @@
 
 void persisted_listener_done(PersistedListener *p) {
         free(p->description);
+        free(p->root);
         rule_set_free(p->rules);
         *p = (PersistedListener) {};
 }
@@ -133,6 +134,13 @@ int persist_format_registration(const Listener *l, sd_bus *bus, char **ret) {
                 l->id, l->owner_uid, l->account_uid, (int) l->owner_pid, l->default_deny ? "deny" : "continue");
         put_hex(f, l->description);
         fputc('\n', f);
+        /* Only when it is not the broker's: what an older daemon wrote and reads is unchanged, and one that
+         * does not know the line refuses the state (drops the listener) rather than serve with the wrong root. */
+        if (l->root) {
+                fputs("root ", f);
+                put_hex(f, l->root);
+                fputc('\n', f);
+        }
 
         r = sd_bus_message_enter_container(m, 'a', "a{sv}");
         while (r >= 0 && (r = sd_bus_message_at_end(m, false)) == 0) {
@@ -222,6 +230,7 @@ enum {
         SEEN_ACCOUNT_UID    = 1 << 3,
         SEEN_OWNER_PID      = 1 << 4,
         SEEN_DESCRIPTION    = 1 << 5,
+        SEEN_ROOT           = 1 << 6,
         SEEN_REQUIRED       = SEEN_ID | SEEN_OWNER_UID | SEEN_DEFAULT_ACTION,
 };
 
@@ -237,6 +246,7 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
                 { "owner-pid",      SEEN_OWNER_PID },
                 { "default-action", SEEN_DEFAULT_ACTION },
                 { "description",    SEEN_DESCRIPTION },
+                { "root",           SEEN_ROOT },
         };
         uint64_t v = 0;
         unsigned bit = 0;
@@ -281,6 +291,12 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
                 /* What ListListeners sends must be a D-Bus string, or the call fails for everyone. */
                 if (!p->description || strlen(p->description) > limits->max_string_length ||
                     !utf8_is_valid(p->description))
+                        r = -EINVAL;
+                break;
+        case SEEN_ROOT:
+                /* Checked again when it is opened (listener_new()): absolute, no "..", safe on the way. */
+                p->root = get_hex(tokens[1]);
+                if (!p->root || p->root[0] != '/' || strlen(p->root) >= PATH_MAX)
                         r = -EINVAL;
                 break;
         }

@@ -38,6 +38,7 @@ typedef struct PersistedListener {
         pid_t owner_pid;
         bool default_deny;
         char *description;
+        char *root;                /* Listener.root, NULL for the broker's */
         RuleSet *rules;
         ListenerMount mounts[LISTENER_MOUNTS_MAX];
         size_t n_mounts;

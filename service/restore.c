@@ -26,7 +26,7 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
                                          "listener.", id);
 
         r = listener_new(b, listener_fd, p.rules, p.owner_uid, p.account_uid, p.owner_pid, p.description,
-                         p.default_deny,
+                         p.default_deny, p.root,
                          &(ListenerRestore) {
                                  .id = p.id,
                                  .state_fd = state_fd,

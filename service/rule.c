@@ -76,7 +76,7 @@ static const struct {
         [KEY_MODE] = { "Mode", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
         [KEY_ACCESS] = { "Access", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_CREATE] = { "Create", "b", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
-        [KEY_HOST_PATH] = { "HostPath", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
+        [KEY_HOST_PATH] = { "HostPath", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) | SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_FS_TYPE] = { "FsType", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_SOURCE] = { "Source", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_TARGET] = { "Target", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
@@ -332,9 +332,39 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
         return 0;
 }
 
+/* HostPath: a literal absolute host path without "." or "..", standing for the literal Path (open), or for
+ * a directory mapping when Path is a literal prefix + slash-star-star (open and mknod). The sandbox names a file it need
+ * not see: there is nothing to match any other pattern against. */
+static int rule_host_path_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
+                                      char **ret_error) {
+        const char *host = f->strings[KEY_HOST_PATH], *why;
+        size_t l = strlen(rule->path);
+
+        why = rule_path_pattern_invalid(host, limits->max_string_length);
+        if (why)
+                return rule_error(ret_error, index, "key 'HostPath' %s", why);
+        if (!rule_pattern_is_literal(host))
+                return rule_error(ret_error, index, "key 'HostPath' must be a literal path, not a pattern");
+        if (l >= 3 && streq(rule->path + l - 3, "/**")) {
+                _cleanup_free_ char *prefix = strndup(rule->path, l - 3);
+
+                if (!prefix)
+                        return -ENOMEM;
+                if (!rule_pattern_is_literal(prefix))
+                        return rule_error(ret_error, index, "key 'Path' must be a literal path, or a literal "
+                                          "directory followed by '/**', when 'HostPath' is set");
+                rule->host_dir = true;
+        } else if (!rule_pattern_is_literal(rule->path))
+                return rule_error(ret_error, index, "key 'Path' must be a literal path, or a literal directory "
+                                  "followed by '/**', when 'HostPath' is set");
+        rule->host_path = TAKE_PTR(f->strings[KEY_HOST_PATH]);
+        return 0;
+}
+
 static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
                             char **ret_error) {
         const char *why;
+        int r;
 
         if (!has(f, KEY_SYSCALL))
                 return rule_error(ret_error, index, "missing key 'Syscall'");
@@ -416,6 +446,15 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                                                   "key 'Mode' may only hold permission bits (0777)");
                         rule->max_mode = f->u32[KEY_MODE];
                 }
+                if (has(f, KEY_HOST_PATH)) {
+                        r = rule_host_path_from_fields(f, index, limits, rule, ret_error);
+                        if (r < 0)
+                                return r;
+                        /* A node is made where the sandbox names it; only a mapping says where that is. */
+                        if (!rule->host_dir)
+                                return rule_error(ret_error, index, "key 'HostPath' of a mknod rule needs a "
+                                                  "'Path' of the form '/DIR/**' (a directory mapping)");
+                }
                 break;
 
         case RULE_SYSCALL_OPEN:
@@ -428,17 +467,11 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 }
                 rule->create = has(f, KEY_CREATE) && f->u32[KEY_CREATE];
                 if (has(f, KEY_HOST_PATH)) {
-                        why = rule_path_pattern_invalid(f->strings[KEY_HOST_PATH], limits->max_string_length);
-                        if (why)
-                                return rule_error(ret_error, index, "key 'HostPath' %s", why);
-                        if (!rule_pattern_is_literal(f->strings[KEY_HOST_PATH]))
-                                return rule_error(ret_error, index, "key 'HostPath' must be a literal path, not a pattern");
-                        /* The sandbox names a file it cannot see: nothing to match a pattern against. */
-                        if (!rule_pattern_is_literal(rule->path))
-                                return rule_error(ret_error, index, "key 'Path' must be a literal path when 'HostPath' is set");
+                        r = rule_host_path_from_fields(f, index, limits, rule, ret_error);
+                        if (r < 0)
+                                return r;
                         if (rule->create)
                                 return rule_error(ret_error, index, "key 'Create' cannot be combined with 'HostPath'");
-                        rule->host_path = TAKE_PTR(f->strings[KEY_HOST_PATH]);
                 }
                 break;
 
@@ -704,13 +737,42 @@ static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
         return true;
 }
 
+static bool path_has_dot_dot(const char *path) {
+        for (const char *p = path; *p; ) {
+                const char *end;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                if (end - p == 2 && p[0] == '.' && p[1] == '.')
+                        return true;
+                p = end;
+        }
+        return false;
+}
+
+const char *rule_mapped_relative(const Rule *r, const char *path) {
+        size_t l;
+
+        if (!r->host_dir || !path)
+                return NULL;
+        l = strlen(r->path) - 3; /* the prefix */
+        if (strncmp(path, r->path, l) != 0 || path[l] != '/' || path[l + 1] == 0)
+                return NULL;
+        return path + l + 1;
+}
+
 const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
                                 const char *resolved, const OpenRequest *resolved_req) {
+        bool named_dots = as_named && path_has_dot_dot(as_named);
+
         for (size_t i = 0; i < set->n_rules; i++) {
                 const Rule *r = &set->rules[i];
 
                 if (r->host_path) {
-                        if (as_named && rule_open_allows(r, named_req) && streq(r->path, as_named))
+                        /* A literal Path never holds "..": such a name only ever matches a mapping. */
+                        if (as_named && rule_open_allows(r, named_req) &&
+                            (r->host_dir ? !!rule_mapped_relative(r, as_named) : streq(r->path, as_named)))
                                 return r;
                         continue;
                 }
@@ -718,8 +780,8 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
                         return r;
                 /* A name that resolves to nothing has only itself to be matched by. Deny and continue rules
                  * grant nothing, so they may stand in for it: one before a HostPath rule for a name the
-                 * sandbox lacks still applies. */
-                if (!resolved && r->action != RULE_ACTION_EMULATE && as_named &&
+                 * sandbox lacks still applies. Not a name with "..": where it leads is not what it says. */
+                if (!resolved && r->action != RULE_ACTION_EMULATE && as_named && !named_dots &&
                     rule_path_matches(r->path, as_named))
                         return r;
         }
@@ -776,7 +838,14 @@ const char *rule_mount_option_refused(const Rule *r, char *options, const char *
 
 bool rule_set_has_open_host(const RuleSet *set) {
         for (size_t i = 0; i < set->n_rules; i++)
-                if (set->rules[i].host_path)
+                if (set->rules[i].syscall == RULE_SYSCALL_OPEN && set->rules[i].host_path)
+                        return true;
+        return false;
+}
+
+bool rule_set_has_open_mapping(const RuleSet *set) {
+        for (size_t i = 0; i < set->n_rules; i++)
+                if (set->rules[i].syscall == RULE_SYSCALL_OPEN && set->rules[i].host_dir)
                         return true;
         return false;
 }
@@ -846,6 +915,14 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                 ret->details[n++] = ret->device;
                 ret->details[n++] = "mode";
                 ret->details[n++] = ret->mode;
+                if (r->host_path) {
+                        ret->details[n++] = "host-path";
+                        ret->details[n++] = r->host_path;
+                        ret->details[n++] = "polkit.message";
+                        ret->details[n++] = "Authentication is required to let a sandbox create the device node "
+                                            "$(device) in the host's directory $(host-path), which it sees as "
+                                            "$(path).";
+                }
                 break;
         case RULE_SYSCALL_OPEN:
                 ret->action_id = SYSBROKER_POLKIT_ACTION_OPEN;
@@ -864,8 +941,11 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                         /* The action's message names only the sandbox's path: an admin must see which
                          * file of the host it stands for. polkit takes this from uid 0. */
                         ret->details[n++] = "polkit.message";
-                        ret->details[n++] = "Authentication is required to let a sandbox open the host's file "
-                                            "$(host-path) as $(path), with sysbrokerd's privileges.";
+                        ret->details[n++] = r->host_dir ?
+                                "Authentication is required to let a sandbox open the files below the host's "
+                                "directory $(host-path) as $(path), with sysbrokerd's privileges." :
+                                "Authentication is required to let a sandbox open the host's file "
+                                "$(host-path) as $(path), with sysbrokerd's privileges.";
                 }
                 break;
         case RULE_SYSCALL_MOUNT:
@@ -922,8 +1002,9 @@ char *rule_describe(const Rule *r) {
 
         switch (r->syscall) {
         case RULE_SYSCALL_MKNOD:
-                if (asprintf(&s, "%s mknod %c %" PRIu32 ":%" PRIu32 " %s", rule_action_to_string(r->action),
-                             r->device_type, r->major, r->minor, r->path) < 0)
+                if (asprintf(&s, "%s mknod %c %" PRIu32 ":%" PRIu32 " %s%s%s", rule_action_to_string(r->action),
+                             r->device_type, r->major, r->minor, r->path, r->host_path ? " in host " : "",
+                             strempty(r->host_path)) < 0)
                         return NULL;
                 return s;
         case RULE_SYSCALL_OPEN:

@@ -71,7 +71,7 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const
         HostPathUnsafe unsafe;
         int r;
 
-        r = host_path_same(path, st, directory, &unsafe);
+        r = host_path_same_in_root(s->listener->root_fd, path, st, directory, &unsafe);
         if (r > 0)
                 return true;
         if (r == -ENOLINK)
@@ -80,10 +80,31 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const
                                        "%04o), denying.", what, path, t->tid, unsafe.path, unsafe.uid,
                                        unsafe.dir_uid, (unsigned) unsafe.dir_mode);
         else
-                supervisor_refuse_rule(s, rule, path, t->tid, "'%s' in the view of task %i is not the host's '%s' (a "
+                supervisor_refuse_rule(s, rule, path, t->tid, "'%s' in the view of task %i is not the host's '%s%s' (a "
                                        "mount of the sandbox's own?), denying. A rule's path is the host's: a file "
-                                       "bound at another path needs HostPath.", path, t->tid, path);
+                                       "bound at another path needs HostPath.", path, t->tid,
+                                       strempty(s->listener->root), path);
         return false;
+}
+
+int supervisor_open_mapped(const Rule *rule, const char *rel, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe) {
+        _cleanup_close_ int dir = -EBADF;
+        char below[PATH_MAX];
+        int r;
+
+        if (!rule->host_dir)
+                return -EINVAL;
+        r = host_path_open(rule->host_path, 0, &dir, ret_unsafe);
+        if (r < 0)
+                return r;
+        r = host_path_open_beneath(dir, rel, flags, ret_fd, ret_unsafe);
+        /* Where below the directory, as the host's path: what the log names. */
+        if (r == -ENOLINK && ret_unsafe) {
+                snprintf(below, sizeof below, "%s", ret_unsafe->path);
+                (void) snprintf(ret_unsafe->path, sizeof ret_unsafe->path, "%s%s", rule->host_path, below);
+        }
+        return r;
 }
 
 /* The listener's own summary of what its limit held back, itself counted against its owner's. */

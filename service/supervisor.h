@@ -5,6 +5,7 @@
 #pragma once
 
 #include "fs-util.h"
+#include "host-path.h"
 #include "listener.h"
 #include "notify.h"
 #include "rule.h"
@@ -93,13 +94,19 @@ static inline void supervisor_leavep(Supervisor **entered) {
 /* Invariant 4, right before emulating: logged when refused. */
 bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what, const char *path);
 /* The host check of open and mknod: is st, what the target reached at path in its own view, the file the
- * broker finds at path in its view (with directory: the directory a new name goes in, path being that
- * directory's), resolved safely (host-path.h)? A sandbox with a mount namespace of its own could otherwise put
+ * broker finds at path below the listener's root (with directory: the directory a new name goes in, path being
+ * that directory's), resolved safely (host-path.h)? A sandbox with a mount namespace of its own could otherwise put
  * anything it can look up where a rule allows, or a user make the host's path a symlink to match what the
  * sandbox put there. When not, refused by rule (supervisor_refuse_rule()): not the host's, or an unsafe
  * symlink on the host's path. */
 bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const char *what, const char *path,
                          const struct stat *st, bool directory);
+/* A directory mapping's file (rule->host_dir): rel (relative, "" for the directory itself) resolved beneath
+ * the rule's host directory, itself resolved safely in the broker's view, with the thread's current
+ * credentials (host-path.h): as O_PATH. -EXDEV if it leads out of the directory, -ENOLINK for an unsafe symlink
+ * (*ret_unsafe says where, in the broker's view), else the -errno the walk met. */
+int supervisor_open_mapped(const Rule *rule, const char *rel, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe);
 /* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task
  * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
  * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,

@@ -82,7 +82,10 @@ static void test_mknod_specs_become_rules(void) {
         ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_DENY, "b\t7:0   /dev/loop* 0660") == 1);
         ASSERT(sysbroker_rules_add_mknod(rules, SYSBROKER_ACTION_CONTINUE, 'c', 4095, (1u << 20) - 1,
                                          "/srv/**", SYSBROKER_MODE_DEFAULT) == 2);
-        ASSERT(sysbroker_rules_count(rules) == 3);
+        /* A directory mapping: the node's directory must be the host's /srv/dev (or one below it). */
+        ASSERT(sysbroker_rules_add_mknod_spec(rules, SYSBROKER_ACTION_EMULATE,
+                                              "c 10:229 /sandboxdev/**=/srv/dev 0666") == 3);
+        ASSERT(sysbroker_rules_count(rules) == 4);
         ASSERT(sysbroker_rules_get_error(rules) == NULL);
 }
 
@@ -113,6 +116,11 @@ static void test_bad_mknod_specs_are_refused_with_a_reason(void) {
                 { "c 1:3 /a 4755",        -EINVAL,       "up to 0777"                    },
                 { "c 1:3 /a 37777777777", -EINVAL,       "up to 0777"                    },
                 { "c 1:3 /a\xff",         -EINVAL,       "UTF-8"                         },
+                { "c 1:3 /a=/dev",        -EINVAL,       "must be a literal directory followed by '/**'" },
+                { "c 1:3 /a*/**=/dev",    -EINVAL,       "must be a literal directory followed by '/**'" },
+                { "c 1:3 /a/**=dev",      -EINVAL,       "host path 'dev' is not absolute" },
+                { "c 1:3 /a/**=/d/../e",  -EINVAL,       "host path '/d/../e' contains a '..' component" },
+                { "c 1:3 /a/**=/d*",      -EINVAL,       "host path '/d*' is a pattern" },
         };
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
 
@@ -143,7 +151,9 @@ static void test_open_specs_become_rules(void) {
         ASSERT(sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, "/dev/kvm=/dev/kvm:rw") == 3);
         ASSERT(sysbroker_rules_add_open(rules, SYSBROKER_ACTION_CONTINUE, "/", SYSBROKER_ACCESS_READ, false,
                                         NULL) == 4);
-        ASSERT(sysbroker_rules_count(rules) == 5);
+        /* A directory mapping: the sandbox's /srv/secret/a/b is the host's /data/secret/a/b. */
+        ASSERT(sysbroker_rules_add_open_host_spec(rules, SYSBROKER_ACTION_EMULATE, "/srv/secret/**=/data/secret") == 5);
+        ASSERT(sysbroker_rules_count(rules) == 6);
         ASSERT(sysbroker_rules_get_error(rules) == NULL);
 
         ASSERT(sysbroker_access_from_string("rw", &a) == 0 && a == SYSBROKER_ACCESS_READ_WRITE);
@@ -216,9 +226,16 @@ static void test_bad_open_specs_are_refused_with_a_reason(void) {
                 { "/dev/kvm=/dev/../kvm", -EINVAL,
                   "rule '/dev/kvm=/dev/../kvm': host path '/dev/../kvm' contains a '..' component" },
                 { "/dev/k*=/dev/kvm:rw", -EINVAL,
-                  "rule '/dev/k*=/dev/kvm:rw': path '/dev/k*' is a pattern; with a host path it must be a literal path" },
+                  "rule '/dev/k*=/dev/kvm:rw': path '/dev/k*' is a pattern; with a host path it must be a literal path, "
+                  "or a literal directory followed by '/**'" },
                 { "/dev/[k]vm=/dev/kvm", -EINVAL,
-                  "rule '/dev/[k]vm=/dev/kvm': path '/dev/[k]vm' is a pattern; with a host path it must be a literal path" },
+                  "rule '/dev/[k]vm=/dev/kvm': path '/dev/[k]vm' is a pattern; with a host path it must be a literal path, "
+                  "or a literal directory followed by '/**'" },
+                { "/s*/**=/data", -EINVAL,
+                  "rule '/s*/**=/data': path '/s*/**' is a pattern; with a host path it must be a literal path, "
+                  "or a literal directory followed by '/**'" },
+                { "/srv/**=/data/**", -EINVAL,
+                  "rule '/srv/**=/data/**': host path '/data/**' is a pattern, not a literal path" },
                 { "/dev/kvm=/dev/kv?", -EINVAL,
                   "rule '/dev/kvm=/dev/kv?': host path '/dev/kv?' is a pattern, not a literal path" },
                 { "/dev/kvm=/dev/kvm:rw:create", -EINVAL,
@@ -1890,7 +1907,7 @@ static void test_sysbrokerctl_open_options(void) {
                   "Invalid --open-host: rule '/dev/kvm' is not of the form 'PATH=HOSTPATH[:r|w|rw]'" },
                 { { "--open-host", "/dev/*=/dev/kvm", "--", "true" },
                   "Invalid --open-host: rule '/dev/*=/dev/kvm': path '/dev/*' is a pattern; with a host "
-                  "path it must be a literal path" },
+                  "path it must be a literal path, or a literal directory followed by '/**'" },
                 { { "--open-host", "/a=/b:create", "--", "true" },
                   "Invalid --open-host: rule '/a=/b:create': a rule with a host path cannot create files" },
                 { { "--deny-open", "a/b", "--", "true" },

@@ -741,7 +741,8 @@ static const BadInput bad_inputs[] = {
           BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Path'") },
         { "open-pattern-path-with-host-path", NULL, BAD_FD_NONE,
           "[{'Syscall': <'open'>, 'Path': <'/dev/*'>, 'HostPath': <'/dev/kvm'>}]", NO_OPTIONS,
-          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "key 'Path' must be a literal path when 'HostPath' is set") },
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "key 'Path' must be a literal path, or a literal directory "
+                                          "followed by '/**', when 'HostPath' is set") },
         { "open-create-with-host-path", NULL, BAD_FD_NONE,
           "[" RULE_OPEN_DATA ", {'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kvm'>,"
           " 'Create': <true>}]", NO_OPTIONS,

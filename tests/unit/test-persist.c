@@ -57,6 +57,8 @@ static void test_valid_state_is_read(void) {
         CHECK(p.default_deny);
         CHECK_STREQ(p.description, "vm");
         CHECK(p.rules && p.rules->n_rules == 1);
+        /* A state without a root line (every one written before there were roots): the broker's. */
+        CHECK(!p.root);
         persisted_listener_done(&p);
 }
 
@@ -104,6 +106,10 @@ static void test_damaged_header_lines_are_refused(void) {
         /* ListListeners sends descriptions as D-Bus strings: one that is not UTF-8 would fail it for all. */
         expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription ff\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription 7\n" RULE_LINES);
+        /* A root is absolute, once. */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nroot 7372\n" RULE_LINES);     /* "sr" */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nroot -\n" RULE_LINES);        /* "" */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nroot 2f\nroot 2f61\n" RULE_LINES);
         /* Required lines. */
         expect_refused("owner-uid 1000\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\ndefault-action deny\n" RULE_LINES);
@@ -180,11 +186,21 @@ static void test_registration_round_trips(void) {
         CHECK(read_back.id == 9 && read_back.owner_uid == 1000 && read_back.account_uid == 1001);
         CHECK(read_back.owner_pid == 77 && !read_back.default_deny);
         CHECK_STREQ(read_back.description, "-");
+        CHECK(!read_back.root);
+        CHECK(text && !strstr(text, "root "));
         CHECK(read_back.rules && read_back.rules->n_rules == 3);
         if (read_back.rules && read_back.rules->n_rules == 3) {
                 CHECK_STREQ(read_back.rules->rules[2].path, "/tmp/x");
                 CHECK(read_back.rules->rules[2].create);
         }
+        persisted_listener_done(&read_back);
+
+        /* A listener whose "/" is another directory keeps it across a restart. */
+        l.root = (char *) "/var/lib/machines/c 1";
+        text = mfree_ptr(text);
+        CHECK(persist_format_registration(&l, unit_test_bus(), &text) == 0);
+        CHECK(text && parse(text, &read_back) == 0);
+        CHECK(read_back.root && streq(read_back.root, "/var/lib/machines/c 1"));
         persisted_listener_done(&read_back);
         persisted_listener_done(&p);
 }

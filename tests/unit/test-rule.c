@@ -384,7 +384,22 @@ static void test_open_rule_keys_are_checked(void) {
         expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/x", "Create", "s", "yes"),
                        "key 'Create' must be of type 'b'");
         expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/*", "HostPath", "s", "/dev/kvm"),
-                       "key 'Path' must be a literal path when 'HostPath' is set");
+                       "key 'Path' must be a literal path, or a literal directory followed by '/**', when "
+                       "'HostPath' is set");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/s*/**", "HostPath", "s", "/data"),
+                       "key 'Path' must be a literal path, or a literal directory followed by '/**'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/srv/**", "HostPath", "s", "/data/../etc"),
+                       "key 'HostPath' must not contain '.' or '..' components");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/srv/**", "HostPath", "s", "/data/**"),
+                       "key 'HostPath' must be a literal path, not a pattern");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "open", "Path", "s", "/srv/**", "HostPath", "s", "/data",
+                                "Create", "b", 1), "'Create' cannot be combined with 'HostPath'");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/dev/fuse", "Major", "u", 10,
+                                "Minor", "u", 229, "HostPath", "s", "/dev"),
+                       "key 'HostPath' of a mknod rule needs a 'Path' of the form '/DIR/**'");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/sandbox/**", "Major", "u", 10,
+                                "Minor", "u", 229, "HostPath", "s", "data"),
+                       "key 'HostPath' must be an absolute path");
         expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "dev/kvm"),
                        "key 'HostPath' must be an absolute path");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "/dev/kvm",
@@ -437,6 +452,62 @@ static void test_host_path_rules_match_only_literally(void) {
         CHECK(!match_open(&set, NULL, "/dev/kvm", &rw));
 }
 
+static void test_directory_mappings_parse(void) {
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/srv/secret/**", "HostPath", "s",
+                             "/data/secret"), &set, &error) == 0);
+        CHECK(set && set->rules[0].host_dir && streq(set->rules[0].host_path, "/data/secret"));
+        CHECK(set && rule_set_has_open_mapping(set));
+        set = rule_set_free(set);
+        CHECK(parse(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/sandboxdev/**", "Major", "u", 10,
+                             "Minor", "u", 229, "HostPath", "s", "/srv/dev"), &set, &error) == 0);
+        CHECK(set && set->rules[0].host_dir && streq(set->rules[0].host_path, "/srv/dev"));
+        /* A mknod mapping gives opens nothing. */
+        CHECK(set && !rule_set_has_open_host(set) && !rule_set_has_open_mapping(set));
+        CHECK(set && rule_set_match_mknod(set, "/sandboxdev/fuse", S_IFCHR | 0600, 10, 229) == &set->rules[0]);
+        CHECK(set && !rule_set_match_mknod(set, "/dev/fuse", S_IFCHR | 0600, 10, 229));
+        set = rule_set_free(set);
+        /* A literal Path with HostPath is still one file. */
+        CHECK(parse(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "/dev/kvm"),
+                    &set, &error) == 0);
+        CHECK(set && !set->rules[0].host_dir && !rule_set_has_open_mapping(set));
+        rule_set_free(set);
+}
+
+static void test_directory_mapping_matches_names_below_it(void) {
+        Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/secret/**",
+                   .host_path = (char *) "/data/secret", .host_dir = true };
+        Rule deny = { .syscall = RULE_SYSCALL_OPEN, .action = RULE_ACTION_DENY, .access = RULE_ACCESS_READ,
+                      .path = (char *) "/srv/**" };
+        RuleSet set = { .rules = &r, .n_rules = 1 };
+        OpenRequest read = { .access = RULE_ACCESS_READ };
+
+        CHECK(match_open(&set, "/srv/secret/a/b.txt", NULL, &read) == &r);
+        CHECK_STREQ(rule_mapped_relative(&r, "/srv/secret/a/b.txt"), "a/b.txt");
+        /* The directory itself, a neighbour with the same prefix, and a name in the sandbox's view only. */
+        CHECK(!match_open(&set, "/srv/secret", NULL, &read));
+        CHECK(!match_open(&set, "/srv/secretx/a", NULL, &read));
+        CHECK(!rule_mapped_relative(&r, "/srv/secretx/a"));
+        CHECK(!match_open(&set, NULL, "/srv/secret/a", &read));
+        CHECK(!match_open(&set, "/srv/secret/a", NULL, &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
+        /* ".." is the mapping's to resolve (beneath its directory): it matches, and the relative name keeps it. */
+        CHECK(match_open(&set, "/srv/secret/a/../../../etc/shadow", NULL, &read) == &r);
+        CHECK_STREQ(rule_mapped_relative(&r, "/srv/secret/a/../../../etc/shadow"), "a/../../../etc/shadow");
+
+        /* No other rule matches a name with "..", not even standing in for a name that resolved to nothing. */
+        RuleSet d = { .rules = &deny, .n_rules = 1 };
+        CHECK(match_open(&d, "/srv/x", NULL, &read) == &deny);
+        CHECK(!match_open(&d, "/srv/../etc/x", NULL, &read));
+
+        /* The root's form maps everything below "/". */
+        Rule all = r;
+        all.path = (char *) "/**";
+        CHECK_STREQ(rule_mapped_relative(&all, "/etc/x"), "etc/x");
+        CHECK(!rule_mapped_relative(&all, "/"));
+}
+
 static void test_first_matching_rule_wins_host_path_or_not(void) {
         Rule rules[] = {
                 { .syscall = RULE_SYSCALL_OPEN, .action = RULE_ACTION_DENY, .access = RULE_ACCESS_READ,
@@ -487,6 +558,29 @@ static void test_open_rule_authorization_details(void) {
         CHECK_STREQ(a.details[10], "polkit.message");
         CHECK(a.details[11] && strstr(a.details[11], "$(host-path)"));
         CHECK(a.details[12] == NULL);
+}
+
+static void test_mapping_authorization_details(void) {
+        Rule o = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/secret/**",
+                   .host_path = (char *) "/data/secret", .host_dir = true };
+        Rule m = { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 10, .minor = 229, .max_mode = 0666,
+                   .path = (char *) "/sandboxdev/**", .host_path = (char *) "/srv/dev", .host_dir = true };
+        _cleanup_free_ char *described = NULL;
+        RuleAuthorization a;
+
+        CHECK(rule_authorization(&o, &a) == 0);
+        CHECK_STREQ(a.details[8], "host-path");
+        CHECK_STREQ(a.details[9], "/data/secret");
+        CHECK(a.details[11] && strstr(a.details[11], "below the host's directory $(host-path)"));
+        CHECK(rule_authorization(&m, &a) == 0);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod-device");
+        CHECK_STREQ(a.details[3], "/sandboxdev/**");
+        CHECK_STREQ(a.details[8], "host-path");
+        CHECK_STREQ(a.details[9], "/srv/dev");
+        CHECK_STREQ(a.details[10], "polkit.message");
+        CHECK(a.details[12] == NULL);
+        described = rule_describe(&m);
+        CHECK_STREQ(described, "emulate mknod c 10:229 /sandboxdev/** in host /srv/dev");
 }
 
 static void test_mount_rule_gets_defaults(void) {
@@ -717,6 +811,9 @@ UNIT_MAIN(
         T(test_special_files_need_a_literal_rule),
         T(test_host_path_rules_match_only_literally),
         T(test_first_matching_rule_wins_host_path_or_not),
+        T(test_directory_mappings_parse),
+        T(test_directory_mapping_matches_names_below_it),
+        T(test_mapping_authorization_details),
         T(test_deny_rule_with_pattern_covers_special_files),
         T(test_open_rule_authorization_details),
         T(test_mount_rule_gets_defaults),
