@@ -95,7 +95,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                         return ANSWER_ERRNO_OF(EIO);
                 if (!rule)
                         return answer_default(s);
-                supervisor_log_decision(s, rule->action, 0, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
+                supervisor_log_decision(s, rule->action, answer_rule(rule).error, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
                                         type, major, minor, full, t.tid, rule_action_to_string(rule->action));
                 return answer_rule(rule);
         }

@@ -519,7 +519,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         if (rule && rule->host_path)
                                 return open_host(s, &t, &c, rule, as_named);
                         if (rule) {
-                                supervisor_log_decision(s, rule->action, 0, r >= 0 ? res.path : as_named, t.tid,
+                                supervisor_log_decision(s, rule->action, answer_rule(rule).error,
+                                                        r >= 0 ? res.path : as_named, t.tid,
                                                         "open '%s' by task %i: %s by rule.",
                                                         r >= 0 ? res.path : as_named, t.tid,
                                                         rule_action_to_string(rule->action));

@@ -12,10 +12,12 @@
 #include "host-path.h"
 #include "log.h"
 #include "log-limit.h"
+#include "message-id.h"
 #include "persist.h"
 #include "supervisor.h"
 
 Answer answer_default(Supervisor *s) {
+        s->by_default = true;
         return s->listener->default_deny ? ANSWER_DENIED_OF(EPERM) : ANSWER_CONTINUE_NOW;
 }
 
@@ -123,11 +125,15 @@ static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int e
                             const char *format, va_list ap) _printf_(7, 0);
 static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
                             const char *format, va_list ap) {
-        char message[1024], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64];
-        _cleanup_free_ char *path_field = NULL;
-        const char *fields[7];
+        char message[1024], listener[64], owner[64], syscall_field[64], decision_field[64], pid_field[64],
+                errno_field[64];
+        _cleanup_free_ char *path_field = NULL, *description = NULL;
+        const char *fields[12];
         size_t n = 0;
 
+        /* Whether it makes it past the limits or not: the call's decision is accounted for, and the loop
+         * does not add a line of the default action's on top (supervisor_log_default()). */
+        s->decision_logged = true;
         if (!supervisor_log_admit(s, level))
                 return;
 
@@ -135,8 +141,11 @@ static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int e
         (void) vsnprintf(message + n, sizeof message - n, format, ap);
 
         n = 0;
-        snprintf(listener, sizeof listener, "SYSBROKER_LISTENER=%" PRIu64, s->listener->id);
-        fields[n++] = listener;
+        /* A failed emulation is a record of its own: what failed is for the admin to look into, unlike
+         * a decision the rules made. */
+        fields[n++] = decision == RULE_ACTION_EMULATE && error != 0 ?
+                SB_MESSAGE_ID(SB_MESSAGE_EMULATION_FAILED) : SB_MESSAGE_ID(SB_MESSAGE_DECISION);
+        n += listener_log_fields(s->listener, listener, owner, &description, fields + n);
         snprintf(syscall_field, sizeof syscall_field, "SYSBROKER_SYSCALL=%s", notify_syscall_to_string(s->call));
         fields[n++] = syscall_field;
         snprintf(decision_field, sizeof decision_field, "SYSBROKER_DECISION=%s", rule_action_to_string(decision));
@@ -171,8 +180,57 @@ void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const ch
         assert(s && format);
 
         va_start(ap, format);
-        supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, format, ap);
+        supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, EPERM, path, pid, format, ap);
         va_end(ap);
+}
+
+void supervisor_log_refusal_errno(Supervisor *s, int error, const char *path, pid_t pid, const char *format, ...) {
+        va_list ap;
+
+        assert(s && format);
+
+        va_start(ap, format);
+        supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, error, path, pid, format, ap);
+        va_end(ap);
+}
+
+static void supervisor_log_default_wrapper(Supervisor *s, int level, RuleAction decision, int error, pid_t pid,
+                                           const char *format, ...) _printf_(6, 7);
+static void supervisor_log_default_wrapper(Supervisor *s, int level, RuleAction decision, int error, pid_t pid,
+                                           const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        supervisor_logv(s, level, decision, error, NULL, pid, format, ap);
+        va_end(ap);
+}
+
+void supervisor_log_default(Supervisor *s, Answer a) {
+        pid_t pid;
+        char call[64];
+
+        assert(s);
+
+
+        /* Said by the handler already (a refusal that fell back to the default), or not the default's. */
+        if (s->decision_logged || !s->by_default)
+                return;
+        pid = (pid_t) s->buffers.req->pid;
+        if (s->call == _NOTIFY_SYSCALL_UNKNOWN)
+                snprintf(call, sizeof call, "syscall %i", s->buffers.req->data.nr);
+        else
+                snprintf(call, sizeof call, "%s", notify_syscall_to_string(s->call));
+        /* A sandbox that fails where no rule applies must leave a trace an admin finds at the default level
+         * (`journalctl SYSBROKER_DECISION=deny`); the kernel doing the call (continue) is only for debugging.
+         * The same limits as any line a sandbox causes: per listener, then per owner. */
+        if (a.kind == ANSWER_ERRNO)
+                supervisor_log_default_wrapper(s, LOG_INFO, RULE_ACTION_DENY, a.error, pid,
+                                               "%s by task %i: no rule applies, denied by the listener's default "
+                                               "action (%s).", call, (int) pid, strerrorname_np(a.error) ?: "?");
+        else
+                supervisor_log_default_wrapper(s, LOG_DEBUG, RULE_ACTION_CONTINUE, 0, pid,
+                                               "%s by task %i: no rule applies, continued by the listener's "
+                                               "default action.", call, (int) pid);
 }
 
 int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,

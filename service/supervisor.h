@@ -22,6 +22,8 @@ struct Supervisor {
                                     * done it already, just before it died */
         bool broken;               /* could not return to our own context: stop serving */
         bool told_abandoned;       /* logged once that a task gave up a call we had performed */
+        bool by_default;           /* this call: answered by the listener's default action (answer_default()) */
+        bool decision_logged;      /* this call: a decision or refusal was logged (or held back by a limit) */
 
         /* Every line a sandbox's behaviour causes counts, at most LOG_BURST per LOG_INTERVAL (and its owner's
          * limit on top, supervise.c): a busy sandbox must not flood the journal. */
@@ -99,13 +101,22 @@ bool supervisor_target_may_use(Supervisor *s, const Target *t, const char *what,
 bool supervisor_is_hosts(Supervisor *s, const Target *t, const char *what, const char *path, const struct stat *st,
                          bool directory);
 /* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task
- * that does not qualify: logged with journal fields SYSBROKER_LISTENER=, SYSBROKER_SYSCALL=,
- * SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a failed emulation,
- * SYSBROKER_ERRNO=. Continues at debug, emulations and denials at info, refusals at warning; rate-limited per
- * listener and per owner uid, so neither a sandbox nor a user's many listeners can flood the journal. error: the emulation's errno, 0 if it succeeded. */
+ * that does not qualify: logged with journal fields MESSAGE_ID= (SB_MESSAGE_DECISION, or
+ * SB_MESSAGE_EMULATION_FAILED), SYSBROKER_LISTENER=, SYSBROKER_OWNER_UID=, SYSBROKER_DESCRIPTION=,
+ * SYSBROKER_SYSCALL=, SYSBROKER_DECISION= (emulate, deny, continue), SYSBROKER_PATH=, SYSBROKER_PID= and, for a
+ * denial or a failed emulation, SYSBROKER_ERRNO=. Continues at debug, emulations and denials at info, refusals
+ * at warning; rate-limited per listener and per owner uid, so neither a sandbox nor a user's many listeners can
+ * flood the journal. error: the errno the call is answered with (a denial's, or the emulation's), 0 if none. */
 void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, const char *path, pid_t pid,
                              const char *format, ...) _printf_(6, 7);
 void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const char *format, ...) _printf_(4, 5);
+/* A refusal answered with another errno than EPERM. */
+void supervisor_log_refusal_errno(Supervisor *s, int error, const char *path, pid_t pid, const char *format, ...)
+        _printf_(5, 6);
+/* After the handler: a call answered by the listener's default action that no line was logged about yet
+ * (denied: at info, continued: at debug), with the same fields (no SYSBROKER_PATH: the handlers may not
+ * have read one) and limits. */
+void supervisor_log_default(Supervisor *s, Answer a);
 
 /* Takes on the target's root (and cwd, for a path relative to AT_FDCWD) and returns where a lookup of path
  * starts: -EBADF for AT_FDCWD (absolute, or relative to the cwd just entered), else a copy of the dirfd the
