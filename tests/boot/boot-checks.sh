@@ -816,8 +816,9 @@ not_logged_line() {
 }
 poll 10 eval '[ -n "$(not_logged_line)" ]'
 not_logged=$(not_logged_line | sed -n 's/^Listener [0-9]*: \([0-9]*\) more.*/\1/p')
+# Its decisions only: the listener's registration and removal carry SYSBROKER_LISTENER= too.
 n_logged=$(journalctl -b --no-pager -u "$UNIT" _SYSTEMD_INVOCATION_ID="$rate_invocation" \
-    SYSBROKER_LISTENER="${rate_id:-none}" -o json 2>/dev/null | grep -c . || true)
+    SYSBROKER_LISTENER="${rate_id:-none}" MESSAGE_ID="$MESSAGE_DECISION" -o json 2>/dev/null | grep -c . || true)
 echo "# journal: $rate_calls calls in $rate_ms ms: $n_logged decision entries, '${not_logged:-no}' more not logged" >&3
 if [ "$rate_ms" -lt 10000 ] && [ "$n_logged" -ge 1 ] && [ "$n_logged" -le 21 ]; then
     ok "journal: at most 21 decision entries for the listener within 10 s ($n_logged)"
