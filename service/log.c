@@ -219,18 +219,6 @@ void log_struct(int level, const char *const *fields, const char *message) {
                 log_write_line(level, message);
 }
 
-void log_structf(int level, const char *const *fields, const char *format, ...) {
-        char message[2048];
-        va_list ap;
-
-        if (level > log_get_max_level())
-                return;
-        va_start(ap, format);
-        (void) vsnprintf(message, sizeof message, format, ap);
-        va_end(ap);
-        log_struct(level, fields, message);
-}
-
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {
         char buf[2048];
         va_list ap;

@@ -65,6 +65,5 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 void log_struct(int level, const char *const *fields, const char *message);
 /* A NULL-terminated list of fields for log_struct(), in place. */
 #define LOG_FIELDS(...) ((const char *const[]) { __VA_ARGS__, NULL })
-void log_structf(int level, const char *const *fields, const char *format, ...) _printf_(3, 4);
 /* Connects to the journal's native socket, for log_struct(): once, before any thread is started. */
 void log_open_journal(void);

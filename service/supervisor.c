@@ -211,7 +211,6 @@ void supervisor_log_default(Supervisor *s, Answer a) {
 
         assert(s);
 
-
         /* Said by the handler already (a refusal that fell back to the default), or not the default's. */
         if (s->decision_logged || !s->by_default)
                 return;

@@ -769,6 +769,9 @@ check_decision() {
 }
 check_decision emulate mknod "${emulate_pid:-none}" "$D/jnode"
 check_decision deny mknod "${deny_pid:-none}" "$D/deny-me"
+check_eq "journal: the deny rule's entry has the errno the call got (SYSBROKER_ERRNO, EPERM) and its MESSAGE_ID" \
+    "1|$MESSAGE_DECISION" \
+    "$(unit_entries SYSBROKER_DECISION=deny SYSBROKER_PID="${deny_pid:-none}" -- SYSBROKER_ERRNO MESSAGE_ID)"
 check_decision emulate mknodat "${emulate_at_pid:-none}" "$D/jnodeat"
 
 # From a root of the sandbox's own: the listener thread chroots there to resolve the call, and what it
