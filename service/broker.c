@@ -16,6 +16,7 @@
 #include "listener-dbus.h"
 #include "listener.h"
 #include "log.h"
+#include "log-control.h"
 #include "manager.h"
 #include "notify.h"
 #include "persist.h"
@@ -121,6 +122,9 @@ static int broker_connect_system_bus(Broker *b) {
         r = broker_add_objects(b, b->system_bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to add objects: %m");
+        r = log_control_add_object(b->system_bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the LogControl1 object: %m");
         r = sd_bus_attach_event(b->system_bus, b->event, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");

@@ -38,8 +38,8 @@ static Answer mknod_mapping_refused(Supervisor *s, const Target *t, const Rule *
         va_start(ap, format);
         (void) vsnprintf(why, sizeof why, format, ap);
         va_end(ap);
-        supervisor_refuse_rule(s, rule, path, t->tid, "mknod '%s' by task %i: %s, default action.", path, t->tid,
-                               why);
+        supervisor_refuse_rule(s, rule, path, t->tid, answer_default_errno(s),
+                               "mknod '%s' by task %i: %s, default action.", path, t->tid, why);
         return answer_default(s);
 }
 
@@ -169,7 +169,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                         return ANSWER_ERRNO_OF(EIO);
                 if (!rule)
                         return answer_default(s);
-                supervisor_log_decision(s, rule->action, 0, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
+                supervisor_log_decision(s, rule->action, answer_rule(rule).error, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
                                         type, major, minor, full, t.tid, rule_action_to_string(rule->action));
                 return answer_rule(rule);
         }
@@ -209,7 +209,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
          * asked, the node is made as before: this spares a user a useless node, it guards nothing. */
         if (!(S_ISCHR(mode) && major == 0 && minor == 0) && fstatvfs(parent, &sv) >= 0 &&
             (sv.f_flag & ST_NODEV)) {
-                supervisor_refuse_rule(s, rule, full, t.tid,
+                supervisor_refuse_rule(s, rule, full, t.tid, EPERM,
                                        "mknod %c %u:%u '%s' by task %i: the directory is on a nodev "
                                        "mount, where the node could never be opened; denying. A bubblewrap "
                                        "or Flatpak-style sandbox (its mounts are nodev) needs an open rule "

@@ -295,8 +295,8 @@ static Answer open_host_refused(Supervisor *s, const Target *t, const Rule *rule
         va_start(ap, format);
         (void) vsnprintf(why, sizeof why, format, ap);
         va_end(ap);
-        supervisor_refuse_rule(s, rule, path, t->tid, "open '%s' as host '%s' for task %i: %s, default action.",
-                               path, host, t->tid, why);
+        supervisor_refuse_rule(s, rule, path, t->tid, answer_default_errno(s),
+                               "open '%s' as host '%s' for task %i: %s, default action.", path, host, t->tid, why);
         return answer_default(s);
 }
 
@@ -575,7 +575,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         if (rule && rule->host_path)
                                 return open_host(s, &t, &c, rule, named);
                         if (rule) {
-                                supervisor_log_decision(s, rule->action, 0, r >= 0 ? res.path : as_named, t.tid,
+                                supervisor_log_decision(s, rule->action, answer_rule(rule).error,
+                                                        r >= 0 ? res.path : as_named, t.tid,
                                                         "open '%s' by task %i: %s by rule.",
                                                         r >= 0 ? res.path : as_named, t.tid,
                                                         rule_action_to_string(rule->action));

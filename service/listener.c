@@ -13,6 +13,7 @@
 #include "list.h"
 #include "listener.h"
 #include "log.h"
+#include "message-id.h"
 #include "persist.h"
 #include "seccomp-kernel.h"
 #include "supervise.h"
@@ -433,7 +434,50 @@ void listener_announce(Listener *l) {
                 listener_emit_added(l); /* now, then */
 }
 
+size_t listener_log_fields(const Listener *l, char id[static 64], char owner[static 64], char **description,
+                           const char **fields) {
+        size_t n = 0;
+
+        snprintf(id, 64, "SYSBROKER_LISTENER=%" PRIu64, l->id);
+        fields[n++] = id;
+        snprintf(owner, 64, "SYSBROKER_OWNER_UID=%u", l->owner_uid);
+        fields[n++] = owner;
+        *description = NULL;
+        if (l->description && l->description[0] &&
+            asprintf(description, "SYSBROKER_DESCRIPTION=%s", l->description) >= 0)
+                fields[n++] = *description;
+        return n;
+}
+
+void listener_log(const Listener *l, int level, const char *message_id, const char *const *extra,
+                  const char *format, ...) {
+        char id[64], owner[64], message[2048];
+        _cleanup_free_ char *description = NULL, *mid = NULL;
+        const char *fields[16];
+        size_t n = 0;
+        va_list ap;
+
+        assert(l);
+        assert(message_id);
+
+        if (level > log_get_max_level())
+                return;
+        if (asprintf(&mid, "MESSAGE_ID=%s", message_id) >= 0)
+                fields[n++] = mid;
+        n += listener_log_fields(l, id, owner, &description, fields + n);
+        for (const char *const *e = extra; e && *e && n < ELEMENTSOF(fields) - 1; e++)
+                fields[n++] = *e;
+        fields[n] = NULL;
+
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof message, format, ap);
+        va_end(ap);
+        log_struct(level, fields, message);
+}
+
 void listener_remove(Listener *l, ListenerEnd reason) {
+        char reason_field[64];
+
         assert(l);
 
         if (l->removed)
@@ -444,8 +488,9 @@ void listener_remove(Listener *l, ListenerEnd reason) {
         l->removed = true;
         l->broker->n_listeners--;
 
-        log_info("Listener %" PRIu64 " (owner uid %u) removed: %s.", l->id, l->owner_uid,
-                 listener_end_to_string(reason));
+        snprintf(reason_field, sizeof reason_field, "SYSBROKER_REASON=%s", listener_end_to_string(reason));
+        listener_log(l, LOG_INFO, SB_MESSAGE_LISTENER_REMOVED, LOG_FIELDS(reason_field), "Listener %" PRIu64 " (owner uid %u) removed: %s.", l->id,
+                     l->owner_uid, listener_end_to_string(reason));
         /* For good: a restarted daemon must not serve it again. */
         persist_listener_forget(l);
         if (l->broker->listener_removed)

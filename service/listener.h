@@ -154,6 +154,14 @@ void listener_announce(Listener *l);
 void listener_request_stop(Listener *l, ListenerEnd reason);
 Listener *listener_free(Listener *l);
 Listener *listener_find(Broker *b, uint64_t id);
+/* A record about l with its MESSAGE_ID (message-id.h) and the fields that name it: SYSBROKER_LISTENER=,
+ * SYSBROKER_OWNER_UID=, SYSBROKER_DESCRIPTION= (if it has one), then extra (NULL-terminated, may be NULL). */
+void listener_log(const Listener *l, int level, const char *message_id, const char *const *extra,
+                  const char *format, ...) _printf_(5, 6);
+/* Those fields, for a record of a listener thread's: "KEY=value" into the three buffers, pointers to them
+ * into fields (at most 3); returns how many. */
+size_t listener_log_fields(const Listener *l, char id[static 64], char owner[static 64], char **description,
+                           const char **fields);
 unsigned listener_count_of(Broker *b, uid_t account_uid);
 void listener_free_all(Broker *b);
 

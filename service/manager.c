@@ -15,6 +15,7 @@
 #include "list.h"
 #include "listener.h"
 #include "log.h"
+#include "message-id.h"
 #include "manager.h"
 #include "persist.h"
 #include "notify.h"
@@ -158,14 +159,51 @@ static bool listener_already_registered(Broker *b, int fd) {
 
 static void registration_step(Registration *reg);
 
+static const char *polkit_result_field(PolkitResult result) {
+        return result == POLKIT_CHALLENGE ? "challenge" : result == POLKIT_ERROR ? "error" : "no";
+}
+
+/* Nothing was registered: said with the fields an admin filters by (the caller's uid as the owner it would
+ * have been, the description it gave, the polkit action and its answer). */
+static void registration_log_refused(const Registration *reg, const char *action, const char *result,
+                                     const char *format, ...) _printf_(4, 5);
+static void registration_log_refused(const Registration *reg, const char *action, const char *result,
+                                     const char *format, ...) {
+        _cleanup_free_ char *description = NULL, *action_field = NULL;
+        char owner[64], result_field[64], message[1024];
+        const char *fields[6];
+        size_t n = 0;
+        va_list ap;
+
+        if (LOG_INFO > log_get_max_level())
+                return;
+        fields[n++] = SB_MESSAGE_ID(SB_MESSAGE_REGISTRATION_REFUSED);
+        snprintf(owner, sizeof owner, "SYSBROKER_OWNER_UID=%u", reg->uid);
+        fields[n++] = owner;
+        if (reg->description && reg->description[0] &&
+            asprintf(&description, "SYSBROKER_DESCRIPTION=%s", reg->description) >= 0)
+                fields[n++] = description;
+        if (action && asprintf(&action_field, "SYSBROKER_POLKIT_ACTION=%s", action) >= 0)
+                fields[n++] = action_field;
+        snprintf(result_field, sizeof result_field, "SYSBROKER_POLKIT_RESULT=%s", result);
+        fields[n++] = result_field;
+        fields[n] = NULL;
+
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof message, format, ap);
+        va_end(ap);
+        log_struct(LOG_INFO, fields, message);
+}
+
 static void on_registration_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
                                        void *userdata) {
         Registration *reg = userdata;
 
         if (result == POLKIT_NO_ANSWER) {
                 /* Nothing was decided, so nothing is registered (invariant 1); unlike a "no", worth a retry. */
-                log_info("Registration by uid %u failed: polkit did not answer the check of '%s'.", reg->uid,
-                         polkit_query_action(q));
+                registration_log_refused(reg, polkit_query_action(q), "no-answer",
+                                         "Registration by uid %u failed: polkit did not answer the check of "
+                                         "'%s'.", reg->uid, polkit_query_action(q));
                 (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_TIMEOUT,
                                                   "polkit did not answer the check of %s (%s); nothing was "
                                                   "registered, try again later",
@@ -190,13 +228,16 @@ static void on_registration_authorized(PolkitQuery *q, PolkitResult result, cons
                         rule_authorization_done(&a);
                 }
                 if (reg->step == 0)
-                        log_info("Registration by uid %u refused: %s for the listener.", reg->uid,
-                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
-                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized");
+                        registration_log_refused(reg, polkit_query_action(q), polkit_result_field(result),
+                                                 "Registration by uid %u refused: %s for the listener.", reg->uid,
+                                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized");
                 else
-                        log_info("Registration by uid %u refused: %s for rule %zu.", reg->uid,
-                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
-                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized", reg->step - 1);
+                        registration_log_refused(reg, polkit_query_action(q), polkit_result_field(result),
+                                                 "Registration by uid %u refused: %s for rule %zu.", reg->uid,
+                                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized",
+                                                 reg->step - 1);
                 registration_free(reg);
                 return;
         }
@@ -226,9 +267,10 @@ static void registration_finish(Registration *reg) {
                 log_warning_errno(r, "Listener %" PRIu64 ": cannot remember its owner's connection, its refusals "
                                   "go to the journal only: %m", l->id);
 
-        log_info("Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
-                 l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
-                 l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
+        listener_log(l, LOG_INFO, SB_MESSAGE_LISTENER_REGISTERED, NULL,
+                     "Listener %" PRIu64 " registered by uid %u pid %i%s%s%s, %zu rule(s), default %s.", l->id,
+                     l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
+                     l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
         (void) persist_listener_store(l);
         (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
         registration_free(reg);

@@ -13,11 +13,17 @@
 #include "host-path.h"
 #include "log.h"
 #include "log-limit.h"
+#include "message-id.h"
 #include "persist.h"
 #include "supervisor.h"
 
 Answer answer_default(Supervisor *s) {
+        s->by_default = true;
         return s->listener->default_deny ? ANSWER_DENIED_OF(EPERM) : ANSWER_CONTINUE_NOW;
+}
+
+int answer_default_errno(const Supervisor *s) {
+        return s->listener->default_deny ? EPERM : 0;
 }
 
 Answer answer_rule(const Rule *r) {
@@ -75,12 +81,12 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const
         if (r > 0)
                 return true;
         if (r == -ENOLINK)
-                supervisor_refuse_rule(s, rule, path, t->tid, "%s '%s' by task %i: the host's path leads through an "
+                supervisor_refuse_rule(s, rule, path, t->tid, EPERM, "%s '%s' by task %i: the host's path leads through an "
                                        "unsafe symlink at '%s' (owned by uid %u, in a directory of uid %u, mode "
                                        "%04o), denying.", what, path, t->tid, unsafe.path, unsafe.uid,
                                        unsafe.dir_uid, (unsigned) unsafe.dir_mode);
         else
-                supervisor_refuse_rule(s, rule, path, t->tid, "'%s' in the view of task %i is not the host's '%s%s' (a "
+                supervisor_refuse_rule(s, rule, path, t->tid, EPERM, "'%s' in the view of task %i is not the host's '%s%s' (a "
                                        "mount of the sandbox's own?), denying. A rule's path is the host's: a file "
                                        "bound at another path needs HostPath.", path, t->tid,
                                        strempty(s->listener->root), path);
@@ -107,38 +113,46 @@ int supervisor_open_mapped(const Rule *rule, const char *rel, HostPathFlags flag
         return r;
 }
 
-/* The listener's own summary of what its limit held back, itself counted against its owner's. */
+/* The listener's own summary of what its limits held back, itself counted against its owner's. */
 void supervisor_log_say_suppressed(Supervisor *s) {
+        static const char *const what[_LOG_KIND_MAX] = {
+                [LOG_KIND_DECISION] = "decisions",
+                [LOG_KIND_DEFAULT] = "calls answered by the default action",
+        };
+
         assert(s);
 
-        if (s->log_suppressed == 0)
-                return;
-        if (log_limit_owner_admit(s->listener->account_uid, s->log_suppressed))
-                log_info("Listener %" PRIu64 ": %u more decisions not logged.", s->listener->id,
-                         s->log_suppressed);
-        s->log_suppressed = 0;
+        for (LogKind k = 0; k < _LOG_KIND_MAX; k++) {
+                if (s->log[k].suppressed == 0)
+                        continue;
+                if (log_limit_owner_admit_kind(k, s->listener->account_uid, s->log[k].suppressed))
+                        log_info("Listener %" PRIu64 ": %u more %s not logged.", s->listener->id,
+                                 s->log[k].suppressed, what[k]);
+                s->log[k].suppressed = 0;
+        }
 }
 
 /* Every line a sandbox's behaviour may cause goes through here: at most LOG_BURST per LOG_INTERVAL for the
- * listener, and OWNER_LOG_BURST for all listeners of its owner. Checked before anything is formatted. */
-static bool supervisor_log_budget(Supervisor *s) {
+ * listener, and OWNER_LOG_BURST for all listeners of its owner, each kind of line on budgets of its own.
+ * Checked before anything is formatted. */
+static bool supervisor_log_budget(Supervisor *s, LogKind kind) {
         uint64_t now = log_limit_now_usec();
 
-        if (now - s->log_window_start >= LOG_INTERVAL_USEC) {
+        if (now - s->log[kind].window_start >= LOG_INTERVAL_USEC) {
                 supervisor_log_say_suppressed(s);
-                s->log_window_start = now;
-                s->log_in_window = 0;
+                s->log[kind].window_start = now;
+                s->log[kind].in_window = 0;
         }
-        if (s->log_in_window >= LOG_BURST) {
-                s->log_suppressed++;
+        if (s->log[kind].in_window >= LOG_BURST) {
+                s->log[kind].suppressed++;
                 return false;
         }
-        s->log_in_window++;
-        return log_limit_owner_admit(s->listener->account_uid, 1);
+        s->log[kind].in_window++;
+        return log_limit_owner_admit_kind(kind, s->listener->account_uid, 1);
 }
 
-static bool supervisor_log_admit(Supervisor *s, int level) {
-        return log_get_max_level() >= level && supervisor_log_budget(s);
+static bool supervisor_log_admit(Supervisor *s, LogKind kind, int level) {
+        return log_get_max_level() >= level && supervisor_log_budget(s, kind);
 }
 
 /* The one place a sandbox's line is written, admitted already. rule: the index of the rule it is about, or -1. */
@@ -146,18 +160,21 @@ static void supervisor_log_write(Supervisor *s, int level, RuleAction decision, 
                                  pid_t pid, ssize_t rule, const char *format, va_list ap) _printf_(8, 0);
 static void supervisor_log_write(Supervisor *s, int level, RuleAction decision, int error, const char *path,
                                  pid_t pid, ssize_t rule, const char *format, va_list ap) {
-        char message[2048], listener[64], syscall_field[64], decision_field[64], pid_field[64], errno_field[64],
-                rule_field[64];
-        _cleanup_free_ char *path_field = NULL;
-        const char *fields[8];
+        char message[2048], listener[64], owner[64], syscall_field[64], decision_field[64], pid_field[64],
+                errno_field[64], rule_field[64];
+        _cleanup_free_ char *path_field = NULL, *description = NULL;
+        const char *fields[14];
         size_t n = 0;
 
         n = (size_t) snprintf(message, sizeof message, "Listener %" PRIu64 ": ", s->listener->id);
         (void) vsnprintf(message + n, sizeof message - n, format, ap);
 
         n = 0;
-        snprintf(listener, sizeof listener, "SYSBROKER_LISTENER=%" PRIu64, s->listener->id);
-        fields[n++] = listener;
+        /* A failed emulation is a record of its own: what failed is for the admin to look into, unlike
+         * a decision the rules made. */
+        fields[n++] = decision == RULE_ACTION_EMULATE && error != 0 ?
+                SB_MESSAGE_ID(SB_MESSAGE_EMULATION_FAILED) : SB_MESSAGE_ID(SB_MESSAGE_DECISION);
+        n += listener_log_fields(s->listener, listener, owner, &description, fields + n);
         snprintf(syscall_field, sizeof syscall_field, "SYSBROKER_SYSCALL=%s", notify_syscall_to_string(s->call));
         fields[n++] = syscall_field;
         snprintf(decision_field, sizeof decision_field, "SYSBROKER_DECISION=%s", rule_action_to_string(decision));
@@ -178,11 +195,14 @@ static void supervisor_log_write(Supervisor *s, int level, RuleAction decision, 
         log_struct(level, fields, message);
 }
 
-static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
-                            const char *format, va_list ap) _printf_(7, 0);
-static void supervisor_logv(Supervisor *s, int level, RuleAction decision, int error, const char *path, pid_t pid,
-                            const char *format, va_list ap) {
-        if (supervisor_log_admit(s, level))
+static void supervisor_logv(Supervisor *s, LogKind kind, int level, RuleAction decision, int error,
+                            const char *path, pid_t pid, const char *format, va_list ap) _printf_(8, 0);
+static void supervisor_logv(Supervisor *s, LogKind kind, int level, RuleAction decision, int error,
+                            const char *path, pid_t pid, const char *format, va_list ap) {
+        /* Whether it makes it past the limits or not: the call's decision is accounted for, and the loop
+         * does not add a line of the default action's on top (supervisor_log_default()). */
+        s->decision_logged = true;
+        if (supervisor_log_admit(s, kind, level))
                 supervisor_log_write(s, level, decision, error, path, pid, -1, format, ap);
 }
 
@@ -249,7 +269,7 @@ void supervisor_log_decision(Supervisor *s, RuleAction decision, int error, cons
         assert(s && format);
 
         va_start(ap, format);
-        supervisor_logv(s, decision == RULE_ACTION_CONTINUE ? LOG_DEBUG : LOG_INFO, decision, error, path, pid,
+        supervisor_logv(s, LOG_KIND_DECISION, decision == RULE_ACTION_CONTINUE ? LOG_DEBUG : LOG_INFO, decision, error, path, pid,
                         format, ap);
         va_end(ap);
 }
@@ -260,11 +280,12 @@ void supervisor_log_refusal(Supervisor *s, const char *path, pid_t pid, const ch
         assert(s && format);
 
         va_start(ap, format);
-        supervisor_logv(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, format, ap);
+        supervisor_logv(s, LOG_KIND_DECISION, LOG_WARNING, RULE_ACTION_DENY, EPERM, path, pid, format, ap);
         va_end(ap);
 }
 
-void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, pid_t pid, const char *format, ...) {
+void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, pid_t pid, int error,
+                            const char *format, ...) {
         _cleanup_free_ char *description = NULL;
         ListenerRefusal f;
         char reason[1024];
@@ -273,8 +294,10 @@ void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, p
 
         assert(s && rule && format);
 
+        /* A refusal falls back to the default action: this line is the call's, the default adds none. */
+        s->decision_logged = true;
         /* The owner is told of what is logged, no more: both under the listener's and the owner's budgets. */
-        if (!supervisor_log_budget(s)) {
+        if (!supervisor_log_budget(s, LOG_KIND_DECISION)) {
                 s->refusals_missed++;
                 return;
         }
@@ -287,7 +310,7 @@ void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, p
         description = rule_describe(rule);
 
         if (log_get_max_level() >= LOG_WARNING)
-                supervisor_log_write_args(s, LOG_WARNING, RULE_ACTION_DENY, 0, path, pid, index,
+                supervisor_log_write_args(s, LOG_WARNING, RULE_ACTION_DENY, error, path, pid, index,
                                           "rule %zi (%s) refused for task %i: %s", index, description ?: "?",
                                           (int) pid, reason);
 
@@ -306,6 +329,54 @@ void supervisor_refuse_rule(Supervisor *s, const Rule *rule, const char *path, p
         }
         s->refusals_missed = 0;
         supervisor_queue_refusal(s, &f);
+}
+
+void supervisor_log_refusal_errno(Supervisor *s, int error, const char *path, pid_t pid, const char *format, ...) {
+        va_list ap;
+
+        assert(s && format);
+
+        va_start(ap, format);
+        supervisor_logv(s, LOG_KIND_DECISION, LOG_WARNING, RULE_ACTION_DENY, error, path, pid, format, ap);
+        va_end(ap);
+}
+
+static void supervisor_log_default_wrapper(Supervisor *s, int level, RuleAction decision, int error, pid_t pid,
+                                           const char *format, ...) _printf_(6, 7);
+static void supervisor_log_default_wrapper(Supervisor *s, int level, RuleAction decision, int error, pid_t pid,
+                                           const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        supervisor_logv(s, LOG_KIND_DEFAULT, level, decision, error, NULL, pid, format, ap);
+        va_end(ap);
+}
+
+void supervisor_log_default(Supervisor *s, Answer a) {
+        pid_t pid;
+        char call[64];
+
+        assert(s);
+
+        /* Said by the handler already (a refusal that fell back to the default), or not the default's. */
+        if (s->decision_logged || !s->by_default)
+                return;
+        pid = (pid_t) s->buffers.req->pid;
+        if (s->call == _NOTIFY_SYSCALL_UNKNOWN)
+                snprintf(call, sizeof call, "syscall %i", s->buffers.req->data.nr);
+        else
+                snprintf(call, sizeof call, "%s", notify_syscall_to_string(s->call));
+        /* A sandbox that fails where no rule applies must leave a trace an admin finds at the default level
+         * (`journalctl SYSBROKER_DECISION=deny`); the kernel doing the call (continue) is only for debugging.
+         * The same limits as any line a sandbox causes: per listener, then per owner. */
+        if (a.kind == ANSWER_ERRNO)
+                supervisor_log_default_wrapper(s, LOG_INFO, RULE_ACTION_DENY, a.error, pid,
+                                               "%s by task %i: no rule applies, denied by the listener's default "
+                                               "action (%s).", call, (int) pid, strerrorname_np(a.error) ?: "?");
+        else
+                supervisor_log_default_wrapper(s, LOG_DEBUG, RULE_ACTION_CONTINUE, 0, pid,
+                                               "%s by task %i: no rule applies, continued by the listener's "
+                                               "default action.", call, (int) pid);
 }
 
 int supervisor_enter_lookup(Supervisor *s, Target *t, const char *path, int dirfd, bool dirfd_for_absolute,
@@ -356,7 +427,7 @@ void supervisor_note_abandoned(Supervisor *s) {
         if (s->told_abandoned || kill(pid, 0) < 0)
                 return;
         s->told_abandoned = true;
-        if (supervisor_log_admit(s, LOG_NOTICE))
+        if (supervisor_log_admit(s, LOG_KIND_DECISION, LOG_NOTICE))
                 log_notice("Listener %" PRIu64 ": task %i gave up a call after the broker performed it (a signal). "
                            "Its filter lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a restarted call is done "
                            "again, and may fail (EEXIST) where the first one succeeded.", s->listener->id, (int) pid);
