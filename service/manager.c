@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners
- * and the manager's properties. */
+/* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners,
+ * Describe and the manager's properties. */
 
 #include <assert.h>
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include "bus-dict.h"
 #include "caller.h"
 #include "config.h"
+#include "describe.h"
 #include "list.h"
 #include "listener.h"
 #include "log.h"
@@ -400,21 +401,51 @@ static int reply_listeners(sd_bus_message *call, Broker *b, const Caller *caller
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static void on_list_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata) {
+typedef int (*ListingReply)(sd_bus_message *call, Broker *b, const Caller *caller, bool manage);
+
+typedef struct Visibility {
+        const Caller *caller;
+        bool manage;
+} Visibility;
+
+static DescribeVisibility visibility_for(const Listener *l, const void *userdata) {
+        const Visibility *v = userdata;
+
+        /* As listener_visible_to_caller() shows objects, and ListListeners lists the rest to a manager. */
+        if (caller_sees_listener(v->caller, l, false))
+                return DESCRIBE_FULL;
+        return v->manage ? DESCRIBE_SUMMARY : DESCRIBE_HIDDEN;
+}
+
+static int reply_describe(sd_bus_message *call, Broker *b, const Caller *caller, bool manage) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        r = describe_broker(b, sd_bus_message_get_bus(call), visibility_for,
+                            &(Visibility) { .caller = caller, .manage = manage }, &json);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(call, "s", json);
+}
+
+static void on_listing_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                  void *userdata) {
         sd_bus_message *call = polkit_query_message(q);
+        ListingReply reply = (ListingReply) userdata;
         Caller caller;
         int r;
 
         /* Without manage the caller still gets its own listeners: not an error. */
         r = caller_get(polkit_query_broker(q), call, &caller);
         if (r >= 0)
-                r = reply_listeners(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
+                r = reply(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
         if (r < 0)
                 (void) sd_bus_reply_method_errnof(call, r, "Failed to list listeners: %m");
 }
 
-static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Broker *b = userdata;
+/* ListListeners and Describe show the same listeners: the caller's own (root: all), and everybody's with
+ * manage, asked only if someone else holds one. */
+static int reply_listing(sd_bus_message *m, Broker *b, ListingReply reply) {
         Caller caller;
         bool foreign = false;
         int r;
@@ -431,14 +462,22 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
          * for an administrator's password because someone else holds one too. */
         if (foreign) {
                 r = caller_check_polkit(b, m, &caller, SYSBROKER_POLKIT_ACTION_MANAGE, NULL, false,
-                                      on_list_authorized, NULL);
+                                        on_listing_authorized, (void *) reply);
                 /* Too many checks pending: the caller still gets its own listeners. */
                 if (r == -ENOBUFS)
-                        return reply_listeners(m, b, &caller, false);
+                        return reply(m, b, &caller, false);
                 return r;
         }
 
-        return reply_listeners(m, b, &caller, false);
+        return reply(m, b, &caller, false);
+}
+
+static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_listing(m, userdata, reply_listeners);
+}
+
+static int method_describe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_listing(m, userdata, reply_describe);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -479,6 +518,11 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(tous)", listeners),
                                 method_list_listeners,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Describe",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", json),
+                                method_describe,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ListenerAdded", SD_BUS_ARGS("t", id, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ListenerRemoved", SD_BUS_ARGS("t", id, "o", path, "s", reason), 0),

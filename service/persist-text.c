@@ -129,8 +129,10 @@ int persist_format_registration(const Listener *l, sd_bus *bus, char **ret) {
         f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "id %" PRIu64 "\nowner-uid %u\naccount-uid %u\nowner-pid %i\ndefault-action %s\ndescription ",
-                l->id, l->owner_uid, l->account_uid, (int) l->owner_pid, l->default_deny ? "deny" : "continue");
+        fprintf(f, "id %" PRIu64 "\nowner-uid %u\naccount-uid %u\nowner-pid %i\nregistered-usec %" PRIu64
+                "\ndefault-action %s\ndescription ",
+                l->id, l->owner_uid, l->account_uid, (int) l->owner_pid, l->registered_usec,
+                l->default_deny ? "deny" : "continue");
         put_hex(f, l->description);
         fputc('\n', f);
 
@@ -222,6 +224,7 @@ enum {
         SEEN_ACCOUNT_UID    = 1 << 3,
         SEEN_OWNER_PID      = 1 << 4,
         SEEN_DESCRIPTION    = 1 << 5,
+        SEEN_REGISTERED     = 1 << 6,
         SEEN_REQUIRED       = SEEN_ID | SEEN_OWNER_UID | SEEN_DEFAULT_ACTION,
 };
 
@@ -237,6 +240,7 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
                 { "owner-pid",      SEEN_OWNER_PID },
                 { "default-action", SEEN_DEFAULT_ACTION },
                 { "description",    SEEN_DESCRIPTION },
+                { "registered-usec", SEEN_REGISTERED },
         };
         uint64_t v = 0;
         unsigned bit = 0;
@@ -269,6 +273,10 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
         case SEEN_OWNER_PID:
                 r = parse_number_token(tokens[1], INT32_MAX, &v);
                 p->owner_pid = (pid_t) v;
+                break;
+        case SEEN_REGISTERED:
+                r = parse_number_token(tokens[1], UINT64_MAX - 1, &v);
+                p->registered_usec = v;
                 break;
         case SEEN_DEFAULT_ACTION:
                 if (streq(tokens[1], "deny"))

@@ -560,8 +560,11 @@ static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
         r = sd_bus_message_append(reply, "{sv}{sv}", "FsType", "s", rule->fstype, "Target", "s", rule->path);
         if (r >= 0 && rule->source)
                 r = sd_bus_message_append(reply, "{sv}", "Source", "s", rule->source);
-        if (r >= 0)
-                r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
+        /* Flags and options bound what an emulate rule grants; shown for the others they would read as if
+         * they mattered (rule_set_match_mount() does not look at them). */
+        if (r < 0 || rule->action != RULE_ACTION_EMULATE)
+                return r;
+        r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
         if (r >= 0)
                 r = mount_flags_append(reply, "ForcedFlags", rule->forced_flags);
         if (r >= 0)
@@ -601,9 +604,14 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                                           "Action", "s", rule_action_to_string(rule->action));
                 if (r >= 0 && rule->action == RULE_ACTION_DENY)
                         r = sd_bus_message_append(reply, "{sv}", "Errno", "i", (int32_t) rule->deny_errno);
+                /* Only the keys that apply: Access, Create and Mode bound what an emulate rule grants, and a
+                 * deny or continue rule covers every call of its path (rule_open_allows(),
+                 * rule_mknod_device_matches()). The state text is written from this too, and reads back the
+                 * same rule. */
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN)
-                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
-                                                  "Path", "s", rule->path,
+                        r = sd_bus_message_append(reply, "{sv}", "Path", "s", rule->path);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN && rule->action == RULE_ACTION_EMULATE)
+                        r = sd_bus_message_append(reply, "{sv}{sv}",
                                                   "Access", "s", rule_access_to_string(rule->access),
                                                   "Create", "b", (int) rule->create);
                 if (r >= 0 && rule->host_path)
@@ -611,12 +619,13 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MOUNT)
                         r = rule_mount_append(reply, rule);
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD)
-                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}",
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
                                                   "Path", "s", rule->path,
                                                   "Type", "s", type,
                                                   "Major", "u", rule->major,
-                                                  "Minor", "u", rule->minor,
-                                                  "Mode", "u", (uint32_t) rule->max_mode);
+                                                  "Minor", "u", rule->minor);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD && rule->action == RULE_ACTION_EMULATE)
+                        r = sd_bus_message_append(reply, "{sv}", "Mode", "u", (uint32_t) rule->max_mode);
                 if (r < 0)
                         return r;
 

@@ -1044,7 +1044,7 @@ static const sd_bus_vtable manager_vtable[] = {
 static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(
-                        reply, "aa{sv}", 6,
+                        reply, "aa{sv}", 8,
                         7, "Syscall", "s", "mknod", "Action", "s", "emulate", "Path", "s", "/tmp/x/null",
                         "Type", "s", "c", "Major", "u", 1, "Minor", "u", 3, "Mode", "u", 0666,
                         5, "Syscall", "s", "open", "Action", "s", "emulate", "Path", "s", "/tmp/x/secret",
@@ -1059,21 +1059,31 @@ static int property_get_rules(sd_bus *bus, const char *path, const char *interfa
                         8, "Syscall", "s", "mount", "Action", "s", "emulate", "FsType", "s", "bind",
                         "Target", "s", "/home/u/data", "Source", "s", "/srv/data",
                         "AllowedFlags", "as", 1, "ro",
-                        "ForcedFlags", "as", 3, "nosuid", "nodev", "noexec", "Options", "as", 0);
+                        "ForcedFlags", "as", 3, "nosuid", "nodev", "noexec", "Options", "as", 0,
+                        7, "Syscall", "s", "mknod", "Action", "s", "continue", "Path", "s", "/run/**",
+                        "Type", "s", "c", "Major", "u", 5, "Minor", "u", 1, "Mode", "u", 0666,
+                        7, "Syscall", "s", "mount", "Action", "s", "deny", "Errno", "i", EPERM,
+                        "FsType", "s", "ext4", "Target", "s", "/**", "Source", "s", "/dev/*",
+                        "AllowedFlags", "as", 0);
 }
 
 typedef struct FakeListener {
         uint64_t id;
         uint32_t owner_uid;
+        uint64_t registered_usec;
         uint64_t notifications;
 } FakeListener;
 
-static FakeListener fake_listener = { .id = 7, .owner_uid = 65534, .notifications = 12 };
+static FakeListener fake_listener = {
+        .id = 7, .owner_uid = 65534, .registered_usec = UINT64_C(1700172800000000), .notifications = 12,
+};
 
 static const sd_bus_vtable listener_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "t", NULL, offsetof(FakeListener, id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(FakeListener, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RegisteredTimestamp", "t", NULL, offsetof(FakeListener, registered_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Rules", "aa{sv}", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Notifications", "t", NULL, offsetof(FakeListener, notifications), 0),
         SD_BUS_METHOD("Unregister", NULL, NULL, method_unregister, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -1647,7 +1657,8 @@ static void test_sysbrokerctl_mount_options(void) {
         free(out);
 }
 
-/* status prints every property, and each rule on one line with its keys, open and mount rules' included. */
+/* status prints every property, names aligned, the timestamp as a date, and each rule on one line with the
+ * keys that apply to it, open and mount rules' included; --json prints the same as JSON. */
 static void test_sysbrokerctl_status_prints_rules(void) {
         _cleanup_free_ char *socket_arg = NULL;
         char *err = NULL, *out = NULL;
@@ -1659,19 +1670,37 @@ static void test_sysbrokerctl_status_prints_rules(void) {
                 fprintf(stderr, "status: %d: %s%s\n", r, err, out);
         ASSERT(r == 0);
         ASSERT_STREQ(err, "");
+        /* The deny rules as an older sysbrokerd sent them, with keys that do not apply to them: not shown. */
         ASSERT_STREQ(out,
-                     "Id: 7\n"
-                     "OwnerUID: 65534\n"
-                     "Rules:\n"
+                     "                  Id: 7\n"
+                     "            OwnerUID: 65534\n"
+                     " RegisteredTimestamp: Thu 2023-11-16 22:13:20 UTC\n"
+                     "               Rules:\n"
                      "        0: mknod emulate Path=/tmp/x/null Type=c Major=1 Minor=3 Mode=0666\n"
                      "        1: open emulate Path=/tmp/x/secret Access=r Create=no\n"
                      "        2: open emulate Path=/dev/kvm Access=rw Create=no HostPath=/dev/kvm\n"
-                     "        3: open deny Errno=EACCES Path=/srv/** Access=rw Create=yes\n"
+                     "        3: open deny Errno=EACCES Path=/srv/**\n"
                      "        4: mount emulate FsType=tmpfs Target=/tmp/x/mnt AllowedFlags= "
                      "ForcedFlags=nosuid,nodev Options=size=*,mode=*\n"
                      "        5: mount emulate FsType=bind Target=/home/u/data Source=/srv/data "
                      "AllowedFlags=ro ForcedFlags=nosuid,nodev,noexec Options=\n"
-                     "Notifications: 12\n");
+                     "        6: mknod continue Path=/run/** Type=c Major=5 Minor=1\n"
+                     "        7: mount deny Errno=EPERM FsType=ext4 Target=/** Source=/dev/*\n"
+                     "       Notifications: 12\n");
+        free(out);
+        free(err);
+
+        /* --json: the properties as JSON, the rules as objects, every key as sent. */
+        r = CTL_FULL(&out, &err, socket_arg, "status", "--json", "7");
+        if (r != 0)
+                fprintf(stderr, "status --json: %d: %s%s\n", r, err, out);
+        ASSERT(r == 0);
+        ASSERT_STREQ(err, "");
+        ASSERT(strstr(out, "\"Id\": 7,"));
+        ASSERT(strstr(out, "\"RegisteredTimestamp\": 1700172800000000,"));
+        ASSERT(strstr(out, "\"Path\": \"/srv/**\""));
+        ASSERT(strstr(out, "\"Options\": [\n"));
+        ASSERT(strstr(out, "\"Notifications\": 12\n"));
         free(out);
         free(err);
 
@@ -1697,6 +1726,8 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         sysbrokerctl_path = argv[1];
+        /* sysbrokerctl prints timestamps in local time: make that the same everywhere. */
+        ASSERT(setenv("TZ", "UTC", 1) == 0);
         ASSERT(mkdtemp(tmpdir));
 
         test_mknod_specs_become_rules();

@@ -39,6 +39,7 @@ static const RuleLimits limits = { .max_rules = 16, .max_string_length = 4096, .
         "owner-uid 1000\n"                                                                          \
         "account-uid 1001\n"                                                                        \
         "owner-pid 42\n"                                                                            \
+        "registered-usec 1700000000000000\n"                                                        \
         "default-action deny\n"                                                                     \
         "description 766d\n"
 
@@ -54,6 +55,7 @@ static void test_valid_state_is_read(void) {
         CHECK(p.owner_uid == 1000);
         CHECK(p.account_uid == 1001);
         CHECK(p.owner_pid == 42);
+        CHECK(p.registered_usec == UINT64_C(1700000000000000));
         CHECK(p.default_deny);
         CHECK_STREQ(p.description, "vm");
         CHECK(p.rules && p.rules->n_rules == 1);
@@ -66,6 +68,7 @@ static void test_account_uid_defaults_to_owner(void) {
 
         CHECK(parse("id 7\nowner-uid 1000\ndefault-action continue\n" RULE_LINES, &p) == 0);
         CHECK(p.account_uid == 1000);
+        CHECK(p.registered_usec == 0); /* a state from before registered-usec: listener_new() takes now */
         CHECK(!p.default_deny);
         CHECK_STREQ(p.description, "");
         persisted_listener_done(&p);
@@ -94,6 +97,7 @@ static void test_damaged_header_lines_are_refused(void) {
         expect_refused("id 0\nowner-uid 1000\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\naccount-uid 1000x\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\nowner-pid 2147483648\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\nregistered-usec 12a\ndefault-action deny\n" RULE_LINES);
         /* Each key once: a leftover of a longer text must not win. */
         expect_refused("id 7\nowner-uid 1000\nowner-uid 0\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndefault-action continue\n" RULE_LINES);
@@ -173,12 +177,14 @@ static void test_registration_round_trips(void) {
         CHECK(parse("id 9\nowner-uid 1000\ndefault-action deny\n" ALL_RULES("1"), &p) == 0);
         if (!p.rules)
                 return;
-        Listener l = { .id = 9, .owner_uid = 1000, .account_uid = 1001, .owner_pid = 77, .default_deny = false,
+        Listener l = { .id = 9, .owner_uid = 1000, .account_uid = 1001, .owner_pid = 77,
+                       .registered_usec = 1234567, .default_deny = false,
                        .description = (char *) "-", .rules = p.rules };
         CHECK(persist_format_registration(&l, unit_test_bus(), &text) == 0);
         CHECK(text && parse(text, &read_back) == 0);
         CHECK(read_back.id == 9 && read_back.owner_uid == 1000 && read_back.account_uid == 1001);
         CHECK(read_back.owner_pid == 77 && !read_back.default_deny);
+        CHECK(read_back.registered_usec == 1234567);
         CHECK_STREQ(read_back.description, "-");
         CHECK(read_back.rules && read_back.rules->n_rules == 3);
         if (read_back.rules && read_back.rules->n_rules == 3) {
