@@ -33,6 +33,7 @@ struct Registration {
         uid_t uid;
         uid_t account_uid;         /* whom the limit per user charges */
         pid_t pid;
+        bool user_namespace;       /* whether the caller ran in a user namespace other than init's */
         PolkitSubject subject;
         size_t step;               /* 0: the register action; i + 1: rule i */
         Registration *next, *prev;
@@ -234,29 +235,29 @@ static void registration_finish(Registration *reg) {
 /* One polkit query per step: step 0 is the register action, step i+1 the i-th rule; rules that grant
  * nothing are skipped. The first "no" ends it. */
 static void registration_step(Registration *reg) {
+        char owner_uid[12];        /* a uid_t in decimal */
         int r;
 
+        (void) snprintf(owner_uid, sizeof owner_uid, "%u", reg->uid);
+
         for (;;) {
-                const char *const *details;
+                const char *details[(RULE_DETAILS_MAX + 2) * 2 + 1];
                 const char *action;
                 RuleAuthorization a = {};
                 char rules[32];
-                const char *register_details[7];
                 size_t n = 0;
 
                 if (reg->step == 0) {
                         snprintf(rules, sizeof rules, "%zu", reg->rules->n_rules);
-                        register_details[n++] = "default-action";
-                        register_details[n++] = reg->default_deny ? "deny" : "continue";
-                        register_details[n++] = "rules";
-                        register_details[n++] = rules;
+                        details[n++] = "default-action";
+                        details[n++] = reg->default_deny ? "deny" : "continue";
+                        details[n++] = "rules";
+                        details[n++] = rules;
                         if (reg->description && reg->description[0]) {
-                                register_details[n++] = "description";
-                                register_details[n++] = reg->description;
+                                details[n++] = "description";
+                                details[n++] = reg->description;
                         }
-                        register_details[n] = NULL;
                         action = SYSBROKER_POLKIT_ACTION_REGISTER;
-                        details = register_details;
                 } else if (reg->step <= reg->rules->n_rules) {
                         r = rule_authorization(&reg->rules->rules[reg->step - 1], &a);
                         if (r < 0) {
@@ -269,11 +270,21 @@ static void registration_step(Registration *reg) {
                                 continue;
                         }
                         action = a.action_id;
-                        details = a.details;
+                        for (const char *const *d = a.details; *d; d++)
+                                details[n++] = *d;
                 } else {
                         registration_finish(reg);
                         return;
                 }
+
+                /* What bounds a rule for callers without a session (a container, a CI job): whose listener it
+                 * will be (polkit gives rules only the user's name), and whether the caller runs in a user
+                 * namespace, where it is root of its own. */
+                details[n++] = "owner-uid";
+                details[n++] = owner_uid;
+                details[n++] = "user-namespace";
+                details[n++] = reg->user_namespace ? "yes" : "no";
+                details[n] = NULL;
 
                 r = polkit_check(reg->broker, reg->call, &reg->subject, action, details, true,
                                  on_registration_authorized, reg);
@@ -353,6 +364,13 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many listeners for uid %u (at most %u)", caller.account_uid,
                                          b->limits.max_listeners_per_user);
+
+        /* Cannot be told only if the caller is gone: nothing to register for. */
+        r = caller_in_user_namespace(&caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot tell whether the caller runs in a user "
+                                               "namespace: %m");
+        reg->user_namespace = r;
 
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (reg->fd < 0)
