@@ -45,6 +45,11 @@ static int rule_key_to_json(sd_bus_message *m, const char *key, const char *cont
                 r = sd_bus_message_read(m, "v", "u", &u);
                 return r < 0 ? r : json_add(rule, key, json_object_new_uint64(u));
         }
+        if (streq(contents, "t")) {
+                uint64_t t;
+                r = sd_bus_message_read(m, "v", "t", &t);
+                return r < 0 ? r : json_add(rule, key, json_object_new_uint64(t));
+        }
         if (streq(contents, "i")) {
                 int32_t i;
                 r = sd_bus_message_read(m, "v", "i", &i);

@@ -60,7 +60,7 @@ static char *get_hex(const char *token) {
         return s;
 }
 
-/* One rule key: "key TYPE NAME VALUE...", for the types rules use (s, u, i, b, as). */
+/* One rule key: "key TYPE NAME VALUE...", for the types rules use (s, u, i, t, b, as). */
 static int format_rule_key(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
         FILE *f = userdata;
         int r;
@@ -78,6 +78,10 @@ static int format_rule_key(sd_bus_message *m, const char *key, const char *conte
                 uint32_t u;
                 r = sd_bus_message_read(m, "u", &u);
                 fprintf(f, "%" PRIu32, u);
+        } else if (streq(contents, "t")) {
+                uint64_t t;
+                r = sd_bus_message_read(m, "t", &t);
+                fprintf(f, "%" PRIu64, t);
         } else if (streq(contents, "i")) {
                 int32_t i;
                 r = sd_bus_message_read(m, "i", &i);
@@ -188,6 +192,10 @@ static int parse_rule_key(sd_bus_message *m, char **tokens, size_t n) {
                 r = parse_number_token(tokens[3], UINT32_MAX, &v);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "u", (uint32_t) v);
+        } else if (streq(type, "t")) {
+                r = parse_number_token(tokens[3], UINT64_MAX, &v);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "t", v);
         } else if (streq(type, "i")) {
                 bool negative = tokens[3][0] == '-';
 

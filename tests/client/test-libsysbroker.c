@@ -276,6 +276,7 @@ static void test_bad_mount_specs_are_refused_with_a_reason(void) {
 #define FORM "is not of the form 'FSTYPE SOURCE TARGET[:ITEM,...]' (three fields, single spaces)"
 #define NO_SOURCE "needs a source; only tmpfs and ramfs have none"
 #define FORCEABLE "only ro, nosuid, nodev, noexec, noatime, nodiratime, nosymfollow can be forced"
+#define MAX_SIZE "the size must be a positive number of bytes, with K, M, G or T"
         static const BadSpec cases[] = {
                 { "",                   -EINVAL, "rule '' " FORM },
                 { "tmpfs /a",           -EINVAL, "rule 'tmpfs /a' " FORM },
@@ -309,11 +310,19 @@ static void test_bad_mount_specs_are_refused_with_a_reason(void) {
                 { "tmpfs - /a:size=*,rw", -EINVAL, "rule 'tmpfs - /a:size=*,rw': option pattern 'rw' is a mount "
                                                     "flag or the source, not a data option " ALLOWABLE },
                 { "tmpfs \xff /a",      -EINVAL, "rule 'tmpfs \xff /a': source is not valid UTF-8" },
+                { "tmpfs - /a:max-size=0", -EINVAL, "rule 'tmpfs - /a:max-size=0': 'max-size=0': " MAX_SIZE },
+                { "tmpfs - /a:max-size=1X", -EINVAL, "rule 'tmpfs - /a:max-size=1X': 'max-size=1X': " MAX_SIZE },
+                { "tmpfs - /a:max-size=", -EINVAL, "rule 'tmpfs - /a:max-size=': 'max-size=': " MAX_SIZE },
+                { "tmpfs - /a:max-size=99999999T", -EINVAL,
+                  "rule 'tmpfs - /a:max-size=99999999T': 'max-size=99999999T': " MAX_SIZE },
+                { "ramfs - /a:max-size=1M", -EINVAL,
+                  "rule 'ramfs - /a:max-size=1M': max-size applies only to tmpfs, not 'ramfs'" },
                 { "\xff - /a",          -EINVAL, "rule '\xff - /a': file system type is not valid UTF-8" },
         };
 #undef FORM
 #undef NO_SOURCE
 #undef FORCEABLE
+#undef MAX_SIZE
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = rules_new();
         char many[65 * 8 + 32];
 
@@ -328,6 +337,7 @@ static void test_bad_mount_specs_are_refused_with_a_reason(void) {
         ASSERT_STREQ(sysbroker_rules_get_error(rules),
                      "rule 'tmpfs - /a:-nodev': a continue rule takes no flags or options");
         ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_DENY, "tmpfs - /a:size=*") == -EINVAL);
+        ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_DENY, "tmpfs - /a:max-size=1M") == -EINVAL);
         ASSERT(sysbroker_rules_add_mount_spec(rules, (sysbroker_action) 17, "tmpfs - /a:ro") == -EINVAL);
         ASSERT_STREQ(sysbroker_rules_get_error(rules), "rule 'tmpfs - /a:ro': unknown action 17");
         ASSERT(sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_EMULATE, NULL) == -EINVAL);
@@ -935,6 +945,7 @@ static int read_strv(sd_bus_message *m, char *buf, size_t size) {
 static int read_dict(sd_bus_message *m, char *buf, size_t size) {
         const char *key, *contents, *s;
         uint32_t u;
+        uint64_t t;
         int32_t i;
         int b, r;
 
@@ -954,6 +965,9 @@ static int read_dict(sd_bus_message *m, char *buf, size_t size) {
                 } else if (streq(contents, "u")) {
                         r = sd_bus_message_read(m, "v", "u", &u);
                         append(buf, size, "%s=%" PRIu32 " ", key, u);
+                } else if (streq(contents, "t")) {
+                        r = sd_bus_message_read(m, "v", "t", &t);
+                        append(buf, size, "%s=t%" PRIu64 " ", key, t);
                 } else if (streq(contents, "i")) {
                         r = sd_bus_message_read(m, "v", "i", &i);
                         append(buf, size, "%s=i%" PRIi32 " ", key, i);
@@ -1249,7 +1263,8 @@ static void test_register_sends_mount_rules(void) {
         Fake seen;
 #define ADD(action, spec) sysbroker_rules_add_mount_spec(rules, SYSBROKER_ACTION_##action, spec)
 
-        ASSERT(ADD(EMULATE, "tmpfs - /tmp/x/mnt:size=*,mode=*") == 0);
+        /* max-size is MaxSize, in bytes (K, M, G, T: powers of 1024), not an option pattern. */
+        ASSERT(ADD(EMULATE, "tmpfs - /tmp/x/mnt:size=*,max-size=64M,mode=*") == 0);
         ASSERT(ADD(EMULATE, "bind /srv/data /home/u/data:ro,+noexec") == 1);
         ASSERT(ADD(EMULATE, "ext4 /dev/loop3 /mnt/img:ro") == 2);
         /* Flags once each, in the order given. */
@@ -1278,7 +1293,7 @@ static void test_register_sends_mount_rules(void) {
         fake_snapshot(&seen);
         ASSERT_STREQ(seen.rules,
                      "Syscall=mount Action=emulate FsType=tmpfs Target=/tmp/x/mnt AllowedFlags=[] "
-                     "Options=[size=*,mode=*] ;"
+                     "Options=[size=*,mode=*] MaxSize=t67108864 ;"
                      "Syscall=mount Action=emulate FsType=bind Source=/srv/data Target=/home/u/data "
                      "AllowedFlags=[ro] ForcedFlags=[nosuid,nodev,noexec] ;"
                      "Syscall=mount Action=emulate FsType=ext4 Source=/dev/loop3 Target=/mnt/img "

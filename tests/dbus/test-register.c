@@ -229,7 +229,7 @@ static void test_register_open_rules_ask_open_action_with_details(Harness *h, gc
 }
 
 /* Mount rules are asked about as .mount: fstype, target and the flag and option lists always (defaults filled
- * in, lists joined with ','), source only when the rule has one. */
+ * in, lists joined with ','), source and max-size only when the rule has one. */
 static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
@@ -237,7 +237,7 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
         call = harness_register_async(
                 h, h->client, c->listener_fd,
                 parse_variant("[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/run/app/*'>,"
-                              "  'Options': <['size=*', 'mode=0700']>},"
+                              "  'Options': <['size=*', 'mode=0700']>, 'MaxSize': <uint64 67108864>},"
                               " {'Syscall': <'mount'>, 'Action': <'deny'>, 'FsType': <'bind'>,"
                               "  'Source': <'/etc/**'>, 'Target': <'/srv/**'>},"
                               " {'Syscall': <'mount'>, 'FsType': <'bind'>, 'Source': <'/srv/data'>,"
@@ -252,7 +252,8 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
                                                  STRV("syscall", "mount", "fstype", "tmpfs",
                                                       "target", "/run/app/*", "allowed-flags", "",
                                                       "forced-flags", "nosuid,nodev",
-                                                      "options", "size=*,mode=0700")),
+                                                      "options", "size=*,mode=0700",
+                                                      "max-size", "67108864")),
                       TRUE, FALSE);
         /* Rule 1 denies: nothing to authorize. */
         polkit_answer(harness_expect_polkit_call(h, ACTION_MOUNT, 0,

@@ -25,6 +25,7 @@ static const RuleLimits limits = { .max_rules = 16, .max_string_length = 4096, .
         "key s Syscall 6d6f756e74\n"                                                                \
         "key s FsType 746d706673\n"                                                                 \
         "key s Target 2f6d6e742f78\n"                                                               \
+        "key t MaxSize 1048576\n"                                                                   \
         "end\n"
 #define OPEN_RULE_LINES(create)                                                                     \
         "rule\n"                                                                                    \
@@ -120,6 +121,7 @@ static void test_mount_and_open_rules_are_read(void) {
 
         CHECK(parse(HEADER_LINES ALL_RULES("1") "mount 12 1 0\nmount 13 1 1 4026531840\n", &p) == 0);
         CHECK(p.rules && p.rules->n_rules == 3);
+        CHECK(p.rules && p.rules->n_rules == 3 && p.rules->rules[1].max_size == 1048576);
         CHECK(p.n_mounts == 2);
         CHECK(p.mounts[0].mnt_id == 12 && p.mounts[0].rule_index == 1 && p.mounts[0].mntns_id == 0);
         CHECK(p.mounts[1].mnt_id == 13 && p.mounts[1].kept_flags == 1 && p.mounts[1].mntns_id == 4026531840u);
@@ -147,6 +149,10 @@ static void test_damaged_rule_and_mount_lines_are_refused(void) {
                        "key u Major 1x\nkey u Minor 3\nend\n");
         expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
                        "key u Major 1\nkey u Minor 3\nkey b Create 2\nend\n");
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6f756e74\nkey s FsType 746d706673\n"
+                       "key s Target 2f6d6e742f78\nkey t MaxSize 18446744073709551616\nend\n");
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6f756e74\nkey s FsType 746d706673\n"
+                       "key s Target 2f6d6e742f78\nkey t MaxSize -1\nend\n");
         expect_refused(HEADER_LINES RULE_LINES "mount 12 0 0\n");      /* rule 0 is no mount rule */
         expect_refused(HEADER_LINES RULE_LINES "rule\n");              /* cut off inside a rule */
 }
@@ -188,6 +194,7 @@ static void test_registration_round_trips(void) {
         CHECK_STREQ(read_back.description, "-");
         CHECK(read_back.rules && read_back.rules->n_rules == 3);
         if (read_back.rules && read_back.rules->n_rules == 3) {
+                CHECK(read_back.rules->rules[1].max_size == 1048576);
                 CHECK_STREQ(read_back.rules->rules[2].path, "/tmp/x");
                 CHECK(read_back.rules->rules[2].create);
         }
