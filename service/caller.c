@@ -2,7 +2,6 @@
 /* Caller identity: who sent a method call, and the polkit subject for it. */
 
 #include <assert.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -56,11 +55,12 @@ int caller_in_user_namespace(const Caller *caller) {
         _cleanup_close_ int own_pidfd = -EBADF;
         struct stat reference, ns;
         char path[32];
-        pid_t pid = caller->pid;
+        pid_t pid;
         int pidfd, r;
 
         assert(caller);
 
+        pid = caller->pid;
         if (caller->connection) {
                 uid_t uid;
                 uint64_t start_time;

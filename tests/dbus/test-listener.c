@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A registered listener's life on the bus: listing, unregistering, its child exiting, how unmatched calls
- * are answered, how open rules answer a sandbox's opens; the Manager's properties, the interface XML
- * against the live objects, and the same API over the socket-activated peer-to-peer socket. */
+/* A registered listener's life on the bus: listing and Describe(), unregistering, its child exiting, how
+ * unmatched calls are answered, how open rules answer a sandbox's opens; the Manager's properties, the
+ * interface XML against the live objects, and the same API over the socket-activated peer-to-peer socket. */
 
 #include <errno.h>
 #include <fcntl.h>
