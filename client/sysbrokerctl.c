@@ -829,6 +829,45 @@ static void print_listener_table(json_object *listeners) {
         }
 }
 
+/* The state as a sysbrokerd before Describe() tells it: ListListeners' (id, path, uid, description) as the
+ * same JSON, so that the table and --json read one form; the rest is unknown and shows as "-". */
+static int list_listeners_as_json(sysbroker_client *client, sd_bus_error *error, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(json_object_putp) json_object *state = json_object_new_object();
+        json_object *listeners = json_object_new_array();
+        const char *path, *description;
+        uint64_t id;
+        uint32_t uid;
+        int r;
+
+        if (!state || !listeners || json_object_object_add(state, "Listeners", listeners) < 0) {
+                json_object_put(listeners);
+                return -ENOMEM;
+        }
+        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "ListListeners", &m);
+        if (r >= 0)
+                r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(tous)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(tous)", &id, &path, &uid, &description)) > 0) {
+                json_object *l = json_object_new_object();
+
+                if (!l || json_object_array_add(listeners, l) < 0) {
+                        json_object_put(l);
+                        return -ENOMEM;
+                }
+                if (json_object_object_add(l, "Id", json_object_new_uint64(id)) < 0 ||
+                    json_object_object_add(l, "ObjectPath", json_object_new_string(path)) < 0 ||
+                    json_object_object_add(l, "OwnerUID", json_object_new_uint64(uid)) < 0 ||
+                    json_object_object_add(l, "Description", json_object_new_string(description)) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(state);
+        return 0;
+}
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -853,18 +892,21 @@ static int verb_list(int argc, char *argv[]) {
         if (r >= 0) {
                 agent = polkit_agent_open();
                 r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, &error, &reply);
+                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                        /* A daemon older than Describe(): what it can tell. */
+                        sd_bus_error_free(&error);
+                        r = list_listeners_as_json(client, &error, &state);
+                } else if (r >= 0) {
+                        r = sd_bus_message_read(reply, "s", &text);
+                        if (r >= 0)
+                                state = json_tokener_parse(text);
+                }
                 polkit_agent_close(agent);
         }
         if (r < 0) {
                 error_msg("Failed to list listeners: %s", bus_error_message(&error, r));
                 return EXIT_FAILURE;
         }
-        r = sd_bus_message_read(reply, "s", &text);
-        if (r < 0) {
-                error_msg("Failed to parse the list of listeners: %s", strerror(-r));
-                return EXIT_FAILURE;
-        }
-        state = json_tokener_parse(text);
         if (!state || !json_object_object_get_ex(state, "Listeners", &listeners) ||
             !json_object_is_type(listeners, json_type_array)) {
                 error_msg("Failed to parse the list of listeners: not the JSON sysbrokerd sends.");

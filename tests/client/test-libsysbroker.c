@@ -1047,10 +1047,17 @@ static int method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *er
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* A daemon before Describe(): sysbrokerctl list falls back to this. */
+static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "a(tous)", 1, (uint64_t) 7, SYSBROKER_LISTENER_PATH_PREFIX "7",
+                                          (uint32_t) 65534, "fake box");
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("RegisterListener", "haa{sv}a{sv}", "ot", method_register_listener,
                       SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("ListListeners", NULL, "a(tous)", method_list_listeners, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -1725,6 +1732,33 @@ static void test_sysbrokerctl_status_prints_rules(void) {
         free(err);
 }
 
+/* list against a daemon without Describe(): ListListeners' columns, the others "-", and the same JSON form. */
+static void test_sysbrokerctl_list_falls_back_to_list_listeners(void) {
+        _cleanup_free_ char *socket_arg = NULL;
+        char *err = NULL, *out = NULL;
+        int r;
+
+        ASSERT(asprintf(&socket_arg, "--socket=%s", socket_path) > 0);
+        r = CTL_FULL(&out, &err, socket_arg, "list");
+        if (r != 0)
+                fprintf(stderr, "list: %d: %s%s\n", r, err, out);
+        ASSERT(r == 0);
+        ASSERT_STREQ(err, "");
+        ASSERT_STREQ(out,
+                     "ID UID   PID REGISTERED DEFAULT RULES CALLS DENIED DESCRIPTION\n"
+                     "7  65534 -   -          -       -     -     -      fake box\n");
+        free(out);
+        free(err);
+
+        r = CTL_FULL(&out, &err, socket_arg, "list", "--json");
+        ASSERT(r == 0);
+        ASSERT(strstr(out, "\"Listeners\": ["));
+        ASSERT(strstr(out, "\"Id\": 7,"));
+        ASSERT(strstr(out, "\"Description\": \"fake box\""));
+        free(out);
+        free(err);
+}
+
 static int rm_rf(const char *path) {
         char cmd[PATH_MAX + 16];
 
@@ -1784,6 +1818,7 @@ int main(int argc, char *argv[]) {
                 test_sysbrokerctl_mount_options();
         }
         test_sysbrokerctl_status_prints_rules();
+        test_sysbrokerctl_list_falls_back_to_list_listeners();
         fake_stop(thread);
 
         (void) rm_rf(tmpdir);
