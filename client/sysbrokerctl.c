@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "bus-dict.h"
 #include "config.h"
 #include "macro.h"
@@ -72,8 +74,8 @@ static int help(void) {
                "                            Run CMD with a seccomp filter registered with sysbrokerd\n"
                "  exec [--] CMD [ARG...]    As the sandbox's command under 'run --handoff': filter\n"
                "                            this process, hand the listener out, then execute CMD\n"
-               "  list                      List registered listeners\n"
-               "  status ID                 Show all properties of a listener\n"
+               "  list [--json]             List registered listeners, as a table or as JSON\n"
+               "  status [--json] ID        Show a listener's properties and rules\n"
                "  unregister ID             Unregister a listener\n\n"
                "Options:\n"
                "  -h --help                 Show this help\n"
@@ -105,7 +107,8 @@ static int help(void) {
                "                            tmpfs and ramfs only) on mount points matching TARGET;\n"
                "                            each ITEM is a flag calls may set (ro, noexec, ...), +FLAG\n"
                "                            or -FLAG to add FLAG to or drop it from the flags forced on\n"
-               "                            every mount (nosuid,nodev), or a data option pattern (size=*)\n"
+               "                            every mount (nosuid,nodev), a data option pattern (size=*),\n"
+               "                            or max-size=SIZE (tmpfs: the largest size=, with K/M/G/T)\n"
                "     --deny-mount='FSTYPE SOURCE TARGET'\n"
                "                            Fail mounts matching this rule with EPERM\n"
                "     --default=continue|deny\n"
@@ -868,72 +871,224 @@ static int new_call(sysbroker_client *client, const char *path, const char *inte
         return sd_bus_message_set_allow_interactive_authorization(*ret, arg_ask_password);
 }
 
+/* json_object_put() returns an int, not NULL: no DEFINE_TRIVIAL_CLEANUP_FUNC. */
+static void json_object_putp(json_object **o) {
+        if (*o)
+                (void) json_object_put(*o);
+}
+
+/* Takes "--json" from a verb's arguments (anywhere among them); the rest stay in argv, in order. */
+static bool take_json_flag(int *argc, char *argv[]) {
+        bool json = false;
+        int n = 1;
+
+        for (int i = 1; i < *argc; i++)
+                if (streq(argv[i], "--json"))
+                        json = true;
+                else
+                        argv[n++] = argv[i];
+        *argc = n;
+        argv[n] = NULL;
+        return json;
+}
+
+static void print_json(json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static uint64_t json_u64(json_object *o, const char *key) {
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static const char *json_str(json_object *o, const char *key) {
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+                json_object_get_string(v) : "";
+}
+
+/* A realtime timestamp in µs as local time, like systemd's tools ("-" for none). */
+static void format_timestamp(char *buf, size_t size, uint64_t usec) {
+        struct tm tm;
+        time_t t = (time_t) (usec / 1000000);
+
+        if (usec == 0 || !localtime_r(&t, &tm) || strftime(buf, size, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                (void) snprintf(buf, size, "-");
+}
+
+#define CELL_MAX 64
+
+/* A number of the listener's, or "-" where Describe() leaves it out (another user's listener, seen by a
+ * manager: only what ListListeners would list). */
+static void cell_number(char cell[static CELL_MAX], json_object *l, const char *key) {
+        if (json_object_object_get_ex(l, key, NULL))
+                (void) snprintf(cell, CELL_MAX, "%" PRIu64, json_u64(l, key));
+        else
+                strcpy(cell, "-");
+}
+
+/* The columns of 'list'; the description last, unpadded, since it alone may be long. */
+enum {
+        COLUMN_ID,
+        COLUMN_UID,
+        COLUMN_PID,
+        COLUMN_REGISTERED,
+        COLUMN_DEFAULT,
+        COLUMN_RULES,
+        COLUMN_CALLS,
+        COLUMN_DENIED,
+        _COLUMN_MAX,
+};
+
+static void print_listener_table(json_object *listeners) {
+        static const char *const headers[_COLUMN_MAX] = {
+                "ID", "UID", "PID", "REGISTERED", "DEFAULT", "RULES", "CALLS", "DENIED",
+        };
+        size_t n = json_object_array_length(listeners);
+        int widths[_COLUMN_MAX];
+
+        if (n == 0) {
+                puts("No listeners.");
+                return;
+        }
+
+        /* Two passes: the first sizes the columns. */
+        for (int c = 0; c < _COLUMN_MAX; c++)
+                widths[c] = (int) strlen(headers[c]);
+        for (int pass = 0; pass < 2; pass++) {
+                if (pass == 1) {
+                        for (int c = 0; c < _COLUMN_MAX; c++)
+                                printf("%-*s ", widths[c], headers[c]);
+                        puts("DESCRIPTION");
+                }
+                for (size_t i = 0; i < n; i++) {
+                        json_object *l = json_object_array_get_idx(listeners, i), *rules;
+                        char cells[_COLUMN_MAX][CELL_MAX];
+
+                        cell_number(cells[COLUMN_ID], l, "Id");
+                        cell_number(cells[COLUMN_UID], l, "OwnerUID");
+                        cell_number(cells[COLUMN_PID], l, "OwnerPID");
+                        if (json_object_object_get_ex(l, "RegisteredTimestamp", NULL))
+                                format_timestamp(cells[COLUMN_REGISTERED], sizeof cells[0],
+                                                 json_u64(l, "RegisteredTimestamp"));
+                        else
+                                strcpy(cells[COLUMN_REGISTERED], "-");
+                        (void) snprintf(cells[COLUMN_DEFAULT], sizeof cells[0], "%s",
+                                        json_str(l, "DefaultAction")[0] ? json_str(l, "DefaultAction") : "-");
+                        if (json_object_object_get_ex(l, "Rules", &rules))
+                                (void) snprintf(cells[COLUMN_RULES], sizeof cells[0], "%zu",
+                                                json_object_array_length(rules));
+                        else
+                                strcpy(cells[COLUMN_RULES], "-");
+                        cell_number(cells[COLUMN_CALLS], l, "Notifications");
+                        cell_number(cells[COLUMN_DENIED], l, "Denied");
+
+                        for (int c = 0; c < _COLUMN_MAX; c++) {
+                                if (pass == 0)
+                                        widths[c] = MAX(widths[c], (int) strlen(cells[c]));
+                                else
+                                        printf("%-*s ", widths[c], cells[c]);
+                        }
+                        if (pass == 1) {
+                                print_escaped(stdout, json_str(l, "Description"));
+                                putchar('\n');
+                        }
+                }
+        }
+}
+
+/* The state as a sysbrokerd before Describe() tells it: ListListeners' (id, path, uid, description) as the
+ * same JSON, so that the table and --json read one form; the rest is unknown and shows as "-". */
+static int list_listeners_as_json(sysbroker_client *client, sd_bus_error *error, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(json_object_putp) json_object *state = json_object_new_object();
+        json_object *listeners = json_object_new_array();
+        const char *path, *description;
+        uint64_t id;
+        uint32_t uid;
+        int r;
+
+        if (!state || !listeners || json_object_object_add(state, "Listeners", listeners) < 0) {
+                json_object_put(listeners);
+                return -ENOMEM;
+        }
+        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "ListListeners", &m);
+        if (r >= 0)
+                r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(tous)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(tous)", &id, &path, &uid, &description)) > 0) {
+                json_object *l = json_object_new_object();
+
+                if (!l || json_object_array_add(listeners, l) < 0) {
+                        json_object_put(l);
+                        return -ENOMEM;
+                }
+                if (json_object_object_add(l, "Id", json_object_new_uint64(id)) < 0 ||
+                    json_object_object_add(l, "ObjectPath", json_object_new_string(path)) < 0 ||
+                    json_object_object_add(l, "OwnerUID", json_object_new_uint64(uid)) < 0 ||
+                    json_object_object_add(l, "Description", json_object_new_string(description)) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(state);
+        return 0;
+}
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r, w_id = 2, w_owner = 5, w_path = 4;
+        _cleanup_(json_object_putp) json_object *state = NULL;
+        json_object *listeners;
+        bool json = take_json_flag(&argc, argv);
+        const char *text;
         pid_t agent;
+        int r;
 
         if (argc > 1) {
-                error_msg("'list' takes no arguments.");
+                error_msg("'list' takes no arguments but --json.");
                 return EXIT_FAILURE;
         }
         if (connect_broker(&client) < 0)
                 return EXIT_FAILURE;
 
-        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "ListListeners", &m);
+        /* Describe() has everything a row needs in one call; the listeners in it are those ListListeners
+         * would return. */
+        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "Describe", &m);
         if (r >= 0) {
                 agent = polkit_agent_open();
                 r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, &error, &reply);
+                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                        /* A daemon older than Describe(): what it can tell. */
+                        sd_bus_error_free(&error);
+                        r = list_listeners_as_json(client, &error, &state);
+                } else if (r >= 0) {
+                        r = sd_bus_message_read(reply, "s", &text);
+                        if (r >= 0)
+                                state = json_tokener_parse(text);
+                }
                 polkit_agent_close(agent);
         }
         if (r < 0) {
                 error_msg("Failed to list listeners: %s", bus_error_message(&error, r));
                 return EXIT_FAILURE;
         }
-
-        /* Two passes: the first sizes the columns. */
-        for (int pass = 0; pass < 2; pass++) {
-                uint64_t id;
-                const char *path, *description;
-                uint32_t uid;
-
-                if (pass == 1)
-                        printf("%-*s %-*s %-*s %s\n", w_id, "ID", w_owner, "OWNER", w_path, "PATH", "DESCRIPTION");
-
-                r = sd_bus_message_enter_container(reply, 'a', "(tous)");
-                if (r < 0)
-                        goto parse_error;
-                while ((r = sd_bus_message_read(reply, "(tous)", &id, &path, &uid, &description)) > 0) {
-                        char id_str[21], uid_str[11];
-
-                        (void) snprintf(id_str, sizeof id_str, "%" PRIu64, id);
-                        (void) snprintf(uid_str, sizeof uid_str, "%" PRIu32, uid);
-                        if (pass == 0) {
-                                w_id = MAX(w_id, (int) strlen(id_str));
-                                w_owner = MAX(w_owner, (int) strlen(uid_str));
-                                w_path = MAX(w_path, (int) strlen(path));
-                                continue;
-                        }
-                        printf("%-*s %-*s %-*s ", w_id, id_str, w_owner, uid_str, w_path, path);
-                        print_escaped(stdout, description);
-                        putchar('\n');
-                }
-                if (r < 0)
-                        goto parse_error;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        goto parse_error;
-                r = sd_bus_message_rewind(reply, true);
-                if (r < 0)
-                        goto parse_error;
+        if (!state || !json_object_object_get_ex(state, "Listeners", &listeners) ||
+            !json_object_is_type(listeners, json_type_array)) {
+                error_msg("Failed to parse the list of listeners: not the JSON sysbrokerd sends.");
+                return EXIT_FAILURE;
         }
-        return EXIT_SUCCESS;
 
-parse_error:
-        error_msg("Failed to parse the list of listeners: %s", strerror(-r));
-        return EXIT_FAILURE;
+        if (json)
+                print_json(state);
+        else
+                print_listener_table(listeners);
+        return EXIT_SUCCESS;
 }
 
 /* One value of a variant, of the types the listener's properties and rules use. */
@@ -1050,6 +1205,17 @@ typedef struct RulePrint {
         FILE *rest;
 } RulePrint;
 
+/* Keys that bound what an emulate rule grants. A deny or continue rule covers every call of its path or
+ * device whatever they say, so they are not shown for it; sysbrokerd no longer sends them, older ones did. */
+static bool rule_key_applies_to_emulate_only(const char *key) {
+        static const char *const keys[] = { "Access", "Create", "Mode", "AllowedFlags", "ForcedFlags", "Options" };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(key, keys[i]))
+                        return true;
+        return false;
+}
+
 static int print_rule_key(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
         RulePrint *p = userdata;
 
@@ -1057,6 +1223,9 @@ static int print_rule_key(sd_bus_message *m, const char *key, const char *conten
                 return sd_bus_message_read(m, "v", "s", &p->syscall);
         if (streq(key, "Action") && streq(contents, "s"))
                 return sd_bus_message_read(m, "v", "s", &p->action);
+        /* sysbrokerd sends Action second, before any of these. */
+        if (!streq(p->action, "emulate") && rule_key_applies_to_emulate_only(key))
+                return sd_bus_message_skip(m, "v");
         fprintf(p->rest, " %s=", key);
         return print_variant(p->rest, m, key);
 }
@@ -1115,29 +1284,184 @@ static int print_rules(sd_bus_message *m) {
         return sd_bus_message_exit_container(m);
 }
 
+/* Property names are padded to this, so that the values form a column. */
+#define STATUS_NAME_WIDTH 20
+
 static int print_property(sd_bus_message *m, const char *name, const char *contents, void *userdata) {
         int r;
 
         if (streq(name, "Rules")) {
-                printf("%s:\n", name);
+                printf("%*s:\n", STATUS_NAME_WIDTH, name);
                 return print_rules(m);
         }
-        printf("%s: ", name);
+        printf("%*s: ", STATUS_NAME_WIDTH, name);
+        if (streq(name, "RegisteredTimestamp") && streq(contents, "t")) {
+                char buf[64];
+                uint64_t usec;
+
+                r = sd_bus_message_read(m, "v", "t", &usec);
+                if (r < 0)
+                        return r;
+                format_timestamp(buf, sizeof buf, usec);
+                puts(buf);
+                return 0;
+        }
         r = print_variant(stdout, m, name);
         putchar('\n');
         return r;
+}
+
+/* A D-Bus value as JSON: basic types, arrays, and string-keyed dictionaries (a{sv}) as objects. */
+static int bus_value_to_json(sd_bus_message *m, json_object **ret);
+
+static int bus_container_to_json(sd_bus_message *m, char type, const char *contents, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        bool dict = type == 'a' && contents[0] == '{' && contents[1] == 's';
+        int r;
+
+        r = sd_bus_message_enter_container(m, type, contents);
+        if (r < 0)
+                return r;
+        if (type == 'v') {
+                r = bus_value_to_json(m, &o);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(o);
+                return 0;
+        }
+        if (type != 'a')
+                return -EBADMSG; /* no structs among the properties */
+
+        /* "{sv}" holds entries of "sv". */
+        char entry[strlen(contents) + 1];
+        if (dict) {
+                size_t l = strlen(contents);
+                memcpy(entry, contents + 1, l - 2);
+                entry[l - 2] = 0;
+        }
+
+        o = dict ? json_object_new_object() : json_object_new_array();
+        if (!o)
+                return -ENOMEM;
+        while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                json_object *v = NULL;
+                const char *key;
+
+                if (dict) {
+                        r = sd_bus_message_enter_container(m, 'e', entry);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "s", &key);
+                        if (r >= 0)
+                                r = bus_value_to_json(m, &v);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r >= 0 && json_object_object_add(o, key, v) < 0)
+                                r = -ENOMEM;
+                } else {
+                        r = bus_value_to_json(m, &v);
+                        if (r >= 0 && json_object_array_add(o, v) < 0) {
+                                json_object_put(v);
+                                r = -ENOMEM;
+                        }
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int bus_value_to_json(sd_bus_message *m, json_object **ret) {
+        union {
+                const char *s;
+                uint32_t u;
+                int32_t i;
+                uint64_t t;
+                int64_t x;
+                int b;
+                uint8_t y;
+                uint16_t q;
+                int16_t n;
+                double d;
+        } v;
+        const char *contents;
+        json_object *o;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+        if (type == 'a' || type == 'v' || type == 'r' || type == 'e')
+                return bus_container_to_json(m, type, contents, ret);
+
+        r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
+                return r;
+        switch (type) {
+        case 's':
+        case 'o':
+        case 'g':
+                o = json_object_new_string(v.s);
+                break;
+        case 'u':
+                o = json_object_new_uint64(v.u);
+                break;
+        case 'i':
+                o = json_object_new_int(v.i);
+                break;
+        case 't':
+                o = json_object_new_uint64(v.t);
+                break;
+        case 'x':
+                o = json_object_new_int64(v.x);
+                break;
+        case 'b':
+                o = json_object_new_boolean(v.b);
+                break;
+        case 'y':
+                o = json_object_new_int(v.y);
+                break;
+        case 'q':
+                o = json_object_new_int(v.q);
+                break;
+        case 'n':
+                o = json_object_new_int(v.n);
+                break;
+        case 'd':
+                o = json_object_new_double(v.d);
+                break;
+        default:
+                return -EBADMSG;
+        }
+        if (!o)
+                return -ENOMEM;
+        *ret = o;
+        return 0;
 }
 
 static int verb_status(int argc, char *argv[]) {
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *properties = NULL;
         char path[sizeof(SYSBROKER_LISTENER_PATH_PREFIX) + 20];
+        bool json = take_json_flag(&argc, argv);
         uint64_t id;
         int r;
 
         if (argc != 2 || parse_id(argv[1], &id) < 0) {
-                error_msg("'status' takes one listener ID, a positive number.");
+                error_msg("'status' takes one listener ID, a positive number (and --json).");
                 return EXIT_FAILURE;
         }
         if (connect_broker(&client) < 0)
@@ -1155,7 +1479,13 @@ static int verb_status(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        r = bus_dict_foreach(reply, print_property, NULL);
+        if (json) {
+                /* The properties as sent, Rules included: the same keys as a listener in Describe(). */
+                r = bus_value_to_json(reply, &properties);
+                if (r >= 0)
+                        print_json(properties);
+        } else
+                r = bus_dict_foreach(reply, print_property, NULL);
         if (r < 0) {
                 fflush(stdout);
                 error_msg("Failed to parse the properties of listener %" PRIu64 ": %s", id, strerror(-r));

@@ -210,6 +210,15 @@ static const char *mount_refused(const Listener *l, const Rule *rule, const Moun
                 snprintf(buf, size, "option '%.256s' is not allowed by rule %zu: %s", opt, index, why);
                 return buf;
         }
+        memcpy(options, c->data, sizeof options);
+        opt = rule_mount_size_refused(rule, options, c->kind == MOUNT_KIND_REMOUNT, &why);
+        if (opt) {
+                if (opt[0])
+                        snprintf(buf, size, "option '%.256s' is not allowed by rule %zu: %s", opt, index, why);
+                else
+                        snprintf(buf, size, "refused by rule %zu: %s", index, why);
+                return buf;
+        }
         return NULL;
 }
 

@@ -162,6 +162,8 @@ const sd_bus_vtable listener_vtable[] = {
         SD_BUS_PROPERTY("Id", "t", NULL, offsetof(Listener, id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(Listener, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerPID", "u", NULL, offsetof(Listener, owner_pid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RegisteredTimestamp", "t", NULL, offsetof(Listener, registered_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Description", "s", NULL, offsetof(Listener, description), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DefaultAction", "s", property_get_default_action, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Rules", "aa{sv}", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_CONST),

@@ -287,6 +287,13 @@ static int listener_open_root(Listener *l, const char *root) {
         return 0;
 }
 
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
                  const char *description, bool default_deny, const char *root, const ListenerRestore *restore,
                  Listener **ret) {
@@ -307,6 +314,8 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 .owner_uid = owner_uid,
                 .account_uid = account_uid,
                 .owner_pid = owner_pid,
+                .registered_usec = restore && restore->registered_usec > 0 ? restore->registered_usec :
+                                   realtime_usec(),
                 .default_deny = default_deny,
                 .fd = -EBADF,
                 .done_fd = -EBADF,

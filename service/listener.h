@@ -64,6 +64,7 @@ typedef struct PersistHeader PersistHeader;
 /* What a listener had before a restart of the daemon (persist.c). */
 typedef struct ListenerRestore {
         uint64_t id;
+        uint64_t registered_usec;  /* 0: not known (a state written by an older daemon) */
         int state_fd;              /* its state memfd: taken on success */
         const ListenerMount *mounts;
         size_t n_mounts;
@@ -76,6 +77,7 @@ struct Listener {
         uid_t owner_uid;
         uid_t account_uid;         /* whom the limit per user charges: the owner, or whose subordinate uid it is */
         pid_t owner_pid;
+        uint64_t registered_usec;  /* CLOCK_REALTIME of the registration; kept across restarts of the daemon */
         /* The owner's primary group and supplementary groups, for HostPath opens (listener_new()); only for
          * listeners with HostPath rules. */
         gid_t owner_gid;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners
- * and the manager's properties. */
+/* The Manager interface: RegisterListener (read → validate → authorize every rule → create), ListListeners,
+ * Describe and the manager's properties. */
 
 #include <assert.h>
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include "bus-dict.h"
 #include "caller.h"
 #include "config.h"
+#include "describe.h"
 #include "list.h"
 #include "listener.h"
 #include "log.h"
@@ -33,6 +34,7 @@ struct Registration {
         uid_t uid;
         uid_t account_uid;         /* whom the limit per user charges */
         pid_t pid;
+        bool user_namespace;       /* whether the caller ran in a user namespace other than init's */
         PolkitSubject subject;
         size_t step;               /* 0: the register action; i + 1: rule i */
         Registration *next, *prev;
@@ -280,29 +282,29 @@ static void registration_finish(Registration *reg) {
 /* One polkit query per step: step 0 is the register action, step i+1 the i-th rule; rules that grant
  * nothing are skipped. The first "no" ends it. */
 static void registration_step(Registration *reg) {
+        char owner_uid[12];        /* a uid_t in decimal */
         int r;
 
+        (void) snprintf(owner_uid, sizeof owner_uid, "%u", reg->uid);
+
         for (;;) {
-                const char *const *details;
+                const char *details[(RULE_DETAILS_MAX + 2) * 2 + 1];
                 const char *action;
                 RuleAuthorization a = {};
                 char rules[32];
-                const char *register_details[7];
                 size_t n = 0;
 
                 if (reg->step == 0) {
                         snprintf(rules, sizeof rules, "%zu", reg->rules->n_rules);
-                        register_details[n++] = "default-action";
-                        register_details[n++] = reg->default_deny ? "deny" : "continue";
-                        register_details[n++] = "rules";
-                        register_details[n++] = rules;
+                        details[n++] = "default-action";
+                        details[n++] = reg->default_deny ? "deny" : "continue";
+                        details[n++] = "rules";
+                        details[n++] = rules;
                         if (reg->description && reg->description[0]) {
-                                register_details[n++] = "description";
-                                register_details[n++] = reg->description;
+                                details[n++] = "description";
+                                details[n++] = reg->description;
                         }
-                        register_details[n] = NULL;
                         action = SYSBROKER_POLKIT_ACTION_REGISTER;
-                        details = register_details;
                 } else if (reg->step <= reg->rules->n_rules) {
                         r = rule_authorization(&reg->rules->rules[reg->step - 1], &a);
                         if (r < 0) {
@@ -315,11 +317,21 @@ static void registration_step(Registration *reg) {
                                 continue;
                         }
                         action = a.action_id;
-                        details = a.details;
+                        for (const char *const *d = a.details; *d; d++)
+                                details[n++] = *d;
                 } else {
                         registration_finish(reg);
                         return;
                 }
+
+                /* What bounds a rule for callers without a session (a container, a CI job): whose listener it
+                 * will be (polkit gives rules only the user's name), and whether the caller runs in a user
+                 * namespace, where it is root of its own. */
+                details[n++] = "owner-uid";
+                details[n++] = owner_uid;
+                details[n++] = "user-namespace";
+                details[n++] = reg->user_namespace ? "yes" : "no";
+                details[n] = NULL;
 
                 r = polkit_check(reg->broker, reg->call, &reg->subject, action, details, true,
                                  on_registration_authorized, reg);
@@ -400,6 +412,13 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
                                          "Too many listeners for uid %u (at most %u)", caller.account_uid,
                                          b->limits.max_listeners_per_user);
 
+        /* Cannot be told only if the caller is gone: nothing to register for. */
+        r = caller_in_user_namespace(&caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot tell whether the caller runs in a user "
+                                               "namespace: %m");
+        reg->user_namespace = r;
+
         reg->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (reg->fd < 0)
                 return -errno;
@@ -447,21 +466,51 @@ static int reply_listeners(sd_bus_message *call, Broker *b, const Caller *caller
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static void on_list_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error, void *userdata) {
+typedef int (*ListingReply)(sd_bus_message *call, Broker *b, const Caller *caller, bool manage);
+
+typedef struct Visibility {
+        const Caller *caller;
+        bool manage;
+} Visibility;
+
+static DescribeVisibility visibility_for(const Listener *l, const void *userdata) {
+        const Visibility *v = userdata;
+
+        /* As listener_visible_to_caller() shows objects, and ListListeners lists the rest to a manager. */
+        if (caller_sees_listener(v->caller, l, false))
+                return DESCRIBE_FULL;
+        return v->manage ? DESCRIBE_SUMMARY : DESCRIBE_HIDDEN;
+}
+
+static int reply_describe(sd_bus_message *call, Broker *b, const Caller *caller, bool manage) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        r = describe_broker(b, sd_bus_message_get_bus(call), visibility_for,
+                            &(Visibility) { .caller = caller, .manage = manage }, &json);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(call, "s", json);
+}
+
+static void on_listing_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                  void *userdata) {
         sd_bus_message *call = polkit_query_message(q);
+        ListingReply reply = (ListingReply) userdata;
         Caller caller;
         int r;
 
         /* Without manage the caller still gets its own listeners: not an error. */
         r = caller_get(polkit_query_broker(q), call, &caller);
         if (r >= 0)
-                r = reply_listeners(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
+                r = reply(call, polkit_query_broker(q), &caller, result == POLKIT_YES);
         if (r < 0)
                 (void) sd_bus_reply_method_errnof(call, r, "Failed to list listeners: %m");
 }
 
-static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Broker *b = userdata;
+/* ListListeners and Describe show the same listeners: the caller's own (root: all), and everybody's with
+ * manage, asked only if someone else holds one. */
+static int reply_listing(sd_bus_message *m, Broker *b, ListingReply reply) {
         Caller caller;
         bool foreign = false;
         int r;
@@ -478,14 +527,22 @@ static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error
          * for an administrator's password because someone else holds one too. */
         if (foreign) {
                 r = caller_check_polkit(b, m, &caller, SYSBROKER_POLKIT_ACTION_MANAGE, NULL, false,
-                                      on_list_authorized, NULL);
+                                        on_listing_authorized, (void *) reply);
                 /* Too many checks pending: the caller still gets its own listeners. */
                 if (r == -ENOBUFS)
-                        return reply_listeners(m, b, &caller, false);
+                        return reply(m, b, &caller, false);
                 return r;
         }
 
-        return reply_listeners(m, b, &caller, false);
+        return reply(m, b, &caller, false);
+}
+
+static int method_list_listeners(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_listing(m, userdata, reply_listeners);
+}
+
+static int method_describe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_listing(m, userdata, reply_describe);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -526,6 +583,11 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(tous)", listeners),
                                 method_list_listeners,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Describe",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", json),
+                                method_describe,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ListenerAdded", SD_BUS_ARGS("t", id, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ListenerRemoved", SD_BUS_ARGS("t", id, "o", path, "s", reason), 0),

@@ -30,6 +30,7 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
                          p.default_deny, p.root,
                          &(ListenerRestore) {
                                  .id = p.id,
+                                 .registered_usec = p.registered_usec,
                                  .state_fd = state_fd,
                                  .mounts = p.mounts,
                                  .n_mounts = p.n_mounts,

@@ -4,7 +4,9 @@
 #include <assert.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "bus-dict.h"
 #include "log.h"
@@ -55,6 +57,7 @@ typedef enum RuleKey {
         KEY_ALLOWED_FLAGS,
         KEY_FORCED_FLAGS,
         KEY_OPTIONS,
+        KEY_MAX_SIZE,
         _KEY_MAX,
 } RuleKey;
 
@@ -83,6 +86,7 @@ static const struct {
         [KEY_ALLOWED_FLAGS] = { "AllowedFlags", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_FORCED_FLAGS] = { "ForcedFlags", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_OPTIONS] = { "Options", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_MAX_SIZE] = { "MaxSize", "t", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
 };
 
 
@@ -94,6 +98,7 @@ typedef struct RuleFields {
         size_t n_strv[_KEY_MAX];
         uint32_t u32[_KEY_MAX];
         int32_t i32[_KEY_MAX];
+        uint64_t u64[_KEY_MAX];
 } RuleFields;
 
 static size_t rule_fields_length(const RuleFields *f) {
@@ -224,6 +229,9 @@ static int rule_field_read(sd_bus_message *m, const char *key, const char *conte
         case 'i':
                 r = sd_bus_message_read(m, "i", &f->i32[k]);
                 break;
+        case 't':
+                r = sd_bus_message_read(m, "t", &f->u64[k]);
+                break;
         case 'b': {
                 int b;
                 r = sd_bus_message_read(m, "b", &b);
@@ -329,6 +337,18 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
         rule->options = TAKE_PTR(f->strvs[KEY_OPTIONS]);
         rule->n_options = f->n_strv[KEY_OPTIONS];
         f->n_strv[KEY_OPTIONS] = 0;
+
+        if (has(f, KEY_MAX_SIZE)) {
+                /* A size= pattern such as "size=*" cannot be bounded by a polkit rule; this can. Only tmpfs
+                 * has a size to bound (ramfs takes none and grows as it is written). */
+                if (rule->action != RULE_ACTION_EMULATE)
+                        return rule_error(ret_error, index, "key 'MaxSize' applies only to Action 'emulate'");
+                if (!streq(rule->fstype, "tmpfs"))
+                        return rule_error(ret_error, index, "key 'MaxSize' applies only to FsType 'tmpfs'");
+                if (f->u64[KEY_MAX_SIZE] == 0)
+                        return rule_error(ret_error, index, "key 'MaxSize' must be at least 1 byte");
+                rule->max_size = f->u64[KEY_MAX_SIZE];
+        }
         return 0;
 }
 
@@ -593,8 +613,11 @@ static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
         r = sd_bus_message_append(reply, "{sv}{sv}", "FsType", "s", rule->fstype, "Target", "s", rule->path);
         if (r >= 0 && rule->source)
                 r = sd_bus_message_append(reply, "{sv}", "Source", "s", rule->source);
-        if (r >= 0)
-                r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
+        /* Flags and options bound what an emulate rule grants; shown for the others they would read as if
+         * they mattered (rule_set_match_mount() does not look at them). */
+        if (r < 0 || rule->action != RULE_ACTION_EMULATE)
+                return r;
+        r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
         if (r >= 0)
                 r = mount_flags_append(reply, "ForcedFlags", rule->forced_flags);
         if (r >= 0)
@@ -609,6 +632,8 @@ static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
+        if (r >= 0 && rule->max_size > 0)
+                r = sd_bus_message_append(reply, "{sv}", "MaxSize", "t", rule->max_size);
         return r;
 }
 
@@ -634,9 +659,14 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                                           "Action", "s", rule_action_to_string(rule->action));
                 if (r >= 0 && rule->action == RULE_ACTION_DENY)
                         r = sd_bus_message_append(reply, "{sv}", "Errno", "i", (int32_t) rule->deny_errno);
+                /* Only the keys that apply: Access, Create and Mode bound what an emulate rule grants, and a
+                 * deny or continue rule covers every call of its path (rule_open_allows(),
+                 * rule_mknod_device_matches()). The state text is written from this too, and reads back the
+                 * same rule. */
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN)
-                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
-                                                  "Path", "s", rule->path,
+                        r = sd_bus_message_append(reply, "{sv}", "Path", "s", rule->path);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN && rule->action == RULE_ACTION_EMULATE)
+                        r = sd_bus_message_append(reply, "{sv}{sv}",
                                                   "Access", "s", rule_access_to_string(rule->access),
                                                   "Create", "b", (int) rule->create);
                 if (r >= 0 && rule->host_path)
@@ -644,12 +674,13 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MOUNT)
                         r = rule_mount_append(reply, rule);
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD)
-                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}",
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
                                                   "Path", "s", rule->path,
                                                   "Type", "s", type,
                                                   "Major", "u", rule->major,
-                                                  "Minor", "u", rule->minor,
-                                                  "Mode", "u", (uint32_t) rule->max_mode);
+                                                  "Minor", "u", rule->minor);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD && rule->action == RULE_ACTION_EMULATE)
+                        r = sd_bus_message_append(reply, "{sv}", "Mode", "u", (uint32_t) rule->max_mode);
                 if (r < 0)
                         return r;
 
@@ -836,6 +867,89 @@ const char *rule_mount_option_refused(const Rule *r, char *options, const char *
         return NULL;
 }
 
+/* A size as tmpfs reads it (the kernel's memparse(): a number, then k, m, g, t, p or e in either case), or a
+ * percentage of the memory with '%' where percent is allowed. -ERANGE past 2^64 bytes. */
+static int tmpfs_size_parse(const char *s, bool percent, uint64_t *ret) {
+        static const char units[] = "kmgtpe";
+        unsigned __int128 v;
+        const char *u;
+        char *end;
+
+        if (s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end && (u = strchr(units, *end | 0x20)) && *end != '%') {
+                v <<= 10 * (unsigned) (u - units + 1);
+                end++;
+        } else if (percent && *end == '%') {
+                struct sysinfo si;
+
+                if (v > UINT32_MAX)
+                        return -ERANGE;
+                if (sysinfo(&si) < 0)
+                        return -errno;
+                v = v * si.totalram * si.mem_unit / 100;
+                end++;
+        }
+        if (*end)
+                return -EINVAL;
+        if (v > UINT64_MAX)
+                return -ERANGE;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+const char *rule_mount_size_refused(const Rule *r, char *options, bool remount, const char **ret_why) {
+        bool sized = false;
+
+        if (r->max_size == 0)
+                return NULL;
+
+        for (char *opt = options, *next; opt; opt = next) {
+                const char *value;
+                uint64_t bytes;
+                int k;
+
+                next = strchr(opt, ',');
+                if (next)
+                        *next++ = 0;
+                /* Both set the size; the kernel takes the last. Each must fit. */
+                if ((value = startswith(opt, "size=")))
+                        k = tmpfs_size_parse(value, true, &bytes);
+                else if ((value = startswith(opt, "nr_blocks="))) {
+                        k = tmpfs_size_parse(value, false, &bytes);
+                        if (k >= 0 && bytes > UINT64_MAX / (uint64_t) sysconf(_SC_PAGESIZE))
+                                k = -ERANGE;
+                        if (k >= 0)
+                                bytes *= (uint64_t) sysconf(_SC_PAGESIZE);
+                } else
+                        continue;
+                if (k < 0) {
+                        *ret_why = "it is not a size the broker can bound by MaxSize";
+                        return opt;
+                }
+                if (bytes == 0) {
+                        *ret_why = "0 means no limit at all, above the rule's MaxSize";
+                        return opt;
+                }
+                if (bytes > r->max_size) {
+                        *ret_why = "it is above the rule's MaxSize";
+                        return opt;
+                }
+                sized = true;
+        }
+        /* A new tmpfs without a size takes half of the memory. */
+        if (!sized && !remount) {
+                *ret_why = "the rule has a MaxSize: a size= option is needed (without one tmpfs takes half of "
+                           "the memory)";
+                return "";
+        }
+        return NULL;
+}
+
 bool rule_set_has_open_host(const RuleSet *set) {
         for (size_t i = 0; i < set->n_rules; i++)
                 if (set->rules[i].syscall == RULE_SYSCALL_OPEN && set->rules[i].host_path)
@@ -971,6 +1085,11 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                                                           sizeof ret->forced_flags);
                 ret->details[n++] = "options";
                 ret->details[n++] = ret->options;
+                if (r->max_size > 0) {
+                        snprintf(ret->max_size, sizeof ret->max_size, "%" PRIu64, r->max_size);
+                        ret->details[n++] = "max-size";
+                        ret->details[n++] = ret->max_size;
+                }
                 /* The action's message names what every mount rule has; an admin must also see the source
                  * (a disk, a directory to bind), which only some have. */
                 if (r->source) {

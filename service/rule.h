@@ -42,6 +42,7 @@ typedef struct Rule {
         unsigned long forced_flags;  /* MS_* always applied */
         char **options;            /* patterns of data options, NULL-terminated (or NULL) */
         size_t n_options;
+        uint64_t max_size;         /* tmpfs: the most size=/nr_blocks= may ask for, in bytes; 0: unbounded */
 } Rule;
 
 typedef struct RuleLimits {
@@ -100,10 +101,14 @@ const Rule *rule_set_match_mount(const RuleSet *set, const char *fstype, const c
                                  const char *target);
 /* A data option no Options pattern of r matches, or NULL if all do. options is modified (split at ','). */
 const char *rule_mount_option_refused(const Rule *r, char *options, const char **ret_why);
+/* Whether the data options keep a tmpfs within the rule's MaxSize: NULL if so (or the rule has none), else the
+ * offending option (or "" if none said a size) with why in *ret_why. A remount without a size keeps the
+ * mount's, which was checked when it was made. */
+const char *rule_mount_size_refused(const Rule *r, char *options, bool remount, const char **ret_why);
 
 /* The polkit action that authorizes a rule, and its details as NULL-terminated key/value pairs
  * (strings owned by the caller's buffer `buf`). NULL action: the rule grants nothing, no check needed. */
-#define RULE_DETAILS_MAX 8
+#define RULE_DETAILS_MAX 9
 typedef struct RuleAuthorization {
         const char *action_id;
         const char *details[RULE_DETAILS_MAX * 2 + 1];
@@ -112,6 +117,7 @@ typedef struct RuleAuthorization {
         char access[4];
         char allowed_flags[128];
         char forced_flags[128];
+        char max_size[24];
         char *options;             /* joined Options; freed by rule_authorization_done() */
 } RuleAuthorization;
 int rule_authorization(const Rule *r, RuleAuthorization *ret);

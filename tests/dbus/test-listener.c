@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A registered listener's life on the bus: listing, unregistering, its child exiting, how unmatched calls
- * are answered, how open rules answer a sandbox's opens; the Manager's properties, the interface XML
- * against the live objects, and the same API over the socket-activated peer-to-peer socket. */
+/* A registered listener's life on the bus: listing and Describe(), unregistering, its child exiting, how
+ * unmatched calls are answered, how open rules answer a sandbox's opens; the Manager's properties, the
+ * interface XML against the live objects, and the same API over the socket-activated peer-to-peer socket. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,8 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "harness.h"
 
@@ -105,6 +107,85 @@ static void test_list_listeners_returns_callers_listeners(Harness *h, gconstpoin
                 }
         }
         g_assert_true(seen1 && seen2);
+}
+
+static json_object *json_get(json_object *o, const char *key, json_type type) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                harness_fail("Describe(): no key '%s' in %s", key, json_object_to_json_string(o));
+        if (!json_object_is_type(v, type))
+                harness_fail("Describe(): '%s' is %s, not %s", key, json_type_to_name(json_object_get_type(v)),
+                             json_type_to_name(type));
+        return v;
+}
+
+/* Describe() is json-c's text of the state: the manager's properties, and each listener with its properties,
+ * its counters as they stand, and its rules with only the keys that apply. */
+static void test_describe_returns_state_as_json(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(GVariant) reply = NULL, version = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *path = NULL, *fifo = NULL;
+        json_object *root, *listeners, *l, *rules, *rule, *unused;
+        guint64 id, before = g_get_real_time(), after;
+        const char *text;
+
+        path = harness_register_ok(
+                h, h->client, c,
+                parse_variant("[{'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>,"
+                              "  'Path': <'/nonexistent/never'>, 'Access': <'rw'>}]"),
+                parse_variant("{'Description': <'described'>, 'DefaultAction': <'deny'>}"), &id);
+        listener_child_close_listener(c);
+        after = g_get_real_time();
+        fifo = g_build_filename(h->tmpdir, "fifo", NULL);
+        g_assert_cmpint(listener_child_mknod(c, fifo, S_IFIFO | 0600, 0), ==, EPERM);
+
+        reply = harness_call(h, h->client, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "Describe", NULL,
+                             G_VARIANT_TYPE("(s)"), &error);
+        g_assert_no_error(error);
+        g_variant_get(reply, "(&s)", &text);
+        root = json_tokener_parse(text);
+        if (!root || !json_object_is_type(root, json_type_object))
+                harness_fail("Describe() is not a JSON object: %s", text);
+
+        version = harness_get_property_ok(h, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "Version");
+        g_assert_cmpstr(json_object_get_string(json_get(root, "Version", json_type_string)), ==,
+                        g_variant_get_string(version, NULL));
+        json_get(root, "KernelFeatures", json_type_array);
+        g_assert_cmpint(json_object_get_int64(json_get(root, "NListeners", json_type_int)), ==, 1);
+
+        listeners = json_get(root, "Listeners", json_type_array);
+        g_assert_cmpuint(json_object_array_length(listeners), ==, 1);
+        l = json_object_array_get_idx(listeners, 0);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Id", json_type_int)), ==, id);
+        g_assert_cmpstr(json_object_get_string(json_get(l, "ObjectPath", json_type_string)), ==, path);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "OwnerUID", json_type_int)), ==, getuid());
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "OwnerPID", json_type_int)), ==, getpid());
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "RegisteredTimestamp", json_type_int)), >=, before);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "RegisteredTimestamp", json_type_int)), <=, after);
+        g_assert_cmpstr(json_object_get_string(json_get(l, "Description", json_type_string)), ==, "described");
+        g_assert_cmpstr(json_object_get_string(json_get(l, "DefaultAction", json_type_string)), ==, "deny");
+        /* The mknod above met the default action. */
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Notifications", json_type_int)), ==, 1);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Denied", json_type_int)), ==, 1);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Emulated", json_type_int)), ==, 0);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Continued", json_type_int)), ==, 0);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Failed", json_type_int)), ==, 0);
+
+        rules = json_get(l, "Rules", json_type_array);
+        g_assert_cmpuint(json_object_array_length(rules), ==, 1);
+        rule = json_object_array_get_idx(rules, 0);
+        g_assert_cmpstr(json_object_get_string(json_get(rule, "Syscall", json_type_string)), ==, "open");
+        g_assert_cmpstr(json_object_get_string(json_get(rule, "Action", json_type_string)), ==, "deny");
+        g_assert_cmpint(json_object_get_int(json_get(rule, "Errno", json_type_int)), ==, 13);
+        g_assert_cmpstr(json_object_get_string(json_get(rule, "Path", json_type_string)), ==,
+                        "/nonexistent/never");
+        /* A deny rule covers every open of its path: Access and Create do not apply, so they are not shown. */
+        g_assert_false(json_object_object_get_ex(rule, "Access", &unused));
+        g_assert_false(json_object_object_get_ex(rule, "Create", &unused));
+        g_assert_cmpint(json_object_object_length(rule), ==, 4);
+        json_object_put(root);
 }
 
 static void test_unregister_by_owner_removes_listener(Harness *h, gconstpointer data) {
@@ -1150,6 +1231,54 @@ static void test_peer_socket_foreign_unregister_answers_as_read(Harness *h, gcon
         g_assert_cmpstr(g_variant_get_string(description, NULL), ==, "root's");
 }
 
+/* Describe() by a stranger: another user's listener only with manage (asked without interaction), and then
+ * only as ListListeners lists it: no rules, counters or process. */
+static void test_peer_socket_describe_shows_stranger_only_a_summary(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(GDBusConnection) stranger = NULL;
+        g_autofree char *path = NULL;
+        guint64 id;
+
+        path = register_plain(h, c, NULL, "root's", &id);
+        stranger = connect_peer_as_stranger(h);
+
+        for (int manage = 0; manage < 2; manage++) {
+                g_autoptr(PendingCall) call = NULL;
+                GDBusMethodInvocation *inv;
+                json_object *root, *listeners, *l;
+                const char *text;
+
+                call = harness_call_async(h, stranger, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "Describe",
+                                          NULL, G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, NULL);
+                inv = harness_pop_polkit_call(h, NULL);
+                g_assert_cmpstr(polkit_call_action_id(inv), ==, ACTION_MANAGE);
+                polkit_answer(inv, manage, FALSE);
+                harness_wait(h, call);
+                g_assert_no_error(call->error);
+                g_variant_get(call->reply, "(&s)", &text);
+                root = json_tokener_parse(text);
+                g_assert_nonnull(root);
+                g_assert_cmpint(json_object_get_int64(json_get(root, "NListeners", json_type_int)), ==, 1);
+                listeners = json_get(root, "Listeners", json_type_array);
+                if (!manage) {
+                        g_assert_cmpuint(json_object_array_length(listeners), ==, 0);
+                        json_object_put(root);
+                        continue;
+                }
+                g_assert_cmpuint(json_object_array_length(listeners), ==, 1);
+                l = json_object_array_get_idx(listeners, 0);
+                g_assert_cmpuint(json_object_get_uint64(json_get(l, "Id", json_type_int)), ==, id);
+                g_assert_cmpstr(json_object_get_string(json_get(l, "ObjectPath", json_type_string)), ==, path);
+                g_assert_cmpuint(json_object_get_uint64(json_get(l, "OwnerUID", json_type_int)), ==, getuid());
+                g_assert_cmpstr(json_object_get_string(json_get(l, "Description", json_type_string)), ==,
+                                "root's");
+                if (json_object_object_length(l) != 4)
+                        harness_fail("a stranger sees more than ListListeners lists: %s",
+                                     json_object_to_json_string(l));
+                json_object_put(root);
+        }
+}
+
 static const HarnessOptions with_interface_xml = { .needs = HARNESS_NEEDS_INTERFACE_XML };
 
 int main(int argc, char **argv) {
@@ -1157,6 +1286,7 @@ int main(int argc, char **argv) {
 
         harness_add_test("/listener/list-listeners-returns-callers-listeners", NULL,
                          test_list_listeners_returns_callers_listeners, NULL);
+        harness_add_test("/listener/describe-returns-state-as-json", NULL, test_describe_returns_state_as_json, NULL);
         harness_add_test("/listener/unregister-by-owner-removes-listener", NULL,
                          test_unregister_by_owner_removes_listener, NULL);
         harness_add_test("/listener/child-exit-removes-listener-as-exited", NULL,
@@ -1199,6 +1329,8 @@ int main(int argc, char **argv) {
                          test_peer_socket_call_sent_with_begin_is_answered, NULL);
         harness_add_test("/peer-socket/foreign-unregister-answers-as-read", &with_socket_activation_as_root,
                          test_peer_socket_foreign_unregister_answers_as_read, NULL);
+        harness_add_test("/peer-socket/describe-shows-stranger-only-a-summary", &with_socket_activation_as_root,
+                         test_peer_socket_describe_shows_stranger_only_a_summary, NULL);
 
         return g_test_run();
 }

@@ -229,7 +229,7 @@ static void test_register_open_rules_ask_open_action_with_details(Harness *h, gc
 }
 
 /* Mount rules are asked about as .mount: fstype, target and the flag and option lists always (defaults filled
- * in, lists joined with ','), source only when the rule has one. */
+ * in, lists joined with ','), source and max-size only when the rule has one. */
 static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
@@ -237,7 +237,7 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
         call = harness_register_async(
                 h, h->client, c->listener_fd,
                 parse_variant("[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/run/app/*'>,"
-                              "  'Options': <['size=*', 'mode=0700']>},"
+                              "  'Options': <['size=*', 'mode=0700']>, 'MaxSize': <uint64 67108864>},"
                               " {'Syscall': <'mount'>, 'Action': <'deny'>, 'FsType': <'bind'>,"
                               "  'Source': <'/etc/**'>, 'Target': <'/srv/**'>},"
                               " {'Syscall': <'mount'>, 'FsType': <'bind'>, 'Source': <'/srv/data'>,"
@@ -252,7 +252,8 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
                                                  STRV("syscall", "mount", "fstype", "tmpfs",
                                                       "target", "/run/app/*", "allowed-flags", "",
                                                       "forced-flags", "nosuid,nodev",
-                                                      "options", "size=*,mode=0700")),
+                                                      "options", "size=*,mode=0700",
+                                                      "max-size", "67108864")),
                       TRUE, FALSE);
         /* Rule 1 denies: nothing to authorize. */
         polkit_answer(harness_expect_polkit_call(h, ACTION_MOUNT, 0,
@@ -346,7 +347,7 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autofree char *path = NULL;
         g_autoptr(GVariant) v = NULL, rules = NULL, expected = NULL;
-        guint64 id;
+        guint64 id, started = g_get_real_time();
 
         path = harness_register_ok(
                 h, h->client, c,
@@ -374,6 +375,13 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         g_assert_cmpuint(g_variant_get_uint32(v), ==, getpid());
         g_clear_pointer(&v, g_variant_unref);
 
+        /* Registered within this test: after it began, not after now. */
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "RegisteredTimestamp");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "t");
+        g_assert_cmpuint(g_variant_get_uint64(v), >=, started);
+        g_assert_cmpuint(g_variant_get_uint64(v), <=, (guint64) g_get_real_time());
+        g_clear_pointer(&v, g_variant_unref);
+
         v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Description");
         g_assert_cmpstr(g_variant_get_type_string(v), ==, "s");
         g_assert_cmpstr(g_variant_get_string(v, NULL), ==, "props");
@@ -387,18 +395,18 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         for (size_t i = 0; i < G_N_ELEMENTS(counters); i++)
                 harness_assert_counter(h, path, counters[i], 0);
 
-        /* Every default filled in; Errno only where the action is deny. */
+        /* Every default filled in; Errno only where the action is deny, Mode only where it emulates. */
         rules = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Rules");
         g_assert_cmpstr(g_variant_get_type_string(rules), ==, "aa{sv}");
         expected = parse_variant(
                 "[{'Syscall': <'mknod'>, 'Action': <'emulate'>, 'Path': <'/dev/null'>, 'Type': <'c'>,"
                 "  'Major': <uint32 1>, 'Minor': <uint32 3>, 'Mode': <uint32 438>},"
                 " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/dev/block/*'>,"
-                "  'Type': <'b'>, 'Major': <uint32 8>, 'Minor': <uint32 0>, 'Mode': <uint32 416>},"
+                "  'Type': <'b'>, 'Major': <uint32 8>, 'Minor': <uint32 0>},"
                 " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/dev/x'>,"
-                "  'Type': <'c'>, 'Major': <uint32 1>, 'Minor': <uint32 1>, 'Mode': <uint32 438>},"
+                "  'Type': <'c'>, 'Major': <uint32 1>, 'Minor': <uint32 1>},"
                 " {'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/run/**'>, 'Type': <'c'>,"
-                "  'Major': <uint32 5>, 'Minor': <uint32 1>, 'Mode': <uint32 438>}]");
+                "  'Major': <uint32 5>, 'Minor': <uint32 1>}]");
         g_assert_cmpuint(g_variant_n_children(rules), ==, g_variant_n_children(expected));
         for (gsize i = 0; i < g_variant_n_children(expected); i++) {
                 g_autoptr(GVariant) a = g_variant_get_child_value(rules, i);
@@ -424,7 +432,8 @@ static void assert_rules_property(Harness *h, const char *path, const char *expe
         }
 }
 
-/* Open rules come back with Access and Create filled in, HostPath only where one was given, Errno only
+/* Open rules come back with Access and Create filled in where they emulate (a deny or continue rule
+ * covers every open of its path: the keys would not apply), HostPath only where one was given, Errno only
  * for deny, and no mknod keys. */
 static void test_register_open_rules_property_fills_defaults(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
@@ -448,12 +457,9 @@ static void test_register_open_rules_property_fills_defaults(Harness *h, gconstp
                 "  'Create': <false>},"
                 " {'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/dev/kvm'>, 'Access': <'rw'>,"
                 "  'Create': <false>, 'HostPath': <'/dev/kvm'>},"
-                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>,"
-                "  'Access': <'r'>, 'Create': <false>},"
-                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/etc/gshadow'>,"
-                "  'Access': <'w'>, 'Create': <false>},"
-                " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/*'>, 'Access': <'rw'>,"
-                "  'Create': <true>},"
+                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>},"
+                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/etc/gshadow'>},"
+                " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/*'>},"
                 " {'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/dev/dri/card0'>, 'Access': <'r'>,"
                 "  'Create': <false>, 'HostPath': <'/dev/dri/card1'>},"
                 " {'Syscall': <'mknod'>, 'Action': <'emulate'>, 'Path': <'/dev/null'>, 'Type': <'c'>,"

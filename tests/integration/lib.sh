@@ -32,7 +32,7 @@ T=
 # What building and testing need on Debian 12 (tools/test and tools/demo install the missing ones).
 SB_PACKAGES=(
     meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev libfuzzer-14-dev
-    libsystemd-dev libseccomp-dev libcap-dev libglib2.0-dev libglib-testing-0-dev libdbus-1-dev
+    libsystemd-dev libseccomp-dev libcap-dev libjson-c-dev libglib2.0-dev libglib-testing-0-dev libdbus-1-dev
     libpolkit-gobject-1-dev
     dbus dbus-daemon polkitd systemd-container util-linux libxml2-utils e2fsprogs bubblewrap
 )

@@ -779,6 +779,83 @@ static void test_mount_rule_round_trips(void) {
         rule_set_free(again);
 }
 
+/* MaxSize bounds what a tmpfs may be sized to, which an Options pattern "size=*" cannot: it is parsed for
+ * tmpfs emulate rules only, sent back and to polkit (max-size), and a call is refused above it, at 0 (no
+ * limit), in any unit tmpfs reads, and without a size at all (half of the memory). */
+static void test_mount_max_size_bounds_tmpfs_size(void) {
+        char *star[] = { (char *) "*", NULL };
+        Rule r = { .syscall = RULE_SYSCALL_MOUNT, .action = RULE_ACTION_EMULATE, .fstype = (char *) "tmpfs",
+                   .path = (char *) "/box/t", .options = star, .n_options = 1, .max_size = 64 << 20 };
+        RuleSet *set = NULL, *again = NULL;
+        RuleAuthorization a;
+        const char *why = NULL;
+        char *error = NULL;
+        char buf[128];
+        sd_bus_message *m;
+
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "ramfs", "Target", "s", "/x",
+                                "MaxSize", "t", (uint64_t) 1024), "key 'MaxSize' applies only to FsType 'tmpfs'");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mount", "Action", "s", "deny", "FsType", "s", "tmpfs",
+                                "Target", "s", "/x", "MaxSize", "t", (uint64_t) 1024),
+                       "key 'MaxSize' applies only to Action 'emulate'");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "MaxSize", "t", (uint64_t) 0), "key 'MaxSize' must be at least 1 byte");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "MaxSize", "u", (uint32_t) 1024), "key 'MaxSize' must be of type 't'");
+
+        CHECK(parse(ONE_RULE(5, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                             "Options", "as", 1, "size=*", "MaxSize", "t", (uint64_t) 1 << 20), &set, &error) == 0);
+        if (set) {
+                CHECK(set->rules[0].max_size == 1 << 20);
+                m = new_message();
+                CHECK(rule_set_append(m, set) >= 0);
+                CHECK(parse(m, &again, &error) == 0);
+                CHECK(again && again->rules[0].max_size == 1 << 20);
+        }
+        rule_set_free(set);
+        rule_set_free(again);
+
+        strcpy(buf, "size=64m,mode=0700");
+        CHECK(rule_mount_size_refused(&r, buf, false, &why) == NULL);
+        strcpy(buf, "size=65536k");
+        CHECK(rule_mount_size_refused(&r, buf, false, &why) == NULL);
+        strcpy(buf, "nr_blocks=16");
+        CHECK(rule_mount_size_refused(&r, buf, false, &why) == NULL);
+        strcpy(buf, "mode=0700,size=64M,size=1g");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=1g");
+        CHECK(why && strstr(why, "above the rule's MaxSize"));
+        strcpy(buf, "size=67108865");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=67108865");
+        strcpy(buf, "size=0");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=0");
+        CHECK(why && strstr(why, "no limit"));
+        strcpy(buf, "size=100%");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=100%");
+        strcpy(buf, "nr_blocks=1g");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "nr_blocks=1g");
+        strcpy(buf, "size=99999999999999999999");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=99999999999999999999");
+        strcpy(buf, "size=1x");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=1x");
+        strcpy(buf, "mode=0700");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "");
+        CHECK(why && strstr(why, "half of the memory"));
+        /* A remount without a size keeps the mount's. */
+        strcpy(buf, "mode=0700");
+        CHECK(rule_mount_size_refused(&r, buf, true, &why) == NULL);
+        strcpy(buf, "size=2g");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, true, &why), "size=2g");
+
+        CHECK(rule_authorization(&r, &a) == 0);
+        CHECK_STREQ(a.details[10], "options");
+        CHECK_STREQ(a.details[11], "*");
+        CHECK_STREQ(a.details[12], "max-size");
+        CHECK_STREQ(a.details[13], "67108864");
+        CHECK(a.details[14] == NULL);
+        rule_authorization_done(&a);
+        free(error);
+}
+
 UNIT_MAIN(
         T(test_mknod_rule_gets_defaults),
         T(test_unknown_key_names_rule_and_key),
@@ -823,4 +900,5 @@ UNIT_MAIN(
         T(test_mount_options_need_a_pattern),
         T(test_mount_rule_authorization_details),
         T(test_mount_rule_round_trips),
+        T(test_mount_max_size_bounds_tmpfs_size),
 )
