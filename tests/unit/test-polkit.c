@@ -71,7 +71,8 @@ static int check(Env *env, sd_bus *on, uid_t account_uid, Answers *a) {
         if (sd_bus_message_new_method_call(on, &call, "org.sysbroker.Broker1", "/org/sysbroker/Broker1",
                                            "org.sysbroker.Broker1.Manager", "ListListeners") < 0)
                 abort();
-        r = polkit_check(&env->b, call, &s, "org.sysbroker.Broker1.manage", NULL, false, on_answer, a);
+        r = polkit_check(&env->b, call, &s, "org.sysbroker.Broker1.manage", NULL, false, on_answer, a,
+                         NULL);
         polkit_subject_done(&s);
         return r;
 }
