@@ -25,9 +25,12 @@
  * without interaction; those that would say yes after authentication ("challenge") are then asked again one
  * at a time with interaction, in rule order, if the caller allows it. A check in flight or queued at polkit
  * counts against the caller's bound there (polkit.c), so one registration keeps at most this many at polkit
- * and asks the next as each answers: more would only wait in the user's polkit queue, which is sized for one
- * check per registration and would then refuse the user's other registrations; and polkitd answers one check
- * at a time anyway, so this many keeps it as busy as 65 would. */
+ * and asks the next as each answers: polkitd answers one check at a time anyway, so this many keeps it as
+ * busy as 65 would. And only one check of a registration ever waits in the user's polkit queue (the first,
+ * or the one that takes an answered one's place); the others are asked only when they go to polkitd at once.
+ * That queue is sized for one check per registration (the listener limit per user): a burst of
+ * registrations with many rules each would otherwise fill it and have the user's later registrations
+ * refused, where one after the other they are all served. */
 #define REGISTRATION_MAX_CHECKS_AT_ONCE POLKIT_MAX_QUERIES_PER_USER
 
 typedef struct RegistrationCheck {
@@ -435,8 +438,14 @@ static void registration_advance(Registration *reg) {
         }
 
         if (waiting) {
-                /* Ask the next ones while the earlier are answered, at most so many at a time. */
+                bool may_queue = true;
+
+                /* Ask the next ones while the earlier are answered, at most so many at a time; the first of
+                 * this turn may wait in the queue, the others only if they go to polkitd at once. */
                 while (reg->n_asked < reg->n_checks && reg->n_pending < REGISTRATION_MAX_CHECKS_AT_ONCE) {
+                        if (!may_queue && !polkit_has_room(reg->broker, reg->account_uid))
+                                break;
+                        may_queue = false;
                         r = registration_ask(reg, &reg->checks[reg->n_asked], false);
                         /* The user's polkit queue is full: this registration's own answers make room. */
                         if (r == -ENOBUFS && reg->n_pending > 0)

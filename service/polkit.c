@@ -582,6 +582,20 @@ void polkit_query_abandon(PolkitQuery *q) {
         }
 }
 
+bool polkit_has_room(Broker *b, uid_t account_uid) {
+        unsigned n_in_flight = 0, n_queued = 0;
+
+        for (PolkitUser *u = b->polkit->users; u; u = u->next)
+                if (u->uid == account_uid) {
+                        n_in_flight = u->n_in_flight;
+                        n_queued = u->n_queued;
+                        break;
+                }
+        /* The same test as polkit_check()'s for sending at once. */
+        return n_in_flight < POLKIT_MAX_QUERIES_PER_USER && n_queued == 0 &&
+                b->polkit->n_in_flight < POLKIT_MAX_QUERIES;
+}
+
 void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {
         _cleanup_(sd_bus_error_free) sd_bus_error gone = SD_BUS_ERROR_NULL;
 

@@ -55,6 +55,8 @@ typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
                  const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata,
                  PolkitQuery **ret_query);
+/* Whether a check of that user would go to polkitd at once, not into the queue. */
+bool polkit_has_room(Broker *b, uid_t account_uid);
 /* The answer to q is no longer wanted (a registration decided by another check): it is dropped without its
  * callback, cancelled at polkitd if it may show a dialog, and its place goes to the next queued check. */
 void polkit_query_abandon(PolkitQuery *q);
