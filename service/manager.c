@@ -299,7 +299,8 @@ static void registration_refuse(Registration *reg, RegistrationCheck *c) {
                 RuleAuthorization a = {};
                 char rules_buf[32];
 
-                (void) registration_check_args(reg, c->position, details_buf, rules_buf, &a, &action, &details);
+                (void) registration_check_args(reg, c->position, details_buf, rules_buf, &a, &action,
+                                               &details);
                 /* Nothing was decided, so nothing is registered (invariant 1); unlike a "no", worth a retry. */
                 log_info("Registration by uid %u failed: polkit did not answer the check of '%s'.", reg->uid,
                          action ?: "n/a");
@@ -322,8 +323,9 @@ static void registration_refuse(Registration *reg, RegistrationCheck *c) {
                 RuleAuthorization a = {};
 
                 (void) rule_authorization(rule, &a);
-                (void) polkit_reply_denied(reg->call, result, error, "Not authorized for rule %zu (%s): action %s",
-                                           c->position - 1, strempty(what), a.action_id ?: "none");
+                (void) polkit_reply_denied(reg->call, result, error,
+                                           "Not authorized for rule %zu (%s): action %s", c->position - 1,
+                                           strempty(what), a.action_id ?: "none");
                 rule_authorization_done(&a);
         }
         if (c->position == 0)

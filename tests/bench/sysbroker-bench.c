@@ -25,8 +25,8 @@
  *
  * A registration, RegisterListener with 1, 8 or 64 open rules (each a distinct polkit check, so the batch is
  * as large as the rules) and then Unregister, timed as a pair from the caller's side: what a launcher pays
- * before its sandbox runs, polkitd's answers included (--rows=register). Each pair gets a fresh listener, from
- * a child forked before the run is timed: the daemon refuses a listener it still serves. */
+ * before its sandbox runs, polkitd's answers included (--rows=register). Each pair gets a fresh listener,
+ * from a child forked before the run is timed: the daemon refuses a listener it still serves. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -936,7 +936,8 @@ static int broker_unregister(Broker *b, const char *path) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_call_method(b->bus, b->destination, path, LISTENER_IFACE, "Unregister", &error, NULL, NULL);
+        r = sd_bus_call_method(b->bus, b->destination, path, LISTENER_IFACE, "Unregister", &error, NULL,
+                               NULL);
         if (r < 0)
                 fprintf(stderr, "Failed to unregister %s: %s\n", path, error.message ?: strerror(-r));
         return r;
@@ -1440,9 +1441,9 @@ int main(int argc, char *argv[]) {
         } else if (arg_rows == ROWS_ALL)
                 printf("(i-j) mount rows left out: they need root\n");
         if (register_rows_selected())
-                printf("(register) RegisterListener with N open rules (one polkit check each, and one for the\n"
-                       "      listener), then Unregister; %u timed runs of %u pairs after one untimed run, median\n"
-                       "      per pair\n", arg_runs, arg_register_iterations);
+                printf("(register) RegisterListener with N open rules (one polkit check each, and one\n"
+                       "      for the listener), then Unregister; %u timed runs of %u pairs after one\n"
+                       "      untimed run, median per pair\n", arg_runs, arg_register_iterations);
         if (arg_rows == ROWS_MOUNT || arg_rows == ROWS_REGISTER)
                 /* No raw supervisor among the mount rows. */
                 printf("filter: NEW_LISTENER%s\n",
@@ -1492,8 +1493,8 @@ int main(int argc, char *argv[]) {
                         Measurement all = summarize_rounds(m_register[i]);
                         char label[64];
 
-                        (void) snprintf(label, sizeof label, "(register) %u open rule%s", register_rule_counts[i],
-                                        register_rule_counts[i] == 1 ? "" : "s");
+                        (void) snprintf(label, sizeof label, "(register) %u open rule%s",
+                                        register_rule_counts[i], register_rule_counts[i] == 1 ? "" : "s");
                         printf("%-42s %10.0f %10.0f %10.0f\n", label, all.median / 1000, all.min / 1000,
                                all.max / 1000);
                 }

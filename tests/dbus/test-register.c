@@ -20,7 +20,8 @@
 #define RULE_OPEN_KVM \
         "{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kvm'>, 'Access': <'rw'>}"
 #define RULE_CONTINUE \
-        "{'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/tmp/**'>, 'Major': <uint32 1>, 'Minor': <uint32 3>}"
+        "{'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/tmp/**'>," \
+        " 'Major': <uint32 1>, 'Minor': <uint32 3>}"
 #define NO_OPTIONS "@a{sv} {}"
 
 /* ---- the questions ---- */

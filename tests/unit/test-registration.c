@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* manager.c's registration checks against a fake polkitd, no daemon and no bus daemon: the Manager object on a
  * peer-to-peer connection of this process, a real seccomp listener from a child. Each "no" ends it with nothing
- * registered and nothing left at polkit; a peer that leaves takes its registration along. (A "yes" to every step starts a listener thread,
- * which the dbus suite covers.) */
+ * registered and nothing left at polkit; a peer that leaves takes its registration along. (A "yes" to every
+ * check starts a listener thread, which the dbus suite covers.) */
 
 #include <signal.h>
 #include <sys/prctl.h>
