@@ -194,6 +194,12 @@ static int connect_broker(sysbroker_client **ret) {
         return -EINVAL;
 }
 
+/* Whether polkit_agent_open() starts one. A graphical agent may answer without a terminal; this one needs
+ * ours. */
+static bool polkit_agent_wanted(void) {
+        return arg_ask_password && isatty(STDIN_FILENO) && access(PKTTYAGENT, X_OK) >= 0;
+}
+
 /* A text-mode polkit agent, so that a password can be asked on this terminal if no graphical agent
  * runs. Best effort: without one polkit simply says no. Returns the agent's pid, or 0. */
 static pid_t polkit_agent_open(void) {
@@ -201,8 +207,7 @@ static pid_t polkit_agent_open(void) {
         int pipe_fds[2];
         pid_t agent, parent = getpid();
 
-        /* A graphical agent may answer without a terminal; this one needs ours. */
-        if (!arg_ask_password || !isatty(STDIN_FILENO) || access(PKTTYAGENT, X_OK) < 0)
+        if (!polkit_agent_wanted())
                 return 0;
 
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -332,12 +337,25 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         pid_t agent;
         int r, k;
 
+        /* The terminal agent costs a process and its registration with polkitd (about 4 ms here) before
+         * the call, and most registrations need no password: ask without interaction first, and with the
+         * agent only if polkit wants authentication. The daemon asks the same checks either way; it keeps
+         * nothing of a refused registration, so the listener can be sent again. */
+        if (polkit_agent_wanted()) {
+                r = sysbroker_client_register(client, listener, rules, 0, &error, &path, &id);
+                if (r >= 0)
+                        return r;
+                if (!sd_bus_error_has_name(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+                        goto failed;
+                sd_bus_error_free(&error);
+        }
         agent = polkit_agent_open();
         r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
         polkit_agent_close(agent);
         if (r >= 0)
                 return r;
 
+failed:
         if (sd_bus_error_is_set(&error) && !startswith(error.name, "System.Error."))
                 k = asprintf(ret_message, "Registration refused: %s: %s",
                              error.name, strempty(error.message));
