@@ -205,6 +205,12 @@ static int connect_broker(sysbroker_client **ret) {
         return -EINVAL;
 }
 
+/* Whether polkit_agent_open() starts one. A graphical agent may answer without a terminal; this one needs
+ * ours. */
+static bool polkit_agent_wanted(void) {
+        return arg_ask_password && isatty(STDIN_FILENO) && access(PKTTYAGENT, X_OK) >= 0;
+}
+
 /* A text-mode polkit agent, so that a password can be asked on this terminal if no graphical agent
  * runs. Best effort: without one polkit simply says no. Returns the agent's pid, or 0. */
 static pid_t polkit_agent_open(void) {
@@ -212,8 +218,7 @@ static pid_t polkit_agent_open(void) {
         int pipe_fds[2];
         pid_t agent, parent = getpid();
 
-        /* A graphical agent may answer without a terminal; this one needs ours. */
-        if (!arg_ask_password || !isatty(STDIN_FILENO) || access(PKTTYAGENT, X_OK) < 0)
+        if (!polkit_agent_wanted())
                 return 0;
 
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -321,9 +326,23 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         pid_t agent;
         int r;
 
-        agent = polkit_agent_open();
-        r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
-        polkit_agent_close(agent);
+        /* The terminal agent costs a process and its registration with polkitd (about 4 ms here) before
+         * the call, and most registrations need no password: ask without interaction first, and with the
+         * agent only if polkit wants authentication. The daemon asks the same checks either way; it keeps
+         * nothing of a refused registration, so the listener can be sent again. */
+        r = -EAGAIN;
+        if (polkit_agent_wanted()) {
+                r = sysbroker_client_register(client, listener, rules, 0, &error, &path, &id);
+                if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)) {
+                        sd_bus_error_free(&error);
+                        r = -EAGAIN;
+                }
+        }
+        if (r == -EAGAIN) {
+                agent = polkit_agent_open();
+                r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
+                polkit_agent_close(agent);
+        }
         if (r < 0) {
                 *ret_message = registration_message(&error, r);
                 return r;
@@ -816,10 +835,22 @@ static int verb_run(int argc, char *argv[]) {
         /* The filter, the registration (with a polkit agent at hand) and the exec, in one call: the command
          * runs only once its listener is registered. */
         fflush(NULL);
-        agent = polkit_agent_open();
-        r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid,
-                            &id);
-        polkit_agent_close(agent);
+        /* Without interaction first, as register_listener() does: the agent only if polkit wants a password.
+         * A refused spawn ran nothing and left nothing, so it can be made again. */
+        r = -EAGAIN;
+        if (polkit_agent_wanted()) {
+                r = sysbroker_spawn(client, rules, filter_flags, 0, argv + optind, NULL, &error, &pid, &id);
+                if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)) {
+                        sd_bus_error_free(&error);
+                        r = -EAGAIN;
+                }
+        }
+        if (r == -EAGAIN) {
+                agent = polkit_agent_open();
+                r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error,
+                                    &pid, &id);
+                polkit_agent_close(agent);
+        }
         /* The command may be refused before the watch is set up: the daemon's signals wait in the
          * connection's queue meanwhile, as sd_bus_call() leaves them there. */
         if (r >= 0 && verbose)

@@ -119,7 +119,7 @@ int caller_check_polkit(Broker *b, sd_bus_message *call, const Caller *caller, c
         r = caller_get_polkit_subject(caller, &s);
         if (r < 0)
                 return r;
-        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata);
+        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata, NULL);
         polkit_subject_done(&s);
         return r;
 }

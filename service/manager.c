@@ -22,6 +22,29 @@
 #include "notify.h"
 #include "polkit.h"
 
+/* A registration asks polkit about the register action and each rule that grants something: its checks, one
+ * per distinct action and details (rules that would ask the same are asked once). All are asked at once
+ * without interaction; those that would say yes after authentication ("challenge") are then asked again one
+ * at a time with interaction, in rule order, if the caller allows it. A check in flight or queued at polkit
+ * counts against the caller's bound there (polkit.c), so one registration keeps at most this many at polkit
+ * and asks the next as each answers: polkitd answers one check at a time anyway, so this many keeps it as
+ * busy as 65 would. And only one check of a registration ever waits in the user's polkit queue (the first,
+ * or the one that takes an answered one's place); the others are asked only when they go to polkitd at once.
+ * That queue is sized for one check per registration (the listener limit per user): a burst of
+ * registrations with many rules each would otherwise fill it and have the user's later registrations
+ * refused, where one after the other they are all served. */
+#define REGISTRATION_MAX_CHECKS_AT_ONCE POLKIT_MAX_QUERIES_PER_USER
+
+typedef struct RegistrationCheck {
+        Registration *reg;
+        size_t position;           /* the first that asks it: 0 the register action, i + 1 rule i */
+        char *key;                 /* action and details, to find identical ones */
+        PolkitQuery *query;        /* while polkit is asked */
+        bool answered;
+        PolkitResult result;
+        sd_bus_error error;        /* why polkit failed, for the reply */
+} RegistrationCheck;
+
 /* A RegisterListener call waiting for polkit. Nothing exists yet but this: on any "no" it is freed and the
  * duplicated fd closed (invariant 1). */
 struct Registration {
@@ -31,14 +54,29 @@ struct Registration {
         RuleSet *rules;
         char *description;
         bool default_deny;
+        bool may_interact;         /* the caller allows interactive authorization */
         uid_t uid;
         uid_t account_uid;         /* whom the limit per user charges */
         pid_t pid;
         bool user_namespace;       /* whether the caller ran in a user namespace other than init's */
+        char owner_uid_detail[12]; /* uid, in decimal, for polkit's "owner-uid" */
         PolkitSubject subject;
-        size_t step;               /* 0: the register action; i + 1: rule i */
+        RegistrationCheck *checks; /* in the order of their first position */
+        size_t n_checks;
+        size_t n_asked;            /* checks[0 .. n_asked) were asked (without interaction) */
+        size_t n_pending;          /* of those, not answered yet */
+        bool interacting;          /* asking the challenged ones again, one at a time */
+        size_t interactive_next;   /* the check asked, or to ask, with interaction */
         Registration *next, *prev;
 };
+
+/* Answers nobody waits for any more (the registration was decided, or the daemon exits). */
+static void registration_abandon_checks(Registration *reg) {
+        for (size_t i = 0; i < reg->n_checks; i++) {
+                polkit_query_abandon(reg->checks[i].query);
+                reg->checks[i].query = NULL;
+        }
+}
 
 static Registration *registration_free(Registration *reg) {
         if (!reg)
@@ -48,6 +86,12 @@ static Registration *registration_free(Registration *reg) {
                 LIST_REMOVE(b->registrations, reg);
                 b->n_registrations--;
         }
+        registration_abandon_checks(reg);
+        for (size_t i = 0; i < reg->n_checks; i++) {
+                free(reg->checks[i].key);
+                sd_bus_error_free(&reg->checks[i].error);
+        }
+        free(reg->checks);
         sd_bus_message_unref(reg->call);
         safe_close(reg->fd);
         rule_set_free(reg->rules);
@@ -159,7 +203,104 @@ static bool listener_already_registered(Broker *b, int fd) {
         return false;
 }
 
-static void registration_step(Registration *reg);
+/* Entries of a check's details: the register action's 3 pairs or a rule's, the 2 pairs every check carries,
+ * and the NULL. */
+#define CHECK_DETAILS_MAX ((MAX(RULE_DETAILS_MAX, 3) + 2) * 2 + 1)
+
+/* What position asks polkit (0: the register action, i + 1: rule i): *ret_action NULL if that rule grants
+ * nothing. details_buf holds the details; a holds a rule's strings (for rule_authorization_done()). Every
+ * check also says what bounds a rule for callers without a session (a container, a CI job): whose listener it
+ * will be (polkit gives rules only the user's name), and whether the caller runs in a user namespace, where it
+ * is root of its own. */
+static int registration_check_args(Registration *reg, size_t position,
+                                   const char *details_buf[static CHECK_DETAILS_MAX], char rules_buf[static 32],
+                                   RuleAuthorization *a, const char **ret_action, const char *const **ret_details) {
+        size_t n = 0;
+        int r;
+
+        if (position == 0) {
+                snprintf(rules_buf, 32, "%zu", reg->rules->n_rules);
+                details_buf[n++] = "default-action";
+                details_buf[n++] = reg->default_deny ? "deny" : "continue";
+                details_buf[n++] = "rules";
+                details_buf[n++] = rules_buf;
+                if (reg->description && reg->description[0]) {
+                        details_buf[n++] = "description";
+                        details_buf[n++] = reg->description;
+                }
+                *ret_action = SYSBROKER_POLKIT_ACTION_REGISTER;
+        } else {
+                r = rule_authorization(&reg->rules->rules[position - 1], a);
+                if (r < 0)
+                        return r;
+                *ret_action = a->action_id;
+                for (const char *const *d = a->details; *d; d++)
+                        details_buf[n++] = *d;
+        }
+        details_buf[n++] = "owner-uid";
+        details_buf[n++] = reg->owner_uid_detail;
+        details_buf[n++] = "user-namespace";
+        details_buf[n++] = reg->user_namespace ? "yes" : "no";
+        details_buf[n] = NULL;
+        *ret_details = details_buf;
+        return 0;
+}
+
+/* Action and details as one string without ambiguity (each part prefixed with its length). */
+static char *check_key(const char *action, const char *const *details) {
+        _cleanup_free_ char *key = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        f = open_memstream(&key, &len);
+        if (!f)
+                return NULL;
+        fprintf(f, "%zu:%s", strlen(action), action);
+        for (const char *const *d = details; d && d[0] && d[1]; d += 2)
+                fprintf(f, "%zu:%s%zu:%s", strlen(d[0]), d[0], strlen(d[1]), d[1]);
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(key);
+}
+
+/* One check per distinct action and details, in rule order; rules that grant nothing ask nothing. */
+static int registration_plan_checks(Registration *reg) {
+        size_t n_positions = reg->rules->n_rules + 1;
+
+        reg->checks = calloc(n_positions, sizeof *reg->checks);
+        if (!reg->checks)
+                return -ENOMEM;
+        for (size_t position = 0; position < n_positions; position++) {
+                _cleanup_free_ char *key = NULL;
+                const char *details_buf[CHECK_DETAILS_MAX], *action;
+                const char *const *details;
+                RuleAuthorization a = {};
+                char rules_buf[32];
+                bool seen = false;
+                int r;
+
+                r = registration_check_args(reg, position, details_buf, rules_buf, &a, &action, &details);
+                if (r < 0)
+                        return r;
+                key = action ? check_key(action, details) : NULL;
+                rule_authorization_done(&a);
+                if (!action)
+                        continue;
+                if (!key)
+                        return -ENOMEM;
+                for (size_t i = 0; i < reg->n_checks && !seen; i++)
+                        seen = streq(reg->checks[i].key, key);
+                if (seen)
+                        continue;
+                reg->checks[reg->n_checks++] = (RegistrationCheck) {
+                        .reg = reg,
+                        .position = position,
+                        .key = TAKE_PTR(key),
+                        .error = SD_BUS_ERROR_NULL,
+                };
+        }
+        return 0;
+}
 
 static const char *polkit_result_field(PolkitResult result) {
         return result == POLKIT_CHALLENGE ? "challenge" : result == POLKIT_ERROR ? "error" : "no";
@@ -197,55 +338,81 @@ static void registration_log_refused(const Registration *reg, const char *action
         log_struct(LOG_INFO, fields, message);
 }
 
-static void on_registration_authorized(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
-                                       void *userdata) {
-        Registration *reg = userdata;
+/* The reply and the log lines of a registration refused by check c; then it is gone. Kept apart from the
+ * polkit steps, like registration_reply_failed(), for registrations whose answer goes elsewhere. */
+static void registration_refuse(Registration *reg, RegistrationCheck *c) {
+        const sd_bus_error *error = sd_bus_error_is_set(&c->error) ? &c->error : NULL;
+        PolkitResult result = c->result;
 
         if (result == POLKIT_NO_ANSWER) {
+                const char *details_buf[CHECK_DETAILS_MAX], *action = NULL;
+                const char *const *details;
+                RuleAuthorization a = {};
+                char rules_buf[32];
+
+                (void) registration_check_args(reg, c->position, details_buf, rules_buf, &a, &action,
+                                               &details);
                 /* Nothing was decided, so nothing is registered (invariant 1); unlike a "no", worth a retry. */
-                registration_log_refused(reg, polkit_query_action(q), "no-answer",
+                registration_log_refused(reg, action, "no-answer",
                                          "Registration by uid %u failed: polkit did not answer the check of "
-                                         "'%s'.", reg->uid, polkit_query_action(q));
+                                         "'%s'.", reg->uid, action ?: "n/a");
                 (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_TIMEOUT,
                                                   "polkit did not answer the check of %s (%s); nothing was "
                                                   "registered, try again later",
-                                                  polkit_query_action(q),
+                                                  action ?: "n/a",
                                                   error && error->message ? error->message : "no reply");
+                rule_authorization_done(&a);
                 registration_free(reg);
                 return;
         }
-        if (result != POLKIT_YES) {
+
+        if (c->position == 0)
+                (void) polkit_reply_denied(reg->call, result, error,
+                                           "Not authorized to register a listener (action org.sysbroker.Broker1.register)");
+        else {
+                const Rule *rule = &reg->rules->rules[c->position - 1];
+                _cleanup_free_ char *what = rule_describe(rule);
                 RuleAuthorization a = {};
 
-                if (reg->step == 0)
-                        (void) polkit_reply_denied(reg->call, result, error,
-                                                   "Not authorized to register a listener (action org.sysbroker.Broker1.register)");
-                else {
-                        const Rule *rule = &reg->rules->rules[reg->step - 1];
-                        _cleanup_free_ char *what = rule_describe(rule);
-                        (void) rule_authorization(rule, &a);
-                        (void) polkit_reply_denied(reg->call, result, error,
-                                                   "Not authorized for rule %zu (%s): action %s",
-                                                   reg->step - 1, strempty(what), a.action_id ?: "none");
-                        rule_authorization_done(&a);
-                }
-                if (reg->step == 0)
-                        registration_log_refused(reg, polkit_query_action(q), polkit_result_field(result),
-                                                 "Registration by uid %u refused: %s for the listener.", reg->uid,
-                                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
-                                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized");
-                else
-                        registration_log_refused(reg, polkit_query_action(q), polkit_result_field(result),
-                                                 "Registration by uid %u refused: %s for rule %zu.", reg->uid,
-                                                 result == POLKIT_CHALLENGE ? "needs interactive authentication" :
-                                                 result == POLKIT_ERROR ? "polkit failed" : "not authorized",
-                                                 reg->step - 1);
-                registration_free(reg);
-                return;
+                (void) rule_authorization(rule, &a);
+                (void) polkit_reply_denied(reg->call, result, error,
+                                           "Not authorized for rule %zu (%s): action %s", c->position - 1,
+                                           strempty(what), a.action_id ?: "none");
+                rule_authorization_done(&a);
         }
+        if (c->position == 0)
+                registration_log_refused(reg, SYSBROKER_POLKIT_ACTION_REGISTER, polkit_result_field(result),
+                                         "Registration by uid %u refused: %s for the listener.", reg->uid,
+                                         result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                                         result == POLKIT_ERROR ? "polkit failed" : "not authorized");
+        else {
+                RuleAuthorization a = {};
 
-        reg->step++;
-        registration_step(reg);
+                (void) rule_authorization(&reg->rules->rules[c->position - 1], &a);
+                registration_log_refused(reg, a.action_id, polkit_result_field(result),
+                                         "Registration by uid %u refused: %s for rule %zu.", reg->uid,
+                                         result == POLKIT_CHALLENGE ? "needs interactive authentication" :
+                                         result == POLKIT_ERROR ? "polkit failed" : "not authorized",
+                                         c->position - 1);
+                rule_authorization_done(&a);
+        }
+        registration_free(reg);
+}
+
+/* The registration failed for a reason of the daemon's (r) or of the bound at polkit (-ENOBUFS). */
+static void registration_reply_failed(Registration *reg, int r, const char *what) {
+        if (r == -ENOBUFS)
+                (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                  "Too many authorization checks pending for this user");
+        else {
+                log_error_errno(r, "%s: %m", what);
+                (void) sd_bus_reply_method_errnof(reg->call, r, "%s: %m", what);
+        }
+        registration_free(reg);
+}
+
+static void registration_reply_registered(Registration *reg, Listener *l) {
+        (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
 }
 
 static void registration_finish(Registration *reg) {
@@ -274,80 +441,121 @@ static void registration_finish(Registration *reg) {
                      l->owner_uid, l->owner_pid, l->description[0] ? " ('" : "", l->description,
                      l->description[0] ? "')" : "", l->rules->n_rules, l->default_deny ? "deny" : "continue");
         (void) persist_listener_store(l);
-        (void) sd_bus_reply_method_return(reg->call, "ot", l->object_path, l->id);
+        registration_reply_registered(reg, l);
         registration_free(reg);
         listener_announce(l);
 }
 
-/* One polkit query per step: step 0 is the register action, step i+1 the i-th rule; rules that grant
- * nothing are skipped. The first "no" ends it. */
-static void registration_step(Registration *reg) {
-        char owner_uid[12];        /* a uid_t in decimal */
+static void on_registration_check(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                  void *userdata);
+
+static int registration_ask(Registration *reg, RegistrationCheck *c, bool interactive) {
+        const char *details_buf[CHECK_DETAILS_MAX], *action;
+        const char *const *details;
+        RuleAuthorization a = {};
+        char rules_buf[32];
         int r;
 
-        (void) snprintf(owner_uid, sizeof owner_uid, "%u", reg->uid);
+        r = registration_check_args(reg, c->position, details_buf, rules_buf, &a, &action, &details);
+        if (r >= 0)
+                r = polkit_check(reg->broker, reg->call, &reg->subject, action, details, interactive,
+                                 on_registration_check, c, &c->query);
+        rule_authorization_done(&a);
+        return r;
+}
 
-        for (;;) {
-                const char *details[(RULE_DETAILS_MAX + 2) * 2 + 1];
-                const char *action;
-                RuleAuthorization a = {};
-                char rules[32];
-                size_t n = 0;
+/* Where the registration stands after an answer (or at its start): the first check in rule order that is
+ * not a yes decides. A refusal is final once every check before it said yes (or "challenge", to be asked
+ * again); all yes registers; anything not answered yet is waited for, asking the next ones meanwhile. Never
+ * registers before every check said yes (invariant 1). */
+static void registration_advance(Registration *reg) {
+        bool waiting = false, challenged = false;
+        int r;
 
-                if (reg->step == 0) {
-                        snprintf(rules, sizeof rules, "%zu", reg->rules->n_rules);
-                        details[n++] = "default-action";
-                        details[n++] = reg->default_deny ? "deny" : "continue";
-                        details[n++] = "rules";
-                        details[n++] = rules;
-                        if (reg->description && reg->description[0]) {
-                                details[n++] = "description";
-                                details[n++] = reg->description;
-                        }
-                        action = SYSBROKER_POLKIT_ACTION_REGISTER;
-                } else if (reg->step <= reg->rules->n_rules) {
-                        r = rule_authorization(&reg->rules->rules[reg->step - 1], &a);
-                        if (r < 0) {
-                                (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to describe rule: %m");
-                                registration_free(reg);
-                                return;
-                        }
-                        if (!a.action_id) {
-                                reg->step++;
+        if (reg->interacting) {
+                for (; reg->interactive_next < reg->n_checks; reg->interactive_next++) {
+                        RegistrationCheck *c = &reg->checks[reg->interactive_next];
+
+                        if (c->result == POLKIT_YES)
                                 continue;
-                        }
-                        action = a.action_id;
-                        for (const char *const *d = a.details; *d; d++)
-                                details[n++] = *d;
-                } else {
-                        registration_finish(reg);
+                        /* One dialog at a time, in rule order. */
+                        r = registration_ask(reg, c, true);
+                        if (r < 0)
+                                registration_reply_failed(reg, r, "Failed to ask polkit");
                         return;
                 }
-
-                /* What bounds a rule for callers without a session (a container, a CI job): whose listener it
-                 * will be (polkit gives rules only the user's name), and whether the caller runs in a user
-                 * namespace, where it is root of its own. */
-                details[n++] = "owner-uid";
-                details[n++] = owner_uid;
-                details[n++] = "user-namespace";
-                details[n++] = reg->user_namespace ? "yes" : "no";
-                details[n] = NULL;
-
-                r = polkit_check(reg->broker, reg->call, &reg->subject, action, details, true,
-                                 on_registration_authorized, reg);
-                if (reg->step > 0)
-                        rule_authorization_done(&a);
-                if (r == -ENOBUFS)
-                        (void) sd_bus_reply_method_errorf(reg->call, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                                          "Too many authorization checks pending for this user");
-                else if (r < 0) {
-                        log_error_errno(r, "Failed to ask polkit: %m");
-                        (void) sd_bus_reply_method_errnof(reg->call, r, "Failed to ask polkit: %m");
-                }
-                if (r < 0)
-                        registration_free(reg);
+                registration_finish(reg);
                 return;
         }
+
+        for (size_t i = 0; i < reg->n_checks; i++) {
+                RegistrationCheck *c = &reg->checks[i];
+
+                if (!c->answered) {
+                        waiting = true;
+                        break;
+                }
+                if (c->result == POLKIT_YES)
+                        continue;
+                if (c->result == POLKIT_CHALLENGE && reg->may_interact) {
+                        challenged = true;
+                        continue;
+                }
+                registration_refuse(reg, c);
+                return;
+        }
+
+        if (waiting) {
+                bool may_queue = true;
+
+                /* Ask the next ones while the earlier are answered, at most so many at a time; the first of
+                 * this turn may wait in the queue, the others only if they go to polkitd at once. */
+                while (reg->n_asked < reg->n_checks && reg->n_pending < REGISTRATION_MAX_CHECKS_AT_ONCE) {
+                        if (!may_queue && !polkit_has_room(reg->broker, reg->account_uid))
+                                break;
+                        may_queue = false;
+                        r = registration_ask(reg, &reg->checks[reg->n_asked], false);
+                        /* The user's polkit queue is full: this registration's own answers make room. */
+                        if (r == -ENOBUFS && reg->n_pending > 0)
+                                break;
+                        if (r < 0) {
+                                registration_reply_failed(reg, r, "Failed to ask polkit");
+                                return;
+                        }
+                        reg->n_asked++;
+                        reg->n_pending++;
+                }
+                return;
+        }
+
+        if (challenged) {
+                reg->interacting = true;
+                registration_advance(reg);
+                return;
+        }
+        registration_finish(reg);
+}
+
+static void on_registration_check(PolkitQuery *q, PolkitResult result, const sd_bus_error *error,
+                                  void *userdata) {
+        RegistrationCheck *c = userdata;
+        Registration *reg = c->reg;
+
+        c->query = NULL;           /* freed by polkit.c once this returns */
+        c->result = result;
+        if (error)
+                (void) sd_bus_error_copy(&c->error, error);
+        if (reg->interacting) {
+                if (result != POLKIT_YES) {
+                        registration_refuse(reg, c);
+                        return;
+                }
+                reg->interactive_next++;
+        } else {
+                c->answered = true;
+                reg->n_pending--;
+        }
+        registration_advance(reg);
 }
 
 static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -426,15 +634,20 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
         reg->uid = caller.uid;
+        (void) snprintf(reg->owner_uid_detail, sizeof reg->owner_uid_detail, "%u", reg->uid);
         reg->account_uid = caller.account_uid;
         reg->pid = caller.pid;
         reg->call = sd_bus_message_ref(m);
+        reg->may_interact = sd_bus_message_get_allow_interactive_authorization(m) > 0;
+        r = registration_plan_checks(reg);
+        if (r < 0)
+                return r;
 
         reg->broker = b;
         LIST_PREPEND(b->registrations, reg);
         b->n_registrations++;
 
-        registration_step(TAKE_PTR(reg));
+        registration_advance(TAKE_PTR(reg));
         return 1;
 }
 

@@ -306,7 +306,7 @@ static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstp
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
         g_autofree char *node = g_build_filename(h->tmpdir, "null", NULL);
-        GDBusMethodInvocation *question;
+        GDBusMethodInvocation *question, *rule_question;
         gint64 until;
         struct stat st;
 
@@ -315,8 +315,11 @@ static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstp
                                       g_variant_new_parsed("[{'Syscall': <'mknod'>, 'Path': <%s>,"
                                                            "  'Major': <uint32 1>, 'Minor': <uint32 3>}]", node),
                                       g_variant_new_parsed("@a{sv} {}"), G_DBUS_CALL_FLAGS_NONE);
+        /* The register action and the rule, asked at once. */
         question = harness_pop_polkit_call(h, call);
         g_assert_nonnull(question);
+        rule_question = harness_pop_polkit_call(h, call);
+        g_assert_nonnull(rule_question);
 
         /* A while with the question open: the call still waits, and nothing was made for it. */
         until = g_get_monotonic_time() + G_USEC_PER_SEC / 2;
@@ -325,6 +328,7 @@ static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstp
         g_assert_false(listener_child_has_answered(c));
         g_assert_cmpint(lstat(node, &st), ==, -1);
 
+        polkit_answer(rule_question, TRUE, FALSE);
         polkit_answer(question, FALSE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, NULL);

@@ -34,7 +34,8 @@ SB_PACKAGES=(
     meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev libfuzzer-14-dev
     libsystemd-dev libseccomp-dev libcap-dev libjson-c-dev libglib2.0-dev libglib-testing-0-dev libdbus-1-dev
     libpolkit-gobject-1-dev
-    dbus dbus-daemon polkitd systemd-container util-linux libxml2-utils e2fsprogs bubblewrap
+    dbus dbus-daemon polkitd systemd-container util-linux bsdutils libxml2-utils e2fsprogs bubblewrap
+    strace
 )
 
 # apt-get install the packages dpkg does not list as installed; nothing (not even an update) otherwise.
