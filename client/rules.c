@@ -3,6 +3,7 @@
  * per-syscall helpers that check what is obviously wrong, and the encoding into RegisterListener()'s
  * "aa{sv} a{sv}". */
 
+#include <assert.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 typedef enum KeyType {
         KEY_STRING,
         KEY_UINT32,
+        KEY_UINT64,
         KEY_BOOL,
         KEY_STRV,
 } KeyType;
@@ -29,6 +31,7 @@ typedef struct RuleKey {
         union {
                 char *string;
                 uint32_t uint32;
+                uint64_t uint64;
                 bool boolean;
                 char **strv;
         };
@@ -123,6 +126,7 @@ static void rule_key_done(RuleKey *k) {
                 free(k->strv);
                 break;
         case KEY_UINT32:
+        case KEY_UINT64:
         case KEY_BOOL:
                 break;
         }
@@ -172,6 +176,9 @@ static int rule_key_copy(const RuleKey *from, RuleKey *to) {
                 break;
         case KEY_UINT32:
                 to->uint32 = from->uint32;
+                break;
+        case KEY_UINT64:
+                to->uint64 = from->uint64;
                 break;
         case KEY_BOOL:
                 to->boolean = from->boolean;
@@ -330,16 +337,42 @@ static int rules_add(sysbroker_rules *rules, RuleSyscall syscall, sysbroker_acti
         return (int) rules->n_rules++;
 }
 
-int sysbroker_rules_add_mknod(
+/* path is a directory mapping's: a literal directory followed by slash-star-star. */
+static bool path_is_mapping(const char *path) {
+        size_t l = strlen(path);
+        _cleanup_free_ char *prefix = NULL;
+
+        if (l < 3 || !streq(path + l - 3, "/**"))
+                return false;
+        prefix = strndup(path, l - 3);
+        return prefix && rule_pattern_is_literal(prefix);
+}
+
+/* A HostPath as the daemon takes it: absolute, clean, literal. */
+static int rules_check_host_path(sysbroker_rules *rules, const char *host_path) {
+        int r;
+
+        r = rules_check_path(rules, "host path", host_path);
+        if (r < 0)
+                return r;
+        if (!rule_pattern_is_literal(host_path))
+                return rules_fail(rules, -EINVAL, "host path '%s' is a pattern, not a literal path", host_path);
+        return 0;
+}
+
+/* sysbroker_rules_add_mknod() with a directory mapping (host_dir, for a path "/DIR/" + "**"): not in the
+ * library's interface yet, reached through the spec form "PATH=HOSTDIR". */
+static int rules_add_mknod_full(
                 sysbroker_rules *rules,
                 sysbroker_action action,
                 char type,
                 uint32_t major,
                 uint32_t minor,
                 const char *path,
-                uint32_t mode) {
+                uint32_t mode,
+                const char *host_dir) {
 
-        RuleKey keys[5];
+        RuleKey keys[6];
         size_t n = 0;
         int r;
 
@@ -368,8 +401,29 @@ int sysbroker_rules_add_mknod(
         keys[n++] = (RuleKey) { .name = "Minor", .type = KEY_UINT32, .uint32 = minor };
         if (mode != SYSBROKER_MODE_DEFAULT)
                 keys[n++] = (RuleKey) { .name = "Mode", .type = KEY_UINT32, .uint32 = mode };
+        if (host_dir) {
+                r = rules_check_host_path(rules, host_dir);
+                if (r < 0)
+                        return r;
+                if (!path_is_mapping(path))
+                        return rules_fail(rules, -EINVAL, "path '%s': with a host directory it must be a literal "
+                                          "directory followed by '/**'", path);
+                keys[n++] = (RuleKey) { .name = "HostPath", .type = KEY_STRING, .string = (char *) host_dir };
+        }
 
         return rules_add(rules, RULE_SYSCALL_MKNOD, action, keys, n);
+}
+
+int sysbroker_rules_add_mknod(
+                sysbroker_rules *rules,
+                sysbroker_action action,
+                char type,
+                uint32_t major,
+                uint32_t minor,
+                const char *path,
+                uint32_t mode) {
+
+        return rules_add_mknod_full(rules, action, type, major, minor, path, mode, NULL);
 }
 
 /* Digits only: strtoul() alone would take signs, spaces and "0x". */
@@ -413,7 +467,7 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
         }
         if (n < 3 || n > 4)
                 return rules_fail(rules, -EINVAL,
-                                  "rule '%s' is not of the form 'TYPE MAJ:MIN PATH [MODE]'", spec);
+                                  "rule '%s' is not of the form 'TYPE MAJ:MIN PATH[=HOSTDIR] [MODE]'", spec);
 
         if (!streq(fields[0], "c") && !streq(fields[0], "b"))
                 return rules_fail(rules, -EINVAL, "rule '%s': device type '%s' is neither 'c' nor 'b'",
@@ -433,7 +487,12 @@ int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action acti
                 return rules_fail(rules, -EINVAL, "rule '%s': mode '%s' is not an octal number up to 0777",
                                   spec, fields[3]);
 
-        r = sysbroker_rules_add_mknod(rules, action, fields[0][0], major, minor, fields[2], mode);
+        /* PATH ends at the first '=': a directory mapping's host directory follows. */
+        char *host_dir = strchr(fields[2], '=');
+        if (host_dir)
+                *host_dir++ = '\0';
+
+        r = rules_add_mknod_full(rules, action, fields[0][0], major, minor, fields[2], mode, host_dir);
         if (r < 0)
                 return rules_fail_spec(rules, r, spec);
         return r;
@@ -461,17 +520,15 @@ int sysbroker_rules_add_open(
         if (r < 0)
                 return r;
         if (host_path) {
-                r = rules_check_path(rules, "host path", host_path);
+                r = rules_check_host_path(rules, host_path);
                 if (r < 0)
                         return r;
-                if (!rule_pattern_is_literal(host_path))
-                        return rules_fail(rules, -EINVAL, "host path '%s' is a pattern, not a literal path",
-                                          host_path);
-                /* The process names a file it may not see: there is nothing to match a pattern against. */
-                if (!rule_pattern_is_literal(path))
+                /* The process names a file it may not see: there is nothing to match a pattern against, but
+                 * a directory mapping's prefix. */
+                if (!rule_pattern_is_literal(path) && !path_is_mapping(path))
                         return rules_fail(rules, -EINVAL,
-                                          "path '%s' is a pattern; with a host path it must be a literal path",
-                                          path);
+                                          "path '%s' is a pattern; with a host path it must be a literal path, "
+                                          "or a literal directory followed by '/**'", path);
                 if (create)
                         return rules_fail(rules, -EINVAL, "a rule with a host path cannot create files");
         }
@@ -687,15 +744,50 @@ static bool strv_remove(const char **l, const char *s) {
 
 /* The items after a mount spec's target into the three lists, which have room for every item (forced
  * holds the defaults already). */
+/* "64M" and the like: a number with an optional K, M, G or T (powers of 1024). */
+static int size_parse(const char *s, uint64_t *ret) {
+        static const char units[] = "KMGT";
+        unsigned long long v;
+        const char *u;
+        char *end;
+
+        if (s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end && (u = strchr(units, *end & ~0x20))) {
+                unsigned shift = 10 * (unsigned) (u - units + 1);
+
+                if (v > UINT64_MAX >> shift)
+                        return -ERANGE;
+                v <<= shift;
+                end++;
+        }
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 static int mount_items_parse(sysbroker_rules *rules, char *items, const char **allowed, const char **forced,
-                             const char **options, bool *forced_given) {
+                             const char **options, bool *forced_given, uint64_t *max_size) {
         char names[256];
 
         for (char *p = items, *item; (item = strsep(&p, ",")); ) {
                 const MountFlagName *f;
+                const char *value;
 
                 if (item[0] == '\0')
                         return rules_fail(rules, -EINVAL, "an item after the target is empty");
+
+                if ((value = startswith(item, "max-size="))) {
+                        if (size_parse(value, max_size) < 0 || *max_size == 0)
+                                return rules_fail(rules, -EINVAL, "'%s': the size must be a positive number of "
+                                                  "bytes, with K, M, G or T", item);
+                        continue;
+                }
 
                 if (item[0] == '+' || item[0] == '-') {
                         f = mount_flag_lookup(item + 1);
@@ -723,6 +815,7 @@ int sysbroker_rules_add_mount_spec(sysbroker_rules *rules, sysbroker_action acti
         char *fields[3] = {}, *items = NULL, *colon;
         const char *action_name = sysbroker_action_to_string(action);
         bool forced_given = false;
+        uint64_t max_size = 0;
         size_t n_items = 1;
         int r;
 
@@ -768,23 +861,38 @@ int sysbroker_rules_add_mount_spec(sysbroker_rules *rules, sysbroker_action acti
                         forced[n++] = mount_flag_names[i].name;
 
         if (items && items[0] != '\0') {
-                r = mount_items_parse(rules, items, allowed, forced, options, &forced_given);
+                r = mount_items_parse(rules, items, allowed, forced, options, &forced_given, &max_size);
                 if (r < 0)
                         return rules_fail_spec(rules, r, spec);
         }
 
         /* Flags and options only limit what is emulated; on a deny rule they would read as a narrower rule
          * than the daemon applies. */
-        if (action != SYSBROKER_ACTION_EMULATE && action_name && (allowed[0] || forced_given || options[0]))
+        if (action != SYSBROKER_ACTION_EMULATE && action_name &&
+            (allowed[0] || forced_given || options[0] || max_size > 0))
                 return rules_fail_spec(rules,
                                        rules_fail(rules, -EINVAL, "a %s rule takes no flags or options",
                                                   action_name),
+                                       spec);
+
+        /* The daemon refuses these too; said here with the spec. */
+        if (max_size > 0 && !streq(fields[0], "tmpfs"))
+                return rules_fail_spec(rules,
+                                       rules_fail(rules, -EINVAL, "max-size applies only to tmpfs, not '%s'",
+                                                  fields[0]),
                                        spec);
 
         r = sysbroker_rules_add_mount(rules, action, fields[0], streq(fields[1], "-") ? NULL : fields[1],
                                       fields[2], allowed, forced_given ? forced : NULL, options);
         if (r < 0)
                 return rules_fail_spec(rules, r, spec);
+        if (max_size > 0) {
+                /* sysbroker_rules_add_mount() leaves room for it (RULE_KEYS_MAX). */
+                Rule *rule = &rules->rules[r];
+                assert(rule->n_keys < RULE_KEYS_MAX);
+                rule->keys[rule->n_keys++] = (RuleKey) { .name = "MaxSize", .type = KEY_UINT64,
+                                                         .uint64 = max_size };
+        }
         return r;
 }
 
@@ -896,6 +1004,8 @@ static int append_key(sd_bus_message *m, const RuleKey *k) {
                 return append_entry(m, k->name, "s", k->string);
         case KEY_UINT32:
                 return append_entry(m, k->name, "u", k->uint32);
+        case KEY_UINT64:
+                return append_entry(m, k->name, "t", k->uint64);
         case KEY_BOOL:
                 return append_entry(m, k->name, "b", (int) k->boolean);
         case KEY_STRV:

@@ -70,14 +70,18 @@ int sysbroker_rules_add_mknod(
                 const char *path,       /* absolute fnmatch pattern; a trailing slash-** means anything below */
                 uint32_t mode);         /* maximum permission bits (at most 0777), or SYSBROKER_MODE_DEFAULT */
 
-/* Parses the command line form 'TYPE MAJ:MIN PATH [MODE]', e.g. "c 1:3 /tmp/x/null" or
- * "b 7:0 /dev/loop0 0660" (MODE in octal), and adds it as above. */
+/* Parses the command line form 'TYPE MAJ:MIN PATH[=HOSTDIR] [MODE]', e.g. "c 1:3 /tmp/x/null" or
+ * "b 7:0 /dev/loop0 0660" (MODE in octal), and adds it as above. With HOSTDIR (PATH ends at the first '='),
+ * PATH must be a literal "DIR" + slash-star-star: a directory mapping, nodes made only where the sandbox's
+ * directory is the host's HOSTDIR (or one below it). */
 int sysbroker_rules_add_mknod_spec(sysbroker_rules *rules, sysbroker_action action, const char *spec);
 
 /* An open rule, for open, openat, openat2 and creat. path is an absolute pattern matched against the file
  * the call reaches, in the process's view. create allows O_CREAT of a missing file and O_TRUNC (without it
  * such calls do not match). With host_path (not NULL), the broker opens host_path in its own view
  * instead, for calls naming exactly path: both must then be literal paths (no * ? [ \) and create false.
+ * A path "DIR" + slash-star-star with a literal DIR makes host_path a directory mapping: a call naming
+ * DIR/a/b gets host_path/a/b, resolved beneath host_path, which it never leaves.
  * A FIFO, socket or device node only matches a rule whose path is literal. */
 int sysbroker_rules_add_open(
                 sysbroker_rules *rules,

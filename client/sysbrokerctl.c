@@ -7,7 +7,11 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/wait.h>
+#include <time.h>
+
+#include <json-c/json.h>
 
 #include "bus-dict.h"
 #include "config.h"
@@ -70,8 +74,8 @@ static int help(void) {
                "                            Run CMD with a seccomp filter registered with sysbrokerd\n"
                "  exec [--] CMD [ARG...]    As the sandbox's command under 'run --handoff': filter\n"
                "                            this process, hand the listener out, then execute CMD\n"
-               "  list                      List registered listeners\n"
-               "  status ID                 Show all properties of a listener\n"
+               "  list [--json]             List registered listeners, as a table or as JSON\n"
+               "  status [--json] ID        Show a listener's properties and rules\n"
                "  unregister ID             Unregister a listener\n\n"
                "Options:\n"
                "  -h --help                 Show this help\n"
@@ -80,9 +84,10 @@ static int help(void) {
                "     --socket[=PATH]        Talk to sysbrokerd on its socket (default: %s)\n"
                "     --no-ask-password      Do not ask for a password when polkit wants one\n\n"
                "Run options (rules; the first that matches a call decides):\n"
-               "     --mknod='TYPE MAJ:MIN PATH [MODE]'\n"
+               "     --mknod='TYPE MAJ:MIN PATH[=HOSTDIR] [MODE]'\n"
                "                            Create device nodes matching this rule (TYPE c or b,\n"
-               "                            PATH a pattern without spaces, MODE the maximum octal mode)\n"
+               "                            PATH a pattern without spaces, MODE the maximum octal mode;\n"
+               "                            with HOSTDIR, PATH is DIR/** and DIR must be HOSTDIR)\n"
                "     --deny-mknod='TYPE MAJ:MIN PATH'\n"
                "                            Fail mknod calls matching this rule with EPERM\n"
                "     --open='PATH[:r|w|rw][:create]'\n"
@@ -91,7 +96,8 @@ static int help(void) {
                "                            ':create' also allows O_CREAT of a missing file and O_TRUNC\n"
                "     --open-host='PATH=HOSTPATH[:r|w|rw]'\n"
                "                            Answer opens of the literal PATH with the file HOSTPATH as\n"
-               "                            sysbrokerd sees it (PATH ends at the first '=')\n"
+               "                            sysbrokerd sees it (PATH ends at the first '='); a PATH\n"
+               "                            DIR/** maps DIR/a/b to HOSTPATH/a/b, resolved beneath it\n"
                "     --deny-open=PATH       Fail every open of files matching PATH with EPERM\n"
                "     --continue-open=PATH   Let every open of files matching PATH go to the kernel, as\n"
                "                            if there were no filter (under --default=deny, what the\n"
@@ -101,7 +107,8 @@ static int help(void) {
                "                            tmpfs and ramfs only) on mount points matching TARGET;\n"
                "                            each ITEM is a flag calls may set (ro, noexec, ...), +FLAG\n"
                "                            or -FLAG to add FLAG to or drop it from the flags forced on\n"
-               "                            every mount (nosuid,nodev), or a data option pattern (size=*)\n"
+               "                            every mount (nosuid,nodev), a data option pattern (size=*),\n"
+               "                            or max-size=SIZE (tmpfs: the largest size=, with K/M/G/T)\n"
                "     --deny-mount='FSTYPE SOURCE TARGET'\n"
                "                            Fail mounts matching this rule with EPERM\n"
                "     --default=continue|deny\n"
@@ -110,7 +117,9 @@ static int help(void) {
                "     --tsync                Apply the filter to all threads\n"
                "     --handoff              Run CMD (a launcher) unfiltered; the filter is installed\n"
                "                            by the 'sysbrokerctl exec' it runs, through the socket\n"
-               "                            named by $SYSBROKER_HANDOFF_FD\n\n"
+               "                            named by $SYSBROKER_HANDOFF_FD\n"
+               "  -v --verbose              Print on stderr why a matching rule was refused, as it\n"
+               "                            happens (the file is not the host's, a nodev mount, ...)\n\n"
                "PATH is an absolute pattern in CMD's view: * and ? stay within one component,\n"
                "a trailing /** matches everything below a directory. A FIFO, socket or device node\n"
                "is only opened for a rule that names it without wildcards. The suffixes of --open are\n"
@@ -196,6 +205,12 @@ static int connect_broker(sysbroker_client **ret) {
         return -EINVAL;
 }
 
+/* Whether polkit_agent_open() starts one. A graphical agent may answer without a terminal; this one needs
+ * ours. */
+static bool polkit_agent_wanted(void) {
+        return arg_ask_password && isatty(STDIN_FILENO) && access(PKTTYAGENT, X_OK) >= 0;
+}
+
 /* A text-mode polkit agent, so that a password can be asked on this terminal if no graphical agent
  * runs. Best effort: without one polkit simply says no. Returns the agent's pid, or 0. */
 static pid_t polkit_agent_open(void) {
@@ -203,8 +218,7 @@ static pid_t polkit_agent_open(void) {
         int pipe_fds[2];
         pid_t agent, parent = getpid();
 
-        /* A graphical agent may answer without a terminal; this one needs ours. */
-        if (!arg_ask_password || !isatty(STDIN_FILENO) || access(PKTTYAGENT, X_OK) < 0)
+        if (!polkit_agent_wanted())
                 return 0;
 
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -312,9 +326,23 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         pid_t agent;
         int r;
 
-        agent = polkit_agent_open();
-        r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
-        polkit_agent_close(agent);
+        /* The terminal agent costs a process and its registration with polkitd (about 4 ms here) before
+         * the call, and most registrations need no password: ask without interaction first, and with the
+         * agent only if polkit wants authentication. The daemon asks the same checks either way; it keeps
+         * nothing of a refused registration, so the listener can be sent again. */
+        r = -EAGAIN;
+        if (polkit_agent_wanted()) {
+                r = sysbroker_client_register(client, listener, rules, 0, &error, &path, &id);
+                if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)) {
+                        sd_bus_error_free(&error);
+                        r = -EAGAIN;
+                }
+        }
+        if (r == -EAGAIN) {
+                agent = polkit_agent_open();
+                r = sysbroker_client_register(client, listener, rules, call_flags(), &error, &path, &id);
+                polkit_agent_close(agent);
+        }
         if (r < 0) {
                 *ret_message = registration_message(&error, r);
                 return r;
@@ -355,12 +383,153 @@ static int wait_handoff(sysbroker_handoff *h, int pidfd) {
         }
 }
 
+/* run --verbose: the daemon's RuleRefused signals for our own listener. They are sent to this connection
+ * alone (never broadcast), so no match on the bus is needed, only a filter here: the signal must come from
+ * the daemon (on the system bus, the unique name that owns its name; a peer-to-peer connection is the
+ * daemon's by itself), for our listener's object. */
+typedef struct RefusalWatch {
+        char *path;                /* our listener's object */
+        char *daemon;              /* the daemon's unique name; NULL on the socket */
+        sd_bus_slot *slot;
+} RefusalWatch;
+
+static void refusal_watch_done(RefusalWatch *w) {
+        w->slot = sd_bus_slot_unref(w->slot);
+        free(w->path);
+        free(w->daemon);
+        *w = (RefusalWatch) {};
+}
+
+static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const RefusalWatch *w = userdata;
+        const char *description, *path, *reason;
+        uint32_t rule, pid, missed;
+
+        if (sd_bus_message_is_signal(m, SYSBROKER_LISTENER_INTERFACE, "RuleRefused") <= 0 ||
+            !streq_ptr(sd_bus_message_get_path(m), w->path) ||
+            (w->daemon && !streq_ptr(sd_bus_message_get_sender(m), w->daemon)))
+                return 0;
+        if (sd_bus_message_read(m, "usussu", &rule, &description, &pid, &path, &reason, &missed) < 0)
+                return 0;
+
+        /* One write per line: the command shares our stderr, and its own lines must not cut through ours. */
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&line, &size);
+        if (!f)
+                return 0;
+        if (missed > 0)
+                fprintf(f, "sysbrokerctl: (%" PRIu32 " more refusal%s not reported)\n", missed,
+                        missed == 1 ? "" : "s");
+        fprintf(f, "sysbrokerctl: rule %" PRIu32 " (", rule);
+        print_escaped(f, description);
+        fprintf(f, ") refused for pid %" PRIu32 ": ", pid);
+        print_escaped(f, reason);
+        fputc('\n', f);
+        if (fclose(f) == 0)
+                (void) !write(STDERR_FILENO, line, size);
+        return 1;
+}
+
+/* Before the command runs, so that nothing it is refused goes unseen. */
+static int refusal_watch_start(sysbroker_client *client, uint64_t id, RefusalWatch *w) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        sd_bus *bus = sysbroker_client_get_bus(client);
+        const char *destination = sysbroker_client_get_destination(client), *unique;
+        int r;
+
+        if (asprintf(&w->path, SYSBROKER_LISTENER_PATH_PREFIX "%" PRIu64, id) < 0) {
+                w->path = NULL;
+                return -ENOMEM;
+        }
+        if (destination) {
+                r = sd_bus_get_name_creds(bus, destination, SD_BUS_CREDS_UNIQUE_NAME, &creds);
+                if (r < 0)
+                        return r;
+                r = sd_bus_creds_get_unique_name(creds, &unique);
+                if (r < 0)
+                        return r;
+                w->daemon = strdup(unique);
+                if (!w->daemon)
+                        return -ENOMEM;
+        }
+        return sd_bus_add_filter(bus, &w->slot, on_bus_message, w);
+}
+
+/* A diagnostic: without it the command still runs, as without --verbose. */
+static bool refusal_watch_begin(sysbroker_client *client, uint64_t id, RefusalWatch *w) {
+        int r = refusal_watch_start(client, id, w);
+
+        if (r < 0)
+                error_msg("Cannot watch the listener's refusals, running without --verbose: %s", strerror(-r));
+        return r >= 0;
+}
+
+/* wait_child(), printing refusals while the command runs. After it ended, one round trip to the daemon:
+ * a refusal is queued before its call is answered and sent before any later call of ours is served, so
+ * every refusal of the command's has arrived by the reply. */
+static int wait_child_watching(pid_t pid, sysbroker_client *client) {
+        sd_bus *bus = sysbroker_client_get_bus(client);
+        _cleanup_close_ int pidfd = sys_pidfd_open(pid, 0);
+        bool bus_up = true;
+        int r;
+
+        if (pidfd < 0)
+                return wait_child(pid);
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = pidfd, .events = POLLIN },
+                        { .fd = -1 },
+                };
+                uint64_t timeout_usec = UINT64_MAX;
+                int timeout_msec = -1;
+
+                while (bus_up && (r = sd_bus_process(bus, NULL)) > 0)
+                        ;
+                if (bus_up && r < 0) {
+                        /* The daemon went away: nothing more to hear, the command runs on. */
+                        bus_up = false;
+                }
+                if (bus_up) {
+                        p[1].fd = sd_bus_get_fd(bus);
+                        r = sd_bus_get_events(bus);
+                        p[1].events = r > 0 ? (short) r : POLLIN;
+                        if (sd_bus_get_timeout(bus, &timeout_usec) >= 0 && timeout_usec != UINT64_MAX) {
+                                struct timespec ts;
+                                uint64_t now;
+
+                                clock_gettime(CLOCK_MONOTONIC, &ts);
+                                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                                timeout_msec = timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000,
+                                                                              (uint64_t) INT_MAX) : 0;
+                        }
+                }
+                if (poll(p, 2, timeout_msec) < 0 && errno != EINTR)
+                        break;
+                if (p[0].revents & POLLIN)
+                        break;
+        }
+
+        r = wait_child(pid);
+        if (bus_up) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                (void) sd_bus_call_method(bus, sysbroker_client_get_destination(client), SYSBROKER_OBJECT_PATH,
+                                          "org.freedesktop.DBus.Peer", "Ping", &error, NULL, NULL);
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+        }
+        return r;
+}
+
 /* run --handoff: the launcher runs unfiltered with the other end of the hand-off socket; whatever it runs
  * as the sandbox's command (sysbrokerctl exec) sends the listener back, which is registered here as `run`
  * registers its child's. Returns the exit status. */
 static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, unsigned filter_flags,
-                       char **cmd) {
+                       bool verbose, char **cmd) {
         _cleanup_(sysbroker_handoff_freep) sysbroker_handoff *h = NULL;
+        _cleanup_(refusal_watch_done) RefusalWatch watch = {};
         _cleanup_close_ int listener = -EBADF, pidfd = -EBADF;
         _cleanup_free_ char *message = NULL;
         uint64_t id = 0;
@@ -437,6 +606,8 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
 
         r = register_listener(client, listener, rules, &id, &message);
         listener = safe_close(listener);
+        if (r >= 0 && verbose)
+                verbose = refusal_watch_begin(client, id, &watch);
         if (r < 0) {
                 /* The inner side prints it (it owns the sandbox's stderr); say it here only if it cannot. */
                 if (sysbroker_handoff_answer(h, r, message) < 0)
@@ -463,7 +634,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 return EXIT_RUN_FAILURE;
         }
 
-        return wait_child(pid);
+        return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
 /* exec: the inner side of run --handoff. Exits 125 without running CMD unless the listener is registered. */
@@ -551,6 +722,7 @@ static int verb_run(int argc, char *argv[]) {
                 { "description", required_argument, NULL, ARG_DESCRIPTION },
                 { "tsync",       no_argument,       NULL, ARG_TSYNC       },
                 { "handoff",     no_argument,       NULL, ARG_HANDOFF     },
+                { "verbose",     no_argument,       NULL, 'v'             },
                 {}
         };
         /* The rule options, in the order of their ARG_ values. */
@@ -572,8 +744,10 @@ static int verb_run(int argc, char *argv[]) {
         _cleanup_(sysbroker_rules_freep) sysbroker_rules *rules = NULL;
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(refusal_watch_done) RefusalWatch watch = {};
+        uint64_t id = 0;
         unsigned filter_flags = 0;
-        bool handoff = false;
+        bool handoff = false, verbose = false;
         sysbroker_action action;
         pid_t agent, pid;
         int c, r;
@@ -586,10 +760,13 @@ static int verb_run(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         return help();
+                case 'v':
+                        verbose = true;
+                        break;
                 case ARG_MKNOD:
                 case ARG_DENY_MKNOD:
                 case ARG_OPEN:
@@ -653,16 +830,34 @@ static int verb_run(int argc, char *argv[]) {
                 return EXIT_RUN_FAILURE;
 
         if (handoff)
-                return run_handoff(client, rules, filter_flags, argv + optind);
+                return run_handoff(client, rules, filter_flags, verbose, argv + optind);
 
         /* The filter, the registration (with a polkit agent at hand) and the exec, in one call: the command
          * runs only once its listener is registered. */
         fflush(NULL);
-        agent = polkit_agent_open();
-        r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error, &pid,
-                            NULL);
-        polkit_agent_close(agent);
-        client = sysbroker_client_free(client);
+        /* Without interaction first, as register_listener() does: the agent only if polkit wants a password.
+         * A refused spawn ran nothing and left nothing, so it can be made again. */
+        r = -EAGAIN;
+        if (polkit_agent_wanted()) {
+                r = sysbroker_spawn(client, rules, filter_flags, 0, argv + optind, NULL, &error, &pid, &id);
+                if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)) {
+                        sd_bus_error_free(&error);
+                        r = -EAGAIN;
+                }
+        }
+        if (r == -EAGAIN) {
+                agent = polkit_agent_open();
+                r = sysbroker_spawn(client, rules, filter_flags, call_flags(), argv + optind, NULL, &error,
+                                    &pid, &id);
+                polkit_agent_close(agent);
+        }
+        /* The command may be refused before the watch is set up: the daemon's signals wait in the
+         * connection's queue meanwhile, as sd_bus_call() leaves them there. */
+        if (r >= 0 && verbose)
+                verbose = refusal_watch_begin(client, id, &watch);
+        /* Only --verbose still needs the daemon. */
+        if (!verbose)
+                client = sysbroker_client_free(client);
         if (r < 0) {
                 _cleanup_free_ char *message = NULL;
 
@@ -680,7 +875,7 @@ static int verb_run(int argc, char *argv[]) {
         }
 
         forward_signals_to(pid);
-        return wait_child(pid);
+        return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
 static int parse_id(const char *s, uint64_t *ret) {
@@ -707,72 +902,224 @@ static int new_call(sysbroker_client *client, const char *path, const char *inte
         return sd_bus_message_set_allow_interactive_authorization(*ret, arg_ask_password);
 }
 
+/* json_object_put() returns an int, not NULL: no DEFINE_TRIVIAL_CLEANUP_FUNC. */
+static void json_object_putp(json_object **o) {
+        if (*o)
+                (void) json_object_put(*o);
+}
+
+/* Takes "--json" from a verb's arguments (anywhere among them); the rest stay in argv, in order. */
+static bool take_json_flag(int *argc, char *argv[]) {
+        bool json = false;
+        int n = 1;
+
+        for (int i = 1; i < *argc; i++)
+                if (streq(argv[i], "--json"))
+                        json = true;
+                else
+                        argv[n++] = argv[i];
+        *argc = n;
+        argv[n] = NULL;
+        return json;
+}
+
+static void print_json(json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static uint64_t json_u64(json_object *o, const char *key) {
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static const char *json_str(json_object *o, const char *key) {
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+                json_object_get_string(v) : "";
+}
+
+/* A realtime timestamp in µs as local time, like systemd's tools ("-" for none). */
+static void format_timestamp(char *buf, size_t size, uint64_t usec) {
+        struct tm tm;
+        time_t t = (time_t) (usec / 1000000);
+
+        if (usec == 0 || !localtime_r(&t, &tm) || strftime(buf, size, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                (void) snprintf(buf, size, "-");
+}
+
+#define CELL_MAX 64
+
+/* A number of the listener's, or "-" where Describe() leaves it out (another user's listener, seen by a
+ * manager: only what ListListeners would list). */
+static void cell_number(char cell[static CELL_MAX], json_object *l, const char *key) {
+        if (json_object_object_get_ex(l, key, NULL))
+                (void) snprintf(cell, CELL_MAX, "%" PRIu64, json_u64(l, key));
+        else
+                strcpy(cell, "-");
+}
+
+/* The columns of 'list'; the description last, unpadded, since it alone may be long. */
+enum {
+        COLUMN_ID,
+        COLUMN_UID,
+        COLUMN_PID,
+        COLUMN_REGISTERED,
+        COLUMN_DEFAULT,
+        COLUMN_RULES,
+        COLUMN_CALLS,
+        COLUMN_DENIED,
+        _COLUMN_MAX,
+};
+
+static void print_listener_table(json_object *listeners) {
+        static const char *const headers[_COLUMN_MAX] = {
+                "ID", "UID", "PID", "REGISTERED", "DEFAULT", "RULES", "CALLS", "DENIED",
+        };
+        size_t n = json_object_array_length(listeners);
+        int widths[_COLUMN_MAX];
+
+        if (n == 0) {
+                puts("No listeners.");
+                return;
+        }
+
+        /* Two passes: the first sizes the columns. */
+        for (int c = 0; c < _COLUMN_MAX; c++)
+                widths[c] = (int) strlen(headers[c]);
+        for (int pass = 0; pass < 2; pass++) {
+                if (pass == 1) {
+                        for (int c = 0; c < _COLUMN_MAX; c++)
+                                printf("%-*s ", widths[c], headers[c]);
+                        puts("DESCRIPTION");
+                }
+                for (size_t i = 0; i < n; i++) {
+                        json_object *l = json_object_array_get_idx(listeners, i), *rules;
+                        char cells[_COLUMN_MAX][CELL_MAX];
+
+                        cell_number(cells[COLUMN_ID], l, "Id");
+                        cell_number(cells[COLUMN_UID], l, "OwnerUID");
+                        cell_number(cells[COLUMN_PID], l, "OwnerPID");
+                        if (json_object_object_get_ex(l, "RegisteredTimestamp", NULL))
+                                format_timestamp(cells[COLUMN_REGISTERED], sizeof cells[0],
+                                                 json_u64(l, "RegisteredTimestamp"));
+                        else
+                                strcpy(cells[COLUMN_REGISTERED], "-");
+                        (void) snprintf(cells[COLUMN_DEFAULT], sizeof cells[0], "%s",
+                                        json_str(l, "DefaultAction")[0] ? json_str(l, "DefaultAction") : "-");
+                        if (json_object_object_get_ex(l, "Rules", &rules))
+                                (void) snprintf(cells[COLUMN_RULES], sizeof cells[0], "%zu",
+                                                json_object_array_length(rules));
+                        else
+                                strcpy(cells[COLUMN_RULES], "-");
+                        cell_number(cells[COLUMN_CALLS], l, "Notifications");
+                        cell_number(cells[COLUMN_DENIED], l, "Denied");
+
+                        for (int c = 0; c < _COLUMN_MAX; c++) {
+                                if (pass == 0)
+                                        widths[c] = MAX(widths[c], (int) strlen(cells[c]));
+                                else
+                                        printf("%-*s ", widths[c], cells[c]);
+                        }
+                        if (pass == 1) {
+                                print_escaped(stdout, json_str(l, "Description"));
+                                putchar('\n');
+                        }
+                }
+        }
+}
+
+/* The state as a sysbrokerd before Describe() tells it: ListListeners' (id, path, uid, description) as the
+ * same JSON, so that the table and --json read one form; the rest is unknown and shows as "-". */
+static int list_listeners_as_json(sysbroker_client *client, sd_bus_error *error, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(json_object_putp) json_object *state = json_object_new_object();
+        json_object *listeners = json_object_new_array();
+        const char *path, *description;
+        uint64_t id;
+        uint32_t uid;
+        int r;
+
+        if (!state || !listeners || json_object_object_add(state, "Listeners", listeners) < 0) {
+                json_object_put(listeners);
+                return -ENOMEM;
+        }
+        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "ListListeners", &m);
+        if (r >= 0)
+                r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(tous)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(tous)", &id, &path, &uid, &description)) > 0) {
+                json_object *l = json_object_new_object();
+
+                if (!l || json_object_array_add(listeners, l) < 0) {
+                        json_object_put(l);
+                        return -ENOMEM;
+                }
+                if (json_object_object_add(l, "Id", json_object_new_uint64(id)) < 0 ||
+                    json_object_object_add(l, "ObjectPath", json_object_new_string(path)) < 0 ||
+                    json_object_object_add(l, "OwnerUID", json_object_new_uint64(uid)) < 0 ||
+                    json_object_object_add(l, "Description", json_object_new_string(description)) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(state);
+        return 0;
+}
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r, w_id = 2, w_owner = 5, w_path = 4;
+        _cleanup_(json_object_putp) json_object *state = NULL;
+        json_object *listeners;
+        bool json = take_json_flag(&argc, argv);
+        const char *text;
         pid_t agent;
+        int r;
 
         if (argc > 1) {
-                error_msg("'list' takes no arguments.");
+                error_msg("'list' takes no arguments but --json.");
                 return EXIT_FAILURE;
         }
         if (connect_broker(&client) < 0)
                 return EXIT_FAILURE;
 
-        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "ListListeners", &m);
+        /* Describe() has everything a row needs in one call; the listeners in it are those ListListeners
+         * would return. */
+        r = new_call(client, SYSBROKER_OBJECT_PATH, SYSBROKER_MANAGER_INTERFACE, "Describe", &m);
         if (r >= 0) {
                 agent = polkit_agent_open();
                 r = sd_bus_call(sysbroker_client_get_bus(client), m, 0, &error, &reply);
+                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                        /* A daemon older than Describe(): what it can tell. */
+                        sd_bus_error_free(&error);
+                        r = list_listeners_as_json(client, &error, &state);
+                } else if (r >= 0) {
+                        r = sd_bus_message_read(reply, "s", &text);
+                        if (r >= 0)
+                                state = json_tokener_parse(text);
+                }
                 polkit_agent_close(agent);
         }
         if (r < 0) {
                 error_msg("Failed to list listeners: %s", bus_error_message(&error, r));
                 return EXIT_FAILURE;
         }
-
-        /* Two passes: the first sizes the columns. */
-        for (int pass = 0; pass < 2; pass++) {
-                uint64_t id;
-                const char *path, *description;
-                uint32_t uid;
-
-                if (pass == 1)
-                        printf("%-*s %-*s %-*s %s\n", w_id, "ID", w_owner, "OWNER", w_path, "PATH", "DESCRIPTION");
-
-                r = sd_bus_message_enter_container(reply, 'a', "(tous)");
-                if (r < 0)
-                        goto parse_error;
-                while ((r = sd_bus_message_read(reply, "(tous)", &id, &path, &uid, &description)) > 0) {
-                        char id_str[21], uid_str[11];
-
-                        (void) snprintf(id_str, sizeof id_str, "%" PRIu64, id);
-                        (void) snprintf(uid_str, sizeof uid_str, "%" PRIu32, uid);
-                        if (pass == 0) {
-                                w_id = MAX(w_id, (int) strlen(id_str));
-                                w_owner = MAX(w_owner, (int) strlen(uid_str));
-                                w_path = MAX(w_path, (int) strlen(path));
-                                continue;
-                        }
-                        printf("%-*s %-*s %-*s ", w_id, id_str, w_owner, uid_str, w_path, path);
-                        print_escaped(stdout, description);
-                        putchar('\n');
-                }
-                if (r < 0)
-                        goto parse_error;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        goto parse_error;
-                r = sd_bus_message_rewind(reply, true);
-                if (r < 0)
-                        goto parse_error;
+        if (!state || !json_object_object_get_ex(state, "Listeners", &listeners) ||
+            !json_object_is_type(listeners, json_type_array)) {
+                error_msg("Failed to parse the list of listeners: not the JSON sysbrokerd sends.");
+                return EXIT_FAILURE;
         }
-        return EXIT_SUCCESS;
 
-parse_error:
-        error_msg("Failed to parse the list of listeners: %s", strerror(-r));
-        return EXIT_FAILURE;
+        if (json)
+                print_json(state);
+        else
+                print_listener_table(listeners);
+        return EXIT_SUCCESS;
 }
 
 /* One value of a variant, of the types the listener's properties and rules use. */
@@ -889,6 +1236,17 @@ typedef struct RulePrint {
         FILE *rest;
 } RulePrint;
 
+/* Keys that bound what an emulate rule grants. A deny or continue rule covers every call of its path or
+ * device whatever they say, so they are not shown for it; sysbrokerd no longer sends them, older ones did. */
+static bool rule_key_applies_to_emulate_only(const char *key) {
+        static const char *const keys[] = { "Access", "Create", "Mode", "AllowedFlags", "ForcedFlags", "Options" };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(key, keys[i]))
+                        return true;
+        return false;
+}
+
 static int print_rule_key(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
         RulePrint *p = userdata;
 
@@ -896,6 +1254,9 @@ static int print_rule_key(sd_bus_message *m, const char *key, const char *conten
                 return sd_bus_message_read(m, "v", "s", &p->syscall);
         if (streq(key, "Action") && streq(contents, "s"))
                 return sd_bus_message_read(m, "v", "s", &p->action);
+        /* sysbrokerd sends Action second, before any of these. */
+        if (!streq(p->action, "emulate") && rule_key_applies_to_emulate_only(key))
+                return sd_bus_message_skip(m, "v");
         fprintf(p->rest, " %s=", key);
         return print_variant(p->rest, m, key);
 }
@@ -954,29 +1315,184 @@ static int print_rules(sd_bus_message *m) {
         return sd_bus_message_exit_container(m);
 }
 
+/* Property names are padded to this, so that the values form a column. */
+#define STATUS_NAME_WIDTH 20
+
 static int print_property(sd_bus_message *m, const char *name, const char *contents, void *userdata) {
         int r;
 
         if (streq(name, "Rules")) {
-                printf("%s:\n", name);
+                printf("%*s:\n", STATUS_NAME_WIDTH, name);
                 return print_rules(m);
         }
-        printf("%s: ", name);
+        printf("%*s: ", STATUS_NAME_WIDTH, name);
+        if (streq(name, "RegisteredTimestamp") && streq(contents, "t")) {
+                char buf[64];
+                uint64_t usec;
+
+                r = sd_bus_message_read(m, "v", "t", &usec);
+                if (r < 0)
+                        return r;
+                format_timestamp(buf, sizeof buf, usec);
+                puts(buf);
+                return 0;
+        }
         r = print_variant(stdout, m, name);
         putchar('\n');
         return r;
+}
+
+/* A D-Bus value as JSON: basic types, arrays, and string-keyed dictionaries (a{sv}) as objects. */
+static int bus_value_to_json(sd_bus_message *m, json_object **ret);
+
+static int bus_container_to_json(sd_bus_message *m, char type, const char *contents, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        bool dict = type == 'a' && contents[0] == '{' && contents[1] == 's';
+        int r;
+
+        r = sd_bus_message_enter_container(m, type, contents);
+        if (r < 0)
+                return r;
+        if (type == 'v') {
+                r = bus_value_to_json(m, &o);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(o);
+                return 0;
+        }
+        if (type != 'a')
+                return -EBADMSG; /* no structs among the properties */
+
+        /* "{sv}" holds entries of "sv". */
+        char entry[strlen(contents) + 1];
+        if (dict) {
+                size_t l = strlen(contents);
+                memcpy(entry, contents + 1, l - 2);
+                entry[l - 2] = 0;
+        }
+
+        o = dict ? json_object_new_object() : json_object_new_array();
+        if (!o)
+                return -ENOMEM;
+        while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                json_object *v = NULL;
+                const char *key;
+
+                if (dict) {
+                        r = sd_bus_message_enter_container(m, 'e', entry);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "s", &key);
+                        if (r >= 0)
+                                r = bus_value_to_json(m, &v);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r >= 0 && json_object_object_add(o, key, v) < 0)
+                                r = -ENOMEM;
+                } else {
+                        r = bus_value_to_json(m, &v);
+                        if (r >= 0 && json_object_array_add(o, v) < 0) {
+                                json_object_put(v);
+                                r = -ENOMEM;
+                        }
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int bus_value_to_json(sd_bus_message *m, json_object **ret) {
+        union {
+                const char *s;
+                uint32_t u;
+                int32_t i;
+                uint64_t t;
+                int64_t x;
+                int b;
+                uint8_t y;
+                uint16_t q;
+                int16_t n;
+                double d;
+        } v;
+        const char *contents;
+        json_object *o;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+        if (type == 'a' || type == 'v' || type == 'r' || type == 'e')
+                return bus_container_to_json(m, type, contents, ret);
+
+        r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
+                return r;
+        switch (type) {
+        case 's':
+        case 'o':
+        case 'g':
+                o = json_object_new_string(v.s);
+                break;
+        case 'u':
+                o = json_object_new_uint64(v.u);
+                break;
+        case 'i':
+                o = json_object_new_int(v.i);
+                break;
+        case 't':
+                o = json_object_new_uint64(v.t);
+                break;
+        case 'x':
+                o = json_object_new_int64(v.x);
+                break;
+        case 'b':
+                o = json_object_new_boolean(v.b);
+                break;
+        case 'y':
+                o = json_object_new_int(v.y);
+                break;
+        case 'q':
+                o = json_object_new_int(v.q);
+                break;
+        case 'n':
+                o = json_object_new_int(v.n);
+                break;
+        case 'd':
+                o = json_object_new_double(v.d);
+                break;
+        default:
+                return -EBADMSG;
+        }
+        if (!o)
+                return -ENOMEM;
+        *ret = o;
+        return 0;
 }
 
 static int verb_status(int argc, char *argv[]) {
         _cleanup_(sysbroker_client_freep) sysbroker_client *client = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *properties = NULL;
         char path[sizeof(SYSBROKER_LISTENER_PATH_PREFIX) + 20];
+        bool json = take_json_flag(&argc, argv);
         uint64_t id;
         int r;
 
         if (argc != 2 || parse_id(argv[1], &id) < 0) {
-                error_msg("'status' takes one listener ID, a positive number.");
+                error_msg("'status' takes one listener ID, a positive number (and --json).");
                 return EXIT_FAILURE;
         }
         if (connect_broker(&client) < 0)
@@ -994,7 +1510,13 @@ static int verb_status(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        r = bus_dict_foreach(reply, print_property, NULL);
+        if (json) {
+                /* The properties as sent, Rules included: the same keys as a listener in Describe(). */
+                r = bus_value_to_json(reply, &properties);
+                if (r >= 0)
+                        print_json(properties);
+        } else
+                r = bus_dict_foreach(reply, print_property, NULL);
         if (r < 0) {
                 fflush(stdout);
                 error_msg("Failed to parse the properties of listener %" PRIu64 ": %s", id, strerror(-r));

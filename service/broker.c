@@ -16,6 +16,7 @@
 #include "listener-dbus.h"
 #include "listener.h"
 #include "log.h"
+#include "log-control.h"
 #include "manager.h"
 #include "notify.h"
 #include "oci.h"
@@ -78,6 +79,11 @@ static void broker_emit_listener_removed(Broker *b, Listener *l, const char *rea
         broker_notify_status(b);
 }
 
+static void broker_emit_listener_refused(Broker *b, Listener *l, const ListenerRefusal *refusal) {
+        listener_dbus_emit_refused(l, refusal);
+        connection_drop_backlogged(b);
+}
+
 Broker *broker_free(Broker *b) {
         if (!b)
                 return NULL;
@@ -119,6 +125,9 @@ static int broker_connect_system_bus(Broker *b) {
         r = broker_add_objects(b, b->system_bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to add objects: %m");
+        r = log_control_add_object(b->system_bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the LogControl1 object: %m");
         r = sd_bus_attach_event(b->system_bus, b->event, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
@@ -153,6 +162,7 @@ int broker_new(const BrokerConfig *config, Broker **ret) {
         b->add_objects = broker_add_objects;
         b->listener_added = broker_emit_listener_added;
         b->listener_removed = broker_emit_listener_removed;
+        b->listener_refused = broker_emit_listener_refused;
 
         r = polkit_registry_new(&b->polkit);
         if (r < 0)

@@ -23,6 +23,7 @@
 
 typedef struct Broker Broker;
 typedef struct Listener Listener;
+typedef struct ListenerRefusal ListenerRefusal;
 typedef struct Registration Registration;
 typedef struct Connection Connection;
 typedef struct OciConnection OciConnection;
@@ -79,6 +80,7 @@ struct Broker {
         int (*add_objects)(Broker *b, sd_bus *bus);      /* a new peer-to-peer connection's */
         void (*listener_added)(Broker *b, Listener *l);   /* announced on every bus */
         void (*listener_removed)(Broker *b, Listener *l, const char *reason);
+        void (*listener_refused)(Broker *b, Listener *l, const ListenerRefusal *refusal); /* to its owner only */
 };
 
 /* What main.c read from the command line. */

@@ -2,10 +2,13 @@
 /* Caller identity: who sent a method call, and the polkit subject for it. */
 
 #include <assert.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "caller.h"
 #include "connection.h"
 #include "fs-util.h"
+#include "seccomp-kernel.h"
 
 int caller_get(Broker *b, sd_bus_message *m, Caller *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
@@ -48,6 +51,45 @@ int caller_get(Broker *b, sd_bus_message *m, Caller *ret) {
         return 0;
 }
 
+int caller_in_user_namespace(const Caller *caller) {
+        _cleanup_close_ int own_pidfd = -EBADF;
+        struct stat reference, ns;
+        char path[32];
+        pid_t pid;
+        int pidfd, r;
+
+        assert(caller);
+
+        pid = caller->pid;
+        if (caller->connection) {
+                uid_t uid;
+                uint64_t start_time;
+
+                r = connection_get_peer(caller->connection, &pid, &uid, &start_time, &pidfd);
+                if (r < 0)
+                        return r;
+        } else {
+                /* The bus daemon's word on the pid; pinned now, so that the namespace read below is that
+                 * process's, or the answer is that it is gone. */
+                if (pid <= 0)
+                        return -ESRCH;
+                own_pidfd = sys_pidfd_open(pid, 0);
+                if (own_pidfd < 0)
+                        return -errno;
+                pidfd = own_pidfd;
+        }
+
+        if (fstatat(broker_proc_dir(), "1/ns/user", &reference, 0) < 0 &&
+            fstatat(broker_proc_dir(), "self/ns/user", &reference, 0) < 0)
+                return -errno;
+        (void) snprintf(path, sizeof path, "%i/ns/user", (int) pid);
+        if (fstatat(broker_proc_dir(), path, &ns, 0) < 0)
+                return -errno;
+        if (pidfd_process_is_gone(pidfd))
+                return -ESRCH;
+        return ns.st_dev != reference.st_dev || ns.st_ino != reference.st_ino;
+}
+
 int caller_get_polkit_subject(const Caller *caller, PolkitSubject *ret) {
         PolkitSubject s = POLKIT_SUBJECT_NULL;
         int pidfd = -EBADF, r;
@@ -77,7 +119,7 @@ int caller_check_polkit(Broker *b, sd_bus_message *call, const Caller *caller, c
         r = caller_get_polkit_subject(caller, &s);
         if (r < 0)
                 return r;
-        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata);
+        r = polkit_check(b, call, &s, action, details, may_interact, callback, userdata, NULL);
         polkit_subject_done(&s);
         return r;
 }

@@ -19,6 +19,12 @@ typedef struct Caller {
 /* ret is untouched on failure. */
 int caller_get(Broker *b, sd_bus_message *m, Caller *ret);
 
+/* Whether the caller's process runs in a user namespace other than init's (pid 1's; the daemon's own where
+ * it may not look at init's, as unprivileged in the tests): 1 yes, 0 no, negative if it cannot be told
+ * (the process is gone). Read from /proc/PID/ns/user, and only trusted if the pidfd pinned before reading
+ * still names a live process: the peer's from accept, or one opened for the bus daemon's pid. */
+int caller_in_user_namespace(const Caller *caller);
+
 /* The caller as a subject that outlives the call. */
 int caller_get_polkit_subject(const Caller *caller, PolkitSubject *ret);
 /* polkit_check() for the caller of call. */

@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -20,6 +22,78 @@ static bool node_is_the_one_asked_for(int dir_fd, const char *name, mode_t mode,
 
         return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && (st.st_mode & S_IFMT) == (mode & S_IFMT) &&
                 st.st_rdev == makedev(major, minor) && st.st_uid == t->fsuid;
+}
+
+/* A mapping rule that matched but does not make this node, for a reason its owner can fix (the sandbox's
+ * directory is not the mapped one, an unsafe symlink or an escape on the way there): logged naming the rule
+ * (its index and description) and why, to the journal and the owner (supervisor_refuse_rule()), and answered
+ * with the default action, as if no rule applied. Every such line of mknod is made here. */
+static Answer mknod_mapping_refused(Supervisor *s, const Target *t, const Rule *rule, const char *path,
+                                    const char *format, ...) _printf_(5, 6);
+static Answer mknod_mapping_refused(Supervisor *s, const Target *t, const Rule *rule, const char *path,
+                                    const char *format, ...) {
+        char why[1024];
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(why, sizeof why, format, ap);
+        va_end(ap);
+        supervisor_refuse_rule(s, rule, path, t->tid, answer_default_errno(s),
+                               "mknod '%s' by task %i: %s, default action.", path, t->tid, why);
+        return answer_default(s);
+}
+
+/* A mapping rule's check (rule->host_dir): the directory the node goes in (dir, of the sandbox's path full) is
+ * the host directory the mapping makes of it, "<HostPath>/<the rest of the directory's path>" resolved beneath
+ * HostPath (host-path.h), with the target's credentials as taken plus CAP_DAC_READ_SEARCH, as open's walk to
+ * a HostPath: a container's /dev lies below directories only root may search, and the walk only compares.
+ * Answered (refused) only if not. */
+static bool mknod_in_mapped_dir(Supervisor *s, const Target *t, const Rule *rule, const char *full, int dir,
+                                Answer *ret) {
+        _cleanup_close_ int host = -EBADF;
+        _cleanup_free_ char *rel_dir = NULL;
+        HostPathUnsafe unsafe = {};
+        const char *rel = rule_mapped_relative(rule, full), *slash;
+        struct stat a, b;
+        int r;
+
+        if (!rel) {
+                *ret = answer_default(s); /* matched as below the prefix: cannot happen */
+                return false;
+        }
+        slash = strrchr(rel, '/');
+        rel_dir = strndup(rel, slash ? (size_t) (slash - rel) : 0);
+        if (!rel_dir) {
+                *ret = ANSWER_ERRNO_OF(ENOMEM);
+                return false;
+        }
+        r = target_raise_capability(t, CAP_DAC_READ_SEARCH);
+        if (r >= 0)
+                r = supervisor_open_mapped(rule, rel_dir, 0, &host, &unsafe);
+        /* Back to the target's own capabilities, whatever happened: emulate() raises CAP_MKNOD alone. */
+        if (target_raise_capability(t, -1) < 0 && r >= 0)
+                r = -EPERM;
+        if (r >= 0 && (fstat(host, &a) < 0 || fstat(dir, &b) < 0))
+                r = -errno;
+        if (r >= 0 && S_ISDIR(a.st_mode) && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                return true;
+
+        if (r == -ENOLINK)
+                *ret = mknod_mapping_refused(s, t, rule, full, "the host's directory '%s/%s' leads through an unsafe "
+                                             "symlink at '%s' (owned by uid %u, in a directory of uid %u, mode %04o)",
+                                             rule->host_path, rel_dir, unsafe.path, unsafe.uid, unsafe.dir_uid,
+                                             (unsigned) unsafe.dir_mode);
+        else if (r == -EXDEV)
+                *ret = mknod_mapping_refused(s, t, rule, full, "'%s' leads outside the mapping of '%s'", rel_dir,
+                                             rule->host_path);
+        else if (r < 0)
+                *ret = mknod_mapping_refused(s, t, rule, full, "the mapped directory '%s/%s' cannot be had: %s",
+                                             rule->host_path, rel_dir, strerror(-r));
+        else
+                *ret = mknod_mapping_refused(s, t, rule, full, "the directory in the sandbox's view is not the "
+                                             "mapped host directory '%s%s%s'", rule->host_path,
+                                             rel_dir[0] ? "/" : "", rel_dir);
+        return false;
 }
 
 Answer handle_mknod(Supervisor *s, NotifySyscall call) {
@@ -95,7 +169,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
                         return ANSWER_ERRNO_OF(EIO);
                 if (!rule)
                         return answer_default(s);
-                supervisor_log_decision(s, rule->action, 0, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
+                supervisor_log_decision(s, rule->action, answer_rule(rule).error, full, t.tid, "mknod %c %u:%u '%s' by task %i: %s by rule.",
                                         type, major, minor, full, t.tid, rule_action_to_string(rule->action));
                 return answer_rule(rule);
         }
@@ -106,13 +180,23 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
         /* The directory the node goes in must be the one the broker finds at that path, as for a file open
          * creates: a sandbox with its own mount namespace (a bind mount over the rule's directory, a chroot)
          * would otherwise have the node made in a directory of its choosing, on the host. An absolute path
-         * from the broker's own root walks the broker's own mounts: that is the host's by construction. */
-        if (!(absolute && target_thread_root_is_brokers())) {
+         * from the broker's own root walks the broker's own mounts: that is the host's by construction, unless
+         * the listener's "/" is another directory (listener.h), below which the host's is looked for. A
+         * directory mapping names the host's directory itself: the node's directory must be that one. */
+        if (rule->host_dir) {
+                Answer refused;
+
+                if (!mknod_in_mapped_dir(s, &t, rule, full, parent, &refused)) {
+                        if (!supervisor_leave(&entered))
+                                return ANSWER_ERRNO_OF(EIO);
+                        return refused;
+                }
+        } else if (!(absolute && l->root_fd < 0 && target_thread_root_is_brokers())) {
                 const char *slash = strrchr(full, '/');
                 _cleanup_free_ char *host_dir = strndup(full, slash && slash != full ? (size_t) (slash - full) : 1);
                 struct stat st;
 
-                if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, "mknod", host_dir, &st, true))
+                if (!host_dir || fstat(parent, &st) < 0 || !supervisor_is_hosts(s, &t, rule, "mknod", host_dir, &st, true))
                         return ANSWER_DENIED_OF(EPERM);
         }
 
@@ -125,7 +209,7 @@ Answer handle_mknod(Supervisor *s, NotifySyscall call) {
          * asked, the node is made as before: this spares a user a useless node, it guards nothing. */
         if (!(S_ISCHR(mode) && major == 0 && minor == 0) && fstatvfs(parent, &sv) >= 0 &&
             (sv.f_flag & ST_NODEV)) {
-                supervisor_log_refusal(s, full, t.tid,
+                supervisor_refuse_rule(s, rule, full, t.tid, EPERM,
                                        "mknod %c %u:%u '%s' by task %i: the directory is on a nodev "
                                        "mount, where the node could never be opened; denying. A bubblewrap "
                                        "or Flatpak-style sandbox (its mounts are nodev) needs an open rule "

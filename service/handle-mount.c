@@ -210,6 +210,15 @@ static const char *mount_refused(const Listener *l, const Rule *rule, const Moun
                 snprintf(buf, size, "option '%.256s' is not allowed by rule %zu: %s", opt, index, why);
                 return buf;
         }
+        memcpy(options, c->data, sizeof options);
+        opt = rule_mount_size_refused(rule, options, c->kind == MOUNT_KIND_REMOUNT, &why);
+        if (opt) {
+                if (opt[0])
+                        snprintf(buf, size, "option '%.256s' is not allowed by rule %zu: %s", opt, index, why);
+                else
+                        snprintf(buf, size, "refused by rule %zu: %s", index, why);
+                return buf;
+        }
         return NULL;
 }
 
@@ -300,17 +309,17 @@ static int mount_plan(Supervisor *s, const Target *t, const MountCall *c, MountP
 
                 r = device_is_hosts(p->source_fd, p->source_path, &unsafe);
                 if (r == -ENOLINK) {
-                        supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: the host's path "
-                                               "leads through an unsafe symlink at '%s' (owned by uid %u, in a "
-                                               "directory of uid %u, mode %04o), denying.", c->fstype,
-                                               p->source_path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
-                                               (unsigned) unsafe.dir_mode);
+                        supervisor_refuse_rule(s, p->rule, p->source_path, t->tid, EPERM, "mount %s '%s' by task %i: "
+                                               "the host's path leads through an unsafe symlink at '%s' (owned "
+                                               "by uid %u, in a directory of uid %u, mode %04o), denying.",
+                                               c->fstype, p->source_path, t->tid, unsafe.path, unsafe.uid,
+                                               unsafe.dir_uid, (unsigned) unsafe.dir_mode);
                         return -EPERM;
                 }
                 if (r <= 0) {
-                        supervisor_log_refusal(s, p->source_path, t->tid, "mount %s '%s' by task %i: not a block "
-                                               "device, or not the one the broker sees at that path.", c->fstype,
-                                               p->source_path, t->tid);
+                        supervisor_refuse_rule(s, p->rule, p->source_path, t->tid, EPERM, "mount %s '%s' by task %i: "
+                                               "not a block device, or not the one the broker sees at that "
+                                               "path.", c->fstype, p->source_path, t->tid);
                         return -EPERM;
                 }
                 p->source_name_is_roots = name_is_roots(p->source_path);
@@ -417,7 +426,7 @@ Answer handle_mount(Supervisor *s) {
                 return answer_default(s);
         }
         if (p.rule->action != RULE_ACTION_EMULATE) {
-                supervisor_log_decision(s, p.rule->action, 0, p.target_path, t.tid,
+                supervisor_log_decision(s, p.rule->action, answer_rule(p.rule).error, p.target_path, t.tid,
                                         "mount %s on '%s' by task %i: %s by rule.", what, p.target_path, t.tid,
                                         rule_action_to_string(p.rule->action));
                 return answer_rule(p.rule);
@@ -426,7 +435,7 @@ Answer handle_mount(Supervisor *s) {
         keep = p.rule->forced_flags | (p.mount ? p.mount->kept_flags : 0);
         refused = mount_refused(l, p.rule, c, keep, why, sizeof why);
         if (refused) {
-                supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
+                supervisor_log_decision(s, RULE_ACTION_DENY, EPERM, p.target_path, t.tid,
                                         "mount %s on '%s' by task %i: refused, %s.", what, p.target_path, t.tid,
                                         refused);
                 return ANSWER_DENIED_OF(EPERM);
@@ -436,7 +445,7 @@ Answer handle_mount(Supervisor *s) {
         if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX)
                 listener_prune_mounts(l);
         if (c->kind != MOUNT_KIND_REMOUNT && l->n_mounts >= LISTENER_MOUNTS_MAX) {
-                supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
+                supervisor_log_decision(s, RULE_ACTION_DENY, ENOSPC, p.target_path, t.tid,
                                         "mount %s on '%s' by task %i: refused, it holds %d mounts already.",
                                         what, p.target_path, t.tid, LISTENER_MOUNTS_MAX);
                 return ANSWER_DENIED_OF(ENOSPC);
@@ -448,7 +457,7 @@ Answer handle_mount(Supervisor *s) {
         if (r >= 0 && c->kind == MOUNT_KIND_BIND) {
                 refused = bind_source_refused(p.source_fd, c->flags & MS_REC);
                 if (refused) {
-                        supervisor_log_decision(s, RULE_ACTION_DENY, 0, p.target_path, t.tid,
+                        supervisor_log_decision(s, RULE_ACTION_DENY, EPERM, p.target_path, t.tid,
                                                 "mount bind on '%s' by task %i: refused, %s.", p.target_path,
                                                 t.tid, refused);
                         return target_leave_mount_namespace() >= 0 ? ANSWER_DENIED_OF(EPERM) :

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -184,8 +185,10 @@ static int resolve(const OpenCall *c, int start, const char *path, const char *a
 
 
 /* Turns "." and empty components away and makes the path absolute against start, for HostPath rules (a
- * literal path the process may not be able to resolve). NULL if it holds ".." or is not valid. */
-static char *lexical_absolute_path(const Target *t, int start, uint64_t resolve, const char *path) {
+ * literal path the process may not be able to resolve). NULL if it is not valid, or if it holds ".." unless
+ * keep_dot_dot (for directory mappings, which resolve it beneath their directory: rule_set_match_open()). */
+static char *lexical_absolute_path(const Target *t, int start, uint64_t resolve, const char *path,
+                                   bool keep_dot_dot) {
         _cleanup_free_ char *base = NULL, *joined = NULL;
         char *out, *o;
 
@@ -218,7 +221,7 @@ static char *lexical_absolute_path(const Target *t, int start, uint64_t resolve,
                         p++;
                 end = strchrnul(p, '/');
                 l = end - p;
-                if (l == 2 && p[0] == '.' && p[1] == '.')
+                if (l == 2 && p[0] == '.' && p[1] == '.' && !keep_dot_dot)
                         return mfree_ptr(out);
                 if (l > 0 && !(l == 1 && p[0] == '.')) {
                         *o++ = '/';
@@ -278,23 +281,54 @@ static int owner_as_target(const Listener *l, const Target *t, Target *ret) {
         return 0;
 }
 
-/* A HostPath rule: the file the rule names, in the broker's own view, resolved safely (host-path.h) and
- * opened with the owner's credentials plus the access's one capability: never what the broker itself could
- * reach. An unsafe symlink on the way gets the default action, as if no rule applied, and the log says why;
- * other errors are answered as the kernel gave them. */
+/* A HostPath rule that matched but gives nothing for this call, for a reason its owner can fix (an unsafe
+ * symlink, a name leading out of the mapping, a file no mapping hands out): logged naming the rule (its index
+ * and description) and why, to the journal and the owner (supervisor_refuse_rule()), and answered with the
+ * default action, as if no rule applied. Every such line of open is made here. */
+static Answer open_host_refused(Supervisor *s, const Target *t, const Rule *rule, const char *path,
+                                const char *host, const char *format, ...) _printf_(6, 7);
+static Answer open_host_refused(Supervisor *s, const Target *t, const Rule *rule, const char *path,
+                                const char *host, const char *format, ...) {
+        char why[1024];
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(why, sizeof why, format, ap);
+        va_end(ap);
+        supervisor_refuse_rule(s, rule, path, t->tid, answer_default_errno(s),
+                               "open '%s' as host '%s' for task %i: %s, default action.", path, host, t->tid, why);
+        return answer_default(s);
+}
+
+/* A HostPath rule: the file the rule names, or for a directory mapping the file the name leads to beneath the
+ * rule's directory (nothing leaves it), in the broker's own view, resolved safely (host-path.h) and opened
+ * with the owner's credentials plus the access's one capability: never what the broker itself could reach.
+ * An unsafe symlink on the way, a name leading out of the mapping, and anything but a regular file through a
+ * mapping get the default action, as if no rule applied, and the log says why; other errors are answered as
+ * the kernel gave them. */
 static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule *rule, const char *path) {
         _cleanup_close_ int file = -EBADF;
         _cleanup_(supervisor_leavep) Supervisor *entered = NULL;
         HostPathUnsafe unsafe = {};
+        HostPathFlags flags = (c->flags & O_NOFOLLOW) ? HOST_PATH_NOFOLLOW : 0;
         Target owner;
         struct stat st;
         uint64_t mnt_id;
         int64_t result;
-        bool on_procfs = false;
+        bool on_procfs = false, special = false, directory = false;
+        const char *rel = NULL;
+        char host[PATH_MAX * 2];
         int r;
 
         if (rule->action != RULE_ACTION_EMULATE)
                 return answer_rule(rule);
+        if (rule->host_dir) {
+                rel = rule_mapped_relative(rule, path);
+                if (!rel)
+                        return answer_default(s); /* matched as below the prefix: cannot happen */
+                snprintf(host, sizeof host, "%s/%s", rule->host_path, rel);
+        } else
+                snprintf(host, sizeof host, "%s", rule->host_path);
         if (!supervisor_target_may_use(s, t, "open", path))
                 return ANSWER_DENIED_OF(EPERM);
 
@@ -307,14 +341,22 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
         if (r >= 0)
                 r = target_raise_capability(&owner, CAP_DAC_READ_SEARCH);
         if (r >= 0)
-                r = host_path_open(rule->host_path, (c->flags & O_NOFOLLOW) ? HOST_PATH_NOFOLLOW : 0, &file,
-                                   &unsafe);
+                r = rule->host_dir ? supervisor_open_mapped(rule, rel, flags, &file, &unsafe) :
+                                     host_path_open(rule->host_path, flags, &file, &unsafe);
         if (r >= 0)
                 r = fd_stat(file, &st, &mnt_id);
         /* A procfs of the broker's pid namespace has the broker's own /proc/<pid>, which the kernel lets it
          * open whatever its fs ids (mem, environ): never a HostPath's to hand out, as for any open. */
         if (r >= 0 && fd_stat_is_on_procfs(file, &st, mnt_id)) {
                 on_procfs = true;
+                r = -EPERM;
+        }
+        /* Through a mapping, regular files only. A FIFO, socket or device node: only a rule naming one
+         * exactly opens one. A directory: its fd, of the broker's view, would let the sandbox look names up
+         * there with its own credentials, outside its own mount namespace and the mapping alike. */
+        if (r >= 0 && rule->host_dir && !S_ISREG(st.st_mode)) {
+                directory = S_ISDIR(st.st_mode);
+                special = !directory;
                 r = -EPERM;
         }
         if (r >= 0 && (c->flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
@@ -340,19 +382,25 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
 
         if (on_procfs) {
                 supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: on a procfs, denying.",
-                                       path, rule->host_path, t->tid);
+                                       path, host, t->tid);
                 return ANSWER_DENIED_OF(EPERM);
         }
-        if (result == -ENOLINK) {
-                supervisor_log_refusal(s, path, t->tid, "open '%s' as host '%s' for task %i: unsafe symlink at '%s' "
-                                       "(owned by uid %u, in a directory of uid %u, mode %04o), default action.",
-                                       path, rule->host_path, t->tid, unsafe.path, unsafe.uid, unsafe.dir_uid,
-                                       (unsigned) unsafe.dir_mode);
-                return answer_default(s);
-        }
+        if (result == -ENOLINK)
+                return open_host_refused(s, t, rule, path, host, "unsafe symlink at '%s' (owned by uid %u, in a "
+                                         "directory of uid %u, mode %04o)", unsafe.path, unsafe.uid,
+                                         unsafe.dir_uid, (unsigned) unsafe.dir_mode);
+        if (result == -EXDEV && rule->host_dir)
+                return open_host_refused(s, t, rule, path, host, "outside the mapping of '%s' (a '..' above it, "
+                                         "or a symlink leading out)", rule->host_path);
+        if (special)
+                return open_host_refused(s, t, rule, path, host, "a FIFO, socket or device node, which only a "
+                                         "rule naming it exactly opens");
+        if (directory)
+                return open_host_refused(s, t, rule, path, host, "a directory, which a mapping does not hand "
+                                         "out (its descriptor would look names up outside the sandbox's view)");
         /* Any other error is the kernel's answer for that file, found as its owner: told as it is. */
         supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), path, t->tid,
-                                "open '%s' as host '%s' for task %i: %s%s.", path, rule->host_path, t->tid,
+                                "open '%s' as host '%s' for task %i: %s%s.", path, host, t->tid,
                                 result < 0 ? strerror((int) -result) : "granted",
                                 result == -EACCES || result == -EPERM ?
                                 " with the credentials of the listener's owner" : "");
@@ -410,7 +458,7 @@ static const Rule *match(const RuleSet *rules, const OpenCall *c, const char *as
  * capability we add is for the file the rule names, not for whatever the sandbox's view puts there. The
  * host's path is resolved safely: a symlink its user planted there must not make the sandbox's file "the
  * host's". Logged when refused. */
-static bool same_as_on_host(Supervisor *s, const Target *t, const Resolution *res) {
+static bool same_as_on_host(Supervisor *s, const Target *t, const Rule *rule, const Resolution *res) {
         _cleanup_free_ char *dir = NULL;
 
         if (res->creates) {
@@ -420,7 +468,7 @@ static bool same_as_on_host(Supervisor *s, const Target *t, const Resolution *re
                 if (!dir)
                         return false;
         }
-        return supervisor_is_hosts(s, t, "open", dir ?: res->path, &res->st, res->creates);
+        return supervisor_is_hosts(s, t, rule, "open", dir ?: res->path, &res->st, res->creates);
 }
 
 Answer handle_open(Supervisor *s, NotifySyscall call) {
@@ -429,7 +477,8 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         _cleanup_(target_done) Target t = TARGET_NULL;
         _cleanup_(resolution_done) Resolution probe = RESOLUTION_NULL, res = RESOLUTION_NULL;
         _cleanup_close_ int start = -EBADF;
-        _cleanup_free_ char *as_named = NULL;
+        _cleanup_free_ char *as_named = NULL, *named_dots = NULL;
+        const char *named;
         char path[PATH_MAX];
         const Rule *rule;
         OpenCall c;
@@ -472,7 +521,12 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
         /* The path as named, made absolute without resolving: what HostPath rules are matched against, and
          * a cheap first guess for the others. */
         if (from_root || rule_set_has_open_host(l->rules))
-                as_named = lexical_absolute_path(&t, start, c.resolve, path);
+                as_named = lexical_absolute_path(&t, start, c.resolve, path, false);
+        /* A directory mapping takes the name with its ".." as written, and resolves them beneath its host
+         * directory, where one that climbs out is refused and logged: no other rule matches such a name. */
+        if (!as_named && rule_set_has_open_mapping(l->rules))
+                named_dots = lexical_absolute_path(&t, start, c.resolve, path, true);
+        named = as_named ?: named_dots;
 
         /* Most opens match no rule. Find that out cheaply first: a path that names an allowed file as it is
          * written goes straight to the real check; any other is resolved with our own credentials, for
@@ -483,12 +537,14 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         /* Nothing there: a rule may still name the path as written (a HostPath rule, a
                          * deny rule, or a file the kernel will say is missing). */
                         resolution_done(&probe);
-                        if (!as_named)
-                                as_named = lexical_absolute_path(&t, start, c.resolve, path);
+                        if (!as_named) {
+                                as_named = lexical_absolute_path(&t, start, c.resolve, path, false);
+                                named = as_named ?: named_dots;
+                        }
                         /* A guess at an existing file: the real check below decides. */
                         probe.path = as_named ? strdup(as_named) : NULL;
                 }
-                if (!match(l->rules, &c, as_named, probe.path ? &probe : NULL))
+                if (!match(l->rules, &c, named, probe.path ? &probe : NULL))
                         return answer_default(s);
         }
 
@@ -512,14 +568,15 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
 
                 resolution_done(&res);
                 r = resolve(&c, start, path, from_root ? as_named : NULL, false, &res);
-                rule = match(l->rules, &c, as_named, r >= 0 ? &res : NULL);
+                rule = match(l->rules, &c, named, r >= 0 ? &res : NULL);
                 if (!rule || rule->host_path || rule->action != RULE_ACTION_EMULATE) {
                         if (!supervisor_leave(&entered))
                                 return ANSWER_ERRNO_OF(EIO);
                         if (rule && rule->host_path)
-                                return open_host(s, &t, &c, rule, as_named);
+                                return open_host(s, &t, &c, rule, named);
                         if (rule) {
-                                supervisor_log_decision(s, rule->action, 0, r >= 0 ? res.path : as_named, t.tid,
+                                supervisor_log_decision(s, rule->action, answer_rule(rule).error,
+                                                        r >= 0 ? res.path : as_named, t.tid,
                                                         "open '%s' by task %i: %s by rule.",
                                                         r >= 0 ? res.path : as_named, t.tid,
                                                         rule_action_to_string(rule->action));
@@ -537,8 +594,10 @@ Answer handle_open(Supervisor *s, NotifySyscall call) {
                         return ANSWER_DENIED_OF(EPERM);
 
                 /* An absolute path from the broker's own root walks the broker's own mounts (magic links are
-                 * not followed): that is the host's file by construction. Anything else is compared. */
-                if (!(from_root && target_thread_root_is_brokers()) && !same_as_on_host(s, &t, &res))
+                 * not followed): that is the host's file by construction, unless the listener's "/" is another
+                 * directory. Anything else is compared. */
+                if (!(from_root && l->root_fd < 0 && target_thread_root_is_brokers()) &&
+                    !same_as_on_host(s, &t, rule, &res))
                         return ANSWER_DENIED_OF(EPERM);
 
                 /* A procfs resolves "self" as the broker, and the broker's own entries open for it: nothing

@@ -47,16 +47,17 @@ static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_
         return fstatfs(link_fd, &sf) >= 0 && sf.f_type != FUSE_SUPER_MAGIC;
 }
 
-/* The directory at done (absolute, every component a directory, no symlink): walked down again from the
- * broker's root, for a ".." in a link's target. RESOLVE_IN_ROOT keeps it below that root. */
+/* The directory at done ("/a/b" below root, every component a directory, no symlink, "" for root itself):
+ * walked down again from root, for a ".." in a link's target or the caller's path. RESOLVE_BENEATH and no
+ * symlinks keep it below root whatever was renamed meanwhile. */
 static int reopen_done(int root, const char *done, int *ret, struct stat *ret_st) {
         struct open_how how = {
                 .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         int fd;
 
-        fd = (int) syscall(SYS_openat2, root, done[0] ? done : "/", &how, sizeof how);
+        fd = (int) syscall(SYS_openat2, root, done[0] ? done + 1 : ".", &how, sizeof how);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, ret_st) < 0) {
@@ -69,39 +70,39 @@ static int reopen_done(int root, const char *done, int *ret, struct stat *ret_st
         return 0;
 }
 
-int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathUnsafe *ret_unsafe) {
+/* The walk of host_path_open_in_root() (beneath false: root is "/", ".." stops there, an absolute target
+ * starts there again) and of host_path_open_beneath() (beneath true: either is an escape, -EXDEV). */
+static int walk(int root, const char *path, bool beneath, HostPathFlags flags, int *ret_fd,
+                HostPathUnsafe *ret_unsafe) {
         struct open_how how = {
                 .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
                 /* One component, below dir, and whatever it is, it is not followed. */
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         _cleanup_close_ int dir = -EBADF;
-        /* What is left to walk, and what was walked (the path of dir, "" for the root). */
+        /* What is left to walk, and what was walked (the path of dir below root, "" for root itself). */
         char todo[PATH_MAX * 2 + 2], done[PATH_MAX], target[PATH_MAX];
         size_t done_len = 0;
         struct stat dir_st;
         unsigned followed = 0;
-        int root = broker_root_dir();
 
-        if (root < 0)
-                return -EBADF;
-        if (!path || path[0] != '/' || has_dot_dot(path))
-                return -EINVAL;
         if (strlen(path) >= PATH_MAX)
                 return -ENAMETOOLONG;
 
         /* The common case first, in one lookup: no symlink anywhere on the path, so nothing to judge. Any
-         * other answer than ELOOP is what the walk below would meet too. */
+         * other answer than ELOOP is what the walk below would meet too; EXDEV is a ".." above root, EAGAIN
+         * a rename the kernel saw racing with a "..": the walk takes its own time over that. */
         struct open_how direct = {
                 .flags = O_PATH | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                .resolve = (beneath ? RESOLVE_BENEATH : RESOLVE_IN_ROOT) | RESOLVE_NO_SYMLINKS |
+                           RESOLVE_NO_MAGICLINKS,
         };
-        dir = (int) syscall(SYS_openat2, root, path, &direct, sizeof direct);
+        dir = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &direct, sizeof direct);
         if (dir >= 0) {
                 *ret_fd = TAKE_FD(dir);
                 return 0;
         }
-        if (errno != ELOOP)
+        if (errno != ELOOP && errno != EAGAIN)
                 return -errno;
 
         dir = fcntl(root, F_DUPFD_CLOEXEC, 3);
@@ -133,12 +134,15 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                 if (streq(name, "."))
                         continue;
                 if (streq(name, "..")) {
-                        /* Only ever from a safe link's target (the caller's path has none): up one, but never
-                         * above the root. */
+                        /* Up one by name from root, never by the directory's own "..": that leads wherever
+                         * the directory was moved to since. */
                         char *slash = strrchr(done, '/');
 
-                        if (!slash)
-                                continue;
+                        if (!slash) {
+                                if (beneath)
+                                        return -EXDEV;
+                                continue; /* "/.." is "/" */
+                        }
                         *slash = 0;
                         done_len = (size_t) (slash - done);
                         r = reopen_done(root, done, &dir, &dir_st);
@@ -206,6 +210,11 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
                         return -ENOENT;
                 target[n] = 0;
 
+                /* An absolute target was written for the host's "/": below a directory it would name another
+                 * file than its author meant, and at "/" it leaves. */
+                if (target[0] == '/' && beneath)
+                        return -EXDEV;
+
                 /* The link's target, then what was left after the link: nothing, or from its '/' on. */
                 if (strlen(p) + (size_t) n + 1 > sizeof todo)
                         return -ENAMETOOLONG;
@@ -225,13 +234,38 @@ int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathU
         return 0;
 }
 
-int host_path_same(const char *path, const struct stat *st, bool directory, HostPathUnsafe *ret_unsafe) {
+int host_path_open_in_root(int root, const char *path, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe) {
+        if (root < 0)
+                root = broker_root_dir();
+        if (root < 0)
+                return -EBADF;
+        if (!path || path[0] != '/' || has_dot_dot(path))
+                return -EINVAL;
+        return walk(root, path, false, flags, ret_fd, ret_unsafe);
+}
+
+int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathUnsafe *ret_unsafe) {
+        return host_path_open_in_root(-EBADF, path, flags, ret_fd, ret_unsafe);
+}
+
+int host_path_open_beneath(int dir_fd, const char *path, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe) {
+        if (dir_fd < 0)
+                return -EBADF;
+        if (!path || path[0] == '/')
+                return -EINVAL;
+        return walk(dir_fd, path, true, flags, ret_fd, ret_unsafe);
+}
+
+int host_path_same_in_root(int root, const char *path, const struct stat *st, bool directory,
+                           HostPathUnsafe *ret_unsafe) {
         _cleanup_close_ int fd = -EBADF;
         struct stat host;
         uint64_t mnt_id;
         int r;
 
-        r = host_path_open(path, 0, &fd, ret_unsafe);
+        r = host_path_open_in_root(root, path, 0, &fd, ret_unsafe);
         if (r < 0)
                 return r;
         r = fd_stat(fd, &host, &mnt_id);
@@ -244,4 +278,8 @@ int host_path_same(const char *path, const struct stat *st, bool directory, Host
         if (S_ISCHR(host.st_mode) || S_ISBLK(host.st_mode))
                 return host.st_rdev == st->st_rdev;
         return host.st_dev == st->st_dev && host.st_ino == st->st_ino;
+}
+
+int host_path_same(const char *path, const struct stat *st, bool directory, HostPathUnsafe *ret_unsafe) {
+        return host_path_same_in_root(-EBADF, path, st, directory, ret_unsafe);
 }

@@ -4,7 +4,8 @@
  * transition" rule): the link and the directory holding it belong to root, that directory is writable by no
  * one else (a sticky world-writable /tmp is not safe), and the link is neither a magic link (procfs) nor on a
  * FUSE mount (whose owner makes up the ownership it reports). ".." is only met in such a link's target and
- * never climbs above the broker's root. */
+ * never climbs above the broker's root. The same walk resolves below another root (a listener's, whose "/" it
+ * is) and beneath a directory (a mapping's), which nothing leaves. */
 #pragma once
 
 #include <limits.h>
@@ -21,7 +22,7 @@ typedef enum HostPathFlags {
 
 /* Where a resolution refused a symlink, for the log. */
 typedef struct HostPathUnsafe {
-        char path[PATH_MAX];       /* the symlink, in the broker's view */
+        char path[PATH_MAX];       /* the symlink, "/…" below the root or directory the walk started at */
         uid_t uid;                 /* its owner */
         uid_t dir_uid;             /* the owner of the directory holding it */
         mode_t dir_mode;           /* that directory's permission bits */
@@ -33,9 +34,23 @@ typedef struct HostPathUnsafe {
  * or a last one under HOST_PATH_NOFOLLOW, -EINVAL for a relative path or one with "..", else the -errno the
  * walk met. */
 int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathUnsafe *ret_unsafe);
+/* The same in the view whose "/" is the directory root (O_PATH is enough; negative: the broker's root): ".."
+ * in a link's target stops at it, an absolute target starts there again. A listener's root (listener.h). */
+int host_path_open_in_root(int root, const char *path, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe);
+/* Opens the relative path (empty: dir_fd itself) beneath the directory dir_fd as O_PATH, by the same rule,
+ * and nothing leaves that directory: a ".." above it, in path or in a link's target, and a link with an
+ * absolute target are -EXDEV, an escape (an absolute target was written for the host's "/": below the
+ * directory it would name another file than its author meant, and at "/" it would leave). ".." within is
+ * followed, by name from dir_fd, never above it. -EINVAL for an absolute path; else as host_path_open(). */
+int host_path_open_beneath(int dir_fd, const char *path, HostPathFlags flags, int *ret_fd,
+                           HostPathUnsafe *ret_unsafe);
 
 /* Is st (found at path in a target's view; with directory, the directory a new name at path goes in, path
  * being that directory's) the file the broker finds at path, resolved as above? A device node is its device,
  * wherever the node itself lives. 1 if it is, 0 if not, -ENOLINK (and *ret_unsafe) for an unsafe symlink on
  * the way, or another -errno when the broker finds nothing there. */
 int host_path_same(const char *path, const struct stat *st, bool directory, HostPathUnsafe *ret_unsafe);
+/* The same, path resolved in the view whose "/" is root (host_path_open_in_root()). */
+int host_path_same_in_root(int root, const char *path, const struct stat *st, bool directory,
+                           HostPathUnsafe *ret_unsafe);

@@ -162,6 +162,8 @@ const sd_bus_vtable listener_vtable[] = {
         SD_BUS_PROPERTY("Id", "t", NULL, offsetof(Listener, id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerUID", "u", NULL, offsetof(Listener, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("OwnerPID", "u", NULL, offsetof(Listener, owner_pid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RegisteredTimestamp", "t", NULL, offsetof(Listener, registered_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Description", "s", NULL, offsetof(Listener, description), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DefaultAction", "s", property_get_default_action, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Rules", "aa{sv}", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -173,6 +175,10 @@ const sd_bus_vtable listener_vtable[] = {
         SD_BUS_PROPERTY("Failed", "t", property_get_counter, offsetof(Listener, counters.failed), 0),
         SD_BUS_METHOD_WITH_ARGS("Unregister", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unregister,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        /* Sent to the owner only, never broadcast: listener_dbus_emit_refused(). */
+        SD_BUS_SIGNAL_WITH_ARGS("RuleRefused",
+                                SD_BUS_ARGS("u", rule, "s", rule_description, "u", pid, "s", path, "s", reason,
+                                            "u", missed), 0),
         SD_BUS_VTABLE_END
 };
 
@@ -204,4 +210,31 @@ void listener_dbus_emit_added(Listener *l) {
 
 void listener_dbus_emit_removed(Listener *l, const char *reason) {
         connection_foreach_bus(l->broker, emit_on_bus, &(Emission) { .listener = l, .reason = reason });
+}
+
+void listener_dbus_emit_refused(Listener *l, const ListenerRefusal *f) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        Broker *b = l->broker;
+        int r;
+
+        /* A refusal names the sandbox's paths, which are its owner's business (as the listener object is): to
+         * the registrant's own connection, never broadcast. On the system bus that is a destination the bus
+         * daemon delivers to that unique name alone; a peer-to-peer connection is the owner's by itself. A
+         * connection that is gone is not replaced by another: nobody else is told. */
+        if (!l->owner_bus)
+                return;
+        if (l->owner_bus_name ? l->owner_bus != b->system_bus : !connection_find(b, l->owner_bus))
+                return;
+
+        r = sd_bus_message_new_signal(l->owner_bus, &m, l->object_path, BROKER_LISTENER_INTERFACE, "RuleRefused");
+        if (r >= 0 && l->owner_bus_name)
+                r = sd_bus_message_set_destination(m, l->owner_bus_name);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "usussu", f->rule, f->rule_description, (uint32_t) f->pid, f->path,
+                                          f->reason, f->missed);
+        if (r >= 0)
+                r = sd_bus_send(l->owner_bus, m, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Listener %" PRIu64 ": failed to send RuleRefused to its owner, ignoring: %m",
+                                l->id);
 }

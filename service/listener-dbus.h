@@ -16,3 +16,6 @@ int listener_node_enumerator(sd_bus *bus, const char *path, void *userdata, char
  * peer-to-peer connection. */
 void listener_dbus_emit_added(Listener *l);
 void listener_dbus_emit_removed(Listener *l, const char *reason);
+/* RuleRefused on the listener's object, to its owner's connection only (refusal reasons name the sandbox's
+ * paths): nothing if that connection is gone or unknown (a listener restored after a restart). */
+void listener_dbus_emit_refused(Listener *l, const ListenerRefusal *refusal);

@@ -8,9 +8,12 @@
 #include <time.h>
 #include <sys/eventfd.h>
 
+#include "fs-util.h"
+#include "host-path.h"
 #include "list.h"
 #include "listener.h"
 #include "log.h"
+#include "message-id.h"
 #include "persist.h"
 #include "seccomp-kernel.h"
 #include "supervise.h"
@@ -68,11 +71,20 @@ static Listener *listener_free_until(Listener *l, const struct timespec *deadlin
         sd_event_source_disable_unref(l->done_source);
         sd_event_source_disable_unref(l->hup_source);
         sd_event_source_disable_unref(l->announce_source);
+        sd_event_source_disable_unref(l->refused_source);
         safe_close(l->done_fd);
+        safe_close(l->refused_fd);
+        for (size_t i = 0; i < l->n_refusals; i++)
+                listener_refusal_done(&l->refusals[i]);
+        pthread_mutex_destroy(&l->refusals_lock);
+        sd_bus_unref(l->owner_bus);
+        free(l->owner_bus_name);
         safe_close(l->fd);
         persist_listener_close(l);
         rule_set_free(l->rules);
         free(l->description);
+        free(l->root);
+        safe_close(l->root_fd);
         free(l->owner_groups);
         free(l->object_path);
         free(l);
@@ -94,6 +106,47 @@ Listener *listener_free(Listener *l) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Listener *, listener_free);
+
+/* The thread queued refusals for the owner: taken under the lock, told after it (the thread never waits for
+ * the bus). Dispatched before the bus's own sources (SD_EVENT_PRIORITY_IMPORTANT): a refusal queued before the
+ * trapped call was answered is sent before anything the owner asks after that. */
+static int on_listener_refused(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ListenerRefusal taken[LISTENER_REFUSALS_MAX];
+        Listener *l = userdata;
+        uint64_t n;
+        size_t k;
+
+        (void) !read(fd, &n, sizeof n);
+        pthread_mutex_lock(&l->refusals_lock);
+        k = l->n_refusals;
+        memcpy(taken, l->refusals, k * sizeof *taken);
+        l->n_refusals = 0;
+        pthread_mutex_unlock(&l->refusals_lock);
+
+        for (size_t i = 0; i < k; i++) {
+                if (!l->removed && l->broker->listener_refused)
+                        l->broker->listener_refused(l->broker, l, &taken[i]);
+                listener_refusal_done(&taken[i]);
+        }
+        return 0;
+}
+
+int listener_set_owner_bus(Listener *l, sd_bus_message *message) {
+        const char *sender = sd_bus_message_get_sender(message);
+
+        assert(l);
+        assert(!l->owner_bus);
+
+        /* The reference keeps a closed peer-to-peer connection's bus from being freed, so that its address is
+         * never another connection's: whether it is still connected is asked when a refusal is sent. */
+        if (sender) {
+                l->owner_bus_name = strdup(sender);
+                if (!l->owner_bus_name)
+                        return -ENOMEM;
+        }
+        l->owner_bus = sd_bus_ref(sd_bus_message_get_bus(message));
+        return 0;
+}
 
 static int on_listener_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Listener *l = userdata;
@@ -203,8 +256,47 @@ static int listener_lookup_owner_groups(Listener *l) {
         }
 }
 
+/* The sandbox's root (listener_new()): opened once, here on the main loop in the broker's view with the broker's
+ * credentials, safely: a symlink a user planted on the way must not make another directory the sandbox's "/".
+ * The broker's own root is kept as none, so that its checks take the fast paths they always did. */
+static int listener_open_root(Listener *l, const char *root) {
+        _cleanup_close_ int fd = -EBADF;
+        HostPathUnsafe unsafe = {};
+        struct stat st, own;
+        int r;
+
+        if (!root)
+                return 0;
+        r = host_path_open(root, 0, &fd, &unsafe);
+        if (r == -ENOLINK)
+                return log_error_errno(r, "Listener root '%s' leads through an unsafe symlink at '%s' (owned by "
+                                       "uid %u, in a directory of uid %u, mode %04o).", root, unsafe.path,
+                                       unsafe.uid, unsafe.dir_uid, (unsigned) unsafe.dir_mode);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open listener root '%s': %m", root);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(-ENOTDIR, "Listener root '%s' is not a directory.", root);
+        if (fstat(broker_root_dir(), &own) >= 0 && own.st_dev == st.st_dev && own.st_ino == st.st_ino)
+                return 0;
+        l->root = strdup(root);
+        if (!l->root)
+                return -ENOMEM;
+        l->root_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
 int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t account_uid, pid_t owner_pid,
-                 const char *description, bool default_deny, const ListenerRestore *restore, Listener **ret) {
+                 const char *description, bool default_deny, const char *root, const ListenerRestore *restore,
+                 Listener **ret) {
         _cleanup_(listener_freep) Listener *l = NULL;
         pthread_attr_t attr;
         int r;
@@ -222,11 +314,16 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 .owner_uid = owner_uid,
                 .account_uid = account_uid,
                 .owner_pid = owner_pid,
+                .registered_usec = restore && restore->registered_usec > 0 ? restore->registered_usec :
+                                   realtime_usec(),
                 .default_deny = default_deny,
                 .fd = -EBADF,
                 .done_fd = -EBADF,
+                .refused_fd = -EBADF,
                 .state_fd = -EBADF,
+                .root_fd = -EBADF,
         };
+        pthread_mutex_init(&l->refusals_lock, NULL);
         if (restore) {
                 if (listener_find(b, restore->id))
                         return -EEXIST;
@@ -239,6 +336,9 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 if (r < 0)
                         return log_error_errno(r, "Failed to look up the groups of uid %u: %m", owner_uid);
         }
+        r = listener_open_root(l, root);
+        if (r < 0)
+                return r;
         l->description = strdup(strempty(description));
         if (!l->description || asprintf(&l->object_path, BROKER_LISTENER_PATH_PREFIX "/%" PRIu64, l->id) < 0)
                 return -ENOMEM;
@@ -248,6 +348,16 @@ int listener_new(Broker *b, int fd, RuleSet *rules, uid_t owner_uid, uid_t accou
                 return -errno;
 
         r = sd_event_add_io(b->event, &l->done_source, l->done_fd, EPOLLIN, on_listener_done, l);
+        if (r < 0)
+                return r;
+
+        l->refused_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (l->refused_fd < 0)
+                return -errno;
+        r = sd_event_add_io(b->event, &l->refused_source, l->refused_fd, EPOLLIN, on_listener_refused, l);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_priority(l->refused_source, SD_EVENT_PRIORITY_IMPORTANT);
         if (r < 0)
                 return r;
 
@@ -333,7 +443,50 @@ void listener_announce(Listener *l) {
                 listener_emit_added(l); /* now, then */
 }
 
+size_t listener_log_fields(const Listener *l, char id[static 64], char owner[static 64], char **description,
+                           const char **fields) {
+        size_t n = 0;
+
+        snprintf(id, 64, "SYSBROKER_LISTENER=%" PRIu64, l->id);
+        fields[n++] = id;
+        snprintf(owner, 64, "SYSBROKER_OWNER_UID=%u", l->owner_uid);
+        fields[n++] = owner;
+        *description = NULL;
+        if (l->description && l->description[0] &&
+            asprintf(description, "SYSBROKER_DESCRIPTION=%s", l->description) >= 0)
+                fields[n++] = *description;
+        return n;
+}
+
+void listener_log(const Listener *l, int level, const char *message_id, const char *const *extra,
+                  const char *format, ...) {
+        char id[64], owner[64], message[2048];
+        _cleanup_free_ char *description = NULL, *mid = NULL;
+        const char *fields[16];
+        size_t n = 0;
+        va_list ap;
+
+        assert(l);
+        assert(message_id);
+
+        if (level > log_get_max_level())
+                return;
+        if (asprintf(&mid, "MESSAGE_ID=%s", message_id) >= 0)
+                fields[n++] = mid;
+        n += listener_log_fields(l, id, owner, &description, fields + n);
+        for (const char *const *e = extra; e && *e && n < ELEMENTSOF(fields) - 1; e++)
+                fields[n++] = *e;
+        fields[n] = NULL;
+
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof message, format, ap);
+        va_end(ap);
+        log_struct(level, fields, message);
+}
+
 void listener_remove(Listener *l, ListenerEnd reason) {
+        char reason_field[64];
+
         assert(l);
 
         if (l->removed)
@@ -344,8 +497,9 @@ void listener_remove(Listener *l, ListenerEnd reason) {
         l->removed = true;
         l->broker->n_listeners--;
 
-        log_info("Listener %" PRIu64 " (owner uid %u) removed: %s.", l->id, l->owner_uid,
-                 listener_end_to_string(reason));
+        snprintf(reason_field, sizeof reason_field, "SYSBROKER_REASON=%s", listener_end_to_string(reason));
+        listener_log(l, LOG_INFO, SB_MESSAGE_LISTENER_REMOVED, LOG_FIELDS(reason_field), "Listener %" PRIu64 " (owner uid %u) removed: %s.", l->id,
+                     l->owner_uid, listener_end_to_string(reason));
         /* For good: a restarted daemon must not serve it again. */
         persist_listener_forget(l);
         if (l->broker->listener_removed)

@@ -12,30 +12,66 @@
 
 #include "log.h"
 
+/* Both may be changed at runtime (org.freedesktop.LogControl1, on the main loop) while listener threads log:
+ * read and written atomically. Relaxed: a thread that sees the new level one line late is harmless. */
 static int max_level = LOG_INFO;
+static int log_target = LOG_TARGET_AUTO;
 static int use_prefix = -1;
 
 void log_set_max_level(int level) {
-        max_level = level;
+        __atomic_store_n(&max_level, level, __ATOMIC_RELAXED);
 }
 
 int log_get_max_level(void) {
-        return max_level;
+        return __atomic_load_n(&max_level, __ATOMIC_RELAXED);
+}
+
+static const char *const level_names[] = {
+        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+const char *log_level_to_string(int level) {
+        return level >= 0 && (size_t) level < ELEMENTSOF(level_names) ? level_names[level] : NULL;
+}
+
+static const char *const target_names[_LOG_TARGET_MAX] = {
+        [LOG_TARGET_AUTO] = "auto",
+        [LOG_TARGET_CONSOLE] = "console",
+        [LOG_TARGET_CONSOLE_PREFIXED] = "console-prefixed",
+        [LOG_TARGET_JOURNAL] = "journal",
+        [LOG_TARGET_NULL] = "null",
+};
+
+const char *log_target_to_string(LogTarget t) {
+        return t >= 0 && t < _LOG_TARGET_MAX ? target_names[t] : NULL;
+}
+
+LogTarget log_target_from_string(const char *s) {
+        for (size_t i = 0; i < ELEMENTSOF(target_names); i++)
+                if (streq(s, target_names[i]))
+                        return (LogTarget) i;
+        return -EINVAL;
+}
+
+LogTarget log_get_target(void) {
+        return __atomic_load_n(&log_target, __ATOMIC_RELAXED);
 }
 
 int log_parse_level(const char *s) {
-        static const char *const names[] = {
-                [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit", [LOG_ERR] = "err",
-                [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
-        };
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (streq(s, names[i]))
+        for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
+                if (streq(s, level_names[i]))
                         return (int) i;
         return -EINVAL;
 }
 
 static void log_write_line(int level, const char *line) {
         char escaped[4 * 2048 + 1], *e = escaped;
+        LogTarget target = log_get_target();
+        bool prefix;
+
+        if (target == LOG_TARGET_NULL)
+                return;
 
         /* Paths and descriptions come from sandboxes and callers: a newline in them must not start a line
          * of its own (the journal's stream would take a "<0>" after it for a priority). */
@@ -47,11 +83,21 @@ static void log_write_line(int level, const char *line) {
         }
         *e = 0;
 
+        /* "<N>" is for journald's stream (or whatever reads a pipe): a person at a terminal reads the line
+         * itself. Decided once, at the first line; several threads may race to it, all to the same answer. */
+        prefix = target == LOG_TARGET_CONSOLE_PREFIXED;
+        if (!prefix) {
+                int p = __atomic_load_n(&use_prefix, __ATOMIC_RELAXED);
+
+                if (p < 0) {
+                        p = !isatty(STDERR_FILENO);
+                        __atomic_store_n(&use_prefix, p, __ATOMIC_RELAXED);
+                }
+                prefix = p;
+        }
         /* Whole lines only: several threads log at once. */
-        if (use_prefix < 0)
-                use_prefix = !isatty(STDERR_FILENO);
         flockfile(stderr);
-        if (use_prefix)
+        if (prefix)
                 fprintf(stderr, "<%d>%s\n", level, escaped);
         else
                 fprintf(stderr, "%s\n", escaped);
@@ -63,25 +109,56 @@ static void log_write_line(int level, const char *line) {
  * journald's. -EBADF: stderr is not the journal, or the socket is not there; lines go to stderr. */
 static int journal_fd = -EBADF;
 
+static int journal_fd_get(void) {
+        return __atomic_load_n(&journal_fd, __ATOMIC_ACQUIRE);
+}
+
+static int journal_connect(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/systemd/journal/socket" };
+        int fd;
+
+        if (journal_fd_get() >= 0)
+                return 0;
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof sa) < 0) {
+                int r = -errno;
+
+                safe_close(fd);
+                return r;
+        }
+        /* Connected once and never closed: a listener thread may be sending on it right now. */
+        __atomic_store_n(&journal_fd, fd, __ATOMIC_RELEASE);
+        return 0;
+}
+
 void log_open_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
         unsigned long long dev, ino;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/systemd/journal/socket" };
         struct stat st;
-        int fd;
 
         /* Only where stderr is the journal's stream already (systemd sets JOURNAL_STREAM=dev:ino). */
         if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0 ||
             st.st_dev != dev || st.st_ino != ino)
                 return;
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return;
-        if (connect(fd, (const struct sockaddr *) &sa, sizeof sa) < 0) {
-                safe_close(fd);
-                return;
+        (void) journal_connect();
+}
+
+int log_set_target(LogTarget t) {
+        int r;
+
+        if (t < 0 || t >= _LOG_TARGET_MAX)
+                return -EINVAL;
+        /* From the main loop, whose root is the host's: the socket's path names journald's socket here
+         * (never connected from a listener thread, which may be chrooted into a sandbox's root). */
+        if (t == LOG_TARGET_JOURNAL) {
+                r = journal_connect();
+                if (r < 0)
+                        return r;
         }
-        journal_fd = fd;
+        __atomic_store_n(&log_target, t, __ATOMIC_RELAXED);
+        return 0;
 }
 
 /* One field in the journal's native protocol: "KEY=value\n", or for a value with a newline in it
@@ -108,7 +185,7 @@ static size_t native_field(struct iovec *iov, char *scratch, size_t scratch_size
         return n;
 }
 
-#define LOG_STRUCT_FIELDS_MAX 12
+#define LOG_STRUCT_FIELDS_MAX 16
 
 void log_struct(int level, const char *const *fields, const char *message) {
         struct iovec iov[(LOG_STRUCT_FIELDS_MAX + 3) * 5];
@@ -117,9 +194,16 @@ void log_struct(int level, const char *const *fields, const char *message) {
         const char *all[LOG_STRUCT_FIELDS_MAX + 4];
         size_t n = 0, k = 0;
 
-        if (level > max_level)
+        LogTarget target = log_get_target();
+        int fd = journal_fd_get();
+
+        if (level > log_get_max_level() || target == LOG_TARGET_NULL)
                 return;
-        if (journal_fd < 0 || asprintf(&m, "MESSAGE=%s", message) < 0) {
+        /* auto: natively whenever the journal is connected (stderr is its stream, log_open_journal());
+         * journal: that, and plain lines too (log_internal()); console: stderr only, fields lost. */
+        if (fd < 0 || target == LOG_TARGET_CONSOLE ||
+            target == LOG_TARGET_CONSOLE_PREFIXED ||
+            asprintf(&m, "MESSAGE=%s", message) < 0) {
                 log_write_line(level, message);
                 return;
         }
@@ -131,7 +215,7 @@ void log_struct(int level, const char *const *fields, const char *message) {
                 all[k++] = *f;
         for (size_t i = 0; i < k; i++)
                 n += native_field(iov + n, lengths[i], sizeof lengths[i], all[i]);
-        if (sendmsg(journal_fd, &(struct msghdr) { .msg_iov = iov, .msg_iovlen = n }, MSG_NOSIGNAL) < 0)
+        if (sendmsg(fd, &(struct msghdr) { .msg_iov = iov, .msg_iovlen = n }, MSG_NOSIGNAL) < 0)
                 log_write_line(level, message);
 }
 
@@ -147,7 +231,10 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         (void) vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
 
-        log_write_line(level, buf);
+        if (log_get_target() == LOG_TARGET_JOURNAL)
+                log_struct(level, NULL, buf);
+        else
+                log_write_line(level, buf);
 
         errno = saved;
         return -abs(error);

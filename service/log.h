@@ -7,9 +7,32 @@
 
 #include "macro.h"
 
+/* The level and the target may change while listener threads log (org.freedesktop.LogControl1): both are
+ * atomic. */
 void log_set_max_level(int level);
 int log_get_max_level(void);
 int log_parse_level(const char *s);
+const char *log_level_to_string(int level);
+
+/* Where lines go, systemd's LogTarget names (those sysbrokerd has): auto, the default, sends lines with
+ * fields natively to the journal when stderr is its stream and everything else to stderr; console and
+ * console-prefixed write everything to stderr (with "<N>" unless a terminal, resp. always); journal sends
+ * everything natively; null drops everything. */
+typedef enum LogTarget {
+        LOG_TARGET_AUTO,
+        LOG_TARGET_CONSOLE,
+        LOG_TARGET_CONSOLE_PREFIXED,
+        LOG_TARGET_JOURNAL,
+        LOG_TARGET_NULL,
+        _LOG_TARGET_MAX,
+        _LOG_TARGET_INVALID = -EINVAL,
+} LogTarget;
+
+const char *log_target_to_string(LogTarget t);
+LogTarget log_target_from_string(const char *s);
+LogTarget log_get_target(void);
+/* From the main loop only (journal connects to journald's socket by its path in our root). */
+int log_set_target(LogTarget t);
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
@@ -40,5 +63,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 /* A message with journal fields of its own ("KEY=value", NULL-terminated list): sent to the journal with
  * those fields when stderr is connected to it (JOURNAL_STREAM), else written like any other line. */
 void log_struct(int level, const char *const *fields, const char *message);
+/* A NULL-terminated list of fields for log_struct(), in place. */
+#define LOG_FIELDS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 /* Connects to the journal's native socket, for log_struct(): once, before any thread is started. */
 void log_open_journal(void);

@@ -190,6 +190,8 @@ static int append_variant(sd_bus_message *m, const char *signature, json_object 
                         return sd_bus_message_append(m, "v", "u", (uint32_t) i);
                 if (signature && streq(signature, "i") && i >= INT32_MIN && i <= INT32_MAX)
                         return sd_bus_message_append(m, "v", "i", (int32_t) i);
+                if (signature && streq(signature, "t") && i >= 0)
+                        return sd_bus_message_append(m, "v", "t", (uint64_t) i);
                 /* Out of the key's range, or no number wanted: the rule parser names the type it wants. */
                 return sd_bus_message_append(m, "v", "x", i);
         case json_type_double:

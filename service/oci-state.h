@@ -39,7 +39,7 @@ int oci_state_parse(const char *text, size_t size, OciState *ret, char **ret_err
  * arguments RegisterListener takes after its fd: "aa{sv}a{sv}" in a message built on bus (never sent), sealed
  * and rewound for rule_set_parse() and the options reader, which validate it exactly as for a bus caller. Each
  * JSON value becomes the D-Bus type rule_key_signature() names for its key (a string "s", true/false "b",
- * a list of strings "as"; a number "u" or "i", or "x" where the key wants no number, or it is out of range, so
+ * a list of strings "as"; a number "u", "i" or "t", or "x" where the key wants no number, or it is out of range, so
  * that the bus's own check names it). -EINVAL with *ret_error for what JSON can say and D-Bus cannot (null, an
  * object as a value, a list of non-strings, a NUL byte, invalid UTF-8, no "Rules" list). */
 int oci_metadata_to_message(const char *metadata, sd_bus *bus, sd_bus_message **ret, char **ret_error);

@@ -13,6 +13,7 @@
 
 void persisted_listener_done(PersistedListener *p) {
         free(p->description);
+        free(p->root);
         rule_set_free(p->rules);
         *p = (PersistedListener) {};
 }
@@ -60,7 +61,7 @@ static char *get_hex(const char *token) {
         return s;
 }
 
-/* One rule key: "key TYPE NAME VALUE...", for the types rules use (s, u, i, b, as). */
+/* One rule key: "key TYPE NAME VALUE...", for the types rules use (s, u, i, t, b, as). */
 static int format_rule_key(sd_bus_message *m, const char *key, const char *contents, void *userdata) {
         FILE *f = userdata;
         int r;
@@ -78,6 +79,10 @@ static int format_rule_key(sd_bus_message *m, const char *key, const char *conte
                 uint32_t u;
                 r = sd_bus_message_read(m, "u", &u);
                 fprintf(f, "%" PRIu32, u);
+        } else if (streq(contents, "t")) {
+                uint64_t t;
+                r = sd_bus_message_read(m, "t", &t);
+                fprintf(f, "%" PRIu64, t);
         } else if (streq(contents, "i")) {
                 int32_t i;
                 r = sd_bus_message_read(m, "i", &i);
@@ -129,10 +134,19 @@ int persist_format_registration(const Listener *l, sd_bus *bus, char **ret) {
         f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "id %" PRIu64 "\nowner-uid %u\naccount-uid %u\nowner-pid %i\ndefault-action %s\ndescription ",
-                l->id, l->owner_uid, l->account_uid, (int) l->owner_pid, l->default_deny ? "deny" : "continue");
+        fprintf(f, "id %" PRIu64 "\nowner-uid %u\naccount-uid %u\nowner-pid %i\nregistered-usec %" PRIu64
+                "\ndefault-action %s\ndescription ",
+                l->id, l->owner_uid, l->account_uid, (int) l->owner_pid, l->registered_usec,
+                l->default_deny ? "deny" : "continue");
         put_hex(f, l->description);
         fputc('\n', f);
+        /* Only when it is not the broker's: what an older daemon wrote and reads is unchanged, and one that
+         * does not know the line refuses the state (drops the listener) rather than serve with the wrong root. */
+        if (l->root) {
+                fputs("root ", f);
+                put_hex(f, l->root);
+                fputc('\n', f);
+        }
 
         r = sd_bus_message_enter_container(m, 'a', "a{sv}");
         while (r >= 0 && (r = sd_bus_message_at_end(m, false)) == 0) {
@@ -186,6 +200,10 @@ static int parse_rule_key(sd_bus_message *m, char **tokens, size_t n) {
                 r = parse_number_token(tokens[3], UINT32_MAX, &v);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "u", (uint32_t) v);
+        } else if (streq(type, "t")) {
+                r = parse_number_token(tokens[3], UINT64_MAX, &v);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "t", v);
         } else if (streq(type, "i")) {
                 bool negative = tokens[3][0] == '-';
 
@@ -222,6 +240,8 @@ enum {
         SEEN_ACCOUNT_UID    = 1 << 3,
         SEEN_OWNER_PID      = 1 << 4,
         SEEN_DESCRIPTION    = 1 << 5,
+        SEEN_ROOT           = 1 << 6,
+        SEEN_REGISTERED     = 1 << 7,
         SEEN_REQUIRED       = SEEN_ID | SEEN_OWNER_UID | SEEN_DEFAULT_ACTION,
 };
 
@@ -237,6 +257,8 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
                 { "owner-pid",      SEEN_OWNER_PID },
                 { "default-action", SEEN_DEFAULT_ACTION },
                 { "description",    SEEN_DESCRIPTION },
+                { "root",           SEEN_ROOT },
+                { "registered-usec", SEEN_REGISTERED },
         };
         uint64_t v = 0;
         unsigned bit = 0;
@@ -270,6 +292,10 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
                 r = parse_number_token(tokens[1], INT32_MAX, &v);
                 p->owner_pid = (pid_t) v;
                 break;
+        case SEEN_REGISTERED:
+                r = parse_number_token(tokens[1], UINT64_MAX - 1, &v);
+                p->registered_usec = v;
+                break;
         case SEEN_DEFAULT_ACTION:
                 if (streq(tokens[1], "deny"))
                         p->default_deny = true;
@@ -281,6 +307,12 @@ static int parse_header_line(char **tokens, size_t n, const RuleLimits *limits, 
                 /* What ListListeners sends must be a D-Bus string, or the call fails for everyone. */
                 if (!p->description || strlen(p->description) > limits->max_string_length ||
                     !utf8_is_valid(p->description))
+                        r = -EINVAL;
+                break;
+        case SEEN_ROOT:
+                /* Checked again when it is opened (listener_new()): absolute, no "..", safe on the way. */
+                p->root = get_hex(tokens[1]);
+                if (!p->root || p->root[0] != '/' || strlen(p->root) >= PATH_MAX)
                         r = -EINVAL;
                 break;
         }

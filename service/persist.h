@@ -36,8 +36,10 @@ typedef struct PersistedListener {
         uid_t owner_uid;
         uid_t account_uid;         /* whom the limit per user charges (Listener.account_uid) */
         pid_t owner_pid;
+        uint64_t registered_usec;  /* 0 if the state has none */
         bool default_deny;
         char *description;
+        char *root;                /* Listener.root, NULL for the broker's */
         RuleSet *rules;
         ListenerMount mounts[LISTENER_MOUNTS_MAX];
         size_t n_mounts;

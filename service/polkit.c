@@ -25,6 +25,7 @@ struct PolkitQuery {
         void *userdata;
         sd_bus_slot *slot;
         char cancellation_id[32];
+        bool interactive;          /* may show a dialog: one abandoned in flight is cancelled at polkitd */
         bool linked;               /* in the registry's queries (in flight) or its queue */
         bool queued;               /* in its queue */
         PolkitQuery *next, *prev;
@@ -38,6 +39,7 @@ struct PolkitRegistry {
         PolkitQuery *queue, *queue_tail; /* waiting for their turn, oldest first */
         PolkitUser *users;               /* what each user has in flight and queued */
         sd_bus_slot *name_watch;         /* NameOwnerChanged, while checks wait: a bus caller that leaves */
+        sd_event_source *dispatch_source; /* the queue's turn, after a check in flight was abandoned */
         uint64_t query_serial;           /* for their cancellation ids */
 };
 
@@ -137,6 +139,7 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *reg) {
         while (reg->queries)
                 polkit_query_free(reg->queries);
         reg->name_watch = sd_bus_slot_unref(reg->name_watch);
+        sd_event_source_disable_unref(reg->dispatch_source);
         free(reg);
         return NULL;
 }
@@ -439,7 +442,8 @@ static int polkit_watch_names(Broker *b) {
 }
 
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
-                 const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata) {
+                 const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata,
+                 PolkitQuery **ret_query) {
         _cleanup_(polkit_query_freep) PolkitQuery *q = NULL;
         int interactive = may_interact && sd_bus_message_get_allow_interactive_authorization(call) > 0;
         PolkitUser *u;
@@ -489,6 +493,7 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         if (r < 0)
                 return r;
         snprintf(q->cancellation_id, sizeof q->cancellation_id, "sysbroker-%" PRIu64, ++b->polkit->query_serial);
+        q->interactive = interactive;
         r = sd_bus_message_append(q->check, "us", (uint32_t) interactive, q->cancellation_id);
         if (r < 0)
                 return r;
@@ -510,6 +515,8 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
                 r = polkit_query_send(q);
                 if (r < 0)
                         return r;
+                if (ret_query)
+                        *ret_query = q;
                 TAKE_PTR(q);
                 return 1;
         }
@@ -530,8 +537,63 @@ int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, 
         polkit_query_enqueue(q);
         log_debug("polkit: queued '%s' for uid %u, in flight for it: %u, queued: %u.", action, u->uid,
                   u->n_in_flight, u->n_queued);
+        if (ret_query)
+                *ret_query = q;
         TAKE_PTR(q);
         return 1;
+}
+
+static int on_dispatch(sd_event_source *s, void *userdata) {
+        Broker *b = userdata;
+
+        b->polkit->dispatch_source = sd_event_source_disable_unref(b->polkit->dispatch_source);
+        polkit_dispatch(b);
+        return 0;
+}
+
+void polkit_query_abandon(PolkitQuery *q) {
+        Broker *b;
+        bool in_flight;
+        int r;
+
+        if (!q)
+                return;
+        b = q->broker;
+        in_flight = q->linked && !q->queued;
+        if (in_flight && q->interactive)
+                /* Its dialog would ask a human about something already decided. No answer wanted. */
+                (void) sd_bus_call_method_async(b->system_bus, NULL, "org.freedesktop.PolicyKit1",
+                                                "/org/freedesktop/PolicyKit1/Authority",
+                                                "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization",
+                                                NULL, NULL, "s", q->cancellation_id);
+        log_debug("polkit: abandoned the %s check of '%s' for uid %u.", in_flight ? "pending" : "queued",
+                  q->action, q->subject.uid);
+        polkit_query_free(q);
+        if (!in_flight || b->polkit->dispatch_source)
+                return;
+        /* Its place goes to the next in the queue, from the event loop: the caller is amid its own freeing,
+         * and a check that cannot be sent is answered through its callback. */
+        r = sd_event_add_defer(b->event, &b->polkit->dispatch_source, on_dispatch, b);
+        if (r == -ESTALE)
+                return;    /* the loop has finished: the daemon exits, nothing more is asked */
+        if (r < 0) {
+                log_warning_errno(r, "Failed to schedule the polkit queue, serving it now: %m");
+                polkit_dispatch(b);
+        }
+}
+
+bool polkit_has_room(Broker *b, uid_t account_uid) {
+        unsigned n_in_flight = 0, n_queued = 0;
+
+        for (PolkitUser *u = b->polkit->users; u; u = u->next)
+                if (u->uid == account_uid) {
+                        n_in_flight = u->n_in_flight;
+                        n_queued = u->n_queued;
+                        break;
+                }
+        /* The same test as polkit_check()'s for sending at once. */
+        return n_in_flight < POLKIT_MAX_QUERIES_PER_USER && n_queued == 0 &&
+                b->polkit->n_in_flight < POLKIT_MAX_QUERIES;
 }
 
 void polkit_cancel_for_bus(Broker *b, sd_bus *bus) {

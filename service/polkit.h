@@ -50,9 +50,16 @@ typedef void (*polkit_callback_t)(PolkitQuery *q, PolkitResult result, const sd_
 /* Asks polkit whether subject may do action (details: NULL-terminated key, value, ... list). Interactive
  * only if may_interact and call allows it. Returns 1: the reply to call is pending and will be sent by the
  * callback, at once or after the checks of the same user that came first; -ENOBUFS: that user's queue is full.
- * A check that polkit does not answer within BrokerLimits.polkit_timeout_usec is POLKIT_NO_ANSWER. */
+ * A check that polkit does not answer within BrokerLimits.polkit_timeout_usec is POLKIT_NO_ANSWER.
+ * *ret_query (if not NULL) is the check, valid until its callback returns or it is abandoned. */
 int polkit_check(Broker *b, sd_bus_message *call, const PolkitSubject *subject, const char *action,
-                 const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata);
+                 const char *const *details, bool may_interact, polkit_callback_t callback, void *userdata,
+                 PolkitQuery **ret_query);
+/* Whether a check of that user would go to polkitd at once, not into the queue. */
+bool polkit_has_room(Broker *b, uid_t account_uid);
+/* The answer to q is no longer wanted (a registration decided by another check): it is dropped without its
+ * callback, cancelled at polkitd if it may show a dialog, and its place goes to the next queued check. */
+void polkit_query_abandon(PolkitQuery *q);
 /* A peer-to-peer client went away: its pending queries are cancelled (polkit takes down their dialogs), and
  * their callbacks told POLKIT_ERROR; queued ones are dropped unasked. On the bus polkit notices by itself
  * for those in flight, and a queued one is dropped when its sender's name goes away. */

@@ -8,6 +8,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "message-id.h"
 #include "notify.h"
 #include "persist.h"
 #include "restore.h"
@@ -26,9 +27,10 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
                                          "listener.", id);
 
         r = listener_new(b, listener_fd, p.rules, p.owner_uid, p.account_uid, p.owner_pid, p.description,
-                         p.default_deny,
+                         p.default_deny, p.root,
                          &(ListenerRestore) {
                                  .id = p.id,
+                                 .registered_usec = p.registered_usec,
                                  .state_fd = state_fd,
                                  .mounts = p.mounts,
                                  .n_mounts = p.n_mounts,
@@ -37,7 +39,8 @@ static int restore_one(Broker *b, uint64_t id, int listener_fd, int state_fd) {
                 return log_warning_errno(r, "Listener %" PRIu64 ": cannot be restored: %m", id);
         p.rules = NULL; /* the listener's now */
         l->stored = true; /* the service manager passed its fds back, and keeps them */
-        log_info("Listener %" PRIu64 " of uid %u restored after a restart, %zu rule(s), %zu mount(s).", l->id,
+        listener_log(l, LOG_INFO, SB_MESSAGE_LISTENER_RESTORED, NULL,
+                     "Listener %" PRIu64 " of uid %u restored after a restart, %zu rule(s), %zu mount(s).", l->id,
                  l->owner_uid, l->rules->n_rules, l->n_mounts);
         persist_list_add(l);
         listener_announce(l);

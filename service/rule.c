@@ -4,7 +4,9 @@
 #include <assert.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "bus-dict.h"
 #include "log.h"
@@ -55,6 +57,7 @@ typedef enum RuleKey {
         KEY_ALLOWED_FLAGS,
         KEY_FORCED_FLAGS,
         KEY_OPTIONS,
+        KEY_MAX_SIZE,
         _KEY_MAX,
 } RuleKey;
 
@@ -76,13 +79,14 @@ static const struct {
         [KEY_MODE] = { "Mode", "u", SYSCALL_BIT(RULE_SYSCALL_MKNOD) },
         [KEY_ACCESS] = { "Access", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_CREATE] = { "Create", "b", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
-        [KEY_HOST_PATH] = { "HostPath", "s", SYSCALL_BIT(RULE_SYSCALL_OPEN) },
+        [KEY_HOST_PATH] = { "HostPath", "s", SYSCALL_BIT(RULE_SYSCALL_MKNOD) | SYSCALL_BIT(RULE_SYSCALL_OPEN) },
         [KEY_FS_TYPE] = { "FsType", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_SOURCE] = { "Source", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_TARGET] = { "Target", "s", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_ALLOWED_FLAGS] = { "AllowedFlags", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_FORCED_FLAGS] = { "ForcedFlags", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
         [KEY_OPTIONS] = { "Options", "as", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
+        [KEY_MAX_SIZE] = { "MaxSize", "t", SYSCALL_BIT(RULE_SYSCALL_MOUNT) },
 };
 
 const char *rule_key_signature(const char *key) {
@@ -101,6 +105,7 @@ typedef struct RuleFields {
         size_t n_strv[_KEY_MAX];
         uint32_t u32[_KEY_MAX];
         int32_t i32[_KEY_MAX];
+        uint64_t u64[_KEY_MAX];
 } RuleFields;
 
 static size_t rule_fields_length(const RuleFields *f) {
@@ -231,6 +236,9 @@ static int rule_field_read(sd_bus_message *m, const char *key, const char *conte
         case 'i':
                 r = sd_bus_message_read(m, "i", &f->i32[k]);
                 break;
+        case 't':
+                r = sd_bus_message_read(m, "t", &f->u64[k]);
+                break;
         case 'b': {
                 int b;
                 r = sd_bus_message_read(m, "b", &b);
@@ -336,12 +344,54 @@ static int rule_mount_from_fields(RuleFields *f, size_t index, const RuleLimits 
         rule->options = TAKE_PTR(f->strvs[KEY_OPTIONS]);
         rule->n_options = f->n_strv[KEY_OPTIONS];
         f->n_strv[KEY_OPTIONS] = 0;
+
+        if (has(f, KEY_MAX_SIZE)) {
+                /* A size= pattern such as "size=*" cannot be bounded by a polkit rule; this can. Only tmpfs
+                 * has a size to bound (ramfs takes none and grows as it is written). */
+                if (rule->action != RULE_ACTION_EMULATE)
+                        return rule_error(ret_error, index, "key 'MaxSize' applies only to Action 'emulate'");
+                if (!streq(rule->fstype, "tmpfs"))
+                        return rule_error(ret_error, index, "key 'MaxSize' applies only to FsType 'tmpfs'");
+                if (f->u64[KEY_MAX_SIZE] == 0)
+                        return rule_error(ret_error, index, "key 'MaxSize' must be at least 1 byte");
+                rule->max_size = f->u64[KEY_MAX_SIZE];
+        }
+        return 0;
+}
+
+/* HostPath: a literal absolute host path without "." or "..", standing for the literal Path (open), or for
+ * a directory mapping when Path is a literal prefix + slash-star-star (open and mknod). The sandbox names a file it need
+ * not see: there is nothing to match any other pattern against. */
+static int rule_host_path_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
+                                      char **ret_error) {
+        const char *host = f->strings[KEY_HOST_PATH], *why;
+        size_t l = strlen(rule->path);
+
+        why = rule_path_pattern_invalid(host, limits->max_string_length);
+        if (why)
+                return rule_error(ret_error, index, "key 'HostPath' %s", why);
+        if (!rule_pattern_is_literal(host))
+                return rule_error(ret_error, index, "key 'HostPath' must be a literal path, not a pattern");
+        if (l >= 3 && streq(rule->path + l - 3, "/**")) {
+                _cleanup_free_ char *prefix = strndup(rule->path, l - 3);
+
+                if (!prefix)
+                        return -ENOMEM;
+                if (!rule_pattern_is_literal(prefix))
+                        return rule_error(ret_error, index, "key 'Path' must be a literal path, or a literal "
+                                          "directory followed by '/**', when 'HostPath' is set");
+                rule->host_dir = true;
+        } else if (!rule_pattern_is_literal(rule->path))
+                return rule_error(ret_error, index, "key 'Path' must be a literal path, or a literal directory "
+                                  "followed by '/**', when 'HostPath' is set");
+        rule->host_path = TAKE_PTR(f->strings[KEY_HOST_PATH]);
         return 0;
 }
 
 static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limits, Rule *rule,
                             char **ret_error) {
         const char *why;
+        int r;
 
         if (!has(f, KEY_SYSCALL))
                 return rule_error(ret_error, index, "missing key 'Syscall'");
@@ -423,6 +473,15 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                                                   "key 'Mode' may only hold permission bits (0777)");
                         rule->max_mode = f->u32[KEY_MODE];
                 }
+                if (has(f, KEY_HOST_PATH)) {
+                        r = rule_host_path_from_fields(f, index, limits, rule, ret_error);
+                        if (r < 0)
+                                return r;
+                        /* A node is made where the sandbox names it; only a mapping says where that is. */
+                        if (!rule->host_dir)
+                                return rule_error(ret_error, index, "key 'HostPath' of a mknod rule needs a "
+                                                  "'Path' of the form '/DIR/**' (a directory mapping)");
+                }
                 break;
 
         case RULE_SYSCALL_OPEN:
@@ -435,17 +494,11 @@ static int rule_from_fields(RuleFields *f, size_t index, const RuleLimits *limit
                 }
                 rule->create = has(f, KEY_CREATE) && f->u32[KEY_CREATE];
                 if (has(f, KEY_HOST_PATH)) {
-                        why = rule_path_pattern_invalid(f->strings[KEY_HOST_PATH], limits->max_string_length);
-                        if (why)
-                                return rule_error(ret_error, index, "key 'HostPath' %s", why);
-                        if (!rule_pattern_is_literal(f->strings[KEY_HOST_PATH]))
-                                return rule_error(ret_error, index, "key 'HostPath' must be a literal path, not a pattern");
-                        /* The sandbox names a file it cannot see: nothing to match a pattern against. */
-                        if (!rule_pattern_is_literal(rule->path))
-                                return rule_error(ret_error, index, "key 'Path' must be a literal path when 'HostPath' is set");
+                        r = rule_host_path_from_fields(f, index, limits, rule, ret_error);
+                        if (r < 0)
+                                return r;
                         if (rule->create)
                                 return rule_error(ret_error, index, "key 'Create' cannot be combined with 'HostPath'");
-                        rule->host_path = TAKE_PTR(f->strings[KEY_HOST_PATH]);
                 }
                 break;
 
@@ -567,8 +620,11 @@ static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
         r = sd_bus_message_append(reply, "{sv}{sv}", "FsType", "s", rule->fstype, "Target", "s", rule->path);
         if (r >= 0 && rule->source)
                 r = sd_bus_message_append(reply, "{sv}", "Source", "s", rule->source);
-        if (r >= 0)
-                r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
+        /* Flags and options bound what an emulate rule grants; shown for the others they would read as if
+         * they mattered (rule_set_match_mount() does not look at them). */
+        if (r < 0 || rule->action != RULE_ACTION_EMULATE)
+                return r;
+        r = mount_flags_append(reply, "AllowedFlags", rule->allowed_flags);
         if (r >= 0)
                 r = mount_flags_append(reply, "ForcedFlags", rule->forced_flags);
         if (r >= 0)
@@ -583,6 +639,8 @@ static int rule_mount_append(sd_bus_message *reply, const Rule *rule) {
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
+        if (r >= 0 && rule->max_size > 0)
+                r = sd_bus_message_append(reply, "{sv}", "MaxSize", "t", rule->max_size);
         return r;
 }
 
@@ -608,9 +666,14 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                                           "Action", "s", rule_action_to_string(rule->action));
                 if (r >= 0 && rule->action == RULE_ACTION_DENY)
                         r = sd_bus_message_append(reply, "{sv}", "Errno", "i", (int32_t) rule->deny_errno);
+                /* Only the keys that apply: Access, Create and Mode bound what an emulate rule grants, and a
+                 * deny or continue rule covers every call of its path (rule_open_allows(),
+                 * rule_mknod_device_matches()). The state text is written from this too, and reads back the
+                 * same rule. */
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN)
-                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
-                                                  "Path", "s", rule->path,
+                        r = sd_bus_message_append(reply, "{sv}", "Path", "s", rule->path);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_OPEN && rule->action == RULE_ACTION_EMULATE)
+                        r = sd_bus_message_append(reply, "{sv}{sv}",
                                                   "Access", "s", rule_access_to_string(rule->access),
                                                   "Create", "b", (int) rule->create);
                 if (r >= 0 && rule->host_path)
@@ -618,12 +681,13 @@ int rule_set_append(sd_bus_message *reply, const RuleSet *set) {
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MOUNT)
                         r = rule_mount_append(reply, rule);
                 if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD)
-                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}",
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
                                                   "Path", "s", rule->path,
                                                   "Type", "s", type,
                                                   "Major", "u", rule->major,
-                                                  "Minor", "u", rule->minor,
-                                                  "Mode", "u", (uint32_t) rule->max_mode);
+                                                  "Minor", "u", rule->minor);
+                if (r >= 0 && rule->syscall == RULE_SYSCALL_MKNOD && rule->action == RULE_ACTION_EMULATE)
+                        r = sd_bus_message_append(reply, "{sv}", "Mode", "u", (uint32_t) rule->max_mode);
                 if (r < 0)
                         return r;
 
@@ -711,13 +775,42 @@ static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
         return true;
 }
 
+static bool path_has_dot_dot(const char *path) {
+        for (const char *p = path; *p; ) {
+                const char *end;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                if (end - p == 2 && p[0] == '.' && p[1] == '.')
+                        return true;
+                p = end;
+        }
+        return false;
+}
+
+const char *rule_mapped_relative(const Rule *r, const char *path) {
+        size_t l;
+
+        if (!r->host_dir || !path)
+                return NULL;
+        l = strlen(r->path) - 3; /* the prefix */
+        if (strncmp(path, r->path, l) != 0 || path[l] != '/' || path[l + 1] == 0)
+                return NULL;
+        return path + l + 1;
+}
+
 const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
                                 const char *resolved, const OpenRequest *resolved_req) {
+        bool named_dots = as_named && path_has_dot_dot(as_named);
+
         for (size_t i = 0; i < set->n_rules; i++) {
                 const Rule *r = &set->rules[i];
 
                 if (r->host_path) {
-                        if (as_named && rule_open_allows(r, named_req) && streq(r->path, as_named))
+                        /* A literal Path never holds "..": such a name only ever matches a mapping. */
+                        if (as_named && rule_open_allows(r, named_req) &&
+                            (r->host_dir ? !!rule_mapped_relative(r, as_named) : streq(r->path, as_named)))
                                 return r;
                         continue;
                 }
@@ -725,8 +818,8 @@ const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const 
                         return r;
                 /* A name that resolves to nothing has only itself to be matched by. Deny and continue rules
                  * grant nothing, so they may stand in for it: one before a HostPath rule for a name the
-                 * sandbox lacks still applies. */
-                if (!resolved && r->action != RULE_ACTION_EMULATE && as_named &&
+                 * sandbox lacks still applies. Not a name with "..": where it leads is not what it says. */
+                if (!resolved && r->action != RULE_ACTION_EMULATE && as_named && !named_dots &&
                     rule_path_matches(r->path, as_named))
                         return r;
         }
@@ -781,9 +874,99 @@ const char *rule_mount_option_refused(const Rule *r, char *options, const char *
         return NULL;
 }
 
+/* A size as tmpfs reads it (the kernel's memparse(): a number, then k, m, g, t, p or e in either case), or a
+ * percentage of the memory with '%' where percent is allowed. -ERANGE past 2^64 bytes. */
+static int tmpfs_size_parse(const char *s, bool percent, uint64_t *ret) {
+        static const char units[] = "kmgtpe";
+        unsigned __int128 v;
+        const char *u;
+        char *end;
+
+        if (s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end && (u = strchr(units, *end | 0x20)) && *end != '%') {
+                v <<= 10 * (unsigned) (u - units + 1);
+                end++;
+        } else if (percent && *end == '%') {
+                struct sysinfo si;
+
+                if (v > UINT32_MAX)
+                        return -ERANGE;
+                if (sysinfo(&si) < 0)
+                        return -errno;
+                v = v * si.totalram * si.mem_unit / 100;
+                end++;
+        }
+        if (*end)
+                return -EINVAL;
+        if (v > UINT64_MAX)
+                return -ERANGE;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+const char *rule_mount_size_refused(const Rule *r, char *options, bool remount, const char **ret_why) {
+        bool sized = false;
+
+        if (r->max_size == 0)
+                return NULL;
+
+        for (char *opt = options, *next; opt; opt = next) {
+                const char *value;
+                uint64_t bytes;
+                int k;
+
+                next = strchr(opt, ',');
+                if (next)
+                        *next++ = 0;
+                /* Both set the size; the kernel takes the last. Each must fit. */
+                if ((value = startswith(opt, "size=")))
+                        k = tmpfs_size_parse(value, true, &bytes);
+                else if ((value = startswith(opt, "nr_blocks="))) {
+                        k = tmpfs_size_parse(value, false, &bytes);
+                        if (k >= 0 && bytes > UINT64_MAX / (uint64_t) sysconf(_SC_PAGESIZE))
+                                k = -ERANGE;
+                        if (k >= 0)
+                                bytes *= (uint64_t) sysconf(_SC_PAGESIZE);
+                } else
+                        continue;
+                if (k < 0) {
+                        *ret_why = "it is not a size the broker can bound by MaxSize";
+                        return opt;
+                }
+                if (bytes == 0) {
+                        *ret_why = "0 means no limit at all, above the rule's MaxSize";
+                        return opt;
+                }
+                if (bytes > r->max_size) {
+                        *ret_why = "it is above the rule's MaxSize";
+                        return opt;
+                }
+                sized = true;
+        }
+        /* A new tmpfs without a size takes half of the memory. */
+        if (!sized && !remount) {
+                *ret_why = "the rule has a MaxSize: a size= option is needed (without one tmpfs takes half of "
+                           "the memory)";
+                return "";
+        }
+        return NULL;
+}
+
 bool rule_set_has_open_host(const RuleSet *set) {
         for (size_t i = 0; i < set->n_rules; i++)
-                if (set->rules[i].host_path)
+                if (set->rules[i].syscall == RULE_SYSCALL_OPEN && set->rules[i].host_path)
+                        return true;
+        return false;
+}
+
+bool rule_set_has_open_mapping(const RuleSet *set) {
+        for (size_t i = 0; i < set->n_rules; i++)
+                if (set->rules[i].syscall == RULE_SYSCALL_OPEN && set->rules[i].host_dir)
                         return true;
         return false;
 }
@@ -853,6 +1036,14 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                 ret->details[n++] = ret->device;
                 ret->details[n++] = "mode";
                 ret->details[n++] = ret->mode;
+                if (r->host_path) {
+                        ret->details[n++] = "host-path";
+                        ret->details[n++] = r->host_path;
+                        ret->details[n++] = "polkit.message";
+                        ret->details[n++] = "Authentication is required to let a sandbox create the device node "
+                                            "$(device) in the host's directory $(host-path), which it sees as "
+                                            "$(path).";
+                }
                 break;
         case RULE_SYSCALL_OPEN:
                 ret->action_id = SYSBROKER_POLKIT_ACTION_OPEN;
@@ -871,8 +1062,11 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                         /* The action's message names only the sandbox's path: an admin must see which
                          * file of the host it stands for. polkit takes this from uid 0. */
                         ret->details[n++] = "polkit.message";
-                        ret->details[n++] = "Authentication is required to let a sandbox open the host's file "
-                                            "$(host-path) as $(path), with sysbrokerd's privileges.";
+                        ret->details[n++] = r->host_dir ?
+                                "Authentication is required to let a sandbox open the files below the host's "
+                                "directory $(host-path) as $(path), with sysbrokerd's privileges." :
+                                "Authentication is required to let a sandbox open the host's file "
+                                "$(host-path) as $(path), with sysbrokerd's privileges.";
                 }
                 break;
         case RULE_SYSCALL_MOUNT:
@@ -898,6 +1092,11 @@ int rule_authorization(const Rule *r, RuleAuthorization *ret) {
                                                           sizeof ret->forced_flags);
                 ret->details[n++] = "options";
                 ret->details[n++] = ret->options;
+                if (r->max_size > 0) {
+                        snprintf(ret->max_size, sizeof ret->max_size, "%" PRIu64, r->max_size);
+                        ret->details[n++] = "max-size";
+                        ret->details[n++] = ret->max_size;
+                }
                 /* The action's message names what every mount rule has; an admin must also see the source
                  * (a disk, a directory to bind), which only some have. */
                 if (r->source) {
@@ -929,8 +1128,9 @@ char *rule_describe(const Rule *r) {
 
         switch (r->syscall) {
         case RULE_SYSCALL_MKNOD:
-                if (asprintf(&s, "%s mknod %c %" PRIu32 ":%" PRIu32 " %s", rule_action_to_string(r->action),
-                             r->device_type, r->major, r->minor, r->path) < 0)
+                if (asprintf(&s, "%s mknod %c %" PRIu32 ":%" PRIu32 " %s%s%s", rule_action_to_string(r->action),
+                             r->device_type, r->major, r->minor, r->path, r->host_path ? " in host " : "",
+                             strempty(r->host_path)) < 0)
                         return NULL;
                 return s;
         case RULE_SYSCALL_OPEN:

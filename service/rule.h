@@ -18,6 +18,13 @@ typedef struct Rule {
         int deny_errno;            /* positive; only for RULE_ACTION_DENY */
         char *path;                /* absolute pattern in the supervised process's view (mount: Target) */
 
+        /* open and mknod: with a Path of "<prefix>" + slash-star-star, host_path is a directory mapping (host_dir): the
+         * sandbox's "<prefix>/a/b" is the host's "<host_path>/a/b", resolved beneath host_path (open), and the
+         * directory a node goes in must be the host's (mknod). Otherwise (open only) the literal file opened
+         * for the literal path. */
+        char *host_path;           /* in the broker's view */
+        bool host_dir;
+
         /* mknod */
         char device_type;          /* 'c' or 'b' */
         uint32_t major, minor;
@@ -26,7 +33,6 @@ typedef struct Rule {
         /* open */
         unsigned access;           /* RULE_ACCESS_* */
         bool create;               /* O_CREAT and O_TRUNC allowed */
-        char *host_path;           /* open this, in the broker's view, for the literal path */
 
         /* mount */
         char *fstype;
@@ -36,6 +42,7 @@ typedef struct Rule {
         unsigned long forced_flags;  /* MS_* always applied */
         char **options;            /* patterns of data options, NULL-terminated (or NULL) */
         size_t n_options;
+        uint64_t max_size;         /* tmpfs: the most size=/nr_blocks= may ask for, in bytes; 0: unbounded */
 } Rule;
 
 typedef struct RuleLimits {
@@ -82,10 +89,15 @@ typedef struct OpenRequest {
 /* The first rule, in order, that applies: a HostPath rule to the path as the process named it (made
  * absolute, not resolved: it need not exist in the process's view), any other to the path resolution
  * reached (deny and continue rules to the name when resolution reached nothing); each with what the call
- * asks of that file. Either path may be NULL (not known). */
+ * asks of that file. Either path may be NULL (not known). A name may hold ".." components only for
+ * directory mappings, which resolve them beneath their directory: no other rule matches such a name. */
 const Rule *rule_set_match_open(const RuleSet *set, const char *as_named, const OpenRequest *named_req,
                                 const char *resolved, const OpenRequest *resolved_req);
 bool rule_set_has_open_host(const RuleSet *set);
+bool rule_set_has_open_mapping(const RuleSet *set);
+/* For a directory mapping (host_dir) and a path below its prefix, the rest of the path after the prefix and
+ * its '/' (never empty); NULL if the path is not below it. */
+const char *rule_mapped_relative(const Rule *r, const char *path);
 
 /* The first mount rule for this kind of mount whose Target matches the resolved target and whose Source
  * matches: for binds and block filesystems the resolved source path, for memory filesystems the name. */
@@ -93,10 +105,14 @@ const Rule *rule_set_match_mount(const RuleSet *set, const char *fstype, const c
                                  const char *target);
 /* A data option no Options pattern of r matches, or NULL if all do. options is modified (split at ','). */
 const char *rule_mount_option_refused(const Rule *r, char *options, const char **ret_why);
+/* Whether the data options keep a tmpfs within the rule's MaxSize: NULL if so (or the rule has none), else the
+ * offending option (or "" if none said a size) with why in *ret_why. A remount without a size keeps the
+ * mount's, which was checked when it was made. */
+const char *rule_mount_size_refused(const Rule *r, char *options, bool remount, const char **ret_why);
 
 /* The polkit action that authorizes a rule, and its details as NULL-terminated key/value pairs
  * (strings owned by the caller's buffer `buf`). NULL action: the rule grants nothing, no check needed. */
-#define RULE_DETAILS_MAX 8
+#define RULE_DETAILS_MAX 9
 typedef struct RuleAuthorization {
         const char *action_id;
         const char *details[RULE_DETAILS_MAX * 2 + 1];
@@ -105,6 +121,7 @@ typedef struct RuleAuthorization {
         char access[4];
         char allowed_flags[128];
         char forced_flags[128];
+        char max_size[24];
         char *options;             /* joined Options; freed by rule_authorization_done() */
 } RuleAuthorization;
 int rule_authorization(const Rule *r, RuleAuthorization *ret);

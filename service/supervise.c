@@ -138,8 +138,9 @@ static Answer decide(Supervisor *s) {
         if (r < 0) {
                 /* Invariant 6: a foreign architecture's numbers mean something else; never guess. A sandbox
                  * may make them as fast as it likes: rate-limited like every other line it causes. */
-                supervisor_log_refusal(s, NULL, (pid_t) req->pid, "task %u made syscall %i of foreign "
-                                       "architecture 0x%x, denying.", req->pid, req->data.nr, req->data.arch);
+                supervisor_log_refusal_errno(s, ENOSYS, NULL, (pid_t) req->pid, "task %u made syscall %i of "
+                                             "foreign architecture 0x%x, denying.", req->pid, req->data.nr,
+                                             req->data.arch);
                 return ANSWER_DENIED_OF(ENOSYS);
         }
         switch (call) {
@@ -208,12 +209,15 @@ static void handle_notification(Supervisor *s) {
                 return;
         /* The main loop's watchdog interrupts a call busy for too long (invariant 7). */
         __atomic_store_n(&s->listener->busy_since_usec, log_limit_now_usec(), __ATOMIC_SEQ_CST);
+        s->by_default = s->decision_logged = false;
         a = decide(s);
         /* A handler that could not leave the target's credentials (supervisor_leave()): whatever it
          * decided, the call fails, and the thread stops after answering. */
         if (s->broken)
                 a = ANSWER_ERRNO_OF(EIO);
         supervisor_record_decision(s, a);
+        if (!s->broken)
+                supervisor_log_default(s, a);
         answer(s, a);
         __atomic_store_n(&s->listener->busy_since_usec, 0, __ATOMIC_SEQ_CST);
 }

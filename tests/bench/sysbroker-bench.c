@@ -21,7 +21,12 @@
  * A pair of calls, mount() of a small tmpfs and umount2() of it: by root without a filter (i), and by an
  * unprivileged target (uid 65534, which the kernel would refuse) whose mount rule makes sysbrokerd emulate
  * both calls (j). Mounts are slow, so these rows take their own, smaller, iteration count; their figure is
- * per pair. */
+ * per pair.
+ *
+ * A registration, RegisterListener with 1, 8 or 64 open rules (each a distinct polkit check, so the batch is
+ * as large as the rules) and then Unregister, timed as a pair from the caller's side: what a launcher pays
+ * before its sandbox runs, polkitd's answers included (--rows=register). Each pair gets a fresh listener,
+ * from a child forked before the run is timed: the daemon refuses a listener it still serves. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +94,7 @@ typedef enum Rows {
         ROWS_MKNOD,
         ROWS_OPEN,
         ROWS_MOUNT,
+        ROWS_REGISTER,
 } Rows;
 
 static unsigned arg_iterations = 200000;
@@ -96,6 +102,7 @@ static unsigned arg_runs = 5;
 static unsigned arg_rounds = 1;
 static unsigned arg_warmup = 20000;
 static unsigned arg_mount_iterations = 2000;
+static unsigned arg_register_iterations = 20;
 static const char *arg_socket = NULL;
 static bool arg_check = false;
 static AddFdMode arg_addfd_mode = ADDFD_MODE_SEND;
@@ -172,6 +179,8 @@ static bool mode_selected(Mode mode) {
                 return mode_is_open(mode);
         case ROWS_MOUNT:
                 return mode_is_mount(mode);
+        case ROWS_REGISTER:
+                return false;
         case ROWS_ALL:
         default:
                 /* Only root can measure the native mount row (the bench also runs as a user). */
@@ -826,6 +835,174 @@ static Measurement summarize_rounds(const Measurement *rounds) {
         return m;
 }
 
+/* ---- registration rows ---- */
+
+static const unsigned register_rule_counts[] = { 1, 8, 64 };
+
+static bool register_rows_selected(void) {
+        return arg_rows == ROWS_ALL || arg_rows == ROWS_REGISTER;
+}
+
+/* A child with a listener of its own (nothing it calls is trapped: it waits for the bench to close sock). */
+static int listener_child_new(pid_t *ret_pid, int *ret_sock, int *ret_listener) {
+        int pair[2], listener;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                safe_close(pair[0]);
+                safe_close(pair[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                char c;
+                int fd;
+
+                /* Only its own end: one holding an earlier child's end would keep that child waiting. */
+                if (pair[1] > 3 && syscall(SYS_close_range, 3, pair[1] - 1, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                if (syscall(SYS_close_range, pair[1] + 1, ~0U, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                fd = install_filter(MODE_RAW);
+                if (fd < 0 || fd_send(pair[1], fd) < 0)
+                        _exit(EXIT_FAILURE);
+                safe_close(fd);
+                while (read(pair[1], &c, 1) < 0 && errno == EINTR)
+                        ;
+                _exit(EXIT_SUCCESS);
+        }
+        safe_close(pair[1]);
+        listener = fd_receive(pair[0]);
+        if (listener < 0) {
+                safe_close(pair[0]);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return listener;
+        }
+        *ret_pid = pid;
+        *ret_sock = pair[0];
+        *ret_listener = listener;
+        return 0;
+}
+
+static int broker_register_open_rules(Broker *b, int listener, unsigned n_rules, char **ret_path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_new_method_call(b->bus, &m, b->destination, BROKER_PATH, MANAGER_IFACE,
+                                           "RegisterListener");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "h", listener);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n_rules && r >= 0; i++) {
+                char rule_path[64];
+
+                /* Distinct paths: identical rules would be one polkit check. */
+                (void) snprintf(rule_path, sizeof rule_path, "/nonexistent/sysbroker-bench/%u", i);
+                r = sd_bus_message_append(m, "a{sv}", 3, "Syscall", "s", "open", "Path", "s", rule_path,
+                                          "Access", "s", "r");
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "sysbroker-bench register");
+        if (r < 0)
+                return r;
+        r = sd_bus_call(b->bus, m, 30 * USEC_PER_SEC, &error, &reply);
+        if (r < 0) {
+                fprintf(stderr, "sysbrokerd refused the listener: %s: %s\n", error.name, error.message);
+                return r;
+        }
+        r = sd_bus_message_read(reply, "ot", &path, &id);
+        if (r < 0)
+                return r;
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : -ENOMEM;
+}
+
+static int broker_unregister(Broker *b, const char *path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(b->bus, b->destination, path, LISTENER_IFACE, "Unregister", &error, NULL,
+                               NULL);
+        if (r < 0)
+                fprintf(stderr, "Failed to unregister %s: %s\n", path, error.message ?: strerror(-r));
+        return r;
+}
+
+/* Runs of arg_register_iterations registrations with n_rules rules, each unregistered at once; the figure is
+ * per pair. The listeners are made before each run is timed and let go of after it. */
+static int measure_register(Broker *b, unsigned n_rules, Measurement *ret) {
+        unsigned n = arg_register_iterations;
+        pid_t *pids = calloc(n, sizeof *pids);
+        int *socks = calloc(n, sizeof *socks), *listeners = calloc(n, sizeof *listeners);
+        double per_pair[MAX_RUNS];
+        int r = 0;
+
+        if (!pids || !socks || !listeners) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (unsigned i = 0; i < n; i++)
+                socks[i] = listeners[i] = -EBADF;
+
+        for (unsigned run = 0; run < arg_runs + 1 && r >= 0; run++) {
+                unsigned made = 0;
+                uint64_t start;
+
+                for (; made < n; made++) {
+                        r = listener_child_new(&pids[made], &socks[made], &listeners[made]);
+                        if (r < 0) {
+                                error_errno(r, "Failed to make a listener: %m");
+                                break;
+                        }
+                }
+                start = now_ns();
+                for (unsigned i = 0; i < made && r >= 0; i++) {
+                        _cleanup_free_ char *path = NULL;
+
+                        r = broker_register_open_rules(b, listeners[i], n_rules, &path);
+                        if (r >= 0)
+                                r = broker_unregister(b, path);
+                }
+                /* The first run warms up polkitd (its rules file, its caches) and is not counted. */
+                if (run > 0 && r >= 0)
+                        per_pair[run - 1] = (double) (now_ns() - start) / n;
+                for (unsigned i = 0; i < made; i++) {
+                        listeners[i] = safe_close(listeners[i]);
+                        socks[i] = safe_close(socks[i]);
+                        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+                                ;
+                }
+        }
+        if (r >= 0) {
+                qsort(per_pair, arg_runs, sizeof(double), compare_double);
+                *ret = (Measurement) {
+                        .median = median(per_pair, arg_runs),
+                        .min = per_pair[0],
+                        .max = per_pair[arg_runs - 1],
+                };
+        }
+finish:
+        free(pids);
+        free(socks);
+        free(listeners);
+        return r;
+}
+
 /* Trapped calls a target makes, the probe included (the raw supervisor's stop call not): a mount row's
  * iterations are pairs of calls. */
 static uint64_t calls_per_target(Mode mode) {
@@ -1051,9 +1228,12 @@ static void help(void) {
                "  -m --mount-iterations=N\n"
                "                       mount+umount pairs per timed run of the mount rows (default: 2000;\n"
                "                       their warm-up is a tenth of that, at most --warmup)\n"
-               "     --rows=all|mknod|open|mount\n"
-               "                       Measure only the mknod rows (a-c), the open rows (d-h) or the mount\n"
-               "                       rows (i-j, root only; 'all' leaves them out for other users)\n"
+               "     --rows=all|mknod|open|mount|register\n"
+               "                       Measure only the mknod rows (a-c), the open rows (d-h), the mount\n"
+               "                       rows (i-j, root only; 'all' leaves them out for other users) or the\n"
+               "                       registration rows (RegisterListener+Unregister, 1, 8, 64 open rules)\n"
+               "     --register-iterations=N\n"
+               "                       Registrations per timed run of the registration rows (default: 20)\n"
                "     --addfd-mode=send|separate\n"
                "                       How the raw supervisor (e) installs the fd: ADDFD with FLAG_SEND, or\n"
                "                       ADDFD then SEND (default: send; sysbrokerd chooses for itself)\n"
@@ -1068,6 +1248,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_ROWS,
                 ARG_ADDFD_MODE,
                 ARG_ROUNDS,
+                ARG_REGISTER_ITERATIONS,
         };
         static const struct option options[] = {
                 { "help",       no_argument,       NULL, 'h'        },
@@ -1080,6 +1261,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "rows",       required_argument, NULL, ARG_ROWS   },
                 { "addfd-mode", required_argument, NULL, ARG_ADDFD_MODE },
                 { "rounds",     required_argument, NULL, ARG_ROUNDS },
+                { "register-iterations", required_argument, NULL, ARG_REGISTER_ITERATIONS },
                 {}
         };
         int c;
@@ -1120,9 +1302,16 @@ static int parse_argv(int argc, char *argv[]) {
                                 arg_rows = ROWS_OPEN;
                         else if (streq(optarg, "mount"))
                                 arg_rows = ROWS_MOUNT;
+                        else if (streq(optarg, "register"))
+                                arg_rows = ROWS_REGISTER;
                         else
-                                return error_errno(EINVAL, "Invalid --rows '%s': all, mknod, open or mount.",
+                                return error_errno(EINVAL,
+                                                   "Invalid --rows '%s': all, mknod, open, mount or register.",
                                                    optarg);
+                        break;
+                case ARG_REGISTER_ITERATIONS:
+                        if (parse_unsigned(optarg, 1, 10000, &arg_register_iterations) < 0)
+                                return error_errno(EINVAL, "Invalid registration count '%s'.", optarg);
                         break;
                 case ARG_ROUNDS:
                         if (parse_unsigned(optarg, 1, MAX_ROUNDS, &arg_rounds) < 0)
@@ -1175,6 +1364,7 @@ static int probe_filter_flags(void) {
 int main(int argc, char *argv[]) {
         _cleanup_(broker_done) Broker broker = {};
         Measurement m[_MODE_MAX][MAX_ROUNDS] = {};
+        Measurement m_register[ELEMENTSOF(register_rule_counts)][MAX_ROUNDS] = {};
         char tmpdir[] = "/tmp/sysbroker-bench.XXXXXX";
         bool ratio_missed = false;
         int r;
@@ -1250,7 +1440,11 @@ int main(int argc, char *argv[]) {
                        mode_iterations(MODE_MOUNT_NATIVE), mode_warmup(MODE_MOUNT_NATIVE));
         } else if (arg_rows == ROWS_ALL)
                 printf("(i-j) mount rows left out: they need root\n");
-        if (arg_rows == ROWS_MOUNT)
+        if (register_rows_selected())
+                printf("(register) RegisterListener with N open rules (one polkit check each, and one\n"
+                       "      for the listener), then Unregister; %u timed runs of %u pairs after one\n"
+                       "      untimed run, median per pair\n", arg_runs, arg_register_iterations);
+        if (arg_rows == ROWS_MOUNT || arg_rows == ROWS_REGISTER)
                 /* No raw supervisor among the mount rows. */
                 printf("filter: NEW_LISTENER%s\n",
                        filter_flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ? "|WAIT_KILLABLE_RECV" : "");
@@ -1274,12 +1468,37 @@ int main(int argc, char *argv[]) {
                         }
                 }
 
-        printf("\n%-42s %10s %10s %10s\n", "configuration", "ns/call", "min", "max");
-        for (Mode mode = 0; mode < _MODE_MAX; mode++)
-                if (mode_selected(mode)) {
-                        Measurement all = summarize_rounds(m[mode]);
-                        printf("%-42s %10.0f %10.0f %10.0f\n", mode_label[mode], all.median, all.min, all.max);
+        for (unsigned round = 0; round < arg_rounds && register_rows_selected(); round++)
+                for (size_t i = 0; i < ELEMENTSOF(register_rule_counts); i++) {
+                        r = measure_register(&broker, register_rule_counts[i], &m_register[i][round]);
+                        if (r < 0) {
+                                error_errno(r, "Measuring registrations with %u rules failed: %m",
+                                            register_rule_counts[i]);
+                                goto finish;
+                        }
                 }
+
+        if (arg_rows != ROWS_REGISTER) {
+                printf("\n%-42s %10s %10s %10s\n", "configuration", "ns/call", "min", "max");
+                for (Mode mode = 0; mode < _MODE_MAX; mode++)
+                        if (mode_selected(mode)) {
+                                Measurement all = summarize_rounds(m[mode]);
+                                printf("%-42s %10.0f %10.0f %10.0f\n", mode_label[mode], all.median, all.min,
+                                       all.max);
+                        }
+        }
+        if (register_rows_selected()) {
+                printf("\n%-42s %10s %10s %10s\n", "configuration", "us/pair", "min", "max");
+                for (size_t i = 0; i < ELEMENTSOF(register_rule_counts); i++) {
+                        Measurement all = summarize_rounds(m_register[i]);
+                        char label[64];
+
+                        (void) snprintf(label, sizeof label, "(register) %u open rule%s",
+                                        register_rule_counts[i], register_rule_counts[i] == 1 ? "" : "s");
+                        printf("%-42s %10.0f %10.0f %10.0f\n", label, all.median / 1000, all.min / 1000,
+                               all.max / 1000);
+                }
+        }
         printf("\n");
         for (size_t i = 0; i < ELEMENTSOF(ratios); i++) {
                 double per_round[MAX_ROUNDS], ratio;

@@ -311,6 +311,30 @@ unit_logged() {
 # as pid 0 while it exits, and reports 'Failed to send signal SIGKILL to auxiliary processes: Input/output
 # error' (seen on a loaded machine with kernel 6.18), although the kill was done.
 
+# (3c) What an admin reads about a sandbox that failed: a call the listener's default action denies is found
+# with `journalctl SYSBROKER_DECISION=deny`, with its MESSAGE_ID and fields; `journalctl -x` explains it from
+# the installed catalog; `systemctl service-log-level` changes what a running sysbrokerd logs (root only).
+MESSAGE_DECISION=e6f94675a4d544cd925c50cf22e548fa
+MESSAGE_REGISTERED=981757a192d046a196416ada44bf9f9a
+MESSAGE_REMOVED=b83f7dcfecad4a1ba9fa69eef7469f76
+MESSAGE_LOST=cab5f6243d8149eea3eeabfc83acafc5
+
+# unit_entries FIELD=VALUE... -- KEY...: the unit's journal entries that match, one line each with the
+# values of KEY... joined by '|' ('-' for a missing one).
+unit_entries() {
+    local matches=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        matches+=("$1")
+        shift
+    done
+    shift
+    journalctl -b --no-pager -u "$UNIT" "${matches[@]}" -o json 2>/dev/null |
+        "$PYTHON" -c 'import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    print("|".join(str(e.get(k, "-")) for k in sys.argv[1:]))' "$@"
+}
+
 # (6b) A restart storm: a sandbox makes STORM_CALLS mknod calls 10 ms apart while sysbrokerd is restarted
 # by hand, SIGKILLed, restarted and SIGKILLed again, 1.1 s apart. Every call must be answered and the unit
 # be active at the end. systemd 252 counts each of these starts against the unit's start limit (automatic
@@ -426,6 +450,10 @@ EOC
         poll 10 unit_logged "Listener $id of uid $uid ('boot lost test ($how)') lost"
     check_eq "$name: and no other listener (the ones that ended before are not in the list)" \
         $((n_lost_before + 1)) "$(journal_count "lost: no sysbrokerd to serve it.")"
+    check_eq "$name: the entry has its MESSAGE_ID, priority and fields (for journalctl -x)" \
+        "3|$id|$uid" \
+        "$(unit_entries MESSAGE_ID=$MESSAGE_LOST SYSBROKER_DESCRIPTION="boot lost test ($how)" -- PRIORITY \
+            SYSBROKER_LISTENER SYSBROKER_OWNER_UID)"
     echo "# $name: the trapped call ended $((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100)) s after it" >&3
 
     rm -f "$dropin"
@@ -437,12 +465,93 @@ EOC
         "0 s \"$installed_version\"" "$rc $out"
 }
 
+check_journal_admin() {
+    local d=/home/$TEST_USER/dev uid out rc pid entry id level_before n_continued
+    log "journal: default denials, the catalog, the runtime log level"
+    uid=$(id -u "$TEST_USER")
+
+    # What a package does after installing a catalog file (Debian's systemd has a dpkg trigger for it).
+    journalctl --update-catalog >"$OUT/update-catalog.out" 2>&1
+    check_true "catalog: journalctl lists sysbroker's decision entry once the catalog is updated" \
+        eval "journalctl --list-catalog 2>/dev/null | grep -q '^$MESSAGE_DECISION sysbroker: '"
+
+    # No rule applies to c 1:3 at another path: the listener's default (deny) answers EPERM.
+    rc=0
+    out=$(as_user "$TEST_USER" "$SYSBROKERCTL" --no-ask-password run --default=deny \
+        --mknod "c 1:3 $d/dd-allowed" --description "boot default deny" -- \
+        "$SB_MKNOD" count "$d/dd-elsewhere" 1 2>&1) || rc=$?
+    log "default deny sandbox: rc=$rc: $out"
+    check_eq "default deny: the sandbox's mknod outside its rules fails with EPERM" \
+        "0 ok=0 failed=1 first-error=EPERM" "$rc $(helper_result "$out")"
+    pid=$(sed -n '1s/^pid=\([0-9]*\) .*/\1/p' <<<"$out")
+    poll 10 eval '[ -n "$(unit_entries SYSBROKER_DECISION=deny SYSBROKER_PID="${pid:-none}" -- PRIORITY)" ]'
+    entry=$(unit_entries SYSBROKER_DECISION=deny SYSBROKER_PID="${pid:-none}" -- MESSAGE_ID SYSBROKER_SYSCALL \
+        SYSBROKER_ERRNO SYSBROKER_OWNER_UID SYSBROKER_DESCRIPTION PRIORITY)
+    check_eq "default deny: journalctl SYSBROKER_DECISION=deny finds it: MESSAGE_ID SYSCALL ERRNO OWNER_UID DESCRIPTION PRIORITY" \
+        "$MESSAGE_DECISION|mknodat|1|$uid|boot default deny|6" "$entry"
+    id=$(unit_entries SYSBROKER_DECISION=deny SYSBROKER_PID="${pid:-none}" -- SYSBROKER_LISTENER | head -n 1)
+    out=$(journalctl -b --no-pager -x -u "$UNIT" SYSBROKER_DECISION=deny SYSBROKER_PID="${pid:-none}" 2>&1)
+    log "journalctl -x of the default denial: $out"
+    check_contains "default deny: the message says why" "$out" \
+        "no rule applies, denied by the listener's default action (EPERM)."
+    check_contains "catalog: journalctl -x explains the decision: its subject, with the fields filled in" "$out" \
+        "Subject: Listener $id: mknodat decided (deny)"
+    check_contains "catalog: and what it means" "$out" "from the listener's default action when no"
+    check_contains "catalog: and what to do" "$out" "sysbrokerctl status"
+    # (Listener ids start at 1 in each run of the daemon: the description tells this sandbox's apart.)
+    check_eq "the listener's registration and removal carry their MESSAGE_IDs, id, owner and description" \
+        "$id|$uid $id|$uid|exited" \
+        "$(unit_entries MESSAGE_ID=$MESSAGE_REGISTERED SYSBROKER_DESCRIPTION="boot default deny" -- \
+            SYSBROKER_LISTENER SYSBROKER_OWNER_UID) $(unit_entries MESSAGE_ID=$MESSAGE_REMOVED \
+            SYSBROKER_DESCRIPTION="boot default deny" -- SYSBROKER_LISTENER SYSBROKER_OWNER_UID SYSBROKER_REASON)"
+
+    # The runtime log level: a sandbox (default: continue) makes a FIFO three times, at info, at debug and at
+    # info again; the kernel makes each (continue), which is logged at debug only. It keeps sysbrokerd running
+    # (no idle exit while a listener exists), so the level set is the one it runs with.
+    rm -f "$d"/lvl-*
+    as_user "$TEST_USER" "$SYSBROKERCTL" --no-ask-password run --mknod "c 1:3 $d/lvl-null" \
+        --description "boot log level" -- sh -c "
+for i in 1 2 3; do
+    while [ ! -e '$d/lvl-go'\$i ]; do sleep 0.05; done
+    mkfifo '$d/lvl-fifo'\$i; touch '$d/lvl-done'\$i
+done" >"$OUT/level-sandbox.out" 2>&1 &
+    pid=$!
+    level_before=$(systemctl service-log-level "$UNIT" 2>&1)
+    check_eq "log level: systemctl service-log-level reads the running sysbrokerd's" info "$level_before"
+    touch "$d/lvl-go1"
+    poll 10 test -e "$d/lvl-done1"
+    out=$(as_user "$TEST_USER" systemctl service-log-level "$UNIT" debug 2>&1) && rc=0 || rc=$?
+    check_eq "log level: a user may not set it (exit status, level after)" "1 info" \
+        "$rc $(systemctl service-log-level "$UNIT" 2>&1)"
+    log "log level set by the user: $out"
+    rc=0
+    systemctl service-log-level "$UNIT" debug >"$OUT/service-log-level.out" 2>&1 || rc=$?
+    check_eq "log level: root sets debug with systemctl service-log-level (exit status, level after)" "0 debug" \
+        "$rc $(systemctl service-log-level "$UNIT" 2>&1)"
+    check_true "log level: sysbrokerd says who changed it" \
+        poll 10 unit_logged "Setting log level to debug (was info), asked by uid 0."
+    touch "$d/lvl-go2"
+    poll 10 test -e "$d/lvl-done2"
+    systemctl service-log-level "$UNIT" info >>"$OUT/service-log-level.out" 2>&1
+    touch "$d/lvl-go3"
+    wait_pid "$pid" 20
+    # The removal comes over the same socket after the last FIFO's decision: once it is there, so is that.
+    poll 10 eval '[ -n "$(unit_entries MESSAGE_ID=$MESSAGE_REMOVED SYSBROKER_DESCRIPTION="boot log level" -- PRIORITY)" ]'
+    n_continued=$(unit_entries SYSBROKER_DESCRIPTION="boot log level" SYSBROKER_DECISION=continue -- PRIORITY |
+        tr '\n' ' ')
+    check_eq "log level: of 3 calls continued by default (at info, debug, info), only the one at debug is logged" \
+        "7 " "$n_continued"
+    check_eq "log level: and all 3 FIFOs were made" "3" \
+        "$(find "$d" -maxdepth 1 -name 'lvl-fifo*' -type p | wc -l)"
+}
+
 if [ -n "${SB_BOOT_ONLY:-}" ]; then
     for only in $SB_BOOT_ONLY; do
         case "$only" in
             restart-storm) check_restart_storm ;;
             cannot-start) check_cannot_start kill; check_cannot_start restart ;;
-            *) bail_out "SB_BOOT_ONLY: no check '$only' (restart-storm, cannot-start)" ;;
+            journal-admin) check_journal_admin ;;
+            *) bail_out "SB_BOOT_ONLY: no check '$only' (restart-storm, cannot-start, journal-admin)" ;;
         esac
     done
     log "boot checks done (only $SB_BOOT_ONLY): $n_tests checks, $n_failed failed"
@@ -660,6 +769,9 @@ check_decision() {
 }
 check_decision emulate mknod "${emulate_pid:-none}" "$D/jnode"
 check_decision deny mknod "${deny_pid:-none}" "$D/deny-me"
+check_eq "journal: the deny rule's entry has the errno the call got (SYSBROKER_ERRNO, EPERM) and its MESSAGE_ID" \
+    "1|$MESSAGE_DECISION" \
+    "$(unit_entries SYSBROKER_DECISION=deny SYSBROKER_PID="${deny_pid:-none}" -- SYSBROKER_ERRNO MESSAGE_ID)"
 check_decision emulate mknodat "${emulate_at_pid:-none}" "$D/jnodeat"
 
 # From a root of the sandbox's own: the listener thread chroots there to resolve the call, and what it
@@ -707,8 +819,9 @@ not_logged_line() {
 }
 poll 10 eval '[ -n "$(not_logged_line)" ]'
 not_logged=$(not_logged_line | sed -n 's/^Listener [0-9]*: \([0-9]*\) more.*/\1/p')
+# Its decisions only: the listener's registration and removal carry SYSBROKER_LISTENER= too.
 n_logged=$(journalctl -b --no-pager -u "$UNIT" _SYSTEMD_INVOCATION_ID="$rate_invocation" \
-    SYSBROKER_LISTENER="${rate_id:-none}" -o json 2>/dev/null | grep -c . || true)
+    SYSBROKER_LISTENER="${rate_id:-none}" MESSAGE_ID="$MESSAGE_DECISION" -o json 2>/dev/null | grep -c . || true)
 echo "# journal: $rate_calls calls in $rate_ms ms: $n_logged decision entries, '${not_logged:-no}' more not logged" >&3
 if [ "$rate_ms" -lt 10000 ] && [ "$n_logged" -ge 1 ] && [ "$n_logged" -le 21 ]; then
     ok "journal: at most 21 decision entries for the listener within 10 s ($n_logged)"
@@ -719,6 +832,8 @@ fi
 check_true "journal: the rest is reported in a 'N more decisions not logged' line" test -n "$not_logged"
 check_eq "journal: every decision is either logged or counted in that line" "$rate_calls" \
     "$((n_logged + ${not_logged:-0}))"
+
+check_journal_admin
 
 # The installed unit's watchdog interval in microseconds, from the manager (systemctl show would format it
 # as a time span); 0 without WatchdogSec=.

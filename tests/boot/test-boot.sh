@@ -10,7 +10,7 @@
 # Environment (meson's test() sets it): SRCDIR, BUILDDIR, SB_BOOT_MKNOD (the sandbox helper, default: the one
 # in BUILDDIR). Optional: SB_BOOT_TIMEOUT (seconds the container may take from start to poweroff),
 # SB_KEEP_TMP=1 (keep a copy of the logs for a post-mortem), SB_BOOT_ONLY="CHECK..." (run only these of the
-# checks that can run on their own, after the setup: restart-storm, cannot-start; to iterate on one).
+# checks that can run on their own, after the setup: restart-storm, cannot-start, journal-admin; to iterate on one).
 set -euo pipefail
 
 skip() {

@@ -571,7 +571,29 @@ void harness_assert_polkit_call(GDBusMethodInvocation *invocation, const char *s
         assert_vardict_equal(actual_subject, owned_subject, what);
         g_free(what);
 
-        expected_details = details_to_variant(details);
+        /* Every check of a registration also says who will own the listener and whether the caller runs in a
+         * user namespace: the test's uid, and not in one, unless the test expects otherwise. */
+        g_autoptr(GPtrArray) all_details = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *uid = g_strdup_printf("%u", (unsigned) getuid());
+        gboolean has_owner = FALSE, has_userns = FALSE;
+        for (const char *const *d = details; d && d[0] && d[1]; d += 2) {
+                has_owner = has_owner || g_str_equal(d[0], "owner-uid");
+                has_userns = has_userns || g_str_equal(d[0], "user-namespace");
+                g_ptr_array_add(all_details, g_strdup(d[0]));
+                g_ptr_array_add(all_details, g_strdup(d[1]));
+        }
+        if (!g_str_equal(action_id, ACTION_MANAGE)) {
+                if (!has_owner) {
+                        g_ptr_array_add(all_details, g_strdup("owner-uid"));
+                        g_ptr_array_add(all_details, g_strdup(uid));
+                }
+                if (!has_userns) {
+                        g_ptr_array_add(all_details, g_strdup("user-namespace"));
+                        g_ptr_array_add(all_details, g_strdup("no"));
+                }
+        }
+        g_ptr_array_add(all_details, NULL);
+        expected_details = details_to_variant((const char *const *) all_details->pdata);
         what = g_strdup_printf("details of CheckAuthorization %s", printed);
         assert_vardict_equal(actual_details, expected_details, what);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A registered listener's life on the bus: listing, unregistering, its child exiting, how unmatched calls
- * are answered, how open rules answer a sandbox's opens; the Manager's properties, the interface XML
- * against the live objects, and the same API over the socket-activated peer-to-peer socket. */
+/* A registered listener's life on the bus: listing and Describe(), unregistering, its child exiting, how
+ * unmatched calls are answered, how open rules answer a sandbox's opens; the Manager's properties, the
+ * interface XML against the live objects, and the same API over the socket-activated peer-to-peer socket. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,8 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "harness.h"
 
@@ -105,6 +107,85 @@ static void test_list_listeners_returns_callers_listeners(Harness *h, gconstpoin
                 }
         }
         g_assert_true(seen1 && seen2);
+}
+
+static json_object *json_get(json_object *o, const char *key, json_type type) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                harness_fail("Describe(): no key '%s' in %s", key, json_object_to_json_string(o));
+        if (!json_object_is_type(v, type))
+                harness_fail("Describe(): '%s' is %s, not %s", key, json_type_to_name(json_object_get_type(v)),
+                             json_type_to_name(type));
+        return v;
+}
+
+/* Describe() is json-c's text of the state: the manager's properties, and each listener with its properties,
+ * its counters as they stand, and its rules with only the keys that apply. */
+static void test_describe_returns_state_as_json(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(GVariant) reply = NULL, version = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *path = NULL, *fifo = NULL;
+        json_object *root, *listeners, *l, *rules, *rule, *unused;
+        guint64 id, before = g_get_real_time(), after;
+        const char *text;
+
+        path = harness_register_ok(
+                h, h->client, c,
+                parse_variant("[{'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>,"
+                              "  'Path': <'/nonexistent/never'>, 'Access': <'rw'>}]"),
+                parse_variant("{'Description': <'described'>, 'DefaultAction': <'deny'>}"), &id);
+        listener_child_close_listener(c);
+        after = g_get_real_time();
+        fifo = g_build_filename(h->tmpdir, "fifo", NULL);
+        g_assert_cmpint(listener_child_mknod(c, fifo, S_IFIFO | 0600, 0), ==, EPERM);
+
+        reply = harness_call(h, h->client, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "Describe", NULL,
+                             G_VARIANT_TYPE("(s)"), &error);
+        g_assert_no_error(error);
+        g_variant_get(reply, "(&s)", &text);
+        root = json_tokener_parse(text);
+        if (!root || !json_object_is_type(root, json_type_object))
+                harness_fail("Describe() is not a JSON object: %s", text);
+
+        version = harness_get_property_ok(h, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "Version");
+        g_assert_cmpstr(json_object_get_string(json_get(root, "Version", json_type_string)), ==,
+                        g_variant_get_string(version, NULL));
+        json_get(root, "KernelFeatures", json_type_array);
+        g_assert_cmpint(json_object_get_int64(json_get(root, "NListeners", json_type_int)), ==, 1);
+
+        listeners = json_get(root, "Listeners", json_type_array);
+        g_assert_cmpuint(json_object_array_length(listeners), ==, 1);
+        l = json_object_array_get_idx(listeners, 0);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Id", json_type_int)), ==, id);
+        g_assert_cmpstr(json_object_get_string(json_get(l, "ObjectPath", json_type_string)), ==, path);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "OwnerUID", json_type_int)), ==, getuid());
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "OwnerPID", json_type_int)), ==, getpid());
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "RegisteredTimestamp", json_type_int)), >=, before);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "RegisteredTimestamp", json_type_int)), <=, after);
+        g_assert_cmpstr(json_object_get_string(json_get(l, "Description", json_type_string)), ==, "described");
+        g_assert_cmpstr(json_object_get_string(json_get(l, "DefaultAction", json_type_string)), ==, "deny");
+        /* The mknod above met the default action. */
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Notifications", json_type_int)), ==, 1);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Denied", json_type_int)), ==, 1);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Emulated", json_type_int)), ==, 0);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Continued", json_type_int)), ==, 0);
+        g_assert_cmpuint(json_object_get_uint64(json_get(l, "Failed", json_type_int)), ==, 0);
+
+        rules = json_get(l, "Rules", json_type_array);
+        g_assert_cmpuint(json_object_array_length(rules), ==, 1);
+        rule = json_object_array_get_idx(rules, 0);
+        g_assert_cmpstr(json_object_get_string(json_get(rule, "Syscall", json_type_string)), ==, "open");
+        g_assert_cmpstr(json_object_get_string(json_get(rule, "Action", json_type_string)), ==, "deny");
+        g_assert_cmpint(json_object_get_int(json_get(rule, "Errno", json_type_int)), ==, 13);
+        g_assert_cmpstr(json_object_get_string(json_get(rule, "Path", json_type_string)), ==,
+                        "/nonexistent/never");
+        /* A deny rule covers every open of its path: Access and Create do not apply, so they are not shown. */
+        g_assert_false(json_object_object_get_ex(rule, "Access", &unused));
+        g_assert_false(json_object_object_get_ex(rule, "Create", &unused));
+        g_assert_cmpint(json_object_object_length(rule), ==, 4);
+        json_object_put(root);
 }
 
 static void test_unregister_by_owner_removes_listener(Harness *h, gconstpointer data) {
@@ -225,7 +306,7 @@ static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstp
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
         g_autofree char *node = g_build_filename(h->tmpdir, "null", NULL);
-        GDBusMethodInvocation *question;
+        GDBusMethodInvocation *question, *rule_question;
         gint64 until;
         struct stat st;
 
@@ -234,8 +315,11 @@ static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstp
                                       g_variant_new_parsed("[{'Syscall': <'mknod'>, 'Path': <%s>,"
                                                            "  'Major': <uint32 1>, 'Minor': <uint32 3>}]", node),
                                       g_variant_new_parsed("@a{sv} {}"), G_DBUS_CALL_FLAGS_NONE);
+        /* The register action and the rule, asked at once. */
         question = harness_pop_polkit_call(h, call);
         g_assert_nonnull(question);
+        rule_question = harness_pop_polkit_call(h, call);
+        g_assert_nonnull(rule_question);
 
         /* A while with the question open: the call still waits, and nothing was made for it. */
         until = g_get_monotonic_time() + G_USEC_PER_SEC / 2;
@@ -244,6 +328,7 @@ static void test_waiting_call_is_left_alone_until_authorized(Harness *h, gconstp
         g_assert_false(listener_child_has_answered(c));
         g_assert_cmpint(lstat(node, &st), ==, -1);
 
+        polkit_answer(rule_question, TRUE, FALSE);
         polkit_answer(question, FALSE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, NULL);
@@ -448,6 +533,88 @@ static void test_open_host_path_rule_opens_brokers_file(Harness *h, gconstpointe
         /* Read-only: writing is not what was authorized. */
         assert_open_failed(c, named, O_WRONLY, EPERM);
         assert_counters(h, path, 2, 1, 1, 0, 0);
+}
+
+static void count_signal(GDBusConnection *conn, const char *sender, const char *path, const char *interface,
+                         const char *member, GVariant *parameters, gpointer user_data) {
+        GPtrArray *members = user_data;
+        g_ptr_array_add(members, g_strdup(member));
+}
+
+static gboolean members_contain(GPtrArray *members, const char *member) {
+        for (guint i = 0; i < members->len; i++)
+                if (g_str_equal(members->pdata[i], member))
+                        return TRUE;
+        return FALSE;
+}
+
+/* A HostPath through a symlink a user could have placed is refused for a reason the owner can fix: the
+ * connection that registered the listener hears which rule and why (RuleRefused), and another connection,
+ * subscribed to everything the daemon sends, hears the broadcast ListenerAdded but not that: the reason names
+ * the sandbox's paths. */
+static void test_rule_refused_is_told_to_the_owner_only(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child_trapping(h, LISTENER_CHILD_TRAP_OPEN);
+        g_autofree char *path = NULL, *host = NULL, *link = NULL, *named = NULL, *never = NULL, *unsafe = NULL;
+        g_autoptr(GPtrArray) other_heard = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDBusConnection) other = NULL;
+        g_autoptr(BrokerSignal) refused = NULL;
+        g_autoptr(GError) error = NULL;
+        const char *description, *refused_path, *reason;
+        guint32 rule, pid, missed;
+        guint subscription;
+        gint64 until;
+
+        host = g_build_filename(h->tmpdir, "host-file", NULL);
+        link = g_build_filename(h->tmpdir, "users-link", NULL);
+        named = g_build_filename(h->tmpdir, "not-there", "device", NULL);
+        never = g_build_filename(h->tmpdir, "never", NULL);
+        write_file(host, "from the host", 0600);
+        g_assert_cmpint(symlink(host, link), ==, 0);
+        g_assert_cmpint(lchown(link, 65534, 65534), ==, 0);
+
+        other = g_dbus_connection_new_for_address_sync(h->bus_address,
+                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                       NULL, NULL, &error);
+        g_assert_no_error(error);
+        subscription = g_dbus_connection_signal_subscribe(other, h->daemon_unique_name, NULL, NULL, NULL, NULL,
+                                                          G_DBUS_SIGNAL_FLAGS_NONE, count_signal, other_heard,
+                                                          NULL);
+        /* Its AddMatch is in effect once a later call of its is answered. */
+        g_variant_unref(g_dbus_connection_call_sync(other, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                    "org.freedesktop.DBus", "GetId", NULL, NULL,
+                                                    G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error));
+        g_assert_no_error(error);
+
+        path = harness_register_ok(h, h->client, c,
+                                   g_variant_new_parsed("[{'Syscall': <'open'>, 'Action': <'deny'>, 'Path': <%s>},"
+                                                        " {'Syscall': <'open'>, 'Path': <%s>, 'HostPath': <%s>}]",
+                                                        never, named, link),
+                                   g_variant_new_parsed("{'DefaultAction': <'deny'>}"), NULL);
+        listener_child_close_listener(c);
+
+        /* Refused with the default action, deny. */
+        assert_open_failed(c, named, O_RDONLY | O_CLOEXEC, EPERM);
+
+        refused = harness_wait_signal(h, BROKER_LISTENER_INTERFACE, "RuleRefused");
+        g_assert_cmpstr(refused->path, ==, path);
+        g_variant_get(refused->parameters, "(u&su&s&su)", &rule, &description, &pid, &refused_path, &reason,
+                      &missed);
+        g_assert_cmpuint(rule, ==, 1);
+        g_assert_nonnull(strstr(description, "emulate open"));
+        g_assert_nonnull(strstr(description, link));
+        g_assert_cmpuint(pid, ==, (guint32) c->pid);
+        g_assert_cmpstr(refused_path, ==, named);
+        unsafe = g_strdup_printf("unsafe symlink at '%s' (owned by uid 65534", link);
+        g_assert_nonnull(strstr(reason, unsafe));
+        g_assert_cmpuint(missed, ==, 0);
+
+        until = g_get_monotonic_time() + G_USEC_PER_SEC / 2;
+        while (g_get_monotonic_time() < until)
+                harness_spin(h);
+        g_assert_true(members_contain(other_heard, "ListenerAdded"));
+        g_assert_false(members_contain(other_heard, "RuleRefused"));
+        g_dbus_connection_signal_unsubscribe(other, subscription);
 }
 
 /* ---- the Manager object ---- */
@@ -1068,6 +1235,54 @@ static void test_peer_socket_foreign_unregister_answers_as_read(Harness *h, gcon
         g_assert_cmpstr(g_variant_get_string(description, NULL), ==, "root's");
 }
 
+/* Describe() by a stranger: another user's listener only with manage (asked without interaction), and then
+ * only as ListListeners lists it: no rules, counters or process. */
+static void test_peer_socket_describe_shows_stranger_only_a_summary(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(GDBusConnection) stranger = NULL;
+        g_autofree char *path = NULL;
+        guint64 id;
+
+        path = register_plain(h, c, NULL, "root's", &id);
+        stranger = connect_peer_as_stranger(h);
+
+        for (int manage = 0; manage < 2; manage++) {
+                g_autoptr(PendingCall) call = NULL;
+                GDBusMethodInvocation *inv;
+                json_object *root, *listeners, *l;
+                const char *text;
+
+                call = harness_call_async(h, stranger, BROKER_OBJECT_PATH, BROKER_MANAGER_INTERFACE, "Describe",
+                                          NULL, G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, NULL);
+                inv = harness_pop_polkit_call(h, NULL);
+                g_assert_cmpstr(polkit_call_action_id(inv), ==, ACTION_MANAGE);
+                polkit_answer(inv, manage, FALSE);
+                harness_wait(h, call);
+                g_assert_no_error(call->error);
+                g_variant_get(call->reply, "(&s)", &text);
+                root = json_tokener_parse(text);
+                g_assert_nonnull(root);
+                g_assert_cmpint(json_object_get_int64(json_get(root, "NListeners", json_type_int)), ==, 1);
+                listeners = json_get(root, "Listeners", json_type_array);
+                if (!manage) {
+                        g_assert_cmpuint(json_object_array_length(listeners), ==, 0);
+                        json_object_put(root);
+                        continue;
+                }
+                g_assert_cmpuint(json_object_array_length(listeners), ==, 1);
+                l = json_object_array_get_idx(listeners, 0);
+                g_assert_cmpuint(json_object_get_uint64(json_get(l, "Id", json_type_int)), ==, id);
+                g_assert_cmpstr(json_object_get_string(json_get(l, "ObjectPath", json_type_string)), ==, path);
+                g_assert_cmpuint(json_object_get_uint64(json_get(l, "OwnerUID", json_type_int)), ==, getuid());
+                g_assert_cmpstr(json_object_get_string(json_get(l, "Description", json_type_string)), ==,
+                                "root's");
+                if (json_object_object_length(l) != 4)
+                        harness_fail("a stranger sees more than ListListeners lists: %s",
+                                     json_object_to_json_string(l));
+                json_object_put(root);
+        }
+}
+
 static const HarnessOptions with_interface_xml = { .needs = HARNESS_NEEDS_INTERFACE_XML };
 
 int main(int argc, char **argv) {
@@ -1075,6 +1290,7 @@ int main(int argc, char **argv) {
 
         harness_add_test("/listener/list-listeners-returns-callers-listeners", NULL,
                          test_list_listeners_returns_callers_listeners, NULL);
+        harness_add_test("/listener/describe-returns-state-as-json", NULL, test_describe_returns_state_as_json, NULL);
         harness_add_test("/listener/unregister-by-owner-removes-listener", NULL,
                          test_unregister_by_owner_removes_listener, NULL);
         harness_add_test("/listener/child-exit-removes-listener-as-exited", NULL,
@@ -1095,6 +1311,8 @@ int main(int argc, char **argv) {
         harness_add_test("/open/host-path-rule-opens-brokers-file", &as_root,
                          test_open_host_path_rule_opens_brokers_file, NULL);
 
+        harness_add_test("/open/rule-refused-is-told-to-the-owner-only", &as_root,
+                         test_rule_refused_is_told_to_the_owner_only, NULL);
         harness_add_test("/manager/properties-are-served", NULL, test_manager_properties_are_served, NULL);
         harness_add_test("/manager/idle-daemon-exits", &with_idle_exit, test_idle_daemon_exits, NULL);
         harness_add_test("/manager/idle-exit-waits-for-listeners", &with_idle_exit,
@@ -1115,6 +1333,8 @@ int main(int argc, char **argv) {
                          test_peer_socket_call_sent_with_begin_is_answered, NULL);
         harness_add_test("/peer-socket/foreign-unregister-answers-as-read", &with_socket_activation_as_root,
                          test_peer_socket_foreign_unregister_answers_as_read, NULL);
+        harness_add_test("/peer-socket/describe-shows-stranger-only-a-summary", &with_socket_activation_as_root,
+                         test_peer_socket_describe_shows_stranger_only_a_summary, NULL);
 
         return g_test_run();
 }

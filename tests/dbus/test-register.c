@@ -19,14 +19,19 @@
         "{'Syscall': <'open'>, 'Path': <'/srv/data/**'>}"
 #define RULE_OPEN_KVM \
         "{'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kvm'>, 'Access': <'rw'>}"
+#define RULE_CONTINUE \
+        "{'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/tmp/**'>," \
+        " 'Major': <uint32 1>, 'Minor': <uint32 3>}"
 #define NO_OPTIONS "@a{sv} {}"
 
 /* ---- the questions ---- */
 
-static void test_register_asks_register_then_each_emulate_rule_in_order(Harness *h, gconstpointer data) {
+/* All checks at once, without interaction, in rule order: the daemon does not wait for one answer before
+ * asking the next. */
+static void test_register_asks_register_and_each_emulate_rule_at_once(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
-        GDBusMethodInvocation *inv;
+        GDBusMethodInvocation *inv[4];
 
         call = harness_register_async(
                 h, h->client, c->listener_fd,
@@ -44,29 +49,26 @@ static void test_register_asks_register_then_each_emulate_rule_in_order(Harness 
                 parse_variant("{'Description': <'test sandbox'>, 'DefaultAction': <'deny'>}"),
                 G_DBUS_CALL_FLAGS_NONE);
 
-        inv = harness_expect_polkit_call(h, ACTION_REGISTER, 0,
-                                         STRV("default-action", "deny", "rules", "5",
-                                              "description", "test sandbox"));
-        /* One question at a time: nothing more is asked while this one is open. */
+        /* Every one arrives while none is answered, each with the interactive flag clear. */
+        inv[0] = harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                            STRV("default-action", "deny", "rules", "5",
+                                                 "description", "test sandbox"));
+        inv[1] = harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                            STRV("syscall", "mknod", "path", "/dev/null",
+                                                 "device", "c 1:3", "mode", "0666"));
+        inv[2] = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                            STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                                 "device", "c 10:200", "mode", "0600"));
+        inv[3] = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                            STRV("syscall", "mknod", "path", "/dev/sandbox/*",
+                                                 "device", "b 1:3", "mode", "0666"));
         harness_assert_no_polkit_call(h);
-        polkit_answer(inv, TRUE, FALSE);
-
-        inv = harness_expect_polkit_call(h, ACTION_MKNOD, 0,
-                                         STRV("syscall", "mknod", "path", "/dev/null",
-                                              "device", "c 1:3", "mode", "0666"));
-        harness_assert_no_polkit_call(h);
-        polkit_answer(inv, TRUE, FALSE);
-
-        inv = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
-                                         STRV("syscall", "mknod", "path", "/dev/net/tun",
-                                              "device", "c 10:200", "mode", "0600"));
-        harness_assert_no_polkit_call(h);
-        polkit_answer(inv, TRUE, FALSE);
-
-        inv = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
-                                         STRV("syscall", "mknod", "path", "/dev/sandbox/*",
-                                              "device", "b 1:3", "mode", "0666"));
-        polkit_answer(inv, TRUE, FALSE);
+        g_assert_false(call->done);
+        /* In any order: the last "yes" registers. */
+        for (guint i = G_N_ELEMENTS(inv); i > 0; i--) {
+                g_assert_false(call->done);
+                polkit_answer(inv[i - 1], TRUE, FALSE);
+        }
 
         harness_wait(h, call);
         g_assert_no_error(call->error);
@@ -97,9 +99,14 @@ static void test_register_interactive_call_allows_user_interaction(Harness *h, g
         call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_TUN "]"),
                                       parse_variant("{'DefaultAction': <'continue'>}"),
                                       G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION);
-        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+        /* First without interaction; only what wants authentication is asked again, with it. */
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
                                                  STRV("default-action", "continue", "rules", "1")),
                       TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                                      "device", "c 10:200", "mode", "0666")),
+                      FALSE, TRUE);
         polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, POLKIT_FLAG_ALLOW_USER_INTERACTION,
                                                  STRV("syscall", "mknod", "path", "/dev/net/tun",
                                                       "device", "c 10:200", "mode", "0666")),
@@ -199,7 +206,6 @@ static void test_register_open_rules_ask_open_action_with_details(Harness *h, gc
         inv = harness_expect_polkit_call(h, ACTION_OPEN, 0,
                                          STRV("syscall", "open", "path", "/srv/data/**",
                                               "access", "r", "create", "false"));
-        harness_assert_no_polkit_call(h);
         polkit_answer(inv, TRUE, FALSE);
 
         /* Rule 1 denies: nothing to authorize. */
@@ -229,7 +235,7 @@ static void test_register_open_rules_ask_open_action_with_details(Harness *h, gc
 }
 
 /* Mount rules are asked about as .mount: fstype, target and the flag and option lists always (defaults filled
- * in, lists joined with ','), source only when the rule has one. */
+ * in, lists joined with ','), source and max-size only when the rule has one. */
 static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
@@ -237,7 +243,7 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
         call = harness_register_async(
                 h, h->client, c->listener_fd,
                 parse_variant("[{'Syscall': <'mount'>, 'FsType': <'tmpfs'>, 'Target': <'/run/app/*'>,"
-                              "  'Options': <['size=*', 'mode=0700']>},"
+                              "  'Options': <['size=*', 'mode=0700']>, 'MaxSize': <uint64 67108864>},"
                               " {'Syscall': <'mount'>, 'Action': <'deny'>, 'FsType': <'bind'>,"
                               "  'Source': <'/etc/**'>, 'Target': <'/srv/**'>},"
                               " {'Syscall': <'mount'>, 'FsType': <'bind'>, 'Source': <'/srv/data'>,"
@@ -252,7 +258,8 @@ static void test_register_mount_rules_ask_mount_action_with_details(Harness *h, 
                                                  STRV("syscall", "mount", "fstype", "tmpfs",
                                                       "target", "/run/app/*", "allowed-flags", "",
                                                       "forced-flags", "nosuid,nodev",
-                                                      "options", "size=*,mode=0700")),
+                                                      "options", "size=*,mode=0700",
+                                                      "max-size", "67108864")),
                       TRUE, FALSE);
         /* Rule 1 denies: nothing to authorize. */
         polkit_answer(harness_expect_polkit_call(h, ACTION_MOUNT, 0,
@@ -275,16 +282,21 @@ static void test_register_open_interactive_call_allows_user_interaction(Harness 
         call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_OPEN_KVM "]"),
                                       parse_variant("{'Description': <'vm'>}"),
                                       G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION);
-        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
                                                  STRV("default-action", "continue", "rules", "1",
                                                       "description", "vm")),
-                      TRUE, FALSE);
-        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                      FALSE, TRUE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_OPEN, 0,
                                                  STRV("syscall", "open", "path", "/dev/kvm",
                                                       "access", "rw", "create", "false",
                                                       "host-path", "/dev/kvm",
                                                       "polkit.message", HOST_PATH_MESSAGE)),
                       TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                                                 STRV("default-action", "continue", "rules", "1",
+                                                      "description", "vm")),
+                      TRUE, FALSE);
+        harness_assert_no_polkit_call(h);
         harness_wait(h, call);
         g_assert_no_error(call->error);
 }
@@ -346,7 +358,7 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autofree char *path = NULL;
         g_autoptr(GVariant) v = NULL, rules = NULL, expected = NULL;
-        guint64 id;
+        guint64 id, started = g_get_real_time();
 
         path = harness_register_ok(
                 h, h->client, c,
@@ -374,6 +386,13 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         g_assert_cmpuint(g_variant_get_uint32(v), ==, getpid());
         g_clear_pointer(&v, g_variant_unref);
 
+        /* Registered within this test: after it began, not after now. */
+        v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "RegisteredTimestamp");
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "t");
+        g_assert_cmpuint(g_variant_get_uint64(v), >=, started);
+        g_assert_cmpuint(g_variant_get_uint64(v), <=, (guint64) g_get_real_time());
+        g_clear_pointer(&v, g_variant_unref);
+
         v = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Description");
         g_assert_cmpstr(g_variant_get_type_string(v), ==, "s");
         g_assert_cmpstr(g_variant_get_string(v, NULL), ==, "props");
@@ -387,18 +406,18 @@ static void test_register_listener_properties_describe_registration(Harness *h, 
         for (size_t i = 0; i < G_N_ELEMENTS(counters); i++)
                 harness_assert_counter(h, path, counters[i], 0);
 
-        /* Every default filled in; Errno only where the action is deny. */
+        /* Every default filled in; Errno only where the action is deny, Mode only where it emulates. */
         rules = harness_get_property_ok(h, path, BROKER_LISTENER_INTERFACE, "Rules");
         g_assert_cmpstr(g_variant_get_type_string(rules), ==, "aa{sv}");
         expected = parse_variant(
                 "[{'Syscall': <'mknod'>, 'Action': <'emulate'>, 'Path': <'/dev/null'>, 'Type': <'c'>,"
                 "  'Major': <uint32 1>, 'Minor': <uint32 3>, 'Mode': <uint32 438>},"
                 " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/dev/block/*'>,"
-                "  'Type': <'b'>, 'Major': <uint32 8>, 'Minor': <uint32 0>, 'Mode': <uint32 416>},"
+                "  'Type': <'b'>, 'Major': <uint32 8>, 'Minor': <uint32 0>},"
                 " {'Syscall': <'mknod'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/dev/x'>,"
-                "  'Type': <'c'>, 'Major': <uint32 1>, 'Minor': <uint32 1>, 'Mode': <uint32 438>},"
+                "  'Type': <'c'>, 'Major': <uint32 1>, 'Minor': <uint32 1>},"
                 " {'Syscall': <'mknod'>, 'Action': <'continue'>, 'Path': <'/run/**'>, 'Type': <'c'>,"
-                "  'Major': <uint32 5>, 'Minor': <uint32 1>, 'Mode': <uint32 438>}]");
+                "  'Major': <uint32 5>, 'Minor': <uint32 1>}]");
         g_assert_cmpuint(g_variant_n_children(rules), ==, g_variant_n_children(expected));
         for (gsize i = 0; i < g_variant_n_children(expected); i++) {
                 g_autoptr(GVariant) a = g_variant_get_child_value(rules, i);
@@ -424,7 +443,8 @@ static void assert_rules_property(Harness *h, const char *path, const char *expe
         }
 }
 
-/* Open rules come back with Access and Create filled in, HostPath only where one was given, Errno only
+/* Open rules come back with Access and Create filled in where they emulate (a deny or continue rule
+ * covers every open of its path: the keys would not apply), HostPath only where one was given, Errno only
  * for deny, and no mknod keys. */
 static void test_register_open_rules_property_fills_defaults(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
@@ -448,12 +468,9 @@ static void test_register_open_rules_property_fills_defaults(Harness *h, gconstp
                 "  'Create': <false>},"
                 " {'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/dev/kvm'>, 'Access': <'rw'>,"
                 "  'Create': <false>, 'HostPath': <'/dev/kvm'>},"
-                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>,"
-                "  'Access': <'r'>, 'Create': <false>},"
-                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/etc/gshadow'>,"
-                "  'Access': <'w'>, 'Create': <false>},"
-                " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/*'>, 'Access': <'rw'>,"
-                "  'Create': <true>},"
+                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 13>, 'Path': <'/etc/shadow'>},"
+                " {'Syscall': <'open'>, 'Action': <'deny'>, 'Errno': <int32 1>, 'Path': <'/etc/gshadow'>},"
+                " {'Syscall': <'open'>, 'Action': <'continue'>, 'Path': <'/tmp/*'>},"
                 " {'Syscall': <'open'>, 'Action': <'emulate'>, 'Path': <'/dev/dri/card0'>, 'Access': <'r'>,"
                 "  'Create': <false>, 'HostPath': <'/dev/dri/card1'>},"
                 " {'Syscall': <'mknod'>, 'Action': <'emulate'>, 'Path': <'/dev/null'>, 'Type': <'c'>,"
@@ -478,20 +495,28 @@ static guint warm_up_and_count_fds(Harness *h) {
 static void test_register_refused_is_access_denied(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *register_check, *rule_check;
         guint fds = warm_up_and_count_fds(h);
 
         call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
                                       parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
-        polkit_answer(harness_pop_polkit_call(h, NULL), FALSE, FALSE);
+        register_check = harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                    STRV("default-action", "continue", "rules", "1"));
+        rule_check = harness_pop_polkit_call(h, NULL);
+        polkit_answer(register_check, FALSE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_REGISTER));
+        /* The rule's "yes" after the refusal changes nothing. */
+        polkit_answer(rule_check, TRUE, FALSE);
         assert_nothing_created(h, fds);
 }
 
-static void test_register_rule_refused_stops_checks(Harness *h, gconstpointer data) {
+/* A "no" that arrives after every other check said yes: nothing registered, the refusing rule named. */
+static void test_register_rule_refused_last_registers_nothing(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
         g_autofree char *message = NULL;
+        GDBusMethodInvocation *tun;
         guint fds = warm_up_and_count_fds(h);
 
         call = harness_register_async(h, h->client, c->listener_fd,
@@ -504,11 +529,16 @@ static void test_register_rule_refused_stops_checks(Harness *h, gconstpointer da
                                                  STRV("syscall", "mknod", "path", "/dev/null",
                                                       "device", "c 1:3", "mode", "0666")),
                       TRUE, FALSE);
-        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
-                                                 STRV("syscall", "mknod", "path", "/dev/net/tun",
-                                                      "device", "c 10:200", "mode", "0666")),
-                      FALSE, FALSE);
-        /* No question about rule 2 after rule 1 was refused. */
+        tun = harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0,
+                                         STRV("syscall", "mknod", "path", "/dev/net/tun",
+                                              "device", "c 10:200", "mode", "0666"));
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/zero",
+                                                      "device", "c 1:5", "mode", "0666")),
+                      TRUE, FALSE);
+        harness_assert_no_polkit_call(h);
+        g_assert_false(call->done);
+        polkit_answer(tun, FALSE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_MKNOD_DEVICE));
         message = g_ascii_strdown(call->error->message, -1);
@@ -539,7 +569,11 @@ static void test_register_open_rule_refused_names_action_and_rule(Harness *h, gc
                                                       "host-path", "/dev/kvm",
                                                       "polkit.message", HOST_PATH_MESSAGE)),
                       FALSE, FALSE);
-        /* No question about rule 2 after rule 1 was refused. */
+        /* Rule 2 was asked at the same time; its answer no longer matters. */
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                                 STRV("syscall", "mknod", "path", "/dev/null",
+                                                      "device", "c 1:3", "mode", "0666")),
+                      TRUE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_OPEN));
         message = g_ascii_strdown(call->error->message, -1);
@@ -558,6 +592,7 @@ static void test_register_challenge_without_interactive_requires_it(Harness *h, 
         polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
                                                  STRV("default-action", "continue", "rules", "1")),
                       FALSE, TRUE);
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, NULL);
         assert_nothing_created(h, fds);
@@ -589,6 +624,7 @@ static void test_register_polkit_error_is_access_denied(Harness *h, gconstpointe
                                       parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
         polkit_answer_error(harness_pop_polkit_call(h, NULL), "org.freedesktop.PolicyKit1.Error.Failed",
                             "Action org.sysbroker.Broker1.register is not registered");
+        polkit_answer(harness_pop_polkit_call(h, NULL), TRUE, FALSE);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV("Authorization check failed"));
         assert_nothing_created(h, fds);
@@ -609,6 +645,177 @@ static void test_register_rule_polkit_error_is_access_denied(Harness *h, gconstp
         harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV("Authorization check failed"));
         assert_nothing_created(h, fds);
 }
+
+/* ---- all at once, then interaction one dialog at a time ---- */
+
+#define DEV_NULL_DETAILS STRV("syscall", "mknod", "path", "/dev/null", "device", "c 1:3", "mode", "0666")
+#define TUN_DETAILS STRV("syscall", "mknod", "path", "/dev/net/tun", "device", "c 10:200", "mode", "0666")
+#define DEV_ZERO_DETAILS STRV("syscall", "mknod", "path", "/dev/zero", "device", "c 1:5", "mode", "0666")
+
+/* The checks that want authentication are asked again with interaction, one at a time, in rule order; the
+ * others are not asked again. */
+static void test_register_challenges_asked_again_one_at_a_time(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        GDBusMethodInvocation *inv;
+
+        call = harness_register_async(h, h->client, c->listener_fd,
+                                      parse_variant("[" RULE_DEV_NULL "," RULE_TUN "," RULE_DEV_ZERO "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION);
+        inv = harness_expect_polkit_call(h, ACTION_REGISTER, 0, STRV("default-action", "continue", "rules", "3"));
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0, DEV_NULL_DETAILS), FALSE, TRUE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0, TUN_DETAILS), TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0, DEV_ZERO_DETAILS), FALSE, TRUE);
+        /* No dialog before every check answered: the register action's "no" would make it pointless. */
+        harness_assert_no_polkit_call(h);
+        polkit_answer(inv, TRUE, FALSE);
+
+        inv = harness_expect_polkit_call(h, ACTION_MKNOD, POLKIT_FLAG_ALLOW_USER_INTERACTION, DEV_NULL_DETAILS);
+        harness_assert_no_polkit_call(h);
+        polkit_answer(inv, TRUE, FALSE);
+        inv = harness_expect_polkit_call(h, ACTION_MKNOD, POLKIT_FLAG_ALLOW_USER_INTERACTION, DEV_ZERO_DETAILS);
+        harness_assert_no_polkit_call(h);
+        g_assert_false(call->done);
+        polkit_answer(inv, TRUE, FALSE);
+
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+        g_assert_cmpuint(harness_n_listeners(h), ==, 1);
+}
+
+/* A "no" after authentication ends it: the next challenged check is not asked, nothing is registered. */
+static void test_register_no_after_authentication_stops(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        guint fds = warm_up_and_count_fds(h);
+
+        call = harness_register_async(h, h->client, c->listener_fd,
+                                      parse_variant("[" RULE_DEV_NULL "," RULE_TUN "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "2")),
+                      FALSE, TRUE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0, DEV_NULL_DETAILS), TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0, TUN_DETAILS), FALSE, TRUE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, POLKIT_FLAG_ALLOW_USER_INTERACTION,
+                                                 STRV("default-action", "continue", "rules", "2")),
+                      FALSE, FALSE);
+        harness_wait(h, call);
+        harness_assert_call_error(call, DBUS_ERROR_ACCESS_DENIED, STRV(ACTION_REGISTER));
+        assert_nothing_created(h, fds);
+}
+
+/* Rules that would ask polkit the same question are asked once. */
+static void test_register_identical_checks_asked_once(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+
+        call = harness_register_async(h, h->client, c->listener_fd,
+                                      parse_variant("[" RULE_DEV_NULL "," RULE_TUN "," RULE_DEV_NULL "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_REGISTER, 0,
+                                                 STRV("default-action", "continue", "rules", "3")),
+                      TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD, 0, DEV_NULL_DETAILS), TRUE, FALSE);
+        polkit_answer(harness_expect_polkit_call(h, ACTION_MKNOD_DEVICE, 0, TUN_DETAILS), TRUE, FALSE);
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+        harness_assert_no_polkit_call(h);
+}
+
+#define POLKIT_MAX_IN_FLIGHT_PER_USER 16u
+#define MANY_RULES 24u
+
+static GPtrArray *pop_all_polkit_calls(Harness *h);
+
+/* A registration keeps at most the per-user bound of checks at polkit, and asks the next as each answers. */
+static void test_register_many_rules_keep_bound_at_polkit(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(GString) rules = g_string_new("[");
+        g_autoptr(PendingCall) call = NULL;
+        g_autoptr(GPtrArray) in_flight = NULL;
+        guint n_checks = 0;
+
+        for (guint i = 0; i < MANY_RULES; i++)
+                g_string_append_printf(rules, "%s{'Syscall': <'mknod'>, 'Path': <'/dev/box/%u'>,"
+                                       " 'Major': <uint32 1>, 'Minor': <uint32 3>}", i > 0 ? "," : "", i);
+        g_string_append(rules, "]");
+        call = harness_register_async(h, h->client, c->listener_fd, parse_variant(rules->str),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+
+        in_flight = pop_all_polkit_calls(h);
+        g_assert_cmpuint(in_flight->len, ==, POLKIT_MAX_IN_FLIGHT_PER_USER);
+        /* One answer, one more question: rule 15, the next in order. */
+        polkit_answer(g_ptr_array_steal_index(in_flight, 0), TRUE, FALSE);
+        n_checks++;
+        g_ptr_array_add(in_flight, harness_expect_polkit_call(h, ACTION_MKNOD, 0,
+                                                              STRV("syscall", "mknod", "path", "/dev/box/15",
+                                                                   "device", "c 1:3", "mode", "0666")));
+        harness_assert_no_polkit_call(h);
+        while (in_flight->len > 0) {
+                n_checks += in_flight->len;
+                for (guint i = 0; i < in_flight->len; i++)
+                        polkit_answer(g_object_ref(in_flight->pdata[i]), TRUE, FALSE);
+                g_clear_pointer(&in_flight, g_ptr_array_unref);
+                in_flight = pop_all_polkit_calls(h);
+                g_assert_cmpuint(in_flight->len, <=, POLKIT_MAX_IN_FLIGHT_PER_USER);
+        }
+        g_assert_cmpuint(n_checks, ==, MANY_RULES + 1);
+        harness_wait(h, call);
+        g_assert_no_error(call->error);
+}
+
+/* A peer-to-peer caller that leaves while its checks are at polkit takes the registration along: nothing is
+ * registered, whatever polkit answers afterwards, and what it held (the listener's copy, pidfds) is let go. */
+static void test_register_peer_leaving_mid_batch_leaves_nothing(Harness *h, gconstpointer data) {
+        ListenerChild *c = harness_spawn_listener_child(h);
+        g_autoptr(PendingCall) call = NULL;
+        g_autoptr(GPtrArray) in_flight = NULL, cancels = NULL;
+        g_autoptr(GError) error = NULL;
+        guint fds = harness_daemon_fd_count(h);
+        gint64 deadline;
+
+        call = harness_register_async(h, h->peer, c->listener_fd,
+                                      parse_variant("[" RULE_DEV_NULL "," RULE_TUN "]"),
+                                      parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
+        in_flight = pop_all_polkit_calls(h);
+        g_assert_cmpuint(in_flight->len, ==, 3);
+        polkit_answer(g_object_ref(in_flight->pdata[0]), TRUE, FALSE);
+        g_assert_cmpuint(harness_daemon_fd_count(h), >, fds);
+
+        g_dbus_connection_close_sync(h->peer, NULL, &error);
+        g_assert_no_error(error);
+        /* Its connection's fd goes too: below what there was before it registered. */
+        deadline = g_get_monotonic_time() + HARNESS_TIMEOUT_USEC;
+        while (harness_daemon_fd_count(h) >= fds) {
+                if (g_get_monotonic_time() > deadline)
+                        harness_fail("the registration whose peer left still holds fds (%u, %u before it)",
+                                     harness_daemon_fd_count(h), fds);
+                harness_spin(h);
+        }
+        /* The two checks still at polkit are cancelled there (and the first too, if the daemon heard of the
+         * hang-up before its answer). */
+        cancels = pop_all_polkit_calls(h);
+        g_assert_cmpuint(cancels->len, >=, 2);
+        g_assert_cmpuint(cancels->len, <=, 3);
+        for (guint i = 0; i < cancels->len; i++) {
+                GDBusMethodInvocation *cancel = cancels->pdata[i];
+
+                g_assert_cmpstr(g_dbus_method_invocation_get_method_name(cancel), ==,
+                                "CancelCheckAuthorization");
+                g_dbus_method_invocation_return_value(g_object_ref(cancel), NULL);
+        }
+        for (guint i = 1; i < in_flight->len; i++)
+                polkit_answer(g_object_ref(in_flight->pdata[i]), TRUE, FALSE);
+        harness_assert_no_polkit_call(h);
+        harness_assert_no_signal(h, BROKER_MANAGER_INTERFACE, "ListenerAdded");
+        g_assert_cmpuint(harness_n_listeners(h), ==, 0);
+}
+
+static const HarnessOptions with_socket_activation = {
+        .socket_activation = TRUE,
+        .needs = HARNESS_NEEDS_SOCKET_ACTIVATE,
+};
 
 static const HarnessOptions without_polkit = { .no_polkit = TRUE };
 
@@ -634,13 +841,14 @@ static const HarnessOptions polkit_timeout_1s = {
 static void test_register_polkit_silent_is_retryable_timeout(Harness *h, gconstpointer data) {
         ListenerChild *c = harness_spawn_listener_child(h);
         g_autoptr(PendingCall) call = NULL;
-        g_autoptr(GDBusMethodInvocation) unanswered = NULL;
+        g_autoptr(GDBusMethodInvocation) unanswered = NULL, rule_unanswered = NULL;
         guint fds = warm_up_and_count_fds(h);
 
         call = harness_register_async(h, h->client, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
                                       parse_variant(NO_OPTIONS), G_DBUS_CALL_FLAGS_NONE);
         unanswered = harness_expect_polkit_call(h, ACTION_REGISTER, 0,
                                                 STRV("default-action", "continue", "rules", "1"));
+        rule_unanswered = harness_pop_polkit_call(h, NULL);
         harness_wait(h, call);
         harness_assert_call_error(call, DBUS_ERROR_TIMEOUT,
                                   STRV("polkit did not answer", ACTION_REGISTER, "nothing was registered"));
@@ -741,7 +949,8 @@ static const BadInput bad_inputs[] = {
           BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "'Path'") },
         { "open-pattern-path-with-host-path", NULL, BAD_FD_NONE,
           "[{'Syscall': <'open'>, 'Path': <'/dev/*'>, 'HostPath': <'/dev/kvm'>}]", NO_OPTIONS,
-          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "key 'Path' must be a literal path when 'HostPath' is set") },
+          BROKER_ERROR_INVALID_RULE, STRV("Rule 0", "key 'Path' must be a literal path, or a literal directory "
+                                          "followed by '/**', when 'HostPath' is set") },
         { "open-create-with-host-path", NULL, BAD_FD_NONE,
           "[" RULE_OPEN_DATA ", {'Syscall': <'open'>, 'Path': <'/dev/kvm'>, 'HostPath': <'/dev/kvm'>,"
           " 'Create': <true>}]", NO_OPTIONS,
@@ -915,8 +1124,6 @@ static void test_register_beyond_listener_limit_is_refused(Harness *h, gconstpoi
 
 /* ---- a burst of registrations waits its turn ---- */
 
-#define POLKIT_MAX_IN_FLIGHT_PER_USER 16u
-
 static const char *polkit_call_description(GDBusMethodInvocation *invocation) {
         GVariant *parameters = g_dbus_method_invocation_get_parameters(invocation);
         g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 2);
@@ -930,7 +1137,9 @@ static const char *polkit_call_description(GDBusMethodInvocation *invocation) {
 static PendingCall *register_described(Harness *h, GDBusConnection *conn, ListenerChild *c, const char *name) {
         g_autofree char *options = g_strdup_printf("{'Description': <'%s'>}", name);
 
-        return harness_register_async(h, conn, c->listener_fd, parse_variant("[" RULE_DEV_NULL "]"),
+        /* A rule that grants nothing asks nothing: one check per registration, which the tests of the queue
+         * count in registrations. */
+        return harness_register_async(h, conn, c->listener_fd, parse_variant("[" RULE_CONTINUE "]"),
                                       parse_variant(options), G_DBUS_CALL_FLAGS_NONE);
 }
 
@@ -979,8 +1188,7 @@ static void test_register_burst_is_queued_in_order(Harness *h, gconstpointer dat
                         harness_fail("registration %u was answered while waiting for its turn: %s", i,
                                      calls[i]->error ? calls[i]->error->message : "success");
 
-        /* One answer makes room for exactly one more: the oldest waiting registration. Its own next check
-         * (the rule) waits behind those that came before it. */
+        /* One answer makes room for exactly one more: the oldest waiting registration's. */
         polkit_answer(g_ptr_array_steal_index(in_flight, 0), TRUE, FALSE);
         next = harness_pop_polkit_call(h, NULL);
         g_assert_cmpstr(polkit_call_action_id(next), ==, ACTION_REGISTER);
@@ -997,8 +1205,8 @@ static void test_register_burst_is_queued_in_order(Harness *h, gconstpointer dat
                 in_flight = pop_all_polkit_calls(h);
                 g_assert_cmpuint(in_flight->len, <=, POLKIT_MAX_IN_FLIGHT_PER_USER);
         }
-        /* register and the rule, for each: 2 * BURST, of which one answered before the rounds */
-        g_assert_cmpuint(n_checks + 1, ==, 2 * BURST);
+        /* the register action, for each: BURST, of which one answered before the rounds */
+        g_assert_cmpuint(n_checks + 1, ==, BURST);
 
         for (guint i = 0; i < BURST; i++) {
                 harness_wait(h, calls[i]);
@@ -1121,16 +1329,12 @@ static void test_register_queued_dropped_when_caller_leaves(Harness *h, gconstpo
         g_assert_cmpuint(harness_n_listeners(h), ==, POLKIT_MAX_IN_FLIGHT_PER_USER);
 }
 
-static const HarnessOptions with_socket_activation = {
-        .socket_activation = TRUE,
-        .needs = HARNESS_NEEDS_SOCKET_ACTIVATE,
-};
 
 int main(int argc, char **argv) {
         harness_init(&argc, &argv);
 
-        harness_add_test("/register/polkit/asks-register-then-each-emulate-rule-in-order", NULL,
-                         test_register_asks_register_then_each_emulate_rule_in_order, NULL);
+        harness_add_test("/register/polkit/asks-register-and-each-emulate-rule-at-once", NULL,
+                         test_register_asks_register_and_each_emulate_rule_at_once, NULL);
         harness_add_test("/register/polkit/details-omit-unset-description", NULL,
                          test_register_details_omit_unset_description, NULL);
         harness_add_test("/register/polkit/interactive-call-allows-user-interaction", NULL,
@@ -1153,8 +1357,8 @@ int main(int argc, char **argv) {
 
         harness_add_test("/register/unauthorized/register-refused-is-access-denied", NULL,
                          test_register_refused_is_access_denied, NULL);
-        harness_add_test("/register/unauthorized/rule-refused-stops-further-checks", NULL,
-                         test_register_rule_refused_stops_checks, NULL);
+        harness_add_test("/register/unauthorized/rule-refused-last-registers-nothing", NULL,
+                         test_register_rule_refused_last_registers_nothing, NULL);
         harness_add_test("/register/unauthorized/open-rule-refused-names-action-and-rule", NULL,
                          test_register_open_rule_refused_names_action_and_rule, NULL);
         harness_add_test("/register/unauthorized/challenge-without-interactive-requires-interaction", NULL,
@@ -1165,6 +1369,16 @@ int main(int argc, char **argv) {
                          test_register_polkit_error_is_access_denied, NULL);
         harness_add_test("/register/unauthorized/rule-polkit-error-is-access-denied", NULL,
                          test_register_rule_polkit_error_is_access_denied, NULL);
+        harness_add_test("/register/interactive/challenges-asked-again-one-at-a-time", NULL,
+                         test_register_challenges_asked_again_one_at_a_time, NULL);
+        harness_add_test("/register/interactive/no-after-authentication-stops", NULL,
+                         test_register_no_after_authentication_stops, NULL);
+        harness_add_test("/register/polkit/identical-checks-asked-once", NULL,
+                         test_register_identical_checks_asked_once, NULL);
+        harness_add_test("/register/polkit/many-rules-keep-bound-at-polkit", NULL,
+                         test_register_many_rules_keep_bound_at_polkit, NULL);
+        harness_add_test("/register/unauthorized/peer-leaving-mid-batch-leaves-nothing", &with_socket_activation,
+                         test_register_peer_leaving_mid_batch_leaves_nothing, NULL);
         harness_add_test("/register/unanswered/polkit-absent-is-retryable-timeout", &without_polkit,
                          test_register_polkit_absent_is_retryable_timeout, NULL);
         harness_add_test("/register/unanswered/polkit-silent-is-retryable-timeout", &polkit_timeout_1s,

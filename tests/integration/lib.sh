@@ -32,10 +32,10 @@ T=
 # What building and testing need on Debian 12 (tools/test and tools/demo install the missing ones).
 SB_PACKAGES=(
     meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev libfuzzer-14-dev
-    libsystemd-dev libseccomp-dev libcap-dev libglib2.0-dev libglib-testing-0-dev libdbus-1-dev
-    libpolkit-gobject-1-dev libjson-c-dev
-    dbus dbus-daemon polkitd systemd-container util-linux libxml2-utils e2fsprogs bubblewrap
-    crun runc busybox-static python3
+    libsystemd-dev libseccomp-dev libcap-dev libjson-c-dev libglib2.0-dev libglib-testing-0-dev libdbus-1-dev
+    libpolkit-gobject-1-dev
+    dbus dbus-daemon polkitd systemd-container util-linux bsdutils libxml2-utils e2fsprogs bubblewrap
+    strace crun runc busybox-static python3
 )
 
 # apt-get install the packages dpkg does not list as installed; nothing (not even an update) otherwise.
@@ -303,7 +303,7 @@ sb_start_broker() {
     # place: the pid stays the daemon's.
     # The sanitizer options (tools/test --sanitize) say where a report goes: it must not be lost in the log.
     setsid systemd-socket-activate -l "$SB_SOCKET" -E DBUS_SYSTEM_BUS_ADDRESS \
-        -E ASAN_OPTIONS -E UBSAN_OPTIONS -E LSAN_OPTIONS \
+        -E ASAN_OPTIONS -E UBSAN_OPTIONS -E LSAN_OPTIONS -E JOURNAL_STREAM \
         "$SYSBROKERD" --no-idle-exit --log-level="${SB_BROKER_LOG_LEVEL:-debug}" "$@" \
         >>"$T/sysbrokerd.log" 2>&1 &
     SB_BROKER_PID=$!

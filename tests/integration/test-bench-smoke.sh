@@ -10,7 +10,7 @@ sb_init "$@"
 sb_start_all "$SB_RULES/allow-all.rules"
 
 rc=0
-out=$("$SYSBROKER_BENCH" --iterations=2000 --runs=3 --warmup=200 2>&1) || rc=$?
+out=$("$SYSBROKER_BENCH" --iterations=2000 --runs=3 --warmup=200 --register-iterations=2 2>&1) || rc=$?
 printf '%s\n' "$out" | sed 's/^/# /'
 assert_eq "bench exits 0" 0 "$rc"
 assert_contains "native row" "$out" "(a) native"
@@ -21,6 +21,9 @@ assert_contains "open: raw emulating supervisor row" "$out" "(e) open: raw super
 assert_contains "open: sysbrokerd emulating row" "$out" "(f) open: sysbrokerd, emulated by rule"
 assert_contains "open: raw CONTINUE row" "$out" "(g) open: raw supervisor, CONTINUE"
 assert_contains "open: sysbrokerd continuing row" "$out" "(h) open: sysbrokerd, no rule matches"
+assert_contains "registration row, 1 rule" "$out" "(register) 1 open rule "
+assert_contains "registration row, 8 rules" "$out" "(register) 8 open rules"
+assert_contains "registration row, 64 rules" "$out" "(register) 64 open rules"
 assert_contains "mknod ratio line" "$out" "ratio sysbrokerd/raw c/b"
 assert_contains "emulated open ratio line" "$out" "ratio sysbrokerd/raw f/e"
 assert_contains "continued open ratio line" "$out" "ratio sysbrokerd/raw h/g"
@@ -43,7 +46,7 @@ assert_true "a ratio gives each round's figure" grep -Eq 'f/e open, emulated: [0
 
 # Over the socket endpoint as well.
 rc=0
-out=$("$SYSBROKER_BENCH" --socket="$SB_SOCKET" --iterations=2000 --runs=3 --warmup=200 2>&1) || rc=$?
+out=$("$SYSBROKER_BENCH" --socket="$SB_SOCKET" --iterations=2000 --runs=3 --warmup=200 --register-iterations=2 2>&1) || rc=$?
 printf '%s\n' "$out" | sed 's/^/# /'
 assert_eq "bench over the socket exits 0" 0 "$rc"
 assert_contains "socket: sysbrokerd continued every call" "$out" "continued 6201 of 6201"
@@ -74,7 +77,7 @@ fi
 # And it fails loudly when there is no broker to answer.
 sb_kill_pid "$SB_BROKER_PID"
 rc=0
-out=$("$SYSBROKER_BENCH" --iterations=2000 --runs=3 --warmup=200 2>&1) || rc=$?
+out=$("$SYSBROKER_BENCH" --iterations=2000 --runs=3 --warmup=200 --register-iterations=2 2>&1) || rc=$?
 assert_true "bench without sysbrokerd fails" test "$rc" != 0
 assert_contains "and says why" "$out" "sysbrokerd is not answering on"
 

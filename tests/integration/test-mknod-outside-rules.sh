@@ -61,6 +61,15 @@ out=$(run_as_user "$SYSBROKERCTL" run --default=deny --mknod "c 1:3 $D/null" -- 
         sh -c "mkfifo '$D/fifo2'; echo mkfifo-exit=\$?" 2>&1) || rc=$?
 assert_contains "default deny: mkfifo fails with EPERM" "$out" "Operation not permitted"
 assert_false "default deny: no FIFO" test -e "$D/fifo2"
+# An admin finds out why the sandbox failed: the default's denial is logged at the default level (info),
+# naming the call and the errno; the default's continue (the mkfifo above) only at debug.
+assert_true "default deny: the log says the default action denied the mknodat" \
+        grep -qE "^<6>Listener [0-9]+: mknodat by task [0-9]+: no rule applies, denied by the listener's default action \(EPERM\)\.$" \
+        "$T/sysbrokerd.log"
+assert_true "default continue: logged (the daemon runs at debug here)" \
+        grep -q "mknodat by task [0-9]*: no rule applies, continued by the listener's default action" "$T/sysbrokerd.log"
+assert_eq "default continue: at debug only" "" \
+        "$(grep "continued by the listener's default action" "$T/sysbrokerd.log" | grep -v '^<7>' || true)"
 
 # A deny rule wins over what the kernel would allow, too.
 rc=0

@@ -5,7 +5,7 @@
 # shows in the sandbox's own /proc/self/mountinfo with the forced nosuid,nodev and the size asked for, is
 # made with the caller's fs ids (its root directory is the caller's), holds a file written into it, and is
 # gone after the unmount; the daemon logs both. A mount left behind belongs to the listener that made it:
-# another sandbox cannot unmount it.
+# another sandbox cannot unmount it. A rule's max-size refuses a tmpfs above it, or without a size.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -75,6 +75,20 @@ out=$(sandbox --mount "tmpfs - $D/left:size=*" -- "$SB_MOUNT" umount "$D/left") 
 assert_eq "another listener cannot unmount it (default continue: the kernel's EPERM)" EPERM "$out"
 assert_contains "it is still mounted" "$(sb_mntinfo "$D/left")" "fstype=tmpfs source=left "
 umount "$D/left"
+
+# max-size (MaxSize) bounds what "size=*" lets through, which no polkit rule can read from a pattern.
+BOUNDED=(--mount "tmpfs - $D/mnt:size=*,max-size=4M")
+out=$(sandbox "${BOUNDED[@]}" -- "$SB_MOUNT" mount big "$D/mnt" tmpfs - size=8m) || true
+assert_eq "max-size: a tmpfs above it is refused" EPERM "$out"
+assert_eq "max-size: ... nothing mounted" "" "$(sb_mntinfo "$D/mnt")"
+assert_true "max-size: ... and the daemon says why" \
+    grep -q "option 'size=8m' is not allowed by rule 0: it is above the rule's MaxSize" "$T/sysbrokerd.log"
+out=$(sandbox "${BOUNDED[@]}" -- "$SB_MOUNT" mount big "$D/mnt" tmpfs - mode=0700) || true
+assert_eq "max-size: a tmpfs without a size (half of the memory) is refused" EPERM "$out"
+out=$(sandbox "${BOUNDED[@]}" -- "$SB_MOUNT" mount small "$D/mnt" tmpfs - size=4m) || true
+assert_eq "max-size: one within it is mounted" "" "$out"
+assert_contains "max-size: ... with that size" "$(sb_mntinfo "$D/mnt")" "size=4096k"
+umount "$D/mnt"
 
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive

@@ -93,30 +93,33 @@ raw_with_bundle "$D"
 assert_true "oci: a user may not name a tree of someone else's as the container's root" \
         oci_log_has "the container's root '/etc' belongs to uid 0, not to the runtime's uid $SB_TEST_UID"
 
-# --- A busybox-static rootfs, and a host directory bound at the same path in the container (C): open and
-# mknod check what the container reached against the host's file at that path. In C, root's directory, a file
-# only uid 4242 may read.
+# --- A busybox-static rootfs, on the test's tmpfs (device nodes work there): the container's root is the
+# listener's, so rules name the container's paths and the identity checks look below the rootfs. In it, root's
+# directory /devs and a file only uid 4242 may read. C, a host directory bound at the same path in the
+# container, is not below the rootfs: what the container reaches there is not the rootfs's file.
 C=$T/work/ctr
 mkdir -m 0755 "$C"
 chown 0:0 "$C"
-echo "the secret" >"$C/secret"
-chown 4242:4242 "$C/secret"
-chmod 0600 "$C/secret"
 make_bundle() {
     local b=$1
-    mkdir -p "$b/rootfs/bin" "$b/rootfs/dev" "$b/rootfs/proc" "$b/rootfs/mnt" "$b/rootfs/tmp"
+    mkdir -p "$b/rootfs/bin" "$b/rootfs/dev" "$b/rootfs/devs" "$b/rootfs/proc" "$b/rootfs/mnt" "$b/rootfs/tmp"
     cp /bin/busybox "$b/rootfs/bin/"
     for a in sh mknod mount cat stat echo grep; do ln -sf busybox "$b/rootfs/bin/$a"; done
+    echo "the secret" >"$b/rootfs/secret"
+    chown 4242:4242 "$b/rootfs/secret"
+    chmod 0600 "$b/rootfs/secret"
 }
 
 METADATA='{"Rules": [
+  {"Syscall": "mknod", "Path": "/devs/sbnull", "Major": 1, "Minor": 3},
   {"Syscall": "mknod", "Path": "'$C'/sbnull", "Major": 1, "Minor": 3},
-  {"Syscall": "open", "Path": "'$C'/secret", "Access": "r"},
+  {"Syscall": "open", "Path": "/secret", "Access": "r"},
   {"Syscall": "mount", "FsType": "tmpfs", "Target": "/mnt", "Options": ["size=*"]}
  ], "DefaultAction": "continue"}'
-SCRIPT="mknod $C/sbnull c 1 3 && echo mknod-allowed-ok
-mknod $C/sbzero c 1 5 2>&1 || echo mknod-disallowed-failed
-cat $C/secret
+SCRIPT="mknod /devs/sbnull c 1 3 && echo mknod-allowed-ok
+mknod /devs/sbzero c 1 5 2>&1 || echo mknod-disallowed-failed
+mknod $C/sbnull c 1 3 2>&1 || echo mknod-outside-root-failed
+cat /secret
 mount -t tmpfs -o size=1m none /mnt && grep ' /mnt ' /proc/mounts && echo tmpfs-ok"
 
 run_crun() {
@@ -129,7 +132,7 @@ run_crun() {
 }
 
 # --- crun, rootful.
-B=$T/crun-bundle
+B=$T/work/crun-bundle
 mkdir -p "$B"
 make_bundle "$B"
 (cd "$B" && crun spec)
@@ -139,9 +142,13 @@ out=$(run_crun sbtest-crun "$B" 2>&1) || rc=$?
 echo "$out" >"$T/crun.log"
 assert_eq "crun: the container ran to its end" 0 "$rc"
 assert_contains "crun: an allowed mknod succeeds" "$out" mknod-allowed-ok
-assert_eq "crun: the node is char 1:3" "character special file 1:3" "$(stat -c '%F %Hr:%Lr' "$C/sbnull" 2>&1)"
-assert_contains "crun: a disallowed one gets EPERM" "$out" "mknod: $C/sbzero: Operation not permitted"
-assert_false "crun: and is not made" test -e "$C/sbzero"
+assert_eq "crun: the node is char 1:3, in the rootfs" "character special file 1:3" \
+        "$(stat -c '%F %Hr:%Lr' "$B/rootfs/devs/sbnull" 2>&1)"
+assert_contains "crun: a disallowed one gets EPERM" "$out" "mknod: /devs/sbzero: Operation not permitted"
+assert_false "crun: and is not made" test -e "$B/rootfs/devs/sbzero"
+assert_contains "crun: a path outside the container's root is refused" "$out" \
+        "mknod: $C/sbnull: Operation not permitted"
+assert_false "crun: and nothing made there" test -e "$C/sbnull"
 assert_contains "crun: the open rule returns a file the container's root may not read" "$out" "the secret"
 assert_contains "crun: the tmpfs mount rule works" "$out" tmpfs-ok
 assert_true "crun: the listener was registered by root, for the container" \
@@ -149,12 +156,11 @@ assert_true "crun: the listener was registered by root, for the container" \
 assert_true "crun: the container id is the description" \
         grep -q "('sbtest-crun') for OCI container 'sbtest-crun'" "$T/sysbrokerd.log"
 # --- runc, rootful: the same, its own names.
-B=$T/runc-bundle
+B=$T/work/runc-bundle
 mkdir -p "$B"
 make_bundle "$B"
 (cd "$B" && runc spec)
-RUNC_METADATA=${METADATA//sbnull/sbnull-runc}
-/usr/bin/python3 "$BUNDLE" --bind "$C" "$B" "$OCI" "$RUNC_METADATA" sh -c "${SCRIPT//sbnull/sbnull-runc}"
+/usr/bin/python3 "$BUNDLE" "$B" "$OCI" "$METADATA" sh -c "$SCRIPT"
 rc=0
 out=$(timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/cgroup 2>/dev/null;
         mount -t cgroup2 none /sys/fs/cgroup && cd "$1" && exec runc --root "$2" run sbtest-runc' \
@@ -162,9 +168,9 @@ out=$(timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/
 echo "$out" >"$T/runc.log"
 assert_eq "runc: the container ran to its end" 0 "$rc"
 assert_contains "runc: an allowed mknod succeeds" "$out" mknod-allowed-ok
-assert_eq "runc: the node is char 1:3" "character special file 1:3" \
-        "$(stat -c '%F %Hr:%Lr' "$C/sbnull-runc" 2>&1)"
-assert_contains "runc: a disallowed one gets EPERM" "$out" "mknod: $C/sbzero: Operation not permitted"
+assert_eq "runc: the node is char 1:3, in the rootfs" "character special file 1:3" \
+        "$(stat -c '%F %Hr:%Lr' "$B/rootfs/devs/sbnull" 2>&1)"
+assert_contains "runc: a disallowed one gets EPERM" "$out" "mknod: /devs/sbzero: Operation not permitted"
 assert_contains "runc: the open rule returns a file the container's root may not read" "$out" "the secret"
 assert_contains "runc: the tmpfs mount rule works" "$out" tmpfs-ok
 assert_true "runc: registered for the container" grep -q "for OCI container 'sbtest-runc'" "$T/sysbrokerd.log"
@@ -198,7 +204,7 @@ assert_false "rootless: nothing registered for the user" \
 assert_true "oci: the daemon is alive after all of it" sb_broker_alive
 
 # --- While a container runs, ListListeners shows its listener, the container id as description.
-B=$T/list-bundle
+B=$T/work/list-bundle
 mkdir -p "$B"
 make_bundle "$B"
 (cd "$B" && crun spec)

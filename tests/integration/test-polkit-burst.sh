@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A burst of registrations is queued, not refused: 64 `sysbrokerctl run` started at once by one user (as
 # many listeners as a user may hold) all succeed, while sysbrokerd never has more than 16 of that user's
-# polkit checks in flight. polkitd shows nothing of that, so the count comes from sysbrokerd's debug log.
+# polkit checks in flight. Each asks two checks at once (register, and its mknod rule): the first 8 have
+# both at polkitd, the other 56 one each in the queue (a registration's other checks wait for room there).
+# polkitd shows nothing of that, so the count comes from sysbrokerd's debug log.
 # To be sure the burst really meets the bound, polkitd is stopped (SIGSTOP) until all 64 wait; meanwhile
 # another user's check goes to polkit at once, and the user's checks past its queue are refused.
 # Then polkit not answering: stopped, a registration fails after --polkit-timeout= with
@@ -15,6 +17,8 @@ sb_start_all "$SB_RULES/allow-all.rules" --polkit-timeout=3
 
 N=64
 BOUND=16
+QUEUED=$((N - BOUND / 2))
+QUEUE_SIZE=64
 UID_=$SB_TEST_UID
 D=$T/work/burst
 run_as_user mkdir "$D"
@@ -24,7 +28,7 @@ max_in_flight() {
     grep -o "in flight for uid $UID_: [0-9]*" "$T/sysbrokerd.log" | awk '{ if ($NF > m) m = $NF } END { print m + 0 }'
 }
 all_queued() {
-    grep -q "polkit: queued 'org.sysbroker.Broker1.register' for uid $UID_, in flight for it: $BOUND, queued: $((N - BOUND))\." \
+    grep -q "polkit: queued 'org.sysbroker.Broker1.register' for uid $UID_, in flight for it: $BOUND, queued: $QUEUED\." \
         "$T/sysbrokerd.log"
 }
 # All arrived and wait, or some were answered (refused) already: what the first assertion tells apart.
@@ -57,7 +61,7 @@ done
 sb_poll 40 burst_settled || true
 rc=0
 all_queued || rc=$?
-assert_eq "all $N registrations arrived: $BOUND checks at polkit, $((N - BOUND)) queued" 0 "$rc"
+assert_eq "all $N registrations arrived: $BOUND checks at polkit, $QUEUED queued" 0 "$rc"
 assert_eq "while polkitd is stopped, no registration is answered (nor its command run)" 0 "$(n_started)"
 assert_eq "none was refused meanwhile" "" \
     "$(cat "$T"/burst*.out)"
@@ -77,21 +81,21 @@ rc=0
 sb_poll 10 root_checked "$before" || rc=$?
 assert_eq "another user's check goes to polkit at once, ahead of the user's queue" 0 "$rc"
 
-# The user's queue holds as many checks as it may hold listeners (64): with 48 registrations waiting,
-# 16 tries to unregister root's listener still fit; the 17th is refused at once, as UnknownObject: a refusal
+# The user's queue holds as many checks as it may hold listeners (64): with 56 registrations waiting,
+# 8 tries to unregister root's listener still fit; the 9th is refused at once, as UnknownObject: a refusal
 # of someone else's listener never tells it from a missing one.
 all_tries_arrived() {
-    grep -q "polkit: queued 'org.sysbroker.Broker1.manage' for uid $UID_, in flight for it: $BOUND, queued: $N\." \
+    grep -q "polkit: queued 'org.sysbroker.Broker1.manage' for uid $UID_, in flight for it: $BOUND, queued: $QUEUE_SIZE\." \
         "$T/sysbrokerd.log" && [ -n "$(cat "$T"/unregister*.out)" ]
 }
 upids=()
-for i in $(seq 1 $((N - (N - BOUND) + 1))); do
+for i in $(seq 1 $((QUEUE_SIZE - QUEUED + 1))); do
     run_as_user busctl --timeout=300 call org.sysbroker.Broker1 "$R" org.sysbroker.Broker1.Listener Unregister \
         >"$T/unregister$i.out" 2>&1 &
     upids+=($!)
 done
 sb_poll 20 all_tries_arrived || true
-assert_eq "the queue took 16 more checks of the user, and refused one past it" \
+assert_eq "the queue took $((QUEUE_SIZE - QUEUED)) more checks of the user, and refused one past it" \
     "1 Call failed: Unknown object '$R'." \
     "$(cat "$T"/unregister*.out | sort | uniq -c | sed 's/^ *//')"
 assert_eq "a check past the queue is logged" 1 \

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The safe host path resolver on a tree made for each test: which symlinks it follows (root's, in root's
  * directories writable by no one else) and which it refuses, with where and whose; ".." only from a link
- * and never above the root; loops; O_NOFOLLOW; and the host comparison built on it. What needs files of
+ * and never above the root; loops; O_NOFOLLOW; the host comparison built on it; and the same walk in another
+ * root and beneath a directory, which nothing leaves. What needs files of
  * root's (chown) runs only as root, as the suite does in CI. */
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,9 +160,196 @@ static void test_same_as_the_host(void) {
         remove_tree();
 }
 
+/* A listener whose "/" is base: "the host's file at /dir/file" is base/dir/file, not the broker's /dir/file. */
+static void test_same_in_another_root(void) {
+        _cleanup_close_ int root = -EBADF;
+        char p[PATH_MAX + 64];
+        struct stat st, dir;
+
+        make_tree();
+        root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root >= 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(stat(p, &st) == 0);
+        snprintf(p, sizeof p, "%s/dir", base);
+        CHECK(stat(p, &dir) == 0);
+        CHECK(host_path_same_in_root(root, "/dir/file", &st, false, NULL) == 1);
+        CHECK(host_path_same_in_root(root, "/dir", &dir, true, NULL) == 1);
+        CHECK(host_path_same_in_root(root, "/dir", &st, true, NULL) == 0);
+        /* The broker's own root does not have it there, and the path as the broker sees it is not below it. */
+        CHECK(host_path_same_in_root(-EBADF, "/dir/file", &st, false, NULL) < 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(host_path_same_in_root(root, p, &st, false, NULL) == -ENOENT);
+        remove_tree();
+}
+
+/* Resolves name beneath base (or with "/" first, in the view whose root is base): the errno, or 0 and
+ * whether it is base/dir/file. */
+static int resolve_below(const char *name, bool in_root, bool *ret_is_file, HostPathUnsafe *unsafe) {
+        _cleanup_close_ int root = -EBADF;
+        char file[PATH_MAX + 64];
+        struct stat a, b;
+        int fd, r;
+
+        root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root >= 0);
+        snprintf(file, sizeof file, "%s/dir/file", base);
+        r = in_root ? host_path_open_in_root(root, name, 0, &fd, unsafe) :
+                      host_path_open_beneath(root, name, 0, &fd, unsafe);
+        if (r < 0)
+                return r;
+        *ret_is_file = fstat(fd, &a) == 0 && stat(file, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        safe_close(fd);
+        return 0;
+}
+
+static void test_beneath_nothing_leaves_the_directory(void) {
+        HostPathUnsafe unsafe = {};
+        bool is_file = false;
+        char p[PATH_MAX + 64];
+        struct stat st;
+
+        make_tree();
+        CHECK(resolve_below("dir/file", false, &is_file, NULL) == 0 && is_file);
+        CHECK(resolve_below("dir//./file", false, &is_file, NULL) == 0 && is_file);
+        /* ".." within is followed; above the directory it is an escape, however it is spelled. */
+        CHECK(resolve_below("dir/../dir/file", false, &is_file, NULL) == 0 && is_file);
+        CHECK(resolve_below("..", false, &is_file, NULL) == -EXDEV);
+        CHECK(resolve_below("dir/../../dir/file", false, &is_file, NULL) == -EXDEV);
+        snprintf(p, sizeof p, "dir/../..%s/dir/file", base);
+        CHECK(resolve_below(p, false, &is_file, NULL) == -EXDEV);
+        CHECK(resolve_below("/dir/file", false, &is_file, NULL) == -EINVAL);
+        CHECK(resolve_below("dir/none", false, &is_file, NULL) == -ENOENT);
+        /* The empty path is the directory itself. */
+        CHECK(resolve_below("", false, &is_file, NULL) == 0 && !is_file);
+        CHECK(host_path_open_beneath(-EBADF, "dir/file", 0, &(int) { -1 }, NULL) == -EBADF);
+
+        /* A user's link, pointing out or within, is never followed. */
+        link_at("/etc/passwd", "dir/out", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_below("dir/out", false, &is_file, &unsafe) == -ENOLINK);
+        CHECK_STREQ(unsafe.path, "/dir/out");
+        link_at("file", "dir/users", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_below("dir/users", false, &is_file, &unsafe) == -ENOLINK);
+        CHECK_STREQ(unsafe.path, "/dir/users");
+        link_at(".", "sticky/dot", geteuid() == 0 ? 65534 : geteuid());
+        CHECK(resolve_below("sticky/dot/../dir/file", false, &is_file, &unsafe) == -ENOLINK);
+        snprintf(p, sizeof p, "%s/dir/out", base);
+        CHECK(lstat(p, &st) == 0);
+        remove_tree();
+}
+
+static void test_beneath_roots_links(void) {
+        HostPathUnsafe unsafe = {};
+        bool is_file = false;
+        char target[PATH_MAX + 64];
+
+        if (geteuid() != 0) {
+                printf("# skipped: needs root (links and directories of root's)\n");
+                return;
+        }
+        make_tree();
+        snprintf(target, sizeof target, "%s/dir/file", base);
+        link_at(target, "dir/abs", 0);
+        link_at("/dir/file", "dir/abs-in-root", 0);
+        link_at("../dir/file", "dir/rel", 0);
+        link_at("../..", "dir/up", 0);
+        link_at("../../../../../../../../../../../..", "dir/way-up", 0);
+        link_at("../dir/loop", "dir/loop", 0);
+
+        /* Root's link within the directory is followed, ".." in its target too while it stays within. */
+        CHECK(resolve_below("dir/rel", false, &is_file, &unsafe) == 0 && is_file);
+        /* An absolute target is an escape, even one that names a file within on the host. */
+        CHECK(resolve_below("dir/abs", false, &is_file, &unsafe) == -EXDEV);
+        CHECK(resolve_below("dir/abs-in-root", false, &is_file, &unsafe) == -EXDEV);
+        /* Root's ".." out of the directory is an escape too. */
+        CHECK(resolve_below("dir/up/dir/file", false, &is_file, &unsafe) == -EXDEV);
+        CHECK(resolve_below("dir/loop", false, &is_file, &unsafe) == -ELOOP);
+
+        /* In a view whose root is base: an absolute target starts at base, ".." stops there. */
+        CHECK(resolve_below("/dir/abs-in-root", true, &is_file, &unsafe) == 0 && is_file);
+        CHECK(resolve_below("/dir/way-up/dir/file", true, &is_file, &unsafe) == 0 && is_file);
+        CHECK(resolve_below("/dir/abs", true, &is_file, &unsafe) == -ENOENT);
+        CHECK(resolve_below("dir/file", true, &is_file, &unsafe) == -EINVAL);
+        remove_tree();
+}
+
+/* Swaps base/m/d, a directory, with a symlink that leads out (as the user's, or root's), atomically, until
+ * told to stop: whatever the walk meets, it must never come back with the file outside. */
+typedef struct Swapper {
+        int dir_fd;
+        volatile bool stop;
+        unsigned swaps;
+} Swapper;
+
+static void *swap_loop(void *userdata) {
+        Swapper *w = userdata;
+
+        while (!w->stop)
+                if (renameat2(w->dir_fd, "d", w->dir_fd, "swap", RENAME_EXCHANGE) == 0)
+                        w->swaps++;
+        return NULL;
+}
+
+static void race_against_swaps(uid_t link_owner, int expected_refusal) {
+        _cleanup_close_ int m = -EBADF;
+        char p[PATH_MAX + 64];
+        struct stat inside, outside, st;
+        unsigned refused = 0, found = 0;
+        Swapper w = {};
+        pthread_t thread;
+        int fd;
+
+        make_tree();
+        snprintf(p, sizeof p, "%s/m", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/m/d", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/m/d/file", base);
+        safe_close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+        CHECK(stat(p, &inside) == 0);
+        snprintf(p, sizeof p, "%s/dir/file", base);
+        CHECK(stat(p, &outside) == 0);
+        link_at("../dir", "m/swap", link_owner);
+        snprintf(p, sizeof p, "%s/m", base);
+        m = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(m >= 0);
+
+        w.dir_fd = m;
+        CHECK(pthread_create(&thread, NULL, swap_loop, &w) == 0);
+        for (unsigned i = 0; i < 20000 && !unit_failed; i++) {
+                int r = host_path_open_beneath(m, "d/file", 0, &fd, NULL);
+
+                if (r == expected_refusal || r == -ENOENT) {
+                        refused++;
+                        continue;
+                }
+                CHECK(r == 0);
+                if (r < 0)
+                        break;
+                CHECK(fstat(fd, &st) == 0);
+                CHECK(!(st.st_dev == outside.st_dev && st.st_ino == outside.st_ino));
+                found += st.st_dev == inside.st_dev && st.st_ino == inside.st_ino;
+                safe_close(fd);
+        }
+        w.stop = true;
+        CHECK(pthread_join(thread, NULL) == 0);
+        printf("# %u swaps: %u times the file within, %u refused\n", w.swaps, found, refused);
+        CHECK(w.swaps > 0);
+        remove_tree();
+}
+
+static void test_beneath_symlink_swaps_mid_walk(void) {
+        /* The user's link is unsafe, root's leads out: either is refused, never followed out. */
+        race_against_swaps(geteuid() == 0 ? 65534 : geteuid(), -ENOLINK);
+        if (geteuid() == 0)
+                race_against_swaps(0, -EXDEV);
+}
+
 static void setup(void) {
         CHECK(target_setup_process() >= 0);
 }
 
 UNIT_MAIN(T(setup), T(test_plain_paths_and_bad_input), T(test_links_anyone_but_root_could_place_are_refused),
-          T(test_roots_links_in_roots_directories), T(test_same_as_the_host))
+          T(test_roots_links_in_roots_directories), T(test_same_as_the_host),
+          T(test_same_in_another_root), T(test_beneath_nothing_leaves_the_directory),
+          T(test_beneath_roots_links), T(test_beneath_symlink_swaps_mid_walk))

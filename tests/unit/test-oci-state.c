@@ -91,7 +91,7 @@ static void test_metadata_rules_reach_the_rule_parser(void) {
         CHECK(metadata("{\"Rules\": [{\"Syscall\": \"mknod\", \"Path\": \"/dev/fuse\", \"Major\": 10, "
                        "\"Minor\": 229}, {\"Syscall\": \"open\", \"Path\": \"/s\", \"Access\": \"rw\", "
                        "\"Create\": true}, {\"Syscall\": \"mount\", \"FsType\": \"tmpfs\", \"Target\": \"/mnt\", "
-                       "\"Options\": [\"size=*\"]}, {\"Syscall\": \"mknod\", \"Action\": \"deny\", \"Errno\": 13, "
+                       "\"Options\": [\"size=*\"], \"MaxSize\": 1048576}, {\"Syscall\": \"mknod\", \"Action\": \"deny\", \"Errno\": 13, "
                        "\"Path\": \"/dev/x\", \"Major\": 1, \"Minor\": 5}], \"DefaultAction\": \"deny\"}",
                        &set, &error) == 0);
         CHECK(set && set->n_rules == 4);
@@ -99,6 +99,7 @@ static void test_metadata_rules_reach_the_rule_parser(void) {
                 CHECK(set->rules[0].major == 10 && set->rules[0].minor == 229);
                 CHECK(set->rules[1].create);
                 CHECK(set->rules[2].n_options == 1);
+                CHECK(set->rules[2].max_size == 1048576);
                 CHECK(set->rules[3].deny_errno == 13);
         }
         rule_set_free(set);

@@ -25,6 +25,7 @@ static const RuleLimits limits = { .max_rules = 16, .max_string_length = 4096, .
         "key s Syscall 6d6f756e74\n"                                                                \
         "key s FsType 746d706673\n"                                                                 \
         "key s Target 2f6d6e742f78\n"                                                               \
+        "key t MaxSize 1048576\n"                                                                   \
         "end\n"
 #define OPEN_RULE_LINES(create)                                                                     \
         "rule\n"                                                                                    \
@@ -39,6 +40,7 @@ static const RuleLimits limits = { .max_rules = 16, .max_string_length = 4096, .
         "owner-uid 1000\n"                                                                          \
         "account-uid 1001\n"                                                                        \
         "owner-pid 42\n"                                                                            \
+        "registered-usec 1700000000000000\n"                                                        \
         "default-action deny\n"                                                                     \
         "description 766d\n"
 
@@ -54,9 +56,12 @@ static void test_valid_state_is_read(void) {
         CHECK(p.owner_uid == 1000);
         CHECK(p.account_uid == 1001);
         CHECK(p.owner_pid == 42);
+        CHECK(p.registered_usec == UINT64_C(1700000000000000));
         CHECK(p.default_deny);
         CHECK_STREQ(p.description, "vm");
         CHECK(p.rules && p.rules->n_rules == 1);
+        /* A state without a root line (every one written before there were roots): the broker's. */
+        CHECK(!p.root);
         persisted_listener_done(&p);
 }
 
@@ -66,6 +71,7 @@ static void test_account_uid_defaults_to_owner(void) {
 
         CHECK(parse("id 7\nowner-uid 1000\ndefault-action continue\n" RULE_LINES, &p) == 0);
         CHECK(p.account_uid == 1000);
+        CHECK(p.registered_usec == 0); /* a state from before registered-usec: listener_new() takes now */
         CHECK(!p.default_deny);
         CHECK_STREQ(p.description, "");
         persisted_listener_done(&p);
@@ -94,6 +100,7 @@ static void test_damaged_header_lines_are_refused(void) {
         expect_refused("id 0\nowner-uid 1000\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\naccount-uid 1000x\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\nowner-pid 2147483648\ndefault-action deny\n" RULE_LINES);
+        expect_refused("id 7\nowner-uid 1000\nregistered-usec 12a\ndefault-action deny\n" RULE_LINES);
         /* Each key once: a leftover of a longer text must not win. */
         expect_refused("id 7\nowner-uid 1000\nowner-uid 0\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndefault-action continue\n" RULE_LINES);
@@ -104,6 +111,10 @@ static void test_damaged_header_lines_are_refused(void) {
         /* ListListeners sends descriptions as D-Bus strings: one that is not UTF-8 would fail it for all. */
         expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription ff\n" RULE_LINES);
         expect_refused("id 7\nowner-uid 1000\ndefault-action deny\ndescription 7\n" RULE_LINES);
+        /* A root is absolute, once. */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nroot 7372\n" RULE_LINES);     /* "sr" */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nroot -\n" RULE_LINES);        /* "" */
+        expect_refused("id 7\nowner-uid 1000\ndefault-action deny\nroot 2f\nroot 2f61\n" RULE_LINES);
         /* Required lines. */
         expect_refused("owner-uid 1000\ndefault-action deny\n" RULE_LINES);
         expect_refused("id 7\ndefault-action deny\n" RULE_LINES);
@@ -116,6 +127,7 @@ static void test_mount_and_open_rules_are_read(void) {
 
         CHECK(parse(HEADER_LINES ALL_RULES("1") "mount 12 1 0\nmount 13 1 1 4026531840\n", &p) == 0);
         CHECK(p.rules && p.rules->n_rules == 3);
+        CHECK(p.rules && p.rules->n_rules == 3 && p.rules->rules[1].max_size == 1048576);
         CHECK(p.n_mounts == 2);
         CHECK(p.mounts[0].mnt_id == 12 && p.mounts[0].rule_index == 1 && p.mounts[0].mntns_id == 0);
         CHECK(p.mounts[1].mnt_id == 13 && p.mounts[1].kept_flags == 1 && p.mounts[1].mntns_id == 4026531840u);
@@ -143,6 +155,10 @@ static void test_damaged_rule_and_mount_lines_are_refused(void) {
                        "key u Major 1x\nkey u Minor 3\nend\n");
         expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6b6e6f64\nkey s Path 2f6465762f6e756c6c\n"
                        "key u Major 1\nkey u Minor 3\nkey b Create 2\nend\n");
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6f756e74\nkey s FsType 746d706673\n"
+                       "key s Target 2f6d6e742f78\nkey t MaxSize 18446744073709551616\nend\n");
+        expect_refused(HEADER_LINES "rule\nkey s Syscall 6d6f756e74\nkey s FsType 746d706673\n"
+                       "key s Target 2f6d6e742f78\nkey t MaxSize -1\nend\n");
         expect_refused(HEADER_LINES RULE_LINES "mount 12 0 0\n");      /* rule 0 is no mount rule */
         expect_refused(HEADER_LINES RULE_LINES "rule\n");              /* cut off inside a rule */
 }
@@ -173,18 +189,31 @@ static void test_registration_round_trips(void) {
         CHECK(parse("id 9\nowner-uid 1000\ndefault-action deny\n" ALL_RULES("1"), &p) == 0);
         if (!p.rules)
                 return;
-        Listener l = { .id = 9, .owner_uid = 1000, .account_uid = 1001, .owner_pid = 77, .default_deny = false,
+        Listener l = { .id = 9, .owner_uid = 1000, .account_uid = 1001, .owner_pid = 77,
+                       .registered_usec = 1234567, .default_deny = false,
                        .description = (char *) "-", .rules = p.rules };
         CHECK(persist_format_registration(&l, unit_test_bus(), &text) == 0);
         CHECK(text && parse(text, &read_back) == 0);
         CHECK(read_back.id == 9 && read_back.owner_uid == 1000 && read_back.account_uid == 1001);
         CHECK(read_back.owner_pid == 77 && !read_back.default_deny);
+        CHECK(read_back.registered_usec == 1234567);
         CHECK_STREQ(read_back.description, "-");
+        CHECK(!read_back.root);
+        CHECK(text && !strstr(text, "root "));
         CHECK(read_back.rules && read_back.rules->n_rules == 3);
         if (read_back.rules && read_back.rules->n_rules == 3) {
+                CHECK(read_back.rules->rules[1].max_size == 1048576);
                 CHECK_STREQ(read_back.rules->rules[2].path, "/tmp/x");
                 CHECK(read_back.rules->rules[2].create);
         }
+        persisted_listener_done(&read_back);
+
+        /* A listener whose "/" is another directory keeps it across a restart. */
+        l.root = (char *) "/var/lib/machines/c 1";
+        text = mfree_ptr(text);
+        CHECK(persist_format_registration(&l, unit_test_bus(), &text) == 0);
+        CHECK(text && parse(text, &read_back) == 0);
+        CHECK(read_back.root && streq(read_back.root, "/var/lib/machines/c 1"));
         persisted_listener_done(&read_back);
         persisted_listener_done(&p);
 }

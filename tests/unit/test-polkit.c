@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* polkit.c's registry against a fake polkitd on a socketpair, no bus daemon: the answers, the bounds in flight
- * per user, the queue behind them and its depth, and the cancellation of a peer's checks. */
+ * per user, the queue behind them and its depth, the cancellation of a peer's checks, and abandoned
+ * checks. */
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,7 +64,7 @@ static PolkitSubject subject_of(uid_t account_uid) {
         };
 }
 
-static int check(Env *env, sd_bus *on, uid_t account_uid, Answers *a) {
+static int check_query(Env *env, sd_bus *on, uid_t account_uid, Answers *a, PolkitQuery **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         PolkitSubject s = subject_of(account_uid);
         int r;
@@ -71,9 +72,13 @@ static int check(Env *env, sd_bus *on, uid_t account_uid, Answers *a) {
         if (sd_bus_message_new_method_call(on, &call, "org.sysbroker.Broker1", "/org/sysbroker/Broker1",
                                            "org.sysbroker.Broker1.Manager", "ListListeners") < 0)
                 abort();
-        r = polkit_check(&env->b, call, &s, "org.sysbroker.Broker1.manage", NULL, false, on_answer, a);
+        r = polkit_check(&env->b, call, &s, "org.sysbroker.Broker1.manage", NULL, false, on_answer, a, ret);
         polkit_subject_done(&s);
         return r;
+}
+
+static int check(Env *env, sd_bus *on, uid_t account_uid, Answers *a) {
+        return check_query(env, on, account_uid, a, NULL);
 }
 
 static void test_answers_reach_the_callback(void) {
@@ -186,9 +191,53 @@ static void test_a_peer_that_leaves_has_its_checks_cancelled(void) {
         env_done(&env);
 }
 
+/* An abandoned check is never answered, also when polkitd answers it later; one in flight makes room for the
+ * next queued, from the event loop. */
+static void test_an_abandoned_check_is_dropped_and_makes_room(void) {
+        Env env;
+        Answers a = {};
+        PolkitQuery *first = NULL, *queued = NULL, *q = NULL;
+        unsigned pending;
+
+        env_setup(&env);
+        for (unsigned i = 0; i < POLKIT_MAX_QUERIES_PER_USER; i++) {
+                CHECK(check_query(&env, env.b.system_bus, 1000, &a, &q) == 1);
+                if (!first)
+                        first = q;
+        }
+        CHECK(!polkit_has_room(&env.b, 1000));
+        CHECK(polkit_has_room(&env.b, 2000));
+        CHECK(check_query(&env, env.b.system_bus, 1000, &a, &queued) == 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER);
+        CHECK(env.fake.n_checks == POLKIT_MAX_QUERIES_PER_USER);
+        pending = polkit_registry_pending(env.b.polkit);
+        CHECK(pending == POLKIT_MAX_QUERIES_PER_USER + 1);
+
+        /* A queued one just goes. */
+        polkit_query_abandon(queued);
+        CHECK(polkit_registry_pending(env.b.polkit) == pending - 1);
+        CHECK(check(&env, env.b.system_bus, 1000, &a) == 1);
+
+        /* One in flight goes too; the queued one takes its place at polkitd. */
+        polkit_query_abandon(first);
+        CHECK(polkit_registry_pending(env.b.polkit) == pending - 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, POLKIT_MAX_QUERIES_PER_USER + 1);
+        CHECK(env.fake.n_checks == POLKIT_MAX_QUERIES_PER_USER + 1);
+        /* Not interactive: no dialog to take down. */
+        CHECK(env.fake.n_cancels == 0);
+
+        /* polkitd's late answer to the abandoned one (the oldest it holds) reaches nobody. */
+        fake_polkit_answer(&env.fake, 1, 0);
+        unit_run_until(env.b.event, &a.n, 1);
+        CHECK(a.n == 0);
+        CHECK(polkit_registry_pending(env.b.polkit) == pending - 1);
+        env_done(&env);
+}
+
 UNIT_MAIN(
         T(test_answers_reach_the_callback),
         T(test_absent_polkit_is_no_answer_and_failing_polkit_an_error),
         T(test_a_user_past_its_bound_waits_in_its_queue),
         T(test_a_peer_that_leaves_has_its_checks_cancelled),
+        T(test_an_abandoned_check_is_dropped_and_makes_room),
 )

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* manager.c's registration steps against a fake polkitd, no daemon and no bus daemon: the Manager object on a
+/* manager.c's registration checks against a fake polkitd, no daemon and no bus daemon: the Manager object on a
  * peer-to-peer connection of this process, a real seccomp listener from a child. Each "no" ends it with nothing
- * registered; a peer that leaves takes its registration along. (A "yes" to every step starts a listener thread,
- * which the dbus suite covers.) */
+ * registered and nothing left at polkit; a peer that leaves takes its registration along. (A "yes" to every
+ * check starts a listener thread, which the dbus suite covers.) */
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -187,9 +187,10 @@ static void test_no_to_register_action_registers_nothing(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        unit_run_until(env.b.event, &env.fake.n_checks, 1);
-        CHECK(env.fake.n_checks == 1);
-        CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.register");
+        /* Both checks at once, the register action first. */
+        unit_run_until(env.b.event, &env.fake.n_checks, 2);
+        CHECK(env.fake.n_checks == 2);
+        CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.mknod");
         CHECK(env.b.n_registrations == 1);
         CHECK(reply.n == 0);
 
@@ -197,9 +198,11 @@ static void test_no_to_register_action_registers_nothing(void) {
         unit_run_until(env.b.event, &reply.n, 1);
         CHECK(reply.n == 1);
         CHECK_STREQ(reply.error, SD_BUS_ERROR_ACCESS_DENIED);
-        CHECK(env.fake.n_checks == 1);
+        CHECK(env.fake.n_checks == 2);
         CHECK(env.b.n_registrations == 0 && !env.b.registrations);
         CHECK(!env.b.listeners && env.b.n_listeners == 0);
+        /* The rule's check, still at polkit, is let go of. */
+        CHECK(polkit_registry_pending(env.b.polkit) == 0);
         env_done(&env);
 }
 
@@ -209,9 +212,8 @@ static void test_no_to_a_rule_registers_nothing(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        unit_run_until(env.b.event, &env.fake.n_checks, 1);
-        fake_polkit_answer(&env.fake, 1, 0);
         unit_run_until(env.b.event, &env.fake.n_checks, 2);
+        fake_polkit_answer(&env.fake, 1, 0);
         CHECK(env.fake.n_checks == 2);
         CHECK_STREQ(env.fake.last_action, "org.sysbroker.Broker1.mknod");
         CHECK(reply.n == 0);
@@ -245,12 +247,13 @@ static void test_peer_leaving_takes_its_registration_along(void) {
 
         env_setup(&env);
         register_listener(&env, &reply);
-        unit_run_until(env.b.event, &env.fake.n_checks, 1);
+        unit_run_until(env.b.event, &env.fake.n_checks, 2);
         CHECK(env.b.n_registrations == 1);
 
+        /* Both checks in flight are cancelled at polkitd. */
         env.client = sd_bus_flush_close_unref(env.client);
-        unit_run_until(env.b.event, &env.fake.n_cancels, 1);
-        CHECK(env.fake.n_cancels == 1);
+        unit_run_until(env.b.event, &env.fake.n_cancels, 2);
+        CHECK(env.fake.n_cancels == 2);
         CHECK(env.b.n_registrations == 0 && !env.b.listeners);
         CHECK(polkit_registry_pending(env.b.polkit) == 0);
         env_done(&env);

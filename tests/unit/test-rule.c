@@ -384,7 +384,22 @@ static void test_open_rule_keys_are_checked(void) {
         expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/x", "Create", "s", "yes"),
                        "key 'Create' must be of type 'b'");
         expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/*", "HostPath", "s", "/dev/kvm"),
-                       "key 'Path' must be a literal path when 'HostPath' is set");
+                       "key 'Path' must be a literal path, or a literal directory followed by '/**', when "
+                       "'HostPath' is set");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/s*/**", "HostPath", "s", "/data"),
+                       "key 'Path' must be a literal path, or a literal directory followed by '/**'");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/srv/**", "HostPath", "s", "/data/../etc"),
+                       "key 'HostPath' must not contain '.' or '..' components");
+        expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/srv/**", "HostPath", "s", "/data/**"),
+                       "key 'HostPath' must be a literal path, not a pattern");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "open", "Path", "s", "/srv/**", "HostPath", "s", "/data",
+                                "Create", "b", 1), "'Create' cannot be combined with 'HostPath'");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/dev/fuse", "Major", "u", 10,
+                                "Minor", "u", 229, "HostPath", "s", "/dev"),
+                       "key 'HostPath' of a mknod rule needs a 'Path' of the form '/DIR/**'");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/sandbox/**", "Major", "u", 10,
+                                "Minor", "u", 229, "HostPath", "s", "data"),
+                       "key 'HostPath' must be an absolute path");
         expect_invalid(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "dev/kvm"),
                        "key 'HostPath' must be an absolute path");
         expect_invalid(ONE_RULE(4, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "/dev/kvm",
@@ -437,6 +452,62 @@ static void test_host_path_rules_match_only_literally(void) {
         CHECK(!match_open(&set, NULL, "/dev/kvm", &rw));
 }
 
+static void test_directory_mappings_parse(void) {
+        RuleSet *set = NULL;
+        char *error = NULL;
+
+        CHECK(parse(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/srv/secret/**", "HostPath", "s",
+                             "/data/secret"), &set, &error) == 0);
+        CHECK(set && set->rules[0].host_dir && streq(set->rules[0].host_path, "/data/secret"));
+        CHECK(set && rule_set_has_open_mapping(set));
+        set = rule_set_free(set);
+        CHECK(parse(ONE_RULE(5, "Syscall", "s", "mknod", "Path", "s", "/sandboxdev/**", "Major", "u", 10,
+                             "Minor", "u", 229, "HostPath", "s", "/srv/dev"), &set, &error) == 0);
+        CHECK(set && set->rules[0].host_dir && streq(set->rules[0].host_path, "/srv/dev"));
+        /* A mknod mapping gives opens nothing. */
+        CHECK(set && !rule_set_has_open_host(set) && !rule_set_has_open_mapping(set));
+        CHECK(set && rule_set_match_mknod(set, "/sandboxdev/fuse", S_IFCHR | 0600, 10, 229) == &set->rules[0]);
+        CHECK(set && !rule_set_match_mknod(set, "/dev/fuse", S_IFCHR | 0600, 10, 229));
+        set = rule_set_free(set);
+        /* A literal Path with HostPath is still one file. */
+        CHECK(parse(ONE_RULE(3, "Syscall", "s", "open", "Path", "s", "/dev/kvm", "HostPath", "s", "/dev/kvm"),
+                    &set, &error) == 0);
+        CHECK(set && !set->rules[0].host_dir && !rule_set_has_open_mapping(set));
+        rule_set_free(set);
+}
+
+static void test_directory_mapping_matches_names_below_it(void) {
+        Rule r = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/secret/**",
+                   .host_path = (char *) "/data/secret", .host_dir = true };
+        Rule deny = { .syscall = RULE_SYSCALL_OPEN, .action = RULE_ACTION_DENY, .access = RULE_ACCESS_READ,
+                      .path = (char *) "/srv/**" };
+        RuleSet set = { .rules = &r, .n_rules = 1 };
+        OpenRequest read = { .access = RULE_ACCESS_READ };
+
+        CHECK(match_open(&set, "/srv/secret/a/b.txt", NULL, &read) == &r);
+        CHECK_STREQ(rule_mapped_relative(&r, "/srv/secret/a/b.txt"), "a/b.txt");
+        /* The directory itself, a neighbour with the same prefix, and a name in the sandbox's view only. */
+        CHECK(!match_open(&set, "/srv/secret", NULL, &read));
+        CHECK(!match_open(&set, "/srv/secretx/a", NULL, &read));
+        CHECK(!rule_mapped_relative(&r, "/srv/secretx/a"));
+        CHECK(!match_open(&set, NULL, "/srv/secret/a", &read));
+        CHECK(!match_open(&set, "/srv/secret/a", NULL, &(OpenRequest) { .access = RULE_ACCESS_WRITE }));
+        /* ".." is the mapping's to resolve (beneath its directory): it matches, and the relative name keeps it. */
+        CHECK(match_open(&set, "/srv/secret/a/../../../etc/shadow", NULL, &read) == &r);
+        CHECK_STREQ(rule_mapped_relative(&r, "/srv/secret/a/../../../etc/shadow"), "a/../../../etc/shadow");
+
+        /* No other rule matches a name with "..", not even standing in for a name that resolved to nothing. */
+        RuleSet d = { .rules = &deny, .n_rules = 1 };
+        CHECK(match_open(&d, "/srv/x", NULL, &read) == &deny);
+        CHECK(!match_open(&d, "/srv/../etc/x", NULL, &read));
+
+        /* The root's form maps everything below "/". */
+        Rule all = r;
+        all.path = (char *) "/**";
+        CHECK_STREQ(rule_mapped_relative(&all, "/etc/x"), "etc/x");
+        CHECK(!rule_mapped_relative(&all, "/"));
+}
+
 static void test_first_matching_rule_wins_host_path_or_not(void) {
         Rule rules[] = {
                 { .syscall = RULE_SYSCALL_OPEN, .action = RULE_ACTION_DENY, .access = RULE_ACCESS_READ,
@@ -487,6 +558,29 @@ static void test_open_rule_authorization_details(void) {
         CHECK_STREQ(a.details[10], "polkit.message");
         CHECK(a.details[11] && strstr(a.details[11], "$(host-path)"));
         CHECK(a.details[12] == NULL);
+}
+
+static void test_mapping_authorization_details(void) {
+        Rule o = { .syscall = RULE_SYSCALL_OPEN, .access = RULE_ACCESS_READ, .path = (char *) "/srv/secret/**",
+                   .host_path = (char *) "/data/secret", .host_dir = true };
+        Rule m = { .syscall = RULE_SYSCALL_MKNOD, .device_type = 'c', .major = 10, .minor = 229, .max_mode = 0666,
+                   .path = (char *) "/sandboxdev/**", .host_path = (char *) "/srv/dev", .host_dir = true };
+        _cleanup_free_ char *described = NULL;
+        RuleAuthorization a;
+
+        CHECK(rule_authorization(&o, &a) == 0);
+        CHECK_STREQ(a.details[8], "host-path");
+        CHECK_STREQ(a.details[9], "/data/secret");
+        CHECK(a.details[11] && strstr(a.details[11], "below the host's directory $(host-path)"));
+        CHECK(rule_authorization(&m, &a) == 0);
+        CHECK_STREQ(a.action_id, "org.sysbroker.Broker1.mknod-device");
+        CHECK_STREQ(a.details[3], "/sandboxdev/**");
+        CHECK_STREQ(a.details[8], "host-path");
+        CHECK_STREQ(a.details[9], "/srv/dev");
+        CHECK_STREQ(a.details[10], "polkit.message");
+        CHECK(a.details[12] == NULL);
+        described = rule_describe(&m);
+        CHECK_STREQ(described, "emulate mknod c 10:229 /sandboxdev/** in host /srv/dev");
 }
 
 static void test_mount_rule_gets_defaults(void) {
@@ -685,6 +779,83 @@ static void test_mount_rule_round_trips(void) {
         rule_set_free(again);
 }
 
+/* MaxSize bounds what a tmpfs may be sized to, which an Options pattern "size=*" cannot: it is parsed for
+ * tmpfs emulate rules only, sent back and to polkit (max-size), and a call is refused above it, at 0 (no
+ * limit), in any unit tmpfs reads, and without a size at all (half of the memory). */
+static void test_mount_max_size_bounds_tmpfs_size(void) {
+        char *star[] = { (char *) "*", NULL };
+        Rule r = { .syscall = RULE_SYSCALL_MOUNT, .action = RULE_ACTION_EMULATE, .fstype = (char *) "tmpfs",
+                   .path = (char *) "/box/t", .options = star, .n_options = 1, .max_size = 64 << 20 };
+        RuleSet *set = NULL, *again = NULL;
+        RuleAuthorization a;
+        const char *why = NULL;
+        char *error = NULL;
+        char buf[128];
+        sd_bus_message *m;
+
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "ramfs", "Target", "s", "/x",
+                                "MaxSize", "t", (uint64_t) 1024), "key 'MaxSize' applies only to FsType 'tmpfs'");
+        expect_invalid(ONE_RULE(5, "Syscall", "s", "mount", "Action", "s", "deny", "FsType", "s", "tmpfs",
+                                "Target", "s", "/x", "MaxSize", "t", (uint64_t) 1024),
+                       "key 'MaxSize' applies only to Action 'emulate'");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "MaxSize", "t", (uint64_t) 0), "key 'MaxSize' must be at least 1 byte");
+        expect_invalid(ONE_RULE(4, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                                "MaxSize", "u", (uint32_t) 1024), "key 'MaxSize' must be of type 't'");
+
+        CHECK(parse(ONE_RULE(5, "Syscall", "s", "mount", "FsType", "s", "tmpfs", "Target", "s", "/x",
+                             "Options", "as", 1, "size=*", "MaxSize", "t", (uint64_t) 1 << 20), &set, &error) == 0);
+        if (set) {
+                CHECK(set->rules[0].max_size == 1 << 20);
+                m = new_message();
+                CHECK(rule_set_append(m, set) >= 0);
+                CHECK(parse(m, &again, &error) == 0);
+                CHECK(again && again->rules[0].max_size == 1 << 20);
+        }
+        rule_set_free(set);
+        rule_set_free(again);
+
+        strcpy(buf, "size=64m,mode=0700");
+        CHECK(rule_mount_size_refused(&r, buf, false, &why) == NULL);
+        strcpy(buf, "size=65536k");
+        CHECK(rule_mount_size_refused(&r, buf, false, &why) == NULL);
+        strcpy(buf, "nr_blocks=16");
+        CHECK(rule_mount_size_refused(&r, buf, false, &why) == NULL);
+        strcpy(buf, "mode=0700,size=64M,size=1g");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=1g");
+        CHECK(why && strstr(why, "above the rule's MaxSize"));
+        strcpy(buf, "size=67108865");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=67108865");
+        strcpy(buf, "size=0");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=0");
+        CHECK(why && strstr(why, "no limit"));
+        strcpy(buf, "size=100%");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=100%");
+        strcpy(buf, "nr_blocks=1g");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "nr_blocks=1g");
+        strcpy(buf, "size=99999999999999999999");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=99999999999999999999");
+        strcpy(buf, "size=1x");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "size=1x");
+        strcpy(buf, "mode=0700");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, false, &why), "");
+        CHECK(why && strstr(why, "half of the memory"));
+        /* A remount without a size keeps the mount's. */
+        strcpy(buf, "mode=0700");
+        CHECK(rule_mount_size_refused(&r, buf, true, &why) == NULL);
+        strcpy(buf, "size=2g");
+        CHECK_STREQ(rule_mount_size_refused(&r, buf, true, &why), "size=2g");
+
+        CHECK(rule_authorization(&r, &a) == 0);
+        CHECK_STREQ(a.details[10], "options");
+        CHECK_STREQ(a.details[11], "*");
+        CHECK_STREQ(a.details[12], "max-size");
+        CHECK_STREQ(a.details[13], "67108864");
+        CHECK(a.details[14] == NULL);
+        rule_authorization_done(&a);
+        free(error);
+}
+
 UNIT_MAIN(
         T(test_mknod_rule_gets_defaults),
         T(test_unknown_key_names_rule_and_key),
@@ -717,6 +888,9 @@ UNIT_MAIN(
         T(test_special_files_need_a_literal_rule),
         T(test_host_path_rules_match_only_literally),
         T(test_first_matching_rule_wins_host_path_or_not),
+        T(test_directory_mappings_parse),
+        T(test_directory_mapping_matches_names_below_it),
+        T(test_mapping_authorization_details),
         T(test_deny_rule_with_pattern_covers_special_files),
         T(test_open_rule_authorization_details),
         T(test_mount_rule_gets_defaults),
@@ -726,4 +900,5 @@ UNIT_MAIN(
         T(test_mount_options_need_a_pattern),
         T(test_mount_rule_authorization_details),
         T(test_mount_rule_round_trips),
+        T(test_mount_max_size_bounds_tmpfs_size),
 )

@@ -46,6 +46,14 @@ check "--connection-timeout=0 fails, saying why" \
         sh -c 'test "$1" != 0 && case "$2" in *--connection-timeout*) exit 0;; esac; exit 1' _ "$rc" "$out"
 out=$("$sysbrokerd" --log-level=chatty 2>&1); rc=$?
 check "an unknown log level fails, naming it" sh -c 'test "$1" != 0 && case "$2" in *chatty*) exit 0;; esac; exit 1' _ "$rc" "$out"
+# The "<N>" priority prefix is for journald's stream (or a pipe): on a terminal a person reads the line.
+check "on a pipe, the line has its priority prefix" test "$out" = "<3>Unknown log level 'chatty'."
+if command -v script >/dev/null 2>&1; then
+        out=$(script -qec "$sysbrokerd --log-level=chatty" /dev/null 2>&1 </dev/null | tr -d '\r')
+        check "on a terminal, the same line without it" test "$out" = "Unknown log level 'chatty'."
+else
+        echo "# script (util-linux) is not installed: the terminal case is not checked"
+fi
 out=$("$sysbrokerd" extra-argument 2>&1); rc=$?
 check "a positional argument fails" test "$rc" != 0
 check "saying it takes none" sh -c 'case "$1" in *"takes no arguments"*) exit 0;; esac; exit 1' _ "$out"
