@@ -181,9 +181,9 @@ assert_true "runc: registered for the container" grep -q "for OCI container 'sbt
 B=$T/work/rootless-bundle
 run_as_user mkdir -p "$B/state"
 run_as_user sh -c "cd '$B' && crun spec --rootless"
-run_as_user mkdir -p "$B/rootfs/bin"
+run_as_user mkdir -p "$B/rootfs/bin" "$B/rootfs/mnt"
 run_as_user cp /bin/busybox "$B/rootfs/bin/"
-for a in sh mknod echo; do run_as_user ln -s busybox "$B/rootfs/bin/$a"; done
+for a in sh mknod echo mount; do run_as_user ln -s busybox "$B/rootfs/bin/$a"; done
 run_as_user /usr/bin/python3 "$BUNDLE" "$B" "$OCI" \
         '{"Rules": [{"Syscall": "mknod", "Path": "/tmp/sbnull", "Major": 1, "Minor": 3}]}' \
         sh -c 'mknod /tmp/sbnull c 1 3; echo mknod-exit=$?'
@@ -201,6 +201,25 @@ assert_true "rootless: the refusal names the container and the uid" \
         "$T/sysbrokerd.log"
 assert_false "rootless: nothing registered for the user" \
         grep -q "registered by uid $SB_TEST_UID" "$T/sysbrokerd.log"
+
+# The same user with a rule polkit allows it (a tmpfs): registered as that user's, and served.
+run_as_user /usr/bin/python3 "$BUNDLE" "$B" "$OCI" \
+        '{"Rules": [{"Syscall": "mount", "FsType": "tmpfs", "Target": "/mnt", "Options": ["size=*"]}]}' \
+        sh -c 'mount -t tmpfs -o size=1m none /mnt && echo rootless-tmpfs-ok'
+rc=0
+out=$(timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/cgroup 2>/dev/null;
+        mount -t cgroup2 none /sys/fs/cgroup && cd "$1" &&
+        XDG_RUNTIME_DIR="$1/state" exec setpriv --reuid="$2" --regid="$3" --clear-groups \
+                crun --cgroup-manager=disabled --root "$1/state" run sbtest-rootless-ok' \
+        sh "$B" "$SB_TEST_UID" "$SB_TEST_GID" 2>&1) || rc=$?
+echo "$out" >>"$T/rootless.log"
+assert_eq "rootless: a container polkit allows ran" 0 "$rc"
+assert_contains "rootless: its tmpfs mount works" "$out" rootless-tmpfs-ok
+assert_true "rootless: the listener is the user's, for the container" \
+        grep -q "registered by uid $SB_TEST_UID pid [0-9]* ('sbtest-rootless-ok') for OCI container" \
+        "$T/sysbrokerd.log"
+assert_eq "rootless: and the mount was the broker's (after crun's and runc's)" 3 \
+        "$(grep -c "mount tmpfs 'none' on '/mnt' .*mounted" "$T/sysbrokerd.log")"
 assert_true "oci: the daemon is alive after all of it" sb_broker_alive
 
 # --- While a container runs, ListListeners shows its listener, the container id as description.
