@@ -256,3 +256,17 @@ int fd_get_path(int fd, char **ret) {
 
         return read_path_link(dir, link, ret);
 }
+
+bool path_has_dot_dot(const char *path) {
+        for (const char *p = path; *p; ) {
+                const char *end;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                if (end - p == 2 && p[0] == '.' && p[1] == '.')
+                        return true;
+                p = end;
+        }
+        return false;
+}

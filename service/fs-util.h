@@ -57,3 +57,6 @@ int fd_reopen(int fd, int flags);
 
 /* The absolute path of an fd as seen from the current root (the target's, after target_enter_dirs()). */
 int fd_get_path(int fd, char **ret);
+
+/* Whether path has a ".." component (what "a/../b" climbs, not "a..b"). */
+bool path_has_dot_dot(const char *path);

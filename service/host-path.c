@@ -21,20 +21,6 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 
-static bool has_dot_dot(const char *path) {
-        for (const char *p = path; *p; ) {
-                const char *end;
-
-                while (*p == '/')
-                        p++;
-                end = strchrnul(p, '/');
-                if (end - p == 2 && p[0] == '.' && p[1] == '.')
-                        return true;
-                p = end;
-        }
-        return false;
-}
-
 /* Only root may have put this link where it is, and only root can change it: the ownership of both is what
  * the filesystem says, so not on a FUSE mount, whose owner says what it likes; and never a magic link. */
 static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_mnt_id, const struct stat *dir) {
@@ -240,7 +226,7 @@ int host_path_open_in_root(int root, const char *path, HostPathFlags flags, int 
                 root = broker_root_dir();
         if (root < 0)
                 return -EBADF;
-        if (!path || path[0] != '/' || has_dot_dot(path))
+        if (!path || path[0] != '/' || path_has_dot_dot(path))
                 return -EINVAL;
         return walk(root, path, false, flags, ret_fd, ret_unsafe);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bus-dict.h"
+#include "fs-util.h"
 #include "log.h"
 #include "mount-flags.h"
 #include "rule.h"
@@ -773,20 +774,6 @@ static bool rule_open_allows(const Rule *r, const OpenRequest *req) {
         if (req->special && !rule_pattern_is_literal(r->path))
                 return false;
         return true;
-}
-
-static bool path_has_dot_dot(const char *path) {
-        for (const char *p = path; *p; ) {
-                const char *end;
-
-                while (*p == '/')
-                        p++;
-                end = strchrnul(p, '/');
-                if (end - p == 2 && p[0] == '.' && p[1] == '.')
-                        return true;
-                p = end;
-        }
-        return false;
 }
 
 const char *rule_mapped_relative(const Rule *r, const char *path) {

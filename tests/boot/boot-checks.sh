@@ -177,12 +177,12 @@ invocation_log() {
 }
 
 invocation_logged() {
-    invocation_log "$1" | grep -qF -- "$2"
+    invocation_log "$1" | grep -F -- "$2" >/dev/null
 }
 
 # dbus-daemon logged a line containing both strings.
 dbus_logged() {
-    journalctl -b --no-pager -o cat -u dbus.service 2>/dev/null | grep -F -- "$1" | grep -qF -- "$2"
+    journalctl -b --no-pager -o cat -u dbus.service 2>/dev/null | grep -F -- "$1" | grep -F -- "$2" >/dev/null
 }
 
 # busctl_bg OUTFILE ARGS...: run busctl, its pid in $busctl_pid (dbus-daemon's log names the requester's
@@ -303,7 +303,7 @@ journal_count() {
 
 # unit_logged TEXT: a message of the unit (or systemd's about it) in this boot contains TEXT.
 unit_logged() {
-    journalctl -b --no-pager -o cat -u "$UNIT" 2>/dev/null | grep -qF -- "$1"
+    journalctl -b --no-pager -o cat -u "$UNIT" 2>/dev/null | grep -F -- "$1" >/dev/null
 }
 
 # SIGKILL goes to the main process only (--kill-who=main; sysbrokerd has no other process between calls):
@@ -473,7 +473,7 @@ check_journal_admin() {
     # What a package does after installing a catalog file (Debian's systemd has a dpkg trigger for it).
     journalctl --update-catalog >"$OUT/update-catalog.out" 2>&1
     check_true "catalog: journalctl lists sysbroker's decision entry once the catalog is updated" \
-        eval "journalctl --list-catalog 2>/dev/null | grep -q '^$MESSAGE_DECISION sysbroker: '"
+        eval "journalctl --list-catalog 2>/dev/null | grep '^$MESSAGE_DECISION sysbroker: ' >/dev/null"
 
     # No rule applies to c 1:3 at another path: the listener's default (deny) answers EPERM.
     rc=0

@@ -42,7 +42,7 @@ SB_PACKAGES=(
 sb_install_missing() {
     local missing=() p sudo=()
     for p in "${SB_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
     done
     [ ${#missing[@]} -gt 0 ] || return 0
     echo "Installing ${missing[*]}"
@@ -210,12 +210,12 @@ sb_wait_for() {
 
 sb_name_has_owner() {
     busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-        NameHasOwner s "$1" 2>/dev/null | grep -q '^b true$'
+        NameHasOwner s "$1" 2>/dev/null | grep '^b true$' >/dev/null
 }
 
 sb_name_has_no_owner() {
     busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-        NameHasOwner s "$1" 2>/dev/null | grep -q '^b false$'
+        NameHasOwner s "$1" 2>/dev/null | grep '^b false$' >/dev/null
 }
 
 # A private dbus-daemon as the system bus: everything connecting to "the system bus" from here on
@@ -403,7 +403,8 @@ sb_listener_counter() {
 
 # The open tests need a client that knows open rules; one without is a build problem, not a reason to skip.
 sb_require_open_client() {
-    "$SYSBROKERCTL" run --help 2>&1 | grep -q -- '--open-host' ||
+    # Not grep -q: under pipefail, its early exit is sysbrokerctl's SIGPIPE, and a missing option.
+    "$SYSBROKERCTL" run --help 2>&1 | grep -- '--open-host' >/dev/null ||
         sb_die "'$SYSBROKERCTL' has no --open/--open-host options"
     [ -x "${SB_OPEN:-}" ] || sb_die "SB_OPEN helper not built: '${SB_OPEN:-}'"
 }

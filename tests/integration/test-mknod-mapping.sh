@@ -27,7 +27,7 @@ is_null() {
     [ "$(stat -c '%F %Hr:%Lr' "$1" 2>&1)" = "character special file 1:3" ]
 }
 log_line_has() { # a line about mknod of $1 that says $2
-    grep -F -- "mknod '$1' by task" "$T/sysbrokerd.log" | grep -qF -- "$2"
+    grep -F -- "mknod '$1' by task" "$T/sysbrokerd.log" | grep -F -- "$2" >/dev/null
 }
 
 out=$(sandbox "${RULE[@]}" -- unshare -Urm sh -c \

@@ -50,6 +50,17 @@ assert_contains "control: a whiteout on the nodev mount is made" "$out" created
 assert_eq "the whiteout is there" "character special file 0:0" \
         "$(stat -c '%F %Hr:%Lr' "$NODEV/whiteout" 2>&1)"
 
+# A refusal by rule is the line its owner needs most: a flood of calls denied by the default action first
+# (200 mknods no rule covers, far beyond the listener's and the owner's budgets) must not silence it. The
+# default-action lines have budgets of their own (log-limit.h, LogKind).
+out=$(run_as_user "$SYSBROKERCTL" run --default=deny --mknod "c 1:3 $NODEV/*" -- unshare -Ur sh -c "
+        i=0; while [ \$i -lt 200 ]; do mknod '$DEV/flood-'\$i p 2>/dev/null; i=\$((i + 1)); done
+        mknod '$NODEV/after-flood' c 1 3; echo mknod-exit=\$?" 2>&1) || true
+assert_contains "after a flood of default denials: mknod on the nodev mount fails" "$out" "mknod-exit=1"
+assert_true "the flood was held back by the default action's limit" grep -qE \
+        "[0-9]+ more calls answered by the default action not logged" "$T/sysbrokerd.log"
+assert_true "and the refusal by rule is still logged" grep -qF "'$NODEV/after-flood' by task" "$T/sysbrokerd.log"
+
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 

@@ -54,7 +54,7 @@ log_has() {
 }
 # A line about opening $1 that says $2.
 log_line_has() {
-    grep -F -- "open '$1' as host" "$T/sysbrokerd.log" | grep -qF -- "$2"
+    grep -F -- "open '$1' as host" "$T/sysbrokerd.log" | grep -F -- "$2" >/dev/null
 }
 DENY=(--default=deny "${SB_OPEN_SYSTEM_RULES[@]}")
 DESCRIBED="(emulate open /srv/secret/** r from host $H)"

@@ -28,7 +28,7 @@ main_only=$(comm -23 <(defined "$daemon") <(sort -u <(echo "$lib_defined") <(def
 upcalls=$(comm -12 <(echo "$lib_undefined") <(echo "$main_only"))
 
 n=$((n + 1))
-if [ -n "$main_only" ] && echo "$main_only" | grep -qx main; then
+if [ -n "$main_only" ] && echo "$main_only" | grep -x main >/dev/null; then
     echo "ok $n - main.c's symbols are visible in $(basename "$daemon")"
 else
     echo "not ok $n - found no main() in $(basename "$daemon"): the check below would check nothing"
