@@ -231,8 +231,9 @@ make_bundle "$B"
         sh -c 'while [ ! -e /tmp/stop ]; do sleep 0.1; done'
 run_crun sbtest-list "$B" >"$T/list.log" 2>&1 &
 listed() {
-    busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager ListListeners |
-        grep -q '"sbtest-list"'
+    local out
+    out=$(busctl call org.sysbroker.Broker1 /org/sysbroker/Broker1 org.sysbroker.Broker1.Manager ListListeners)
+    [[ $out == *'"sbtest-list"'* ]]
 }
 assert_true "oci: ListListeners shows the container's listener by its id" sb_poll 20 listed
 touch "$B/rootfs/tmp/stop"
