@@ -18,6 +18,8 @@ OUT=/out
 UNIT=sysbrokerd.service
 SOCKET_UNIT=sysbrokerd.socket
 SOCKET=/run/sysbroker/io.socket
+OCI_SOCKET_UNIT=sysbrokerd-oci.socket
+OCI_SOCKET=/run/sysbroker/oci.socket
 SYSBROKERD=/usr/sbin/sysbrokerd
 SYSBROKERCTL=/usr/bin/sysbrokerctl
 SB_MKNOD=/usr/lib/sysbroker-boot-test/sb-boot-mknod
@@ -545,13 +547,45 @@ done" >"$OUT/level-sandbox.out" 2>&1 &
         "$(find "$d" -maxdepth 1 -name 'lvl-fifo*' -type p | wc -l)"
 }
 
+# The OCI socket (issue 14): enabled by test-boot.sh as an admin would, it starts the service, which tells it
+# from the peer-to-peer socket by its FileDescriptorName=oci; what a runtime sends there is answered in the
+# journal, naming the runtime.
+check_oci_socket() {
+    local rc=0 out invocation state
+
+    log "OCI socket"
+    # "running" once the service holds it (started through the other socket or the bus).
+    state="$(prop "$OCI_SOCKET_UNIT" ActiveState) $(prop "$OCI_SOCKET_UNIT" SubState)"
+    case "$state" in
+        "active listening" | "active running") ok "$OCI_SOCKET_UNIT is active ($state)" ;;
+        *) not_ok "$OCI_SOCKET_UNIT is active, listening or held by the service" "actual: '$state'" ;;
+    esac
+    check_eq "$OCI_SOCKET is a socket anyone may connect to" "socket 666 root:root" \
+        "$(stat -c '%F %a %U:%G' "$OCI_SOCKET" 2>&1)"
+    out=$(as_user "$TEST_USER" "$PYTHON" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(b"not a container state")
+s.shutdown(socket.SHUT_WR)
+s.recv(1)' "$OCI_SOCKET" 2>&1) || rc=$?
+    check_eq "oci: a runtime's connection is taken and closed" 0 "$rc"
+    [ "$rc" = 0 ] || log "oci client: $out"
+    check_true "oci: sysbrokerd.service is active after it" poll 10 state_is "$UNIT" active
+    invocation=$(prop "$UNIT" InvocationID)
+    check_true "oci: that run of sysbrokerd was handed the OCI socket by name" \
+        poll 5 invocation_logged "$invocation" "(with OCI socket)"
+    check_true "oci: and says in the journal what it refused, for whom" \
+        poll 5 invocation_logged "$invocation" "uid $(id -u "$TEST_USER"): nothing registered, the message is not a container state"
+}
+
 if [ -n "${SB_BOOT_ONLY:-}" ]; then
     for only in $SB_BOOT_ONLY; do
         case "$only" in
+            oci-socket) check_oci_socket ;;
             restart-storm) check_restart_storm ;;
             cannot-start) check_cannot_start kill; check_cannot_start restart ;;
             journal-admin) check_journal_admin ;;
-            *) bail_out "SB_BOOT_ONLY: no check '$only' (restart-storm, cannot-start, journal-admin)" ;;
+            *) bail_out "SB_BOOT_ONLY: no check '$only' (restart-storm, cannot-start, journal-admin, oci-socket)" ;;
         esac
     done
     log "boot checks done (only $SB_BOOT_ONLY): $n_tests checks, $n_failed failed"
@@ -599,6 +633,8 @@ rc=0
 out=$(as_user "$TEST_USER" "$SYSBROKERCTL" --socket list 2>&1) || rc=$?
 check_eq "socket: 'sysbrokerctl --socket list' works for an unprivileged user" 0 "$rc"
 [ "$rc" = 0 ] || log "sysbrokerctl --socket list: $out"
+
+check_oci_socket
 
 # --- (2) Bus activation: a call to the bus name starts the service ------------------------------------
 

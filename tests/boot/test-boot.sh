@@ -10,7 +10,8 @@
 # Environment (meson's test() sets it): SRCDIR, BUILDDIR, SB_BOOT_MKNOD (the sandbox helper, default: the one
 # in BUILDDIR). Optional: SB_BOOT_TIMEOUT (seconds the container may take from start to poweroff),
 # SB_KEEP_TMP=1 (keep a copy of the logs for a post-mortem), SB_BOOT_ONLY="CHECK..." (run only these of the
-# checks that can run on their own, after the setup: restart-storm, cannot-start, journal-admin; to iterate on one).
+# checks that can run on their own, after the setup: restart-storm, cannot-start, journal-admin, oci-socket; to
+# iterate on one).
 set -euo pipefail
 
 skip() {
@@ -133,6 +134,11 @@ tr -d - </proc/sys/kernel/random/uuid >"$ROOT/etc/machine-id"
 systemctl --root="$ROOT" enable sysbrokerd.service >"$O/enable.log" 2>&1 || {
     sed 's/^/# /' "$O/enable.log"
     die "systemctl --root enable sysbrokerd.service failed"
+}
+# And the OCI runtimes' socket, which is not enabled with the service.
+systemctl --root="$ROOT" enable sysbrokerd-oci.socket >>"$O/enable.log" 2>&1 || {
+    sed 's/^/# /' "$O/enable.log"
+    die "systemctl --root enable sysbrokerd-oci.socket failed"
 }
 install -m 0644 "$HERE/50-sysbroker-boot-test.rules" "$ROOT/etc/polkit-1/rules.d/50-sysbroker-boot-test.rules"
 
