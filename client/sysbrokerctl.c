@@ -352,20 +352,55 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         return r;
 }
 
+/* What poll() may wait before the bus has something to time out (a method call's reply), -1 if nothing. */
+static int bus_poll_timeout_msec(sd_bus *bus) {
+        struct timespec ts;
+        uint64_t timeout_usec, now;
+
+        if (sd_bus_get_timeout(bus, &timeout_usec) < 0 || timeout_usec == UINT64_MAX)
+                return -1;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000, (uint64_t) INT_MAX) : 0;
+}
+
 /* Until the listener is there to read (0), or the launcher has exited, which ends the hand-off even with a
  * listener waiting: -EPIPE if nothing holds its end any more, -ECHILD if something still does. Any copy of
  * the launcher's end keeps the socket open, and the launcher's children inherit it: one left running in
  * the background (sh -c 'helper & …; exit') would otherwise keep us waiting forever, with SIGINT ignored
  * and SIGTERM forwarded to an exited launcher. What hands off after the launcher is gone is not the
  * launcher's last exec, and run's status would not be its own. */
-static int wait_handoff(sysbroker_handoff *h, int pidfd) {
+static int wait_handoff(sysbroker_handoff *h, int pidfd, sd_bus *bus) {
         struct pollfd p[] = {
                 { .fd = pidfd, .events = POLLIN },
                 { .fd = sysbroker_handoff_get_fd(h), .events = POLLIN },
+                { .fd = -EBADF },
         };
 
         for (;;) {
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                int timeout_msec = -1;
+
+                /* Meanwhile the connection's authentication and Hello() (two round trips, with the bus
+                 * answering while the launcher sets the sandbox up), not after the hand-off, when the sandbox's
+                 * command waits for them. Nothing is sent but what sd_bus_start() queued; a connection that
+                 * fails here is left alone, and the registration reports its error. */
+                p[2].fd = -EBADF;
+                if (bus && sd_bus_is_ready(bus) == 0) {
+                        int r;
+
+                        while ((r = sd_bus_process(bus, NULL)) > 0)
+                                ;
+                        if (r == 0 && sd_bus_is_ready(bus) == 0) {
+                                p[2].fd = sd_bus_get_fd(bus);
+                                r = sd_bus_get_events(bus);
+                                p[2].events = r > 0 ? (short) r : POLLIN;
+                                timeout_msec = bus_poll_timeout_msec(bus);
+                        }
+                        if (p[2].fd < 0)
+                                bus = NULL; /* ready, or failed: nothing more to do for it here */
+                }
+
+                if (poll(p, ELEMENTSOF(p), timeout_msec) < 0) {
                         /* Our forwarding handler: poll() is never restarted. */
                         if (errno == EINTR)
                                 continue;
@@ -380,6 +415,7 @@ static int wait_handoff(sysbroker_handoff *h, int pidfd) {
                 }
                 if (p[1].revents != 0)
                         return 0;
+                /* p[2]: the bus, processed at the top of the loop. */
         }
 }
 
@@ -482,7 +518,6 @@ static int wait_child_watching(pid_t pid, sysbroker_client *client) {
                         { .fd = pidfd, .events = POLLIN },
                         { .fd = -1 },
                 };
-                uint64_t timeout_usec = UINT64_MAX;
                 int timeout_msec = -1;
 
                 while (bus_up && (r = sd_bus_process(bus, NULL)) > 0)
@@ -495,15 +530,7 @@ static int wait_child_watching(pid_t pid, sysbroker_client *client) {
                         p[1].fd = sd_bus_get_fd(bus);
                         r = sd_bus_get_events(bus);
                         p[1].events = r > 0 ? (short) r : POLLIN;
-                        if (sd_bus_get_timeout(bus, &timeout_usec) >= 0 && timeout_usec != UINT64_MAX) {
-                                struct timespec ts;
-                                uint64_t now;
-
-                                clock_gettime(CLOCK_MONOTONIC, &ts);
-                                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-                                timeout_msec = timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000,
-                                                                              (uint64_t) INT_MAX) : 0;
-                        }
+                        timeout_msec = bus_poll_timeout_msec(bus);
                 }
                 if (poll(p, 2, timeout_msec) < 0 && errno != EINTR)
                         break;
@@ -584,7 +611,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 return EXIT_RUN_FAILURE;
         }
 
-        r = wait_handoff(h, pidfd);
+        r = wait_handoff(h, pidfd, sysbroker_client_get_bus(client));
         if (r >= 0)
                 r = sysbroker_handoff_receive_listener(h, &listener);
         if (r < 0) {
