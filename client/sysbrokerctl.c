@@ -15,13 +15,10 @@
 
 #include "bus-dict.h"
 #include "config.h"
+#include "ctl.h"
 #include "macro.h"
 #include "seccomp-kernel.h"
 #include "sysbroker.h"
-
-#define EXIT_RUN_FAILURE 125
-#define EXIT_CANNOT_INVOKE 126
-#define EXIT_ENOENT 127
 
 #define PKTTYAGENT "/usr/bin/pkttyagent"
 
@@ -37,17 +34,6 @@ static bool arg_ask_password = true;
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_handoff *, sysbroker_handoff_free);
-
-static void error_msg(const char *format, ...) _printf_(1, 2);
-static void error_msg(const char *format, ...) {
-        va_list ap;
-
-        fputs("sysbrokerctl: ", stderr);
-        va_start(ap, format);
-        vfprintf(stderr, format, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
 
 /* The message the daemon sent if there is one, else what errno says. */
 static const char *bus_error_message(const sd_bus_error *error, int r) {
@@ -664,53 +650,10 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
-/* exec: the inner side of run --handoff. Exits 125 without running CMD unless the listener is registered. */
 static int verb_exec(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
-        _cleanup_free_ char *message = NULL;
-        int c, r;
+        int r = ctl_exec(argc, argv);
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        return help();
-                default:
-                        error_msg("Unknown option '%s'.", argv[optind - 1]);
-                        return EXIT_RUN_FAILURE;
-                }
-        if (optind >= argc) {
-                error_msg("No command given: 'exec [--] CMD [ARG...]'.");
-                return EXIT_RUN_FAILURE;
-        }
-
-        r = sysbroker_handoff_child(-1, &message);
-        if (r < 0) {
-                if (message)
-                        error_msg("%s", message);
-                else if (r == -ENXIO)
-                        error_msg("No hand-off socket in $" SYSBROKER_HANDOFF_FD_ENV
-                                  ": 'exec' runs as the command of 'run --handoff'.");
-                else if (r == -EBUSY)
-                        error_msg("Failed to install the seccomp filter: "
-                                  "this process already runs under a seccomp listener.");
-                else if (r == -EPIPE)
-                        error_msg("The other side of the hand-off went away before registering "
-                                  "the listener.");
-                else
-                        error_msg("Hand-off failed: %s", strerror(-r));
-                return EXIT_RUN_FAILURE;
-        }
-
-        fflush(NULL);
-        execvp(argv[optind], argv + optind);
-        r = errno;
-        error_msg("Failed to execute '%s': %s", argv[optind], strerror(r));
-        return r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
+        return r == CTL_EXEC_HELP ? help() : r;
 }
 
 /* Every open of PATH. A deny or continue rule covers every open of its path whatever its Access and Create
@@ -1587,7 +1530,8 @@ static const char *find_verb(int argc, char *argv[]) {
         return NULL;
 }
 
-int main(int argc, char *argv[]) {
+/* Called by ctl-main.c, which loads this module for every command but a plain `exec`. */
+int sysbrokerctl_main(int argc, char *argv[]) {
         static const struct {
                 const char *name;
                 int (*func)(int argc, char *argv[]);
