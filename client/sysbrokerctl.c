@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <dlfcn.h>
 #include <json-c/json.h>
 
 #include "bus-dict.h"
@@ -34,6 +35,72 @@ static bool arg_ask_password = true;
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_handoff *, sysbroker_handoff_free);
+
+/* json-c is for list and status only: they load it (json_c_load()), so that run, on a sandbox's way to its
+ * command, does not pay for loading and relocating it (about 0.15 ms per start here). */
+#define JSON_C_FUNCTIONS(X) \
+        X(json_object_array_add) \
+        X(json_object_array_get_idx) \
+        X(json_object_array_length) \
+        X(json_object_get_string) \
+        X(json_object_get_uint64) \
+        X(json_object_is_type) \
+        X(json_object_new_array) \
+        X(json_object_new_boolean) \
+        X(json_object_new_double) \
+        X(json_object_new_int) \
+        X(json_object_new_int64) \
+        X(json_object_new_object) \
+        X(json_object_new_string) \
+        X(json_object_new_uint64) \
+        X(json_object_object_add) \
+        X(json_object_object_get_ex) \
+        X(json_object_put) \
+        X(json_object_to_json_string_ext) \
+        X(json_tokener_parse)
+
+#define JSON_C_DECLARE(f) static __typeof__(f) *sym_##f;
+JSON_C_FUNCTIONS(JSON_C_DECLARE)
+
+static int json_c_load(void) {
+        static void *dl = NULL;
+
+        if (dl)
+                return 0;
+        dl = dlopen(JSON_C_SONAME, RTLD_NOW);
+        if (!dl) {
+                error_msg("Failed to load %s: %s", JSON_C_SONAME, dlerror());
+                return -EOPNOTSUPP;
+        }
+#define JSON_C_RESOLVE(f)                                                               \
+        sym_##f = (__typeof__(f) *) dlsym(dl, #f);                                      \
+        if (!sym_##f) {                                                                 \
+                error_msg("Failed to load %s: %s", JSON_C_SONAME, dlerror());           \
+                return -EOPNOTSUPP;                                                     \
+        }
+        JSON_C_FUNCTIONS(JSON_C_RESOLVE)
+        return 0;
+}
+
+#define json_object_array_add sym_json_object_array_add
+#define json_object_array_get_idx sym_json_object_array_get_idx
+#define json_object_array_length sym_json_object_array_length
+#define json_object_get_string sym_json_object_get_string
+#define json_object_get_uint64 sym_json_object_get_uint64
+#define json_object_is_type sym_json_object_is_type
+#define json_object_new_array sym_json_object_new_array
+#define json_object_new_boolean sym_json_object_new_boolean
+#define json_object_new_double sym_json_object_new_double
+#define json_object_new_int sym_json_object_new_int
+#define json_object_new_int64 sym_json_object_new_int64
+#define json_object_new_object sym_json_object_new_object
+#define json_object_new_string sym_json_object_new_string
+#define json_object_new_uint64 sym_json_object_new_uint64
+#define json_object_object_add sym_json_object_object_add
+#define json_object_object_get_ex sym_json_object_object_get_ex
+#define json_object_put sym_json_object_put
+#define json_object_to_json_string_ext sym_json_object_to_json_string_ext
+#define json_tokener_parse sym_json_tokener_parse
 
 /* The message the daemon sent if there is one, else what errno says. */
 static const char *bus_error_message(const sd_bus_error *error, int r) {
@@ -1055,6 +1122,8 @@ static int verb_list(int argc, char *argv[]) {
                 error_msg("'list' takes no arguments but --json.");
                 return EXIT_FAILURE;
         }
+        if (json_c_load() < 0)
+                return EXIT_FAILURE;
         if (connect_broker(&client) < 0)
                 return EXIT_FAILURE;
 
@@ -1465,6 +1534,8 @@ static int verb_status(int argc, char *argv[]) {
                 error_msg("'status' takes one listener ID, a positive number (and --json).");
                 return EXIT_FAILURE;
         }
+        if (json_c_load() < 0)
+                return EXIT_FAILURE;
         if (connect_broker(&client) < 0)
                 return EXIT_FAILURE;
 
