@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sysbrokerctl's executable. A plain `sysbrokerctl exec` (the sandbox's command under `run --handoff`) runs
- * twice per sandbox start in the common case and needs neither the bus nor json-c: it is done here, with libc
- * and libseccomp only. Every other command, `exec` with global options before it and `exec --help` too, is
- * the module's (sysbrokerctl.c), loaded from the executable's RUNPATH: the same libraries the executable
- * would otherwise load at its start, loaded a moment later. */
+/* sysbrokerctl's executable. A plain `sysbrokerctl exec` (the sandbox's command under `run --handoff`)
+ * starts once per sandbox, on its way to the command, and needs neither the bus nor json-c: it is done
+ * here, with libc and libseccomp only. Every other command, `exec` with global options before it and
+ * `exec --help` too, is the module's (sysbrokerctl.c), loaded from the executable's RUNPATH: the same
+ * libraries the executable would otherwise load at its start, loaded a moment later. */
 
 #include <dlfcn.h>
 #include <stdio.h>

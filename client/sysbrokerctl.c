@@ -434,9 +434,9 @@ static int wait_handoff(sysbroker_handoff *h, int pidfd, sd_bus *bus) {
                 int timeout_msec = -1;
 
                 /* Meanwhile the connection's authentication and Hello() (two round trips, with the bus
-                 * answering while the launcher sets the sandbox up), not after the hand-off, when the sandbox's
-                 * command waits for them. Nothing is sent but what sd_bus_start() queued; a connection that
-                 * fails here is left alone, and the registration reports its error. */
+                 * answering while the launcher sets the sandbox up), not after the hand-off, when the
+                 * sandbox's command waits for them. Nothing is sent but what sd_bus_start() queued; a
+                 * connection that fails here is left alone, and the registration reports its error. */
                 p[2].fd = -EBADF;
                 if (bus && sd_bus_is_ready(bus) == 0) {
                         int r;
