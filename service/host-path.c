@@ -47,6 +47,13 @@ static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_
         return fstatfs(link_fd, &sf) >= 0 && sf.f_type != FUSE_SUPER_MAGIC;
 }
 
+/* Only root can have put a name in this directory, or moved it where it is (moving a directory takes the
+ * right to write it): root's, and not writable by its group or others (a user's ACL shows as the group's
+ * bits). */
+static bool dir_is_roots_alone(const struct stat *dir) {
+        return dir->st_uid == 0 && !(dir->st_mode & 0022);
+}
+
 /* The directory at done ("/a/b" below root, every component a directory, no symlink, "" for root itself):
  * walked down again from root, for a ".." in a link's target or the caller's path. RESOLVE_BENEATH and no
  * symlinks keep it below root whatever was renamed meanwhile. */
@@ -85,6 +92,7 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
         size_t done_len = 0;
         struct stat dir_st;
         unsigned followed = 0;
+        bool others_write = false;
 
         if (strlen(path) >= PATH_MAX)
                 return -ENAMETOOLONG;
@@ -97,17 +105,21 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                 .resolve = (beneath ? RESOLVE_BENEATH : RESOLVE_IN_ROOT) | RESOLVE_NO_SYMLINKS |
                            RESOLVE_NO_MAGICLINKS,
         };
-        dir = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &direct, sizeof direct);
-        if (dir >= 0) {
-                *ret_fd = TAKE_FD(dir);
-                return 0;
+        /* Who may write the directories on the way is only seen by walking them one by one. */
+        if (!(flags & HOST_PATH_CHECK_WRITERS)) {
+                dir = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &direct, sizeof direct);
+                if (dir >= 0) {
+                        *ret_fd = TAKE_FD(dir);
+                        return 0;
+                }
+                if (errno != ELOOP && errno != EAGAIN)
+                        return -errno;
         }
-        if (errno != ELOOP && errno != EAGAIN)
-                return -errno;
 
         dir = fcntl(root, F_DUPFD_CLOEXEC, 3);
         if (dir < 0 || fstat(dir, &dir_st) < 0)
                 return -errno;
+        others_write = !dir_is_roots_alone(&dir_st);
         snprintf(todo, sizeof todo, "%s", path);
         done[0] = 0;
 
@@ -148,6 +160,7 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         r = reopen_done(root, done, &dir, &dir_st);
                         if (r < 0)
                                 return r;
+                        others_write = others_write || !dir_is_roots_alone(&dir_st);
                         continue;
                 }
 
@@ -176,6 +189,9 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         safe_close(dir);
                         dir = fd;
                         dir_st = st;
+                        /* The last component's own: not a directory it is in. */
+                        if (S_ISDIR(st.st_mode) && *p != 0)
+                                others_write = others_write || !dir_is_roots_alone(&st);
                         continue;
                 }
 
@@ -227,11 +243,12 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         r = reopen_done(root, done, &dir, &dir_st);
                         if (r < 0)
                                 return r;
+                        others_write = others_write || !dir_is_roots_alone(&dir_st);
                 }
         }
 
         *ret_fd = TAKE_FD(dir);
-        return 0;
+        return (flags & HOST_PATH_CHECK_WRITERS) && others_write ? 1 : 0;
 }
 
 int host_path_open_in_root(int root, const char *path, HostPathFlags flags, int *ret_fd,

@@ -18,6 +18,11 @@
 
 typedef enum HostPathFlags {
         HOST_PATH_NOFOLLOW = 1 << 0, /* a symlink as the last component is not followed: ELOOP (O_NOFOLLOW) */
+        /* Beneath a directory: returns 1 rather than 0 if a directory on the way, the starting one
+         * included, is not root's alone (another owner, or writable by group or others): someone else may
+         * have put the file there, by a rename or a link, whatever its owner and mode (a mapping's file,
+         * handle-open.c). */
+        HOST_PATH_CHECK_WRITERS = 1 << 1,
 } HostPathFlags;
 
 /* Where a resolution refused a symlink, for the log. */
@@ -42,7 +47,8 @@ int host_path_open_in_root(int root, const char *path, HostPathFlags flags, int 
  * and nothing leaves that directory: a ".." above it, in path or in a link's target, and a link with an
  * absolute target are -EXDEV, an escape (an absolute target was written for the host's "/": below the
  * directory it would name another file than its author meant, and at "/" it would leave). ".." within is
- * followed, by name from dir_fd, never above it. -EINVAL for an absolute path; else as host_path_open(). */
+ * followed, by name from dir_fd, never above it. -EINVAL for an absolute path; else as host_path_open(),
+ * with 1 for a success under HOST_PATH_CHECK_WRITERS that went through a directory not root's alone. */
 int host_path_open_beneath(int dir_fd, const char *path, HostPathFlags flags, int *ret_fd,
                            HostPathUnsafe *ret_unsafe);
 
