@@ -403,7 +403,11 @@ sb_listener_counter() {
 
 # The open tests need a client that knows open rules; one without is a build problem, not a reason to skip.
 sb_require_open_client() {
-    "$SYSBROKERCTL" run --help 2>&1 | grep -q -- '--open-host' ||
+    # The help read whole first: grep -q would leave at the match, and the rest of the help written into
+    # the closed pipe fails the pipeline under pipefail (SIGPIPE), now and then.
+    local help
+    help=$("$SYSBROKERCTL" run --help 2>&1) || true
+    grep -q -- '--open-host' <<<"$help" ||
         sb_die "'$SYSBROKERCTL' has no --open/--open-host options"
     [ -x "${SB_OPEN:-}" ] || sb_die "SB_OPEN helper not built: '${SB_OPEN:-}'"
 }
