@@ -343,9 +343,9 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
         if (r >= 0)
                 r = rule->host_dir ?
                         supervisor_open_mapped(rule, rel, flags | HOST_PATH_CHECK_WRITERS, &file, &unsafe) :
-                        host_path_open(rule->host_path, flags, &file, &unsafe);
+                        host_path_open(rule->host_path, flags | HOST_PATH_CHECK_WRITERS, &file, &unsafe);
         /* Below a directory someone else than root may write, the file may have been renamed or linked in
-         * from anywhere that someone could reach, root's 0600 files included: the mapping grants what root
+         * from anywhere that someone could reach, root's 0600 files included: a HostPath grants what root
          * put there, not whatever else its owner can move. Opened then with the owner's own credentials. */
         if (r > 0) {
                 others_write = true;

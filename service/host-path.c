@@ -47,11 +47,17 @@ static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_
         return fstatfs(link_fd, &sf) >= 0 && sf.f_type != FUSE_SUPER_MAGIC;
 }
 
-/* Only root can have put a name in this directory, or moved it where it is (moving a directory takes the
- * right to write it): root's, and not writable by its group or others (a user's ACL shows as the group's
- * bits). */
-static bool dir_is_roots_alone(const struct stat *dir) {
-        return dir->st_uid == 0 && !(dir->st_mode & 0022);
+/* Whether only root can have put the name the walk takes next in this directory (a rename needs no right on
+ * what is renamed, only on both directories): the directory is root's and writable by no group or others
+ * (a user's ACL shows as the group's bits). In a sticky one, such as /tmp, anyone may add a name but not
+ * replace another's: a directory of root's alone there is still root's doing, as moving a directory takes
+ * the right to write it; a file there is not (next_is_dir false). */
+static bool name_is_roots_doing(const struct stat *dir, bool next_is_dir) {
+        if (dir->st_uid != 0)
+                return false;
+        if (!(dir->st_mode & 0022))
+                return true;
+        return next_is_dir && (dir->st_mode & S_ISVTX);
 }
 
 /* The directory at done ("/a/b" below root, every component a directory, no symlink, "" for root itself):
@@ -119,7 +125,6 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
         dir = fcntl(root, F_DUPFD_CLOEXEC, 3);
         if (dir < 0 || fstat(dir, &dir_st) < 0)
                 return -errno;
-        others_write = !dir_is_roots_alone(&dir_st);
         snprintf(todo, sizeof todo, "%s", path);
         done[0] = 0;
 
@@ -160,7 +165,6 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         r = reopen_done(root, done, &dir, &dir_st);
                         if (r < 0)
                                 return r;
-                        others_write = others_write || !dir_is_roots_alone(&dir_st);
                         continue;
                 }
 
@@ -186,12 +190,14 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         done[done_len++] = '/';
                         memcpy(done + done_len, name, l + 1);
                         done_len += l;
+                        /* A directory walked into, or what the walk ends at (counted as a file even when a
+                         * directory: it is no longer just on the way). */
+                        if (!name_is_roots_doing(&dir_st, S_ISDIR(st.st_mode) && *p != 0 && st.st_uid == 0 &&
+                                                          !(st.st_mode & 0022)))
+                                others_write = true;
                         safe_close(dir);
                         dir = fd;
                         dir_st = st;
-                        /* The last component's own: not a directory it is in. */
-                        if (S_ISDIR(st.st_mode) && *p != 0)
-                                others_write = others_write || !dir_is_roots_alone(&st);
                         continue;
                 }
 
@@ -243,7 +249,6 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         r = reopen_done(root, done, &dir, &dir_st);
                         if (r < 0)
                                 return r;
-                        others_write = others_write || !dir_is_roots_alone(&dir_st);
                 }
         }
 

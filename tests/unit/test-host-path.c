@@ -387,7 +387,8 @@ static void test_beneath_check_writers(void) {
         CHECK(root >= 0);
         CHECK(host_path_open_beneath(root, "dir/user/f", 0, &fd, NULL) == 0);
         safe_close(fd);
-        CHECK(writers_below("dir/user/../file") == 1);
+        /* Back up by name: the file is in root's directory, whatever was walked before. */
+        CHECK(writers_below("dir/user/../file") == 0);
         snprintf(p, sizeof p, "%s/dir", base);
         CHECK(chmod(p, 0775) == 0);
         CHECK(writers_below("dir/file") == 1);
@@ -397,9 +398,23 @@ static void test_beneath_check_writers(void) {
         CHECK(fd >= 0);
         safe_close(fd);
         CHECK(writers_below("sticky/f") == 1);
-        /* The starting directory itself. */
+        /* In a sticky directory a directory of root's alone is root's doing (moving one takes the right to
+         * write it), and so is what is in it; a user's is not. */
+        snprintf(p, sizeof p, "%s/sticky/rootdir", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/sticky/rootdir/f", base);
+        fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        CHECK(writers_below("sticky/rootdir/f") == 0);
+        snprintf(p, sizeof p, "%s/sticky/rootdir", base);
+        CHECK(chown(p, 65534, 65534) == 0);
+        CHECK(writers_below("sticky/rootdir/f") == 1);
+        /* The starting directory itself, sticky or not. */
         CHECK(chmod(base, 0777) == 0);
         CHECK(writers_below("dir/file") == 1);
+        CHECK(chmod(base, 01777) == 0);
+        CHECK(writers_below("dir/file") == 0);
         CHECK(chmod(base, 0755) == 0);
         remove_tree();
 }
