@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The seccomp filter of a supervised process: libseccomp builds it, we load it ourselves, because
- * libseccomp 2.5.4 can neither ask for WAIT_KILLABLE_RECV nor hand us the program in memory. */
+ * libseccomp 2.5.4 can neither ask for WAIT_KILLABLE_RECV nor hand us the program in memory. Nothing here
+ * needs the rules or the bus: sysbrokerctl's `exec` links this file without libsystemd. */
 
 #include <linux/filter.h>
 #include <seccomp.h>
@@ -11,6 +12,25 @@
 #include "macro.h"
 #include "seccomp-kernel.h"
 #include "sysbroker-internal.h"
+
+static const char *const trapped_mknod[] = { "mknod", "mknodat", NULL };
+static const char *const trapped_open[] = { "open", "openat", "openat2", "creat", NULL };
+static const char *const trapped_mount[] = { "mount", "umount2", NULL };
+
+const char *const *rule_syscall_trapped(RuleSyscall s) {
+        switch (s) {
+        case RULE_SYSCALL_MKNOD:
+                return trapped_mknod;
+        case RULE_SYSCALL_OPEN:
+                return trapped_open;
+        case RULE_SYSCALL_MOUNT:
+                return trapped_mount;
+        case _RULE_SYSCALL_MAX:
+        case _RULE_SYSCALL_INVALID:
+                break;
+        }
+        return NULL;
+}
 
 static inline void seccomp_releasep(scmp_filter_ctx *ctx) {
         if (*ctx)
@@ -100,12 +120,6 @@ static int filter_export(scmp_filter_ctx ctx, struct sock_filter **ret_insns, si
         *ret_n = st.st_size / sizeof(struct sock_filter);
         *ret_insns = TAKE_PTR(insns);
         return 0;
-}
-
-int sysbroker_install_filter(const sysbroker_rules *rules, unsigned flags) {
-        if (!rules)
-                return -EINVAL;
-        return filter_install_mask(rules_syscall_mask(rules), flags);
 }
 
 int filter_install_mask(unsigned mask, unsigned flags) {

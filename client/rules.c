@@ -54,10 +54,6 @@ struct sysbroker_rules {
         char error[512];
 };
 
-static const char *const trapped_mknod[] = { "mknod", "mknodat", NULL };
-static const char *const trapped_open[] = { "open", "openat", "openat2", "creat", NULL };
-static const char *const trapped_mount[] = { "mount", "umount2", NULL };
-
 /* The public enums are the contract's, under the API's names: the strings come from one table. */
 _Static_assert((int) SYSBROKER_ACTION_EMULATE == RULE_ACTION_EMULATE &&
                (int) SYSBROKER_ACTION_DENY == RULE_ACTION_DENY &&
@@ -97,21 +93,6 @@ int sysbroker_access_from_string(const char *s, sysbroker_access *ret) {
         if (ret)
                 *ret = (sysbroker_access) a;
         return 0;
-}
-
-const char *const *rule_syscall_trapped(RuleSyscall s) {
-        switch (s) {
-        case RULE_SYSCALL_MKNOD:
-                return trapped_mknod;
-        case RULE_SYSCALL_OPEN:
-                return trapped_open;
-        case RULE_SYSCALL_MOUNT:
-                return trapped_mount;
-        case _RULE_SYSCALL_MAX:
-        case _RULE_SYSCALL_INVALID:
-                break;
-        }
-        return NULL;
 }
 
 static void rule_key_done(RuleKey *k) {
@@ -1074,4 +1055,12 @@ int rules_append_to_message(const sysbroker_rules *rules, sd_bus_message *m) {
                         return r;
         }
         return sd_bus_message_close_container(m);
+}
+
+/* Here and not in filter.c, which the inner side of the hand-off (`sysbrokerctl exec`) links without the
+ * rules and their D-Bus encoding. */
+int sysbroker_install_filter(const sysbroker_rules *rules, unsigned flags) {
+        if (!rules)
+                return -EINVAL;
+        return filter_install_mask(rules_syscall_mask(rules), flags);
 }

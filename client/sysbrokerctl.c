@@ -11,17 +11,15 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <dlfcn.h>
 #include <json-c/json.h>
 
 #include "bus-dict.h"
 #include "config.h"
+#include "ctl.h"
 #include "macro.h"
 #include "seccomp-kernel.h"
 #include "sysbroker.h"
-
-#define EXIT_RUN_FAILURE 125
-#define EXIT_CANNOT_INVOKE 126
-#define EXIT_ENOENT 127
 
 #define PKTTYAGENT "/usr/bin/pkttyagent"
 
@@ -38,16 +36,71 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_rules *, sysbroker_rules_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_client *, sysbroker_client_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sysbroker_handoff *, sysbroker_handoff_free);
 
-static void error_msg(const char *format, ...) _printf_(1, 2);
-static void error_msg(const char *format, ...) {
-        va_list ap;
+/* json-c is for list and status only: they load it (json_c_load()), so that run, on a sandbox's way to its
+ * command, does not pay for loading and relocating it (about 0.15 ms per start here). */
+#define JSON_C_FUNCTIONS(X) \
+        X(json_object_array_add) \
+        X(json_object_array_get_idx) \
+        X(json_object_array_length) \
+        X(json_object_get_string) \
+        X(json_object_get_uint64) \
+        X(json_object_is_type) \
+        X(json_object_new_array) \
+        X(json_object_new_boolean) \
+        X(json_object_new_double) \
+        X(json_object_new_int) \
+        X(json_object_new_int64) \
+        X(json_object_new_object) \
+        X(json_object_new_string) \
+        X(json_object_new_uint64) \
+        X(json_object_object_add) \
+        X(json_object_object_get_ex) \
+        X(json_object_put) \
+        X(json_object_to_json_string_ext) \
+        X(json_tokener_parse)
 
-        fputs("sysbrokerctl: ", stderr);
-        va_start(ap, format);
-        vfprintf(stderr, format, ap);
-        va_end(ap);
-        fputc('\n', stderr);
+#define JSON_C_DECLARE(f) static __typeof__(f) *sym_##f;
+JSON_C_FUNCTIONS(JSON_C_DECLARE)
+
+static int json_c_load(void) {
+        static void *dl = NULL;
+
+        if (dl)
+                return 0;
+        dl = dlopen(JSON_C_SONAME, RTLD_NOW);
+        if (!dl) {
+                error_msg("Failed to load %s: %s", JSON_C_SONAME, dlerror());
+                return -EOPNOTSUPP;
+        }
+#define JSON_C_RESOLVE(f)                                                               \
+        sym_##f = (__typeof__(f) *) dlsym(dl, #f);                                      \
+        if (!sym_##f) {                                                                 \
+                error_msg("Failed to load %s: %s", JSON_C_SONAME, dlerror());           \
+                return -EOPNOTSUPP;                                                     \
+        }
+        JSON_C_FUNCTIONS(JSON_C_RESOLVE)
+        return 0;
 }
+
+#define json_object_array_add sym_json_object_array_add
+#define json_object_array_get_idx sym_json_object_array_get_idx
+#define json_object_array_length sym_json_object_array_length
+#define json_object_get_string sym_json_object_get_string
+#define json_object_get_uint64 sym_json_object_get_uint64
+#define json_object_is_type sym_json_object_is_type
+#define json_object_new_array sym_json_object_new_array
+#define json_object_new_boolean sym_json_object_new_boolean
+#define json_object_new_double sym_json_object_new_double
+#define json_object_new_int sym_json_object_new_int
+#define json_object_new_int64 sym_json_object_new_int64
+#define json_object_new_object sym_json_object_new_object
+#define json_object_new_string sym_json_object_new_string
+#define json_object_new_uint64 sym_json_object_new_uint64
+#define json_object_object_add sym_json_object_object_add
+#define json_object_object_get_ex sym_json_object_object_get_ex
+#define json_object_put sym_json_object_put
+#define json_object_to_json_string_ext sym_json_object_to_json_string_ext
+#define json_tokener_parse sym_json_tokener_parse
 
 /* The message the daemon sent if there is one, else what errno says. */
 static const char *bus_error_message(const sd_bus_error *error, int r) {
@@ -352,20 +405,55 @@ static int register_listener(sysbroker_client *client, int listener, const sysbr
         return r;
 }
 
+/* What poll() may wait before the bus has something to time out (a method call's reply), -1 if nothing. */
+static int bus_poll_timeout_msec(sd_bus *bus) {
+        struct timespec ts;
+        uint64_t timeout_usec, now;
+
+        if (sd_bus_get_timeout(bus, &timeout_usec) < 0 || timeout_usec == UINT64_MAX)
+                return -1;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000, (uint64_t) INT_MAX) : 0;
+}
+
 /* Until the listener is there to read (0), or the launcher has exited, which ends the hand-off even with a
  * listener waiting: -EPIPE if nothing holds its end any more, -ECHILD if something still does. Any copy of
  * the launcher's end keeps the socket open, and the launcher's children inherit it: one left running in
  * the background (sh -c 'helper & …; exit') would otherwise keep us waiting forever, with SIGINT ignored
  * and SIGTERM forwarded to an exited launcher. What hands off after the launcher is gone is not the
  * launcher's last exec, and run's status would not be its own. */
-static int wait_handoff(sysbroker_handoff *h, int pidfd) {
+static int wait_handoff(sysbroker_handoff *h, int pidfd, sd_bus *bus) {
         struct pollfd p[] = {
                 { .fd = pidfd, .events = POLLIN },
                 { .fd = sysbroker_handoff_get_fd(h), .events = POLLIN },
+                { .fd = -EBADF },
         };
 
         for (;;) {
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                int timeout_msec = -1;
+
+                /* Meanwhile the connection's authentication and Hello() (two round trips, with the bus
+                 * answering while the launcher sets the sandbox up), not after the hand-off, when the
+                 * sandbox's command waits for them. Nothing is sent but what sd_bus_start() queued; a
+                 * connection that fails here is left alone, and the registration reports its error. */
+                p[2].fd = -EBADF;
+                if (bus && sd_bus_is_ready(bus) == 0) {
+                        int r;
+
+                        while ((r = sd_bus_process(bus, NULL)) > 0)
+                                ;
+                        if (r == 0 && sd_bus_is_ready(bus) == 0) {
+                                p[2].fd = sd_bus_get_fd(bus);
+                                r = sd_bus_get_events(bus);
+                                p[2].events = r > 0 ? (short) r : POLLIN;
+                                timeout_msec = bus_poll_timeout_msec(bus);
+                        }
+                        if (p[2].fd < 0)
+                                bus = NULL; /* ready, or failed: nothing more to do for it here */
+                }
+
+                if (poll(p, ELEMENTSOF(p), timeout_msec) < 0) {
                         /* Our forwarding handler: poll() is never restarted. */
                         if (errno == EINTR)
                                 continue;
@@ -380,6 +468,7 @@ static int wait_handoff(sysbroker_handoff *h, int pidfd) {
                 }
                 if (p[1].revents != 0)
                         return 0;
+                /* p[2]: the bus, processed at the top of the loop. */
         }
 }
 
@@ -482,7 +571,6 @@ static int wait_child_watching(pid_t pid, sysbroker_client *client) {
                         { .fd = pidfd, .events = POLLIN },
                         { .fd = -1 },
                 };
-                uint64_t timeout_usec = UINT64_MAX;
                 int timeout_msec = -1;
 
                 while (bus_up && (r = sd_bus_process(bus, NULL)) > 0)
@@ -495,15 +583,7 @@ static int wait_child_watching(pid_t pid, sysbroker_client *client) {
                         p[1].fd = sd_bus_get_fd(bus);
                         r = sd_bus_get_events(bus);
                         p[1].events = r > 0 ? (short) r : POLLIN;
-                        if (sd_bus_get_timeout(bus, &timeout_usec) >= 0 && timeout_usec != UINT64_MAX) {
-                                struct timespec ts;
-                                uint64_t now;
-
-                                clock_gettime(CLOCK_MONOTONIC, &ts);
-                                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-                                timeout_msec = timeout_usec > now ? (int) MIN((timeout_usec - now + 999) / 1000,
-                                                                              (uint64_t) INT_MAX) : 0;
-                        }
+                        timeout_msec = bus_poll_timeout_msec(bus);
                 }
                 if (poll(p, 2, timeout_msec) < 0 && errno != EINTR)
                         break;
@@ -584,7 +664,7 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
                 return EXIT_RUN_FAILURE;
         }
 
-        r = wait_handoff(h, pidfd);
+        r = wait_handoff(h, pidfd, sysbroker_client_get_bus(client));
         if (r >= 0)
                 r = sysbroker_handoff_receive_listener(h, &listener);
         if (r < 0) {
@@ -637,53 +717,10 @@ static int run_handoff(sysbroker_client *client, const sysbroker_rules *rules, u
         return verbose ? wait_child_watching(pid, client) : wait_child(pid);
 }
 
-/* exec: the inner side of run --handoff. Exits 125 without running CMD unless the listener is registered. */
 static int verb_exec(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
-        _cleanup_free_ char *message = NULL;
-        int c, r;
+        int r = ctl_exec(argc, argv);
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        return help();
-                default:
-                        error_msg("Unknown option '%s'.", argv[optind - 1]);
-                        return EXIT_RUN_FAILURE;
-                }
-        if (optind >= argc) {
-                error_msg("No command given: 'exec [--] CMD [ARG...]'.");
-                return EXIT_RUN_FAILURE;
-        }
-
-        r = sysbroker_handoff_child(-1, &message);
-        if (r < 0) {
-                if (message)
-                        error_msg("%s", message);
-                else if (r == -ENXIO)
-                        error_msg("No hand-off socket in $" SYSBROKER_HANDOFF_FD_ENV
-                                  ": 'exec' runs as the command of 'run --handoff'.");
-                else if (r == -EBUSY)
-                        error_msg("Failed to install the seccomp filter: "
-                                  "this process already runs under a seccomp listener.");
-                else if (r == -EPIPE)
-                        error_msg("The other side of the hand-off went away before registering "
-                                  "the listener.");
-                else
-                        error_msg("Hand-off failed: %s", strerror(-r));
-                return EXIT_RUN_FAILURE;
-        }
-
-        fflush(NULL);
-        execvp(argv[optind], argv + optind);
-        r = errno;
-        error_msg("Failed to execute '%s': %s", argv[optind], strerror(r));
-        return r == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
+        return r == CTL_EXEC_HELP ? help() : r;
 }
 
 /* Every open of PATH. A deny or continue rule covers every open of its path whatever its Access and Create
@@ -1085,6 +1122,8 @@ static int verb_list(int argc, char *argv[]) {
                 error_msg("'list' takes no arguments but --json.");
                 return EXIT_FAILURE;
         }
+        if (json_c_load() < 0)
+                return EXIT_FAILURE;
         if (connect_broker(&client) < 0)
                 return EXIT_FAILURE;
 
@@ -1495,6 +1534,8 @@ static int verb_status(int argc, char *argv[]) {
                 error_msg("'status' takes one listener ID, a positive number (and --json).");
                 return EXIT_FAILURE;
         }
+        if (json_c_load() < 0)
+                return EXIT_FAILURE;
         if (connect_broker(&client) < 0)
                 return EXIT_FAILURE;
 
@@ -1560,7 +1601,8 @@ static const char *find_verb(int argc, char *argv[]) {
         return NULL;
 }
 
-int main(int argc, char *argv[]) {
+/* Called by ctl-main.c, which loads this module for every command but a plain `exec`. */
+int sysbrokerctl_main(int argc, char *argv[]) {
         static const struct {
                 const char *name;
                 int (*func)(int argc, char *argv[]);

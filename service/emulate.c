@@ -61,7 +61,7 @@ static int64_t emulate_open_existing(const Target *t, const EmulateRequest *req)
         if (req->file_fd < 0 || (req->flags & (O_CREAT | O_PATH)) || (req->flags & __O_TMPFILE) == __O_TMPFILE)
                 return -EPERM;
 
-        r = target_raise_capability(t, open_capability(req->flags));
+        r = target_raise_capability(t, req->without_capability ? -1 : open_capability(req->flags));
         if (r < 0)
                 return r;
         /* O_NOCTTY always: a terminal opened for a sandbox must never become the daemon's controlling tty,

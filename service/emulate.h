@@ -25,6 +25,7 @@ typedef struct EmulateRequest {
         int file_fd;               /* EMULATE_OPEN_EXISTING: the file resolution reached; mounts: the target */
         const char *name;          /* one path component */
         int flags;                 /* open flags; EMULATE_UMOUNT: umount2 flags */
+        bool without_capability;   /* EMULATE_OPEN_EXISTING: the target's credentials alone, no capability */
         mode_t mode;
         uint32_t major, minor;
 

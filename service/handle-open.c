@@ -315,7 +315,7 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
         struct stat st;
         uint64_t mnt_id;
         int64_t result;
-        bool on_procfs = false, special = false, directory = false;
+        bool on_procfs = false, special = false, directory = false, others_write = false;
         const char *rel = NULL;
         char host[PATH_MAX * 2];
         int r;
@@ -341,8 +341,16 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
         if (r >= 0)
                 r = target_raise_capability(&owner, CAP_DAC_READ_SEARCH);
         if (r >= 0)
-                r = rule->host_dir ? supervisor_open_mapped(rule, rel, flags, &file, &unsafe) :
-                                     host_path_open(rule->host_path, flags, &file, &unsafe);
+                r = rule->host_dir ?
+                        supervisor_open_mapped(rule, rel, flags | HOST_PATH_CHECK_WRITERS, &file, &unsafe) :
+                        host_path_open(rule->host_path, flags | HOST_PATH_CHECK_WRITERS, &file, &unsafe);
+        /* Below a directory someone else than root may write, the file may have been renamed or linked in
+         * from anywhere that someone could reach, root's 0600 files included: a HostPath grants what root
+         * put there, not whatever else its owner can move. Opened then with the owner's own credentials. */
+        if (r > 0) {
+                others_write = true;
+                r = 0;
+        }
         if (r >= 0)
                 r = fd_stat(file, &st, &mnt_id);
         /* A procfs of the broker's pid namespace has the broker's own /proc/<pid>, which the kernel lets it
@@ -371,6 +379,7 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                                 .file_fd = file,
                                 .dir_fd = -EBADF,
                                 .flags = c->flags & ~(O_CREAT | O_EXCL | O_TRUNC),
+                                .without_capability = others_write,
                         });
         else
                 result = r;
@@ -400,10 +409,12 @@ static Answer open_host(Supervisor *s, Target *t, const OpenCall *c, const Rule 
                                          "out (its descriptor would look names up outside the sandbox's view)");
         /* Any other error is the kernel's answer for that file, found as its owner: told as it is. */
         supervisor_log_decision(s, RULE_ACTION_EMULATE, (int) -MIN(result, 0), path, t->tid,
-                                "open '%s' as host '%s' for task %i: %s%s.", path, host, t->tid,
+                                "open '%s' as host '%s' for task %i: %s%s%s.", path, host, t->tid,
                                 result < 0 ? strerror((int) -result) : "granted",
                                 result == -EACCES || result == -EPERM ?
-                                " with the credentials of the listener's owner" : "");
+                                " with the credentials of the listener's owner" : "",
+                                others_write ? " (no capability: a directory on the way is not root's "
+                                "alone, so the file may have been moved there)" : "");
         if (result < 0)
                 return ANSWER_ERRNO_OF((int) -result);
         return answer_fd(s, (int) result, c->flags, NULL);

@@ -33,6 +33,19 @@ static bool symlink_is_safe(int link_fd, const struct stat *link, uint64_t link_
         return fstatfs(link_fd, &sf) >= 0 && sf.f_type != FUSE_SUPER_MAGIC;
 }
 
+/* Whether only root can have put the name the walk takes next in this directory (a rename needs no right on
+ * what is renamed, only on both directories): the directory is root's and writable by no group or others
+ * (a user's ACL shows as the group's bits). In a sticky one, such as /tmp, anyone may add a name but not
+ * replace another's: a directory of root's alone there is still root's doing, as moving a directory takes
+ * the right to write it; a file there is not (next_is_dir false). */
+static bool name_is_roots_doing(const struct stat *dir, bool next_is_dir) {
+        if (dir->st_uid != 0)
+                return false;
+        if (!(dir->st_mode & 0022))
+                return true;
+        return next_is_dir && (dir->st_mode & S_ISVTX);
+}
+
 /* The directory at done ("/a/b" below root, every component a directory, no symlink, "" for root itself):
  * walked down again from root, for a ".." in a link's target or the caller's path. RESOLVE_BENEATH and no
  * symlinks keep it below root whatever was renamed meanwhile. */
@@ -71,6 +84,7 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
         size_t done_len = 0;
         struct stat dir_st;
         unsigned followed = 0;
+        bool others_write = false;
 
         if (strlen(path) >= PATH_MAX)
                 return -ENAMETOOLONG;
@@ -83,13 +97,16 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                 .resolve = (beneath ? RESOLVE_BENEATH : RESOLVE_IN_ROOT) | RESOLVE_NO_SYMLINKS |
                            RESOLVE_NO_MAGICLINKS,
         };
-        dir = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &direct, sizeof direct);
-        if (dir >= 0) {
-                *ret_fd = TAKE_FD(dir);
-                return 0;
+        /* Who may write the directories on the way is only seen by walking them one by one. */
+        if (!(flags & HOST_PATH_CHECK_WRITERS)) {
+                dir = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &direct, sizeof direct);
+                if (dir >= 0) {
+                        *ret_fd = TAKE_FD(dir);
+                        return 0;
+                }
+                if (errno != ELOOP && errno != EAGAIN)
+                        return -errno;
         }
-        if (errno != ELOOP && errno != EAGAIN)
-                return -errno;
 
         dir = fcntl(root, F_DUPFD_CLOEXEC, 3);
         if (dir < 0 || fstat(dir, &dir_st) < 0)
@@ -159,6 +176,11 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
                         done[done_len++] = '/';
                         memcpy(done + done_len, name, l + 1);
                         done_len += l;
+                        /* A directory walked into, or what the walk ends at (counted as a file even when a
+                         * directory: it is no longer just on the way). */
+                        if (!name_is_roots_doing(&dir_st, S_ISDIR(st.st_mode) && *p != 0 && st.st_uid == 0 &&
+                                                          !(st.st_mode & 0022)))
+                                others_write = true;
                         safe_close(dir);
                         dir = fd;
                         dir_st = st;
@@ -217,7 +239,7 @@ static int walk(int root, const char *path, bool beneath, HostPathFlags flags, i
         }
 
         *ret_fd = TAKE_FD(dir);
-        return 0;
+        return (flags & HOST_PATH_CHECK_WRITERS) && others_write ? 1 : 0;
 }
 
 int host_path_open_in_root(int root, const char *path, HostPathFlags flags, int *ret_fd,

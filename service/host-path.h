@@ -18,6 +18,11 @@
 
 typedef enum HostPathFlags {
         HOST_PATH_NOFOLLOW = 1 << 0, /* a symlink as the last component is not followed: ELOOP (O_NOFOLLOW) */
+        /* Returns 1 rather than 0 if a name on the way, the last one included, is in a directory (the
+         * starting one included) that is not root's alone (another owner, or writable by group or others;
+         * in a sticky one, only a directory of root's alone counts as root's): someone else may have put
+         * the file there, by a rename or a link, whatever its owner and mode (HostPath, handle-open.c). */
+        HOST_PATH_CHECK_WRITERS = 1 << 1,
 } HostPathFlags;
 
 /* Where a resolution refused a symlink, for the log. */
@@ -32,7 +37,7 @@ typedef struct HostPathUnsafe {
  * is chrooted into, with the thread's current credentials: their search permissions apply on the way.
  * -ENOLINK if an unsafe symlink is on the way (*ret_unsafe says which, if given), -ELOOP for too many symlinks
  * or a last one under HOST_PATH_NOFOLLOW, -EINVAL for a relative path or one with "..", else the -errno the
- * walk met. */
+ * walk met; 1 for a success under HOST_PATH_CHECK_WRITERS through a directory not root's alone. */
 int host_path_open(const char *path, HostPathFlags flags, int *ret_fd, HostPathUnsafe *ret_unsafe);
 /* The same in the view whose "/" is the directory root (O_PATH is enough; negative: the broker's root): ".."
  * in a link's target stops at it, an absolute target starts there again. A listener's root (listener.h). */

@@ -111,7 +111,8 @@ bool supervisor_is_hosts(Supervisor *s, const Target *t, const Rule *rule, const
 /* A directory mapping's file (rule->host_dir): rel (relative, "" for the directory itself) resolved beneath
  * the rule's host directory, itself resolved safely in the broker's view, with the thread's current
  * credentials (host-path.h): as O_PATH. -EXDEV if it leads out of the directory, -ENOLINK for an unsafe symlink
- * (*ret_unsafe says where, in the broker's view), else the -errno the walk met. */
+ * (*ret_unsafe says where, in the broker's view), else the -errno the walk met; 1 under
+ * HOST_PATH_CHECK_WRITERS for a directory on the way that is not root's alone. */
 int supervisor_open_mapped(const Rule *rule, const char *rel, HostPathFlags flags, int *ret_fd,
                            HostPathUnsafe *ret_unsafe);
 /* A decision by rule (an emulation and its result, a denial, a continue), and a refusal of a view or task

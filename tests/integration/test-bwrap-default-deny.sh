@@ -25,7 +25,9 @@ ctl_dir=$(dirname "$(realpath "$SYSBROKERCTL")")
 sandbox=(bwrap --unshare-all --die-with-parent --ro-bind /usr /usr
          --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin --symlink usr/sbin /sbin
          --ro-bind /etc/ld.so.cache /etc/ld.so.cache --ro-bind /srv/secret /srv/secret
-         --ro-bind "$ctl_dir" "$ctl_dir" --proc /proc --dev /dev --tmpfs /tmp)
+         --proc /proc --dev /dev --tmpfs /tmp
+         # After the tmpfs on /tmp, which would hide the build where CI clones below /tmp.
+         --ro-bind "$ctl_dir" "$ctl_dir")
 loader_rules=(--continue-open '/usr/**' --continue-open /etc/ld.so.cache)
 
 # sb_bwrap RULES... -- SCRIPT: run SCRIPT with sh in the sandbox under RULES, --default=deny and the

@@ -20,7 +20,9 @@ sb_start_all "$SB_RULES/allow-all.rules"
 ctl_dir=$(dirname "$(realpath "$SYSBROKERCTL")")
 sandbox=(bwrap --unshare-all --die-with-parent --ro-bind /usr /usr
          --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin --symlink usr/sbin /sbin
-         --ro-bind /etc /etc --ro-bind "$ctl_dir" "$ctl_dir" --proc /proc --dev /dev --tmpfs /tmp)
+         --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp
+         # After the tmpfs on /tmp, which would hide the build where CI clones below /tmp.
+         --ro-bind "$ctl_dir" "$ctl_dir")
 
 # sb_bwrap RULES... -- SCRIPT: SCRIPT with sh in the sandbox, as uid 65534, with the hand-off; sets out, rc.
 sb_bwrap() {

@@ -154,6 +154,26 @@ else
     kill -KILL "$ctl" 2>/dev/null || true
 fi
 
+# The outer side finishes its bus connection (authentication, Hello()) while the launcher sets up, not after
+# the hand-off, when the sandbox's command would wait for it: Hello() goes out before the launcher runs
+# `sysbrokerctl exec`, which it does here only after half a second.
+if command -v strace >/dev/null 2>&1; then
+    strace -f -qq -s 256 -e trace=sendmsg,execve -o "$T/hello.trace" -- \
+        setpriv --reuid="$SB_TEST_UID" --regid="$SB_TEST_GID" --clear-groups -- \
+        "$SYSBROKERCTL" run --handoff --continue-open=/nonexistent/x -- \
+        sh -c "sleep 0.5; exec '$SYSBROKERCTL' exec -- true" >"$T/hello.log" 2>&1 || true
+    hello=$(grep -n -m1 'sendmsg(.*Hello' "$T/hello.trace" | cut -d: -f1)
+    inner=$(grep -n -m1 "execve(\"$SYSBROKERCTL\", \[[^]]*\"exec\"" "$T/hello.trace" | cut -d: -f1)
+    if [ -n "$hello" ] && [ -n "$inner" ] && [ "$hello" -lt "$inner" ]; then
+        sb_ok "Hello() is sent while the launcher sets up, before the inner side starts"
+    else
+        sb_not_ok "Hello() is sent while the launcher sets up, before the inner side starts" \
+                  "Hello at line ${hello:-none}, inner exec at line ${inner:-none}: $(cat "$T/hello.log")"
+    fi
+else
+    sb_ok "# SKIP strace is not installed: the order of Hello() and the hand-off is not checked"
+fi
+
 assert_true "no listener left behind" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive
 

@@ -5,7 +5,8 @@
 # swapped for a symlink to a root-only file, a symlink in a sticky world-writable directory (the owner's or
 # root's), a symlink on procfs, all get the listener's default action and a log line saying why; a race
 # swapping the file and a symlink never hands out the secret. The open runs with the owner's fs ids and
-# groups (from the user database) and exactly the access's capability, not the daemon's: seen on the
+# groups (from the user database) and exactly the access's capability, not the daemon's, and none at all
+# where the owner could have renamed root's file to the HostPath (its own directory): seen on the
 # daemon's thread while it waits in a FIFO's open, and where CAP_DAC_READ_SEARCH ends (O_NOATIME of a file
 # the owner does not own needs ownership or CAP_FOWNER).
 set -euo pipefail
@@ -42,6 +43,21 @@ log_has() {
 HOST=(--open-host "$D/data=$U/data")
 out=$(sandbox "${HOST[@]}" -- cat "$D/data") || true
 assert_eq "control: HostPath reads the owner's file in its own directory" OWN-DATA "$out"
+
+# Not a symlink but root's file itself, renamed there from a directory the owner may write (a rename needs no
+# right on the file): in the owner's directory the file may be the owner's doing, so it is opened with the
+# owner's own credentials, without capability. The file stays put for the symlink cases below.
+sb_put_file "$T/work/elsewhere/rootfile" root:root 0600 "MOVED-SECRET"
+chown "$SB_TEST_UID:$SB_TEST_GID" "$T/work/elsewhere"
+assert_false "control: the owner cannot read root's file" run_as_user cat "$T/work/elsewhere/rootfile"
+assert_true "the owner renames it to the HostPath" run_as_user mv -f "$T/work/elsewhere/rootfile" "$U/data"
+out=$(sandbox "${HOST[@]}" -- cat "$D/data") || true
+assert_not_contains "root's file renamed to the HostPath: not read" "$out" MOVED-SECRET
+assert_contains "... the owner's own EACCES" "$out" "Permission denied"
+assert_true "... logged saying why" log_has "a directory on the way is not root's alone"
+out=$(sandbox --open-host "$D/data=$U/data:rw" -- sh -c "echo x >>'$D/data'") || true
+assert_contains "nor written" "$out" "Permission denied"
+assert_eq "root's file unchanged" MOVED-SECRET "$(cat "$U/data")"
 
 run_as_user ln -sfn "$H/secret" "$U/data"
 out=$(sandbox "${HOST[@]}" -- cat "$D/data") || true

@@ -6,7 +6,8 @@
 # out: a symlink of the user's (even one to a file within), a root's symlink leading out, and a '..' above
 # the directory get the default action (EPERM under --default=deny, the sandbox's own EACCES under
 # continue), with a log line naming the rule and the reason. A root's symlink within is followed, a '..'
-# within too.
+# within too. A file the user moved in (renamed, or in a directory it moved in) is opened with the owner's
+# own credentials: root's 0600 file is not read that way.
 set -euo pipefail
 . "$SRCDIR/tests/integration/lib.sh"
 sb_init "$@"
@@ -101,6 +102,36 @@ refused "root's symlink leading out" /srv/secret/rootout "outside the mapping of
 refused "root's symlink with an absolute target" /srv/secret/rootabs "outside the mapping of '$H'"
 refused "a '..' above the mapping" /srv/secret/a/../../outside/other "outside the mapping of '$H'"
 refused "a directory" /srv/secret/a "a directory, which a mapping does not hand out"
+
+# What the user moves into the mapping is not what root put there. Root's 0600 file in a directory of the
+# user's, which the user may rename but not read, renamed into the user's subdirectory of the mapping, and a
+# directory of the user's with root's file below (a directory moves with the right to write it): not read
+# through the mapping, whose files below a directory that is not root's alone are opened with the owner's
+# own credentials. The user's own file there still is.
+mkdir -m 0755 "$T/data/home"
+chown "$SB_TEST_UID:$SB_TEST_GID" "$T/data/home"
+sb_put_file "$T/data/home/rootfile" root:root 0600 "MOVED-SECRET"
+mkdir -m 0755 "$T/data/home/d" "$T/data/home/d/sub"
+chown "$SB_TEST_UID:$SB_TEST_GID" "$T/data/home/d"
+sb_put_file "$T/data/home/d/sub/f" root:root 0600 "MOVED-DEEP-SECRET"
+assert_false "control: the user cannot read root's file" run_as_user cat "$T/data/home/rootfile"
+chmod 0711 "$H" # the user's way to its subdirectory, for as long as it takes
+assert_true "the user renames it into the mapping" run_as_user mv "$T/data/home/rootfile" "$H/u/moved"
+assert_true "and the directory holding the other" run_as_user mv "$T/data/home/d" "$H/u/d"
+chmod 0700 "$H"
+sb_put_file "$H/u/own" "$SB_TEST_UID:$SB_TEST_GID" 0600 "USERS-OWN"
+out=$(sandbox "${RULE[@]}" -- cat /srv/secret/u/moved) || true
+assert_not_contains "a root file renamed into the mapping is not read" "$out" SECRET
+assert_contains "... the owner's own EACCES" "$out" "Permission denied"
+assert_true "... logged saying why" \
+    log_line_has /srv/secret/u/moved "a directory on the way is not root's alone"
+out=$(sandbox "${RULE[@]}" -- cat /srv/secret/u/d/sub/f) || true
+assert_not_contains "nor one below a directory moved in" "$out" SECRET
+out=$(sandbox --open-host "/srv/secret/**=$H:rw" -- sh -c 'echo x >>/srv/secret/u/moved') || true
+assert_contains "nor written through a read-write mapping" "$out" "Permission denied"
+assert_eq "root's file unchanged" MOVED-SECRET "$(cat "$H/u/moved")"
+out=$(sandbox "${RULE[@]}" -- cat /srv/secret/u/own) || true
+assert_eq "the user's own file there is read" USERS-OWN "$out"
 
 assert_true "no listener left" sb_wait_nlisteners 0
 assert_true "sysbrokerd still running" sb_broker_alive

@@ -345,6 +345,80 @@ static void test_beneath_symlink_swaps_mid_walk(void) {
                 race_against_swaps(0, -EXDEV);
 }
 
+/* HOST_PATH_CHECK_WRITERS: 1 if a directory on the way, the starting one included, is not root's alone,
+ * which a user could have moved the file into; 0 for directories only root writes, through root's links. */
+static int writers_below(const char *name) {
+        _cleanup_close_ int root = -EBADF, fd = -EBADF;
+        int r;
+
+        root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root >= 0);
+        r = host_path_open_beneath(root, name, HOST_PATH_CHECK_WRITERS, &fd, NULL);
+        CHECK(r < 0 || fd >= 0);
+        return r;
+}
+
+static void test_beneath_check_writers(void) {
+        _cleanup_close_ int root = -EBADF;
+        char p[PATH_MAX + 64];
+        int fd;
+
+        if (geteuid() != 0) {
+                printf("# skipped: needs root (directories of root's alone)\n");
+                return;
+        }
+        make_tree();
+        CHECK(writers_below("dir/file") == 0);
+        CHECK(writers_below("dir/../dir/file") == 0);
+        link_at("file", "dir/rel", 0);
+        CHECK(writers_below("dir/rel") == 0);
+
+        /* A user's directory on the way, a group-writable one, and the sticky world-writable one. */
+        snprintf(p, sizeof p, "%s/dir/user", base);
+        CHECK(mkdir(p, 0755) == 0);
+        CHECK(chown(p, 65534, 65534) == 0);
+        snprintf(p, sizeof p, "%s/dir/user/f", base);
+        fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        CHECK(writers_below("dir/user/f") == 1);
+        /* Without the flag: 0, as before. */
+        root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root >= 0);
+        CHECK(host_path_open_beneath(root, "dir/user/f", 0, &fd, NULL) == 0);
+        safe_close(fd);
+        /* Back up by name: the file is in root's directory, whatever was walked before. */
+        CHECK(writers_below("dir/user/../file") == 0);
+        snprintf(p, sizeof p, "%s/dir", base);
+        CHECK(chmod(p, 0775) == 0);
+        CHECK(writers_below("dir/file") == 1);
+        CHECK(chmod(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/sticky/f", base);
+        fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        CHECK(writers_below("sticky/f") == 1);
+        /* In a sticky directory a directory of root's alone is root's doing (moving one takes the right to
+         * write it), and so is what is in it; a user's is not. */
+        snprintf(p, sizeof p, "%s/sticky/rootdir", base);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/sticky/rootdir/f", base);
+        fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        CHECK(writers_below("sticky/rootdir/f") == 0);
+        snprintf(p, sizeof p, "%s/sticky/rootdir", base);
+        CHECK(chown(p, 65534, 65534) == 0);
+        CHECK(writers_below("sticky/rootdir/f") == 1);
+        /* The starting directory itself, sticky or not. */
+        CHECK(chmod(base, 0777) == 0);
+        CHECK(writers_below("dir/file") == 1);
+        CHECK(chmod(base, 01777) == 0);
+        CHECK(writers_below("dir/file") == 0);
+        CHECK(chmod(base, 0755) == 0);
+        remove_tree();
+}
+
 static void setup(void) {
         CHECK(target_setup_process() >= 0);
 }
@@ -352,4 +426,4 @@ static void setup(void) {
 UNIT_MAIN(T(setup), T(test_plain_paths_and_bad_input), T(test_links_anyone_but_root_could_place_are_refused),
           T(test_roots_links_in_roots_directories), T(test_same_as_the_host),
           T(test_same_in_another_root), T(test_beneath_nothing_leaves_the_directory),
-          T(test_beneath_roots_links), T(test_beneath_symlink_swaps_mid_walk))
+          T(test_beneath_roots_links), T(test_beneath_symlink_swaps_mid_walk), T(test_beneath_check_writers))
