@@ -1121,8 +1121,12 @@ char *rule_describe(const Rule *r) {
                         return NULL;
                 return s;
         case RULE_SYSCALL_OPEN:
-                if (asprintf(&s, "%s open %s %s%s%s%s", rule_action_to_string(r->action), r->path,
-                             rule_access_to_string(r->access), r->create ? " create" : "",
+                /* Access and Create only where they bound something: an emulate rule's grant (as
+                 * rule_set_append() sends them; a deny or continue rule covers every open of its path). */
+                if (asprintf(&s, "%s open %s%s%s%s%s%s", rule_action_to_string(r->action), r->path,
+                             r->action == RULE_ACTION_EMULATE ? " " : "",
+                             r->action == RULE_ACTION_EMULATE ? rule_access_to_string(r->access) : "",
+                             r->action == RULE_ACTION_EMULATE && r->create ? " create" : "",
                              r->host_path ? " from host " : "", strempty(r->host_path)) < 0)
                         return NULL;
                 return s;
