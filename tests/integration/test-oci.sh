@@ -80,6 +80,17 @@ chmod 0600 "$D/config.json"
 raw_with_bundle "$D"
 assert_true "oci: a config.json the runtime's user may not read is not read for it" \
         oci_log_has "the bundle's config.json cannot be read as uid $SB_TEST_UID: Permission denied"
+# A bundle the user could not reach itself, its config.json readable but in a directory of root's that others
+# may not search: not read for it (nor its root.path said in the log), and nothing told about what is there.
+D=$T/work/root-only
+mkdir -m 0700 "$D"
+mkdir -p "$D/bundle/rootfs"
+echo '{"root": {"path": "/the-hidden-root-path"}}' >"$D/bundle/config.json"
+chmod 0644 "$D/bundle/config.json"
+raw_with_bundle "$D/bundle"
+assert_true "oci: a bundle in a directory the runtime's user may not search is not opened for it" \
+        oci_log_has "the bundle '$D/bundle' cannot be opened as uid $SB_TEST_UID: Permission denied"
+assert_false "oci: and its config.json was not read" grep -q "the-hidden-root-path" "$T/sysbrokerd.log"
 D=$T/work/config-link
 run_as_user mkdir -p "$D/rootfs"
 run_as_user ln -s /etc/shadow "$D/config.json"
