@@ -207,6 +207,7 @@ static int oci_container_root(const OciConnection *c, const char *bundle, char *
         _cleanup_close_ int bundle_fd = -EBADF, config_fd = -EBADF, root_fd = -EBADF;
         _cleanup_free_ char *text = NULL, *path = NULL, *joined = NULL;
         HostPathUnsafe unsafe;
+        OciFsCreds creds;
         struct stat st;
         size_t size = 0;
         int r;
@@ -254,7 +255,13 @@ static int oci_container_root(const OciConnection *c, const char *bundle, char *
                 path = TAKE_PTR(joined);
         }
 
+        /* As the runtime's user, as the bundle: else the errors would tell what is there in a directory that
+         * user may not search, and a directory of its own there (chowned to it) would pass. */
+        r = oci_fs_creds_enter(&creds, c->uid, c->gid);
+        if (r < 0)
+                return r;
         r = host_path_open(path, 0, &root_fd, &unsafe);
+        oci_fs_creds_leave(&creds);
         if (r == -ENOLINK)
                 return asprintf(ret_why, "the container's root '%s' leads through an unsafe symlink at '%s' (owned "
                                 "by uid %u)", path, unsafe.path, unsafe.uid) < 0 ? -ENOMEM : -EINVAL;

@@ -91,6 +91,14 @@ raw_with_bundle "$D/bundle"
 assert_true "oci: a bundle in a directory the runtime's user may not search is not opened for it" \
         oci_log_has "the bundle '$D/bundle' cannot be opened as uid $SB_TEST_UID: Permission denied"
 assert_false "oci: and its config.json was not read" grep -q "the-hidden-root-path" "$T/sysbrokerd.log"
+# A root.path of the user's own below that directory of root's: not one the user can reach, so not its root.
+mkdir -p "$D/mine"
+chown "$SB_TEST_UID:$SB_TEST_GID" "$D/mine"
+run_as_user mkdir -p "$T/work/hidden-root"
+echo "{\"root\": {\"path\": \"$D/mine\"}}" | run_as_user tee "$T/work/hidden-root/config.json" >/dev/null
+raw_with_bundle "$T/work/hidden-root"
+assert_true "oci: a root of the user's in a directory it may not search is not found for it" \
+        oci_log_has "the container's root '$D/mine' cannot be opened: Permission denied"
 D=$T/work/config-link
 run_as_user mkdir -p "$D/rootfs"
 run_as_user ln -s /etc/shadow "$D/config.json"
