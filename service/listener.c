@@ -278,6 +278,12 @@ static int listener_open_root(Listener *l, const char *root) {
                 return -errno;
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(-ENOTDIR, "Listener root '%s' is not a directory.", root);
+        /* Checked again on what is opened here: oci.c looked before polkit answered (a restored listener: before
+         * the restart), and the owner may have renamed another directory, one not its own, to this path since. */
+        if (l->owner_uid != 0 && st.st_uid != l->owner_uid)
+                return log_error_errno(-EPERM, "Listener root '%s' belongs to uid %u, not to the listener's owner "
+                                       "uid %u (replaced since it was checked?), refusing.", root, st.st_uid,
+                                       l->owner_uid);
         if (fstat(broker_root_dir(), &own) >= 0 && own.st_dev == st.st_dev && own.st_ino == st.st_ino)
                 return 0;
         l->root = strdup(root);

@@ -133,22 +133,24 @@ static int oci_runtime_shares_pid_namespace(const OciConnection *c) {
         return ours.st_dev == its.st_dev && ours.st_ino == its.st_ino;
 }
 
-/* Opens name in dir_fd for reading with uid's and gid's file system credentials and no supplementary groups:
- * a runtime's user must not read through us what it could not read itself (a config.json linked to a file
- * of root's). Per thread, raw syscalls: only the main loop's thread changes, and only for this open. */
-static int open_as(uid_t uid, gid_t gid, int dir_fd, const char *name) {
-        const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+/* The main loop's thread with uid's and gid's file system credentials and no supplementary groups, and back:
+ * a runtime's user must not read through us what it could not read itself (a config.json linked to a file of
+ * root's, a bundle in a directory it may not search). Per thread, raw syscalls: only the main loop's thread
+ * changes, and only until oci_fs_creds_leave(). Nothing changes for uid 0. */
+typedef struct OciFsCreds {
+        bool changed;
+        int n_groups;
         gid_t groups[64];
-        int n, fd, saved_errno;
-        uid_t fsuid = geteuid();
-        gid_t fsgid = getegid();
+        uid_t fsuid;
+        gid_t fsgid;
+} OciFsCreds;
 
-        if (uid == 0) {
-                fd = openat(dir_fd, name, flags);
-                return fd < 0 ? -errno : fd;
-        }
-        n = getgroups(ELEMENTSOF(groups), groups);
-        if (n < 0)
+static int oci_fs_creds_enter(OciFsCreds *s, uid_t uid, gid_t gid) {
+        *s = (OciFsCreds) { .fsuid = geteuid(), .fsgid = getegid() };
+        if (uid == 0)
+                return 0;
+        s->n_groups = getgroups(ELEMENTSOF(s->groups), s->groups);
+        if (s->n_groups < 0)
                 return -errno;
         if (syscall(SYS_setgroups, 0, NULL) < 0)
                 return -errno;
@@ -156,18 +158,45 @@ static int open_as(uid_t uid, gid_t gid, int dir_fd, const char *name) {
          * raise them again from the permitted set. */
         (void) syscall(SYS_setfsgid, gid);
         (void) syscall(SYS_setfsuid, uid);
-        fd = openat(dir_fd, name, flags);
-        saved_errno = errno;
-        (void) syscall(SYS_setfsuid, fsuid);
-        (void) syscall(SYS_setfsgid, fsgid);
-        if (syscall(SYS_setgroups, n, groups) < 0 || (uid_t) syscall(SYS_setfsuid, -1) != fsuid) {
+        s->changed = true;
+        return 0;
+}
+
+static void oci_fs_creds_leave(OciFsCreds *s) {
+        if (!s->changed)
+                return;
+        (void) syscall(SYS_setfsuid, s->fsuid);
+        (void) syscall(SYS_setfsgid, s->fsgid);
+        if (syscall(SYS_setgroups, s->n_groups, s->groups) < 0 || (uid_t) syscall(SYS_setfsuid, -1) != s->fsuid) {
                 /* The main loop would go on with another identity: nothing sensible is left to do. */
-                log_error_errno(-errno, "Failed to restore our credentials after reading as uid %u: %m", uid);
+                log_error_errno(-errno, "Failed to restore our credentials after reading as another user: %m");
                 abort();
         }
-        if (fd < 0)
-                return -saved_errno;
-        return fd;
+        s->changed = false;
+}
+
+/* The bundle as the runtime's user finds it (host_path_open(), with that user's search permissions on the
+ * way), and its config.json opened for reading, without following a symlink. */
+static int open_config_as(uid_t uid, gid_t gid, const char *bundle, int *ret_bundle_fd, HostPathUnsafe *unsafe,
+                          int *ret_config_fd) {
+        const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        OciFsCreds creds;
+        int r, fd = -EBADF;
+
+        r = oci_fs_creds_enter(&creds, uid, gid);
+        if (r < 0)
+                return r;
+        r = host_path_open(bundle, 0, ret_bundle_fd, unsafe);
+        if (r >= 0) {
+                fd = openat(*ret_bundle_fd, "config.json", flags);
+                if (fd < 0)
+                        r = -errno;
+        }
+        oci_fs_creds_leave(&creds);
+        if (r < 0)
+                return r;
+        *ret_config_fd = fd;
+        return 0;
 }
 
 /* The container's root in the broker's view: the config.json of the state's bundle (read as the runtime's
@@ -178,21 +207,21 @@ static int oci_container_root(const OciConnection *c, const char *bundle, char *
         _cleanup_close_ int bundle_fd = -EBADF, config_fd = -EBADF, root_fd = -EBADF;
         _cleanup_free_ char *text = NULL, *path = NULL, *joined = NULL;
         HostPathUnsafe unsafe;
+        OciFsCreds creds;
         struct stat st;
         size_t size = 0;
         int r;
 
-        r = host_path_open(bundle, 0, &bundle_fd, &unsafe);
+        r = open_config_as(c->uid, c->gid, bundle, &bundle_fd, &unsafe, &config_fd);
         if (r == -ENOLINK)
                 return asprintf(ret_why, "the bundle's path leads through an unsafe symlink at '%s' (owned by uid "
                                 "%u)", unsafe.path, unsafe.uid) < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0 && bundle_fd < 0)
+                return asprintf(ret_why, "the bundle '%s' cannot be opened as uid %u: %s", bundle, c->uid,
+                                strerror(-r)) < 0 ? -ENOMEM : -EINVAL;
         if (r < 0)
-                return asprintf(ret_why, "the bundle '%s' cannot be opened: %s", bundle, strerror(-r)) < 0 ?
-                       -ENOMEM : -EINVAL;
-        config_fd = open_as(c->uid, c->gid, bundle_fd, "config.json");
-        if (config_fd < 0)
                 return asprintf(ret_why, "the bundle's config.json cannot be read as uid %u: %s", c->uid,
-                                strerror(-config_fd)) < 0 ? -ENOMEM : -EINVAL;
+                                strerror(-r)) < 0 ? -ENOMEM : -EINVAL;
         if (fstat(config_fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || st.st_size > OCI_CONFIG_MAX)
@@ -226,7 +255,13 @@ static int oci_container_root(const OciConnection *c, const char *bundle, char *
                 path = TAKE_PTR(joined);
         }
 
+        /* As the runtime's user, as the bundle: else the errors would tell what is there in a directory that
+         * user may not search, and a directory of its own there (chowned to it) would pass. */
+        r = oci_fs_creds_enter(&creds, c->uid, c->gid);
+        if (r < 0)
+                return r;
         r = host_path_open(path, 0, &root_fd, &unsafe);
+        oci_fs_creds_leave(&creds);
         if (r == -ENOLINK)
                 return asprintf(ret_why, "the container's root '%s' leads through an unsafe symlink at '%s' (owned "
                                 "by uid %u)", path, unsafe.path, unsafe.uid) < 0 ? -ENOMEM : -EINVAL;

@@ -80,6 +80,25 @@ chmod 0600 "$D/config.json"
 raw_with_bundle "$D"
 assert_true "oci: a config.json the runtime's user may not read is not read for it" \
         oci_log_has "the bundle's config.json cannot be read as uid $SB_TEST_UID: Permission denied"
+# A bundle the user could not reach itself, its config.json readable but in a directory of root's that others
+# may not search: not read for it (nor its root.path said in the log), and nothing told about what is there.
+D=$T/work/root-only
+mkdir -m 0700 "$D"
+mkdir -p "$D/bundle/rootfs"
+echo '{"root": {"path": "/the-hidden-root-path"}}' >"$D/bundle/config.json"
+chmod 0644 "$D/bundle/config.json"
+raw_with_bundle "$D/bundle"
+assert_true "oci: a bundle in a directory the runtime's user may not search is not opened for it" \
+        oci_log_has "the bundle '$D/bundle' cannot be opened as uid $SB_TEST_UID: Permission denied"
+assert_false "oci: and its config.json was not read" grep -q "the-hidden-root-path" "$T/sysbrokerd.log"
+# A root.path of the user's own below that directory of root's: not one the user can reach, so not its root.
+mkdir -p "$D/mine"
+chown "$SB_TEST_UID:$SB_TEST_GID" "$D/mine"
+run_as_user mkdir -p "$T/work/hidden-root"
+echo "{\"root\": {\"path\": \"$D/mine\"}}" | run_as_user tee "$T/work/hidden-root/config.json" >/dev/null
+raw_with_bundle "$T/work/hidden-root"
+assert_true "oci: a root of the user's in a directory it may not search is not found for it" \
+        oci_log_has "the container's root '$D/mine' cannot be opened: Permission denied"
 D=$T/work/config-link
 run_as_user mkdir -p "$D/rootfs"
 run_as_user ln -s /etc/shadow "$D/config.json"
@@ -220,6 +239,39 @@ assert_true "rootless: the listener is the user's, for the container" \
         "$T/sysbrokerd.log"
 assert_eq "rootless: and the mount was the broker's (after crun's and runc's)" 3 \
         "$(grep -c "mount tmpfs 'none' on '/mnt' .*mounted" "$T/sysbrokerd.log")"
+
+# The root is checked when the runtime's message comes and opened when polkit has said yes: in between, the user
+# renames a directory of root's (here root made it in the user's bundle) to the rootfs's path, within the same
+# parent, which needs no right to that directory. A stopped polkitd holds the answer back meanwhile.
+S=$T/work/swap-bundle
+run_as_user mkdir -p "$S/state"
+run_as_user sh -c "cd '$S' && crun spec --rootless"
+run_as_user mkdir -p "$S/rootfs/bin" "$S/rootfs/mnt"
+run_as_user cp /bin/busybox "$S/rootfs/bin/"
+for a in sh echo mount; do run_as_user ln -s busybox "$S/rootfs/bin/$a"; done
+mkdir -m 0755 "$S/roots"
+run_as_user /usr/bin/python3 "$BUNDLE" "$S" "$OCI" \
+        '{"Rules": [{"Syscall": "mount", "FsType": "tmpfs", "Target": "/mnt", "Options": ["size=*"]}]}' \
+        sh -c 'echo swap-up; mount -t tmpfs -o size=1m none /mnt; echo swap-mount-exit=$?'
+kill -STOP "$SB_POLKIT_PID"
+timeout 60 unshare -m sh -c 'mount --make-rprivate / && umount -R /sys/fs/cgroup 2>/dev/null;
+        mount -t cgroup2 none /sys/fs/cgroup && cd "$1" &&
+        XDG_RUNTIME_DIR="$1/state" exec setpriv --reuid="$2" --regid="$3" --clear-groups \
+                crun --cgroup-manager=disabled --root "$1/state" run sbtest-swap' \
+        sh "$S" "$SB_TEST_UID" "$SB_TEST_GID" >"$T/swap.log" 2>&1 &
+swap_pid=$!
+sb_poll 20 grep -q swap-up "$T/swap.log" || true
+sleep 1        # the daemon has read the message and asked polkit by now
+run_as_user mv "$S/rootfs" "$S/rootfs.old"
+run_as_user mv "$S/roots" "$S/rootfs"
+kill -CONT "$SB_POLKIT_PID"
+wait "$swap_pid" || true
+assert_true "oci: a root replaced by another user's directory while polkit decides is refused" \
+        oci_log_has "Listener root '$S/rootfs' belongs to uid 0, not to the listener's owner uid $SB_TEST_UID"
+assert_false "oci: and nothing is registered for that container" \
+        grep -q "registered by uid [0-9]* pid [0-9]* .* for OCI container 'sbtest-swap'" "$T/sysbrokerd.log"
+assert_contains "oci: its trapped mount fails with ENOSYS, without a hang" "$(cat "$T/swap.log")" \
+        "Function not implemented"
 assert_true "oci: the daemon is alive after all of it" sb_broker_alive
 
 # --- While a container runs, ListListeners shows its listener, the container id as description.
