@@ -270,3 +270,71 @@ bool path_has_dot_dot(const char *path) {
         }
         return false;
 }
+
+/* One field of a mountinfo line, its octal escapes (\040 for a space, ...) undone in place. */
+static char *mountinfo_unescape(char *field) {
+        char *w = field;
+
+        for (const char *r = field; *r; )
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w++ = (char) ((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
+                        r += 4;
+                } else
+                        *w++ = *r++;
+        *w = 0;
+        return field;
+}
+
+/* Whether mount point mp is path or one of its parents, component by component ("a//b" is "a/b"). */
+static bool mount_point_covers(const char *mp, const char *path) {
+        for (;;) {
+                while (*mp == '/')
+                        mp++;
+                while (*path == '/')
+                        path++;
+                if (!*mp)
+                        return true;
+                while (*mp && *mp != '/' && *mp == *path)
+                        mp++, path++;
+                if ((*mp && *mp != '/') || (*path && *path != '/'))
+                        return false;
+        }
+}
+
+int path_under_fuse_mount(const char *path) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        int fd;
+
+        assert(path);
+
+        fd = openat(broker_proc_dir(), "self/mountinfo", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "re");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        while (getline(&line, &size, f) > 0) {
+                char *mp = NULL, *fstype = NULL, *sep, *save = NULL;
+                size_t i = 0;
+
+                /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
+                sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                *sep = 0;
+                for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save))
+                        if (i++ == 4)
+                                mp = t;
+                fstype = strtok_r(sep + 3, " ", &save);
+                if (!mp || !fstype || !startswith(fstype, "fuse"))
+                        continue;
+                if (mount_point_covers(mountinfo_unescape(mp), path))
+                        return 1;
+        }
+        return 0;
+}

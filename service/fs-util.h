@@ -60,3 +60,9 @@ int fd_get_path(int fd, char **ret);
 
 /* Whether path has a ".." component (what "a/../b" climbs, not "a..b"). */
 bool path_has_dot_dot(const char *path);
+
+/* Whether path (absolute, in the broker's view, taken literally: no symlink is followed) is on a FUSE mount or
+ * below one, by the broker's mount table: 1 or 0, or -errno. For paths a user names that the main loop walks
+ * before anything else: a FUSE server that never answers a lookup would hold the main loop, and every caller
+ * with it, without this being asked first. */
+int path_under_fuse_mount(const char *path);

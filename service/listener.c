@@ -267,6 +267,12 @@ static int listener_open_root(Listener *l, const char *root) {
 
         if (!root)
                 return 0;
+        /* On the main loop, and at a restart's restore too: a FUSE mount its owner put there since (on a
+         * directory of theirs) must not hold the loop with a lookup its server never answers. */
+        r = path_under_fuse_mount(root);
+        if (r != 0)
+                return log_error_errno(r < 0 ? r : -EREMOTE, "Listener root '%s' is on a FUSE mount, or the mount "
+                                       "table cannot be read.", root);
         r = host_path_open(root, 0, &fd, &unsafe);
         if (r == -ENOLINK)
                 return log_error_errno(r, "Listener root '%s' leads through an unsafe symlink at '%s' (owned by "

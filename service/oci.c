@@ -212,6 +212,12 @@ static int oci_container_root(const OciConnection *c, const char *bundle, char *
         size_t size = 0;
         int r;
 
+        /* Walked on the main loop: a FUSE server (fusermount3 lets any user mount one) that never answers would
+         * hold every caller's requests. A bundle or rootfs on FUSE is refused before anything looks there. */
+        r = path_under_fuse_mount(bundle);
+        if (r != 0)
+                return asprintf(ret_why, "the bundle '%s' is on a FUSE mount, or the mount table cannot be read "
+                                "(%s)", bundle, r < 0 ? strerror(-r) : "FUSE") < 0 ? -ENOMEM : -EINVAL;
         r = open_config_as(c->uid, c->gid, bundle, &bundle_fd, &unsafe, &config_fd);
         if (r == -ENOLINK)
                 return asprintf(ret_why, "the bundle's path leads through an unsafe symlink at '%s' (owned by uid "
@@ -254,6 +260,11 @@ static int oci_container_root(const OciConnection *c, const char *bundle, char *
                 free(path);
                 path = TAKE_PTR(joined);
         }
+
+        r = path_under_fuse_mount(path);
+        if (r != 0)
+                return asprintf(ret_why, "the container's root '%s' is on a FUSE mount, or the mount table cannot "
+                                "be read (%s)", path, r < 0 ? strerror(-r) : "FUSE") < 0 ? -ENOMEM : -EINVAL;
 
         /* As the runtime's user, as the bundle: else the errors would tell what is there in a directory that
          * user may not search, and a directory of its own there (chowned to it) would pass. */

@@ -65,6 +65,29 @@ assert_true "oci: the daemon is alive" sb_broker_alive
 raw_with_bundle() {
     run_as_user env OCI_BUNDLE="$1" timeout 20 /usr/bin/python3 "$RAW" "$OCI" not-a-listener >/dev/null 2>&1 || true
 }
+# A bundle on FUSE: the main loop walks the bundle, and a FUSE server that never answers (any user may mount
+# one with fusermount3) would hold it, and every caller with it. Here a FUSE mount whose server never
+# answers, made from /dev/fuse directly (no FUSE package needed): refused by the mount table, untouched.
+if [ -c /dev/fuse ] && exec {fusefd}<>/dev/fuse; then
+    mkdir "$T/work/fuse"
+    if mount -t fuse -o "fd=$fusefd,rootmode=40000,user_id=0,group_id=0,allow_other" sbtest-fuse \
+            "$T/work/fuse" 2>/dev/null; then
+        raw_with_bundle "$T/work/fuse/bundle"
+        assert_true "oci: a bundle on a FUSE mount is refused without a look inside" \
+                oci_log_has "the bundle '$T/work/fuse/bundle' is on a FUSE mount"
+        assert_true "oci: and the main loop still serves others" \
+                timeout 10 busctl get-property org.sysbroker.Broker1 /org/sysbroker/Broker1 \
+                org.sysbroker.Broker1.Manager NListeners
+        umount -l "$T/work/fuse" || true
+    else
+        sb_ok "# SKIP cannot mount a FUSE file system here: the bundle-on-FUSE case is not checked"
+    fi
+    # Closing the server's end aborts the connection: whatever waited on it fails at once.
+    exec {fusefd}>&-
+else
+    sb_ok "# SKIP no /dev/fuse: the bundle-on-FUSE case is not checked"
+fi
+
 ROOTFS_JSON='{"root": {"path": "rootfs"}}'
 D=$T/work/root-symlink
 run_as_user mkdir -p "$D/real"
