@@ -633,6 +633,23 @@ static int registration_check(Broker *b, int fd, uid_t account_uid, sd_bus_error
         return 0;
 }
 
+/* Plans a filled-in registration's checks and starts asking them; it is the daemon's from then on, and
+ * answered or logged by the polkit steps. On failure it is freed. */
+static int registration_start(Broker *b, Registration *reg) {
+        int r;
+
+        r = registration_plan_checks(reg);
+        if (r < 0) {
+                registration_free(reg);
+                return r;
+        }
+        reg->broker = b;
+        LIST_PREPEND(b->registrations, reg);
+        b->n_registrations++;
+        registration_advance(reg);
+        return 0;
+}
+
 static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(registration_freep) Registration *reg = NULL;
         Broker *b = userdata;
@@ -682,15 +699,9 @@ static int method_register_listener(sd_bus_message *m, void *userdata, sd_bus_er
         reg->pid = caller.pid;
         reg->call = sd_bus_message_ref(m);
         reg->may_interact = sd_bus_message_get_allow_interactive_authorization(m) > 0;
-        r = registration_plan_checks(reg);
+        r = registration_start(b, TAKE_PTR(reg));
         if (r < 0)
                 return r;
-
-        reg->broker = b;
-        LIST_PREPEND(b->registrations, reg);
-        b->n_registrations++;
-
-        registration_advance(TAKE_PTR(reg));
         return 1;
 }
 
@@ -921,14 +932,8 @@ int manager_register_oci(Broker *b, int fd, sd_bus_message *args, const PolkitSu
         if (r < 0)
                 return r;
         reg->may_interact = false;
-        r = registration_plan_checks(reg);
+        r = registration_start(b, TAKE_PTR(reg));
         if (r < 0)
                 return r;
-
-        reg->broker = b;
-        LIST_PREPEND(b->registrations, reg);
-        b->n_registrations++;
-
-        registration_advance(TAKE_PTR(reg));
         return 0;
 }
